@@ -1,0 +1,67 @@
+"""fetchcli: fetch many URLs concurrently; report status, timing and a body snippet for each.
+
+Use from Python::
+
+    import asyncio
+    from fetchcli import Settings, fetch
+
+    async def main() -> None:
+        async for result in fetch(["https://example.com", "example.org"], Settings(concurrency=10)):
+            print(result.status, result.url, result.snippet)
+
+    asyncio.run(main())
+
+Heavy modules (httpx) load on first use, so ``import fetchcli`` and ``fetchcli --version`` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from fetchcli.models import ErrorInfo, FetchResult, Summary, UrlItem
+from fetchcli.settings import (
+    BodySettings,
+    Order,
+    OutputFormat,
+    PoolSettings,
+    RequestSettings,
+    Settings,
+    SettingsError,
+    TimeoutSettings,
+)
+
+if TYPE_CHECKING:
+    from fetchcli.client import build_client
+    from fetchcli.engine import fetch
+
+__all__ = [
+    "BodySettings",
+    "ErrorInfo",
+    "FetchResult",
+    "Order",
+    "OutputFormat",
+    "PoolSettings",
+    "RequestSettings",
+    "Settings",
+    "SettingsError",
+    "Summary",
+    "TimeoutSettings",
+    "UrlItem",
+    "__version__",
+    "build_client",
+    "fetch",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "fetch":
+        from fetchcli.engine import fetch
+
+        return fetch
+    if name == "build_client":
+        from fetchcli.client import build_client
+
+        return build_client
+    raise AttributeError(f"module 'fetchcli' has no attribute {name!r}")

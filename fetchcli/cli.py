@@ -1,0 +1,335 @@
+"""The command line: Typer options -> one ``Settings`` -> ``runner.execute`` -> exit status.
+
+Usage errors are one plain line on stderr (``fetchcli: error: --timeout must be 0 or more``),
+exit 2: they end up in cron mail and logs, where a box of Unicode helps nobody.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from fetchcli import __version__
+from fetchcli.errors import ExitStatus
+from fetchcli.settings import (
+    DEFAULT_KEEPALIVE_EXPIRY,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_TIME,
+    DEFAULT_METHOD,
+    DEFAULT_SNIPPET_LENGTH,
+    DEFAULT_TIMEOUT,
+    BodySettings,
+    Order,
+    OutputFormat,
+    PoolSettings,
+    RequestSettings,
+    Settings,
+    SettingsError,
+    TimeoutSettings,
+    parse_header,
+)
+
+INPUT, POOL, TIMEOUTS, REQUEST, BODY, OUTPUT = "Input", "Connection pool", "Timeouts", "Request", "Body", "Output"
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Fetch many URLs concurrently; report status, timing and the first characters of each body.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fetchcli {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def fetchcli(
+    urls: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="[URL]...",
+            help="URLs to fetch ('https://' is added when no scheme is given).",
+            rich_help_panel=INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    input: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="PATH",
+            help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped.",
+            rich_help_panel=INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections",
+            metavar="N",
+            help="Open TCP connections at most (all hosts together).",
+            rich_help_panel=POOL,
+        ),
+    ] = DEFAULT_MAX_CONNECTIONS,
+    max_keepalive: Annotated[
+        Optional[int],
+        typer.Option(
+            "--max-keepalive",
+            metavar="N",
+            help="Idle connections kept open for reuse at most. (default: same as --max-connections)",
+            rich_help_panel=POOL,
+            show_default=False,
+        ),
+    ] = None,
+    keepalive_expiry: Annotated[
+        float,
+        typer.Option(
+            "--keepalive-expiry", metavar="SECONDS", help="Close a connection idle this long.", rich_help_panel=POOL
+        ),
+    ] = DEFAULT_KEEPALIVE_EXPIRY,
+    concurrency: Annotated[
+        Optional[int],
+        typer.Option(
+            "--concurrency",
+            "-c",
+            metavar="N",
+            help="Requests in flight at most. (default: same as --max-connections)",
+            rich_help_panel=POOL,
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            "-t",
+            metavar="SECONDS",
+            help="Limit for each phase (connect, read, write, pool); 0 means no limit.",
+            rich_help_panel=TIMEOUTS,
+        ),
+    ] = DEFAULT_TIMEOUT,
+    connect_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            "--connect-timeout",
+            metavar="SECONDS",
+            help="Limit for connecting. (default: --timeout)",
+            rich_help_panel=TIMEOUTS,
+            show_default=False,
+        ),
+    ] = None,
+    read_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            "--read-timeout",
+            metavar="SECONDS",
+            help="Limit for each wait for data. (default: --timeout)",
+            rich_help_panel=TIMEOUTS,
+            show_default=False,
+        ),
+    ] = None,
+    write_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            "--write-timeout",
+            metavar="SECONDS",
+            help="Limit for each wait to send data. (default: --timeout)",
+            rich_help_panel=TIMEOUTS,
+            show_default=False,
+        ),
+    ] = None,
+    pool_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            "--pool-timeout",
+            metavar="SECONDS",
+            help="Limit for waiting for a free connection. (default: --timeout)",
+            rich_help_panel=TIMEOUTS,
+            show_default=False,
+        ),
+    ] = None,
+    max_time: Annotated[
+        float,
+        typer.Option(
+            "--max-time",
+            "-m",
+            metavar="SECONDS",
+            help="Total limit for one URL, redirects and body included; 0 means no limit.",
+            rich_help_panel=TIMEOUTS,
+        ),
+    ] = DEFAULT_MAX_TIME,
+    method: Annotated[
+        str, typer.Option("--method", "-X", metavar="METHOD", help="HTTP method.", rich_help_panel=REQUEST)
+    ] = DEFAULT_METHOD,
+    header: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--header",
+            "-H",
+            metavar="'NAME: VALUE'",
+            help="Extra request header; repeatable.",
+            rich_help_panel=REQUEST,
+            show_default=False,
+        ),
+    ] = None,
+    user_agent: Annotated[
+        Optional[str],
+        typer.Option(
+            "--user-agent",
+            "-A",
+            metavar="TEXT",
+            help=f"User-Agent header. (default: fetchcli/{__version__})",
+            rich_help_panel=REQUEST,
+            show_default=False,
+        ),
+    ] = None,
+    follow_redirects: Annotated[
+        bool,
+        typer.Option(
+            "--follow-redirects", "-L", help="Follow redirects (off by default, like curl).", rich_help_panel=REQUEST
+        ),
+    ] = False,
+    max_redirects: Annotated[
+        int,
+        typer.Option(
+            "--max-redirects", metavar="N", help="Redirects followed at most with -L.", rich_help_panel=REQUEST
+        ),
+    ] = DEFAULT_MAX_REDIRECTS,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates.", rich_help_panel=REQUEST)
+    ] = False,
+    http2: Annotated[
+        bool,
+        typer.Option(
+            "--http2",
+            help="Offer HTTP/2 (needs the http2 extra: pip install 'fetchcli\\[http2]').",
+            rich_help_panel=REQUEST,
+        ),
+    ] = False,
+    proxy: Annotated[
+        Optional[str],
+        typer.Option(
+            "--proxy",
+            metavar="URL",
+            help="Send every request through this proxy (http://, https:// or socks5://).",
+            rich_help_panel=REQUEST,
+            show_default=False,
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-body-bytes",
+            metavar="N",
+            help="Decoded body bytes read at most; the response is closed after that.",
+            rich_help_panel=BODY,
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES,
+    snippet_length: Annotated[
+        int, typer.Option("--snippet-length", metavar="N", help="Characters of body text shown.", rich_help_panel=BODY)
+    ] = DEFAULT_SNIPPET_LENGTH,
+    format: Annotated[
+        Optional[OutputFormat],
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format. (default: table on a terminal, else jsonl)",
+            rich_help_panel=OUTPUT,
+            show_default=False,
+            case_sensitive=False,
+        ),
+    ] = None,
+    order: Annotated[
+        Order,
+        typer.Option(
+            "--order",
+            help="Write results in input order or as they complete.",
+            rich_help_panel=OUTPUT,
+            case_sensitive=False,
+        ),
+    ] = Order.input,
+    output: Annotated[
+        Optional[str],
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write results to PATH instead of stdout.",
+            rich_help_panel=OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary line on stderr.", rich_help_panel=OUTPUT)
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Fetch many URLs concurrently; report status, timing and the first characters of each body."""
+    from fetchcli.runner import Environment, OutputOptions, execute
+
+    settings = Settings(
+        pool=PoolSettings(
+            max_connections=max_connections, max_keepalive=max_keepalive, keepalive_expiry=keepalive_expiry
+        ),
+        timeouts=TimeoutSettings(
+            timeout=timeout,
+            connect=connect_timeout,
+            read=read_timeout,
+            write=write_timeout,
+            pool=pool_timeout,
+            max_time=max_time,
+        ),
+        request=RequestSettings(
+            method=method.upper(),
+            headers=tuple(parse_header(h) for h in header or ()),
+            user_agent=user_agent,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            insecure=insecure,
+            http2=http2,
+            proxy=proxy,
+        ),
+        body=BodySettings(max_body_bytes=max_body_bytes, snippet_length=snippet_length),
+        concurrency=concurrency,
+        order=order,
+    )
+    status = execute(
+        settings, urls or [], input or [], OutputOptions(format=format, path=output, quiet=quiet), Environment()
+    )
+    raise typer.Exit(status)
+
+
+def _usage_error(message: str) -> int:
+    sys.stderr.write(f"fetchcli: error: {message}\n")
+    sys.stderr.flush()
+    return ExitStatus.USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and return the exit status (no traceback for usage errors)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="fetchcli", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except SettingsError as exc:
+        return _usage_error(str(exc))
+    except typer.TyperException as exc:
+        if exc.exit_code == ExitStatus.USAGE:
+            return _usage_error(" ".join(exc.format_message().split()))
+        return _usage_error(exc.format_message())
+    except (KeyboardInterrupt, typer.Abort):
+        return ExitStatus.INTERRUPTED
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,82 @@
+"""The one place where ``Settings`` become an ``httpx.AsyncClient``: limits, timeouts,
+headers, TLS, HTTP/2, proxy, and the pool strategy (see ``pool.py`` for why it is sharded)."""
+
+from __future__ import annotations
+
+import httpx
+
+from fetchcli import __version__
+from fetchcli.pool import ShardedPoolTransport
+from fetchcli.settings import Settings, SettingsError
+
+# Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
+# offer br and zstd when their packages happen to be installed.
+ACCEPT_ENCODING = "gzip, deflate"
+DEFAULT_USER_AGENT = f"fetchcli/{__version__}"
+
+
+def timeout_of(settings: Settings) -> httpx.Timeout:
+    t = settings.timeouts
+    return httpx.Timeout(connect=t.phase(t.connect), read=t.phase(t.read), write=t.phase(t.write), pool=t.phase(t.pool))
+
+
+def limits_of(settings: Settings) -> httpx.Limits:
+    p = settings.pool
+    return httpx.Limits(
+        max_connections=p.max_connections,
+        max_keepalive_connections=p.effective_max_keepalive,
+        keepalive_expiry=p.keepalive_expiry,
+    )
+
+
+def headers_of(settings: Settings) -> list[tuple[str, str]]:
+    req = settings.request
+    headers = [("User-Agent", req.user_agent or DEFAULT_USER_AGENT), ("Accept-Encoding", ACCEPT_ENCODING)]
+    overridden = {name.lower() for name, _ in req.headers}
+    headers = [(name, value) for name, value in headers if name.lower() not in overridden]
+    return headers + list(req.headers)
+
+
+def check_http2(settings: Settings) -> None:
+    if settings.request.http2:
+        try:
+            import h2  # noqa: F401
+        except ImportError:
+            raise SettingsError("--http2", "needs the h2 package: pip install 'fetchcli[http2]'") from None
+
+
+def sharded_transport(settings: Settings) -> ShardedPoolTransport:
+    """One ``httpx.AsyncHTTPTransport`` per allowed connection, created on first use."""
+    req, pool = settings.request, settings.pool
+
+    # Built once, up front: loading the CA bundle takes tens of milliseconds, which would
+    # otherwise land in the first URL's elapsed_ms.
+    context = httpx.create_ssl_context(verify=not req.insecure)
+
+    shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
+
+    def make_shard() -> httpx.AsyncBaseTransport:
+        return httpx.AsyncHTTPTransport(
+            verify=context, http2=req.http2, limits=shard_limits, proxy=req.proxy, trust_env=False
+        )
+
+    return ShardedPoolTransport(
+        make_shard,
+        max_connections=pool.max_connections,
+        max_keepalive=pool.effective_max_keepalive,
+        pool_timeout=settings.timeouts.phase(settings.timeouts.pool),
+    )
+
+
+def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The shared client for a run. Tests pass ``transport=`` (e.g. ``httpx.MockTransport``)."""
+    check_http2(settings)
+    return httpx.AsyncClient(
+        transport=transport if transport is not None else sharded_transport(settings),
+        timeout=timeout_of(settings),
+        limits=limits_of(settings),
+        headers=headers_of(settings),
+        follow_redirects=False,  # the engine follows redirects itself, reading each body only up to the cap
+        max_redirects=settings.request.max_redirects,
+        trust_env=False,
+    )

@@ -1,0 +1,191 @@
+"""A connection pool made of many one-connection pools, routed in O(1) per request.
+
+Why: httpcore's ``AsyncConnectionPool`` re-examines every connection for every queued request
+on every pool event, so its cost per request grows with the pool and a run's cost with the
+square of the concurrency (encode/httpx#3215). Here each shard is an ordinary
+``httpx.AsyncHTTPTransport`` limited to one connection, so httpcore's scan is over one
+connection, and this class picks a shard in constant time:
+
+1. an idle shard whose connection is to the same origin (keep-alive reuse);
+2. a shard with no connection;
+3. the idle shard idle the longest (httpcore closes its connection and opens a new one);
+4. otherwise wait, first come first served, for a shard to be released, at most the pool timeout.
+
+``max_connections`` is the number of shards, so it stays a hard bound on open connections.
+At most ``max_keepalive`` connections are kept idle: one more is closed when it is released.
+Everything else (timeouts, TLS, HTTP/2, proxies, exception mapping) is httpx's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+Origin = tuple[bytes, bytes, int | None]
+
+
+class _ShardStream(httpx.AsyncByteStream):
+    """The response body of a shard; releases the shard when closed."""
+
+    __slots__ = ("_complete", "_index", "_origin", "_owner", "_released", "_stream")
+
+    def __init__(self, owner: ShardedPoolTransport, index: int, origin: Origin, stream: httpx.AsyncByteStream) -> None:
+        self._owner = owner
+        self._index = index
+        self._origin = origin
+        self._stream = stream
+        self._complete = False
+        self._released = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._stream:
+            yield part
+        self._complete = True
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if not self._released:
+                self._released = True
+                await self._owner._release(self._index, self._origin if self._complete else None)
+
+
+class ShardedPoolTransport(httpx.AsyncBaseTransport):
+    """``max_connections`` one-connection transports behind one O(1) router."""
+
+    def __init__(
+        self,
+        make_shard: Callable[[], httpx.AsyncBaseTransport],
+        *,
+        max_connections: int,
+        max_keepalive: int,
+        pool_timeout: float | None,
+    ) -> None:
+        self._make_shard = make_shard
+        self._shards: list[httpx.AsyncBaseTransport | None] = [None] * max_connections
+        self._busy = [False] * max_connections
+        self._kept = [False] * max_connections  # idle, with a kept-alive connection
+        # Bumped on every change of a shard's state, so stale entries below are skipped cheaply.
+        self._generation = [0] * max_connections
+        self._fresh: list[int] = list(reversed(range(max_connections)))  # idle, no connection
+        self._idle_by_origin: dict[Origin, list[tuple[int, int]]] = {}
+        self._idle_lru: deque[tuple[int, int]] = deque()
+        self._idle_count = 0
+        self._max_keepalive = max_keepalive
+        self._pool_timeout = pool_timeout
+        self._waiters: deque[asyncio.Future[int]] = deque()
+        self.routing_steps = 0  # entries examined while routing: tests guard that it stays O(1)
+
+    @property
+    def max_connections(self) -> int:
+        return len(self._shards)
+
+    def _take(self, index: int) -> int:
+        if self._kept[index]:
+            self._kept[index] = False
+            self._idle_count -= 1
+        self._busy[index] = True
+        self._generation[index] += 1
+        return index
+
+    def _pop_idle(self, entries: list[tuple[int, int]] | deque[tuple[int, int]], lifo: bool) -> int | None:
+        while entries:
+            index, generation = entries.pop() if lifo else entries.popleft()  # type: ignore[union-attr]
+            self.routing_steps += 1
+            if self._is_valid((index, generation)):
+                return self._take(index)
+        return None
+
+    def _pick(self, origin: Origin) -> int | None:
+        stack = self._idle_by_origin.get(origin)
+        if stack is not None:
+            index = self._pop_idle(stack, lifo=True)
+            if not stack:
+                del self._idle_by_origin[origin]
+            if index is not None:
+                return index
+        if self._fresh:
+            self.routing_steps += 1
+            return self._take(self._fresh.pop())
+        return self._pop_idle(self._idle_lru, lifo=False)
+
+    async def _acquire(self, origin: Origin) -> int:
+        index = self._pick(origin)
+        if index is not None:
+            return index
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), self._pool_timeout)
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("timed out waiting for a free connection in the pool") from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                await self._release(waiter.result(), None)  # handed over as we gave up: pass it on
+            raise
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+
+    async def _release(self, index: int, origin: Origin | None) -> None:
+        """Give shard ``index`` back; ``origin`` is set when its connection was kept alive."""
+        if origin is not None and self._idle_count >= self._max_keepalive:
+            shard, self._shards[index] = self._shards[index], None
+            origin = None
+            if shard is not None:
+                await shard.aclose()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._generation[index] += 1
+                waiter.set_result(index)  # still busy: handed straight to the next in line
+                return
+        self._busy[index] = False
+        generation = self._generation[index] = self._generation[index] + 1
+        if origin is None:
+            self._fresh.append(index)
+            return
+        self._kept[index] = True
+        self._idle_count += 1
+        entry = (index, generation)
+        stack = self._idle_by_origin.setdefault(origin, [])
+        stack.append(entry)
+        self._idle_lru.append(entry)
+        # Entries go stale when their shard is taken by another route; drop them once they
+        # outnumber the shards, so memory stays bounded however many URLs and hosts pass.
+        limit = 2 * len(self._shards) + 16
+        if len(stack) > limit:
+            stack[:] = [e for e in stack if self._is_valid(e)]
+        if len(self._idle_lru) > limit:
+            self._idle_lru = deque(e for e in self._idle_lru if self._is_valid(e))
+
+    def _is_valid(self, entry: tuple[int, int]) -> bool:
+        index, generation = entry
+        return not self._busy[index] and self._generation[index] == generation
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        origin: Origin = (url.raw_scheme, url.raw_host, url.port)
+        index = await self._acquire(origin)
+        try:
+            shard = self._shards[index]
+            if shard is None:
+                shard = self._shards[index] = self._make_shard()
+            response = await shard.handle_async_request(request)
+        except BaseException:
+            await self._release(index, None)
+            raise
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        response.stream = _ShardStream(self, index, origin, stream)
+        return response
+
+    async def aclose(self) -> None:
+        shards = [shard for shard in self._shards if shard is not None]
+        self._shards = [None] * len(self._shards)
+        for shard in shards:
+            await shard.aclose()

@@ -1,0 +1,169 @@
+"""One frozen settings object for a run, built once from flags (or by Python callers).
+
+No httpx here: ``client.py`` is the only place these values become httpx objects.
+Validation raises ``SettingsError`` naming the flag, which the CLI turns into a one-line usage error.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from dataclasses import dataclass, field
+
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_KEEPALIVE_EXPIRY = 5.0
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_MAX_TIME = 30.0
+DEFAULT_METHOD = "GET"
+DEFAULT_MAX_REDIRECTS = 20
+DEFAULT_MAX_BODY_BYTES = 65536
+DEFAULT_SNIPPET_LENGTH = 80
+DEFAULT_USER_AGENT_PREFIX = "fetchcli"
+# The reorder window for --order input, as a multiple of the concurrency (with a floor):
+# how far admission may run ahead of the oldest result not yet written.
+ORDER_WINDOW_FACTOR = 8
+MIN_ORDER_WINDOW = 256
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+class SettingsError(ValueError):
+    """A bad option value. ``option`` is the flag as the user typed it, e.g. ``--timeout``."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option} {message}")
+        self.option = option
+
+
+class Order(str, enum.Enum):
+    input = "input"
+    completion = "completion"
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """Maps onto ``httpx.Limits``. ``max_keepalive=None`` means "as many as max_connections"."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_keepalive: int | None = None
+    keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY
+
+    @property
+    def effective_max_keepalive(self) -> int:
+        if self.max_keepalive is None:
+            return self.max_connections
+        return min(self.max_keepalive, self.max_connections)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutSettings:
+    """Seconds; ``None`` for a phase means "use ``timeout``"; ``0`` means no limit."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    connect: float | None = None
+    read: float | None = None
+    write: float | None = None
+    pool: float | None = None
+    max_time: float = DEFAULT_MAX_TIME
+
+    def phase(self, value: float | None) -> float | None:
+        """The effective limit of one phase, ``None`` meaning unlimited."""
+        chosen = self.timeout if value is None else value
+        return None if chosen == 0 else chosen
+
+    @property
+    def total(self) -> float | None:
+        return None if self.max_time == 0 else self.max_time
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSettings:
+    method: str = DEFAULT_METHOD
+    headers: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+    follow_redirects: bool = False
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    insecure: bool = False
+    http2: bool = False
+    proxy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BodySettings:
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    snippet_length: int = DEFAULT_SNIPPET_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
+    request: RequestSettings = field(default_factory=RequestSettings)
+    body: BodySettings = field(default_factory=BodySettings)
+    concurrency: int | None = None
+    order: Order = Order.input
+    order_window: int | None = None
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def effective_concurrency(self) -> int:
+        return self.concurrency if self.concurrency is not None else self.pool.max_connections
+
+    @property
+    def effective_order_window(self) -> int:
+        if self.order_window is not None:
+            return self.order_window
+        return max(MIN_ORDER_WINDOW, ORDER_WINDOW_FACTOR * self.effective_concurrency)
+
+
+def _at_least(option: str, value: float | None, minimum: float, what: str) -> None:
+    if value is not None and not (value >= minimum and math.isfinite(value)):  # also rejects NaN, inf
+        raise SettingsError(option, f"must be {what}")
+
+
+def validate(settings: Settings) -> None:
+    """Check every value; raise ``SettingsError`` naming the first bad flag."""
+    pool, timeouts, req, body = settings.pool, settings.timeouts, settings.request, settings.body
+    _at_least("--max-connections", pool.max_connections, 1, "1 or more")
+    _at_least("--max-keepalive", pool.max_keepalive, 0, "0 or more")
+    _at_least("--keepalive-expiry", pool.keepalive_expiry, 0, "0 or more")
+    _at_least("--concurrency", settings.concurrency, 1, "1 or more")
+    _at_least("--timeout", timeouts.timeout, 0, "0 or more")
+    _at_least("--connect-timeout", timeouts.connect, 0, "0 or more")
+    _at_least("--read-timeout", timeouts.read, 0, "0 or more")
+    _at_least("--write-timeout", timeouts.write, 0, "0 or more")
+    _at_least("--pool-timeout", timeouts.pool, 0, "0 or more")
+    _at_least("--max-time", timeouts.max_time, 0, "0 or more")
+    _at_least("--max-redirects", req.max_redirects, 0, "0 or more")
+    _at_least("--max-body-bytes", body.max_body_bytes, 0, "0 or more")
+    _at_least("--snippet-length", body.snippet_length, 0, "0 or more")
+    _at_least("--order-window", settings.order_window, 1, "1 or more")
+    if not _TOKEN.match(req.method):
+        raise SettingsError("--method", f"must be an HTTP method token, not {req.method!r}")
+    for name, value in req.headers:
+        if not _TOKEN.match(name):
+            raise SettingsError("--header", f"has an invalid header name {name!r}")
+        if any(ch in value for ch in "\r\n\0"):
+            raise SettingsError("--header", f"value for {name!r} must not contain CR, LF or NUL")
+    if req.user_agent is not None and any(ch in req.user_agent for ch in "\r\n\0"):
+        raise SettingsError("--user-agent", "must not contain CR, LF or NUL")
+    if req.proxy is not None and not re.match(r"^(https?|socks5h?)://[^\s]+$", req.proxy):
+        raise SettingsError("--proxy", "must be a URL such as http://host:port")
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``'Name: value'`` -> ``('Name', 'value')``, as curl's ``-H`` takes it."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name:
+        raise SettingsError("--header", f"must look like 'Name: value', not {text!r}")
+    return name, value.strip()

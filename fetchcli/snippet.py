@@ -1,0 +1,120 @@
+"""Read a bounded prefix of a streamed body and turn it into a safe one-line snippet.
+
+The body is read raw and decompressed here, not by httpx, so that a gzip bomb is cut at the
+cap: ``zlib``'s ``max_length`` bounds every inflate call. Server text is untrusted, so control,
+escape and bidi characters are removed before it can reach a terminal.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import re
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
+_WHITESPACE = re.compile(r"\s+")
+_BINARY_SNIFF_BYTES = 1024
+
+
+class BodyDecodingError(Exception):
+    """The body claimed an encoding (gzip, deflate) that its bytes do not follow."""
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """At most ``max_bytes`` decoded bytes of a body; ``complete`` when its end was reached."""
+
+    data: bytes
+    complete: bool
+
+
+class _Inflater:
+    """gzip/deflate decompression that never produces more than it is asked for."""
+
+    def __init__(self, encoding: str) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
+        self._first = True
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        try:
+            return self._zlib.decompress(chunk, room)
+        except zlib.error as exc:
+            if self._first and not self._gzip:
+                # Some servers send raw deflate without the zlib header (httpx tolerates it too).
+                self._first = False
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.feed(chunk, room)
+            raise BodyDecodingError(f"invalid {'gzip' if self._gzip else 'deflate'} body: {exc}") from exc
+        finally:
+            self._first = False
+
+
+def _inflater_for(content_encoding: str | None) -> _Inflater | None:
+    if not content_encoding:
+        return None
+    encoding = content_encoding.strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return _Inflater(encoding)
+    return None  # identity, or an encoding we did not ask for: shown as raw bytes, never inflated
+
+
+async def read_body(raw_chunks: AsyncIterator[bytes], content_encoding: str | None, max_bytes: int) -> Body:
+    """Read decoded bytes until ``max_bytes`` or the end of the body, whichever comes first.
+
+    ``complete`` is True only when the body ended within the cap, i.e. the connection can be
+    reused. The caller closes the response either way.
+    """
+    inflater = _inflater_for(content_encoding)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in raw_chunks:
+        if inflater is not None:
+            chunk = inflater.feed(chunk, max_bytes - size + 1)
+        size += len(chunk)
+        if size > max_bytes:
+            parts.append(chunk[: len(chunk) - (size - max_bytes)])
+            return Body(b"".join(parts), complete=False)
+        parts.append(chunk)
+    return Body(b"".join(parts), complete=True)
+
+
+def looks_binary(data: bytes) -> bool:
+    return b"\x00" in data[:_BINARY_SNIFF_BYTES]
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Decode with the response's charset when Python knows it, else UTF-8; never raises."""
+    encoding = "utf-8"
+    if charset:
+        with contextlib.suppress(LookupError):
+            encoding = codecs.lookup(charset).name
+    try:
+        return data.decode(encoding, errors="replace")
+    except Exception:  # noqa: BLE001 - codecs such as 'rot13' are not bytes->str; fall back rather than fail
+        return data.decode("utf-8", errors="replace")
+
+
+def sanitise(text: str, length: int) -> str:
+    """First ``length`` characters with controls removed and whitespace runs made one space."""
+    window = max(4 * length, 1024)
+    head = text[:window]
+    cleaned = _WHITESPACE.sub(" ", _CONTROL.sub("", head)).strip()
+    if len(cleaned) < length and len(text) > window:
+        cleaned = _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    return cleaned[:length].rstrip()
+
+
+def make_snippet(data: bytes, charset: str | None, length: int) -> tuple[str, bool]:
+    """``(snippet, is_binary)``; a binary body yields an empty snippet, never raw bytes."""
+    if looks_binary(data):
+        return "", True
+    return sanitise(decode_text(data, charset), length), False
+
+
+def clean_line(text: str, length: int = 500) -> str:
+    """Sanitise any other server- or OS-supplied string (reason phrase, error message)."""
+    return sanitise(text, length)
