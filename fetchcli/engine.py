@@ -68,6 +68,17 @@ class _Deadline:
             self.handle.cancel()
 
 
+class InvalidURL(Exception):
+    """A URL that passed input validation but that httpx cannot turn into a request."""
+
+
+def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
+    try:
+        return client.build_request(method, url)
+    except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
+        raise InvalidURL(str(exc) or "invalid URL") from exc
+
+
 async def fetch_one(client: httpx.AsyncClient, item: UrlItem, settings: Settings) -> FetchResult:
     """Fetch one valid URL: follow redirects if asked, read at most the body cap, never raise
     (except ``CancelledError`` from outside)."""
@@ -77,7 +88,7 @@ async def fetch_one(client: httpx.AsyncClient, item: UrlItem, settings: Settings
     started = time.perf_counter()
     deadline = _Deadline(settings.timeouts.total)
     try:
-        request = client.build_request(req.method, item.url)
+        request = _build_request(client, req.method, item.url)
         redirects = 0
         while True:
             response = await client.send(request, stream=True)
@@ -93,6 +104,8 @@ async def fetch_one(client: httpx.AsyncClient, item: UrlItem, settings: Settings
             redirects += 1
             if redirects > req.max_redirects:
                 raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
+            if next_request.url.scheme not in ("http", "https"):
+                raise httpx.UnsupportedProtocol(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
             request = next_request
         deadline.cancel()
         headers = response.headers

@@ -1,0 +1,202 @@
+"""A small, fast, misbehaving-on-request HTTP/1.1 server on 127.0.0.1 for the tests.
+
+It runs its own event loop in a thread, so both in-process async tests and subprocess CLI
+tests can use it, and it counts what a mock cannot show: TCP connections accepted, open at
+once, and bytes of body sent.
+
+Paths:
+  /ok, /anything          200, small text body
+  /size/N                 200, N bytes of 'a'
+  /status/N               status N
+  /slow/MS                answer after MS milliseconds
+  /hang                   read the request, never answer
+  /trickle                200 with Content-Length 100, one byte every 0.5 s
+  /endless                200 claiming 2 GB, sending until the client goes away
+  /gzipbomb               gzip body inflating to 64 MiB
+  /redirect/N             302 chain of N hops ending at /ok
+  /loop                   302 to itself
+  /location?to=URL        302 to URL
+  /headers                echoes the request line and headers as the body
+  /escape                 body and reason phrase with terminal escapes and Rich markup
+  /binary                 PNG-like bytes with NULs
+  /charset/NAME           'café' encoded in latin-1, declared as charset NAME
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Stats:
+    accepted: int = 0
+    open_now: int = 0
+    max_open: int = 0
+    requests: int = 0
+    body_bytes_sent: int = 0
+    paths: list[str] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.accepted = self.open_now = self.max_open = self.requests = self.body_bytes_sent = 0
+        self.paths.clear()
+
+
+GZIP_BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+ESCAPE_BODY = b"\x1b[31mRED\x1b[0m [bold]markup[/bold] \x1b]0;title\x07 \x9b2J end"
+
+
+class LoopbackServer:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self.stats = Stats()
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-server", daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def start(self) -> LoopbackServer:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+        future.result(timeout=10)
+        return self
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, 0, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        async def _stop() -> None:
+            if self._server is not None:
+                self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(_stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        stats = self.stats
+        stats.accepted += 1
+        stats.open_now += 1
+        stats.max_open = max(stats.max_open, stats.open_now)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _version = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                if length:
+                    await reader.readexactly(length)
+                stats.requests += 1
+                stats.paths.append(target)
+                keep = await self._respond(method, target, head, writer)
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            stats.open_now -= 1
+            writer.close()
+            self._tasks.discard(task)
+
+    async def _send(
+        self, writer: asyncio.StreamWriter, status: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> bool:
+        all_headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}
+        all_headers.update(headers or {})
+        head = f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in all_headers.items()) + "\r\n"
+        writer.write(head.encode("latin-1") + body)
+        self.stats.body_bytes_sent += len(body)
+        await writer.drain()
+        return True
+
+    async def _respond(self, method: str, target: str, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        parsed = urllib.parse.urlsplit(target)
+        path = parsed.path
+        parts = path.strip("/").split("/")
+        if method == "HEAD":
+            return await self._send(writer, "200 OK", b"")
+        if path.startswith("/size/"):
+            return await self._send(writer, "200 OK", b"a" * int(parts[1]))
+        if path.startswith("/status/"):
+            code = int(parts[1])
+            return await self._send(writer, f"{code} Whatever", f"status {code}".encode())
+        if path.startswith("/slow/"):
+            await asyncio.sleep(int(parts[1]) / 1000)
+            return await self._send(writer, "200 OK", f"slow {parts[1]}".encode())
+        if path == "/hang":
+            await asyncio.sleep(3600)
+            return False
+        if path == "/trickle":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+            for _ in range(100):
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.5)
+            return True
+        if path == "/endless":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2000000000\r\n\r\n")
+            chunk = b"z" * 65536
+            while True:
+                writer.write(chunk)
+                self.stats.body_bytes_sent += len(chunk)
+                await writer.drain()
+        if path == "/gzipbomb":
+            return await self._send(writer, "200 OK", GZIP_BOMB, {"Content-Encoding": "gzip"})
+        if path.startswith("/redirect/"):
+            hops = int(parts[1])
+            location = "/ok" if hops <= 1 else f"/redirect/{hops - 1}"
+            return await self._send(writer, "302 Found", b"moved", {"Location": location})
+        if path == "/loop":
+            return await self._send(writer, "302 Found", b"again", {"Location": "/loop"})
+        if path == "/location":
+            to = urllib.parse.parse_qs(parsed.query)["to"][0]
+            return await self._send(writer, "302 Found", b"", {"Location": to})
+        if path == "/headers":
+            return await self._send(writer, "200 OK", head)
+        if path == "/escape":
+            return await self._send(
+                writer, "200 \x1b[2JOK [red]x[/red]", ESCAPE_BODY, {"Content-Type": "text/plain\x1b[1m"}
+            )
+        if path == "/binary":
+            return await self._send(
+                writer, "200 OK", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\x1b[31m", {"Content-Type": "image/png"}
+            )
+        if path.startswith("/charset/"):
+            return await self._send(
+                writer, "200 OK", "café".encode("latin-1"), {"Content-Type": f"text/plain; charset={parts[1]}"}
+            )
+        return await self._send(writer, "200 OK", b"hello from " + path.encode())
+
+
+@contextmanager
+def running_server() -> Iterator[LoopbackServer]:
+    server = LoopbackServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

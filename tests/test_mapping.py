@@ -1,0 +1,138 @@
+"""Response and exception -> record mapping, with respx standing in for the network."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+import respx
+
+from fetchcli.settings import RequestSettings, Settings
+from tests.helpers import run
+
+
+@respx.mock
+def test_response_fields() -> None:
+    respx.get("https://example.test/page").respond(
+        200, headers={"Content-Type": "text/html; charset=utf-8"}, content=b"<h1>Hello</h1>\n\n  world"
+    )
+    [result] = run(["example.test/page"])
+    assert result.ok and result.status == 200 and result.reason == "OK"
+    assert result.url == "https://example.test/page"
+    assert result.final_url == "https://example.test/page"
+    assert result.http_version == "HTTP/1.1"
+    assert result.content_type == "text/html; charset=utf-8"
+    assert result.content_length == len(b"<h1>Hello</h1>\n\n  world")
+    assert result.bytes_read == result.content_length
+    assert result.snippet == "<h1>Hello</h1> world"
+    assert result.error is None and not result.truncated
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", result.fetched_at)
+    assert result.elapsed_ms is not None and result.elapsed_ms >= 0
+
+
+@respx.mock
+def test_status_400_and_above_is_not_ok_but_a_redirect_is() -> None:
+    respx.get("https://a.test/").respond(404)
+    respx.get("https://b.test/").respond(301, headers={"Location": "https://c.test/"})
+    respx.get("https://d.test/").respond(503)
+    results = run(["a.test/", "b.test/", "d.test/"])
+    assert [(r.status, r.ok) for r in results] == [(404, False), (301, True), (503, False)]
+    assert results[1].final_url == "https://b.test/"
+    assert all(r.error is None for r in results)
+
+
+@respx.mock
+def test_follow_redirects() -> None:
+    respx.get("https://a.test/").respond(302, headers={"Location": "/next"})
+    respx.get("https://a.test/next").respond(301, headers={"Location": "https://b.test/end"})
+    respx.get("https://b.test/end").respond(200, text="arrived")
+    [result] = run(["https://a.test/"], Settings(request=RequestSettings(follow_redirects=True)))
+    assert result.status == 200 and result.final_url == "https://b.test/end" and result.snippet == "arrived"
+
+
+@respx.mock
+def test_redirect_limit() -> None:
+    respx.get("https://a.test/loop").respond(302, headers={"Location": "/loop"})
+    [result] = run(["https://a.test/loop"], Settings(request=RequestSettings(follow_redirects=True, max_redirects=3)))
+    assert not result.ok and result.error is not None
+    assert result.error.type == "TooManyRedirects"
+    assert respx.calls.call_count == 4
+
+
+@respx.mock
+def test_redirect_to_non_http_scheme() -> None:
+    respx.get("https://a.test/").respond(302, headers={"Location": "file:///etc/passwd"})
+    [result] = run(["https://a.test/"], Settings(request=RequestSettings(follow_redirects=True)))
+    assert result.error is not None and result.error.type == "UnsupportedProtocol"
+
+
+@pytest.mark.parametrize(
+    ("exc", "name"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), "ConnectError"),
+        (httpx.ConnectTimeout(""), "ConnectTimeout"),
+        (httpx.ReadTimeout(""), "ReadTimeout"),
+        (httpx.RemoteProtocolError("illegal status line"), "RemoteProtocolError"),
+    ],
+)
+@respx.mock
+def test_exceptions_become_error_records(exc: Exception, name: str) -> None:
+    respx.get("https://a.test/").mock(side_effect=exc)
+    respx.get("https://b.test/").respond(200)
+    results = run(["a.test/", "b.test/"])
+    assert results[0].error is not None
+    assert results[0].error.type == name
+    assert results[0].error.message  # never empty, even when httpx's is
+    assert not results[0].ok and results[0].status is None
+    assert results[1].ok  # the rest of the run is unaffected
+
+
+@respx.mock
+def test_method_headers_and_user_agent() -> None:
+    route = respx.request("HEAD", "https://a.test/").respond(200)
+    settings = Settings(
+        request=RequestSettings(
+            method="HEAD", headers=(("X-Token", "abc"), ("Accept", "text/plain")), user_agent="probe/1"
+        )
+    )
+    [result] = run(["a.test/"], settings)
+    assert result.ok
+    request = route.calls.last.request
+    assert request.method == "HEAD"
+    assert request.headers["x-token"] == "abc"
+    assert request.headers["accept"] == "text/plain"
+    assert request.headers["user-agent"] == "probe/1"
+    assert request.headers["accept-encoding"] == "gzip, deflate"
+
+
+@respx.mock
+def test_default_user_agent_names_fetchcli() -> None:
+    route = respx.get("https://a.test/").respond(200)
+    run(["a.test/"])
+    assert route.calls.last.request.headers["user-agent"].startswith("fetchcli/")
+
+
+@respx.mock
+def test_invalid_input_makes_no_request_and_keeps_its_place() -> None:
+    respx.get("https://ok.test/").respond(200)
+    results = run(["ftp://x.test/", "ok.test/", "http://bad host/"])
+    assert [r.index for r in results] == [0, 1, 2]
+    assert [r.error.type if r.error else None for r in results] == ["InvalidURL", None, "InvalidURL"]
+    assert respx.calls.call_count == 1
+
+
+def test_host_that_idna_rejects_is_invalid() -> None:
+    [result] = run(["http://xn--a.test/"])
+    assert result.error is not None and result.error.type == "InvalidURL"
+
+
+@respx.mock
+def test_server_strings_are_sanitised() -> None:
+    respx.get("https://a.test/").respond(
+        200, headers={"Content-Type": "text/plain\x1b[31m"}, content=b"\x1b]0;pwned\x07hello \x1b[2J[bold]x[/bold]"
+    )
+    [result] = run(["a.test/"])
+    assert "\x1b" not in result.snippet and "\x07" not in result.snippet
+    assert result.content_type is not None and "\x1b" not in result.content_type
+    assert "[bold]x[/bold]" in result.snippet  # markup is kept as text; the table never interprets it

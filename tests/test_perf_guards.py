@@ -1,0 +1,115 @@
+"""Regression guards for the hot path that count work instead of timing it.
+
+httpcore's single pool re-checks every connection for every queued request, so its work per
+request grows with the pool (encode/httpx#3215). fetchcli's sharded pool must not: these tests
+count connection checks and routing steps per request at two pool sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpcore
+import httpx
+import pytest
+
+from fetchcli.client import build_client, sharded_transport
+from fetchcli.settings import PoolSettings, Settings
+from tests.helpers import collect
+from tests.server import LoopbackServer
+
+
+@pytest.fixture
+def idle_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    counter = [0]
+    original = httpcore.AsyncHTTPConnection.is_idle
+
+    def counting(self: httpcore.AsyncHTTPConnection) -> bool:
+        counter[0] += 1
+        return original(self)
+
+    monkeypatch.setattr(httpcore.AsyncHTTPConnection, "is_idle", counting)
+    yield counter
+
+
+def _checks_per_request(
+    server: LoopbackServer, counter: list[int], pool: int, transport: httpx.AsyncBaseTransport | None
+) -> float:
+    settings = Settings(pool=PoolSettings(max_connections=pool))
+    requests = 4 * pool
+    urls = [server.url(f"/slow/5?n={n}") for n in range(requests)]
+    counter[0] = 0
+
+    async def go() -> None:
+        client = build_client(settings, transport=transport or sharded_transport(settings))
+        async with client:
+            results = await collect(urls, settings, client)
+        assert all(r.ok for r in results)
+
+    asyncio.run(go())
+    return counter[0] / requests
+
+
+def test_connection_checks_per_request_do_not_grow_with_the_pool(
+    server: LoopbackServer, idle_checks: list[int]
+) -> None:
+    small = _checks_per_request(server, idle_checks, 10, None)
+    large = _checks_per_request(server, idle_checks, 100, None)
+    assert large <= 8
+    assert large <= small * 1.5 + 1
+
+
+def test_the_guard_would_catch_a_single_big_pool(server: LoopbackServer, idle_checks: list[int]) -> None:
+    """The same measure on httpx's own transport grows with the pool: the guard can fail."""
+    small = _checks_per_request(
+        server, idle_checks, 10, httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=10))
+    )
+    large = _checks_per_request(
+        server, idle_checks, 100, httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=100))
+    )
+    assert large > 8 and large > small * 1.5 + 1
+
+
+def test_routing_steps_per_request_are_constant(server: LoopbackServer) -> None:
+    for pool in (10, 100):
+        settings = Settings(pool=PoolSettings(max_connections=pool))
+        transport = sharded_transport(settings)
+        urls = [server.url(f"/ok/{n}") for n in range(5 * pool)]
+
+        async def go(
+            settings: Settings = settings, transport: httpx.AsyncBaseTransport = transport, urls: list[str] = urls
+        ) -> None:
+            async with build_client(settings, transport=transport) as client:
+                await collect(urls, settings, client)
+
+        asyncio.run(go())
+        assert transport.routing_steps / len(urls) <= 3
+
+
+def test_small_workload_opens_at_most_max_connections(fresh_server: LoopbackServer) -> None:
+    settings = Settings(pool=PoolSettings(max_connections=50))
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(1000)]
+    results = asyncio.run(collect(urls, settings))
+    assert all(r.ok for r in results)
+    assert fresh_server.stats.accepted <= 50
+
+
+def test_reorder_buffer_stays_bounded(server: LoopbackServer) -> None:
+    """Memory per run does not grow with the input: results held at once stay under the window."""
+    from fetchcli.engine import _Run
+
+    peaks: list[int] = []
+    original = _Run.ready
+
+    def spy(self: _Run) -> Iterator[object]:
+        peaks.append(len(self.buffer) + len(self.running))
+        return original(self)
+
+    settings = Settings(concurrency=10, order_window=40)
+    urls = [server.url("/slow/200")] + [server.url(f"/ok/{n}") for n in range(500)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_Run, "ready", spy)
+        results = asyncio.run(collect(urls, settings))
+    assert len(results) == 501
+    assert max(peaks) <= 40

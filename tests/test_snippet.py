@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import gzip
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from fetchcli.snippet import BodyDecodingError, decode_text, make_snippet, read_body, sanitise
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+def test_sanitise_removes_escapes_and_collapses_whitespace() -> None:
+    text = "\x1b[31mred\x1b[0m \t\n  next\x07 \x9b2J\u202egnp.exe \x00end"
+    cleaned = sanitise(text, 200)
+    assert "\x1b" not in cleaned and "\x9b" not in cleaned and "\u202e" not in cleaned and "\x00" not in cleaned
+    assert cleaned == "[31mred[0m next 2Jgnp.exe end"
+
+
+def test_sanitise_cuts_to_length() -> None:
+    assert sanitise("a" * 500, 80) == "a" * 80
+    assert sanitise("   " * 2000 + "late text", 20) == "late text"
+
+
+def test_charset_is_used_and_unknown_falls_back_to_utf8() -> None:
+    assert decode_text("café".encode("latin-1"), "iso-8859-1") == "café"
+    assert decode_text("café".encode(), "no-such-charset") == "café"
+    assert decode_text(b"\xff\xfe", None) == "\ufffd\ufffd"
+    assert decode_text(b"abc", "rot13") == "abc"  # a str->str codec is not a charset
+
+
+def test_binary_body_yields_no_raw_bytes() -> None:
+    snippet, binary = make_snippet(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "utf-8", 80)
+    assert binary and snippet == ""
+
+
+@pytest.mark.anyio
+async def test_read_body_stops_at_the_cap() -> None:
+    body = await read_body(chunks(b"a" * 40, b"b" * 40, b"c" * 40), None, 50)
+    assert body.data == b"a" * 40 + b"b" * 10
+    assert not body.complete
+    body = await read_body(chunks(b"a" * 40), None, 50)
+    assert body.complete and body.data == b"a" * 40
+
+
+@pytest.mark.anyio
+async def test_gzip_bomb_inflates_no_further_than_the_cap() -> None:
+    bomb = gzip.compress(b"\0" * (32 * 1024 * 1024))
+    tracemalloc.start()
+    try:
+        body = await read_body(chunks(bomb), "gzip", 65536)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(body.data) == 65536 and not body.complete
+    assert peak < 1024 * 1024  # 32 MiB inflated would show here
+
+
+@pytest.mark.anyio
+async def test_gzip_and_deflate_are_decoded() -> None:
+    assert (await read_body(chunks(gzip.compress(b"hello")), "gzip", 100)).data == b"hello"
+    assert (await read_body(chunks(zlib.compress(b"hello")), "deflate", 100)).data == b"hello"
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw_deflate = raw.compress(b"hello") + raw.flush()
+    assert (await read_body(chunks(raw_deflate), "deflate", 100)).data == b"hello"
+
+
+@pytest.mark.anyio
+async def test_broken_gzip_is_a_decoding_error() -> None:
+    with pytest.raises(BodyDecodingError):
+        await read_body(chunks(b"not gzip at all"), "gzip", 100)
+
+
+@pytest.mark.anyio
+async def test_unrequested_encoding_is_not_inflated() -> None:
+    body = await read_body(chunks(b"\x0b\x02\x80hello\x03"), "br", 100)
+    assert body.data == b"\x0b\x02\x80hello\x03"
