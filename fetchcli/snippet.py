@@ -100,6 +100,8 @@ def decode_text(data: bytes, charset: str | None) -> str:
 
 def sanitise(text: str, length: int) -> str:
     """First ``length`` characters with controls removed and whitespace runs made one space."""
+    if text.isprintable() and "  " not in text and len(text) <= length and text == text.strip():
+        return text  # the common case (reason phrases, content types, URLs): nothing to remove
     window = max(4 * length, 1024)
     head = text[:window]
     cleaned = _WHITESPACE.sub(" ", _CONTROL.sub("", head)).strip()

@@ -136,3 +136,12 @@ def test_server_strings_are_sanitised() -> None:
     assert "\x1b" not in result.snippet and "\x07" not in result.snippet
     assert result.content_type is not None and "\x1b" not in result.content_type
     assert "[bold]x[/bold]" in result.snippet  # markup is kept as text; the table never interprets it
+
+
+@respx.mock
+def test_cookies_do_not_leak_between_urls() -> None:
+    respx.get("https://a.test/").respond(200, headers={"Set-Cookie": "session=secret; Path=/"})
+    later = respx.get("https://a.test/later").respond(200)
+    settings = Settings(concurrency=1)
+    run(["https://a.test/", "https://a.test/later"], settings)
+    assert "cookie" not in later.calls.last.request.headers

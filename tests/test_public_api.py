@@ -1,0 +1,44 @@
+"""The public Python surface is deliberate: adding or removing a name must change this test."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import fetchcli
+from tests.server import LoopbackServer
+
+
+def test_exported_members() -> None:
+    assert sorted(fetchcli.__all__) == sorted(
+        [
+            "BodySettings", "ErrorInfo", "FetchResult", "Order", "OutputFormat", "PoolSettings",
+            "RequestSettings", "Settings", "SettingsError", "Summary", "TimeoutSettings", "UrlItem",
+            "__version__", "build_client", "fetch",
+        ]
+    )  # fmt: skip
+    for name in fetchcli.__all__:
+        assert getattr(fetchcli, name) is not None
+
+
+def test_fetch_from_python(server: LoopbackServer) -> None:
+    async def main() -> list[int | None]:
+        return [r.status async for r in fetchcli.fetch([server.url("/ok"), server.url("/status/404")])]
+
+    assert asyncio.run(main()) == [200, 404]
+
+
+def test_core_does_not_import_the_cli_stack() -> None:
+    code = (
+        "import sys, fetchcli, fetchcli.engine, fetchcli.client, fetchcli.sources;"
+        "print(sorted(m for m in ('typer', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_version_does_not_import_httpx() -> None:
+    code = "import sys; from fetchcli.cli import main; main(['--version']); print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "False"
