@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 from fetchcli.models import ErrorInfo, FetchResult, Summary, UrlItem
 from fetchcli.settings import (
+    Backend,
     BodySettings,
     Order,
     OutputFormat,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from fetchcli.engine import fetch
 
 __all__ = [
+    "Backend",
     "BodySettings",
     "ErrorInfo",
     "FetchResult",

@@ -22,6 +22,7 @@ from fetchcli.settings import (
     DEFAULT_METHOD,
     DEFAULT_SNIPPET_LENGTH,
     DEFAULT_TIMEOUT,
+    Backend,
     BodySettings,
     Order,
     OutputFormat,
@@ -226,6 +227,15 @@ def fetchcli(
             show_default=False,
         ),
     ] = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            "--backend",
+            help="Transport: aiohttp (fast, HTTP/1.1), httpx (HTTP/2, SOCKS proxies), or auto.",
+            rich_help_panel=REQUEST,
+            case_sensitive=False,
+        ),
+    ] = Backend.auto,
     max_body_bytes: Annotated[
         int,
         typer.Option(
@@ -304,6 +314,7 @@ def fetchcli(
         body=BodySettings(max_body_bytes=max_body_bytes, snippet_length=snippet_length),
         concurrency=concurrency,
         order=order,
+        backend=backend,
     )
     status = execute(
         settings, urls or [], input or [], OutputOptions(format=format, path=output, quiet=quiet), Environment()

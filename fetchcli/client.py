@@ -3,11 +3,13 @@ headers, TLS, HTTP/2, proxy, and the pool strategy (see ``pool.py`` for why it i
 
 from __future__ import annotations
 
+import importlib.util
+
 import httpx
 
 from fetchcli import __version__
 from fetchcli.pool import ShardedPoolTransport
-from fetchcli.settings import Settings, SettingsError
+from fetchcli.settings import Backend, Settings, SettingsError
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
 # offer br and zstd when their packages happen to be installed.
@@ -77,11 +79,51 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
+def _aiohttp_unsupported(settings: Settings) -> str | None:
+    """Why the aiohttp backend cannot serve these settings, or None when it can."""
+    if settings.request.http2:
+        return "--http2"
+    if settings.request.proxy is not None and not settings.request.proxy.startswith("http://"):
+        return "--proxy other than http://"
+    return None
+
+
+def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    from fetchcli.aio import AiohttpTransport
+
+    pool = settings.pool
+    return AiohttpTransport(
+        ssl_context=httpx.create_ssl_context(verify=not settings.request.insecure),
+        max_connections=pool.max_connections,
+        max_keepalive=pool.effective_max_keepalive,
+        keepalive_expiry=pool.keepalive_expiry,
+        proxy=settings.request.proxy,
+    )
+
+
+def uses_aiohttp(settings: Settings) -> bool:
+    """Whether ``--backend`` picks aiohttp; raises ``SettingsError`` when it cannot be honoured."""
+    check_http2(settings)
+    unsupported = _aiohttp_unsupported(settings)
+    installed = importlib.util.find_spec("aiohttp") is not None
+    if settings.backend is Backend.aiohttp:
+        if unsupported is not None:
+            raise SettingsError("--backend", f"aiohttp does not support {unsupported}: use --backend httpx")
+        if not installed:
+            raise SettingsError("--backend", "aiohttp is not installed: pip install aiohttp")
+        return True
+    return settings.backend is Backend.auto and unsupported is None and installed
+
+
+def default_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """The transport ``--backend`` asks for (see ``Backend``)."""
+    return aiohttp_transport(settings) if uses_aiohttp(settings) else sharded_transport(settings)
+
+
 def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """The shared client for a run. Tests pass ``transport=`` (e.g. ``httpx.MockTransport``)."""
-    check_http2(settings)
     client = httpx.AsyncClient(
-        transport=transport if transport is not None else sharded_transport(settings),
+        transport=transport if transport is not None else default_transport(settings),
         timeout=timeout_of(settings),
         limits=limits_of(settings),
         headers=headers_of(settings),

@@ -112,9 +112,9 @@ def execute(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
 ) -> int:
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
-    from fetchcli.client import check_http2
+    from fetchcli.client import uses_aiohttp
 
-    check_http2(settings)
+    uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
     with ExitStack() as stack:
         inputs = Inputs(urls, paths, env, stack)
         stream, to_terminal = _open_output(options, env, stack)

@@ -41,6 +41,16 @@ class Order(str, enum.Enum):
     completion = "completion"
 
 
+class Backend(str, enum.Enum):
+    """How requests are sent: ``aiohttp`` (fast, HTTP/1.1, HTTP proxies), ``httpx`` (sharded
+    httpcore pools: HTTP/2, SOCKS proxies), or ``auto``: aiohttp when it is installed and the
+    settings need nothing only httpx has."""
+
+    auto = "auto"
+    aiohttp = "aiohttp"
+    httpx = "httpx"
+
+
 class OutputFormat(str, enum.Enum):
     table = "table"
     json = "json"
@@ -110,6 +120,7 @@ class Settings:
     concurrency: int | None = None
     order: Order = Order.input
     order_window: int | None = None
+    backend: Backend = Backend.auto
 
     def __post_init__(self) -> None:
         validate(self)

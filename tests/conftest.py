@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fetchcli.settings import Backend
 from tests.server import LoopbackServer, running_server
 
 
@@ -23,3 +24,10 @@ def fresh_server() -> Iterator[LoopbackServer]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(params=[Backend.aiohttp, Backend.httpx], ids=["aiohttp", "httpx"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Run a live test on both transports: their records must not differ."""
+    assert isinstance(request.param, Backend)
+    return request.param

@@ -52,8 +52,9 @@ ESCAPE_BODY = b"\x1b[31mRED\x1b[0m [bold]markup[/bold] \x1b]0;title\x07 \x9b2J e
 
 
 class LoopbackServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", extra_hosts: tuple[str, ...] = ()) -> None:
         self.host = host
+        self.hosts = (host, *extra_hosts)
         self.port = 0
         self.stats = Stats()
         self._loop = asyncio.new_event_loop()
@@ -61,8 +62,8 @@ class LoopbackServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-server", daemon=True)
 
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+    def url(self, path: str, host: str | None = None) -> str:
+        return f"http://{host or self.host}:{self.port}{path}"
 
     def start(self) -> LoopbackServer:
         self._thread.start()
@@ -71,8 +72,11 @@ class LoopbackServer:
         return self
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, 0, backlog=1024)
+        self._server = await asyncio.start_server(self._handle, self.hosts[0], 0, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
+        if len(self.hosts) > 1:  # the same port on more loopback addresses: distinct origins, no DNS
+            self._server.close()
+            self._server = await asyncio.start_server(self._handle, list(self.hosts), self.port, backlog=1024)
 
     def stop(self) -> None:
         async def _stop() -> None:
@@ -194,8 +198,8 @@ class LoopbackServer:
 
 
 @contextmanager
-def running_server() -> Iterator[LoopbackServer]:
-    server = LoopbackServer().start()
+def running_server(extra_hosts: tuple[str, ...] = ()) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(extra_hosts=extra_hosts).start()
     try:
         yield server
     finally:

@@ -10,40 +10,40 @@ import pytest
 
 from fetchcli.engine import fetch
 from fetchcli.models import UrlItem
-from fetchcli.settings import BodySettings, Order, PoolSettings, RequestSettings, Settings, TimeoutSettings
+from fetchcli.settings import Backend, BodySettings, Order, PoolSettings, RequestSettings, Settings, TimeoutSettings
 from fetchcli.sources import iter_items
 from tests.helpers import run
 from tests.server import LoopbackServer
 
 
-def test_pool_limit_holds(fresh_server: LoopbackServer) -> None:
+def test_pool_limit_holds(fresh_server: LoopbackServer, backend: Backend) -> None:
     urls = [fresh_server.url(f"/slow/50?n={n}") for n in range(30)]
-    results = run(urls, Settings(pool=PoolSettings(max_connections=3), concurrency=10))
+    results = run(urls, Settings(pool=PoolSettings(max_connections=3), concurrency=10), backend=backend)
     assert all(r.ok for r in results)
     assert fresh_server.stats.max_open <= 3
     assert fresh_server.stats.accepted <= 3
 
 
-def test_connections_are_reused(fresh_server: LoopbackServer) -> None:
+def test_connections_are_reused(fresh_server: LoopbackServer, backend: Backend) -> None:
     urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
-    results = run(urls, Settings(pool=PoolSettings(max_connections=5)))
+    results = run(urls, Settings(pool=PoolSettings(max_connections=5)), backend=backend)
     assert [r.index for r in results] == list(range(100))
     assert all(r.ok for r in results)
     assert fresh_server.stats.requests == 100
     assert fresh_server.stats.accepted <= 5
 
 
-def test_max_keepalive_bounds_idle_connections(fresh_server: LoopbackServer) -> None:
+def test_max_keepalive_bounds_idle_connections(fresh_server: LoopbackServer, backend: Backend) -> None:
     # Two waves: with one idle connection kept, the second wave must open new connections.
     urls = [fresh_server.url(f"/slow/30?n={n}") for n in range(8)]
-    run(urls, Settings(pool=PoolSettings(max_connections=4, max_keepalive=1)))
+    run(urls, Settings(pool=PoolSettings(max_connections=4, max_keepalive=1)), backend=backend)
     assert fresh_server.stats.max_open <= 4
     assert fresh_server.stats.accepted > 4
 
 
-def test_large_body_is_not_read_whole(fresh_server: LoopbackServer) -> None:
+def test_large_body_is_not_read_whole(fresh_server: LoopbackServer, backend: Backend) -> None:
     started = time.monotonic()
-    [result] = run([fresh_server.url("/endless")], Settings(body=BodySettings(max_body_bytes=65536)))
+    [result] = run([fresh_server.url("/endless")], Settings(body=BodySettings(max_body_bytes=65536)), backend=backend)
     assert result.ok and result.truncated
     assert result.bytes_read == 65536
     assert result.content_length == 2_000_000_000
@@ -52,22 +52,22 @@ def test_large_body_is_not_read_whole(fresh_server: LoopbackServer) -> None:
     assert time.monotonic() - started < 10
 
 
-def test_gzip_bomb_costs_no_more_than_the_cap(server: LoopbackServer) -> None:
-    [result] = run([server.url("/gzipbomb")], Settings(body=BodySettings(max_body_bytes=1000)))
+def test_gzip_bomb_costs_no_more_than_the_cap(server: LoopbackServer, backend: Backend) -> None:
+    [result] = run([server.url("/gzipbomb")], Settings(body=BodySettings(max_body_bytes=1000)), backend=backend)
     assert result.ok and result.bytes_read == 1000 and result.truncated
     assert result.snippet == ""  # NUL bytes: a binary body
 
 
-def test_input_order_holds_when_the_first_url_is_slow(server: LoopbackServer) -> None:
+def test_input_order_holds_when_the_first_url_is_slow(server: LoopbackServer, backend: Backend) -> None:
     urls = [server.url("/slow/400")] + [server.url(f"/ok/{n}") for n in range(20)]
-    results = run(urls, Settings(concurrency=5))
+    results = run(urls, Settings(concurrency=5), backend=backend)
     assert [r.index for r in results] == list(range(21))
-    completion = run(urls, Settings(concurrency=5, order=Order.completion))
+    completion = run(urls, Settings(concurrency=5, order=Order.completion), backend=backend)
     assert completion[-1].index == 0
     assert sorted(r.index for r in completion) == list(range(21))
 
 
-def test_reorder_window_stops_admission(server: LoopbackServer) -> None:
+def test_reorder_window_stops_admission(server: LoopbackServer, backend: Backend) -> None:
     pulled = 0
 
     def source() -> Iterator[UrlItem]:
@@ -77,7 +77,7 @@ def test_reorder_window_stops_admission(server: LoopbackServer) -> None:
             yield item
 
     async def first_result_after() -> int:
-        async for result in fetch(source(), Settings(concurrency=20, order_window=10)):
+        async for result in fetch(source(), Settings(concurrency=20, order_window=10, backend=backend)):
             assert result.index == 0
             return pulled
         raise AssertionError("no result")
@@ -86,46 +86,50 @@ def test_reorder_window_stops_admission(server: LoopbackServer) -> None:
     assert asyncio.run(first_result_after()) <= 11
 
 
-def test_read_timeout_fires(server: LoopbackServer) -> None:
+def test_read_timeout_fires(server: LoopbackServer, backend: Backend) -> None:
     started = time.monotonic()
-    [result] = run([server.url("/hang")], Settings(timeouts=TimeoutSettings(read=0.3)))
+    [result] = run([server.url("/hang")], Settings(timeouts=TimeoutSettings(read=0.3)), backend=backend)
     assert result.error is not None and result.error.type == "ReadTimeout"
     assert time.monotonic() - started < 3
 
 
-def test_max_time_stops_a_trickling_server(server: LoopbackServer) -> None:
+def test_max_time_stops_a_trickling_server(server: LoopbackServer, backend: Backend) -> None:
     started = time.monotonic()
-    [result] = run([server.url("/trickle")], Settings(timeouts=TimeoutSettings(timeout=5, max_time=1.2)))
+    [result] = run(
+        [server.url("/trickle")], Settings(timeouts=TimeoutSettings(timeout=5, max_time=1.2)), backend=backend
+    )
     assert result.error is not None and result.error.type == "TotalTimeout"
     assert "--max-time" in result.error.message
     assert 1.0 < time.monotonic() - started < 4
 
 
-def test_connect_error(server: LoopbackServer) -> None:
-    [result] = run(["http://127.0.0.1:9/"])
+def test_connect_error(server: LoopbackServer, backend: Backend) -> None:
+    [result] = run(["http://127.0.0.1:9/"], backend=backend)
     assert result.error is not None and result.error.type == "ConnectError"
 
 
-def test_hostile_strings_are_sanitised(server: LoopbackServer) -> None:
-    [result] = run([server.url("/escape")])
+def test_hostile_strings_are_sanitised(server: LoopbackServer, backend: Backend) -> None:
+    [result] = run([server.url("/escape")], backend=backend)
     for text in (result.snippet, result.reason or "", result.content_type or ""):
         assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
     assert "[bold]markup[/bold]" in result.snippet
 
 
-def test_binary_and_charsets(server: LoopbackServer) -> None:
+def test_binary_and_charsets(server: LoopbackServer, backend: Backend) -> None:
     binary, latin, unknown = run(
-        [server.url("/binary"), server.url("/charset/iso-8859-1"), server.url("/charset/x-bogus")]
+        [server.url("/binary"), server.url("/charset/iso-8859-1"), server.url("/charset/x-bogus")], backend=backend
     )
     assert binary.snippet == "" and binary.bytes_read > 0
     assert latin.snippet == "café"
     assert unknown.snippet == "caf\ufffd"
 
 
-def test_redirects_live(server: LoopbackServer) -> None:
+def test_redirects_live(server: LoopbackServer, backend: Backend) -> None:
     follow = Settings(request=RequestSettings(follow_redirects=True, max_redirects=5))
     chain, loop, to_file = run(
-        [server.url("/redirect/3"), server.url("/loop"), server.url("/location?to=file:///etc/passwd")], follow
+        [server.url("/redirect/3"), server.url("/loop"), server.url("/location?to=file:///etc/passwd")],
+        follow,
+        backend=backend,
     )
     assert chain.ok and chain.final_url == server.url("/ok")
     assert loop.error is not None and loop.error.type == "TooManyRedirects"
@@ -133,7 +137,7 @@ def test_redirects_live(server: LoopbackServer) -> None:
 
 
 @pytest.mark.parametrize("order", [Order.input, Order.completion])
-def test_every_url_appears_exactly_once(server: LoopbackServer, order: Order) -> None:
+def test_every_url_appears_exactly_once(server: LoopbackServer, backend: Backend, order: Order) -> None:
     urls = [server.url(f"/slow/{n % 7 * 10}?n={n}") if n % 5 else "ftp://nope" for n in range(60)]
-    results = run(urls, Settings(concurrency=8, order=order))
+    results = run(urls, Settings(concurrency=8, order=order), backend=backend)
     assert sorted(r.index for r in results) == list(range(60))

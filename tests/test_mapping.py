@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from fetchcli.settings import RequestSettings, Settings
-from tests.helpers import run
+from tests.helpers import run_httpx as run
 
 
 @respx.mock

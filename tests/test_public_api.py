@@ -13,7 +13,7 @@ from tests.server import LoopbackServer
 def test_exported_members() -> None:
     assert sorted(fetchcli.__all__) == sorted(
         [
-            "BodySettings", "ErrorInfo", "FetchResult", "Order", "OutputFormat", "PoolSettings",
+            "Backend", "BodySettings", "ErrorInfo", "FetchResult", "Order", "OutputFormat", "PoolSettings",
             "RequestSettings", "Settings", "SettingsError", "Summary", "TimeoutSettings", "UrlItem",
             "__version__", "build_client", "fetch",
         ]

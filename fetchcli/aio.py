@@ -1,0 +1,230 @@
+"""An httpx transport that sends requests with aiohttp, whose HTTP parser is written in C.
+
+Why: fetchcli's CPU per request was nearly all httpcore and h11 (pure Python); over this
+transport the same client code runs at about twice the rate (see the README's performance
+section). httpx stays the API: the engine, redirects, timeouts and error classes are unchanged.
+
+What is mapped, and how:
+- ``--max-connections``: a hard bound on open connections. aiohttp's own ``limit`` counts only
+  connections in use, and keeps idle ones beyond it; ``BoundedConnector`` closes the
+  longest-idle connection before opening one that would exceed the bound.
+- ``--max-keepalive``: at most that many idle connections; one more is closed on release.
+- ``--keepalive-expiry``: aiohttp's ``keepalive_timeout``.
+- ``--pool-timeout``: waiting for one of the ``max_connections`` request slots (HTTP/1.1 runs
+  one request per connection, so a slot is a connection); ``PoolTimeout`` when it runs out.
+- ``--connect-timeout``: ``sock_connect`` (TCP and TLS); ``--read-timeout``: ``sock_read``, each
+  wait for data. ``--write-timeout``: aiohttp has none; fetchcli sends no request body, so a
+  write is a few hundred bytes of headers that never waits for the socket; ``--max-time`` still
+  bounds everything.
+- aiohttp's exceptions become httpx's classes (``ConnectError``, ``ConnectTimeout``,
+  ``ReadTimeout``, ``RemoteProtocolError``, ``ReadError``), so records do not depend on the backend.
+- Not mapped: HTTP/2 and SOCKS proxies. ``client.py`` uses the sharded httpx pool for those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+from aiohttp import client_exceptions as aex
+from yarl import URL
+
+
+class BoundedConnector(aiohttp.TCPConnector):
+    """``TCPConnector`` whose open connections (in use + idle) never exceed ``limit``, and whose
+    idle connections never exceed ``max_idle``. Relies on aiohttp's ``_conns``/``_acquired``,
+    which have been stable through aiohttp 3.x; tests/test_backends.py counts real connections."""
+
+    def __init__(self, *, max_idle: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._max_idle = max_idle
+        self.connections_opened = 0
+
+    def _idle_total(self) -> int:
+        return sum(len(conns) for conns in self._conns.values())
+
+    def _close_oldest_idle(self) -> bool:
+        oldest_key, oldest_time = None, float("inf")
+        for key, conns in self._conns.items():
+            if conns and conns[0][1] < oldest_time:
+                oldest_key, oldest_time = key, conns[0][1]
+        if oldest_key is None:
+            return False
+        conns = self._conns[oldest_key]
+        proto, _ = conns.popleft()
+        if not conns:
+            del self._conns[oldest_key]
+        proto.close()
+        return True
+
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
+        # The new connection's placeholder is already in _acquired.
+        closed = False
+        while len(self._acquired) + self._idle_total() > self.limit and self._close_oldest_idle():
+            closed = True
+        if closed:
+            await asyncio.sleep(0)  # let the transport really close its socket before we open one
+        self.connections_opened += 1
+        return await super()._create_connection(req, traces, timeout)
+
+    def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
+        super()._release(key, protocol, should_close=should_close)
+        while self._idle_total() > self._max_idle and self._close_oldest_idle():
+            pass
+
+
+_EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    # Most specific first.
+    (aex.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aex.SocketTimeoutError, httpx.ReadTimeout),
+    (aex.ClientProxyConnectionError, httpx.ProxyError),
+    (aex.ClientHttpProxyError, httpx.ProxyError),
+    (aex.ClientConnectorError, httpx.ConnectError),
+    (aex.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aex.ClientPayloadError, httpx.RemoteProtocolError),
+    (aex.ClientResponseError, httpx.RemoteProtocolError),
+    (aex.ClientOSError, httpx.ReadError),
+    (aex.ClientConnectionError, httpx.ReadError),
+    (aex.ClientError, httpx.TransportError),
+    (asyncio.TimeoutError, httpx.ReadTimeout),
+)
+
+
+def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+    for source, target in _EXCEPTIONS:
+        if isinstance(exc, source):
+            message = str(exc) or getattr(exc, "message", "") or ""
+            return target(str(message), request=request)
+    return None
+
+
+@contextlib.contextmanager
+def _mapped(request: httpx.Request) -> Any:
+    try:
+        yield
+    except (aex.ClientError, asyncio.TimeoutError) as exc:
+        translated = _translate(exc, request)
+        if translated is None:  # pragma: no cover - ClientError is in the table
+            raise
+        raise translated from exc
+
+
+class _AiohttpStream(httpx.AsyncByteStream):
+    __slots__ = ("_complete", "_done", "_request", "_response", "_slot")
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request, slot: asyncio.Semaphore) -> None:
+        self._response = response
+        self._request = request
+        self._slot = slot
+        self._complete = False
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        self._complete = True
+
+    async def aclose(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            if self._complete:
+                self._response.release()  # back to the pool for reuse
+            else:
+                self._response.close()  # not read to its end: the connection cannot be reused
+        finally:
+            self._slot.release()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        max_connections: int,
+        max_keepalive: int,
+        keepalive_expiry: float,
+        proxy: str | None = None,
+    ) -> None:
+        self._ssl = ssl_context
+        self._limits = (max_connections, max_keepalive, keepalive_expiry)
+        self._proxy = proxy
+        self._slots = asyncio.Semaphore(max_connections)
+        self._session: aiohttp.ClientSession | None = None
+        self.connector: BoundedConnector | None = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        max_connections, max_keepalive, keepalive_expiry = self._limits
+        self.connector = BoundedConnector(
+            limit=max_connections,
+            limit_per_host=0,
+            max_idle=max_keepalive,
+            keepalive_timeout=keepalive_expiry if keepalive_expiry > 0 else None,
+            ssl=self._ssl,
+            enable_cleanup_closed=False,
+        )
+        return aiohttp.ClientSession(
+            connector=self.connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,  # fetchcli inflates itself, with a bound (snippet.py)
+            trust_env=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    async def _acquire_slot(self, pool_timeout: float | None, request: httpx.Request) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        try:
+            await asyncio.wait_for(self._slots.acquire(), pool_timeout)
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("timed out waiting for a free connection in the pool", request=request) from None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._session is None:
+            self._session = self._open_session()
+        timeouts = request.extensions.get("timeout", {})
+        await self._acquire_slot(timeouts.get("pool"), request)
+        try:
+            body = request.content if request.method not in ("GET", "HEAD") else None
+            with _mapped(request):
+                response = await self._session.request(
+                    request.method,
+                    URL(str(request.url), encoded=True),
+                    headers=request.headers.multi_items(),
+                    data=body or None,
+                    allow_redirects=False,
+                    proxy=self._proxy,
+                    timeout=aiohttp.ClientTimeout(
+                        total=None,
+                        sock_connect=timeouts.get("connect"),
+                        sock_read=timeouts.get("read"),
+                    ),
+                )
+        except BaseException:
+            self._slots.release()
+            raise
+        version = response.version
+        return httpx.Response(
+            status_code=response.status,
+            headers=[(k, v) for k, v in response.raw_headers],
+            stream=_AiohttpStream(response, request, self._slots),
+            extensions={
+                "http_version": f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+            },
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

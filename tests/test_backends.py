@@ -1,0 +1,52 @@
+"""Both transports keep the pool contract: --max-connections bounds open connections even
+across many hosts, and --max-keepalive bounds idle ones. Counted by a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fetchcli.client import build_client
+from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, SettingsError
+from tests.helpers import run
+from tests.server import LoopbackServer, running_server
+
+HOSTS = tuple(f"127.0.0.{n}" for n in range(2, 14))
+
+
+@pytest.fixture
+def multi_host_server() -> Iterator[LoopbackServer]:
+    with running_server(extra_hosts=HOSTS) as server:
+        yield server
+
+
+def test_max_connections_bounds_open_connections_across_hosts(
+    multi_host_server: LoopbackServer, backend: Backend
+) -> None:
+    urls = [multi_host_server.url(f"/slow/10?n={n}", host=HOSTS[n % len(HOSTS)]) for n in range(72)]
+    results = run(urls, Settings(pool=PoolSettings(max_connections=4)), backend=backend)
+    assert all(r.ok for r in results)
+    assert multi_host_server.stats.max_open <= 4
+
+
+def test_reuse_per_host_when_the_pool_is_large_enough(multi_host_server: LoopbackServer, backend: Backend) -> None:
+    urls = [multi_host_server.url(f"/ok/{n}", host=HOSTS[n % len(HOSTS)]) for n in range(120)]
+    results = run(urls, Settings(pool=PoolSettings(max_connections=40), concurrency=4), backend=backend)
+    assert all(r.ok for r in results)
+    assert multi_host_server.stats.accepted <= 2 * len(HOSTS)
+
+
+def test_backend_choice_is_validated() -> None:
+    with pytest.raises(SettingsError, match="--backend aiohttp does not support --http2"):
+        build_client(Settings(request=RequestSettings(http2=True), backend=Backend.aiohttp))
+
+
+def test_auto_uses_httpx_for_http2_and_socks() -> None:
+    from fetchcli.aio import AiohttpTransport
+    from fetchcli.pool import ShardedPoolTransport
+
+    assert isinstance(build_client(Settings())._transport, AiohttpTransport)
+    assert isinstance(build_client(Settings(backend=Backend.httpx))._transport, ShardedPoolTransport)
+    socks = Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9"))
+    assert isinstance(build_client(socks)._transport, ShardedPoolTransport)
