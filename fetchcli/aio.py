@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import socket
 import ssl
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
 import httpx
 from aiohttp import client_exceptions as aex
+from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 
@@ -143,6 +147,24 @@ class _AiohttpStream(httpx.AsyncByteStream):
             self._slot.release()
 
 
+class _PooledLookups:
+    """What aiohttp's ``ThreadedResolver`` needs of a loop, run on our own thread pool: the
+    event loop's default pool (or uvloop's, 4 threads) would queue lookups of many distinct
+    hosts behind each other."""
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self._executor = executor
+
+    async def getaddrinfo(
+        self, host: str, port: int, *, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> Any:
+        lookup = functools.partial(socket.getaddrinfo, host, port, family, type, proto, flags)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, socket.getnameinfo, sockaddr, flags)
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
@@ -152,7 +174,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         max_keepalive: int,
         keepalive_expiry: float,
         proxy: str | None = None,
+        resolver_threads: int = 32,
     ) -> None:
+        self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
         self._ssl = ssl_context
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
         self._proxy = proxy
@@ -169,6 +193,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             keepalive_timeout=keepalive_expiry if keepalive_expiry > 0 else None,
             ssl=self._ssl,
             enable_cleanup_closed=False,
+            resolver=ThreadedResolver(loop=_PooledLookups(self._resolver_pool)),  # type: ignore[arg-type]
         )
         return aiohttp.ClientSession(
             connector=self.connector,
@@ -228,3 +253,4 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+        self._resolver_pool.shutdown(wait=False)

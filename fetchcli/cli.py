@@ -20,21 +20,28 @@ from fetchcli.settings import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MAX_TIME,
     DEFAULT_METHOD,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_RETRY_MAX_WAIT,
+    DEFAULT_RETRY_ON,
     DEFAULT_SNIPPET_LENGTH,
     DEFAULT_TIMEOUT,
     Backend,
     BodySettings,
     Order,
     OutputFormat,
+    PolitenessSettings,
     PoolSettings,
     RequestSettings,
+    RetrySettings,
     Settings,
     SettingsError,
     TimeoutSettings,
     parse_header,
+    parse_status_list,
 )
 
 INPUT, POOL, TIMEOUTS, REQUEST, BODY, OUTPUT = "Input", "Connection pool", "Timeouts", "Request", "Body", "Output"
+RETRY, POLITE = "Retries", "Politeness"
 
 app = typer.Typer(
     add_completion=False,
@@ -169,6 +176,15 @@ def fetchcli(
             rich_help_panel=TIMEOUTS,
         ),
     ] = DEFAULT_MAX_TIME,
+    deadline: Annotated[
+        float,
+        typer.Option(
+            "--deadline",
+            metavar="SECONDS",
+            help="Limit for the whole run: then URLs in flight are cancelled and the rest reported as not started; 0 means no limit.",
+            rich_help_panel=TIMEOUTS,
+        ),
+    ] = 0,
     method: Annotated[
         str, typer.Option("--method", "-X", metavar="METHOD", help="HTTP method.", rich_help_panel=REQUEST)
     ] = DEFAULT_METHOD,
@@ -236,6 +252,69 @@ def fetchcli(
             case_sensitive=False,
         ),
     ] = Backend.auto,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            metavar="N",
+            help="Retry a URL up to N times after a connection error, a timeout or a --retry-on status.",
+            rich_help_panel=RETRY,
+        ),
+    ] = 0,
+    retry_on: Annotated[
+        str,
+        typer.Option(
+            "--retry-on", metavar="CODES", help="Statuses worth a retry, comma-separated.", rich_help_panel=RETRY
+        ),
+    ] = ",".join(map(str, DEFAULT_RETRY_ON)),
+    retry_backoff: Annotated[
+        float,
+        typer.Option(
+            "--retry-backoff",
+            metavar="SECONDS",
+            help="First backoff; doubles each try, with full jitter.",
+            rich_help_panel=RETRY,
+        ),
+    ] = DEFAULT_RETRY_BACKOFF,
+    retry_max_wait: Annotated[
+        float,
+        typer.Option(
+            "--retry-max-wait",
+            metavar="SECONDS",
+            help="Longest wait between tries, Retry-After included.",
+            rich_help_panel=RETRY,
+        ),
+    ] = DEFAULT_RETRY_MAX_WAIT,
+    per_host: Annotated[
+        Optional[int],
+        typer.Option(
+            "--per-host",
+            metavar="N",
+            help="Requests in flight to one host at most. (default: no limit)",
+            rich_help_panel=POLITE,
+            show_default=False,
+        ),
+    ] = None,
+    rate: Annotated[
+        Optional[float],
+        typer.Option(
+            "--rate",
+            metavar="R",
+            help="Requests per second overall at most (may be fractional). (default: no limit)",
+            rich_help_panel=POLITE,
+            show_default=False,
+        ),
+    ] = None,
+    host_rate: Annotated[
+        Optional[float],
+        typer.Option(
+            "--host-rate",
+            metavar="R",
+            help="Requests per second to one host at most. (default: no limit)",
+            rich_help_panel=POLITE,
+            show_default=False,
+        ),
+    ] = None,
     max_body_bytes: Annotated[
         int,
         typer.Option(
@@ -279,6 +358,9 @@ def fetchcli(
             show_default=False,
         ),
     ] = None,
+    fsync: Annotated[
+        bool, typer.Option("--fsync", help="With -o and jsonl: fsync after every line.", rich_help_panel=OUTPUT)
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary line on stderr.", rich_help_panel=OUTPUT)
     ] = False,
@@ -312,12 +394,21 @@ def fetchcli(
             proxy=proxy,
         ),
         body=BodySettings(max_body_bytes=max_body_bytes, snippet_length=snippet_length),
+        retry=RetrySettings(
+            retries=retries, retry_on=parse_status_list(retry_on), backoff=retry_backoff, max_wait=retry_max_wait
+        ),
+        politeness=PolitenessSettings(per_host=per_host, rate=rate, host_rate=host_rate),
         concurrency=concurrency,
         order=order,
         backend=backend,
+        deadline=deadline or None,
     )
     status = execute(
-        settings, urls or [], input or [], OutputOptions(format=format, path=output, quiet=quiet), Environment()
+        settings,
+        urls or [],
+        input or [],
+        OutputOptions(format=format, path=output, quiet=quiet, fsync=fsync),
+        Environment(),
     )
     raise typer.Exit(status)
 

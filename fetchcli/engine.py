@@ -2,36 +2,48 @@
 
 One concurrency point: a URL is pulled from the source only when a slot is free (and, for
 ``--order input``, when the reorder window has room), so neither tasks nor results pile up
-however long the input is. Each URL runs in its own task under a ``--max-time`` timer.
+however long the input is. Each URL runs in its own task (``request.fetch_one``).
+
+A run can be stopped early, by ``Settings.deadline`` or by ``Stop.request`` (the CLI's signal
+handlers): no URL is started after that, URLs in flight are cancelled and reported as
+``Cancelled``, and with a deadline the URLs not started are still read and reported as
+``NotStarted``, so every input URL appears exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import aclosing
-from datetime import datetime, timezone
 
 import httpx
 
 from fetchcli.client import build_client
-from fetchcli.errors import TotalTimeout, error_from_exception
-from fetchcli.models import ErrorInfo, FetchResult, UrlItem
+from fetchcli.models import FetchResult, UrlItem
+from fetchcli.politeness import Gate, Lane
+from fetchcli.request import fetch_one, invalid_result, unfinished_result
 from fetchcli.settings import Order, Settings
-from fetchcli.snippet import clean_line, make_snippet, read_body
 
 UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
+_WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class Stop:
+    """Ask a running ``fetch`` to stop. ``report_unstarted``: read the rest of the input and
+    report each URL as ``NotStarted`` (what a deadline wants; an interrupt does not)."""
 
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.report_unstarted = False
+        self._queues: list[asyncio.Queue[tuple[int, FetchResult | None]]] = []
 
-def _header_int(value: str | None) -> int | None:
-    if value is not None and value.strip().isdigit():
-        return int(value)
-    return None
+    def request(self, reason: str, *, report_unstarted: bool = False) -> None:
+        if self.reason is not None:
+            return
+        self.reason = reason
+        self.report_unstarted = report_unstarted
+        for queue in self._queues:
+            queue.put_nowait((_WAKE, None))
 
 
 def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
@@ -39,112 +51,6 @@ def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
 
     for index, url in enumerate(urls):
         yield url if isinstance(url, UrlItem) else normalise_url(url.strip(), index)
-
-
-def invalid_result(item: UrlItem) -> FetchResult:
-    error = item.error or ErrorInfo("InvalidURL", "invalid URL")
-    return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=error)
-
-
-class _Deadline:
-    """``--max-time`` for one task: cancels it when the time is up, and remembers why."""
-
-    __slots__ = ("expired", "handle")
-
-    def __init__(self, seconds: float | None) -> None:
-        self.expired = False
-        self.handle: asyncio.TimerHandle | None = None
-        if seconds is not None:
-            task = asyncio.current_task()
-            assert task is not None
-            self.handle = asyncio.get_running_loop().call_later(seconds, self._fire, task)
-
-    def _fire(self, task: asyncio.Task[FetchResult]) -> None:
-        self.expired = True
-        task.cancel()
-
-    def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-
-
-class InvalidURL(Exception):
-    """A URL that passed input validation but that httpx cannot turn into a request."""
-
-
-def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
-    try:
-        return client.build_request(method, url)
-    except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
-        raise InvalidURL(str(exc) or "invalid URL") from exc
-
-
-async def fetch_one(client: httpx.AsyncClient, item: UrlItem, settings: Settings) -> FetchResult:
-    """Fetch one valid URL: follow redirects if asked, read at most the body cap, never raise
-    (except ``CancelledError`` from outside)."""
-    assert item.url is not None
-    req, body_settings = settings.request, settings.body
-    fetched_at = _now_iso()
-    started = time.perf_counter()
-    deadline = _Deadline(settings.timeouts.total)
-    try:
-        request = _build_request(client, req.method, item.url)
-        redirects = 0
-        while True:
-            response = await client.send(request, stream=True)
-            try:
-                body = await read_body(
-                    response.aiter_raw(), response.headers.get("content-encoding"), body_settings.max_body_bytes
-                )
-            finally:
-                await response.aclose()
-            next_request = response.next_request
-            if not req.follow_redirects or next_request is None:
-                break
-            redirects += 1
-            if redirects > req.max_redirects:
-                raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
-            if next_request.url.scheme not in ("http", "https"):
-                raise httpx.UnsupportedProtocol(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
-            request = next_request
-        deadline.cancel()
-        headers = response.headers
-        snippet, _binary = make_snippet(body.data, response.charset_encoding, body_settings.snippet_length)
-        content_type = headers.get("content-type")
-        return FetchResult(
-            index=item.index,
-            url=item.url,
-            ok=response.status_code < 400,
-            status=response.status_code,
-            reason=clean_line(response.reason_phrase),
-            http_version=response.http_version,
-            final_url=clean_line(str(response.url), 8192),
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-            content_type=clean_line(content_type) if content_type is not None else None,
-            content_length=_header_int(headers.get("content-length")),
-            bytes_read=len(body.data),
-            truncated=not body.complete,
-            snippet=snippet,
-            fetched_at=fetched_at,
-        )
-    except asyncio.CancelledError:
-        if not deadline.expired:
-            raise
-        task = asyncio.current_task()
-        if task is not None and hasattr(task, "uncancel"):
-            task.uncancel()
-        error = error_from_exception(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
-    except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
-        deadline.cancel()
-        error = error_from_exception(exc)
-    return FetchResult(
-        index=item.index,
-        url=item.url,
-        ok=False,
-        elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-        fetched_at=fetched_at,
-        error=error,
-    )
 
 
 class _Run:
@@ -156,30 +62,47 @@ class _Run:
         self.limit = settings.effective_concurrency
         self.window = settings.effective_order_window
         self.in_order = settings.order is Order.input
-        self.running: set[asyncio.Task[FetchResult]] = set()
-        self.done: asyncio.Queue[tuple[int, FetchResult]] = asyncio.Queue()
+        # A slot per request on the network; tasks parked (waiting on politeness or a retry
+        # backoff) lend theirs out, but tasks alive at once stay under max(window, limit).
+        self.slots = asyncio.Semaphore(self.limit)
+        self.task_cap = max(self.window, self.limit)
+        polite = settings.politeness
+        gate = Gate(polite.per_host, polite.rate, polite.host_rate)
+        self.gate = gate if gate.active else None
+        self.parking = self.gate is not None or settings.retry.retries > 0
+        self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem]] = {}
+        self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
         self.buffer: dict[int, FetchResult] = {}
         self.admitted = 0  # sequence number of the next URL to admit
         self.emitted = 0  # sequence number of the next result to write (input order)
-        self.peak_buffered = 0  # largest reorder buffer seen, for tests and the curious
 
     def has_room(self) -> bool:
-        if len(self.running) >= self.limit:
+        if self.slots.locked() or len(self.running) >= self.task_cap:
             return False
         return not self.in_order or self.admitted - self.emitted < self.window
 
-    def start(self, item: UrlItem) -> FetchResult | None:
+    def _wake(self) -> None:
+        self.done.put_nowait((_WAKE, None))
+
+    async def _one(self, item: UrlItem, lane: Lane) -> FetchResult:
+        try:
+            return await fetch_one(self.client, item, self.settings, lane if self.parking else None, self.gate)
+        finally:
+            lane.release()
+
+    async def start(self, item: UrlItem) -> FetchResult | None:
         seq = self.admitted
         self.admitted += 1
         if item.url is None:
             return self.accept(seq, invalid_result(item))
-        task = asyncio.create_task(fetch_one(self.client, item, self.settings))
-        self.running.add(task)
-        task.add_done_callback(lambda t: self._finished(seq, t))
+        await self.slots.acquire()  # has_room() said one is free: this does not wait
+        task = asyncio.create_task(self._one(item, Lane(self.slots, self._wake)))
+        self.running[task] = (seq, item)
+        task.add_done_callback(self._finished)
         return None
 
-    def _finished(self, seq: int, task: asyncio.Task[FetchResult]) -> None:
-        self.running.discard(task)
+    def _finished(self, task: asyncio.Task[FetchResult]) -> None:
+        seq, _ = self.running.pop(task)
         if not task.cancelled():
             self.done.put_nowait((seq, task.result()))
 
@@ -188,8 +111,6 @@ class _Run:
         if not self.in_order:
             return result
         self.buffer[seq] = result
-        if len(self.buffer) > self.peak_buffered:
-            self.peak_buffered = len(self.buffer)
         return None
 
     def ready(self) -> Iterator[FetchResult]:
@@ -197,11 +118,21 @@ class _Run:
             yield self.buffer.pop(self.emitted)
             self.emitted += 1
 
-    async def cancel_all(self) -> None:
-        for task in self.running:
+    async def cancel_all(self, message: str | None = None) -> list[FetchResult]:
+        """Cancel every URL in flight; with ``message``, return a ``Cancelled`` record for each
+        that did not finish first (those that did are left in the done queue)."""
+        tasks = dict(self.running)
+        for task in tasks:
             task.cancel()
-        if self.running:
-            await asyncio.gather(*self.running, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if message is None:
+            return []
+        unfinished = []
+        for task, (seq, item) in tasks.items():
+            if task.cancelled():
+                unfinished.append(self.accept(seq, unfinished_result(item, "Cancelled", message)))
+        return [r for r in unfinished if r is not None]
 
 
 async def _next_item(source: Iterator[UrlItem] | AsyncIterator[UrlItem]) -> UrlItem | None:
@@ -214,53 +145,87 @@ async def _next_item(source: Iterator[UrlItem] | AsyncIterator[UrlItem]) -> UrlI
 
 
 async def run_fetch(
-    items: UrlSource, settings: Settings, client: httpx.AsyncClient
+    items: UrlSource, settings: Settings, client: httpx.AsyncClient, stop: Stop | None = None
 ) -> AsyncGenerator[FetchResult, None]:
     """Like ``fetch`` with a client the caller owns and closes."""
     source: Iterator[UrlItem] | AsyncIterator[UrlItem]
     source = aiter(items) if isinstance(items, AsyncIterable) else _as_items(items)
     run = _Run(client, settings)
+    stop = stop or Stop()
+    stop._queues.append(run.done)
+    timer = None
+    if settings.deadline is not None:
+        timer = asyncio.get_running_loop().call_later(
+            settings.deadline, lambda: stop.request(f"--deadline {settings.deadline:g} s", report_unstarted=True)
+        )
     exhausted = False
     try:
-        while True:
-            while not exhausted and run.has_room():
+        while stop.reason is None:
+            while not exhausted and run.has_room() and stop.reason is None:
                 item = await _next_item(source)
                 if item is None:
                     exhausted = True
-                elif (immediate := run.start(item)) is not None:
+                elif (immediate := await run.start(item)) is not None:
                     yield immediate
             for result in run.ready():
                 yield result
             if exhausted and not run.running and run.done.empty():
-                break
-            seq, result = await run.done.get()
+                return
+            seq, finished = await run.done.get()
             while True:
-                if (immediate := run.accept(seq, result)) is not None:
+                if finished is not None and (immediate := run.accept(seq, finished)) is not None:
                     yield immediate
                 if run.done.empty():
                     break
-                seq, result = run.done.get_nowait()
+                seq, finished = run.done.get_nowait()
+            for result in run.ready():
+                yield result
+        # Stopped: cancel what is in flight, keep what finished, report the rest.
+        for result in await run.cancel_all(f"cancelled: stopped by {stop.reason}"):
+            yield result
+        while not run.done.empty():
+            seq, finished = run.done.get_nowait()
+            if finished is not None and (immediate := run.accept(seq, finished)) is not None:
+                yield immediate
+        for result in run.ready():
+            yield result
+        while stop.report_unstarted and (item := await _next_item(source)) is not None:
+            result = (
+                invalid_result(item)
+                if item.url is None
+                else unfinished_result(item, "NotStarted", f"not started: stopped by {stop.reason}")
+            )
+            if (immediate := run.accept(run.admitted, result)) is not None:
+                yield immediate
+            run.admitted += 1
             for result in run.ready():
                 yield result
     finally:
+        if timer is not None:
+            timer.cancel()
+        stop._queues.remove(run.done)
         await run.cancel_all()
 
 
 async def fetch(
-    items: UrlSource, settings: Settings | None = None, *, client: httpx.AsyncClient | None = None
+    items: UrlSource,
+    settings: Settings | None = None,
+    *,
+    client: httpx.AsyncClient | None = None,
+    stop: Stop | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Fetch every URL in ``items`` (strings or ``UrlItem``s, sync or async) and yield one
     ``FetchResult`` each, in input order unless ``settings.order`` is ``completion``.
 
     ``async for result in fetch(["https://example.com"]): ...``. The client is built from
-    ``settings`` unless given, and then closed at the end.
+    ``settings`` unless given, and then closed at the end. ``stop`` ends the run early.
     """
     settings = settings or Settings()
     if client is not None:
-        async with aclosing(run_fetch(items, settings, client)) as results:
+        async with aclosing(run_fetch(items, settings, client, stop)) as results:
             async for result in results:
                 yield result
         return
-    async with build_client(settings) as own_client, aclosing(run_fetch(items, settings, own_client)) as results:
+    async with build_client(settings) as own_client, aclosing(run_fetch(items, settings, own_client, stop)) as results:
         async for result in results:
             yield result

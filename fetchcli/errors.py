@@ -18,7 +18,8 @@ class ExitStatus(enum.IntEnum):
     OK = 0
     FAILURES = 1
     USAGE = 2
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C)
+    TERMINATED = 143  # SIGTERM
 
 
 class TotalTimeout(Exception):

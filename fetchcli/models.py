@@ -59,6 +59,7 @@ class FetchResult:
     snippet: str = ""
     fetched_at: str = ""
     error: ErrorInfo | None = None
+    attempts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +78,7 @@ class FetchResult:
             "snippet": self.snippet,
             "fetched_at": self.fetched_at,
             "error": self.error.to_dict() if self.error is not None else None,
+            "attempts": self.attempts,
         }
 
 

@@ -5,20 +5,27 @@ so tests can cover terminal and pipe behaviour without a pty."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from fetchcli.errors import ExitStatus
 from fetchcli.models import Summary, UrlItem
-from fetchcli.render import make_sink
+from fetchcli.render import Sink, make_sink
 from fetchcli.settings import OutputFormat, Settings, SettingsError
 from fetchcli.sources import in_thread, iter_all, iter_binary_lines
+
+if TYPE_CHECKING:
+    from fetchcli.engine import Stop
 
 
 @dataclass
@@ -60,6 +67,7 @@ class OutputOptions:
     format: OutputFormat | None = None  # None: table on a terminal, jsonl otherwise
     path: str | None = None
     quiet: bool = False
+    fsync: bool = False
 
 
 class Inputs:
@@ -88,14 +96,40 @@ class Inputs:
         return iter_all(self.groups)
 
 
-def _open_output(options: OutputOptions, env: Environment, stack: ExitStack) -> tuple[TextIO, bool]:
-    if options.path is None or options.path == "-":
-        return env.stdout, bool(env.stdout_isatty)
-    try:
-        stream = stack.enter_context(open(options.path, "w", encoding="utf-8", newline="\n"))  # noqa: SIM115
-    except OSError as exc:
-        raise SettingsError("--output", f"cannot write {options.path!r}: {exc.strerror or exc}") from None
-    return stream, False
+class _Output:
+    """Where records go. ``-o FILE`` in ``json`` or ``table`` is written to a temporary file
+    beside FILE and renamed into place by ``commit``, so a crash never leaves half a file;
+    ``jsonl`` is written in place, a whole line at a time (``--fsync`` to sync each)."""
+
+    def __init__(self, options: OutputOptions, fmt: OutputFormat, env: Environment, stack: ExitStack) -> None:
+        self._final: str | None = None
+        self._temp: str | None = None
+        if options.path is None or options.path == "-":
+            self.stream: TextIO = env.stdout
+            return
+        try:
+            if fmt is OutputFormat.jsonl:
+                self.stream = stack.enter_context(open(options.path, "w", encoding="utf-8", newline="\n"))  # noqa: SIM115
+                return
+            folder, name = os.path.split(os.path.abspath(options.path))
+            fd, self._temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise SettingsError("--output", f"cannot write {options.path!r}: {exc.strerror or exc}") from None
+        self._final = options.path
+        self.stream = stack.enter_context(open(fd, "w", encoding="utf-8", newline="\n"))  # noqa: SIM115
+        stack.callback(self._discard)
+
+    def commit(self) -> None:
+        if self._temp is not None and self._final is not None:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            os.replace(self._temp, self._final)
+            self._temp = None
+
+    def _discard(self) -> None:
+        if self._temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temp)
 
 
 def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
@@ -108,6 +142,15 @@ def _use_color(env: Environment, to_terminal: bool) -> bool:
     return to_terminal and "NO_COLOR" not in os.environ
 
 
+@dataclass
+class _RunState:
+    summary: Summary = field(default_factory=Summary)
+    signal: int | None = None
+
+
+_SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
+
+
 def execute(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
 ) -> int:
@@ -115,44 +158,81 @@ def execute(
     from fetchcli.client import uses_aiohttp
 
     uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
+    state = _RunState()
     with ExitStack() as stack:
         inputs = Inputs(urls, paths, env, stack)
-        stream, to_terminal = _open_output(options, env, stack)
+        to_terminal = (options.path is None or options.path == "-") and bool(env.stdout_isatty)
         fmt = choose_format(options, to_terminal)
-        sink = make_sink(fmt, stream, color=fmt is OutputFormat.table and _use_color(env, to_terminal))
-        summary = Summary()
+        output = _Output(options, fmt, env, stack)
+        sink = make_sink(
+            fmt, output.stream, color=fmt is OutputFormat.table and _use_color(env, to_terminal), fsync=options.fsync
+        )
         started = time.perf_counter()
-        interrupted = False
         try:
-            _run_loop(_consume(settings, inputs, sink, summary))
-        except KeyboardInterrupt:
-            interrupted = True
+            _run_loop(_consume(settings, inputs, sink, state), settings.effective_concurrency)
+        except KeyboardInterrupt:  # before the loop could install its handler
+            state.signal = signal.SIGINT
+        summary = state.summary
         summary.elapsed_s = time.perf_counter() - started
         sink.close(summary)
+        output.commit()
+        interrupted = state.signal is not None
         if summary.total == 0 and not interrupted:
             env.stderr.write("fetchcli: warning: no URLs to fetch\n")
         elif not options.quiet and (env.stderr_isatty or interrupted):
-            env.stderr.write(("interrupted: " if interrupted else "") + summary.describe() + "\n")
+            name = signal.Signals(state.signal).name if state.signal is not None else ""
+            env.stderr.write((f"interrupted by {name}: " if interrupted else "") + summary.describe() + "\n")
         env.stderr.flush()
-    if interrupted:
-        return ExitStatus.INTERRUPTED
+    if state.signal is not None:
+        return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
     return ExitStatus.OK if summary.failed == 0 else ExitStatus.FAILURES
 
 
-async def _consume(settings: Settings, inputs: Inputs, sink: object, summary: Summary) -> None:
-    from fetchcli.engine import fetch
+def _install_signal_handlers(stop: Stop, state: _RunState) -> None:
+    """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
+    A second SIGINT exits at once."""
+    loop = asyncio.get_running_loop()
 
+    def on_signal(signum: int) -> None:
+        if state.signal is not None:
+            if signum == signal.SIGINT:
+                os._exit(ExitStatus.INTERRUPTED)
+            return
+        state.signal = signum
+        stop.request(signal.Signals(signum).name)
+
+    for signum in _SIGNAL_EXIT:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread, Windows
+            loop.add_signal_handler(signum, on_signal, signum)
+
+
+async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunState) -> None:
+    from fetchcli.engine import Stop, fetch
+
+    stop = Stop()
+    _install_signal_handlers(stop, state)
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=min(max(settings.effective_concurrency, 4), 512), thread_name_prefix="fetchcli")
+    )
     items: Iterable[UrlItem] | AsyncIterable[UrlItem] = inputs.items()
     if inputs.blocking:
         items = in_thread(inputs.items())
-    async with aclosing(fetch(items, settings)) as results:
+    async with aclosing(fetch(items, settings, stop=stop)) as results:
         async for result in results:
-            sink.write(result)  # type: ignore[attr-defined]
-            summary.add(result)
+            sink.write(result)
+            state.summary.add(result)
 
 
-def _run_loop(coro: object) -> None:
+def _size_resolver_threads(threads: int) -> None:
+    """Name lookups of the httpx backend go to the loop's thread pool: make it as wide as the
+    concurrency, so many distinct hosts do not queue behind a few threads (the aiohttp
+    backend has its own pool, see aio.py)."""
+    os.environ.setdefault("UV_THREADPOOL_SIZE", str(min(max(threads, 4), 1024)))  # uvloop's (libuv's) pool
+
+
+def _run_loop(coro: object, threads: int) -> None:
     """Run on uvloop when it is installed (faster), unless FETCHCLI_LOOP=asyncio."""
+    _size_resolver_threads(threads)
     if os.environ.get("FETCHCLI_LOOP", "auto") != "asyncio":
         try:
             import uvloop

@@ -19,7 +19,9 @@ DEFAULT_METHOD = "GET"
 DEFAULT_MAX_REDIRECTS = 20
 DEFAULT_MAX_BODY_BYTES = 65536
 DEFAULT_SNIPPET_LENGTH = 80
-DEFAULT_USER_AGENT_PREFIX = "fetchcli"
+DEFAULT_RETRY_ON = (408, 429, 500, 502, 503, 504)
+DEFAULT_RETRY_BACKOFF = 0.5
+DEFAULT_RETRY_MAX_WAIT = 30.0
 # The reorder window for --order input, as a multiple of the concurrency (with a floor):
 # how far admission may run ahead of the oldest result not yet written.
 ORDER_WINDOW_FACTOR = 8
@@ -112,15 +114,40 @@ class BodySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """``retries`` more tries after a connection error, a timeout or a status in ``retry_on``,
+    with full-jitter exponential backoff from ``backoff`` seconds, capped at ``max_wait``
+    (which also caps a server's ``Retry-After``)."""
+
+    retries: int = 0
+    retry_on: frozenset[int] = frozenset(DEFAULT_RETRY_ON)
+    backoff: float = DEFAULT_RETRY_BACKOFF
+    max_wait: float = DEFAULT_RETRY_MAX_WAIT
+
+
+@dataclass(frozen=True, slots=True)
+class PolitenessSettings:
+    """``per_host``: requests in flight to one host at most; ``rate`` and ``host_rate``:
+    requests per second overall and per host. ``None``: no limit."""
+
+    per_host: int | None = None
+    rate: float | None = None
+    host_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     pool: PoolSettings = field(default_factory=PoolSettings)
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     request: RequestSettings = field(default_factory=RequestSettings)
     body: BodySettings = field(default_factory=BodySettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    politeness: PolitenessSettings = field(default_factory=PolitenessSettings)
     concurrency: int | None = None
     order: Order = Order.input
     order_window: int | None = None
     backend: Backend = Backend.auto
+    deadline: float | None = None  # seconds for the whole run; None: no limit
 
     def __post_init__(self) -> None:
         validate(self)
@@ -158,6 +185,16 @@ def validate(settings: Settings) -> None:
     _at_least("--max-body-bytes", body.max_body_bytes, 0, "0 or more")
     _at_least("--snippet-length", body.snippet_length, 0, "0 or more")
     _at_least("--order-window", settings.order_window, 1, "1 or more")
+    _at_least("--deadline", settings.deadline, 0, "0 or more")
+    retry, polite = settings.retry, settings.politeness
+    _at_least("--retries", retry.retries, 0, "0 or more")
+    _at_least("--retry-backoff", retry.backoff, 0, "0 or more")
+    _at_least("--retry-max-wait", retry.max_wait, 0, "0 or more")
+    if any(not 100 <= code <= 999 for code in retry.retry_on):
+        raise SettingsError("--retry-on", "takes HTTP status codes from 100 to 999")
+    _at_least("--per-host", polite.per_host, 1, "1 or more")
+    _at_least("--rate", polite.rate, 0.001, "more than 0")
+    _at_least("--host-rate", polite.host_rate, 0.001, "more than 0")
     if not _TOKEN.match(req.method):
         raise SettingsError("--method", f"must be an HTTP method token, not {req.method!r}")
     for name, value in req.headers:
@@ -169,6 +206,15 @@ def validate(settings: Settings) -> None:
         raise SettingsError("--user-agent", "must not contain CR, LF or NUL")
     if req.proxy is not None and not re.match(r"^(https?|socks5h?)://[^\s]+$", req.proxy):
         raise SettingsError("--proxy", "must be a URL such as http://host:port")
+
+
+def parse_status_list(text: str) -> frozenset[int]:
+    """``'429,503'`` -> ``{429, 503}``, for ``--retry-on``."""
+    try:
+        codes = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise SettingsError("--retry-on", f"must be comma-separated status codes, not {text!r}") from None
+    return codes
 
 
 def parse_header(text: str) -> tuple[str, str]:

@@ -20,13 +20,24 @@ Paths:
   /escape                 body and reason phrase with terminal escapes and Rich markup
   /binary                 PNG-like bytes with NULs
   /charset/NAME           'café' encoded in latin-1, declared as charset NAME
+  /fail/KEY/N?status=S&retry_after=R   status S (503) for the first N requests of KEY, then 200
+  /drop/KEY/N             close the connection without answering the first N times, then 200
+  /reset-status           send half a status line, then reset the connection
+  /bigheader              a 1 MiB header line
+  /status799              status 799
+  /http10                 HTTP/1.0, no Content-Length: the body ends when the connection closes
+  /hosts-inflight         (any path is counted per Host header in stats.max_inflight_by_host)
+
+fault_rate: the share of requests whose connection is reset instead of answered (seeded).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import random
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,10 +52,10 @@ class Stats:
     requests: int = 0
     body_bytes_sent: int = 0
     paths: list[str] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.accepted = self.open_now = self.max_open = self.requests = self.body_bytes_sent = 0
-        self.paths.clear()
+    inflight_by_host: dict[str, int] = field(default_factory=dict)
+    max_inflight_by_host: dict[str, int] = field(default_factory=dict)
+    times_by_host: dict[str, list[float]] = field(default_factory=dict)
+    dropped: int = 0
 
 
 GZIP_BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
@@ -59,6 +70,9 @@ class LoopbackServer:
         self.stats = Stats()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
+        self.fault_rate = 0.0
+        self._random = random.Random(1234)
+        self._counters: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-server", daemon=True)
 
@@ -115,9 +129,22 @@ class LoopbackServer:
                 length = int(headers.get("content-length", "0") or 0)
                 if length:
                     await reader.readexactly(length)
+                if self.fault_rate and self._random.random() < self.fault_rate:
+                    stats.dropped += 1  # the connection fails: reset instead of an answer
+                    writer.transport.abort()
+                    return
                 stats.requests += 1
                 stats.paths.append(target)
-                keep = await self._respond(method, target, head, writer)
+                host = headers.get("host", "")
+                stats.times_by_host.setdefault(host, []).append(time.monotonic())
+                stats.inflight_by_host[host] = stats.inflight_by_host.get(host, 0) + 1
+                stats.max_inflight_by_host[host] = max(
+                    stats.max_inflight_by_host.get(host, 0), stats.inflight_by_host[host]
+                )
+                try:
+                    keep = await self._respond(method, target, head, writer)
+                finally:
+                    stats.inflight_by_host[host] -= 1
                 if not keep:
                     return
         except (ConnectionError, asyncio.CancelledError):
@@ -144,6 +171,31 @@ class LoopbackServer:
         parts = path.strip("/").split("/")
         if method == "HEAD":
             return await self._send(writer, "200 OK", b"")
+        if path.startswith(("/fail/", "/drop/")):
+            key = path
+            seen = self._counters[key] = self._counters.get(key, 0) + 1
+            if seen <= int(parts[2]):
+                if path.startswith("/drop/"):
+                    writer.transport.abort()
+                    return False
+                query = urllib.parse.parse_qs(parsed.query)
+                status = int(query.get("status", ["503"])[0])
+                extra = {"Retry-After": query["retry_after"][0]} if "retry_after" in query else {}
+                return await self._send(writer, f"{status} Try Later", b"not yet", extra)
+            return await self._send(writer, "200 OK", f"ok after {seen - 1}".encode())
+        if path == "/reset-status":
+            writer.write(b"HTTP/1.1 20")
+            await writer.drain()
+            writer.transport.abort()
+            return False
+        if path == "/bigheader":
+            return await self._send(writer, "200 OK", b"big", {"X-Big": "a" * (1024 * 1024)})
+        if path == "/status799":
+            return await self._send(writer, "799 Custom", b"odd status")
+        if path == "/http10":
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nclose-delimited body")
+            await writer.drain()
+            return False
         if path.startswith("/size/"):
             return await self._send(writer, "200 OK", b"a" * int(parts[1]))
         if path.startswith("/status/"):

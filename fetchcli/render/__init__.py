@@ -14,12 +14,14 @@ class Sink(Protocol):
     def close(self, summary: Summary) -> None: ...
 
 
-def make_sink(fmt: OutputFormat, stream: TextIO, *, color: bool = False, width: int | None = None) -> Sink:
+def make_sink(
+    fmt: OutputFormat, stream: TextIO, *, color: bool = False, width: int | None = None, fsync: bool = False
+) -> Sink:
     """The renderer for ``fmt`` writing to ``stream`` (imports only what that format needs)."""
     if fmt is OutputFormat.jsonl:
         from fetchcli.render.jsonl import JsonLinesSink
 
-        return JsonLinesSink(stream)
+        return JsonLinesSink(stream, fsync=fsync)
     if fmt is OutputFormat.json:
         from fetchcli.render.json import JsonArraySink
 

@@ -1,0 +1,233 @@
+"""One URL -> one ``FetchResult``: send (following redirects when asked), read at most the
+body cap, build the record. Never raises for anything the network or the input can do."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import httpx
+
+from fetchcli.errors import TotalTimeout, error_from_exception
+from fetchcli.models import ErrorInfo, FetchResult, UrlItem
+from fetchcli.politeness import Gate, Lane
+from fetchcli.settings import Settings
+from fetchcli.snippet import Body, BodyDecodingError, clean_line, make_snippet, read_body
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _header_int(value: str | None) -> int | None:
+    if value is not None and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def invalid_result(item: UrlItem) -> FetchResult:
+    error = item.error or ErrorInfo("InvalidURL", "invalid URL")
+    return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=error)
+
+
+def unfinished_result(item: UrlItem, error_type: str, message: str) -> FetchResult:
+    """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``)."""
+    return FetchResult(
+        index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=ErrorInfo(error_type, message)
+    )
+
+
+class _Deadline:
+    """``--max-time`` for one task: cancels it when the time is up, and remembers why."""
+
+    __slots__ = ("expired", "handle")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.expired = False
+        self.handle: asyncio.TimerHandle | None = None
+        if seconds is not None:
+            task = asyncio.current_task()
+            assert task is not None
+            self.handle = asyncio.get_running_loop().call_later(seconds, self._fire, task)
+
+    def _fire(self, task: asyncio.Task[FetchResult]) -> None:
+        self.expired = True
+        task.cancel()
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+
+class InvalidURL(Exception):
+    """A URL that passed input validation but that httpx cannot turn into a request."""
+
+
+def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
+    try:
+        return client.build_request(method, url)
+    except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
+        raise InvalidURL(str(exc) or "invalid URL") from exc
+
+
+# Failures worth another try: the connection or the exchange failed, or a phase timed out.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
+NOT_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    httpx.ProxyError,
+)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    response: httpx.Response | None = None
+    body: Body | None = None
+    error: Exception | None = None
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings: Settings) -> _Outcome:
+    """One try: send, follow redirects if asked, read at most the body cap of each response."""
+    req = settings.request
+    redirects = 0
+    while True:
+        response = await client.send(request, stream=True)
+        try:
+            body = await read_body(
+                response.aiter_raw(), response.headers.get("content-encoding"), settings.body.max_body_bytes
+            )
+        finally:
+            await response.aclose()
+        next_request = response.next_request
+        if not req.follow_redirects or next_request is None:
+            return _Outcome(response, body)
+        redirects += 1
+        if redirects > req.max_redirects:
+            raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
+        if next_request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
+        request = next_request
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or HTTP-date form), or None when absent or bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _retry_wait(outcome: _Outcome, attempt: int, settings: Settings) -> float | None:
+    """Seconds to wait before another try, or None when this outcome is final."""
+    retry = settings.retry
+    if attempt > retry.retries:
+        return None
+    if outcome.error is not None:
+        if not isinstance(outcome.error, RETRYABLE_ERRORS) or isinstance(outcome.error, NOT_RETRYABLE_ERRORS):
+            return None
+    else:
+        assert outcome.response is not None
+        status = outcome.response.status_code
+        if status not in retry.retry_on:
+            return None
+        if status in (429, 503):
+            hinted = retry_after_seconds(outcome.response.headers.get("retry-after"))
+            if hinted is not None:
+                return min(hinted, retry.max_wait)
+    return random.uniform(0, min(retry.max_wait, retry.backoff * 2 ** (attempt - 1)))  # full jitter
+
+
+async def _attempts(
+    client: httpx.AsyncClient, request: httpx.Request, settings: Settings, lane: Lane | None, gate: Gate | None
+) -> tuple[_Outcome, int]:
+    host = request.url.host
+    attempt = 0
+    while True:
+        attempt += 1
+        if gate is not None and lane is not None:
+            await gate.enter(host, lane)
+        try:
+            outcome = await _exchange(client, request, settings)
+        except (httpx.HTTPError, BodyDecodingError) as exc:
+            outcome = _Outcome(error=exc)
+        finally:
+            if gate is not None and lane is not None:
+                gate.leave(host)
+        wait = _retry_wait(outcome, attempt, settings)
+        if wait is None:
+            return outcome, attempt
+        if lane is not None:
+            await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
+        else:
+            await asyncio.sleep(wait)
+
+
+async def fetch_one(
+    client: httpx.AsyncClient, item: UrlItem, settings: Settings, lane: Lane | None = None, gate: Gate | None = None
+) -> FetchResult:
+    """Fetch one valid URL (with retries, politeness and redirects as set) and never raise
+    (except ``CancelledError`` from outside). ``--max-time`` bounds all tries together."""
+    assert item.url is not None
+    fetched_at = _now_iso()
+    started = time.perf_counter()
+    deadline = _Deadline(settings.timeouts.total)
+    attempts = 1
+    try:
+        request = _build_request(client, settings.request.method, item.url)
+        outcome, attempts = await _attempts(client, request, settings, lane, gate)
+        deadline.cancel()
+        if outcome.error is not None:
+            raise outcome.error
+        response, body = outcome.response, outcome.body
+        assert response is not None and body is not None
+        headers = response.headers
+        snippet, _binary = make_snippet(body.data, response.charset_encoding, settings.body.snippet_length)
+        content_type = headers.get("content-type")
+        return FetchResult(
+            index=item.index,
+            url=item.url,
+            ok=response.status_code < 400,
+            status=response.status_code,
+            reason=clean_line(response.reason_phrase),
+            http_version=response.http_version,
+            final_url=clean_line(str(response.url), 8192),
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            content_type=clean_line(content_type) if content_type is not None else None,
+            content_length=_header_int(headers.get("content-length")),
+            bytes_read=len(body.data),
+            truncated=not body.complete,
+            snippet=snippet,
+            fetched_at=fetched_at,
+            attempts=attempts,
+        )
+    except asyncio.CancelledError:
+        if not deadline.expired:
+            raise
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()
+        error = error_from_exception(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
+    except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
+        deadline.cancel()
+        error = error_from_exception(exc)
+    return FetchResult(
+        index=item.index,
+        url=item.url,
+        ok=False,
+        elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+        fetched_at=fetched_at,
+        error=error,
+        attempts=attempts,
+    )

@@ -1,0 +1,92 @@
+"""--per-host, --rate, --host-rate, and name lookups that do not queue behind a few threads."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fetchcli.settings import Backend, Order, PolitenessSettings, Settings
+from tests.helpers import collect, run
+from tests.server import LoopbackServer, running_server
+
+OTHER = "127.0.0.2"
+
+
+@pytest.fixture
+def two_hosts() -> Iterator[LoopbackServer]:
+    with running_server(extra_hosts=(OTHER,)) as server:
+        yield server
+
+
+def test_per_host_limit(two_hosts: LoopbackServer, backend: Backend) -> None:
+    busy = [two_hosts.url(f"/slow/50?n={n}") for n in range(12)]
+    other = [two_hosts.url(f"/ok/{n}", host=OTHER) for n in range(12)]
+    settings = Settings(concurrency=10, politeness=PolitenessSettings(per_host=2), order=Order.completion)
+    results = run(busy + other, settings, backend=backend)
+    assert all(r.ok for r in results)
+    stats = two_hosts.stats
+    assert stats.max_inflight_by_host[f"127.0.0.1:{two_hosts.port}"] <= 2
+    # the other host was not held up behind the busy one: all its URLs finished first
+    assert {r.index for r in results[:12]} == set(range(12, 24))
+
+
+def test_overall_rate(server: LoopbackServer, backend: Backend) -> None:
+    started = time.monotonic()
+    results = run(
+        [server.url(f"/ok/{n}") for n in range(11)], Settings(politeness=PolitenessSettings(rate=20)), backend=backend
+    )
+    elapsed = time.monotonic() - started
+    assert all(r.ok for r in results)
+    assert elapsed >= 0.45  # ten intervals of 50 ms between eleven requests
+
+
+def test_host_rate_paces_each_host_separately(two_hosts: LoopbackServer) -> None:
+    urls = [two_hosts.url(f"/ok/a{n}") for n in range(6)] + [two_hosts.url(f"/ok/b{n}", host=OTHER) for n in range(6)]
+    started = time.monotonic()
+    results = run(urls, Settings(politeness=PolitenessSettings(host_rate=10)))
+    elapsed = time.monotonic() - started
+    assert all(r.ok for r in results)
+    for times in two_hosts.stats.times_by_host.values():
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert len(times) == 6 and min(gaps) >= 0.08
+    assert elapsed < 6 * 0.1 * 2  # the two hosts were paced in parallel, not one after the other
+
+
+def test_rate_accepts_fractions(server: LoopbackServer) -> None:
+    started = time.monotonic()
+    run([server.url("/ok/1"), server.url("/ok/2")], Settings(politeness=PolitenessSettings(rate=2.5)))
+    assert time.monotonic() - started >= 0.38
+
+
+def test_name_lookups_run_in_parallel(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """50 distinct host names, each lookup taking 200 ms, at concurrency 50: the lookups must run
+    side by side (close to 50 at once), not a few at a time on the default thread pool."""
+    real = socket.getaddrinfo
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def slow_lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".fetchcli.test"):
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            time.sleep(0.2)
+            with lock:
+                state["now"] -= 1
+            host = "127.0.0.1"
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    urls = [f"http://h{n}.fetchcli.test:{server.port}/ok/{n}" for n in range(50)]
+    started = time.monotonic()
+    results = asyncio.run(collect(urls, Settings(concurrency=50)))
+    assert all(r.ok for r in results), results[0].error
+    assert state["peak"] >= 40
+    assert time.monotonic() - started < 3

@@ -1,0 +1,116 @@
+"""Retries that respect the server: --retries, --retry-on, backoff, Retry-After."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from fetchcli.request import retry_after_seconds
+from fetchcli.settings import Backend, Order, RetrySettings, Settings
+from tests.helpers import run
+from tests.server import LoopbackServer, running_server
+
+FAST = RetrySettings(retries=3, backoff=0.01, max_wait=0.05)
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def test_success_after_failures(server: LoopbackServer, backend: Backend) -> None:
+    [result] = run([server.url(f"/fail/{key()}/2")], Settings(retry=FAST), backend=backend)
+    assert result.ok and result.status == 200 and result.attempts == 3
+    assert result.snippet == "ok after 2"
+
+
+def test_retries_exhausted_keep_the_last_answer(server: LoopbackServer, backend: Backend) -> None:
+    [result] = run([server.url(f"/fail/{key()}/9")], Settings(retry=FAST), backend=backend)
+    assert not result.ok and result.status == 503 and result.attempts == 4
+
+
+def test_no_retries_by_default(server: LoopbackServer) -> None:
+    [result] = run([server.url(f"/fail/{key()}/1")])
+    assert result.status == 503 and result.attempts == 1
+
+
+def test_retry_on_chooses_statuses(server: LoopbackServer) -> None:
+    only_500 = RetrySettings(retries=3, backoff=0.01, retry_on=frozenset({500}))
+    [result] = run([server.url(f"/fail/{key()}/1?status=503")], Settings(retry=only_500))
+    assert result.status == 503 and result.attempts == 1
+    [result] = run([server.url(f"/fail/{key()}/1?status=500")], Settings(retry=only_500))
+    assert result.status == 200 and result.attempts == 2
+
+
+def test_dropped_connections_are_retried(server: LoopbackServer, backend: Backend) -> None:
+    [result] = run([server.url(f"/drop/{key()}/2")], Settings(retry=FAST), backend=backend)
+    assert result.ok and result.snippet == "ok after 2"
+    # aiohttp itself resends once, at once, a request whose reused connection turns out closed
+    # (as curl does); fetchcli's attempts count its own tries.
+    assert result.attempts == (3 if backend is Backend.httpx else 2)
+
+
+def test_errors_that_a_retry_cannot_fix_are_not_retried(server: LoopbackServer) -> None:
+    [result] = run(["http://127.0.0.1:9/"], Settings(retry=FAST))
+    assert result.error is not None and result.error.type == "ConnectError"
+    assert result.attempts == 4  # a refused connection may come back: retried
+    [result] = run(["ftp://x"], Settings(retry=FAST))
+    assert result.attempts == 0  # invalid input: no request at all
+
+
+def test_retry_after_is_honoured_and_capped(server: LoopbackServer) -> None:
+    settings = Settings(retry=RetrySettings(retries=1, backoff=0.01, max_wait=5))
+    started = time.monotonic()
+    [result] = run([server.url(f"/fail/{key()}/1?status=429&retry_after=1")], settings)
+    assert result.ok and result.attempts == 2
+    assert time.monotonic() - started >= 0.9
+    capped = Settings(retry=RetrySettings(retries=1, backoff=0.01, max_wait=0.2))
+    started = time.monotonic()
+    [result] = run([server.url(f"/fail/{key()}/1?status=503&retry_after=120")], capped)
+    assert result.ok and time.monotonic() - started < 5
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after_seconds("7") == 7
+    future = datetime.now(timezone.utc) + timedelta(seconds=30)
+    seconds = retry_after_seconds(email.utils.format_datetime(future, usegmt=True))
+    assert seconds is not None and 25 < seconds <= 30
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_max_time_bounds_all_tries(server: LoopbackServer) -> None:
+    from fetchcli.settings import TimeoutSettings
+
+    slow_retries = RetrySettings(retries=10, backoff=0.5, max_wait=0.5)
+    started = time.monotonic()
+    [result] = run(
+        [server.url(f"/fail/{key()}/99")], Settings(retry=slow_retries, timeouts=TimeoutSettings(max_time=1))
+    )
+    assert result.error is not None and result.error.type == "TotalTimeout"
+    assert time.monotonic() - started < 3
+
+
+def test_a_host_backing_off_does_not_hold_up_others() -> None:
+    with running_server(extra_hosts=("127.0.0.2",)) as srv:
+        slow_host = srv.url(f"/fail/{key()}/1?status=503&retry_after=2")
+        others = [srv.url(f"/slow/20?n={n}", host="127.0.0.2") for n in range(20)]
+        settings = Settings(concurrency=1, order=Order.completion, retry=RetrySettings(retries=1, max_wait=5))
+        started = time.monotonic()
+        results = run([slow_host, *others], settings)
+        elapsed = time.monotonic() - started
+    assert [r.index for r in results][-1] == 0  # the backing-off URL finished last...
+    assert all(r.ok for r in results)
+    assert elapsed < 2 + 0.02 * 20  # ...and the others ran during its wait, on its slot
+
+
+def test_fault_injection_every_url_once_and_ok(fresh_server: LoopbackServer, backend: Backend) -> None:
+    fresh_server.fault_rate = 0.3
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(500)]
+    settings = Settings(retry=RetrySettings(retries=5, backoff=0.005, max_wait=0.05), concurrency=20)
+    results = run(urls, settings, backend=backend)
+    assert [r.index for r in results] == list(range(500))
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok][:3]
+    assert fresh_server.stats.dropped > 50
+    assert max(r.attempts for r in results) > 1

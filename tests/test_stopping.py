@@ -1,0 +1,123 @@
+"""Bounded time and clean stops: --deadline, SIGINT/SIGTERM, atomic -o, --fsync."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fetchcli.settings import Settings
+from tests.helpers import run
+from tests.server import LoopbackServer
+
+
+def test_deadline_reports_every_url_once(server: LoopbackServer) -> None:
+    urls = [server.url("/ok/0"), server.url("/hang"), server.url("/hang")]
+    urls += [server.url(f"/ok/{n}") for n in range(3, 30)] + ["ftp://invalid"]
+    started = time.monotonic()
+    results = run(urls, Settings(concurrency=2, deadline=0.5))
+    assert time.monotonic() - started < 3
+    assert [r.index for r in results] == list(range(31))
+    types = [r.error.type if r.error else None for r in results]
+    assert types[0] is None
+    assert types[1:3] == ["Cancelled", "Cancelled"]
+    assert types[3:30] == ["NotStarted"] * 27
+    assert types[30] == "InvalidURL"
+    assert results[3].error is not None and "--deadline 0.5 s" in results[3].error.message
+    assert results[1].attempts == 0 and results[3].attempts == 0
+
+
+def test_deadline_in_completion_order(server: LoopbackServer) -> None:
+    from fetchcli.settings import Order
+
+    urls = [server.url("/hang")] + [server.url(f"/slow/100?n={n}") for n in range(20)]
+    results = run(urls, Settings(concurrency=2, deadline=0.4, order=Order.completion))
+    assert sorted(r.index for r in results) == list(range(21))
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fetchcli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_requests(server: LoopbackServer, count: int, timeout: float = 15) -> None:
+    before = server.stats.requests
+    limit = time.monotonic() + timeout
+    while server.stats.requests - before < count:
+        if time.monotonic() > limit:
+            raise AssertionError("the subprocess never reached the server")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_flushes_and_exits(fresh_server: LoopbackServer, signum: int, status: int) -> None:
+    urls = [fresh_server.url("/ok/0"), fresh_server.url("/ok/1")] + [fresh_server.url("/hang")] * 3
+    proc = _spawn("-f", "json", "-c", "5", *urls)
+    _wait_for_requests(fresh_server, 5)
+    time.sleep(0.2)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == status
+    records = json.loads(out)  # the array is closed and valid
+    assert [r["index"] for r in records] == [0, 1, 2, 3, 4]
+    assert [r["ok"] for r in records[:2]] == [True, True]
+    assert {r["error"]["type"] for r in records[2:]} == {"Cancelled"}
+    assert f"interrupted by {signal.Signals(signum).name}" in err
+    assert "Traceback" not in err
+
+
+def test_sigint_jsonl_never_ends_with_a_torn_line(fresh_server: LoopbackServer) -> None:
+    urls = [fresh_server.url(f"/slow/{n * 20}") for n in range(40)] + [fresh_server.url("/hang")]
+    proc = _spawn("-c", "4", "--order", "completion", *urls)
+    _wait_for_requests(fresh_server, 12)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 130
+    assert out.endswith("\n")
+    lines = out.splitlines()
+    assert len(lines) >= 4
+    for line in lines:
+        json.loads(line)
+
+
+def test_output_file_appears_only_when_complete(server: LoopbackServer, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    proc = _spawn("-f", "json", "-o", str(target), server.url("/slow/800"), server.url("/ok"))
+    time.sleep(0.4)
+    assert not target.exists()  # being written beside it, not in place
+    proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert [r["status"] for r in json.loads(target.read_text())] == [200, 200]
+    assert sorted(os.listdir(tmp_path)) == ["out.json"]  # no temporary file left behind
+
+
+def test_killed_run_leaves_no_half_written_file(server: LoopbackServer, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text('["previous complete result"]\n')
+    proc = _spawn("-f", "json", "-o", str(target), server.url("/ok"), server.url("/hang"))
+    time.sleep(1.0)
+    proc.kill()
+    proc.communicate(timeout=15)
+    assert json.loads(target.read_text()) == ["previous complete result"]
+
+
+def test_fsync_jsonl(server: LoopbackServer, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "fetchcli", "--fsync", "-o", str(target), server.url("/ok"), server.url("/ok/2")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert [json.loads(line)["status"] for line in target.read_text().splitlines()] == [200, 200]
