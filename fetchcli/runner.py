@@ -16,7 +16,7 @@ from collections.abc import AsyncIterable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from fetchcli.errors import ExitStatus
 from fetchcli.models import Summary, UrlItem
@@ -188,39 +188,49 @@ def execute(
     return ExitStatus.OK if summary.failed == 0 else ExitStatus.FAILURES
 
 
-def _install_signal_handlers(stop: Stop, state: _RunState) -> None:
+@contextlib.contextmanager
+def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
     """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
-    A second SIGINT exits at once."""
+
+    Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
+    blocked writing to a full pipe. After the first SIGINT the default action is restored, so
+    a second Ctrl-C ends the process at once, whatever it is doing."""
     loop = asyncio.get_running_loop()
 
-    def on_signal(signum: int) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         if state.signal is not None:
-            if signum == signal.SIGINT:
-                os._exit(ExitStatus.INTERRUPTED)
             return
         state.signal = signum
-        stop.request(signal.Signals(signum).name)
+        loop.call_soon_threadsafe(stop.request, signal.Signals(signum).name)
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+    previous: dict[signal.Signals, Any] = {}
     for signum in _SIGNAL_EXIT:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread, Windows
-            loop.add_signal_handler(signum, on_signal, signum)
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunState) -> None:
     from fetchcli.engine import Stop, fetch
 
     stop = Stop()
-    _install_signal_handlers(stop, state)
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=min(max(settings.effective_concurrency, 4), 512), thread_name_prefix="fetchcli")
     )
     items: Iterable[UrlItem] | AsyncIterable[UrlItem] = inputs.items()
     if inputs.blocking:
         items = in_thread(inputs.items())
-    async with aclosing(fetch(items, settings, stop=stop)) as results:
-        async for result in results:
-            sink.write(result)
-            state.summary.add(result)
+    with _signal_handlers(stop, state):
+        async with aclosing(fetch(items, settings, stop=stop)) as results:
+            async for result in results:
+                sink.write(result)
+                state.summary.add(result)
 
 
 def _size_resolver_threads(threads: int) -> None:

@@ -121,3 +121,25 @@ def test_fsync_jsonl(server: LoopbackServer, tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert [json.loads(line)["status"] for line in target.read_text().splitlines()] == [200, 200]
+
+
+def test_second_sigint_exits_at_once(fresh_server: LoopbackServer, tmp_path: Path) -> None:
+    # Nobody reads stdout, so fetchcli blocks writing to a full pipe: only a signal can end it.
+    listing = tmp_path / "urls.txt"
+    listing.write_text("".join(fresh_server.url(f"/size/3000?n={n}") + "\n" for n in range(3000)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fetchcli", "--snippet-length", "3000", "-i", str(listing)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for_requests(fresh_server, 40)  # 40 records of 3 KB fill a 64 KiB pipe
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None  # still blocked on the full pipe after the first Ctrl-C
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=5) in (-signal.SIGINT, 130)
+    finally:
+        proc.kill()
+        proc.communicate()
