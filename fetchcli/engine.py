@@ -13,8 +13,9 @@ handlers): no URL is started after that, URLs in flight are cancelled and report
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
+from typing import Any
 
 import httpx
 
@@ -26,6 +27,7 @@ from fetchcli.settings import Order, Settings
 
 UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
 _WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
+DRAIN_IDLE = 1.0
 
 
 class Stop:
@@ -35,15 +37,15 @@ class Stop:
     def __init__(self) -> None:
         self.reason: str | None = None
         self.report_unstarted = False
-        self._queues: list[asyncio.Queue[tuple[int, FetchResult | None]]] = []
+        self._listeners: list[Callable[[], None]] = []
 
     def request(self, reason: str, *, report_unstarted: bool = False) -> None:
         if self.reason is not None:
             return
         self.reason = reason
         self.report_unstarted = report_unstarted
-        for queue in self._queues:
-            queue.put_nowait((_WAKE, None))
+        for listener in list(self._listeners):
+            listener()
 
 
 def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
@@ -72,6 +74,7 @@ class _Run:
         self.parking = self.gate is not None or settings.retry.retries > 0
         self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem]] = {}
         self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
+        self.posted = asyncio.Event()  # set while the done queue has entries
         self.buffer: dict[int, FetchResult] = {}
         self.admitted = 0  # sequence number of the next URL to admit
         self.emitted = 0  # sequence number of the next result to write (input order)
@@ -81,8 +84,12 @@ class _Run:
             return False
         return not self.in_order or self.admitted - self.emitted < self.window
 
+    def post(self, entry: tuple[int, FetchResult | None]) -> None:
+        self.done.put_nowait(entry)
+        self.posted.set()
+
     def _wake(self) -> None:
-        self.done.put_nowait((_WAKE, None))
+        self.post((_WAKE, None))
 
     async def _one(self, item: UrlItem, lane: Lane) -> FetchResult:
         try:
@@ -104,7 +111,7 @@ class _Run:
     def _finished(self, task: asyncio.Task[FetchResult]) -> None:
         seq, _ = self.running.pop(task)
         if not task.cancelled():
-            self.done.put_nowait((seq, task.result()))
+            self.post((seq, task.result()))
 
     def accept(self, seq: int, result: FetchResult) -> FetchResult | None:
         """Returns the result at once in completion order; buffers it in input order."""
@@ -135,47 +142,93 @@ class _Run:
         return [r for r in unfinished if r is not None]
 
 
-async def _next_item(source: Iterator[UrlItem] | AsyncIterator[UrlItem]) -> UrlItem | None:
-    if isinstance(source, Iterator):
-        return next(source, None)
-    try:
-        return await anext(source)
-    except StopAsyncIteration:
-        return None
+class _Source:
+    """The input, sync or async. An async source (a pipe) may block as long as its writer likes,
+    so a wait for its next item can be interrupted, and the item it was waiting for is kept."""
+
+    def __init__(self, items: UrlSource) -> None:
+        self._sync: Iterator[UrlItem] | None = None
+        self._async: AsyncIterator[UrlItem] | None = None
+        self._poll: Callable[[], UrlItem | None] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async = aiter(items)
+            self._poll = getattr(self._async, "poll", None)
+        else:
+            self._sync = _as_items(items)
+        self._pending: asyncio.Future[UrlItem] | None = None
+        self.exhausted = False
+
+    async def next(self, interrupt: asyncio.Event | None = None, idle: float | None = None) -> UrlItem | None:
+        """The next item; None at the end (``exhausted``), or when ``interrupt`` is set or
+        ``idle`` seconds pass before an item comes."""
+        try:
+            if self._sync is not None:
+                return next(self._sync)
+            assert self._async is not None
+            if self._pending is None:
+                if self._poll is not None and (item := self._poll()) is not None:
+                    return item  # already read: no waiting, no task
+                self._pending = asyncio.ensure_future(anext(self._async))
+            if not self._pending.done():
+                waits: set[asyncio.Future[Any]] = {self._pending}
+                interrupted = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
+                if interrupted is not None:
+                    waits.add(interrupted)
+                await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                if interrupted is not None:
+                    interrupted.cancel()
+                if not self._pending.done():
+                    return None
+            pending, self._pending = self._pending, None
+            return pending.result()
+        except (StopIteration, StopAsyncIteration):
+            self.exhausted = True
+            return None
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        close = getattr(self._async, "close", None)
+        if callable(close):
+            close()
 
 
 async def run_fetch(
     items: UrlSource, settings: Settings, client: httpx.AsyncClient, stop: Stop | None = None
 ) -> AsyncGenerator[FetchResult, None]:
     """Like ``fetch`` with a client the caller owns and closes."""
-    source: Iterator[UrlItem] | AsyncIterator[UrlItem]
-    source = aiter(items) if isinstance(items, AsyncIterable) else _as_items(items)
+    source = _Source(items)
     run = _Run(client, settings)
     stop = stop or Stop()
-    stop._queues.append(run.done)
+
+    def on_stop() -> None:
+        run.post((_WAKE, None))
+
+    stop._listeners.append(on_stop)
     timer = None
     if settings.deadline is not None:
         timer = asyncio.get_running_loop().call_later(
             settings.deadline, lambda: stop.request(f"--deadline {settings.deadline:g} s", report_unstarted=True)
         )
-    exhausted = False
     try:
         while stop.reason is None:
-            while not exhausted and run.has_room() and stop.reason is None:
-                item = await _next_item(source)
+            while not source.exhausted and run.has_room() and stop.reason is None:
+                # A slow pipe must not hold back results: the wait ends when one is posted.
+                item = await source.next(run.posted)
                 if item is None:
-                    exhausted = True
-                elif (immediate := await run.start(item)) is not None:
+                    break
+                if (immediate := await run.start(item)) is not None:
                     yield immediate
             for result in run.ready():
                 yield result
-            if exhausted and not run.running and run.done.empty():
+            if source.exhausted and not run.running and run.done.empty():
                 return
             seq, finished = await run.done.get()
             while True:
                 if finished is not None and (immediate := run.accept(seq, finished)) is not None:
                     yield immediate
                 if run.done.empty():
+                    run.posted.clear()
                     break
                 seq, finished = run.done.get_nowait()
             for result in run.ready():
@@ -189,7 +242,9 @@ async def run_fetch(
                 yield immediate
         for result in run.ready():
             yield result
-        while stop.report_unstarted and (item := await _next_item(source)) is not None:
+        # What the input still holds is reported too; a pipe that stays open and silent for
+        # DRAIN_IDLE seconds ends that (its writer may never close it).
+        while stop.report_unstarted and (item := await source.next(idle=DRAIN_IDLE)) is not None:
             result = (
                 invalid_result(item)
                 if item.url is None
@@ -203,7 +258,8 @@ async def run_fetch(
     finally:
         if timer is not None:
             timer.cancel()
-        stop._queues.remove(run.done)
+        stop._listeners.remove(on_stop)
+        source.close()
         await run.cancel_all()
 
 

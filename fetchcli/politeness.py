@@ -32,11 +32,10 @@ class Lane:
         """Await ``waiting`` without holding a slot, then take one again."""
         self.release()
         self._wake()  # the engine may admit another URL meanwhile
-        try:
-            return await waiting
-        finally:
-            await self._slots.acquire()
-            self.held = True
+        result = await waiting  # cancelled here: we hold no slot, and take none
+        await self._slots.acquire()
+        self.held = True
+        return result
 
     def release(self) -> None:
         if self.held:

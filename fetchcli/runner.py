@@ -22,7 +22,7 @@ from fetchcli.errors import ExitStatus
 from fetchcli.models import Summary, UrlItem
 from fetchcli.render import Sink, make_sink
 from fetchcli.settings import OutputFormat, Settings, SettingsError
-from fetchcli.sources import in_thread, iter_all, iter_binary_lines
+from fetchcli.sources import FdLineReader, ThreadedSource, iter_all, iter_binary_lines
 
 if TYPE_CHECKING:
     from fetchcli.engine import Stop
@@ -80,8 +80,11 @@ class Inputs:
         use_stdin = not urls and not paths and not env.stdin_isatty
         for path in [*paths, *(["-"] if use_stdin else [])]:
             stream = env.stdin if path == "-" else self._open(path, stack)
-            self.blocking = self.blocking or not _is_regular_file(stream)
-            self.groups.append(iter_binary_lines(stream))
+            if _is_regular_file(stream):
+                self.groups.append(iter_binary_lines(stream))
+                continue
+            self.blocking = True  # a pipe or terminal: read in a thread, straight from the fd
+            self.groups.append(iter_binary_lines(FdLineReader(stream.fileno())))
         if not self.groups:
             raise SettingsError("URL", "missing: give URLs as arguments, with --input FILE, or on stdin")
 
@@ -225,7 +228,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
     )
     items: Iterable[UrlItem] | AsyncIterable[UrlItem] = inputs.items()
     if inputs.blocking:
-        items = in_thread(inputs.items())
+        items = ThreadedSource(inputs.items())
     with _signal_handlers(stop, state):
         async with aclosing(fetch(items, settings, stop=stop)) as results:
             async for result in results:

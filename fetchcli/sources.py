@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import re
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from fetchcli.models import ErrorInfo, UrlItem
 
@@ -105,7 +106,11 @@ def _clean(line: str) -> str | None:
     return text
 
 
-def iter_binary_lines(stream: BinaryIO, *, max_length: int = MAX_URL_LENGTH) -> Iterator[str]:
+class LineSource(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def iter_binary_lines(stream: LineSource, *, max_length: int = MAX_URL_LENGTH) -> Iterator[str]:
     """Decoded lines of a byte stream, reading at most ``max_length`` + 1 bytes of any line.
 
     A longer line is consumed to its end and yielded as its first ``max_length`` + 1 characters,
@@ -144,48 +149,106 @@ def iter_all(groups: Iterable[Iterable[str]]) -> Iterator[UrlItem]:
             yield item
 
 
+class FdLineReader:
+    """``readline(limit)`` straight from a file descriptor with ``os.read``, for a pipe read by
+    a background thread: a buffered file object would leave its lock held by that thread, and
+    the interpreter, closing its own stdin at exit, would abort on it."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+        self._eof = False
+
+    def readline(self, limit: int = -1, /) -> bytes:
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0 and (limit < 0 or end < limit):
+                line, self._buffer = self._buffer[: end + 1], self._buffer[end + 1 :]
+                return line
+            if 0 <= limit <= len(self._buffer):
+                line, self._buffer = self._buffer[:limit], self._buffer[limit:]
+                return line
+            if self._eof:
+                line, self._buffer = self._buffer, b""
+                return line
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                self._eof = True
+            self._buffer += chunk
+
+
 _END = object()
 
 
-async def in_thread(items: Iterator[UrlItem], *, prefetch: int = 256) -> AsyncIterator[UrlItem]:
-    """Run a blocking item source (a pipe, a terminal) in a thread, ``prefetch`` items ahead.
+class ThreadedSource:
+    """Items from a blocking source (a pipe, a terminal), read by a thread ``prefetch`` items ahead.
 
     A pipe's writer may be slow; reading it on the event loop would freeze every request in
-    flight. The thread blocks instead, and never runs more than ``prefetch`` items ahead.
+    flight. The thread blocks instead. ``poll`` takes an item already read without waiting, so
+    a fast pipe costs no more than a file; ``anext`` waits for one.
     """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    space = threading.Semaphore(prefetch)
-    stopped = threading.Event()
 
-    def hand_over(value: object) -> bool:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, value)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            return False
-        return True
+    def __init__(self, items: Iterator[UrlItem], *, prefetch: int = 256) -> None:
+        self._items = items
+        self._prefetch = prefetch
+        self._queue: asyncio.Queue[object] | None = None
+        self._space = threading.Semaphore(prefetch)
+        self._stopped = threading.Event()
+        self._ended = False
 
-    def produce() -> None:
-        try:
-            for item in items:
-                space.acquire()
-                if stopped.is_set() or not hand_over(item):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-            hand_over(exc)
-        hand_over(_END)
+    def __aiter__(self) -> ThreadedSource:
+        return self
 
-    threading.Thread(target=produce, name="fetchcli-input", daemon=True).start()
-    try:
-        while True:
-            value = await queue.get()
-            space.release()
-            if value is _END:
-                return
-            if isinstance(value, BaseException):
-                raise value
-            assert isinstance(value, UrlItem)
-            yield value
-    finally:
-        stopped.set()
-        space.release()
+    def _start(self) -> asyncio.Queue[object]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+
+        def hand_over(value: object) -> bool:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, value)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                return False
+            return True
+
+        def produce() -> None:
+            try:
+                for item in self._items:
+                    self._space.acquire()
+                    if self._stopped.is_set() or not hand_over(item):
+                        return
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+                hand_over(exc)
+            hand_over(_END)
+
+        threading.Thread(target=produce, name="fetchcli-input", daemon=True).start()
+        self._queue = queue
+        return queue
+
+    def _take(self, value: object) -> UrlItem:
+        self._space.release()
+        if value is _END:
+            self._ended = True
+            raise StopAsyncIteration
+        if isinstance(value, BaseException):
+            raise value
+        assert isinstance(value, UrlItem)
+        return value
+
+    def poll(self) -> UrlItem | None:
+        """An item read already, or None when none is waiting (StopAsyncIteration at the end)."""
+        if self._ended:
+            raise StopAsyncIteration
+        queue = self._queue if self._queue is not None else self._start()
+        if queue.empty():
+            return None
+        return self._take(queue.get_nowait())
+
+    async def __anext__(self) -> UrlItem:
+        if self._ended:
+            raise StopAsyncIteration
+        queue = self._queue if self._queue is not None else self._start()
+        return self._take(await queue.get())
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._space.release()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -143,3 +144,51 @@ def test_second_sigint_exits_at_once(fresh_server: LoopbackServer, tmp_path: Pat
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_sigint_while_waiting_on_an_open_pipe(server: LoopbackServer) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fetchcli"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(server.url("/ok/1") + "\n" + server.url("/ok/2") + "\n")
+    proc.stdin.flush()  # and the pipe stays open: fetchcli waits for more
+    ready, _, _ = select.select([proc.stdout], [], [], 10)
+    assert ready, "no result while the input pipe stays open"
+    first = proc.stdout.readline()
+    assert json.loads(first)["index"] == 0
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=5)
+    finally:
+        proc.kill()
+    # Not communicate(): it reads the pipe itself and would miss what readline() buffered.
+    rest, err = proc.stdout.read(), proc.stderr.read() if proc.stderr else ""
+    assert proc.returncode == 130
+    assert [json.loads(line)["index"] for line in rest.splitlines()] == [1], (first, err)
+    assert "Traceback" not in err
+
+
+def test_deadline_with_an_open_pipe(server: LoopbackServer) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fetchcli", "--deadline", "1", "-c", "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("".join(server.url(p) + "\n" for p in ("/ok/0", "/hang", "/ok/2", "/ok/3")))
+    proc.stdin.flush()  # never closed before the deadline
+    try:
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    types = [(json.loads(line)["error"] or {}).get("type") for line in out.splitlines()]
+    assert types == [None, "Cancelled", "NotStarted", "NotStarted"]
+    assert proc.returncode == 1
