@@ -78,8 +78,11 @@ class BoundedConnector(aiohttp.TCPConnector):
 
     def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
         super()._release(key, protocol, should_close=should_close)
-        while self._idle_total() > self._max_idle and self._close_oldest_idle():
-            pass
+        # Open connections never exceed the limit, so idle ones can only exceed a smaller
+        # max_idle: only then is the count (a walk over the hosts) needed on this hot path.
+        if self._max_idle < self.limit:
+            while self._idle_total() > self._max_idle and self._close_oldest_idle():
+                pass
 
 
 _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (

@@ -113,3 +113,24 @@ def test_reorder_buffer_stays_bounded(server: LoopbackServer) -> None:
         results = asyncio.run(collect(urls, settings))
     assert len(results) == 501
     assert max(peaks) <= 40
+
+
+def test_aiohttp_connector_does_no_per_request_scans(
+    fresh_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bounded connector walks its idle connections only to open a new connection (or
+    when --max-keepalive is below --max-connections), never for every request."""
+    from fetchcli.aio import BoundedConnector
+
+    walks = [0]
+    original = BoundedConnector._idle_total
+
+    def counting(self: BoundedConnector) -> int:
+        walks[0] += 1
+        return original(self)
+
+    monkeypatch.setattr(BoundedConnector, "_idle_total", counting)
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(600)]
+    results = asyncio.run(collect(urls, Settings(pool=PoolSettings(max_connections=20))))
+    assert all(r.ok for r in results)
+    assert walks[0] <= fresh_server.stats.accepted <= 20
