@@ -184,7 +184,7 @@ def validate(settings: Settings) -> None:
     _at_least("--max-redirects", req.max_redirects, 0, "0 or more")
     _at_least("--max-body-bytes", body.max_body_bytes, 0, "0 or more")
     _at_least("--snippet-length", body.snippet_length, 0, "0 or more")
-    _at_least("--order-window", settings.order_window, 1, "1 or more")
+    _at_least("order_window", settings.order_window, 1, "1 or more")  # Python API only
     _at_least("--deadline", settings.deadline, 0, "0 or more")
     retry, polite = settings.retry, settings.politeness
     _at_least("--retries", retry.retries, 0, "0 or more")
