@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 import threading
 import time
 import urllib.parse
@@ -64,8 +65,11 @@ ESCAPE_BODY = b"\x1b[31mRED\x1b[0m [bold]markup[/bold] \x1b]0;title\x07 \x9b2J e
 
 
 class LoopbackServer:
-    def __init__(self, host: str = "127.0.0.1", extra_hosts: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", extra_hosts: tuple[str, ...] = (), ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
+        self.ssl_context = ssl_context
         self.hosts = (host, *extra_hosts)
         self.port = 0
         self.stats = Stats()
@@ -77,7 +81,8 @@ class LoopbackServer:
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-server", daemon=True)
 
     def url(self, path: str, host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host or self.host}:{self.port}{path}"
 
     def start(self) -> LoopbackServer:
         self._thread.start()
@@ -86,7 +91,7 @@ class LoopbackServer:
         return self
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.hosts[0], 0, backlog=1024)
+        self._server = await asyncio.start_server(self._handle, self.hosts[0], 0, backlog=1024, ssl=self.ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         if len(self.hosts) > 1:  # the same port on more loopback addresses: distinct origins, no DNS
             self._server.close()
@@ -177,6 +182,8 @@ class LoopbackServer:
         parts = path.strip("/").split("/")
         if method == "HEAD":
             return await self._send(writer, "200 OK", b"")
+        if target.startswith("http://"):  # absolute form: we were asked as a forward proxy
+            return await self._send(writer, "200 OK", b"proxied " + target.encode())
         if path.startswith(("/fail/", "/drop/")):
             key = path
             seen = self._counters[key] = self._counters.get(key, 0) + 1
@@ -256,8 +263,10 @@ class LoopbackServer:
 
 
 @contextmanager
-def running_server(extra_hosts: tuple[str, ...] = ()) -> Iterator[LoopbackServer]:
-    server = LoopbackServer(extra_hosts=extra_hosts).start()
+def running_server(
+    extra_hosts: tuple[str, ...] = (), ssl_context: ssl.SSLContext | None = None
+) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(extra_hosts=extra_hosts, ssl_context=ssl_context).start()
     try:
         yield server
     finally:

@@ -164,3 +164,10 @@ def test_subprocess_no_traceback_on_bad_input(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(records) == 4 and all(r["error"]["type"] == "InvalidURL" for r in records)
+
+
+def test_help_groups_options_in_panels() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for panel in ("Input", "Connection pool", "Timeouts", "Request", "Retries", "Politeness", "Body", "Output"):
+        assert f"─ {panel} " in result.stdout

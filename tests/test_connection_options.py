@@ -1,0 +1,89 @@
+"""Connect and pool timeouts, TLS verification (-k), and --proxy, against real loopback servers."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, TimeoutSettings
+from tests.helpers import run
+from tests.server import LoopbackServer, running_server
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[int]:
+    """A port whose accept queue is full: connecting to it hangs until the connect timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(listener.getsockname())
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield int(listener.getsockname()[1])
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+def test_connect_timeout(full_backlog: int, backend: Backend) -> None:
+    started = time.monotonic()
+    [result] = run(
+        [f"http://127.0.0.1:{full_backlog}/"], Settings(timeouts=TimeoutSettings(connect=0.3)), backend=backend
+    )
+    assert result.error is not None and result.error.type == "ConnectTimeout"
+    assert time.monotonic() - started < 3
+
+
+def test_pool_timeout(server: LoopbackServer, backend: Backend) -> None:
+    settings = Settings(pool=PoolSettings(max_connections=1), concurrency=2, timeouts=TimeoutSettings(pool=0.2))
+    slow, waiting = run([server.url("/slow/1000"), server.url("/ok")], settings, backend=backend)
+    assert slow.ok
+    assert waiting.error is not None and waiting.error.type == "PoolTimeout"
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackServer]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    folder: Path = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with running_server(ssl_context=context) as srv:
+        yield srv
+
+
+def test_tls_is_verified_unless_insecure(tls_server: LoopbackServer, backend: Backend) -> None:
+    url = tls_server.url("/ok/tls")
+    [refused] = run([url], backend=backend)
+    assert refused.error is not None and refused.error.type == "ConnectError"
+    assert "certificate" in refused.error.message.lower()
+    [accepted] = run([url], Settings(request=RequestSettings(insecure=True)), backend=backend)
+    assert accepted.ok and accepted.snippet == "hello from /ok/tls"
+
+
+def test_proxy(server: LoopbackServer, backend: Backend) -> None:
+    proxied = Settings(request=RequestSettings(proxy=server.url("")))
+    [result] = run(["http://far-away.invalid/page"], proxied, backend=backend)
+    assert result.ok and result.snippet == "proxied http://far-away.invalid/page"
