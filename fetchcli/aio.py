@@ -47,7 +47,6 @@ class BoundedConnector(aiohttp.TCPConnector):
     def __init__(self, *, max_idle: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._max_idle = max_idle
-        self.connections_opened = 0
 
     def _idle_total(self) -> int:
         return sum(len(conns) for conns in self._conns.values())
@@ -73,7 +72,6 @@ class BoundedConnector(aiohttp.TCPConnector):
             closed = True
         if closed:
             await asyncio.sleep(0)  # let the transport really close its socket before we open one
-        self.connections_opened += 1
         return await super()._create_connection(req, traces, timeout)
 
     def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
@@ -185,11 +183,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._proxy = proxy
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
-        self.connector: BoundedConnector | None = None
 
     def _open_session(self) -> aiohttp.ClientSession:
         max_connections, max_keepalive, keepalive_expiry = self._limits
-        self.connector = BoundedConnector(
+        connector = BoundedConnector(
             limit=max_connections,
             limit_per_host=0,
             max_idle=max_keepalive,
@@ -199,7 +196,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             resolver=ThreadedResolver(loop=_PooledLookups(self._resolver_pool)),  # type: ignore[arg-type]
         )
         return aiohttp.ClientSession(
-            connector=self.connector,
+            connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,  # fetchcli inflates itself, with a bound (snippet.py)
             trust_env=False,

@@ -98,7 +98,7 @@ def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
         max_keepalive=pool.effective_max_keepalive,
         keepalive_expiry=pool.keepalive_expiry,
         proxy=settings.request.proxy,
-        resolver_threads=min(max(settings.effective_concurrency, 4), 512),
+        resolver_threads=settings.resolver_threads,
     )
 
 

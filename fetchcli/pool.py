@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sized
 
 import httpx
 
@@ -80,10 +80,6 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         self._waiters: deque[asyncio.Future[int]] = deque()
         self.routing_steps = 0  # entries examined while routing: tests guard that it stays O(1)
 
-    @property
-    def max_connections(self) -> int:
-        return len(self._shards)
-
     def _take(self, index: int) -> int:
         if self._kept[index]:
             self._kept[index] = False
@@ -92,18 +88,18 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         self._generation[index] += 1
         return index
 
-    def _pop_idle(self, entries: list[tuple[int, int]] | deque[tuple[int, int]], lifo: bool) -> int | None:
+    def _pop_idle(self, entries: Sized, pop: Callable[[], tuple[int, int]]) -> int | None:
         while entries:
-            index, generation = entries.pop() if lifo else entries.popleft()  # type: ignore[union-attr]
+            entry = pop()
             self.routing_steps += 1
-            if self._is_valid((index, generation)):
-                return self._take(index)
+            if self._is_valid(entry):
+                return self._take(entry[0])
         return None
 
     def _pick(self, origin: Origin) -> int | None:
         stack = self._idle_by_origin.get(origin)
         if stack is not None:
-            index = self._pop_idle(stack, lifo=True)
+            index = self._pop_idle(stack, stack.pop)  # most recently idle: likeliest still open
             if not stack:
                 del self._idle_by_origin[origin]
             if index is not None:
@@ -111,7 +107,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         if self._fresh:
             self.routing_steps += 1
             return self._take(self._fresh.pop())
-        return self._pop_idle(self._idle_lru, lifo=False)
+        return self._pop_idle(self._idle_lru, self._idle_lru.popleft)
 
     async def _acquire(self, origin: Origin) -> int:
         index = self._pick(origin)

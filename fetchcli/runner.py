@@ -69,6 +69,10 @@ class OutputOptions:
     quiet: bool = False
     fsync: bool = False
 
+    @property
+    def to_stdout(self) -> bool:
+        return self.path is None or self.path == "-"
+
 
 class Inputs:
     """Opens every ``--input`` up front (so a missing file is a usage error before any
@@ -107,7 +111,7 @@ class _Output:
     def __init__(self, options: OutputOptions, fmt: OutputFormat, env: Environment, stack: ExitStack) -> None:
         self._final: str | None = None
         self._temp: str | None = None
-        if options.path is None or options.path == "-":
+        if options.to_stdout or options.path is None:
             self.stream: TextIO = env.stdout
             return
         try:
@@ -164,7 +168,7 @@ def execute(
     state = _RunState()
     with ExitStack() as stack:
         inputs = Inputs(urls, paths, env, stack)
-        to_terminal = (options.path is None or options.path == "-") and bool(env.stdout_isatty)
+        to_terminal = options.to_stdout and bool(env.stdout_isatty)
         fmt = choose_format(options, to_terminal)
         output = _Output(options, fmt, env, stack)
         sink = make_sink(
@@ -224,11 +228,10 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
 
     stop = Stop()
     asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=min(max(settings.effective_concurrency, 4), 512), thread_name_prefix="fetchcli")
+        ThreadPoolExecutor(max_workers=settings.resolver_threads, thread_name_prefix="fetchcli")
     )
-    items: Iterable[UrlItem] | AsyncIterable[UrlItem] = inputs.items()
-    if inputs.blocking:
-        items = ThreadedSource(inputs.items())
+    lines = inputs.items()
+    items: Iterable[UrlItem] | AsyncIterable[UrlItem] = ThreadedSource(lines) if inputs.blocking else lines
     with _signal_handlers(stop, state):
         async with aclosing(fetch(items, settings, stop=stop)) as results:
             async for result in results:

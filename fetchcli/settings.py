@@ -157,6 +157,12 @@ class Settings:
         return self.concurrency if self.concurrency is not None else self.pool.max_connections
 
     @property
+    def resolver_threads(self) -> int:
+        """Threads for name lookups: as many as requests in flight (so lookups of many distinct
+        hosts run side by side), at least 4, at most 512."""
+        return min(max(self.effective_concurrency, 4), 512)
+
+    @property
     def effective_order_window(self) -> int:
         if self.order_window is not None:
             return self.order_window
