@@ -221,9 +221,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             body = request.content if request.method not in ("GET", "HEAD") else None
             with _mapped(request):
+                url = request.url
+                if url.userinfo:  # httpx has already turned it into an Authorization header
+                    url = url.copy_with(userinfo=b"")
                 response = await self._session.request(
                     request.method,
-                    URL(str(request.url), encoded=True),
+                    URL(str(url), encoded=True),
                     headers=request.headers.multi_items(),
                     data=body or None,
                     allow_redirects=False,

@@ -185,6 +185,15 @@ class _Source:
             self.exhausted = True
             return None
 
+    async def taken(self) -> UrlItem | None:
+        """After a stop: the next item that was read from the input already (a pipe's
+        read-ahead), or None. Nothing more is read from the input itself."""
+        stop_reading = getattr(self._async, "stop_reading", None)
+        if stop_reading is None:
+            return None  # a sync source is read one item at a time: nothing was taken ahead
+        stop_reading()
+        return await self.next()
+
     def close(self) -> None:
         if self._pending is not None:
             self._pending.cancel()
@@ -242,9 +251,10 @@ async def run_fetch(
                 yield immediate
         for result in run.ready():
             yield result
-        # What the input still holds is reported too; a pipe that stays open and silent for
-        # DRAIN_IDLE seconds ends that (its writer may never close it).
-        while stop.report_unstarted and (item := await source.next(idle=DRAIN_IDLE)) is not None:
+        # With a deadline, what the input still holds is reported too; a pipe that stays open
+        # and silent for DRAIN_IDLE seconds ends that (its writer may never close it). On a
+        # signal, only what was taken from the input already (a pipe's read-ahead) is reported.
+        while (item := await (source.next(idle=DRAIN_IDLE) if stop.report_unstarted else source.taken())) is not None:
             result = (
                 invalid_result(item)
                 if item.url is None

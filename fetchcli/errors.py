@@ -18,6 +18,8 @@ class ExitStatus(enum.IntEnum):
     OK = 0
     FAILURES = 1
     USAGE = 2
+    IO_ERROR = 74  # sysexits' EX_IOERR: writing the results failed (disk full, I/O error)
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`), as a shell expects
     INTERRUPTED = 130  # SIGINT (Ctrl-C)
     TERMINATED = 143  # SIGTERM
 

@@ -15,6 +15,7 @@ import httpx
 from fetchcli.errors import TotalTimeout, error_from_exception
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
+from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, BodyDecodingError, clean_line, make_snippet, read_body
 
@@ -110,6 +111,9 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
             raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
         if next_request.url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
+        # httpx drops Authorization when a redirect leaves the origin, and Cookie always; a
+        # proxy's credentials are for the first request only (as requests does).
+        next_request.headers.pop("Proxy-Authorization", None)
         request = next_request
 
 
@@ -193,21 +197,22 @@ async def fetch_one(
         response, body = outcome.response, outcome.body
         assert response is not None and body is not None
         headers = response.headers
-        snippet, _binary = make_snippet(body.data, response.charset_encoding, settings.body.snippet_length)
+        snippet, binary = make_snippet(body.data, response.charset_encoding, settings.body.snippet_length)
         content_type = headers.get("content-type")
         return FetchResult(
             index=item.index,
-            url=item.url,
+            url=item.display_url,
             ok=response.status_code < 400,
             status=response.status_code,
             reason=clean_line(response.reason_phrase),
             http_version=response.http_version,
-            final_url=clean_line(str(response.url), 8192),
+            final_url=clean_line(mask_credentials(str(response.url)), 8192),
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
             content_type=clean_line(content_type) if content_type is not None else None,
             content_length=_header_int(headers.get("content-length")),
             bytes_read=len(body.data),
             truncated=not body.complete,
+            binary=binary,
             snippet=snippet,
             fetched_at=fetched_at,
             attempts=attempts,
@@ -222,9 +227,11 @@ async def fetch_one(
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         deadline.cancel()
         error = error_from_exception(exc)
+        redact = Redactor.for_headers(settings.request.headers).with_secrets(url_secrets(item.url))
+        error = ErrorInfo(error.type, redact(error.message))
     return FetchResult(
         index=item.index,
-        url=item.url,
+        url=item.display_url,
         ok=False,
         elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
         fetched_at=fetched_at,

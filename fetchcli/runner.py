@@ -8,21 +8,21 @@ import asyncio
 import contextlib
 import os
 import signal
-import stat
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, aclosing
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from fetchcli.errors import ExitStatus
 from fetchcli.models import Summary, UrlItem
+from fetchcli.output import OpenError, Output, OutputError
 from fetchcli.render import Sink, make_sink
 from fetchcli.settings import OutputFormat, Settings, SettingsError
-from fetchcli.sources import FdLineReader, ThreadedSource, iter_all, iter_binary_lines
+from fetchcli.sources import Inputs, ThreadedSource
+from fetchcli.terminal import for_terminal
 
 if TYPE_CHECKING:
     from fetchcli.engine import Stop
@@ -55,13 +55,6 @@ def _isatty(stream: object) -> bool:
         return False
 
 
-def _is_regular_file(stream: BinaryIO) -> bool:
-    try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return True  # an in-memory stream never blocks
-
-
 @dataclass(frozen=True)
 class OutputOptions:
     format: OutputFormat | None = None  # None: table on a terminal, jsonl otherwise
@@ -72,71 +65,6 @@ class OutputOptions:
     @property
     def to_stdout(self) -> bool:
         return self.path is None or self.path == "-"
-
-
-class Inputs:
-    """Opens every ``--input`` up front (so a missing file is a usage error before any
-    request), then yields lines lazily."""
-
-    def __init__(self, urls: Sequence[str], paths: Sequence[str], env: Environment, stack: ExitStack) -> None:
-        self.groups: list[Iterable[str]] = [list(urls)] if urls else []
-        self.blocking = False
-        use_stdin = not urls and not paths and not env.stdin_isatty
-        for path in [*paths, *(["-"] if use_stdin else [])]:
-            stream = env.stdin if path == "-" else self._open(path, stack)
-            if _is_regular_file(stream):
-                self.groups.append(iter_binary_lines(stream))
-                continue
-            self.blocking = True  # a pipe or terminal: read in a thread, straight from the fd
-            self.groups.append(iter_binary_lines(FdLineReader(stream.fileno())))
-        if not self.groups:
-            raise SettingsError("URL", "missing: give URLs as arguments, with --input FILE, or on stdin")
-
-    @staticmethod
-    def _open(path: str, stack: ExitStack) -> BinaryIO:
-        try:
-            return stack.enter_context(open(path, "rb"))
-        except OSError as exc:
-            raise SettingsError("--input", f"cannot read {path!r}: {exc.strerror or exc}") from None
-
-    def items(self) -> Iterator[UrlItem]:
-        return iter_all(self.groups)
-
-
-class _Output:
-    """Where records go. ``-o FILE`` in ``json`` or ``table`` is written to a temporary file
-    beside FILE and renamed into place by ``commit``, so a crash never leaves half a file;
-    ``jsonl`` is written in place, a whole line at a time (``--fsync`` to sync each)."""
-
-    def __init__(self, options: OutputOptions, fmt: OutputFormat, env: Environment, stack: ExitStack) -> None:
-        self._final: str | None = None
-        self._temp: str | None = None
-        if options.to_stdout or options.path is None:
-            self.stream: TextIO = env.stdout
-            return
-        try:
-            if fmt is OutputFormat.jsonl:
-                self.stream = stack.enter_context(open(options.path, "w", encoding="utf-8", newline="\n"))  # noqa: SIM115
-                return
-            folder, name = os.path.split(os.path.abspath(options.path))
-            fd, self._temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        except OSError as exc:
-            raise SettingsError("--output", f"cannot write {options.path!r}: {exc.strerror or exc}") from None
-        self._final = options.path
-        self.stream = stack.enter_context(open(fd, "w", encoding="utf-8", newline="\n"))  # noqa: SIM115
-        stack.callback(self._discard)
-
-    def commit(self) -> None:
-        if self._temp is not None and self._final is not None:
-            self.stream.flush()
-            os.fsync(self.stream.fileno())
-            os.replace(self._temp, self._final)
-            self._temp = None
-
-    def _discard(self) -> None:
-        if self._temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self._temp)
 
 
 def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
@@ -166,33 +94,73 @@ def execute(
 
     uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
     state = _RunState()
-    with ExitStack() as stack:
-        inputs = Inputs(urls, paths, env, stack)
-        to_terminal = options.to_stdout and bool(env.stdout_isatty)
-        fmt = choose_format(options, to_terminal)
-        output = _Output(options, fmt, env, stack)
-        sink = make_sink(
-            fmt, output.stream, color=fmt is OutputFormat.table and _use_color(env, to_terminal), fsync=options.fsync
-        )
-        started = time.perf_counter()
+    opened: list[BinaryIO] = []
+    try:
+        inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+        try:
+            return _execute(settings, inputs, options, env, state)
+        finally:
+            inputs.close()
+    finally:
+        for stream in opened:
+            stream.close()
+
+
+def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) -> Output:
+    if options.to_stdout or options.path is None:
+        return Output(env.stdout, "stdout")
+    try:
+        return Output.open(options.path, atomic=fmt is not OutputFormat.jsonl)
+    except OpenError as exc:
+        raise SettingsError("--output", str(exc)) from None
+
+
+def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
+    to_terminal = options.to_stdout and bool(env.stdout_isatty)
+    fmt = choose_format(options, to_terminal)
+    output = _open_output(options, fmt, env)
+    sink = make_sink(
+        fmt, output.stream, color=fmt is OutputFormat.table and _use_color(env, to_terminal), fsync=options.fsync
+    )
+    summary = state.summary
+    started = time.perf_counter()
+    try:
         try:
             _run_loop(_consume(settings, inputs, sink, state), settings.effective_concurrency)
         except KeyboardInterrupt:  # before the loop could install its handler
             state.signal = signal.SIGINT
-        summary = state.summary
         summary.elapsed_s = time.perf_counter() - started
-        sink.close(summary)
+        try:
+            sink.close(summary)
+        except OSError as exc:
+            raise OutputError(output.where, exc) from None
         output.commit()
-        interrupted = state.signal is not None
-        if summary.total == 0 and not interrupted:
-            env.stderr.write("fetchcli: warning: no URLs to fetch\n")
-        elif not options.quiet and (env.stderr_isatty or interrupted):
-            name = signal.Signals(state.signal).name if state.signal is not None else ""
-            env.stderr.write((f"interrupted by {name}: " if interrupted else "") + summary.describe() + "\n")
-        env.stderr.flush()
+    except OutputError as exc:
+        # The run ends here: one line (none for a closed pipe, as `head` users expect), no summary.
+        output.abandon()
+        if exc.broken_pipe:
+            return ExitStatus.BROKEN_PIPE
+        say(env, f"fetchcli: error: {exc}")
+        return ExitStatus.IO_ERROR
+    interrupted = state.signal is not None
+    if not inputs.done:  # stopped by a signal or --deadline before the input's end
+        inputs.stop_reading()
+        summary.unread = inputs.unread()
+    if summary.total == 0 and not interrupted:
+        say(env, "fetchcli: warning: no URLs to fetch")
+    elif not options.quiet and (env.stderr_isatty or interrupted):
+        name = signal.Signals(state.signal).name if state.signal is not None else ""
+        say(env, (f"interrupted by {name}: " if interrupted else "") + summary.describe())
     if state.signal is not None:
         return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
     return ExitStatus.OK if summary.failed == 0 else ExitStatus.FAILURES
+
+
+def say(env: Environment, line: str) -> None:
+    """One line on stderr, made safe for a terminal (it may quote the input or a server)."""
+    with contextlib.suppress(OSError, ValueError):
+        env.stderr.write(for_terminal(line) + "\n")
+        env.stderr.flush()
 
 
 @contextlib.contextmanager
@@ -231,11 +199,15 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
         ThreadPoolExecutor(max_workers=settings.resolver_threads, thread_name_prefix="fetchcli")
     )
     lines = inputs.items()
-    items: Iterable[UrlItem] | AsyncIterable[UrlItem] = ThreadedSource(lines) if inputs.blocking else lines
+    source = ThreadedSource(lines, stop_reading=inputs.stop_reading) if inputs.blocking else None
+    items: Iterable[UrlItem] | AsyncIterable[UrlItem] = source if source is not None else lines
     with _signal_handlers(stop, state):
         async with aclosing(fetch(items, settings, stop=stop)) as results:
             async for result in results:
-                sink.write(result)
+                try:
+                    sink.write(result)
+                except OSError as exc:
+                    raise OutputError("the results", exc) from None
                 state.summary.add(result)
 
 

@@ -228,5 +228,6 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name = name.strip()
     if not sep or not name:
-        raise SettingsError("--header", f"must look like 'Name: value', not {text!r}")
+        # The text is not repeated: it may be a secret with its colon missing.
+        raise SettingsError("--header", "must look like 'Name: value'")
     return name, value.strip()

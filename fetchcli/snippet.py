@@ -82,20 +82,41 @@ async def read_body(raw_chunks: AsyncIterator[bytes], content_encoding: str | No
     return Body(b"".join(parts), complete=True)
 
 
-def looks_binary(data: bytes) -> bool:
-    return b"\x00" in data[:_BINARY_SNIFF_BYTES]
+# UTF-32 before UTF-16: the UTF-16 LE mark is a prefix of the UTF-32 LE one.
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def text_encoding(data: bytes, charset: str | None) -> str:
+    """The codec to read a body with: its declared charset when Python knows it, else the one its
+    byte-order mark names, else UTF-8."""
+    if charset:
+        with contextlib.suppress(LookupError):
+            return codecs.lookup(charset).name
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    return "utf-8"
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
-    """Decode with the response's charset when Python knows it, else UTF-8; never raises."""
-    encoding = "utf-8"
-    if charset:
-        with contextlib.suppress(LookupError):
-            encoding = codecs.lookup(charset).name
+    """Decode with the response's charset (see ``text_encoding``); never raises."""
+    encoding = text_encoding(data, charset)
     try:
         return data.decode(encoding, errors="replace")
     except Exception:  # noqa: BLE001 - codecs such as 'rot13' are not bytes->str; fall back rather than fail
         return data.decode("utf-8", errors="replace")
+
+
+def looks_binary(text: str) -> bool:
+    """A NUL in the first KiB of the *decoded* text: UTF-16 text has NUL bytes but no NUL
+    characters, while a PNG read as UTF-8 or Latin-1 keeps its NULs."""
+    return "\x00" in text[:_BINARY_SNIFF_BYTES]
 
 
 def sanitise(text: str, length: int) -> str:
@@ -111,10 +132,12 @@ def sanitise(text: str, length: int) -> str:
 
 
 def make_snippet(data: bytes, charset: str | None, length: int) -> tuple[str, bool]:
-    """``(snippet, is_binary)``; a binary body yields an empty snippet, never raw bytes."""
-    if looks_binary(data):
+    """``(snippet, is_binary)``: the body is decoded with its declared charset first, then
+    judged; a binary body yields an empty snippet, never raw bytes."""
+    text = decode_text(data, charset)
+    if looks_binary(text):
         return "", True
-    return sanitise(decode_text(data, charset), length), False
+    return sanitise(text, length), False
 
 
 def clean_line(text: str, length: int = 500) -> str:

@@ -30,7 +30,7 @@ def test_sanitise_cuts_to_length() -> None:
 def test_charset_is_used_and_unknown_falls_back_to_utf8() -> None:
     assert decode_text("café".encode("latin-1"), "iso-8859-1") == "café"
     assert decode_text("café".encode(), "no-such-charset") == "café"
-    assert decode_text(b"\xff\xfe", None) == "\ufffd\ufffd"
+    assert decode_text(b"\xff\xff", None) == "\ufffd\ufffd"
     assert decode_text(b"abc", "rot13") == "abc"  # a str->str codec is not a charset
 
 

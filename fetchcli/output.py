@@ -1,0 +1,154 @@
+"""Where records are written (stdout or ``-o PATH``), and what a failed write means.
+
+``-o PATH`` behaves like curl's, with atomicity added only where it is safe:
+
+- PATH absent, or a regular file (after following symlinks, so a link stays a link and its
+  target is what changes), and the format is written whole (``json``, ``table``): the records go
+  to a temporary file beside the target, renamed over it when complete. A run that dies half-way
+  leaves the old file. An existing file keeps its mode (and owner, where fetchcli may set it); a
+  new one gets ``0666 & ~umask``, as any program's would.
+- ``jsonl`` is written in place a line at a time (a reader may follow it; a torn last line is
+  the most a crash can leave).
+- Anything else — a FIFO, a character device, a terminal — is opened and written through,
+  never replaced.
+
+A write that fails (disk full, I/O error, the reader of a pipe gone) raises ``OutputError``;
+the runner ends the run at once with one line on stderr and its own exit status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import sys
+import tempfile
+from typing import TextIO
+
+
+class OutputError(Exception):
+    """Writing the results failed; ``broken_pipe`` when the reader went away."""
+
+    def __init__(self, where: str, exc: OSError) -> None:
+        self.where = where
+        self.errno = exc.errno
+        super().__init__(f"cannot write {where}: {exc.strerror or exc}")
+
+    @property
+    def broken_pipe(self) -> bool:
+        return self.errno in (errno.EPIPE, errno.ECONNRESET)
+
+
+class OpenError(Exception):
+    """``-o PATH`` cannot be opened; the CLI reports it as a usage error."""
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class Output:
+    """The stream records are written to, and what to do with it at the end."""
+
+    def __init__(self, stream: TextIO, where: str, *, owned: bool = False) -> None:
+        self.stream = stream
+        self.where = where
+        self._owned = owned
+
+    @classmethod
+    def open(cls, path: str, *, atomic: bool) -> Output:
+        """Open ``-o PATH`` as described in the module docstring; ``OpenError`` if it cannot be."""
+        real = os.path.realpath(path)
+        try:
+            mode = os.stat(real).st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as exc:
+            raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+        try:
+            if atomic and (mode is None or stat.S_ISREG(mode)):
+                return _AtomicOutput(real, path)
+            if mode is not None and stat.S_ISDIR(mode):
+                raise OpenError(f"cannot write {path!r}: it is a directory")
+            stream = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+        return cls(stream, repr(path), owned=True)
+
+    def commit(self) -> None:
+        """Everything is written: flush it (and for a temporary file, put it in place)."""
+        try:
+            self.stream.flush()
+            if self._owned:
+                self.stream.close()
+        except OSError as exc:
+            raise OutputError(self.where, exc) from None
+
+    def abandon(self) -> None:
+        """A write failed: drop what is buffered so nothing tries to write it again."""
+        if self._owned:
+            with contextlib.suppress(OSError):
+                self.stream.close()  # closes the file even when the final flush fails
+            return
+        _silence(self.stream)
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a standard stream's descriptor at /dev/null, so that the interpreter's flush at
+    exit finds somewhere to put what is still buffered instead of printing a traceback."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # an in-memory stream: nothing will flush it behind our back
+    if stream not in (sys.stdout, sys.__stdout__, sys.stderr, sys.__stderr__):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class _AtomicOutput(Output):
+    """A temporary file beside the target, renamed over it by ``commit``."""
+
+    def __init__(self, target: str, given: str) -> None:
+        folder, name = os.path.split(target)
+        try:
+            existing: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            existing = None
+        fd, self._temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        try:
+            if existing is not None:
+                os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+                if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(OSError):  # allowed to root only: best effort
+                        os.fchown(fd, existing.st_uid, existing.st_gid)
+            else:
+                os.fchmod(fd, 0o666 & ~_umask())
+            stream = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by commit/abandon
+        except BaseException:
+            os.close(fd)
+            os.unlink(self._temp)
+            raise
+        super().__init__(stream, repr(given), owned=True)
+        self._target = target
+
+    def commit(self) -> None:
+        try:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.replace(self._temp, self._target)
+        except OSError as exc:
+            self.abandon()
+            raise OutputError(self.where, exc) from None
+
+    def abandon(self) -> None:
+        super().abandon()
+        with contextlib.suppress(OSError):
+            os.unlink(self._temp)
