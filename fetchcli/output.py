@@ -30,10 +30,9 @@ from typing import TextIO
 class OutputError(Exception):
     """Writing the results failed; ``broken_pipe`` when the reader went away."""
 
-    def __init__(self, where: str, exc: OSError) -> None:
-        self.where = where
+    def __init__(self, exc: OSError) -> None:
         self.errno = exc.errno
-        super().__init__(f"cannot write {where}: {exc.strerror or exc}")
+        super().__init__(exc.strerror or str(exc))
 
     @property
     def broken_pipe(self) -> bool:
@@ -85,7 +84,7 @@ class Output:
             if self._owned:
                 self.stream.close()
         except OSError as exc:
-            raise OutputError(self.where, exc) from None
+            raise OutputError(exc) from None
 
     def abandon(self) -> None:
         """A write failed: drop what is buffered so nothing tries to write it again."""
@@ -146,7 +145,7 @@ class _AtomicOutput(Output):
             os.replace(self._temp, self._target)
         except OSError as exc:
             self.abandon()
-            raise OutputError(self.where, exc) from None
+            raise OutputError(exc) from None
 
     def abandon(self) -> None:
         super().abandon()

@@ -133,14 +133,14 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         try:
             sink.close(summary)
         except OSError as exc:
-            raise OutputError(output.where, exc) from None
+            raise OutputError(exc) from None
         output.commit()
     except OutputError as exc:
         # The run ends here: one line (none for a closed pipe, as `head` users expect), no summary.
         output.abandon()
         if exc.broken_pipe:
             return ExitStatus.BROKEN_PIPE
-        say(env, f"fetchcli: error: {exc}")
+        say(env, f"fetchcli: error: cannot write {output.where}: {exc}")
         return ExitStatus.IO_ERROR
     interrupted = state.signal is not None
     if not inputs.done:  # stopped by a signal or --deadline before the input's end
@@ -207,7 +207,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
                 try:
                     sink.write(result)
                 except OSError as exc:
-                    raise OutputError("the results", exc) from None
+                    raise OutputError(exc) from None
                 state.summary.add(result)
 
 

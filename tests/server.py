@@ -16,7 +16,11 @@ Paths:
   /redirect/N             302 chain of N hops ending at /ok
   /loop                   302 to itself
   /location?to=URL        302 to URL
-  /headers                echoes the request line and headers as the body
+  /headers                echoes the request line and headers as the body (and keeps them in
+                          stats.headers_seen, by request target: use a query to tell tests apart)
+  /evil-location          302 whose Location and reason phrase carry terminal escapes and U+202E
+  /utf16                  'café' in UTF-16 (with NUL bytes), declared as charset=utf-16
+  /blank                  a body of spaces and newlines only
   /escape                 body and reason phrase with terminal escapes and Rich markup
   /binary                 PNG-like bytes with NULs
   /charset/NAME           'café' encoded in latin-1, declared as charset NAME
@@ -58,6 +62,7 @@ class Stats:
     max_inflight_by_host: dict[str, int] = field(default_factory=dict)
     times_by_host: dict[str, list[float]] = field(default_factory=dict)
     dropped: int = 0
+    headers_seen: dict[str, dict[str, str]] = field(default_factory=dict)  # by request target
 
 
 GZIP_BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
@@ -147,7 +152,7 @@ class LoopbackServer:
                     stats.max_inflight_by_host.get(host, 0), stats.inflight_by_host[host]
                 )
                 try:
-                    keep = await self._respond(method, target, head, writer)
+                    keep = await self._respond(method, target, head, writer, headers)
                 finally:
                     stats.inflight_by_host[host] -= 1
                 if not keep:
@@ -176,7 +181,9 @@ class LoopbackServer:
         await writer.drain()
         return True
 
-    async def _respond(self, method: str, target: str, head: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def _respond(
+        self, method: str, target: str, head: bytes, writer: asyncio.StreamWriter, headers: dict[str, str]
+    ) -> bool:
         parsed = urllib.parse.urlsplit(target)
         path = parsed.path
         parts = path.strip("/").split("/")
@@ -246,7 +253,19 @@ class LoopbackServer:
             to = urllib.parse.parse_qs(parsed.query)["to"][0]
             return await self._send(writer, "302 Found", b"", {"Location": to})
         if path == "/headers":
+            self.stats.headers_seen[target] = headers
             return await self._send(writer, "200 OK", head)
+        if path == "/evil-location":
+            location = "/ok/\x1b]0;pwned\x07\x1b[2J\u202eevil".encode().decode("latin-1")
+            return await self._send(
+                writer, "302 \x1b[41mMoved\u202e".encode().decode("latin-1"), b"", {"Location": location}
+            )
+        if path == "/utf16":
+            return await self._send(
+                writer, "200 OK", "café".encode("utf-16"), {"Content-Type": "text/plain; charset=utf-16"}
+            )
+        if path == "/blank":
+            return await self._send(writer, "200 OK", b"   \n\n   ")
         if path == "/escape":
             return await self._send(
                 writer, "200 \x1b[2JOK [red]x[/red]", ESCAPE_BODY, {"Content-Type": "text/plain\x1b[1m"}

@@ -119,9 +119,17 @@ def test_binary_and_charsets(server: LoopbackServer, backend: Backend) -> None:
     binary, latin, unknown = run(
         [server.url("/binary"), server.url("/charset/iso-8859-1"), server.url("/charset/x-bogus")], backend=backend
     )
-    assert binary.snippet == "" and binary.bytes_read > 0
-    assert latin.snippet == "café"
+    assert binary.snippet == "" and binary.bytes_read > 0 and binary.binary
+    assert latin.snippet == "café" and not latin.binary
     assert unknown.snippet == "caf\ufffd"
+
+
+def test_binary_is_judged_from_the_response(server: LoopbackServer, backend: Backend) -> None:
+    utf16, blank = run([server.url("/utf16"), server.url("/blank")], backend=backend)
+    assert (utf16.snippet, utf16.binary) == ("café", False)  # NUL bytes, but declared UTF-16 text
+    assert (blank.snippet, blank.binary, blank.bytes_read) == ("", False, 8)
+    (short,) = run([server.url("/ok")], Settings(body=BodySettings(snippet_length=0)), backend=backend)
+    assert (short.snippet, short.binary) == ("", False)
 
 
 def test_redirects_live(server: LoopbackServer, backend: Backend) -> None:

@@ -37,6 +37,16 @@ def test_charset_is_used_and_unknown_falls_back_to_utf8() -> None:
 def test_binary_body_yields_no_raw_bytes() -> None:
     snippet, binary = make_snippet(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "utf-8", 80)
     assert binary and snippet == ""
+    assert make_snippet(b"\x89PNG\0\0", None, 80) == ("", True)
+    assert make_snippet(b"GIF89a\0\0", "iso-8859-1", 80) == ("", True)  # a single-byte charset keeps NULs
+
+
+def test_the_declared_charset_decides_before_the_nul_test() -> None:
+    assert make_snippet("café".encode("utf-16"), "utf-16", 80) == ("café", False)
+    assert make_snippet("café".encode("utf-16-le"), "utf-16le", 80) == ("café", False)
+    assert make_snippet("café".encode("utf-32"), None, 80) == ("café", False)  # named by its byte-order mark
+    assert make_snippet(b"   \n\t  ", None, 80) == ("", False)  # empty, but text
+    assert make_snippet(b"text", None, 0) == ("", False)
 
 
 @pytest.mark.anyio
@@ -80,3 +90,21 @@ async def test_broken_gzip_is_a_decoding_error() -> None:
 async def test_unrequested_encoding_is_not_inflated() -> None:
     body = await read_body(chunks(b"\x0b\x02\x80hello\x03"), "br", 100)
     assert body.data == b"\x0b\x02\x80hello\x03"
+
+
+def test_summary_counts_every_failure_by_cause() -> None:
+    from fetchcli.models import ErrorInfo, FetchResult, Summary
+
+    summary = Summary()
+    for status in (200, 200, 404, 500, 301, 404):
+        summary.add(FetchResult(index=0, url="u", ok=status < 400, status=status))
+    for etype in ("RemoteProtocolError", "ConnectError"):
+        summary.add(FetchResult(index=0, url="u", ok=False, error=ErrorInfo(etype, "m")))
+    summary.elapsed_s = 1.5
+    assert (
+        summary.describe() == "8 URLs: 3 ok, 5 failed (2 404, 1 500, 1 ConnectError, 1 RemoteProtocolError) in 1.50 s"
+    )
+    summary.unread = 1234
+    assert summary.describe().endswith("; 1,234 URLs in the input left unread")
+    summary.unread = -1
+    assert summary.describe().endswith("; the input was not read to its end")

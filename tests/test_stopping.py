@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -192,3 +195,62 @@ def test_deadline_with_an_open_pipe(server: LoopbackServer) -> None:
     types = [(json.loads(line)["error"] or {}).get("type") for line in out.splitlines()]
     assert types == [None, "Cancelled", "NotStarted", "NotStarted"]
     assert proc.returncode == 1
+
+
+def _summary_unread(err: str) -> int:
+    match = re.search(r"; ([\d,]+) URLs? in the input left unread", err)
+    assert match is not None, err
+    return int(match.group(1).replace(",", ""))
+
+
+def test_sigint_reports_every_url_read_exactly_once(fresh_server: LoopbackServer, tmp_path: Path) -> None:
+    listing = tmp_path / "urls.txt"
+    urls = [fresh_server.url(f"/slow/{(n * 37) % 200}?n={n}") for n in range(300)]
+    listing.write_text("".join(url + "\n" for url in urls))
+    proc = _spawn("-c", "20", "-i", str(listing))
+    _wait_for_requests(fresh_server, 60)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["index"] for r in records] == list(range(len(records)))
+    assert [r["url"] for r in records] == urls[: len(records)]
+    assert len(records) + _summary_unread(err) == 300  # the rest of the file was left, and counted
+    assert {(r["error"] or {}).get("type") for r in records} <= {None, "Cancelled"}
+
+
+def test_sigint_reports_a_pipes_read_ahead_and_leaves_the_rest_in_the_pipe(fresh_server: LoopbackServer) -> None:
+    lines = [fresh_server.url(f"/slow/50?n={n}") + "\n" for n in range(3000)]
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)  # room for all 3,000 lines at once
+    os.write(write_end, "".join(lines).encode())  # and the pipe stays open: no end of input
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fetchcli", "-c", "10"],
+        stdin=read_end,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_requests(fresh_server, 30)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+        os.set_blocking(read_end, False)
+        left = b""
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(read_end, 1 << 20):
+                left += chunk
+    finally:
+        proc.kill()
+        os.close(read_end)
+        os.close(write_end)
+    assert proc.returncode == 130
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["index"] for r in records] == list(range(len(records)))
+    # What was read is reported once, in order; what was not is still in the pipe. The last
+    # record may be a line read only in part (its rest is in the pipe): it is reported too.
+    read = "".join(r["url"] + "\n" for r in records)
+    assert read + left.decode() == "".join(lines) or read[:-1] + left.decode() == "".join(lines)
+    assert left  # the input was not all read
+    assert len(records) < 3000 and "NotStarted" in {(r["error"] or {}).get("type") for r in records}
+    assert "the input was not read to its end" in err

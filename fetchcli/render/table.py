@@ -80,8 +80,8 @@ class Layout:
         rest = width - self.index - self.status - self.time - 3 * len(GAP)
         if self.size:
             rest -= self.size + len(GAP)
-        if rest - len(GAP) >= 40:
-            self.url = max(20, (rest - len(GAP)) // 2)
+        if rest - len(GAP) >= 40:  # room for both: the URL gets three fifths
+            self.url = (rest - len(GAP)) * 3 // 5
             self.detail = rest - len(GAP) - self.url
         else:
             self.url, self.detail = rest, 0
