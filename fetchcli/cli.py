@@ -353,7 +353,7 @@ def fetchcli(
             "--output",
             "-o",
             metavar="PATH",
-            help="Write results to PATH instead of stdout.",
+            help="Write results to PATH instead of stdout (through a symlink, FIFO or device; atomically for a regular file).",
             rich_help_panel=OUTPUT,
             show_default=False,
         ),
@@ -414,7 +414,9 @@ def fetchcli(
 
 
 def _usage_error(message: str) -> int:
-    sys.stderr.write(f"fetchcli: error: {message}\n")
+    from fetchcli.terminal import for_terminal
+
+    sys.stderr.write(f"fetchcli: error: {for_terminal(message)}\n")
     sys.stderr.flush()
     return ExitStatus.USAGE
 

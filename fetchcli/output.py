@@ -86,13 +86,17 @@ class Output:
         except OSError as exc:
             raise OutputError(exc) from None
 
-    def abandon(self) -> None:
-        """A write failed: drop what is buffered so nothing tries to write it again."""
+    def discard(self) -> None:
+        """Close what was opened without writing more; a no-op after ``commit``."""
         if self._owned:
             with contextlib.suppress(OSError):
                 self.stream.close()  # closes the file even when the final flush fails
-            return
-        _silence(self.stream)
+
+    def abandon(self) -> None:
+        """A write failed: drop what is buffered, so that nothing tries to write it again."""
+        self.discard()
+        if not self._owned:
+            _silence(self.stream)
 
 
 def _silence(stream: TextIO) -> None:
@@ -136,6 +140,7 @@ class _AtomicOutput(Output):
             raise
         super().__init__(stream, repr(given), owned=True)
         self._target = target
+        self._temp_gone = False
 
     def commit(self) -> None:
         try:
@@ -144,10 +149,14 @@ class _AtomicOutput(Output):
             self.stream.close()
             os.replace(self._temp, self._target)
         except OSError as exc:
-            self.abandon()
+            self.discard()
             raise OutputError(exc) from None
+        self._temp_gone = True
 
-    def abandon(self) -> None:
-        super().abandon()
-        with contextlib.suppress(OSError):
-            os.unlink(self._temp)
+    def discard(self) -> None:
+        """Close and remove the temporary file, unless it was put in place."""
+        super().discard()
+        if not self._temp_gone:
+            self._temp_gone = True  # once
+            with contextlib.suppress(OSError):
+                os.unlink(self._temp)

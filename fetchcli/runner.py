@@ -142,6 +142,8 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             return ExitStatus.BROKEN_PIPE
         say(env, f"fetchcli: error: cannot write {output.where}: {exc}")
         return ExitStatus.IO_ERROR
+    finally:
+        output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
     interrupted = state.signal is not None
     if not inputs.done:  # stopped by a signal or --deadline before the input's end
         inputs.stop_reading()

@@ -128,9 +128,10 @@ def test_a_file_that_cannot_grow_is_one_line_and_74(
     server: LoopbackServer, tmp_path: Path, fmt: str, to_stdout: bool
 ) -> None:
     target = tmp_path / "results.out"
+    target.write_text("old\n")
     urls = [server.url(f"/size/500?n={n}") for n in range(60)]
     command = [sys.executable, "-m", "fetchcli", "-f", fmt, "--snippet-length", "400", *urls]
-    with open(target, "w") as sink:
+    with open(target, "a") as sink:
         done = subprocess.run(
             command if to_stdout else [*command, "-o", str(target)],
             stdout=sink if to_stdout else subprocess.DEVNULL,
@@ -143,6 +144,9 @@ def test_a_file_that_cannot_grow_is_one_line_and_74(
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("fetchcli: error: cannot write ")
     assert "File too large" in done.stderr
+    if not to_stdout and fmt != "jsonl":  # replaced atomically: the old file is still whole
+        assert target.read_text() == "old\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["results.out"]
 
 
 class _FullDisk(io.StringIO):
