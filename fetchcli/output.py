@@ -9,8 +9,9 @@
   new one gets ``0666 & ~umask``, as any program's would.
 - ``jsonl`` is written in place a line at a time (a reader may follow it; a torn last line is
   the most a crash can leave).
-- Anything else — a FIFO, a character device, a terminal — is opened and written through,
-  never replaced.
+- Anything else — a FIFO, a character device, a terminal, or a name for an open descriptor
+  such as ``/dev/stdout`` (which may be a file the shell opened for appending) — is opened and
+  written through, never replaced.
 
 A write that fails (disk full, I/O error, the reader of a pipe gone) raises ``OutputError``;
 the runner ends the run at once with one line on stderr and its own exit status.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -60,19 +62,21 @@ class Output:
     @classmethod
     def open(cls, path: str, *, atomic: bool) -> Output:
         """Open ``-o PATH`` as described in the module docstring; ``OpenError`` if it cannot be."""
-        real = os.path.realpath(path)
         try:
-            mode = os.stat(real).st_mode
+            mode = os.stat(path).st_mode  # what the path leads to: /dev/stdout may be a pipe
         except FileNotFoundError:
             mode = None
         except OSError as exc:
             raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         try:
-            if atomic and (mode is None or stat.S_ISREG(mode)):
-                return _AtomicOutput(real, path)
+            alias = _is_descriptor_alias(path)
+            if atomic and (mode is None or stat.S_ISREG(mode)) and not alias:
+                return _AtomicOutput(os.path.realpath(path), path)  # beside the link's target
             if mode is not None and stat.S_ISDIR(mode):
                 raise OpenError(f"cannot write {path!r}: it is a directory")
-            stream = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by close()
+            # An alias is appended to: the shell truncated it already if it was to be (`>`), and
+            # must not be truncated if not (`>> log`).
+            stream = open(path, "a" if alias else "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         except OSError as exc:
             raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         return cls(stream, repr(path), owned=True)
@@ -97,6 +101,23 @@ class Output:
         self.discard()
         if not self._owned:
             _silence(self.stream)
+
+
+_DESCRIPTOR_ALIAS = re.compile(r"^/(?:dev/(?:stdout|stderr|stdin|fd/\d+)|proc/(?:self|thread-self|\d+)/fd/\d+)$")
+
+
+def _is_descriptor_alias(path: str) -> bool:
+    """``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N`` (or a symlink to one): another name
+    for a descriptor the caller opened (``>> log``, a pipe), to be written through and appended
+    to, never renamed over or truncated."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on symlinks followed
+        if _DESCRIPTOR_ALIAS.match(current):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.abspath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return False
 
 
 def _silence(stream: TextIO) -> None:

@@ -169,3 +169,23 @@ def test_a_full_disk_at_the_sink(server: LoopbackServer, fmt: OutputFormat) -> N
     status = execute(Settings(), urls, [], OutputOptions(format=fmt), env)
     assert status == ExitStatus.IO_ERROR
     assert stderr.getvalue() == "fetchcli: error: cannot write stdout: No space left on device\n"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_descriptor_alias_is_appended_to_not_replaced(server: LoopbackServer, tmp_path: Path, fmt: str) -> None:
+    """`-o /dev/stdout >> log` (here /proc/self/fd/1: no test touches /dev): the shell's file is
+    written through, and not truncated, even though it is a regular file."""
+    log = tmp_path / "log.txt"
+    log.write_text("earlier run\n")
+    with open(log, "a") as appending:
+        done = subprocess.run(
+            [sys.executable, "-m", "fetchcli", "-f", fmt, "-o", "/proc/self/fd/1", server.url("/ok")],
+            stdout=appending,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    text = log.read_text()
+    assert text.startswith("earlier run\n") and "hello from /ok" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt"]
