@@ -7,7 +7,7 @@ exit 2: they end up in cron mail and logs, where a box of Unicode helps nobody.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -421,6 +421,17 @@ def _usage_error(message: str) -> int:
     return ExitStatus.USAGE
 
 
+def _usage_exception_types() -> tuple[type[Any], ...]:
+    """What Typer raises for a bad command line: ``typer.TyperException`` from Typer 0.28, which
+    carries its own copy of Click; ``click.ClickException`` before that."""
+    base = getattr(typer, "TyperException", None)
+    if base is None:
+        import click
+
+        base = click.ClickException
+    return (base,)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return the exit status (no traceback for usage errors)."""
     command = typer.main.get_command(app)
@@ -430,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except SettingsError as exc:
         return _usage_error(str(exc))
-    except typer.TyperException as exc:
+    except _usage_exception_types() as exc:
         if exc.exit_code == ExitStatus.USAGE:
             return _usage_error(" ".join(exc.format_message().split()))
         return _usage_error(exc.format_message())
