@@ -195,7 +195,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             enable_cleanup_closed=False,
             resolver=ThreadedResolver(loop=_PooledLookups(self._resolver_pool)),  # type: ignore[arg-type]
         )
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,  # fetchcli inflates itself, with a bound (snippet.py)
@@ -203,6 +203,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
             timeout=aiohttp.ClientTimeout(total=None),
         )
+        # aiohttp silently sends an idempotent request again when a kept-alive connection fails;
+        # fetchcli sends a request once per attempt, as the httpx backend does, so that
+        # `attempts` counts what the server saw and --retries decides (no public switch for this:
+        # tests/test_differential.py counts the requests the server receives).
+        session._retry_connection = False
+        return session
 
     async def _acquire_slot(self, pool_timeout: float | None, request: httpx.Request) -> None:
         if not self._slots.locked():
@@ -219,7 +225,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout", {})
         await self._acquire_slot(timeouts.get("pool"), request)
         try:
-            body = request.content if request.method not in ("GET", "HEAD") else None
+            # A redirected 307/308 carries the original request's stream, not yet read.
+            body = await request.aread() if request.method not in ("GET", "HEAD") else None
             with _mapped(request):
                 url = request.url
                 if url.userinfo:  # httpx has already turned it into an Authorization header

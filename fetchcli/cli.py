@@ -12,7 +12,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fetchcli import __version__
-from fetchcli.errors import ExitStatus
 from fetchcli.settings import (
     DEFAULT_KEEPALIVE_EXPIRY,
     DEFAULT_MAX_BODY_BYTES,
@@ -39,6 +38,7 @@ from fetchcli.settings import (
     parse_header,
     parse_status_list,
 )
+from fetchcli.status import ExitStatus
 
 INPUT, POOL, TIMEOUTS, REQUEST, BODY, OUTPUT = "Input", "Connection pool", "Timeouts", "Request", "Body", "Output"
 RETRY, POLITE = "Retries", "Politeness"
@@ -285,6 +285,14 @@ def fetchcli(
             rich_help_panel=RETRY,
         ),
     ] = DEFAULT_RETRY_MAX_WAIT,
+    retry_all_methods: Annotated[
+        bool,
+        typer.Option(
+            "--retry-all-methods",
+            help="Also retry methods that are not idempotent (POST, PATCH) once a request was sent.",
+            rich_help_panel=RETRY,
+        ),
+    ] = False,
     per_host: Annotated[
         Optional[int],
         typer.Option(
@@ -395,7 +403,11 @@ def fetchcli(
         ),
         body=BodySettings(max_body_bytes=max_body_bytes, snippet_length=snippet_length),
         retry=RetrySettings(
-            retries=retries, retry_on=parse_status_list(retry_on), backoff=retry_backoff, max_wait=retry_max_wait
+            retries=retries,
+            retry_on=parse_status_list(retry_on),
+            backoff=retry_backoff,
+            max_wait=retry_max_wait,
+            all_methods=retry_all_methods,
         ),
         politeness=PolitenessSettings(per_host=per_host, rate=rate, host_rate=host_rate),
         concurrency=concurrency,

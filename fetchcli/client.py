@@ -22,21 +22,15 @@ def timeout_of(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(connect=t.phase(t.connect), read=t.phase(t.read), write=t.phase(t.write), pool=t.phase(t.pool))
 
 
-def limits_of(settings: Settings) -> httpx.Limits:
-    p = settings.pool
-    return httpx.Limits(
-        max_connections=p.max_connections,
-        max_keepalive_connections=p.effective_max_keepalive,
-        keepalive_expiry=p.keepalive_expiry,
-    )
-
-
-def headers_of(settings: Settings) -> list[tuple[str, str]]:
+def headers_of(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The default headers of every request: ours, replaced by any ``-H`` of the same name, then
+    the ``-H`` headers. Values are sent as UTF-8 (names are ASCII tokens: settings checked them),
+    as curl sends what it is given; httpx alone would refuse anything but ASCII."""
     req = settings.request
     headers = [("User-Agent", req.user_agent or DEFAULT_USER_AGENT), ("Accept-Encoding", ACCEPT_ENCODING)]
     overridden = {name.lower() for name, _ in req.headers}
     headers = [(name, value) for name, value in headers if name.lower() not in overridden]
-    return headers + list(req.headers)
+    return [(name.encode("ascii"), value.encode("utf-8")) for name, value in headers + list(req.headers)]
 
 
 def check_http2(settings: Settings) -> None:
@@ -126,10 +120,8 @@ def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
     client = httpx.AsyncClient(
         transport=transport if transport is not None else default_transport(settings),
         timeout=timeout_of(settings),
-        limits=limits_of(settings),
         headers=headers_of(settings),
         follow_redirects=False,  # the engine follows redirects itself, reading each body only up to the cap
-        max_redirects=settings.request.max_redirects,
         trust_env=False,
     )
     client._cookies = _NoCookies()  # no public hook for this; guarded by tests/test_mapping.py

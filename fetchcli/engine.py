@@ -47,12 +47,28 @@ class Stop:
         for listener in list(self._listeners):
             listener()
 
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when a stop is requested."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.remove(listener)
+
 
 def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
-    from fetchcli.sources import normalise_url
+    """Items as given, strings read by the rule of an input file: blank lines and '#' comments
+    are skipped, and indexes count URLs only."""
+    from fetchcli.sources import iter_items
 
-    for index, url in enumerate(urls):
-        yield url if isinstance(url, UrlItem) else normalise_url(url.strip(), index)
+    index = 0
+    for url in urls:
+        if isinstance(url, UrlItem):
+            index = url.index + 1
+            yield url
+            continue
+        for item in iter_items((url,), start=index):
+            index = item.index + 1
+            yield item
 
 
 class _Run:
@@ -213,7 +229,7 @@ async def run_fetch(
     def on_stop() -> None:
         run.post((_WAKE, None))
 
-    stop._listeners.append(on_stop)
+    stop.subscribe(on_stop)
     timer = None
     if settings.deadline is not None:
         timer = asyncio.get_running_loop().call_later(
@@ -268,7 +284,7 @@ async def run_fetch(
     finally:
         if timer is not None:
             timer.cancel()
-        stop._listeners.remove(on_stop)
+        stop.unsubscribe(on_stop)
         source.close()
         await run.cancel_all()
 

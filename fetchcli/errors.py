@@ -1,31 +1,68 @@
-"""Exit statuses and the one place where exceptions become ``ErrorInfo`` records.
+"""The closed vocabulary of ``error.type``: the one place where an exception,
+from whichever library raised it, becomes an ``ErrorInfo``.
 
-``error.type`` is the exception's class name (httpx's names: ``ConnectError``, ``ReadTimeout``,
-``RemoteProtocolError``, ``TooManyRedirects``, ``UnsupportedProtocol``...) plus fetchcli's own:
-``InvalidURL`` for rejected input, ``TotalTimeout`` for ``--max-time``, ``DecodingError`` for a
-body whose compression is broken.
+``error.type`` is always one of ``ERROR_TYPES``, the same on both backends for the same event.
+Causes are read from the whole exception chain (``__cause__``, ``__context__``, exception groups,
+aiohttp's ``os_error`` and ``certificate_error``), most specific first, so a failed connection
+says why: ``DNSError``, ``ConnectionRefused``, ``CertificateError``, ``TLSError``,
+``TooManyOpenFiles``, else ``ConnectError``. Anything unforeseen is ``Unexpected``, with the
+original exception's name and text in the message.
 """
 
 from __future__ import annotations
 
-import enum
+import errno
+import socket
+import ssl
+from collections.abc import Iterator
+
+import httpx
 
 from fetchcli.models import ErrorInfo
 from fetchcli.snippet import BodyDecodingError, clean_line
 
-
-class ExitStatus(enum.IntEnum):
-    OK = 0
-    FAILURES = 1
-    USAGE = 2
-    IO_ERROR = 74  # sysexits' EX_IOERR: writing the results failed (disk full, I/O error)
-    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`), as a shell expects
-    INTERRUPTED = 130  # SIGINT (Ctrl-C)
-    TERMINATED = 143  # SIGTERM
+# The vocabulary: every value of error.type, with what it means (the README's table is this).
+ERROR_TYPES: dict[str, str] = {
+    "InvalidURL": "the input is not an http(s) URL fetchcli can request; no request was made",
+    "DNSError": "the host name could not be resolved",
+    "ConnectionRefused": "nothing accepted the connection on that address and port",
+    "CertificateError": "the server's TLS certificate failed verification (untrusted, expired, wrong name); -k skips it",
+    "TLSError": "the TLS handshake failed for another reason",
+    "TooManyOpenFiles": "out of file descriptors: lower -c / --max-connections, or raise `ulimit -n`",
+    "ConnectError": "the connection could not be made for another reason (network or host unreachable...)",
+    "ProxyError": "the proxy refused or failed the request",
+    "ConnectTimeout": "--connect-timeout passed while connecting (TCP and TLS)",
+    "PoolTimeout": "--pool-timeout passed while waiting for a free connection",
+    "WriteTimeout": "--write-timeout passed while sending the request",
+    "ReadTimeout": "--read-timeout passed while waiting for data from the server",
+    "TotalTimeout": "--max-time passed for this URL (redirects, retries and body included)",
+    "WriteError": "the connection failed while sending the request",
+    "ReadError": "the connection failed while reading the response (reset or closed by the server)",
+    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared...",
+    "TooManyRedirects": "-L followed --max-redirects redirects and there were more",
+    "InvalidRedirect": "a redirect's Location is not a URL",
+    "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",
+    "DecodingError": "the body's gzip or deflate encoding is broken",
+    "Cancelled": "in flight when --deadline or a signal stopped the run",
+    "NotStarted": "read from the input but not started when --deadline or a signal stopped the run",
+    "Unexpected": "anything else: a fault fetchcli did not foresee; the message names the original exception",
+}
 
 
 class TotalTimeout(Exception):
     """A URL took longer than ``--max-time`` in all (redirects and body included)."""
+
+
+class UnsupportedRedirect(Exception):
+    """``-L`` met a redirect to a scheme fetchcli does not fetch."""
+
+
+class InvalidRedirect(Exception):
+    """A redirect's ``Location`` is not a URL."""
+
+
+class InvalidRequestURL(Exception):
+    """A URL that passed input validation but that httpx cannot turn into a request."""
 
 
 # What to say when an exception carries no message of its own (httpx's timeouts often don't).
@@ -40,16 +77,81 @@ _DEFAULT_MESSAGES = {
     "ConnectError": "could not connect",
 }
 
-_RENAMED: dict[type[BaseException], str] = {BodyDecodingError: "DecodingError"}
+# Exceptions whose class decides the type outright, most specific first.
+_BY_CLASS: tuple[tuple[type[BaseException], str], ...] = (
+    (TotalTimeout, "TotalTimeout"),
+    (BodyDecodingError, "DecodingError"),
+    (InvalidRequestURL, "InvalidURL"),
+    (UnsupportedRedirect, "UnsupportedRedirect"),
+    (InvalidRedirect, "InvalidRedirect"),
+    (httpx.TooManyRedirects, "TooManyRedirects"),
+    (httpx.ConnectTimeout, "ConnectTimeout"),
+    (httpx.ReadTimeout, "ReadTimeout"),
+    (httpx.WriteTimeout, "WriteTimeout"),
+    (httpx.PoolTimeout, "PoolTimeout"),
+    (httpx.ProxyError, "ProxyError"),
+    (httpx.WriteError, "WriteError"),
+    (httpx.ReadError, "ReadError"),
+    (httpx.RemoteProtocolError, "RemoteProtocolError"),
+    (httpx.ConnectError, "ConnectError"),
+)
+
+_TOO_MANY_FILES = (errno.EMFILE, errno.ENFILE)
 
 
-def error_from_exception(exc: BaseException) -> ErrorInfo:
-    """Classify any exception raised while fetching one URL; never raises."""
-    name = _RENAMED.get(type(exc), type(exc).__name__)
-    message = clean_line(str(exc))
-    if not message:
-        cause = exc.__cause__ or exc.__context__
-        message = clean_line(str(cause)) if cause is not None else ""
-    if not message:
-        message = _DEFAULT_MESSAGES.get(name, name)
-    return ErrorInfo(type=name, message=message)
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception behind it, breadth first, each once."""
+    queue: list[BaseException] = [exc]
+    seen: list[BaseException] = []
+    while queue and len(seen) < 32:
+        current = queue.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        yield current
+        behind = [current.__cause__, current.__context__]
+        behind += [getattr(current, "os_error", None), getattr(current, "certificate_error", None)]
+        nested = getattr(current, "exceptions", None)  # an exception group (anyio's happy eyeballs)
+        if isinstance(nested, (list, tuple)):
+            behind += list(nested)
+        queue += [e for e in behind if isinstance(e, BaseException)]
+
+
+def _cause(exc: BaseException) -> tuple[str, BaseException] | None:
+    """The root cause of a failure to connect, when the chain shows one."""
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno in _TOO_MANY_FILES:
+            return "TooManyOpenFiles", link
+    for link in _chain(exc):
+        if isinstance(link, socket.gaierror):
+            return "DNSError", link
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return "CertificateError", link
+        if isinstance(link, ssl.SSLError):
+            return "TLSError", link
+        if isinstance(link, ConnectionRefusedError):
+            return "ConnectionRefused", link
+    return None
+
+
+def _message(exc: BaseException) -> str:
+    for link in _chain(exc):
+        text = clean_line(str(link))
+        if text:
+            return text
+    return ""
+
+
+def classify(exc: BaseException) -> ErrorInfo:
+    """The ``ErrorInfo`` for any exception raised while fetching one URL; never raises."""
+    etype = next((name for cls, name in _BY_CLASS if isinstance(exc, cls)), None)
+    cause = _cause(exc) if etype in (None, "ConnectError", "ReadError", "WriteError") else None
+    if cause is not None:
+        etype, root = cause
+        message = _message(root)
+    elif etype is None:  # not foreseen: say what it was, from the bottom of the chain
+        root = list(_chain(exc))[-1]
+        return ErrorInfo("Unexpected", clean_line(f"{type(root).__name__}: {root}"))
+    else:
+        message = _message(exc)
+    return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, ERROR_TYPES[etype]))

@@ -4,20 +4,19 @@ body cap, build the record. Never raises for anything the network or the input c
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import httpx
 
-from fetchcli.errors import TotalTimeout, error_from_exception
+from fetchcli.errors import InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
+from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
-from fetchcli.snippet import Body, BodyDecodingError, clean_line, make_snippet, read_body
+from fetchcli.snippet import Body, clean_line, make_snippet, read_body
 
 
 def _now_iso() -> str:
@@ -64,31 +63,18 @@ class _Deadline:
             self.handle.cancel()
 
 
-class InvalidURL(Exception):
-    """A URL that passed input validation but that httpx cannot turn into a request."""
-
-
 def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
     try:
         return client.build_request(method, url)
-    except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
-        raise InvalidURL(str(exc) or "invalid URL") from exc
-
-
-# Failures worth another try: the connection or the exchange failed, or a phase timed out.
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
-NOT_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-    httpx.ProxyError,
-)
+    except Exception as exc:
+        raise InvalidRequestURL(str(exc) or "invalid URL") from exc
 
 
 @dataclass(slots=True)
 class _Outcome:
     response: httpx.Response | None = None
     body: Body | None = None
-    error: Exception | None = None
+    error: ErrorInfo | None = None
 
 
 async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings: Settings) -> _Outcome:
@@ -110,47 +96,24 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         if redirects > req.max_redirects:
             raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
         if next_request.url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
+            raise UnsupportedRedirect(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
         # httpx drops Authorization when a redirect leaves the origin, and Cookie always; a
         # proxy's credentials are for the first request only (as requests does).
         next_request.headers.pop("Proxy-Authorization", None)
         request = next_request
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or HTTP-date form), or None when absent or bad."""
-    if value is None:
+def _retry_wait(outcome: _Outcome, method: str, attempt: int, settings: Settings) -> float | None:
+    """Seconds to wait before another try, or None when this outcome is final (see retry.py)."""
+    policy = settings.retry
+    if attempt > policy.retries:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    response = outcome.response
+    status = response.status_code if response is not None else None
+    if not may_retry(method, outcome.error.type if outcome.error is not None else None, status, policy):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _retry_wait(outcome: _Outcome, attempt: int, settings: Settings) -> float | None:
-    """Seconds to wait before another try, or None when this outcome is final."""
-    retry = settings.retry
-    if attempt > retry.retries:
-        return None
-    if outcome.error is not None:
-        if not isinstance(outcome.error, RETRYABLE_ERRORS) or isinstance(outcome.error, NOT_RETRYABLE_ERRORS):
-            return None
-    else:
-        assert outcome.response is not None
-        status = outcome.response.status_code
-        if status not in retry.retry_on:
-            return None
-        if status in (429, 503):
-            hinted = retry_after_seconds(outcome.response.headers.get("retry-after"))
-            if hinted is not None:
-                return min(hinted, retry.max_wait)
-    return random.uniform(0, min(retry.max_wait, retry.backoff * 2 ** (attempt - 1)))  # full jitter
+    retry_after = response.headers.get("retry-after") if response is not None else None
+    return backoff_seconds(attempt, policy, retry_after, status)
 
 
 async def _attempts(
@@ -164,12 +127,12 @@ async def _attempts(
             await gate.enter(host, lane)
         try:
             outcome = await _exchange(client, request, settings)
-        except (httpx.HTTPError, BodyDecodingError) as exc:
-            outcome = _Outcome(error=exc)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
+            outcome = _Outcome(error=classify(exc))
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
-        wait = _retry_wait(outcome, attempt, settings)
+        wait = _retry_wait(outcome, request.method, attempt, settings)
         if wait is None:
             return outcome, attempt
         if lane is not None:
@@ -188,47 +151,49 @@ async def fetch_one(
     started = time.perf_counter()
     deadline = _Deadline(settings.timeouts.total)
     attempts = 1
+    error: ErrorInfo
     try:
         request = _build_request(client, settings.request.method, item.url)
         outcome, attempts = await _attempts(client, request, settings, lane, gate)
         deadline.cancel()
         if outcome.error is not None:
-            raise outcome.error
-        response, body = outcome.response, outcome.body
-        assert response is not None and body is not None
-        headers = response.headers
-        snippet, binary = make_snippet(body.data, response.charset_encoding, settings.body.snippet_length)
-        content_type = headers.get("content-type")
-        return FetchResult(
-            index=item.index,
-            url=item.display_url,
-            ok=response.status_code < 400,
-            status=response.status_code,
-            reason=clean_line(response.reason_phrase),
-            http_version=response.http_version,
-            final_url=clean_line(mask_credentials(str(response.url)), 8192),
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-            content_type=clean_line(content_type) if content_type is not None else None,
-            content_length=_header_int(headers.get("content-length")),
-            bytes_read=len(body.data),
-            truncated=not body.complete,
-            binary=binary,
-            snippet=snippet,
-            fetched_at=fetched_at,
-            attempts=attempts,
-        )
+            error = outcome.error
+        else:
+            response, body = outcome.response, outcome.body
+            assert response is not None and body is not None
+            headers = response.headers
+            snippet, binary = make_snippet(body.data, response.charset_encoding, settings.body.snippet_length)
+            content_type = headers.get("content-type")
+            return FetchResult(
+                index=item.index,
+                url=item.display_url,
+                ok=response.status_code < 400,
+                status=response.status_code,
+                reason=clean_line(response.reason_phrase),
+                http_version=response.http_version,
+                final_url=clean_line(mask_credentials(str(response.url)), 8192),
+                elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+                content_type=clean_line(content_type) if content_type is not None else None,
+                content_length=_header_int(headers.get("content-length")),
+                bytes_read=len(body.data),
+                truncated=not body.complete,
+                binary=binary,
+                snippet=snippet,
+                fetched_at=fetched_at,
+                attempts=attempts,
+            )
     except asyncio.CancelledError:
         if not deadline.expired:
             raise
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
-        error = error_from_exception(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
+        error = classify(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         deadline.cancel()
-        error = error_from_exception(exc)
-        redact = Redactor.for_headers(settings.request.headers).with_secrets(url_secrets(item.url))
-        error = ErrorInfo(error.type, redact(error.message))
+        error = classify(exc)
+    redact = Redactor.for_headers(settings.request.headers).with_secrets(url_secrets(item.url))
+    error = ErrorInfo(error.type, redact(error.message))
     return FetchResult(
         index=item.index,
         url=item.display_url,

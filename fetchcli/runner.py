@@ -10,18 +10,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from fetchcli.errors import ExitStatus
 from fetchcli.models import Summary, UrlItem
 from fetchcli.output import OpenError, Output, OutputError
 from fetchcli.render import Sink, make_sink
 from fetchcli.settings import OutputFormat, Settings, SettingsError
 from fetchcli.sources import Inputs, ThreadedSource
+from fetchcli.status import ExitStatus
 from fetchcli.terminal import for_terminal
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class Environment:
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     stderr_isatty: bool | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def __post_init__(self) -> None:
         if self.stdin_isatty is None:
@@ -74,7 +75,7 @@ def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
 
 
 def _use_color(env: Environment, to_terminal: bool) -> bool:
-    return to_terminal and "NO_COLOR" not in os.environ
+    return to_terminal and "NO_COLOR" not in env.environ
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     started = time.perf_counter()
     try:
         try:
-            _run_loop(_consume(settings, inputs, sink, state), settings.effective_concurrency)
+            _run_loop(_consume(settings, inputs, sink, state), settings.resolver_threads)
         except KeyboardInterrupt:  # before the loop could install its handler
             state.signal = signal.SIGINT
         summary.elapsed_s = time.perf_counter() - started
@@ -215,9 +216,9 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
 
 def _size_resolver_threads(threads: int) -> None:
     """Name lookups of the httpx backend go to the loop's thread pool: make it as wide as the
-    concurrency, so many distinct hosts do not queue behind a few threads (the aiohttp
-    backend has its own pool, see aio.py)."""
-    os.environ.setdefault("UV_THREADPOOL_SIZE", str(min(max(threads, 4), 1024)))  # uvloop's (libuv's) pool
+    concurrency (``Settings.resolver_threads``, already bounded), so many distinct hosts do not
+    queue behind a few threads (the aiohttp backend has its own pool, see aio.py)."""
+    os.environ.setdefault("UV_THREADPOOL_SIZE", str(threads))  # uvloop's (libuv's) pool
 
 
 def _run_loop(coro: object, threads: int) -> None:

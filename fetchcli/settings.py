@@ -7,6 +7,7 @@ Validation raises ``SettingsError`` naming the flag, which the CLI turns into a 
 from __future__ import annotations
 
 import enum
+import importlib.util
 import math
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ ORDER_WINDOW_FACTOR = 8
 MIN_ORDER_WINDOW = 256
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Controls a header value may not hold (RFC 9110 5.5: obs-text and HTAB are allowed; non-ASCII
+# text is sent as UTF-8).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class SettingsError(ValueError):
@@ -123,6 +127,7 @@ class RetrySettings:
     retry_on: frozenset[int] = frozenset(DEFAULT_RETRY_ON)
     backoff: float = DEFAULT_RETRY_BACKOFF
     max_wait: float = DEFAULT_RETRY_MAX_WAIT
+    all_methods: bool = False  # also retry non-idempotent methods once a request was sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,12 +211,15 @@ def validate(settings: Settings) -> None:
     for name, value in req.headers:
         if not _TOKEN.match(name):
             raise SettingsError("--header", f"has an invalid header name {name!r}")
-        if any(ch in value for ch in "\r\n\0"):
-            raise SettingsError("--header", f"value for {name!r} must not contain CR, LF or NUL")
-    if req.user_agent is not None and any(ch in req.user_agent for ch in "\r\n\0"):
-        raise SettingsError("--user-agent", "must not contain CR, LF or NUL")
-    if req.proxy is not None and not re.match(r"^(https?|socks5h?)://[^\s]+$", req.proxy):
-        raise SettingsError("--proxy", "must be a URL such as http://host:port")
+        if _CONTROL.search(value):
+            raise SettingsError("--header", f"value for {name!r} must not contain control characters")
+    if req.user_agent is not None and _CONTROL.search(req.user_agent):
+        raise SettingsError("--user-agent", "must not contain control characters")
+    if req.proxy is not None:
+        if not re.match(r"^(https?|socks5h?)://[^\s]+$", req.proxy):
+            raise SettingsError("--proxy", "must be a URL such as http://host:port")
+        if req.proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
+            raise SettingsError("--proxy", "socks5:// needs the socks extra: pip install 'fetchcli[socks]'")
 
 
 def parse_status_list(text: str) -> frozenset[int]:

@@ -100,7 +100,43 @@ def normalise_url(text: str, index: int) -> UrlItem:
         return _invalid(index, raw, f"URL {reason}")
     if port is not None and (not port.isdigit() or not 0 < int(port) < 65536):
         return _invalid(index, raw, f"URL has an invalid port {port!r}")
+    if not host.startswith("[") and _NUMBER_LABEL.match(host.rstrip(".").rpartition(".")[2]):
+        address = _ipv4(host)
+        if address is None:
+            return _invalid(index, raw, f"URL has an invalid IPv4 address {host!r}")
+        if address != host:  # 2130706433, 0x7f.1, 127.1: one spelling for both backends
+            start = len(scheme) + 3 + len(authority) - len(hostport)
+            text = text[:start] + address + text[start + len(host) :]
     return UrlItem(index=index, raw=raw, url=text)
+
+
+_NUMBER_LABEL = re.compile(r"^(?:\d+|0[xX][0-9A-Fa-f]*)$")
+
+
+def _ipv4(host: str) -> str | None:
+    """A host that ends in a number is an IPv4 address in any of the forms the WHATWG URL
+    standard (and so every browser) reads: ``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``.
+    Returns it dotted, or None when it is not a valid one."""
+    parts = host.rstrip(".").split(".")
+    if len(parts) > 4:
+        return None
+    numbers = []
+    for part in parts:
+        if part[:2].lower() == "0x":
+            digits, base = part[2:] or "0", 16
+        elif len(part) > 1 and part.startswith("0"):
+            digits, base = part[1:], 8
+        else:
+            digits, base = part, 10
+        try:
+            numbers.append(int(digits, base))
+        except ValueError:
+            return None
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = sum(n << (8 * (3 - i)) for i, n in enumerate(leading)) + last
+    return ".".join(str((value >> shift) & 255) for shift in (24, 16, 8, 0))
 
 
 def _clean(line: str) -> str | None:

@@ -43,6 +43,18 @@ def test_backend_choice_is_validated() -> None:
         build_client(Settings(request=socks, backend=Backend.aiohttp))
 
 
+def test_socks_without_its_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "socksio" else real(name, *a))
+    with pytest.raises(
+        SettingsError, match=r"--proxy socks5:// needs the socks extra: pip install 'fetchcli\[socks\]'"
+    ):
+        RequestSettings(proxy="socks5://127.0.0.1:9")
+        Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9"))
+
+
 def test_auto_uses_httpx_for_http2_and_socks() -> None:
     from fetchcli.aio import AiohttpTransport
     from fetchcli.pool import ShardedPoolTransport

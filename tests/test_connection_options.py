@@ -77,7 +77,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackSer
 def test_tls_is_verified_unless_insecure(tls_server: LoopbackServer, backend: Backend) -> None:
     url = tls_server.url("/ok/tls")
     [refused] = run([url], backend=backend)
-    assert refused.error is not None and refused.error.type == "ConnectError"
+    assert refused.error is not None and refused.error.type == "CertificateError"
     assert "certificate" in refused.error.message.lower()
     [accepted] = run([url], Settings(request=RequestSettings(insecure=True)), backend=backend)
     assert accepted.ok and accepted.snippet == "hello from /ok/tls"

@@ -42,3 +42,11 @@ def test_example_urls_file_exists_and_parses() -> None:
         items = list(iter_items(iter_binary_lines(f)))
     assert len(items) >= 12
     assert all(item.error is None for item in items)
+
+
+def test_the_error_vocabulary_is_the_readmes_table() -> None:
+    from fetchcli.errors import ERROR_TYPES
+
+    section = README.split("| `error.type` | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"^\| `(\w+)` \| (.+) \|$", section, flags=re.MULTILINE)
+    assert dict(listed) == ERROR_TYPES

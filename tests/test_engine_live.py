@@ -105,7 +105,7 @@ def test_max_time_stops_a_trickling_server(server: LoopbackServer, backend: Back
 
 def test_connect_error(server: LoopbackServer, backend: Backend) -> None:
     [result] = run(["http://127.0.0.1:9/"], backend=backend)
-    assert result.error is not None and result.error.type == "ConnectError"
+    assert result.error is not None and result.error.type == "ConnectionRefused"
 
 
 def test_hostile_strings_are_sanitised(server: LoopbackServer, backend: Backend) -> None:
@@ -141,7 +141,7 @@ def test_redirects_live(server: LoopbackServer, backend: Backend) -> None:
     )
     assert chain.ok and chain.final_url == server.url("/ok")
     assert loop.error is not None and loop.error.type == "TooManyRedirects"
-    assert to_file.error is not None and to_file.error.type == "UnsupportedProtocol"
+    assert to_file.error is not None and to_file.error.type == "UnsupportedRedirect"
 
 
 @pytest.mark.parametrize("order", [Order.input, Order.completion])

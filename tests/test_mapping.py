@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
+import ssl
 
 import httpx
 import pytest
 import respx
 
+from fetchcli.errors import ERROR_TYPES, classify
 from fetchcli.settings import RequestSettings, Settings
 from tests.helpers import run_httpx as run
 
@@ -64,13 +68,62 @@ def test_redirect_limit() -> None:
 def test_redirect_to_non_http_scheme() -> None:
     respx.get("https://a.test/").respond(302, headers={"Location": "file:///etc/passwd"})
     [result] = run(["https://a.test/"], Settings(request=RequestSettings(follow_redirects=True)))
-    assert result.error is not None and result.error.type == "UnsupportedProtocol"
+    assert result.error is not None and result.error.type == "UnsupportedRedirect"
+
+
+def _caused(exc: Exception, cause: BaseException) -> Exception:
+    exc.__cause__ = cause
+    return exc
+
+
+_EMFILE = OSError(errno.EMFILE, "Too many open files")
+
+
+class _Group(Exception):
+    """Like an ExceptionGroup (anyio's happy eyeballs raises one), on Python 3.10 too."""
+
+    def __init__(self, *exceptions: BaseException) -> None:
+        super().__init__("all connection attempts failed")
+        self.exceptions = exceptions
 
 
 @pytest.mark.parametrize(
     ("exc", "name"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused"), "ConnectError"),
+        (
+            _caused(httpx.ConnectError("All connection attempts failed"), ConnectionRefusedError(111, "no")),
+            "ConnectionRefused",
+        ),
+        (_caused(httpx.ConnectError("lookup failed"), socket.gaierror(-2, "Name or service not known")), "DNSError"),
+        (
+            _caused(httpx.ConnectError("tls"), ssl.SSLCertVerificationError(1, "certificate verify failed")),
+            "CertificateError",
+        ),
+        (_caused(httpx.ConnectError("tls"), ssl.SSLError(1, "wrong version number")), "TLSError"),
+        (_caused(httpx.ConnectError("x"), _EMFILE), "TooManyOpenFiles"),
+        (_caused(httpx.ReadError("x"), _EMFILE), "TooManyOpenFiles"),
+        (
+            _caused(httpx.ConnectError("x"), _Group(ConnectionRefusedError(111, "no"))),
+            "ConnectionRefused",
+        ),
+    ],
+)
+def test_the_cause_of_a_failure_is_read_from_the_chain(exc: Exception, name: str) -> None:
+    info = classify(exc)
+    assert info.type == name and info.type in ERROR_TYPES
+    assert info.message
+
+
+@pytest.mark.parametrize(
+    ("exc", "name"),
+    [
+        (httpx.ConnectError("no route"), "ConnectError"),
+        (httpx.WriteTimeout(""), "WriteTimeout"),
+        (httpx.PoolTimeout(""), "PoolTimeout"),
+        (httpx.ReadError(""), "ReadError"),
+        (httpx.ProxyError("bad proxy"), "ProxyError"),
+        (ValueError("something odd"), "Unexpected"),
+        (httpx.LocalProtocolError("bad request"), "Unexpected"),
         (httpx.ConnectTimeout(""), "ConnectTimeout"),
         (httpx.ReadTimeout(""), "ReadTimeout"),
         (httpx.RemoteProtocolError("illegal status line"), "RemoteProtocolError"),

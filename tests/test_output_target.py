@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.errors import ExitStatus
 from fetchcli.runner import Environment, OutputOptions, execute
 from fetchcli.settings import OutputFormat, Settings
+from fetchcli.status import ExitStatus
 from tests.server import LoopbackServer
 
 FORMATS = ["json", "jsonl", "table"]

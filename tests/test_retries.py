@@ -7,8 +7,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from fetchcli.request import retry_after_seconds
-from fetchcli.settings import Backend, Order, RetrySettings, Settings
+from fetchcli.retry import retry_after_seconds
+from fetchcli.settings import Backend, Order, RequestSettings, RetrySettings, Settings
 from tests.helpers import run
 from tests.server import LoopbackServer, running_server
 
@@ -46,15 +46,23 @@ def test_retry_on_chooses_statuses(server: LoopbackServer) -> None:
 def test_dropped_connections_are_retried(server: LoopbackServer, backend: Backend) -> None:
     [result] = run([server.url(f"/drop/{key()}/2")], Settings(retry=FAST), backend=backend)
     assert result.ok and result.snippet == "ok after 2"
-    # aiohttp itself resends once, at once, a request whose reused connection turns out closed
-    # (as curl does); fetchcli's attempts count its own tries.
-    assert result.attempts == (3 if backend is Backend.httpx else 2)
+    # Every request sent is an attempt, on both backends: aiohttp's own silent resend is off.
+    assert result.attempts == 3
 
 
-def test_errors_that_a_retry_cannot_fix_are_not_retried(server: LoopbackServer) -> None:
+def test_a_refused_connection_is_retried(server: LoopbackServer) -> None:
     [result] = run(["http://127.0.0.1:9/"], Settings(retry=FAST))
-    assert result.error is not None and result.error.type == "ConnectError"
-    assert result.attempts == 4  # a refused connection may come back: retried
+    assert result.error is not None and result.error.type == "ConnectionRefused"
+    assert result.attempts == 4  # nothing was sent: safe to try again, and it may come back
+
+
+def test_errors_that_a_retry_cannot_fix_are_not_retried(server: LoopbackServer, backend: Backend) -> None:
+    follow = Settings(retry=FAST, request=RequestSettings(follow_redirects=True, max_redirects=2))
+    before = server.stats.requests
+    loop, to_file = run([server.url("/loop"), server.url("/location?to=file:///etc/passwd")], follow, backend=backend)
+    assert loop.error is not None and loop.error.type == "TooManyRedirects" and loop.attempts == 1
+    assert to_file.error is not None and to_file.error.type == "UnsupportedRedirect" and to_file.attempts == 1
+    assert server.stats.requests - before == 3 + 1  # the loop's three requests, the redirect's one
     [result] = run(["ftp://x"], Settings(retry=FAST))
     assert result.attempts == 0  # invalid input: no request at all
 
