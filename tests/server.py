@@ -21,6 +21,10 @@ Paths:
   /evil-location          302 whose Location and reason phrase carry terminal escapes and U+202E
   /utf16                  'café' in UTF-16 (with NUL bytes), declared as charset=utf-16
   /blank                  a body of spaces and newlines only
+  /bad-chunk              a chunked body whose chunk size is 20 hex digits
+  /short                  Content-Length 100, then 10 bytes and the connection closed
+  /307, /308              that redirect to /method
+  /method                 the request's method and body length, as the body
   /escape                 body and reason phrase with terminal escapes and Rich markup
   /binary                 PNG-like bytes with NULs
   /charset/NAME           'café' encoded in latin-1, declared as charset NAME
@@ -87,7 +91,8 @@ class LoopbackServer:
 
     def url(self, path: str, host: str | None = None) -> str:
         scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://{host or self.host}:{self.port}{path}"
+        host = host or self.host
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.port}{path}"
 
     def start(self) -> LoopbackServer:
         self._thread.start()
@@ -264,6 +269,18 @@ class LoopbackServer:
             return await self._send(
                 writer, "200 OK", "café".encode("utf-16"), {"Content-Type": "text/plain; charset=utf-16"}
             )
+        if path == "/bad-chunk":
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nabc\r\n")
+            await writer.drain()
+            return False
+        if path == "/short":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+            await writer.drain()
+            return False
+        if path in ("/307", "/308"):
+            return await self._send(writer, f"{path[1:]} Moved", b"", {"Location": "/method"})
+        if path == "/method":
+            return await self._send(writer, "200 OK", f"{method} {headers.get('content-length', '-')}".encode())
         if path == "/blank":
             return await self._send(writer, "200 OK", b"   \n\n   ")
         if path == "/escape":
@@ -283,9 +300,9 @@ class LoopbackServer:
 
 @contextmanager
 def running_server(
-    extra_hosts: tuple[str, ...] = (), ssl_context: ssl.SSLContext | None = None
+    extra_hosts: tuple[str, ...] = (), ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"
 ) -> Iterator[LoopbackServer]:
-    server = LoopbackServer(extra_hosts=extra_hosts, ssl_context=ssl_context).start()
+    server = LoopbackServer(host=host, extra_hosts=extra_hosts, ssl_context=ssl_context).start()
     try:
         yield server
     finally:

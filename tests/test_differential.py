@@ -1,0 +1,164 @@
+"""Two backends, one behaviour: the same hostile-server matrix on aiohttp and httpx gives the
+same status, error.type and attempts, and the server sees the same number of requests.
+
+Each case also states what the answer must be, so two backends wrong in the same way still fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
+from tests.helpers import run
+from tests.server import LoopbackServer, running_server
+
+UNRESOLVABLE = "no-such-host.fetchcli.test"
+
+
+@pytest.fixture
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One name that does not resolve, without asking any resolver (no traffic leaves)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == UNRESOLVABLE:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(scope="module")
+def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    path: str  # on the plain server, or a full URL with {port}, {tls_port}, {v6_port}
+    expect: tuple[int | None, str | None, int]  # status, error.type, attempts
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    snippet: str | None = None  # what the body must start with, where it matters
+
+
+FOLLOW = {"follow_redirects": True, "max_redirects": 3}
+CASES = [
+    Case("hang", "/hang", (None, "ReadTimeout", 1), {"timeout": 0.5}),
+    Case("trickle", "/trickle", (None, "TotalTimeout", 1), {"max_time": 0.6}),
+    Case("reset mid-status", "/reset-status", (None, "RemoteProtocolError", 1)),
+    Case("over-long chunk size", "/bad-chunk", (None, "RemoteProtocolError", 1)),
+    Case("short body", "/short", (None, "RemoteProtocolError", 1)),
+    Case("1 MiB header", "/bigheader", (None, "RemoteProtocolError", 1)),
+    Case("redirect loop", "/loop", (None, "TooManyRedirects", 1), FOLLOW),
+    Case("307 POST", "/307", (200, None, 1), {**FOLLOW, "method": "POST"}, snippet="POST"),
+    Case("308 PUT", "/308", (200, None, 1), {**FOLLOW, "method": "PUT"}, snippet="PUT"),
+    Case("URL credentials", "http://user:pw@127.0.0.1:{port}/headers?creds", (200, None, 1)),
+    Case("decimal host", "http://2130706433:{port}/ok/decimal", (200, None, 1)),
+    Case("IPv6 host", "http://[::1]:{v6_port}/ok/v6", (200, None, 1)),
+    Case("refused port", "http://127.0.0.1:9/", (None, "ConnectionRefused", 1)),
+    Case("unresolvable name", f"http://{UNRESOLVABLE}/", (None, "DNSError", 1)),
+    Case("self-signed TLS", "https://127.0.0.1:{tls_port}/ok/tls", (None, "CertificateError", 1)),
+    Case("self-signed TLS with -k", "https://127.0.0.1:{tls_port}/ok/tls-k", (200, None, 1), {"insecure": True}),
+    Case("retried 503", "/fail/{key}/2?status=503", (200, None, 3), {"retries": 3}),
+    Case("dropped, GET retried", "/drop/{key}/1", (200, None, 2), {"retries": 3}),
+    Case(
+        "dropped, POST not retried", "/drop/{key}/1", (None, "RemoteProtocolError", 1), {"retries": 3, "method": "POST"}
+    ),
+]
+
+
+def _settings(case: Case, backend: Backend) -> Settings:
+    options = dict(case.settings)
+    timeouts = TimeoutSettings(timeout=options.pop("timeout", 5), max_time=options.pop("max_time", 30))
+    retry = RetrySettings(retries=options.pop("retries", 0), backoff=0.01, max_wait=0.05)
+    return Settings(request=RequestSettings(**options), timeouts=timeouts, retry=retry, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def servers(tls_context: ssl.SSLContext) -> Iterator[dict[str, LoopbackServer]]:
+    with (
+        running_server() as plain,
+        running_server(ssl_context=tls_context) as tls,
+        running_server(host="::1") as v6,
+    ):
+        yield {"plain": plain, "tls": tls, "v6": v6}
+
+
+def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tuple[str, Any, int]]:
+    plain = servers["plain"]
+    outcomes = []
+    for case in CASES:
+        key = f"{backend.value}-{case.name.replace(' ', '-')}"
+        target = case.path.format(port=plain.port, tls_port=servers["tls"].port, v6_port=servers["v6"].port, key=key)
+        url = target if "://" in target else plain.url(target)
+        seen_before = sum(s.stats.requests + s.stats.dropped for s in servers.values())
+        (result,) = run([url], _settings(case, backend))
+        seen = sum(s.stats.requests + s.stats.dropped for s in servers.values()) - seen_before
+        error = result.error.type if result.error is not None else None
+        outcomes.append((case.name, (result.status, error, result.attempts), seen))
+        if case.snippet is not None:  # the method and body were re-sent along the redirect
+            assert result.snippet.startswith(case.snippet), (backend, case.name, result.snippet)
+    return outcomes
+
+
+@pytest.mark.usefixtures("no_dns")
+def test_both_backends_give_the_same_record_for_the_same_event(servers: dict[str, LoopbackServer]) -> None:
+    aio = _outcomes(Backend.aiohttp, servers)
+    plain = _outcomes(Backend.httpx, servers)
+    expected = [(case.name, case.expect) for case in CASES]
+    assert [(name, outcome) for name, outcome, _ in aio] == expected, "aiohttp"
+    assert [(name, outcome) for name, outcome, _ in plain] == expected, "httpx"
+    assert [seen for *_, seen in aio] == [seen for *_, seen in plain]  # what the server received
+
+
+@pytest.mark.parametrize("retries", [0, 3])
+def test_requests_seen_equal_the_attempts_reported(backend: Backend, retries: int) -> None:
+    """With 20% of connections reset, the server's count and the records' agree exactly."""
+    with running_server() as server:
+        server.fault_rate = 0.2
+        urls = [server.url(f"/ok/{n}") for n in range(400)]
+        settings = Settings(retry=RetrySettings(retries=retries, backoff=0.001, max_wait=0.01), backend=backend)
+        results = run(urls, settings)
+        assert server.stats.requests + server.stats.dropped == sum(r.attempts for r in results)
+        failed = [r for r in results if not r.ok]
+        if retries == 0:
+            assert server.stats.dropped == len(failed) > 0
+        else:
+            assert len(failed) < server.stats.dropped
+
+
+def test_a_post_is_sent_once_after_a_read_error_unless_all_methods_are_retried(
+    server: LoopbackServer, backend: Backend, tmp_path: Path
+) -> None:
+    retry = RetrySettings(retries=3, backoff=0.001, max_wait=0.01)
+    post = RequestSettings(method="POST")
+    key = f"post-{backend.value}"
+    (once,) = run([server.url(f"/drop/{key}/1")], Settings(request=post, retry=retry), backend=backend)
+    assert once.attempts == 1 and not once.ok
+    (again,) = run(
+        [server.url(f"/drop/{key}-all/1")],
+        Settings(request=post, retry=dataclasses.replace(retry, all_methods=True)),
+        backend=backend,
+    )
+    assert again.attempts == 2 and again.ok
