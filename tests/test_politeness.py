@@ -49,14 +49,14 @@ def test_overall_rate(server: LoopbackServer, backend: Backend) -> None:
 
 def test_host_rate_paces_each_host_separately(two_hosts: LoopbackServer) -> None:
     urls = [two_hosts.url(f"/ok/a{n}") for n in range(6)] + [two_hosts.url(f"/ok/b{n}", host=OTHER) for n in range(6)]
-    started = time.monotonic()
     results = run(urls, Settings(politeness=PolitenessSettings(host_rate=10)))
-    elapsed = time.monotonic() - started
     assert all(r.ok for r in results)
-    for times in two_hosts.stats.times_by_host.values():
+    a_times, b_times = two_hosts.stats.times_by_host.values()
+    for times in (a_times, b_times):
         gaps = [b - a for a, b in itertools.pairwise(times)]
         assert len(times) == 6 and min(gaps) >= 0.08
-    assert elapsed < 6 * 0.1 * 2  # the two hosts were paced in parallel, not one after the other
+    # The two hosts were paced side by side, not one after the other: their arrivals interleave.
+    assert min(b_times) < max(a_times) and min(a_times) < max(b_times)
 
 
 def test_rate_accepts_fractions(server: LoopbackServer) -> None:
@@ -85,8 +85,6 @@ def test_name_lookups_run_in_parallel(server: LoopbackServer, monkeypatch: pytes
 
     monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
     urls = [f"http://h{n}.fetchcli.test:{server.port}/ok/{n}" for n in range(50)]
-    started = time.monotonic()
     results = asyncio.run(collect(urls, Settings(concurrency=50)))
     assert all(r.ok for r in results), results[0].error
-    assert state["peak"] >= 40
-    assert time.monotonic() - started < 3
+    assert state["peak"] >= 40  # counted: lookups side by side

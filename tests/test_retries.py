@@ -76,7 +76,7 @@ def test_retry_after_is_honoured_and_capped(server: LoopbackServer) -> None:
     capped = Settings(retry=RetrySettings(retries=1, backoff=0.01, max_wait=0.2))
     started = time.monotonic()
     [result] = run([server.url(f"/fail/{key()}/1?status=503&retry_after=120")], capped)
-    assert result.ok and time.monotonic() - started < 5
+    assert result.ok and time.monotonic() - started < 60  # capped at 0.2 s, not the 120 asked
 
 
 def test_retry_after_forms() -> None:
@@ -92,25 +92,26 @@ def test_max_time_bounds_all_tries(server: LoopbackServer) -> None:
     from fetchcli.settings import TimeoutSettings
 
     slow_retries = RetrySettings(retries=10, backoff=0.5, max_wait=0.5)
-    started = time.monotonic()
-    [result] = run(
-        [server.url(f"/fail/{key()}/99")], Settings(retry=slow_retries, timeouts=TimeoutSettings(max_time=1))
-    )
-    assert result.error is not None and result.error.type == "TotalTimeout"
-    assert time.monotonic() - started < 3
+    path = f"/fail/{key()}/99"
+    [result] = run([server.url(path)], Settings(retry=slow_retries, timeouts=TimeoutSettings(max_time=1)))
+    assert result.error is not None and result.error.type == "TotalTimeout"  # not a 503 after 11 tries
+    assert server.stats.paths.count(path) < 11
 
 
 def test_a_host_backing_off_does_not_hold_up_others() -> None:
     with running_server(extra_hosts=("127.0.0.2",)) as srv:
-        slow_host = srv.url(f"/fail/{key()}/1?status=503&retry_after=2")
+        slow_host = srv.url(f"/fail/{key()}/1?status=503&retry_after=3")
         others = [srv.url(f"/slow/20?n={n}", host="127.0.0.2") for n in range(20)]
         settings = Settings(concurrency=1, order=Order.completion, retry=RetrySettings(retries=1, max_wait=5))
-        started = time.monotonic()
         results = run([slow_host, *others], settings)
-        elapsed = time.monotonic() - started
+        arrivals = srv.stats.times_by_host
+        first_try, second_try = arrivals[f"127.0.0.1:{srv.port}"]
+        others_arrived = arrivals[f"127.0.0.2:{srv.port}"]
     assert [r.index for r in results][-1] == 0  # the backing-off URL finished last...
     assert all(r.ok for r in results)
-    assert elapsed < 2 + 0.02 * 20  # ...and the others ran during its wait, on its slot
+    # ...and every other URL reached the server while it waited, on its one slot: counted in
+    # the order of arrivals, not in seconds.
+    assert len(others_arrived) == 20 and all(first_try < t < second_try for t in others_arrived)
 
 
 def test_fault_injection_every_url_once_and_ok(fresh_server: LoopbackServer, backend: Backend) -> None:
