@@ -115,6 +115,21 @@ def default_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     return aiohttp_transport(settings) if uses_aiohttp(settings) else sharded_transport(settings)
 
 
+BAD_LOCATION = "fetchcli.bad_location"
+
+
+async def _set_aside_a_bad_location(response: httpx.Response) -> None:
+    """httpx works out a redirect's next request even when it will not follow it, and fails the
+    whole exchange when ``Location`` is not a URL. A 302 with a broken ``Location`` is still a
+    302: the header is set aside here (in the response's extensions), and ``-L`` reports it as
+    ``InvalidRedirect``."""
+    if 300 <= response.status_code < 400 and "location" in response.headers:
+        try:
+            httpx.URL(response.headers["location"])
+        except httpx.InvalidURL:
+            response.extensions[BAD_LOCATION] = response.headers.pop("location")
+
+
 def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """The shared client for a run. Tests pass ``transport=`` (e.g. ``httpx.MockTransport``)."""
     client = httpx.AsyncClient(
@@ -123,6 +138,7 @@ def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         headers=headers_of(settings),
         follow_redirects=False,  # the engine follows redirects itself, reading each body only up to the cap
         trust_env=False,
+        event_hooks={"response": [_set_aside_a_bad_location]},
     )
     client._cookies = _NoCookies()  # no public hook for this; guarded by tests/test_mapping.py
     return client

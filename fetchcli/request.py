@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 import httpx
 
-from fetchcli.errors import InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
+from fetchcli.client import BAD_LOCATION
+from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
@@ -90,6 +91,8 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         finally:
             await response.aclose()
         next_request = response.next_request
+        if req.follow_redirects and BAD_LOCATION in response.extensions:
+            raise InvalidRedirect(f"Location is not a URL: {response.extensions[BAD_LOCATION]!r}")
         if not req.follow_redirects or next_request is None:
             return _Outcome(response, body)
         redirects += 1

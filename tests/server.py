@@ -13,6 +13,7 @@ Paths:
   /trickle                200 with Content-Length 100, one byte every 0.5 s
   /endless                200 claiming 2 GB, sending until the client goes away
   /gzipbomb               gzip body inflating to 64 MiB
+  /bad-gzip               'Content-Encoding: gzip' on bytes that are not gzip
   /redirect/N             302 chain of N hops ending at /ok
   /loop                   302 to itself
   /location?to=URL        302 to URL
@@ -246,6 +247,8 @@ class LoopbackServer:
                 writer.write(chunk)
                 self.stats.body_bytes_sent += len(chunk)
                 await writer.drain()
+        if path == "/bad-gzip":
+            return await self._send(writer, "200 OK", b"this is not gzip at all", {"Content-Encoding": "gzip"})
         if path == "/gzipbomb":
             return await self._send(writer, "200 OK", GZIP_BOMB, {"Content-Encoding": "gzip"})
         if path.startswith("/redirect/"):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fetchcli.client import build_client
+from fetchcli.client import build_client, uses_aiohttp
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, SettingsError
 from tests.helpers import run
 from tests.server import LoopbackServer, running_server
@@ -55,11 +55,8 @@ def test_socks_without_its_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatc
         Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9"))
 
 
-def test_auto_uses_httpx_for_http2_and_socks() -> None:
-    from fetchcli.aio import AiohttpTransport
-    from fetchcli.pool import ShardedPoolTransport
-
-    assert isinstance(build_client(Settings())._transport, AiohttpTransport)
-    assert isinstance(build_client(Settings(backend=Backend.httpx))._transport, ShardedPoolTransport)
-    socks = Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9"))
-    assert isinstance(build_client(socks)._transport, ShardedPoolTransport)
+def test_auto_picks_aiohttp_unless_it_cannot_serve_the_settings() -> None:
+    assert uses_aiohttp(Settings())
+    assert not uses_aiohttp(Settings(backend=Backend.httpx))
+    assert not uses_aiohttp(Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9")))  # SOCKS: httpx
+    assert uses_aiohttp(Settings(request=RequestSettings(proxy="http://127.0.0.1:9")))

@@ -71,6 +71,8 @@ CASES = [
     Case("short body", "/short", (None, "RemoteProtocolError", 1)),
     Case("1 MiB header", "/bigheader", (None, "RemoteProtocolError", 1)),
     Case("redirect loop", "/loop", (None, "TooManyRedirects", 1), FOLLOW),
+    Case("broken Location, not followed", "/evil-location", (302, None, 1)),
+    Case("broken Location, -L", "/evil-location", (None, "InvalidRedirect", 1), FOLLOW),
     Case("307 POST", "/307", (200, None, 1), {**FOLLOW, "method": "POST"}, snippet="POST"),
     Case("308 PUT", "/308", (200, None, 1), {**FOLLOW, "method": "PUT"}, snippet="PUT"),
     Case("URL credentials", "http://user:pw@127.0.0.1:{port}/headers?creds", (200, None, 1)),

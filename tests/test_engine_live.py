@@ -8,11 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from fetchcli.client import build_client
 from fetchcli.engine import fetch
 from fetchcli.models import UrlItem
 from fetchcli.settings import Backend, BodySettings, Order, PoolSettings, RequestSettings, Settings, TimeoutSettings
 from fetchcli.sources import iter_items
-from tests.helpers import run
+from tests.helpers import collect, run
 from tests.server import LoopbackServer
 
 
@@ -34,11 +35,21 @@ def test_connections_are_reused(fresh_server: LoopbackServer, backend: Backend) 
 
 
 def test_max_keepalive_bounds_idle_connections(fresh_server: LoopbackServer, backend: Backend) -> None:
-    # Two waves: with one idle connection kept, the second wave must open new connections.
-    urls = [fresh_server.url(f"/slow/30?n={n}") for n in range(8)]
-    run(urls, Settings(pool=PoolSettings(max_connections=4, max_keepalive=1)), backend=backend)
+    # Two waves on one client: after the first, at most one idle connection is kept, so the
+    # second wave of four (slow enough to be in flight together) opens at least three new ones.
+    settings = Settings(pool=PoolSettings(max_connections=4, max_keepalive=1), backend=backend)
+    urls = [fresh_server.url(f"/slow/300?n={n}") for n in range(8)]
+
+    async def two_waves() -> int:
+        async with build_client(settings) as client:
+            await collect(urls[:4], settings, client)
+            after_first = fresh_server.stats.accepted
+            await collect(urls[4:], settings, client)
+        return after_first
+
+    after_first = asyncio.run(two_waves())
     assert fresh_server.stats.max_open <= 4
-    assert fresh_server.stats.accepted > 4
+    assert fresh_server.stats.accepted - after_first >= 3
 
 
 def test_large_body_is_not_read_whole(fresh_server: LoopbackServer, backend: Backend) -> None:
