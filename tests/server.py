@@ -310,3 +310,71 @@ def running_server(
         yield server
     finally:
         server.stop()
+
+
+class Socks5Proxy:
+    """A minimal SOCKS5 proxy (no authentication, CONNECT only) on 127.0.0.1, for testing
+    ``--proxy socks5://``; counts the tunnels it opened and where to."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.tunnels: list[tuple[str, int]] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-socks", daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+
+    def start(self) -> Socks5Proxy:
+        self._thread.start()
+
+        async def start() -> None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+        asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            _version, count = await reader.readexactly(2)
+            await reader.readexactly(count)
+            writer.write(b"\x05\x00")  # no authentication
+            _version, _command, _reserved, kind = await reader.readexactly(4)
+            if kind == 1:
+                host = socket_address(await reader.readexactly(4))
+            elif kind == 3:
+                host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+            else:
+                host = socket_address(await reader.readexactly(16))
+            port = int.from_bytes(await reader.readexactly(2), "big")
+            upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
+            self.tunnels.append((host, port))
+            writer.write(b"\x05\x00\x00\x01" + bytes(6))
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+
+
+def socket_address(packed: bytes) -> str:
+    import ipaddress
+
+    return str(ipaddress.ip_address(packed))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()

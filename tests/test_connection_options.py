@@ -85,3 +85,18 @@ def test_proxy(server: LoopbackServer, backend: Backend) -> None:
     proxied = Settings(request=RequestSettings(proxy=server.url("")))
     [result] = run(["http://far-away.invalid/page"], proxied, backend=backend)
     assert result.ok and result.snippet == "proxied http://far-away.invalid/page"
+
+
+def test_socks5_proxy(server: LoopbackServer) -> None:
+    """--proxy socks5:// (the socks extra, httpx backend): the request goes through the tunnel."""
+    from tests.server import Socks5Proxy
+
+    proxy = Socks5Proxy().start()
+    try:
+        settings = Settings(request=RequestSettings(proxy=f"socks5://127.0.0.1:{proxy.port}"))
+        (result,) = run([server.url("/ok/via-socks")], settings)
+    finally:
+        proxy.stop()
+    assert result.ok, result.error
+    assert result.snippet == "hello from /ok/via-socks"
+    assert proxy.tunnels == [("127.0.0.1", server.port)]

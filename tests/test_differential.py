@@ -7,10 +7,14 @@ Each case also states what the answer must be, so two backends wrong in the same
 from __future__ import annotations
 
 import dataclasses
+import json
+import resource
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,3 +168,22 @@ def test_a_post_is_sent_once_after_a_read_error_unless_all_methods_are_retried(
         backend=backend,
     )
     assert again.attempts == 2 and again.ok
+
+
+def _few_file_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+
+def test_out_of_file_descriptors_is_the_same_error_on_both_backends(server: LoopbackServer, backend: Backend) -> None:
+    urls = [server.url(f"/slow/200?fds={backend.value}-{n}") for n in range(120)]
+    done = subprocess.run(
+        [sys.executable, "-m", "fetchcli", "--backend", backend.value, "-c", "100", *urls],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_few_file_descriptors,
+    )
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(records) == 120 and done.returncode == 1, done.stderr
+    kinds = Counter((r["error"] or {}).get("type") for r in records)
+    assert set(kinds) == {None, "TooManyOpenFiles"} and kinds["TooManyOpenFiles"] > 0, kinds
