@@ -378,3 +378,65 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         writer.close()
+
+
+class H2Server:
+    """A minimal HTTP/2 server over TLS (ALPN h2, via the h2 package) on 127.0.0.1: it answers
+    every request with 200 and the path, and counts connections and streams."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        context.set_alpn_protocols(["h2"])
+        self._context = context
+        self.port = 0
+        self.connections = 0
+        self.streams = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-h2", daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+
+    def start(self) -> H2Server:
+        self._thread.start()
+
+        async def start() -> None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._context)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+        asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        self.connections += 1
+        connection = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
+        connection.initiate_connection()
+        writer.write(connection.data_to_send())
+        try:
+            while data := await reader.read(65536):
+                for event in connection.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        self.streams += 1
+                        path = dict(event.headers).get(b":path", b"/")
+                        body = b"h2 " + path
+                        connection.send_headers(
+                            event.stream_id,
+                            [(":status", "200"), ("content-type", "text/plain"), ("content-length", str(len(body)))],
+                        )
+                        connection.send_data(event.stream_id, body, end_stream=True)
+                writer.write(connection.data_to_send())
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
-import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, TimeoutSettings
-from tests.helpers import run
+from tests.helpers import run, self_signed_context
 from tests.server import LoopbackServer, running_server
 
 
@@ -54,21 +51,7 @@ def test_pool_timeout(server: LoopbackServer, backend: Backend) -> None:
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackServer]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a self-signed certificate")
-    folder: Path = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    with running_server(ssl_context=context) as srv:
+    with running_server(ssl_context=self_signed_context(tmp_path_factory.mktemp("tls"))) as srv:
         yield srv
 
 
@@ -100,3 +83,20 @@ def test_socks5_proxy(server: LoopbackServer) -> None:
     assert result.ok, result.error
     assert result.snippet == "hello from /ok/via-socks"
     assert proxy.tunnels == [("127.0.0.1", server.port)]
+
+
+def test_http2_is_negotiated(tmp_path: Path) -> None:
+    """--http2 offers HTTP/2 by ALPN and speaks it when the server takes it (httpx backend, h2)."""
+    pytest.importorskip("h2")
+    from tests.server import H2Server
+
+    h2_server = H2Server(self_signed_context(tmp_path)).start()
+    try:
+        settings = Settings(request=RequestSettings(http2=True, insecure=True))
+        urls = [f"https://127.0.0.1:{h2_server.port}/ok/{n}" for n in range(3)]
+        results = run(urls, settings)
+    finally:
+        h2_server.stop()
+    assert [r.http_version for r in results] == ["HTTP/2"] * 3, [r.error for r in results]
+    assert [r.snippet for r in results] == [f"h2 /ok/{n}" for n in range(3)]
+    assert h2_server.streams == 3

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import resource
-import shutil
 import socket
 import ssl
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
-from tests.helpers import run
+from tests.helpers import run, self_signed_context
 from tests.server import LoopbackServer, running_server
 
 UNRESOLVABLE = "no-such-host.fetchcli.test"
@@ -43,18 +42,7 @@ def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a self-signed certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
+    return self_signed_context(tmp_path_factory.mktemp("tls"))
 
 
 @dataclasses.dataclass(frozen=True)
