@@ -53,6 +53,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 
 @dataclass
@@ -312,22 +313,29 @@ def running_server(
         server.stop()
 
 
-class Socks5Proxy:
-    """A minimal SOCKS5 proxy (no authentication, CONNECT only) on 127.0.0.1, for testing
-    ``--proxy socks5://``; counts the tunnels it opened and where to."""
+_Started = TypeVar("_Started", bound="_SmallServer")
 
-    def __init__(self) -> None:
+
+class _SmallServer:
+    """An asyncio server on 127.0.0.1 in a thread of its own: start, stop, and ``_handle``."""
+
+    name = "test-small-server"
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.port = 0
-        self.tunnels: list[tuple[str, int]] = []
+        self._ssl = ssl_context
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="test-socks", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=self.name, daemon=True)
         self._server: asyncio.base_events.Server | None = None
 
-    def start(self) -> Socks5Proxy:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    def start(self: _Started) -> _Started:
         self._thread.start()
 
         async def start() -> None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._ssl)
             self.port = self._server.sockets[0].getsockname()[1]
 
         asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=10)
@@ -341,6 +349,17 @@ class Socks5Proxy:
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+
+
+class Socks5Proxy(_SmallServer):
+    """A minimal SOCKS5 proxy (no authentication, CONNECT only) on 127.0.0.1, for testing
+    ``--proxy socks5://``; counts the tunnels it opened and where to."""
+
+    name = "test-socks"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tunnels: list[tuple[str, int]] = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -380,38 +399,17 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-class H2Server:
+class H2Server(_SmallServer):
     """A minimal HTTP/2 server over TLS (ALPN h2, via the h2 package) on 127.0.0.1: it answers
     every request with 200 and the path, and counts connections and streams."""
 
+    name = "test-h2"
+
     def __init__(self, context: ssl.SSLContext) -> None:
         context.set_alpn_protocols(["h2"])
-        self._context = context
-        self.port = 0
+        super().__init__(context)
         self.connections = 0
         self.streams = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="test-h2", daemon=True)
-        self._server: asyncio.base_events.Server | None = None
-
-    def start(self) -> H2Server:
-        self._thread.start()
-
-        async def start() -> None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._context)
-            self.port = self._server.sockets[0].getsockname()[1]
-
-        asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        async def stop() -> None:
-            if self._server is not None:
-                self._server.close()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import h2.config
