@@ -34,14 +34,16 @@ from fetchcli.settings import (
     RetrySettings,
     Settings,
     SettingsError,
+    SuccessSettings,
     TimeoutSettings,
     parse_header,
     parse_status_list,
+    parse_status_ranges,
 )
 from fetchcli.status import ExitStatus
 
 INPUT, POOL, TIMEOUTS, REQUEST, BODY, OUTPUT = "Input", "Connection pool", "Timeouts", "Request", "Body", "Output"
-RETRY, POLITE = "Retries", "Politeness"
+RETRY, POLITE, SUCCESS = "Retries", "Politeness", "Success and exit status"
 
 app = typer.Typer(
     add_completion=False,
@@ -323,6 +325,45 @@ def fetchcli(
             show_default=False,
         ),
     ] = None,
+    ok_status: Annotated[
+        Optional[str],
+        typer.Option(
+            "--ok-status",
+            metavar="CODES",
+            help="Statuses that count as success: codes and ranges, e.g. 200-299,301. (default: below 400)",
+            rich_help_panel=SUCCESS,
+            show_default=False,
+        ),
+    ] = None,
+    expect_text: Annotated[
+        Optional[str],
+        typer.Option(
+            "--expect-text",
+            metavar="TEXT",
+            help="A URL is ok only if the body read (--max-body-bytes) contains TEXT.",
+            rich_help_panel=SUCCESS,
+            show_default=False,
+        ),
+    ] = None,
+    expect_regex: Annotated[
+        Optional[str],
+        typer.Option(
+            "--expect-regex",
+            metavar="RE",
+            help="A URL is ok only if the body read matches the regular expression RE.",
+            rich_help_panel=SUCCESS,
+            show_default=False,
+        ),
+    ] = None,
+    max_failures: Annotated[
+        int,
+        typer.Option(
+            "--max-failures",
+            metavar="N",
+            help="Exit 0 while at most N URLs failed (the records still say which).",
+            rich_help_panel=SUCCESS,
+        ),
+    ] = 0,
     max_body_bytes: Annotated[
         int,
         typer.Option(
@@ -410,6 +451,11 @@ def fetchcli(
             all_methods=retry_all_methods,
         ),
         politeness=PolitenessSettings(per_host=per_host, rate=rate, host_rate=host_rate),
+        success=SuccessSettings(
+            ok_status=parse_status_ranges(ok_status) if ok_status is not None else (),
+            expect_text=expect_text,
+            expect_regex=expect_regex,
+        ),
         concurrency=concurrency,
         order=order,
         backend=backend,
@@ -419,7 +465,7 @@ def fetchcli(
         settings,
         urls or [],
         input or [],
-        OutputOptions(format=format, path=output, quiet=quiet, fsync=fsync),
+        OutputOptions(format=format, path=output, quiet=quiet, fsync=fsync, max_failures=max_failures),
         Environment(),
     )
     raise typer.Exit(status)

@@ -43,6 +43,7 @@ ERROR_TYPES: dict[str, str] = {
     "InvalidRedirect": "a redirect's Location is not a URL",
     "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",
     "DecodingError": "the body's gzip or deflate encoding is broken",
+    "ExpectFailed": "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex",
     "Cancelled": "in flight when --deadline or a signal stopped the run",
     "NotStarted": "read from the input but not started when --deadline or a signal stopped the run",
     "Unexpected": "anything else: a fault fetchcli did not foresee; the message names the original exception",

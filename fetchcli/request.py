@@ -4,6 +4,7 @@ body cap, build the record. Never raises for anything the network or the input c
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from fetchcli.politeness import Gate, Lane
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
-from fetchcli.snippet import Body, clean_line, make_snippet, read_body
+from fetchcli.snippet import Body, clean_line, decode_text, make_snippet, read_body
 
 
 def _now_iso() -> str:
@@ -106,6 +107,20 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         request = next_request
 
 
+def _unmet_expectation(data: bytes, charset: str | None, settings: Settings) -> ErrorInfo | None:
+    """``ExpectFailed`` when the body read does not contain ``--expect-text`` or match
+    ``--expect-regex``; None when it does, or nothing is expected."""
+    success = settings.success
+    if not success.checks_body:
+        return None
+    text = decode_text(data, charset)
+    if success.expect_text is not None and success.expect_text not in text:
+        return ErrorInfo("ExpectFailed", f"the body read does not contain {clean_line(success.expect_text)!r}")
+    if success.expect_regex is not None and re.search(success.expect_regex, text) is None:
+        return ErrorInfo("ExpectFailed", f"the body read does not match {clean_line(success.expect_regex)!r}")
+    return None
+
+
 def _retry_wait(outcome: _Outcome, method: str, attempt: int, settings: Settings) -> float | None:
     """Seconds to wait before another try, or None when this outcome is final (see retry.py)."""
     policy = settings.retry
@@ -167,10 +182,12 @@ async def fetch_one(
             headers = response.headers
             snippet, binary = make_snippet(body.data, response.charset_encoding, settings.body.snippet_length)
             content_type = headers.get("content-type")
+            unmet = _unmet_expectation(body.data, response.charset_encoding, settings)
             return FetchResult(
                 index=item.index,
                 url=item.display_url,
-                ok=response.status_code < 400,
+                ok=unmet is None and settings.success.status_ok(response.status_code),
+                error=unmet,
                 status=response.status_code,
                 reason=clean_line(response.reason_phrase),
                 http_version=response.http_version,

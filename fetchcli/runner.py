@@ -62,6 +62,7 @@ class OutputOptions:
     path: str | None = None
     quiet: bool = False
     fsync: bool = False
+    max_failures: int = 0  # exit 0 while at most this many URLs failed
 
     @property
     def to_stdout(self) -> bool:
@@ -94,6 +95,8 @@ def execute(
     from fetchcli.client import uses_aiohttp
 
     uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
+    if options.max_failures < 0:
+        raise SettingsError("--max-failures", "must be 0 or more")
     state = _RunState()
     opened: list[BinaryIO] = []
     try:
@@ -156,7 +159,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         say(env, (f"interrupted by {name}: " if interrupted else "") + summary.describe())
     if state.signal is not None:
         return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
-    return ExitStatus.OK if summary.failed == 0 else ExitStatus.FAILURES
+    return ExitStatus.OK if summary.failed <= options.max_failures else ExitStatus.FAILURES
 
 
 def say(env: Environment, line: str) -> None:

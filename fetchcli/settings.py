@@ -141,6 +141,26 @@ class PolitenessSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SuccessSettings:
+    """What makes a response ``ok``: a status in ``ok_status`` (ranges, inclusive; empty means
+    below 400), and a body whose first ``--max-body-bytes``, decoded, contain ``expect_text`` and
+    match ``expect_regex`` when given (a health check in one line)."""
+
+    ok_status: tuple[tuple[int, int], ...] = ()
+    expect_text: str | None = None
+    expect_regex: str | None = None
+
+    def status_ok(self, status: int) -> bool:
+        if not self.ok_status:
+            return status < 400
+        return any(low <= status <= high for low, high in self.ok_status)
+
+    @property
+    def checks_body(self) -> bool:
+        return self.expect_text is not None or self.expect_regex is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     pool: PoolSettings = field(default_factory=PoolSettings)
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
@@ -148,6 +168,7 @@ class Settings:
     body: BodySettings = field(default_factory=BodySettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     politeness: PolitenessSettings = field(default_factory=PolitenessSettings)
+    success: SuccessSettings = field(default_factory=SuccessSettings)
     concurrency: int | None = None
     order: Order = Order.input
     order_window: int | None = None
@@ -215,6 +236,14 @@ def validate(settings: Settings) -> None:
             raise SettingsError("--header", f"value for {name!r} must not contain control characters")
     if req.user_agent is not None and _CONTROL.search(req.user_agent):
         raise SettingsError("--user-agent", "must not contain control characters")
+    success = settings.success
+    if any(not 100 <= low <= high <= 999 for low, high in success.ok_status):
+        raise SettingsError("--ok-status", "takes statuses and ranges from 100 to 999, e.g. 200-299,301")
+    if success.expect_regex is not None:
+        try:
+            re.compile(success.expect_regex)
+        except re.error as exc:
+            raise SettingsError("--expect-regex", f"is not a regular expression: {exc}") from None
     if req.proxy is not None:
         if not re.match(r"^(https?|socks5h?)://[^\s]+$", req.proxy):
             raise SettingsError("--proxy", "must be a URL such as http://host:port")
@@ -229,6 +258,24 @@ def parse_status_list(text: str) -> frozenset[int]:
     except ValueError:
         raise SettingsError("--retry-on", f"must be comma-separated status codes, not {text!r}") from None
     return codes
+
+
+def parse_status_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """``'200-299,301'`` -> ``((200, 299), (301, 301))``, for ``--ok-status``."""
+    ranges = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        try:
+            ranges.append((int(low), int(high) if dash else int(low)))
+        except ValueError:
+            raise SettingsError(
+                "--ok-status", f"must be statuses and ranges such as 200-299,301, not {text!r}"
+            ) from None
+    if not ranges:
+        raise SettingsError("--ok-status", "needs at least one status or range, e.g. 200-299")
+    return tuple(ranges)
 
 
 def parse_header(text: str) -> tuple[str, str]:

@@ -13,8 +13,9 @@ from tests.server import LoopbackServer
 def test_exported_members() -> None:
     assert sorted(fetchcli.__all__) == sorted(
         [
-            "Backend", "BodySettings", "ErrorInfo", "FetchResult", "Order", "OutputFormat", "PoolSettings",
-            "RequestSettings", "Settings", "SettingsError", "Summary", "TimeoutSettings", "UrlItem",
+            "Backend", "BodySettings", "ErrorInfo", "FetchResult", "Order", "OutputFormat", "PolitenessSettings",
+            "PoolSettings", "RequestSettings", "RetrySettings", "Settings", "SettingsError", "SuccessSettings",
+            "Summary", "TimeoutSettings", "UrlItem",
             "__version__", "build_client", "fetch",
         ]
     )  # fmt: skip
