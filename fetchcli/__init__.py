@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from fetchcli.models import ErrorInfo, FetchResult, Summary, UrlItem
+from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.settings import (
     Backend,
     BodySettings,
@@ -35,6 +35,7 @@ from fetchcli.settings import (
     SuccessSettings,
     TimeoutSettings,
 )
+from fetchcli.summary import Summary
 
 if TYPE_CHECKING:
     from fetchcli.client import build_client

@@ -410,6 +410,22 @@ def fetchcli(
     fsync: Annotated[
         bool, typer.Option("--fsync", help="With -o and jsonl: fsync after every line.", rich_help_panel=OUTPUT)
     ] = False,
+    summary: Annotated[
+        bool,
+        typer.Option(
+            "--summary", help="Print the summary line on stderr even when it is not a terminal.", rich_help_panel=OUTPUT
+        ),
+    ] = False,
+    summary_json: Annotated[
+        Optional[str],
+        typer.Option(
+            "--summary-json",
+            metavar="PATH",
+            help="Write the run's summary as JSON to PATH (same rules as -o).",
+            rich_help_panel=OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary line on stderr.", rich_help_panel=OUTPUT)
     ] = False,
@@ -465,7 +481,15 @@ def fetchcli(
         settings,
         urls or [],
         input or [],
-        OutputOptions(format=format, path=output, quiet=quiet, fsync=fsync, max_failures=max_failures),
+        OutputOptions(
+            format=format,
+            path=output,
+            quiet=quiet,
+            fsync=fsync,
+            max_failures=max_failures,
+            summary=summary,
+            summary_json=summary_json,
+        ),
         Environment(),
     )
     raise typer.Exit(status)

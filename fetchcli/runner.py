@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -16,12 +17,13 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from fetchcli.models import Summary, UrlItem
+from fetchcli.inputs import Inputs, ThreadedSource
+from fetchcli.models import UrlItem
 from fetchcli.output import OpenError, Output, OutputError
 from fetchcli.render import Sink, make_sink
 from fetchcli.settings import OutputFormat, Settings, SettingsError
-from fetchcli.sources import Inputs, ThreadedSource
 from fetchcli.status import ExitStatus
+from fetchcli.summary import Summary
 from fetchcli.terminal import for_terminal
 
 if TYPE_CHECKING:
@@ -63,6 +65,8 @@ class OutputOptions:
     quiet: bool = False
     fsync: bool = False
     max_failures: int = 0  # exit 0 while at most this many URLs failed
+    summary: bool = False  # the summary line on stderr even when it is not a terminal
+    summary_json: str | None = None  # write the summary as JSON to this path
 
     @property
     def to_stdout(self) -> bool:
@@ -122,12 +126,19 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) ->
 def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
     to_terminal = options.to_stdout and bool(env.stdout_isatty)
     fmt = choose_format(options, to_terminal)
-    output = _open_output(options, fmt, env)
+    summary_json = _open_summary_json(options)
+    try:
+        output = _open_output(options, fmt, env)
+    except SettingsError:
+        if summary_json is not None:
+            summary_json.discard()
+        raise
     sink = make_sink(
         fmt, output.stream, color=fmt is OutputFormat.table and _use_color(env, to_terminal), fsync=options.fsync
     )
     summary = state.summary
     started = time.perf_counter()
+    writing = output  # what a write error is about
     try:
         try:
             _run_loop(_consume(settings, inputs, sink, state), settings.resolver_threads)
@@ -139,27 +150,45 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         except OSError as exc:
             raise OutputError(exc) from None
         output.commit()
+        interrupted = state.signal is not None
+        summary.stopped_by = signal.Signals(state.signal).name if state.signal is not None else None
+        if not inputs.done:  # stopped by a signal or --deadline before the input's end
+            inputs.stop_reading()
+            summary.unread = inputs.unread()
+        if summary_json is not None:
+            writing = summary_json
+            try:
+                summary_json.stream.write(json.dumps(summary.to_dict(), indent=2) + "\n")
+            except OSError as exc:
+                raise OutputError(exc) from None
+            summary_json.commit()
     except OutputError as exc:
         # The run ends here: one line (none for a closed pipe, as `head` users expect), no summary.
-        output.abandon()
+        writing.abandon()
         if exc.broken_pipe:
             return ExitStatus.BROKEN_PIPE
-        say(env, f"fetchcli: error: cannot write {output.where}: {exc}")
+        say(env, f"fetchcli: error: cannot write {writing.where}: {exc}")
         return ExitStatus.IO_ERROR
     finally:
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
-    interrupted = state.signal is not None
-    if not inputs.done:  # stopped by a signal or --deadline before the input's end
-        inputs.stop_reading()
-        summary.unread = inputs.unread()
+        if summary_json is not None:
+            summary_json.discard()
     if summary.total == 0 and not interrupted:
         say(env, "fetchcli: warning: no URLs to fetch")
-    elif not options.quiet and (env.stderr_isatty or interrupted):
-        name = signal.Signals(state.signal).name if state.signal is not None else ""
-        say(env, (f"interrupted by {name}: " if interrupted else "") + summary.describe())
+    elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
+        say(env, (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe())
     if state.signal is not None:
         return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
     return ExitStatus.OK if summary.failed <= options.max_failures else ExitStatus.FAILURES
+
+
+def _open_summary_json(options: OutputOptions) -> Output | None:
+    if options.summary_json is None:
+        return None
+    try:
+        return Output.open(options.summary_json, atomic=True)
+    except OpenError as exc:
+        raise SettingsError("--summary-json", str(exc)) from None
 
 
 def say(env: Environment, line: str) -> None:

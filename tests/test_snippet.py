@@ -93,7 +93,8 @@ async def test_unrequested_encoding_is_not_inflated() -> None:
 
 
 def test_summary_counts_every_failure_by_cause() -> None:
-    from fetchcli.models import ErrorInfo, FetchResult, Summary
+    from fetchcli.models import ErrorInfo, FetchResult
+    from fetchcli.summary import Summary
 
     summary = Summary()
     for status in (200, 200, 404, 500, 301, 404):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol, TextIO
 
-from fetchcli.models import FetchResult, Summary
+from fetchcli.models import FetchResult
 from fetchcli.settings import OutputFormat
+from fetchcli.summary import Summary
 
 
 class Sink(Protocol):

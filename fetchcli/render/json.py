@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from fetchcli.models import FetchResult, Summary
+from fetchcli.models import FetchResult
+from fetchcli.summary import Summary
 
 
 class JsonArraySink:

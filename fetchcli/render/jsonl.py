@@ -6,7 +6,8 @@ import json
 import os
 from typing import TextIO
 
-from fetchcli.models import FetchResult, Summary
+from fetchcli.models import FetchResult
+from fetchcli.summary import Summary
 
 
 class JsonLinesSink:

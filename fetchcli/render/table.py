@@ -21,7 +21,8 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
 
-from fetchcli.models import FetchResult, Summary
+from fetchcli.models import FetchResult
+from fetchcli.summary import Summary
 from fetchcli.terminal import for_terminal
 
 GAP = "  "
