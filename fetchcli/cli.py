@@ -60,6 +60,16 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def _schema(value: bool) -> None:
+    if value:
+        import json
+
+        from fetchcli.schema import record_schema
+
+        typer.echo(json.dumps(record_schema(), indent=2))
+        raise typer.Exit(0)
+
+
 @app.command()
 def fetchcli(
     urls: Annotated[
@@ -428,6 +438,16 @@ def fetchcli(
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary line on stderr.", rich_help_panel=OUTPUT)
+    ] = False,
+    schema: Annotated[
+        bool,
+        typer.Option(
+            "--schema",
+            callback=_schema,
+            is_eager=True,
+            help="Print the JSON Schema of a record and exit.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = False,
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")

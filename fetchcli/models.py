@@ -11,6 +11,9 @@ from typing import Any
 
 from fetchcli.redact import mask_credentials
 
+# Bumped when a field of the record changes meaning or goes away (adding one does not).
+RECORD_SCHEMA_VERSION = 1
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
@@ -67,6 +70,7 @@ class FetchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "schema_version": RECORD_SCHEMA_VERSION,
             "index": self.index,
             "url": self.url,
             "ok": self.ok,

@@ -51,7 +51,7 @@ def test_all_ok_exits_0_and_jsonl_parses(server: LoopbackServer) -> None:
     assert [r["index"] for r in records] == [0, 1]
     assert all(r["ok"] and r["status"] == 200 for r in records)
     expected = {
-        "index", "url", "ok", "status", "reason", "http_version", "final_url", "elapsed_ms", "content_type",
+        "schema_version", "index", "url", "ok", "status", "reason", "http_version", "final_url", "elapsed_ms", "content_type",
         "content_length", "bytes_read", "truncated", "binary", "snippet", "fetched_at", "error", "attempts",
     }  # fmt: skip
     assert set(records[0]) == expected

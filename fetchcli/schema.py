@@ -1,0 +1,48 @@
+"""The JSON Schema of a record, generated from ``FetchResult`` itself (its fields and their type
+hints), so that it cannot drift from what ``to_dict`` writes: ``fetchcli --schema`` prints it."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from fetchcli.errors import ERROR_TYPES
+from fetchcli.models import RECORD_SCHEMA_VERSION, ErrorInfo, FetchResult
+
+_JSON_TYPES: dict[Any, str] = {int: "integer", float: "number", str: "string", bool: "boolean"}
+
+
+def _type_schema(hint: Any) -> dict[str, Any]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(hint) if m is not type(None)]
+        (member,) = members
+        inner = _type_schema(member)
+        if "type" in inner and isinstance(inner["type"], str):
+            return {**inner, "type": [inner["type"], "null"]}
+        return {"anyOf": [inner, {"type": "null"}]}
+    if hint is ErrorInfo:
+        return {
+            "type": "object",
+            "properties": {"type": {"enum": list(ERROR_TYPES)}, "message": {"type": "string"}},
+            "required": ["type", "message"],
+            "additionalProperties": False,
+        }
+    return {"type": _JSON_TYPES[hint]}
+
+
+def record_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of one record, as the JSON, JSON Lines and CSV outputs write it."""
+    hints = typing.get_type_hints(FetchResult)
+    properties: dict[str, Any] = {"schema_version": {"const": RECORD_SCHEMA_VERSION}}
+    for field in dataclasses.fields(FetchResult):
+        properties[field.name] = _type_schema(hints[field.name])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "fetchcli record",
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }

@@ -1,0 +1,43 @@
+"""The record schema is generated from the record type, and real output of every kind meets it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+
+from fetchcli.models import FetchResult
+from fetchcli.schema import record_schema
+from fetchcli.settings import Settings
+from tests.helpers import run
+from tests.server import LoopbackServer
+
+
+def test_every_field_of_the_record_is_in_the_schema_and_required() -> None:
+    schema = record_schema()
+    record = FetchResult(index=0, url="u", ok=True).to_dict()
+    assert list(schema["properties"]) == list(record) == schema["required"]
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_real_output_of_every_kind_meets_the_schema(server: LoopbackServer) -> None:
+    urls = [
+        server.url("/ok"),  # ok
+        server.url("/status/404"),  # an HTTP error
+        "http://127.0.0.1:9/",  # a network error
+        "ftp://x",  # invalid input
+        server.url("/hang"),  # cancelled in flight by the deadline
+        server.url("/ok/late"),  # not started before it
+    ]
+    results = run(urls, Settings(concurrency=1, deadline=1.0))
+    kinds = [r.error.type if r.error else r.status for r in results]
+    assert kinds == [200, 404, "ConnectionRefused", "InvalidURL", "Cancelled", "NotStarted"]
+    validator = jsonschema.Draft202012Validator(record_schema())
+    for result in results:
+        validator.validate(result.to_dict())
+    printed = subprocess.run(
+        [sys.executable, "-m", "fetchcli", "--schema"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(printed.stdout) == record_schema()
