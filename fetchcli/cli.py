@@ -391,10 +391,20 @@ def fetchcli(
         typer.Option(
             "--format",
             "-f",
-            help="Output format. (default: table on a terminal, else jsonl)",
+            help="Output format. (default: from -o's extension, else table on a terminal, else jsonl)",
             rich_help_panel=OUTPUT,
             show_default=False,
             case_sensitive=False,
+        ),
+    ] = None,
+    fields: Annotated[
+        Optional[str],
+        typer.Option(
+            "--fields",
+            metavar="A,B,...",
+            help="Fields to write, in this order (json, jsonl, csv, tsv), e.g. url,status,error.type.",
+            rich_help_panel=OUTPUT,
+            show_default=False,
         ),
     ] = None,
     order: Annotated[
@@ -454,6 +464,7 @@ def fetchcli(
     ] = False,
 ) -> None:
     """Fetch many URLs concurrently; report status, timing and the first characters of each body."""
+    from fetchcli.render.fields import parse_fields
     from fetchcli.runner import Environment, OutputOptions, execute
 
     settings = Settings(
@@ -509,6 +520,7 @@ def fetchcli(
             max_failures=max_failures,
             summary=summary,
             summary_json=summary_json,
+            fields=parse_fields(fields) if fields is not None else None,
         ),
         Environment(),
     )

@@ -67,15 +67,26 @@ class OutputOptions:
     max_failures: int = 0  # exit 0 while at most this many URLs failed
     summary: bool = False  # the summary line on stderr even when it is not a terminal
     summary_json: str | None = None  # write the summary as JSON to this path
+    fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
 
     @property
     def to_stdout(self) -> bool:
         return self.path is None or self.path == "-"
 
 
+_BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
+_BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
+
+
 def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
+    """``-f``; else what ``-o``'s extension names; else a table on a terminal and JSON Lines
+    anywhere else."""
     if options.format is not None:
         return options.format
+    if not options.to_stdout and options.path is not None:
+        by_extension = _BY_EXTENSION.get(os.path.splitext(options.path)[1].lower())
+        if by_extension is not None:
+            return by_extension
     return OutputFormat.table if to_terminal else OutputFormat.jsonl
 
 
@@ -133,8 +144,14 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         if summary_json is not None:
             summary_json.discard()
         raise
+    if options.fields is not None and fmt is OutputFormat.table:
+        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
     sink = make_sink(
-        fmt, output.stream, color=fmt is OutputFormat.table and _use_color(env, to_terminal), fsync=options.fsync
+        fmt,
+        output.stream,
+        color=fmt is OutputFormat.table and _use_color(env, to_terminal),
+        fsync=options.fsync,
+        fields=options.fields,
     )
     summary = state.summary
     started = time.perf_counter()

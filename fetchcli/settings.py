@@ -61,6 +61,8 @@ class OutputFormat(str, enum.Enum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
+    csv = "csv"
+    tsv = "tsv"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
-"""Renderers: turn ``FetchResult``s into table, JSON or JSON Lines. They only format."""
+"""Renderers: turn ``FetchResult``s into table, JSON, JSON Lines, CSV or TSV. They only format."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, TextIO
 
 from fetchcli.models import FetchResult
@@ -16,17 +17,31 @@ class Sink(Protocol):
 
 
 def make_sink(
-    fmt: OutputFormat, stream: TextIO, *, color: bool = False, width: int | None = None, fsync: bool = False
+    fmt: OutputFormat,
+    stream: TextIO,
+    *,
+    color: bool = False,
+    width: int | None = None,
+    fsync: bool = False,
+    fields: Sequence[str] | None = None,
 ) -> Sink:
-    """The renderer for ``fmt`` writing to ``stream`` (imports only what that format needs)."""
+    """The renderer for ``fmt`` writing to ``stream`` (imports only what that format needs);
+    ``fields`` selects and orders the fields of structured formats (``--fields``)."""
+    if fmt in (OutputFormat.csv, OutputFormat.tsv):
+        from fetchcli.render.csv import DelimitedSink
+        from fetchcli.render.fields import all_fields
+
+        return DelimitedSink(
+            stream, fields or all_fields(flat=True), delimiter="," if fmt is OutputFormat.csv else "\t"
+        )
     if fmt is OutputFormat.jsonl:
         from fetchcli.render.jsonl import JsonLinesSink
 
-        return JsonLinesSink(stream, fsync=fsync)
+        return JsonLinesSink(stream, fsync=fsync, fields=fields)
     if fmt is OutputFormat.json:
         from fetchcli.render.json import JsonArraySink
 
-        return JsonArraySink(stream)
+        return JsonArraySink(stream, fields=fields)
     from fetchcli.render.table import TableSink
 
     return TableSink(stream, color=color, width=width)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TextIO
 
 from fetchcli.models import FetchResult
+from fetchcli.render.fields import project
 from fetchcli.summary import Summary
 
 
 class JsonArraySink:
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, fields: Sequence[str] | None = None) -> None:
         self._stream = stream
         self._count = 0
+        self._fields = fields
 
     def write(self, result: FetchResult) -> None:
+        record = result.to_dict()
+        if self._fields is not None:
+            record = project(record, self._fields)
         prefix = "[\n  " if self._count == 0 else ",\n  "
-        self._stream.write(prefix + json.dumps(result.to_dict()))
+        self._stream.write(prefix + json.dumps(record))
         self._count += 1
 
     def close(self, summary: Summary) -> None:

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import TextIO
 
 from fetchcli.models import FetchResult
+from fetchcli.render.fields import project
 from fetchcli.summary import Summary
 
 
 class JsonLinesSink:
-    def __init__(self, stream: TextIO, *, fsync: bool = False) -> None:
+    def __init__(self, stream: TextIO, *, fsync: bool = False, fields: Sequence[str] | None = None) -> None:
         self._stream = stream
         self._fsync = fsync
+        self._fields = fields
 
     def write(self, result: FetchResult) -> None:
+        record = result.to_dict()
+        if self._fields is not None:
+            record = project(record, self._fields)
         # One write per record, so a reader never sees half a line from us.
-        self._stream.write(json.dumps(result.to_dict()) + "\n")
+        self._stream.write(json.dumps(record) + "\n")
         self._stream.flush()
         if self._fsync:
             os.fsync(self._stream.fileno())
