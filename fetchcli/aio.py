@@ -38,6 +38,8 @@ from aiohttp import client_exceptions as aex
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
+from fetchcli.client import PEER_EXTENSION
+
 
 class BoundedConnector(aiohttp.TCPConnector):
     """``TCPConnector`` whose open connections (in use + idle) never exceed ``limit``, and whose
@@ -119,6 +121,18 @@ def _mapped(request: httpx.Request) -> Any:
         raise translated from exc
 
 
+class _PeerResponse(aiohttp.ClientResponse):
+    """Remembers the address its connection went to, read when the response starts (a small
+    body is read whole at once, and its connection released before the caller could ask)."""
+
+    peer: Any = None
+
+    async def start(self, connection: Any) -> Any:
+        transport = connection.transport
+        self.peer = transport.get_extra_info("peername") if transport is not None else None
+        return await super().start(connection)
+
+
 class _AiohttpStream(httpx.AsyncByteStream):
     __slots__ = ("_complete", "_done", "_request", "_response", "_slot")
 
@@ -198,6 +212,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
+            response_class=_PeerResponse,
             auto_decompress=False,  # fetchcli inflates itself, with a bound (snippet.py)
             trust_env=False,
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
@@ -255,6 +270,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions={
                 "http_version": f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1",
                 "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+                # The address the connection went to, as httpx's own network_stream tells it.
+                PEER_EXTENSION: response.peer if isinstance(response, _PeerResponse) else None,
             },
             request=request,
         )

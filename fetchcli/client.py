@@ -116,6 +116,7 @@ def default_transport(settings: Settings) -> httpx.AsyncBaseTransport:
 
 
 BAD_LOCATION = "fetchcli.bad_location"
+PEER_EXTENSION = "fetchcli.peer"  # (ip, port) of the connection, set by the aiohttp transport
 
 
 async def _set_aside_a_bad_location(response: httpx.Response) -> None:

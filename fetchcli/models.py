@@ -60,6 +60,10 @@ class FetchResult:
     elapsed_ms: float | None = None
     content_type: str | None = None
     content_length: int | None = None
+    server: str | None = None
+    title: str | None = None
+    remote_ip: str | None = None
+    remote_port: int | None = None
     bytes_read: int = 0
     truncated: bool = False
     binary: bool = False
@@ -81,6 +85,10 @@ class FetchResult:
             "elapsed_ms": self.elapsed_ms,
             "content_type": self.content_type,
             "content_length": self.content_length,
+            "server": self.server,
+            "title": self.title,
+            "remote_ip": self.remote_ip,
+            "remote_port": self.remote_port,
             "bytes_read": self.bytes_read,
             "truncated": self.truncated,
             "binary": self.binary,

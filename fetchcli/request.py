@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 
 import httpx
 
-from fetchcli.client import BAD_LOCATION
+from fetchcli.client import BAD_LOCATION, PEER_EXTENSION
 from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
-from fetchcli.snippet import Body, clean_line, decode_text, make_snippet, read_body
+from fetchcli.snippet import Body, clean_line, decode_text, html_title, looks_binary, read_body, sanitise
 
 
 def _now_iso() -> str:
@@ -107,13 +107,24 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         request = next_request
 
 
-def _unmet_expectation(data: bytes, charset: str | None, settings: Settings) -> ErrorInfo | None:
+def _peer(response: httpx.Response) -> tuple[str | None, int | None]:
+    """The IP address and port the response came from: told by the aiohttp transport, or read
+    from httpx's own network stream."""
+    peer = response.extensions.get(PEER_EXTENSION)
+    if peer is None:
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(peer[0]), int(peer[1])
+    return None, None
+
+
+def _unmet_expectation(text: str, settings: Settings) -> ErrorInfo | None:
     """``ExpectFailed`` when the body read does not contain ``--expect-text`` or match
     ``--expect-regex``; None when it does, or nothing is expected."""
     success = settings.success
     if not success.checks_body:
         return None
-    text = decode_text(data, charset)
     if success.expect_text is not None and success.expect_text not in text:
         return ErrorInfo("ExpectFailed", f"the body read does not contain {clean_line(success.expect_text)!r}")
     if success.expect_regex is not None and re.search(success.expect_regex, text) is None:
@@ -180,9 +191,12 @@ async def fetch_one(
             response, body = outcome.response, outcome.body
             assert response is not None and body is not None
             headers = response.headers
-            snippet, binary = make_snippet(body.data, response.charset_encoding, settings.body.snippet_length)
+            text = decode_text(body.data, response.charset_encoding)  # once, for all that reads it
+            binary = looks_binary(text)
             content_type = headers.get("content-type")
-            unmet = _unmet_expectation(body.data, response.charset_encoding, settings)
+            server = headers.get("server")
+            remote_ip, remote_port = _peer(response)
+            unmet = _unmet_expectation(text, settings)
             return FetchResult(
                 index=item.index,
                 url=item.display_url,
@@ -195,10 +209,14 @@ async def fetch_one(
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
                 content_type=clean_line(content_type) if content_type is not None else None,
                 content_length=_header_int(headers.get("content-length")),
+                server=clean_line(server) if server is not None else None,
+                title=None if binary else html_title(text),
+                remote_ip=remote_ip,
+                remote_port=remote_port,
                 bytes_read=len(body.data),
                 truncated=not body.complete,
                 binary=binary,
-                snippet=snippet,
+                snippet="" if binary else sanitise(text, settings.body.snippet_length),
                 fetched_at=fetched_at,
                 attempts=attempts,
             )

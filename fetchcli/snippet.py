@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import html
 import re
 import zlib
 from collections.abc import AsyncIterator
@@ -129,6 +130,20 @@ def sanitise(text: str, length: int) -> str:
     if len(cleaned) < length and len(text) > window:
         cleaned = _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
     return cleaned[:length].rstrip()
+
+
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_TITLE_WINDOW = 32768  # a title is in the head of a page
+
+
+def html_title(text: str) -> str | None:
+    """The page's ``<title>``, entities decoded and sanitised; None when there is none."""
+    if "<" not in text:
+        return None
+    match = _TITLE.search(text, 0, _TITLE_WINDOW)
+    if match is None:
+        return None
+    return clean_line(html.unescape(match.group(1)), 500)
 
 
 def make_snippet(data: bytes, charset: str | None, length: int) -> tuple[str, bool]:

@@ -22,6 +22,7 @@ Paths:
   /evil-location          302 whose Location and reason phrase carry terminal escapes and U+202E
   /utf16                  'café' in UTF-16 (with NUL bytes), declared as charset=utf-16
   /blank                  a body of spaces and newlines only
+  /html                   an HTML page whose <title> has an entity, a newline and an escape
   /bad-chunk              a chunked body whose chunk size is 20 hex digits
   /short                  Content-Length 100, then 10 bytes and the connection closed
   /307, /308              that redirect to /method
@@ -180,7 +181,11 @@ class LoopbackServer:
     async def _send(
         self, writer: asyncio.StreamWriter, status: str, body: bytes, headers: dict[str, str] | None = None
     ) -> bool:
-        all_headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}
+        all_headers = {
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Length": str(len(body)),
+            "Server": "test/1",
+        }
         all_headers.update(headers or {})
         head = f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in all_headers.items()) + "\r\n"
         writer.write(head.encode("latin-1") + body)
@@ -285,6 +290,9 @@ class LoopbackServer:
             return await self._send(writer, f"{path[1:]} Moved", b"", {"Location": "/method"})
         if path == "/method":
             return await self._send(writer, "200 OK", f"{method} {headers.get('content-length', '-')}".encode())
+        if path == "/html":
+            page = b"<!doctype html><html><head><TITLE lang=en>Caf&eacute; &amp;\n  \x1b[31mbar</TITLE></head><body>x</body>"
+            return await self._send(writer, "200 OK", page, {"Content-Type": "text/html; charset=utf-8"})
         if path == "/blank":
             return await self._send(writer, "200 OK", b"   \n\n   ")
         if path == "/escape":

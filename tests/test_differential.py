@@ -111,6 +111,8 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tupl
         seen = sum(s.stats.requests + s.stats.dropped for s in servers.values()) - seen_before
         error = result.error.type if result.error is not None else None
         outcomes.append((case.name, (result.status, error, result.attempts), seen))
+        if result.status is not None and "://" in target:  # where the connection went, on both
+            assert result.remote_ip == ("::1" if "[::1]" in target else "127.0.0.1"), (backend, case.name)
         if case.snippet is not None:  # the method and body were re-sent along the redirect
             assert result.snippet.startswith(case.snippet), (backend, case.name, result.snippet)
     return outcomes

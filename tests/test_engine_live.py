@@ -157,3 +157,11 @@ def test_every_url_appears_exactly_once(server: LoopbackServer, backend: Backend
     urls = [server.url(f"/slow/{n % 7 * 10}?n={n}") if n % 5 else "ftp://nope" for n in range(60)]
     results = run(urls, Settings(concurrency=8, order=order), backend=backend)
     assert sorted(r.index for r in results) == list(range(60))
+
+
+def test_title_server_and_peer_address(server: LoopbackServer, backend: Backend) -> None:
+    page, text = run([server.url("/html"), server.url("/ok")], backend=backend)
+    assert page.title == "Café & [31mbar"  # entities decoded, whitespace collapsed, ESC removed
+    assert text.title is None
+    assert page.server == "test/1"
+    assert (page.remote_ip, page.remote_port) == ("127.0.0.1", server.port)
