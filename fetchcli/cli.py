@@ -70,7 +70,18 @@ def _schema(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.command()
+@app.command(
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  fetchcli -i urls.txt                                   a table on a terminal, JSON Lines in a pipe\n\n"
+        "  fetchcli -i urls.txt | jq 'select(.ok | not)'          only what failed\n\n"
+        "  fetchcli -i urls.txt -o results.csv                    CSV, chosen by the extension\n\n"
+        "  fetchcli --expect-text up --max-failures 1 -q URL...   a health check for cron\n\n"
+        "[bold]Exit status[/bold]\n\n"
+        "  0 every URL ok (or at most --max-failures failed) · 1 more URLs failed · 2 usage error ·"
+        " 74 the output could not be written · 130 SIGINT · 141 the output's reader went away · 143 SIGTERM"
+    ),
+)
 def fetchcli(
     urls: Annotated[
         Optional[list[str]],

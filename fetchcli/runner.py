@@ -137,6 +137,8 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) ->
 def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
     to_terminal = options.to_stdout and bool(env.stdout_isatty)
     fmt = choose_format(options, to_terminal)
+    if options.fields is not None and fmt is OutputFormat.table:
+        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
     summary_json = _open_summary_json(options)
     try:
         output = _open_output(options, fmt, env)
@@ -144,8 +146,6 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         if summary_json is not None:
             summary_json.discard()
         raise
-    if options.fields is not None and fmt is OutputFormat.table:
-        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
     sink = make_sink(
         fmt,
         output.stream,

@@ -180,3 +180,6 @@ def test_help_groups_options_in_panels() -> None:
     assert result.exit_code == 0
     for panel in ("Input", "Connection pool", "Timeouts", "Request", "Retries", "Politeness", "Body", "Output"):
         assert f"─ {panel} " in result.stdout
+    assert "Examples" in result.stdout and "Exit status" in result.stdout
+    for status in ("0 every URL ok", "1 more URLs failed", "2 usage error", "74 ", "130 SIGINT", "141 ", "143 SIGTERM"):
+        assert status in result.stdout, status
