@@ -18,7 +18,7 @@ from fetchcli.politeness import Gate, Lane
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
-from fetchcli.snippet import Body, clean_line, decode_text, html_title, looks_binary, read_body, sanitise
+from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
 
 
 def _now_iso() -> str:
@@ -191,8 +191,7 @@ async def fetch_one(
             response, body = outcome.response, outcome.body
             assert response is not None and body is not None
             headers = response.headers
-            text = decode_text(body.data, response.charset_encoding)  # once, for all that reads it
-            binary = looks_binary(text)
+            text, binary = body_text(body.data, response.charset_encoding)  # once, for all that reads it
             content_type = headers.get("content-type")
             server = headers.get("server")
             remote_ip, remote_port = _peer(response)

@@ -146,13 +146,11 @@ def html_title(text: str) -> str | None:
     return clean_line(html.unescape(match.group(1)), 500)
 
 
-def make_snippet(data: bytes, charset: str | None, length: int) -> tuple[str, bool]:
-    """``(snippet, is_binary)``: the body is decoded with its declared charset first, then
-    judged; a binary body yields an empty snippet, never raw bytes."""
+def body_text(data: bytes, charset: str | None) -> tuple[str, bool]:
+    """``(text, is_binary)``: the body decoded with its declared charset first (see
+    ``text_encoding``), then judged; the snippet, the title and ``--expect-*`` read that text."""
     text = decode_text(data, charset)
-    if looks_binary(text):
-        return "", True
-    return sanitise(text, length), False
+    return text, looks_binary(text)
 
 
 def clean_line(text: str, length: int = 500) -> str:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fetchcli.snippet import BodyDecodingError, decode_text, make_snippet, read_body, sanitise
+from fetchcli.snippet import BodyDecodingError, body_text, decode_text, read_body, sanitise
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -35,18 +35,17 @@ def test_charset_is_used_and_unknown_falls_back_to_utf8() -> None:
 
 
 def test_binary_body_yields_no_raw_bytes() -> None:
-    snippet, binary = make_snippet(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "utf-8", 80)
-    assert binary and snippet == ""
-    assert make_snippet(b"\x89PNG\0\0", None, 80) == ("", True)
-    assert make_snippet(b"GIF89a\0\0", "iso-8859-1", 80) == ("", True)  # a single-byte charset keeps NULs
+    assert body_text(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "utf-8")[1]
+    assert body_text(b"\x89PNG\0\0", None)[1]
+    assert body_text(b"GIF89a\0\0", "iso-8859-1")[1]  # a single-byte charset keeps NULs
 
 
 def test_the_declared_charset_decides_before_the_nul_test() -> None:
-    assert make_snippet("café".encode("utf-16"), "utf-16", 80) == ("café", False)
-    assert make_snippet("café".encode("utf-16-le"), "utf-16le", 80) == ("café", False)
-    assert make_snippet("café".encode("utf-32"), None, 80) == ("café", False)  # named by its byte-order mark
-    assert make_snippet(b"   \n\t  ", None, 80) == ("", False)  # empty, but text
-    assert make_snippet(b"text", None, 0) == ("", False)
+    assert body_text("café".encode("utf-16"), "utf-16") == ("café", False)
+    assert body_text("café".encode("utf-16-le"), "utf-16le") == ("café", False)
+    assert body_text("café".encode("utf-32"), None) == ("café", False)  # named by its byte-order mark
+    assert body_text(b"   \n\t  ", None) == ("   \n\t  ", False)  # whitespace, but text
+    assert sanitise("   \n\t  ", 80) == "" and sanitise("text", 0) == ""
 
 
 @pytest.mark.anyio
