@@ -51,9 +51,14 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
 
     shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
 
+    # An https:// proxy is verified like the servers: with the same context, so -k covers it too.
+    proxy: httpx.Proxy | str | None = req.proxy
+    if req.proxy is not None and req.proxy.startswith("https://"):
+        proxy = httpx.Proxy(req.proxy, ssl_context=context)
+
     def make_shard() -> httpx.AsyncBaseTransport:
         return httpx.AsyncHTTPTransport(
-            verify=context, http2=req.http2, limits=shard_limits, proxy=req.proxy, trust_env=False
+            verify=context, http2=req.http2, limits=shard_limits, proxy=proxy, trust_env=False
         )
 
     return ShardedPoolTransport(

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, TimeoutSettings
@@ -100,3 +101,24 @@ def test_http2_is_negotiated(tmp_path: Path) -> None:
     assert [r.http_version for r in results] == ["HTTP/2"] * 3, [r.error for r in results]
     assert [r.snippet for r in results] == [f"h2 /ok/{n}" for n in range(3)]
     assert h2_server.streams == 3
+
+
+def test_https_proxy(tls_server: LoopbackServer) -> None:
+    """--proxy https:// (httpx backend): TLS to the proxy, verified like any server (-k here, for
+    its self-signed certificate), then the request in absolute form through it."""
+    settings = Settings(request=RequestSettings(proxy=tls_server.url(""), insecure=True))
+    [result] = run(["http://far-away.invalid/page"], settings)
+    assert result.ok, result.error
+    assert result.snippet == "proxied http://far-away.invalid/page"
+    [refused] = run(["http://far-away.invalid/page"], Settings(request=RequestSettings(proxy=tls_server.url(""))))
+    assert refused.error is not None and refused.error.type in ("CertificateError", "ProxyError")
+
+
+def test_every_timeout_flag_reaches_httpx() -> None:
+    """--connect/read/write/pool-timeout become httpx.Timeout's phases (the aiohttp backend has no
+    write phase, as the README says; fetchcli sends no body that could wait on it)."""
+    from fetchcli.client import timeout_of
+
+    timeouts = TimeoutSettings(timeout=9, connect=1, read=2, write=3, pool=4)
+    assert timeout_of(Settings(timeouts=timeouts)) == httpx.Timeout(connect=1, read=2, write=3, pool=4)
+    assert timeout_of(Settings(timeouts=TimeoutSettings(timeout=0))) == httpx.Timeout(None)
