@@ -63,15 +63,16 @@ class Output:
     def open(cls, path: str, *, atomic: bool) -> Output:
         """Open ``-o PATH`` as described in the module docstring; ``OpenError`` if it cannot be."""
         try:
-            mode = os.stat(path).st_mode  # what the path leads to: /dev/stdout may be a pipe
+            existing: os.stat_result | None = os.stat(path)  # what it leads to: /dev/stdout may be a pipe
         except FileNotFoundError:
-            mode = None
+            existing = None
         except OSError as exc:
             raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         try:
+            mode = existing.st_mode if existing is not None else None
             alias = _is_descriptor_alias(path)
             if atomic and (mode is None or stat.S_ISREG(mode)) and not alias:
-                return _AtomicOutput(os.path.realpath(path), path)  # beside the link's target
+                return _AtomicOutput(os.path.realpath(path), path, existing)  # beside the link's target
             if mode is not None and stat.S_ISDIR(mode):
                 raise OpenError(f"cannot write {path!r}: it is a directory")
             # An alias is appended to: the shell truncated it already if it was to be (`>`), and
@@ -139,12 +140,9 @@ def _silence(stream: TextIO) -> None:
 class _AtomicOutput(Output):
     """A temporary file beside the target, renamed over it by ``commit``."""
 
-    def __init__(self, target: str, given: str) -> None:
+    def __init__(self, target: str, given: str, existing: os.stat_result | None) -> None:
+        """``existing``: the target's stat (its mode and owner are kept), None when it is new."""
         folder, name = os.path.split(target)
-        try:
-            existing: os.stat_result | None = os.stat(target)
-        except FileNotFoundError:
-            existing = None
         fd, self._temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
         try:
             if existing is not None:

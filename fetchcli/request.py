@@ -68,7 +68,7 @@ class _Deadline:
 def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
     try:
         return client.build_request(method, url)
-    except Exception as exc:
+    except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
         raise InvalidRequestURL(str(exc) or "invalid URL") from exc
 
 

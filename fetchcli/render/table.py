@@ -116,7 +116,8 @@ class TableSink:
         names = [("#", lay.index, True), ("URL", lay.url, False), ("status", lay.status, False)]
         names += [("time", lay.time, True), ("size", lay.size, True), ("snippet", lay.detail, False)]
         head = self._line([(name, width, right, "bold") for name, width, right in names])
-        used = sum(width for _, width, _ in names if width) + len(GAP) * (sum(1 for n in names if n[1]) - 1)
+        shown = [width for _, width, _ in names if width]
+        used = sum(shown) + len(GAP) * (len(shown) - 1)
         return head + self._styled("─" * used, "dim") + "\n"
 
     def write(self, result: FetchResult) -> None:
