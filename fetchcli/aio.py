@@ -38,7 +38,7 @@ from aiohttp import client_exceptions as aex
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-from fetchcli.client import PEER_EXTENSION
+from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
 
 
 class BoundedConnector(aiohttp.TCPConnector):
@@ -122,14 +122,18 @@ def _mapped(request: httpx.Request) -> Any:
 
 
 class _PeerResponse(aiohttp.ClientResponse):
-    """Remembers the address its connection went to, read when the response starts (a small
-    body is read whole at once, and its connection released before the caller could ask)."""
+    """Remembers the address its connection went to and its TLS object, read when the response
+    starts (a small body is read whole at once, and its connection released before the caller
+    could ask)."""
 
     peer: Any = None
+    ssl_object: Any = None
 
     async def start(self, connection: Any) -> Any:
         transport = connection.transport
-        self.peer = transport.get_extra_info("peername") if transport is not None else None
+        if transport is not None:
+            self.peer = transport.get_extra_info("peername")
+            self.ssl_object = transport.get_extra_info("ssl_object")
         return await super().start(connection)
 
 
@@ -272,6 +276,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
                 # The address the connection went to, as httpx's own network_stream tells it.
                 PEER_EXTENSION: response.peer if isinstance(response, _PeerResponse) else None,
+                SSL_EXTENSION: response.ssl_object if isinstance(response, _PeerResponse) else None,
             },
             request=request,
         )

@@ -43,7 +43,7 @@ from fetchcli.settings import (
 from fetchcli.status import ExitStatus
 
 INPUT, POOL, TIMEOUTS, REQUEST, BODY, OUTPUT = "Input", "Connection pool", "Timeouts", "Request", "Body", "Output"
-RETRY, POLITE, SUCCESS = "Retries", "Politeness", "Success and exit status"
+RETRY, POLITE, SUCCESS, TLS = "Retries", "Politeness", "Success and exit status", "TLS"
 
 app = typer.Typer(
     add_completion=False,
@@ -246,8 +246,55 @@ def fetchcli(
         ),
     ] = DEFAULT_MAX_REDIRECTS,
     insecure: Annotated[
-        bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates.", rich_help_panel=REQUEST)
+        bool,
+        typer.Option(
+            "--insecure",
+            "-k",
+            help="Do not verify TLS certificates (their facts are still reported in tls).",
+            rich_help_panel=TLS,
+        ),
     ] = False,
+    cacert: Annotated[
+        Optional[str],
+        typer.Option(
+            "--cacert",
+            metavar="FILE",
+            help="Trust the CA certificates in this PEM file instead of the default bundle (also: SSL_CERT_FILE).",
+            rich_help_panel=TLS,
+            show_default=False,
+        ),
+    ] = None,
+    capath: Annotated[
+        Optional[str],
+        typer.Option(
+            "--capath",
+            metavar="DIR",
+            help="Trust the CA certificates in this directory, hashed as by c_rehash (also: SSL_CERT_DIR).",
+            rich_help_panel=TLS,
+            show_default=False,
+        ),
+    ] = None,
+    cert: Annotated[
+        Optional[str],
+        typer.Option(
+            "--cert",
+            "-E",
+            metavar="FILE",
+            help="Client certificate (PEM), with its key unless --key is given.",
+            rich_help_panel=TLS,
+            show_default=False,
+        ),
+    ] = None,
+    key: Annotated[
+        Optional[str],
+        typer.Option(
+            "--key",
+            metavar="FILE",
+            help="Private key (PEM, unencrypted) of --cert.",
+            rich_help_panel=TLS,
+            show_default=False,
+        ),
+    ] = None,
     http2: Annotated[
         bool,
         typer.Option(
@@ -376,6 +423,16 @@ def fetchcli(
             show_default=False,
         ),
     ] = None,
+    cert_expiry_days: Annotated[
+        Optional[int],
+        typer.Option(
+            "--cert-expiry-days",
+            metavar="N",
+            help="An https URL whose certificate has fewer than N whole days left fails (CertificateExpiring).",
+            rich_help_panel=TLS,
+            show_default=False,
+        ),
+    ] = None,
     max_failures: Annotated[
         int,
         typer.Option(
@@ -499,6 +556,10 @@ def fetchcli(
             insecure=insecure,
             http2=http2,
             proxy=proxy,
+            cacert=cacert,
+            capath=capath,
+            client_cert=cert,
+            client_key=key,
         ),
         body=BodySettings(max_body_bytes=max_body_bytes, snippet_length=snippet_length),
         retry=RetrySettings(
@@ -513,6 +574,7 @@ def fetchcli(
             ok_status=parse_status_ranges(ok_status) if ok_status is not None else (),
             expect_text=expect_text,
             expect_regex=expect_regex,
+            cert_expiry_days=cert_expiry_days,
         ),
         concurrency=concurrency,
         order=order,

@@ -3,13 +3,15 @@ headers, TLS, HTTP/2, proxy, and the pool strategy (see ``pool.py`` for why it i
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import ssl
 
 import httpx
 
 from fetchcli import __version__
 from fetchcli.pool import ShardedPoolTransport
-from fetchcli.settings import Backend, Settings, SettingsError
+from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
 # offer br and zstd when their packages happen to be installed.
@@ -41,13 +43,41 @@ def check_http2(settings: Settings) -> None:
             raise SettingsError("--http2", "needs the h2 package: pip install 'fetchcli[http2]'") from None
 
 
+def _no_password() -> bytes:
+    raise SettingsError("--key", "is encrypted: fetchcli cannot ask for its password; give it an unencrypted key")
+
+
+@functools.lru_cache(maxsize=8)
+def ssl_context(req: RequestSettings) -> ssl.SSLContext:
+    """The TLS context of a run, built once (loading a CA bundle takes tens of milliseconds) and
+    shared by every connection and both backends. Trusts ``--cacert``/``--capath`` when given,
+    else what httpx trusts (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else certifi's
+    bundle); presents ``--cert``/``--key``. A file that cannot be used is a usage error."""
+    try:
+        if req.insecure:
+            context = httpx.create_ssl_context(verify=False)
+        elif req.cacert is not None or req.capath is not None:
+            context = ssl.create_default_context(cafile=req.cacert, capath=req.capath)
+        else:
+            context = httpx.create_ssl_context(verify=True)
+    except (OSError, ssl.SSLError) as exc:
+        flag = "--cacert" if req.cacert is not None else "--capath"
+        raise SettingsError(flag, f"cannot be used: {exc}") from None
+    if req.client_cert is not None:
+        try:
+            context.load_cert_chain(req.client_cert, req.client_key, password=_no_password)
+        except (OSError, ssl.SSLError) as exc:
+            raise SettingsError("--cert", f"cannot be used: {exc}") from None
+    return context
+
+
 def sharded_transport(settings: Settings) -> ShardedPoolTransport:
     """One ``httpx.AsyncHTTPTransport`` per allowed connection, created on first use."""
     req, pool = settings.request, settings.pool
 
     # Built once, up front: loading the CA bundle takes tens of milliseconds, which would
     # otherwise land in the first URL's elapsed_ms.
-    context = httpx.create_ssl_context(verify=not req.insecure)
+    context = ssl_context(req)
 
     shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
 
@@ -92,7 +122,7 @@ def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
 
     pool = settings.pool
     return AiohttpTransport(
-        ssl_context=httpx.create_ssl_context(verify=not settings.request.insecure),
+        ssl_context=ssl_context(settings.request),
         max_connections=pool.max_connections,
         max_keepalive=pool.effective_max_keepalive,
         keepalive_expiry=pool.keepalive_expiry,
@@ -122,6 +152,7 @@ def default_transport(settings: Settings) -> httpx.AsyncBaseTransport:
 
 BAD_LOCATION = "fetchcli.bad_location"
 PEER_EXTENSION = "fetchcli.peer"  # (ip, port) of the connection, set by the aiohttp transport
+SSL_EXTENSION = "fetchcli.ssl_object"  # the connection's ssl.SSLObject, set by the aiohttp transport
 
 
 async def _set_aside_a_bad_location(response: httpx.Response) -> None:

@@ -28,6 +28,7 @@ ERROR_TYPES: dict[str, str] = {
     "ConnectionRefused": "nothing accepted the connection on that address and port",
     "CertificateError": "the server's TLS certificate failed verification (untrusted, expired, wrong name); -k skips it",
     "TLSError": "the TLS handshake failed for another reason",
+    "CertificateExpiring": "the response came, but its certificate has fewer whole days left than --cert-expiry-days (tls.days_left)",
     "TooManyOpenFiles": "out of file descriptors: lower -c / --max-connections, or raise `ulimit -n`",
     "ConnectError": "the connection could not be made for another reason (network or host unreachable...)",
     "ProxyError": "the proxy refused or failed the request",

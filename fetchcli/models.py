@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fetchcli.redact import mask_credentials
+from fetchcli.tls import TlsInfo
 
 # Bumped when a field of the record changes meaning or goes away (adding one does not).
 RECORD_SCHEMA_VERSION = 1
@@ -25,6 +26,17 @@ class ErrorInfo:
 
     def to_dict(self) -> dict[str, str]:
         return {"type": self.type, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """One redirect followed with ``-L``: the URL that answered and its status."""
+
+    url: str
+    status: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "status": self.status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,7 @@ class FetchResult:
     reason: str | None = None
     http_version: str | None = None
     final_url: str | None = None
+    redirects: tuple[Redirect, ...] = ()
     elapsed_ms: float | None = None
     content_type: str | None = None
     content_length: int | None = None
@@ -71,6 +84,7 @@ class FetchResult:
     fetched_at: str = ""
     error: ErrorInfo | None = None
     attempts: int = 0
+    tls: TlsInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +96,7 @@ class FetchResult:
             "reason": self.reason,
             "http_version": self.http_version,
             "final_url": self.final_url,
+            "redirects": [hop.to_dict() for hop in self.redirects],
             "elapsed_ms": self.elapsed_ms,
             "content_type": self.content_type,
             "content_length": self.content_length,
@@ -96,4 +111,12 @@ class FetchResult:
             "fetched_at": self.fetched_at,
             "error": self.error.to_dict() if self.error is not None else None,
             "attempts": self.attempts,
+            "tls": self.tls.to_dict() if self.tls is not None else None,
         }
+
+
+# The record's nested objects and their fields, as ``--fields`` and CSV name them (``tls.days_left``).
+NESTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "error": ("type", "message"),
+    "tls": ("version", "cipher", "not_after", "days_left", "issuer", "subject", "san", "verified"),
+}

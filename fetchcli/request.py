@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import httpx
 
-from fetchcli.client import BAD_LOCATION, PEER_EXTENSION
+from fetchcli import tls as tls_facts
+from fetchcli.client import BAD_LOCATION, PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
-from fetchcli.models import ErrorInfo, FetchResult, UrlItem
+from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.retry import backoff_seconds, may_retry
@@ -77,13 +78,23 @@ class _Outcome:
     response: httpx.Response | None = None
     body: Body | None = None
     error: ErrorInfo | None = None
+    trail: _Trail | None = None
 
 
-async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings: Settings) -> _Outcome:
+@dataclass(slots=True)
+class _Trail:
+    """The requests of one try: the URL asked last (the one that failed, if one did) and each
+    redirect followed on the way to it."""
+
+    last: httpx.URL
+    redirects: list[Redirect] = field(default_factory=list)
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail) -> _Outcome:
     """One try: send, follow redirects if asked, read at most the body cap of each response."""
     req = settings.request
-    redirects = 0
     while True:
+        trail.last = request.url
         response = await client.send(request, stream=True)
         try:
             body = await read_body(
@@ -95,9 +106,9 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         if req.follow_redirects and BAD_LOCATION in response.extensions:
             raise InvalidRedirect(f"Location is not a URL: {response.extensions[BAD_LOCATION]!r}")
         if not req.follow_redirects or next_request is None:
-            return _Outcome(response, body)
-        redirects += 1
-        if redirects > req.max_redirects:
+            return _Outcome(response, body, trail=trail)
+        trail.redirects.append(Redirect(_shown_url(request.url), response.status_code))
+        if len(trail.redirects) > req.max_redirects:
             raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
         if next_request.url.scheme not in ("http", "https"):
             raise UnsupportedRedirect(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
@@ -105,6 +116,10 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         # proxy's credentials are for the first request only (as requests does).
         next_request.headers.pop("Proxy-Authorization", None)
         request = next_request
+
+
+def _shown_url(url: httpx.URL) -> str:
+    return clean_line(mask_credentials(str(url)), 8192)
 
 
 def _peer(response: httpx.Response) -> tuple[str | None, int | None]:
@@ -117,6 +132,42 @@ def _peer(response: httpx.Response) -> tuple[str | None, int | None]:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return str(peer[0]), int(peer[1])
     return None, None
+
+
+def _tls(response: httpx.Response, settings: Settings) -> tls_facts.TlsInfo | None:
+    """The TLS facts of the connection the response came on (None for http://)."""
+    if response.url.scheme != "https":
+        return None
+    ssl_object = response.extensions.get(SSL_EXTENSION)
+    if ssl_object is None:
+        stream = response.extensions.get("network_stream")
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    return tls_facts.from_ssl_object(ssl_object, verified=None if settings.request.insecure else True)
+
+
+async def _unverified_tls(outcome: _Outcome, settings: Settings) -> tls_facts.TlsInfo | None:
+    """After ``CertificateError``: what the server presents, read by one more handshake (not
+    through a proxy, which would have to be asked for another tunnel: then None)."""
+    if outcome.error is None or outcome.error.type != "CertificateError" or outcome.trail is None:
+        return None
+    url = outcome.trail.last
+    if settings.request.proxy is not None:
+        return None
+    return await tls_facts.probe(
+        url.raw_host.decode("ascii"), url.port or 443, settings.timeouts.phase(settings.timeouts.connect)
+    )
+
+
+def _expiring(tls: tls_facts.TlsInfo | None, settings: Settings) -> ErrorInfo | None:
+    """``CertificateExpiring`` when ``--cert-expiry-days N`` is set and the certificate has fewer
+    than N whole days left."""
+    days = settings.success.cert_expiry_days
+    if days is None or tls is None or tls.days_left is None or tls.days_left >= days:
+        return None
+    when = f"expired {-tls.days_left} days ago" if tls.days_left < 0 else f"expires in {tls.days_left} days"
+    return ErrorInfo(
+        "CertificateExpiring", f"the certificate {when} ({tls.not_after}), within --cert-expiry-days {days}"
+    )
 
 
 def _unmet_expectation(text: str, settings: Settings) -> ErrorInfo | None:
@@ -154,10 +205,11 @@ async def _attempts(
         attempt += 1
         if gate is not None and lane is not None:
             await gate.enter(host, lane)
+        trail = _Trail(request.url)
         try:
-            outcome = await _exchange(client, request, settings)
+            outcome = await _exchange(client, request, settings, trail)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
-            outcome = _Outcome(error=classify(exc))
+            outcome = _Outcome(error=classify(exc), trail=trail)
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
@@ -181,12 +233,16 @@ async def fetch_one(
     deadline = _Deadline(settings.timeouts.total)
     attempts = 1
     error: ErrorInfo
+    tls: tls_facts.TlsInfo | None = None
+    redirects: tuple[Redirect, ...] = ()
     try:
         request = _build_request(client, settings.request.method, item.url)
         outcome, attempts = await _attempts(client, request, settings, lane, gate)
         deadline.cancel()
         if outcome.error is not None:
             error = outcome.error
+            tls = await _unverified_tls(outcome, settings)
+            redirects = tuple(outcome.trail.redirects) if outcome.trail is not None else ()
         else:
             response, body = outcome.response, outcome.body
             assert response is not None and body is not None
@@ -195,7 +251,8 @@ async def fetch_one(
             content_type = headers.get("content-type")
             server = headers.get("server")
             remote_ip, remote_port = _peer(response)
-            unmet = _unmet_expectation(text, settings)
+            tls = _tls(response, settings)
+            unmet = _expiring(tls, settings) or _unmet_expectation(text, settings)
             return FetchResult(
                 index=item.index,
                 url=item.display_url,
@@ -204,7 +261,8 @@ async def fetch_one(
                 status=response.status_code,
                 reason=clean_line(response.reason_phrase),
                 http_version=response.http_version,
-                final_url=clean_line(mask_credentials(str(response.url)), 8192),
+                final_url=_shown_url(response.url),
+                redirects=tuple(outcome.trail.redirects) if outcome.trail is not None else (),
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
                 content_type=clean_line(content_type) if content_type is not None else None,
                 content_length=_header_int(headers.get("content-length")),
@@ -218,6 +276,7 @@ async def fetch_one(
                 snippet="" if binary else sanitise(text, settings.body.snippet_length),
                 fetched_at=fetched_at,
                 attempts=attempts,
+                tls=tls,
             )
     except asyncio.CancelledError:
         if not deadline.expired:
@@ -239,4 +298,6 @@ async def fetch_one(
         fetched_at=fetched_at,
         error=error,
         attempts=attempts,
+        tls=tls,
+        redirects=redirects,
     )

@@ -29,7 +29,17 @@ def _type_schema(hint: Any) -> dict[str, Any]:
             "required": ["type", "message"],
             "additionalProperties": False,
         }
+    if dataclasses.is_dataclass(hint):
+        return _object_schema(hint)
+    if typing.get_origin(hint) is tuple:
+        return {"type": "array", "items": _type_schema(typing.get_args(hint)[0])}
     return {"type": _JSON_TYPES[hint]}
+
+
+def _object_schema(cls: Any) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    properties = {field.name: _type_schema(hints[field.name]) for field in dataclasses.fields(cls)}
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def record_schema() -> dict[str, Any]:

@@ -111,6 +111,10 @@ class RequestSettings:
     insecure: bool = False
     http2: bool = False
     proxy: str | None = None
+    cacert: str | None = None  # PEM file of CA certificates to trust instead of the default bundle
+    capath: str | None = None  # directory of CA certificates (OpenSSL's c_rehash layout)
+    client_cert: str | None = None  # PEM client certificate (and key, unless client_key)
+    client_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,7 @@ class SuccessSettings:
     ok_status: tuple[tuple[int, int], ...] = ()
     expect_text: str | None = None
     expect_regex: str | None = None
+    cert_expiry_days: int | None = None  # an https certificate with fewer whole days left fails
 
     def status_ok(self, status: int) -> bool:
         if not self.ok_status:
@@ -241,11 +246,14 @@ def validate(settings: Settings) -> None:
     success = settings.success
     if any(not 100 <= low <= high <= 999 for low, high in success.ok_status):
         raise SettingsError("--ok-status", "takes statuses and ranges from 100 to 999, e.g. 200-299,301")
+    _at_least("--cert-expiry-days", success.cert_expiry_days, 0, "0 or more")
     if success.expect_regex is not None:
         try:
             re.compile(success.expect_regex)
         except re.error as exc:
             raise SettingsError("--expect-regex", f"is not a regular expression: {exc}") from None
+    if req.client_key is not None and req.client_cert is None:
+        raise SettingsError("--key", "needs --cert (the certificate that goes with the key)")
     if req.proxy is not None:
         if not re.match(r"^(https?|socks5h?)://[^\s]+$", req.proxy):
             raise SettingsError("--proxy", "must be a URL such as http://host:port")

@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 import ssl
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-import pytest
 
 from fetchcli.engine import fetch
 from fetchcli.models import FetchResult
@@ -34,16 +31,8 @@ def run_httpx(urls: Sequence[str], settings: Settings | None = None) -> list[Fet
     return run(urls, settings, backend=Backend.httpx)
 
 
-def self_signed_context(folder: Path) -> ssl.SSLContext:
-    """A server-side TLS context with a new self-signed certificate for 127.0.0.1 (openssl)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a self-signed certificate")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
+def self_signed_context(folder: Path, *, days: float = 1) -> ssl.SSLContext:
+    """A server-side TLS context with a new self-signed certificate for 127.0.0.1."""
+    from tests.certs import issue, server_context
+
+    return server_context(issue(folder, "127.0.0.1", days=days))

@@ -62,6 +62,7 @@ CASES = [
     Case("over-long chunk size", "/bad-chunk", (None, "RemoteProtocolError", 1)),
     Case("short body", "/short", (None, "RemoteProtocolError", 1)),
     Case("1 MiB header", "/bigheader", (None, "RemoteProtocolError", 1)),
+    Case("redirect chain", "/redirect/2", (200, None, 1), FOLLOW),
     Case("redirect loop", "/loop", (None, "TooManyRedirects", 1), FOLLOW),
     Case("broken Location, not followed", "/evil-location", (302, None, 1)),
     Case("broken Location, -L", "/evil-location", (None, "InvalidRedirect", 1), FOLLOW),
@@ -99,7 +100,7 @@ def servers(tls_context: ssl.SSLContext) -> Iterator[dict[str, LoopbackServer]]:
         yield {"plain": plain, "tls": tls, "v6": v6}
 
 
-def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tuple[str, Any, int]]:
+def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tuple[str, Any, int, Any]]:
     plain = servers["plain"]
     outcomes = []
     for case in CASES:
@@ -110,7 +111,11 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tupl
         (result,) = run([url], _settings(case, backend))
         seen = sum(s.stats.requests + s.stats.dropped for s in servers.values()) - seen_before
         error = result.error.type if result.error is not None else None
-        outcomes.append((case.name, (result.status, error, result.attempts), seen))
+        # Beyond the outcome: the redirects listed and the TLS facts read (for the self-signed
+        # server, read by the extra handshake after the failed verification).
+        tls = result.tls.to_dict() if result.tls is not None else None
+        facts = ([(hop.url, hop.status) for hop in result.redirects], tls)
+        outcomes.append((case.name, (result.status, error, result.attempts), seen, facts))
         if result.status is not None and "://" in target:  # where the connection went, on both
             assert result.remote_ip == ("::1" if "[::1]" in target else "127.0.0.1"), (backend, case.name)
         if case.snippet is not None:  # the method and body were re-sent along the redirect
@@ -123,9 +128,13 @@ def test_both_backends_give_the_same_record_for_the_same_event(servers: dict[str
     aio = _outcomes(Backend.aiohttp, servers)
     plain = _outcomes(Backend.httpx, servers)
     expected = [(case.name, case.expect) for case in CASES]
-    assert [(name, outcome) for name, outcome, _ in aio] == expected, "aiohttp"
-    assert [(name, outcome) for name, outcome, _ in plain] == expected, "httpx"
-    assert [seen for *_, seen in aio] == [seen for *_, seen in plain]  # what the server received
+    assert [(name, outcome) for name, outcome, *_ in aio] == expected, "aiohttp"
+    assert [(name, outcome) for name, outcome, *_ in plain] == expected, "httpx"
+    assert [seen for _, _, seen, _ in aio] == [seen for _, _, seen, _ in plain]  # what the server received
+    assert [facts for *_, facts in aio] == [facts for *_, facts in plain]  # redirects and TLS facts
+    tls = {name: facts[1] for name, _, _, facts in aio if facts[1] is not None}
+    assert tls["self-signed TLS"]["verified"] is False and tls["self-signed TLS with -k"]["verified"] is None
+    assert tls["self-signed TLS"]["subject"] == "CN=127.0.0.1"
 
 
 @pytest.mark.parametrize("retries", [0, 3])

@@ -148,8 +148,21 @@ def test_redirects_live(server: LoopbackServer, backend: Backend) -> None:
         backend=backend,
     )
     assert chain.ok and chain.final_url == server.url("/ok")
+    assert [(hop.url, hop.status) for hop in chain.redirects] == [
+        (server.url("/redirect/3"), 302),
+        (server.url("/redirect/2"), 302),
+        (server.url("/redirect/1"), 302),
+    ]
+    assert chain.to_dict()["redirects"][0] == {"url": server.url("/redirect/3"), "status": 302}
     assert loop.error is not None and loop.error.type == "TooManyRedirects"
+    assert len(loop.redirects) == 6  # every redirect received: the sixth is one more than --max-redirects 5
     assert to_file.error is not None and to_file.error.type == "UnsupportedRedirect"
+    assert [hop.url for hop in to_file.redirects] == [server.url("/location?to=file:///etc/passwd")]
+
+
+def test_redirects_are_listed_only_with_L(server: LoopbackServer) -> None:
+    [result] = run([server.url("/redirect/2")])
+    assert result.status == 302 and result.redirects == () and result.to_dict()["redirects"] == []
 
 
 @pytest.mark.parametrize("order", [Order.input, Order.completion])

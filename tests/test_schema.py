@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 
@@ -41,3 +42,23 @@ def test_real_output_of_every_kind_meets_the_schema(server: LoopbackServer) -> N
         [sys.executable, "-m", "fetchcli", "--schema"], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(printed.stdout) == record_schema()
+
+
+def test_records_with_tls_facts_and_redirects_meet_the_schema(server: LoopbackServer, tmp_path: Path) -> None:
+    from fetchcli.settings import RequestSettings, SuccessSettings
+    from tests.helpers import self_signed_context
+    from tests.server import running_server
+
+    validator = jsonschema.Draft202012Validator(record_schema())
+    [chain] = run([server.url("/redirect/2")], Settings(request=RequestSettings(follow_redirects=True)))
+    assert len(chain.redirects) == 2
+    validator.validate(chain.to_dict())
+    with running_server(ssl_context=self_signed_context(tmp_path)) as tls:
+        unverified, expiring = run([tls.url("/ok/a")], Settings(success=SuccessSettings(cert_expiry_days=9))) + run(
+            [tls.url("/ok/b")],
+            Settings(request=RequestSettings(insecure=True), success=SuccessSettings(cert_expiry_days=9)),
+        )
+    assert unverified.tls is not None and unverified.tls.verified is False
+    assert expiring.error is not None and expiring.error.type == "CertificateExpiring"
+    for result in (unverified, expiring):
+        validator.validate(result.to_dict())

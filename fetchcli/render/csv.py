@@ -1,6 +1,7 @@
 """CSV and TSV: a header row, then one row per record (RFC 4180 quoting; TSV uses a tab).
 
-Nested values are flattened (``error.type``, ``error.message``); ``null`` is an empty cell. A text
+Nested values are flattened (``error.type``, ``tls.days_left``); a list is one cell, its items
+separated by spaces (``tls.san``); ``null`` is an empty cell. A text
 cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return: URLs, snippets and error messages come from the input and from servers) is
 prefixed with ``'``, as OWASP advises against CSV injection."""
@@ -23,6 +24,8 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):  # tls.san: names; redirects: "status url" per hop
+        value = " ".join(f"{item['status']} {item['url']}" if isinstance(item, dict) else str(item) for item in value)
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value

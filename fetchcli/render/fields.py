@@ -1,26 +1,29 @@
 """Which fields a record shows, in which order (``--fields``), for every structured format.
 
-A name is a record field (``status``) or a field of its error (``error.type``,
-``error.message``); a dotted name is written under that name, flattened."""
+A name is a record field (``status``) or a field of one of its objects (``error.type``,
+``tls.days_left``); a dotted name is written under that name, flattened."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from fetchcli.models import FetchResult
+from fetchcli.models import NESTED_FIELDS, FetchResult
 from fetchcli.settings import SettingsError
 
-NESTED = ("error.type", "error.message")
+NESTED = tuple(f"{parent}.{child}" for parent, children in NESTED_FIELDS.items() for child in children)
 
 
 def all_fields(*, flat: bool) -> tuple[str, ...]:
-    """Every field in record order; ``flat`` (CSV, TSV) splits ``error`` into its two fields."""
+    """Every field in record order; ``flat`` (CSV, TSV) splits each object (``error``, ``tls``)
+    into its fields."""
     names = tuple(FetchResult(index=0, url="", ok=True).to_dict())
     if not flat:
         return names
-    at = names.index("error")
-    return (*names[:at], *NESTED, *names[at + 1 :])
+    out: list[str] = []
+    for name in names:
+        out.extend(f"{name}.{child}" for child in NESTED_FIELDS[name]) if name in NESTED_FIELDS else out.append(name)
+    return tuple(out)
 
 
 def parse_fields(text: str) -> tuple[str, ...]:
@@ -30,7 +33,8 @@ def parse_fields(text: str) -> tuple[str, ...]:
     unknown = [name for name in names if name not in allowed]
     if not names or unknown:
         what = f"unknown field {unknown[0]!r}" if unknown else "needs at least one field"
-        raise SettingsError("--fields", f"{what}; fields are: {', '.join(all_fields(flat=True))}, error")
+        objects = ", ".join(NESTED_FIELDS)
+        raise SettingsError("--fields", f"{what}; fields are: {', '.join(all_fields(flat=True))}, {objects}")
     return names
 
 
