@@ -26,6 +26,7 @@ from fetchcli.settings import (
     DEFAULT_TIMEOUT,
     Backend,
     BodySettings,
+    ColorMode,
     Order,
     OutputFormat,
     PolitenessSettings,
@@ -514,8 +515,27 @@ def fetchcli(
             show_default=False,
         ),
     ] = None,
+    progress: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--progress/--no-progress",
+            help="A live progress line on stderr. (default: when stderr is a terminal, unless -q)",
+            rich_help_panel=OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    color: Annotated[
+        ColorMode,
+        typer.Option(
+            "--color",
+            help="Colours in the table and the progress line; auto: on a terminal, unless NO_COLOR is set.",
+            rich_help_panel=OUTPUT,
+            case_sensitive=False,
+        ),
+    ] = ColorMode.auto,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No summary line on stderr.", rich_help_panel=OUTPUT)
+        bool,
+        typer.Option("--quiet", "-q", help="No summary line (and no progress) on stderr.", rich_help_panel=OUTPUT),
     ] = False,
     schema: Annotated[
         bool,
@@ -594,6 +614,8 @@ def fetchcli(
             summary=summary,
             summary_json=summary_json,
             fields=parse_fields(fields) if fields is not None else None,
+            progress=progress,
+            color=color,
         ),
         Environment(),
     )

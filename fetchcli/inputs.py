@@ -198,18 +198,22 @@ class Inputs:
         self._stop = threading.Event()
         self._left: list[Callable[[], int]] = []  # per input: how many URLs it still holds (-1: unknown)
         self._readers: list[FdLineReader] = []
+        self._sizes: list[Callable[[], int | None]] = []  # per input: its URL count, from its start
         groups: list[Iterable[str]] = []
         self.blocking = False
         if urls:
             args = iter(list(urls))
             groups.append(_until(self._stop, args))
             self._left.append(lambda: sum(1 for line in args if url_text(line) is not None))
+            given = sum(1 for line in urls if url_text(line) is not None)
+            self._sizes.append(lambda: given)
         use_stdin = not urls and not paths and not stdin_isatty
         for path in [*paths, *(["-"] if use_stdin else [])]:
             stream = stdin if path == "-" else self._open(path, opened)
             if _is_regular_file(stream):
                 groups.append(_until(self._stop, iter_binary_lines(stream)))
                 self._left.append(functools.partial(_count_urls, stream))
+                self._sizes.append(functools.partial(_count_urls_from_start, stream))
                 continue
             self.blocking = True  # a pipe or terminal: read in a thread, straight from the fd
             reader = FdLineReader(stream.fileno())
@@ -247,9 +251,47 @@ class Inputs:
         counts = [left() for left in self._left]
         return -1 if any(n < 0 for n in counts) else sum(counts)
 
+    def count(self) -> int | None:
+        """How many URLs the inputs hold in all, for a progress display; None when that is not
+        cheap to know (a pipe, or more than ``COUNT_LIMIT`` bytes of files to scan). Reads with
+        ``pread``: the position the run reads from is not moved. Safe in another thread."""
+        if self.blocking:
+            return None
+        total = 0
+        for size in self._sizes:
+            n = size()
+            if n is None:
+                return None
+            total += n
+        return total
+
     def close(self) -> None:
         for reader in self._readers:
             reader.close()
+
+
+COUNT_LIMIT = 256 * 1024 * 1024  # bytes of input files a progress display's count may scan
+
+
+def _count_urls_from_start(stream: BinaryIO) -> int | None:
+    """URL lines in a regular file, counted with ``pread`` from offset 0 (the file's read
+    position is left alone); None for a file over ``COUNT_LIMIT`` or an error."""
+    try:
+        fd = stream.fileno()
+        if os.fstat(fd).st_size > COUNT_LIMIT:
+            return None
+        count, offset, rest = 0, 0, b""
+        while True:
+            chunk = os.pread(fd, 1 << 20, offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            count += sum(1 for line in lines if url_text(line.decode("utf-8", "replace")) is not None)
+        return count + (url_text(rest.decode("utf-8", "replace")) is not None)
+    except (OSError, ValueError):
+        return None
 
 
 def _count_urls(stream: BinaryIO) -> int:

@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from fetchcli.inputs import Inputs, ThreadedSource
-from fetchcli.models import UrlItem
+from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output import OpenError, Output, OutputError
 from fetchcli.render import Sink, make_sink
-from fetchcli.settings import OutputFormat, Settings, SettingsError
+from fetchcli.settings import ColorMode, OutputFormat, Settings, SettingsError
 from fetchcli.status import ExitStatus
 from fetchcli.summary import Summary
 from fetchcli.terminal import for_terminal
 
 if TYPE_CHECKING:
     from fetchcli.engine import Stop
+    from fetchcli.render.progress import ProgressLine
 
 
 @dataclass
@@ -68,6 +69,8 @@ class OutputOptions:
     summary: bool = False  # the summary line on stderr even when it is not a terminal
     summary_json: str | None = None  # write the summary as JSON to this path
     fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
+    progress: bool | None = None  # --progress/--no-progress; None: when stderr is a terminal (and not -q)
+    color: ColorMode = ColorMode.auto
 
     @property
     def to_stdout(self) -> bool:
@@ -90,14 +93,42 @@ def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
     return OutputFormat.table if to_terminal else OutputFormat.jsonl
 
 
-def _use_color(env: Environment, to_terminal: bool) -> bool:
+def _use_color(mode: ColorMode, env: Environment, to_terminal: bool) -> bool:
+    """``--color always|never``, or ``auto``: on a terminal, unless ``NO_COLOR`` is set (to anything)."""
+    if mode is not ColorMode.auto:
+        return mode is ColorMode.always
     return to_terminal and "NO_COLOR" not in env.environ
+
+
+def _progress_line(options: OutputOptions, env: Environment) -> ProgressLine | None:
+    if not (options.progress if options.progress is not None else env.stderr_isatty and not options.quiet):
+        return None
+    from fetchcli.render.progress import ProgressLine
+
+    return ProgressLine(env.stderr, color=_use_color(options.color, env, bool(env.stderr_isatty)))
+
+
+class _AboveProgress:
+    """A sink writing to the terminal the progress line is on: each row goes above the line."""
+
+    def __init__(self, sink: Sink, progress: ProgressLine) -> None:
+        self._sink = sink
+        self._progress = progress
+
+    def write(self, result: FetchResult) -> None:
+        self._progress.clear()
+        self._sink.write(result)
+        self._progress.redraw()
+
+    def close(self, summary: Summary) -> None:
+        self._sink.close(summary)
 
 
 @dataclass
 class _RunState:
     summary: Summary = field(default_factory=Summary)
     signal: int | None = None
+    progress: ProgressLine | None = None
 
 
 _SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
@@ -150,10 +181,13 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     sink = make_sink(
         fmt,
         output.stream,
-        color=fmt is OutputFormat.table and _use_color(env, to_terminal),
+        color=fmt is OutputFormat.table and _use_color(options.color, env, to_terminal),
         fsync=options.fsync,
         fields=options.fields,
     )
+    state.progress = _progress_line(options, env)
+    if state.progress is not None and to_terminal and env.stderr_isatty:
+        sink = _AboveProgress(sink, state.progress)
     summary = state.summary
     started = time.perf_counter()
     writing = output  # what a write error is about
@@ -162,6 +196,9 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             _run_loop(_consume(settings, inputs, sink, state), settings.resolver_threads)
         except KeyboardInterrupt:  # before the loop could install its handler
             state.signal = signal.SIGINT
+        finally:
+            if state.progress is not None:
+                state.progress.clear()  # gone when the run ends
         summary.elapsed_s = time.perf_counter() - started
         try:
             sink.close(summary)
@@ -254,7 +291,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
     lines = inputs.items()
     source = ThreadedSource(lines, stop_reading=inputs.stop_reading) if inputs.blocking else None
     items: Iterable[UrlItem] | AsyncIterable[UrlItem] = source if source is not None else lines
-    with _signal_handlers(stop, state):
+    with _signal_handlers(stop, state), _showing_progress(state, inputs):
         async with aclosing(fetch(items, settings, stop=stop)) as results:
             async for result in results:
                 try:
@@ -262,6 +299,35 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
                 except OSError as exc:
                     raise OutputError(exc) from None
                 state.summary.add(result)
+
+
+@contextlib.contextmanager
+def _showing_progress(state: _RunState, inputs: Inputs) -> Iterator[None]:
+    """Redraw the progress line (if any) every ``REFRESH_SECONDS`` from the event loop; count
+    the input's URLs for its total in a thread."""
+    progress = state.progress
+    if progress is None:
+        yield
+        return
+    from fetchcli.render.progress import REFRESH_SECONDS
+
+    loop = asyncio.get_running_loop()
+    counting = loop.run_in_executor(None, inputs.count)
+    counting.add_done_callback(lambda done: progress.set_total(done.result()) if not done.cancelled() else None)
+
+    handle: asyncio.Handle | None = None
+
+    def tick() -> None:
+        nonlocal handle
+        progress.update(state.summary)
+        handle = loop.call_later(REFRESH_SECONDS, tick)
+
+    handle = loop.call_soon(tick)
+    try:
+        yield
+    finally:
+        handle.cancel()
+        counting.cancel()
 
 
 def _size_resolver_threads(threads: int) -> None:

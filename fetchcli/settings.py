@@ -57,6 +57,14 @@ class Backend(str, enum.Enum):
     httpx = "httpx"
 
 
+class ColorMode(str, enum.Enum):
+    """``--color``: ``auto`` colours a terminal unless ``NO_COLOR`` is set."""
+
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 class OutputFormat(str, enum.Enum):
     table = "table"
     json = "json"

@@ -1,0 +1,141 @@
+"""The live progress line: on a terminal's stderr while a run goes on, below the streaming table
+when both share the terminal, gone at the end; nothing of it in a pipe or a file."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fetchcli.render.progress import ProgressLine
+from fetchcli.summary import Summary
+from tests.server import LoopbackServer
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _screen(raw: str) -> list[str]:
+    """What a terminal shows: each line after its carriage returns overwrote it from column 0."""
+    shown = []
+    for line in SGR.sub("", raw).split("\n"):
+        buffer = ""
+        for segment in line.split("\r"):
+            buffer = segment + buffer[len(segment) :]
+        shown.append(buffer.rstrip())
+    return shown
+
+
+def _pty_run(args: list[str], until: str | None = None, *, stdout_on_pty: bool = True) -> tuple[str, str]:
+    """Run fetchcli with stderr (and stdout, unless told) on a pty; returns what the pty got and
+    stdout when it was a pipe. With ``until``, reads until that text appears, then lets the run end."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env |= {"TERM": "xterm-256color", "COLUMNS": "120"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fetchcli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave if stdout_on_pty else subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    limit = time.monotonic() + 60
+    while time.monotonic() < limit:
+        ready, _, _ = select.select([master], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if until is not None and until in SGR.sub("", b"".join(chunks).decode("utf-8", "replace")):
+            until = None
+    out = proc.stdout.read().decode() if proc.stdout is not None else ""
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace"), out
+
+
+def test_the_progress_line_shows_counts_and_the_total(server: LoopbackServer, tmp_path: Path) -> None:
+    """Output to a file, stderr a terminal: the line counts up to the input's total, which is
+    counted from the file; the last frame is erased before the summary."""
+    listing = tmp_path / "urls.txt"
+    listing.write_text("# two URLs\n" + server.url("/ok/p1") + "\n\n" + server.url("/slow/1500?progress") + "\n")
+    raw, _ = _pty_run(["-i", str(listing), "-o", str(tmp_path / "out.jsonl")], until="1/2")
+    plain = SGR.sub("", raw)
+    assert "1/2" in plain and "URLs/s" in plain and "ETA" in plain and "1 ok" in plain
+    screen = [line for line in _screen(raw) if line]
+    assert screen == [screen[-1]] and screen[-1].startswith("2 URLs: 2 ok")  # the line is gone, the summary stays
+    assert "\r" not in (tmp_path / "out.jsonl").read_text()
+
+
+def test_table_rows_go_above_the_progress_line(server: LoopbackServer) -> None:
+    urls = [server.url(f"/slow/{n * 100}?row={n}") for n in range(1, 6)]
+    raw, _ = _pty_run(["-c", "1", "--snippet-length", "10", *urls], until="/5")
+    assert "ETA" in SGR.sub("", raw)  # it was drawn
+    screen = [line for line in _screen(raw) if line]
+    rows = [line for line in screen if "?row=" in line]
+    assert len(rows) == 5
+    assert all("ETA" not in line and "URLs/s" not in line for line in rows)  # no frame left in a row
+    assert not any("ETA" in line for line in screen)  # and none left at the end
+    assert screen[-1].startswith("5 URLs: 5 ok")
+
+
+def test_nothing_of_it_reaches_a_pipe_or_a_file(server: LoopbackServer, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fetchcli", "--summary", "-o", str(tmp_path / "t.txt"), "-f", "table",
+         server.url("/ok/a"), server.url("/slow/300?b")],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0
+    for raw in (done.stderr, done.stdout, (tmp_path / "t.txt").read_bytes()):
+        assert b"\r" not in raw and b"\x1b" not in raw and b"ETA" not in raw
+    assert done.stderr.startswith(b"2 URLs: 2 ok")
+
+
+def test_no_progress_and_quiet_keep_a_terminal_quiet(server: LoopbackServer) -> None:
+    for flags in (["--no-progress"], ["-q"]):
+        raw, out = _pty_run([*flags, server.url("/ok/quiet"), server.url("/slow/500?quiet")], stdout_on_pty=False)
+        assert "ETA" not in raw and "\r" not in raw.replace("\r\n", "\n")
+        assert out.count("\n") == 2  # the records, in the pipe
+
+
+def test_progress_can_be_forced_into_a_pipe(server: LoopbackServer) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fetchcli", "--progress", "--color", "never", server.url("/ok/forced")],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert b"ETA" in done.stderr and b"\r" in done.stderr and b"\x1b" not in done.stderr
+
+
+def test_a_frame_fits_its_width_and_is_cleared_with_spaces() -> None:
+    out = io.StringIO()
+    line = ProgressLine(out, color=False, width=60)
+    line.set_total(10)
+    summary = Summary()
+    line.update(summary)
+    line.clear()
+    frame, cleared = out.getvalue().split("\r")[1:3]
+    assert len(frame) == 59 and "0/10" in frame and "\x1b" not in frame
+    assert cleared == " " * 59
+    assert line.frames == 1
+
+
+@pytest.mark.parametrize("color", [True, False])
+def test_colour_follows_the_setting(color: bool) -> None:
+    out = io.StringIO()
+    ProgressLine(out, color=color, width=100).update(Summary())
+    assert ("\x1b[" in out.getvalue()) is color
