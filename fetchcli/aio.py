@@ -28,7 +28,7 @@ import contextlib
 import functools
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -193,12 +193,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         max_keepalive: int,
         keepalive_expiry: float,
         proxy: str | None = None,
+        proxy_route: Callable[[httpx.URL], str | None] | None = None,
         resolver_threads: int = 32,
     ) -> None:
         self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
         self._ssl = ssl_context
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
         self._proxy = proxy
+        self._proxy_route = proxy_route  # per request, when requests take different ways
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
 
@@ -256,7 +258,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     headers=request.headers.multi_items(),
                     data=body or None,
                     allow_redirects=False,
-                    proxy=self._proxy,
+                    proxy=self._proxy_route(request.url) if self._proxy_route is not None else self._proxy,
                     timeout=aiohttp.ClientTimeout(
                         total=None,
                         sock_connect=timeouts.get("connect"),

@@ -1,17 +1,22 @@
 """The command line: Typer options -> one ``Settings`` -> ``runner.execute`` -> exit status.
 
-Usage errors are one plain line on stderr (``fetchcli: error: --timeout must be 0 or more``),
-exit 2: they end up in cron mail and logs, where a box of Unicode helps nobody.
+Every option also comes from ``FETCHCLI_<NAME>`` and from a config file (``config.py``):
+flag > environment > config file > default. Values arrive as text and are parsed by
+``settings.parse_*``, so every bad value is a usage error in fetchcli's own words. ``--help``
+is fetchcli's own (``help.py``). Usage errors are one plain line on stderr
+(``fetchcli: error: --timeout must be 0 or more``), exit 2: they end up in cron mail and logs.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any, Optional
 
 import typer
 
 from fetchcli import __version__
+from fetchcli.config import LIST_ENV, env_name
 from fetchcli.settings import (
     DEFAULT_KEEPALIVE_EXPIRY,
     DEFAULT_MAX_BODY_BYTES,
@@ -37,22 +42,44 @@ from fetchcli.settings import (
     SettingsError,
     SuccessSettings,
     TimeoutSettings,
+    parse_choice,
+    parse_float,
     parse_header,
+    parse_int,
     parse_status_list,
     parse_status_ranges,
 )
 from fetchcli.status import ExitStatus
 
-INPUT, POOL, TIMEOUTS, REQUEST, BODY, OUTPUT = "Input", "Connection pool", "Timeouts", "Request", "Body", "Output"
-RETRY, POLITE, SUCCESS, TLS = "Retries", "Politeness", "Success and exit status", "TLS"
+INPUT, OUTPUT, SUCCESS, REQUEST, TLS = "Input", "Output", "Success and exit status", "Request", "TLS"
+PROXY, POOL, TIMEOUTS, RETRY, POLITE, BODY = "Proxy", "Connection pool", "Timeouts", "Retries", "Politeness", "Body"
+OTHER = "Other"
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": []},  # fetchcli's own --help (help.py)
     help="Fetch many URLs concurrently; report status, timing and the first characters of each body.",
 )
+
+
+def _option(
+    *decls: str, panel: str, help: str, metavar: str | None = None, default: str | None = None, **kw: Any
+) -> Any:
+    """A Typer option with its ``FETCHCLI_<NAME>`` variable (one value per line for the options
+    given more than once, read by config.py) and the default as the help shows it."""
+    long = next(d for d in decls if d.startswith("--")).split("/")[0]
+    name = long[2:].replace("-", "_")
+    return typer.Option(
+        *decls,
+        help=help,
+        metavar=metavar,
+        rich_help_panel=panel,
+        envvar=None if name in LIST_ENV or kw.get("is_eager") else env_name(long),
+        show_envvar=True,
+        show_default=default if default is not None else False,
+        **kw,
+    )
 
 
 def _version(value: bool) -> None:
@@ -71,23 +98,44 @@ def _schema(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.command(
-    epilog=(
-        "[bold]Examples[/bold]\n\n"
-        "  fetchcli -i urls.txt                                   a table on a terminal, JSON Lines in a pipe\n\n"
-        "  fetchcli -i urls.txt | jq 'select(.ok | not)'          only what failed\n\n"
-        "  fetchcli -i urls.txt -o results.csv                    CSV, chosen by the extension\n\n"
-        "  fetchcli --expect-text up --max-failures 1 -q URL...   a health check for cron\n\n"
-        "[bold]Exit status[/bold]\n\n"
-        "  0 every URL ok (or at most --max-failures failed) · 1 more URLs failed · 2 usage error ·"
-        " 74 the output could not be written · 130 SIGINT · 141 the output's reader went away · 143 SIGTERM"
-    ),
-)
+def _help(ctx: typer.Context, value: bool) -> None:
+    if value:
+        from fetchcli.help import render_help
+
+        typer.echo(render_help(ctx.command), nl=False)
+        raise typer.Exit(0)
+
+
+def _config(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
+    """Eager: read the config file (and the list-valued variables) into Click's default_map
+    before any other option is processed."""
+    from fetchcli.config import CONFIG_ENV, Kind, defaults
+    from fetchcli.config import config_path as find
+
+    given = value if value is not None else os.environ.get(CONFIG_ENV)
+    kinds: dict[str, Kind] = {
+        p.name: "flag" if getattr(p, "is_flag", False) else "list" if p.multiple or p.nargs == -1 else "value"
+        for p in ctx.command.params
+        if p.name
+    }
+    ctx.default_map = {**(ctx.default_map or {}), **defaults(find(given or None), kinds, os.environ)}
+    return value
+
+
+def _enum_metavar(choices: type[Any]) -> str:
+    return "|".join(str(member.value) for member in choices)
+
+
+def _complete(choices: type[Any]) -> Any:
+    return lambda incomplete: [str(m.value) for m in choices if str(m.value).startswith(incomplete)]
+
+
+@app.command(add_help_option=False)
 def fetchcli(
     urls: Annotated[
         Optional[list[str]],
         typer.Argument(
-            metavar="[URL]...",
+            metavar="URL...",
             help="URLs to fetch ('https://' is added when no scheme is given).",
             rich_help_panel=INPUT,
             show_default=False,
@@ -95,531 +143,366 @@ def fetchcli(
     ] = None,
     input: Annotated[
         Optional[list[str]],
-        typer.Option(
-            "--input",
-            "-i",
-            metavar="PATH",
-            help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped.",
-            rich_help_panel=INPUT,
-            show_default=False,
-        ),
+        _option("--input", "-i", metavar="PATH", panel=INPUT,
+                help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped."),
     ] = None,
-    max_connections: Annotated[
-        int,
-        typer.Option(
-            "--max-connections",
-            metavar="N",
-            help="Open TCP connections at most (all hosts together).",
-            rich_help_panel=POOL,
-        ),
-    ] = DEFAULT_MAX_CONNECTIONS,
-    max_keepalive: Annotated[
-        Optional[int],
-        typer.Option(
-            "--max-keepalive",
-            metavar="N",
-            help="Idle connections kept open for reuse at most. (default: same as --max-connections)",
-            rich_help_panel=POOL,
-            show_default=False,
-        ),
-    ] = None,
-    keepalive_expiry: Annotated[
-        float,
-        typer.Option(
-            "--keepalive-expiry", metavar="SECONDS", help="Close a connection idle this long.", rich_help_panel=POOL
-        ),
-    ] = DEFAULT_KEEPALIVE_EXPIRY,
-    concurrency: Annotated[
-        Optional[int],
-        typer.Option(
-            "--concurrency",
-            "-c",
-            metavar="N",
-            help="Requests in flight at most. (default: same as --max-connections)",
-            rich_help_panel=POOL,
-            show_default=False,
-        ),
-    ] = None,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            "-t",
-            metavar="SECONDS",
-            help="Limit for each phase (connect, read, write, pool); 0 means no limit.",
-            rich_help_panel=TIMEOUTS,
-        ),
-    ] = DEFAULT_TIMEOUT,
-    connect_timeout: Annotated[
-        Optional[float],
-        typer.Option(
-            "--connect-timeout",
-            metavar="SECONDS",
-            help="Limit for connecting. (default: --timeout)",
-            rich_help_panel=TIMEOUTS,
-            show_default=False,
-        ),
-    ] = None,
-    read_timeout: Annotated[
-        Optional[float],
-        typer.Option(
-            "--read-timeout",
-            metavar="SECONDS",
-            help="Limit for each wait for data. (default: --timeout)",
-            rich_help_panel=TIMEOUTS,
-            show_default=False,
-        ),
-    ] = None,
-    write_timeout: Annotated[
-        Optional[float],
-        typer.Option(
-            "--write-timeout",
-            metavar="SECONDS",
-            help="Limit for each wait to send data. (default: --timeout)",
-            rich_help_panel=TIMEOUTS,
-            show_default=False,
-        ),
-    ] = None,
-    pool_timeout: Annotated[
-        Optional[float],
-        typer.Option(
-            "--pool-timeout",
-            metavar="SECONDS",
-            help="Limit for waiting for a free connection. (default: --timeout)",
-            rich_help_panel=TIMEOUTS,
-            show_default=False,
-        ),
-    ] = None,
-    max_time: Annotated[
-        float,
-        typer.Option(
-            "--max-time",
-            "-m",
-            metavar="SECONDS",
-            help="Total limit for one URL, redirects and body included; 0 means no limit.",
-            rich_help_panel=TIMEOUTS,
-        ),
-    ] = DEFAULT_MAX_TIME,
-    deadline: Annotated[
-        float,
-        typer.Option(
-            "--deadline",
-            metavar="SECONDS",
-            help="Limit for the whole run: then URLs in flight are cancelled and the rest reported as not started; 0 means no limit.",
-            rich_help_panel=TIMEOUTS,
-        ),
-    ] = 0,
-    method: Annotated[
-        str, typer.Option("--method", "-X", metavar="METHOD", help="HTTP method.", rich_help_panel=REQUEST)
-    ] = DEFAULT_METHOD,
-    header: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--header",
-            "-H",
-            metavar="'NAME: VALUE'",
-            help="Extra request header; repeatable.",
-            rich_help_panel=REQUEST,
-            show_default=False,
-        ),
-    ] = None,
-    user_agent: Annotated[
+    config: Annotated[
         Optional[str],
-        typer.Option(
-            "--user-agent",
-            "-A",
-            metavar="TEXT",
-            help=f"User-Agent header. (default: fetchcli/{__version__})",
-            rich_help_panel=REQUEST,
-            show_default=False,
-        ),
+        _option("--config", metavar="FILE", panel=INPUT, is_eager=True, callback=_config, default="./fetchcli.toml if present",
+                help="Read option values from this TOML file.")
     ] = None,
-    follow_redirects: Annotated[
+    dry_run: Annotated[
         bool,
-        typer.Option(
-            "--follow-redirects", "-L", help="Follow redirects (off by default, like curl).", rich_help_panel=REQUEST
-        ),
+        _option("--dry-run", panel=INPUT,
+                help="Print the effective settings and each URL with its validity; send nothing."),
     ] = False,
-    max_redirects: Annotated[
-        int,
-        typer.Option(
-            "--max-redirects", metavar="N", help="Redirects followed at most with -L.", rich_help_panel=REQUEST
-        ),
-    ] = DEFAULT_MAX_REDIRECTS,
-    insecure: Annotated[
-        bool,
-        typer.Option(
-            "--insecure",
-            "-k",
-            help="Do not verify TLS certificates (their facts are still reported in tls).",
-            rich_help_panel=TLS,
-        ),
-    ] = False,
-    cacert: Annotated[
-        Optional[str],
-        typer.Option(
-            "--cacert",
-            metavar="FILE",
-            help="Trust the CA certificates in this PEM file instead of the default bundle (also: SSL_CERT_FILE).",
-            rich_help_panel=TLS,
-            show_default=False,
-        ),
-    ] = None,
-    capath: Annotated[
-        Optional[str],
-        typer.Option(
-            "--capath",
-            metavar="DIR",
-            help="Trust the CA certificates in this directory, hashed as by c_rehash (also: SSL_CERT_DIR).",
-            rich_help_panel=TLS,
-            show_default=False,
-        ),
-    ] = None,
-    cert: Annotated[
-        Optional[str],
-        typer.Option(
-            "--cert",
-            "-E",
-            metavar="FILE",
-            help="Client certificate (PEM), with its key unless --key is given.",
-            rich_help_panel=TLS,
-            show_default=False,
-        ),
-    ] = None,
-    key: Annotated[
-        Optional[str],
-        typer.Option(
-            "--key",
-            metavar="FILE",
-            help="Private key (PEM, unencrypted) of --cert.",
-            rich_help_panel=TLS,
-            show_default=False,
-        ),
-    ] = None,
-    http2: Annotated[
-        bool,
-        typer.Option(
-            "--http2",
-            help="Offer HTTP/2 (needs the http2 extra: pip install 'fetchcli\\[http2]').",
-            rich_help_panel=REQUEST,
-        ),
-    ] = False,
-    proxy: Annotated[
-        Optional[str],
-        typer.Option(
-            "--proxy",
-            metavar="URL",
-            help="Send every request through this proxy (http://, https:// or socks5://).",
-            rich_help_panel=REQUEST,
-            show_default=False,
-        ),
-    ] = None,
-    backend: Annotated[
-        Backend,
-        typer.Option(
-            "--backend",
-            help="Transport: aiohttp (fast, HTTP/1.1), httpx (HTTP/2, SOCKS proxies), or auto.",
-            rich_help_panel=REQUEST,
-            case_sensitive=False,
-        ),
-    ] = Backend.auto,
-    retries: Annotated[
-        int,
-        typer.Option(
-            "--retries",
-            metavar="N",
-            help="Retry a URL up to N times after a connection error, a timeout or a --retry-on status.",
-            rich_help_panel=RETRY,
-        ),
-    ] = 0,
-    retry_on: Annotated[
-        str,
-        typer.Option(
-            "--retry-on", metavar="CODES", help="Statuses worth a retry, comma-separated.", rich_help_panel=RETRY
-        ),
-    ] = ",".join(map(str, DEFAULT_RETRY_ON)),
-    retry_backoff: Annotated[
-        float,
-        typer.Option(
-            "--retry-backoff",
-            metavar="SECONDS",
-            help="First backoff; doubles each try, with full jitter.",
-            rich_help_panel=RETRY,
-        ),
-    ] = DEFAULT_RETRY_BACKOFF,
-    retry_max_wait: Annotated[
-        float,
-        typer.Option(
-            "--retry-max-wait",
-            metavar="SECONDS",
-            help="Longest wait between tries, Retry-After included.",
-            rich_help_panel=RETRY,
-        ),
-    ] = DEFAULT_RETRY_MAX_WAIT,
-    retry_all_methods: Annotated[
-        bool,
-        typer.Option(
-            "--retry-all-methods",
-            help="Also retry methods that are not idempotent (POST, PATCH) once a request was sent.",
-            rich_help_panel=RETRY,
-        ),
-    ] = False,
-    per_host: Annotated[
-        Optional[int],
-        typer.Option(
-            "--per-host",
-            metavar="N",
-            help="Requests in flight to one host at most. (default: no limit)",
-            rich_help_panel=POLITE,
-            show_default=False,
-        ),
-    ] = None,
-    rate: Annotated[
-        Optional[float],
-        typer.Option(
-            "--rate",
-            metavar="R",
-            help="Requests per second overall at most (may be fractional). (default: no limit)",
-            rich_help_panel=POLITE,
-            show_default=False,
-        ),
-    ] = None,
-    host_rate: Annotated[
-        Optional[float],
-        typer.Option(
-            "--host-rate",
-            metavar="R",
-            help="Requests per second to one host at most. (default: no limit)",
-            rich_help_panel=POLITE,
-            show_default=False,
-        ),
-    ] = None,
-    ok_status: Annotated[
-        Optional[str],
-        typer.Option(
-            "--ok-status",
-            metavar="CODES",
-            help="Statuses that count as success: codes and ranges, e.g. 200-299,301. (default: below 400)",
-            rich_help_panel=SUCCESS,
-            show_default=False,
-        ),
-    ] = None,
-    expect_text: Annotated[
-        Optional[str],
-        typer.Option(
-            "--expect-text",
-            metavar="TEXT",
-            help="A URL is ok only if the body read (--max-body-bytes) contains TEXT.",
-            rich_help_panel=SUCCESS,
-            show_default=False,
-        ),
-    ] = None,
-    expect_regex: Annotated[
-        Optional[str],
-        typer.Option(
-            "--expect-regex",
-            metavar="RE",
-            help="A URL is ok only if the body read matches the regular expression RE.",
-            rich_help_panel=SUCCESS,
-            show_default=False,
-        ),
-    ] = None,
-    cert_expiry_days: Annotated[
-        Optional[int],
-        typer.Option(
-            "--cert-expiry-days",
-            metavar="N",
-            help="An https URL whose certificate has fewer than N whole days left fails (CertificateExpiring).",
-            rich_help_panel=TLS,
-            show_default=False,
-        ),
-    ] = None,
-    max_failures: Annotated[
-        int,
-        typer.Option(
-            "--max-failures",
-            metavar="N",
-            help="Exit 0 while at most N URLs failed (the records still say which).",
-            rich_help_panel=SUCCESS,
-        ),
-    ] = 0,
-    max_body_bytes: Annotated[
-        int,
-        typer.Option(
-            "--max-body-bytes",
-            metavar="N",
-            help="Decoded body bytes read at most; the response is closed after that.",
-            rich_help_panel=BODY,
-        ),
-    ] = DEFAULT_MAX_BODY_BYTES,
-    snippet_length: Annotated[
-        int, typer.Option("--snippet-length", metavar="N", help="Characters of body text shown.", rich_help_panel=BODY)
-    ] = DEFAULT_SNIPPET_LENGTH,
     format: Annotated[
-        Optional[OutputFormat],
-        typer.Option(
-            "--format",
-            "-f",
-            help="Output format. (default: from -o's extension, else table on a terminal, else jsonl)",
-            rich_help_panel=OUTPUT,
-            show_default=False,
-            case_sensitive=False,
-        ),
+        Optional[str],
+        _option("--format", "-f", metavar=_enum_metavar(OutputFormat), panel=OUTPUT,
+                default="from -o's extension, else table on a terminal, else jsonl", help="Output format.",
+                autocompletion=_complete(OutputFormat)),
     ] = None,
     fields: Annotated[
         Optional[str],
-        typer.Option(
-            "--fields",
-            metavar="A,B,...",
-            help="Fields to write, in this order (json, jsonl, csv, tsv), e.g. url,status,error.type.",
-            rich_help_panel=OUTPUT,
-            show_default=False,
-        ),
+        _option("--fields", metavar="A,B,...", panel=OUTPUT,
+                help="Fields to write, in this order (json, jsonl, csv, tsv), e.g. url,status,error.type,tls.days_left."),
     ] = None,
     order: Annotated[
-        Order,
-        typer.Option(
-            "--order",
-            help="Write results in input order or as they complete.",
-            rich_help_panel=OUTPUT,
-            case_sensitive=False,
-        ),
-    ] = Order.input,
+        str,
+        _option("--order", metavar=_enum_metavar(Order), panel=OUTPUT, default="input",
+                help="Write results in input order or as they complete.", autocompletion=_complete(Order)),
+    ] = "input",
     output: Annotated[
         Optional[str],
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="PATH",
-            help="Write results to PATH instead of stdout (through a symlink, FIFO or device; atomically for a regular file).",
-            rich_help_panel=OUTPUT,
-            show_default=False,
-        ),
+        _option("--output", "-o", metavar="PATH", panel=OUTPUT, default="stdout",
+                help="Write results to PATH (through a symlink, FIFO or device; atomically for a regular file)."),
     ] = None,
     fsync: Annotated[
-        bool, typer.Option("--fsync", help="With -o and jsonl: fsync after every line.", rich_help_panel=OUTPUT)
+        bool, _option("--fsync", panel=OUTPUT, help="With -o and jsonl: fsync after every line.")
     ] = False,
+    progress: Annotated[
+        Optional[bool],
+        _option("--progress/--no-progress", panel=OUTPUT, default="when stderr is a terminal, unless -q",
+                help="A live progress line on stderr."),
+    ] = None,
+    color: Annotated[
+        str,
+        _option("--color", metavar=_enum_metavar(ColorMode), panel=OUTPUT, default="auto",
+                help="Colours in the table and the progress line; auto: on a terminal, unless NO_COLOR is set.",
+                autocompletion=_complete(ColorMode)),
+    ] = "auto",
     summary: Annotated[
         bool,
-        typer.Option(
-            "--summary", help="Print the summary line on stderr even when it is not a terminal.", rich_help_panel=OUTPUT
-        ),
+        _option("--summary", panel=OUTPUT, help="Print the summary line on stderr even when it is not a terminal."),
     ] = False,
     summary_json: Annotated[
         Optional[str],
-        typer.Option(
-            "--summary-json",
-            metavar="PATH",
-            help="Write the run's summary as JSON to PATH (same rules as -o).",
-            rich_help_panel=OUTPUT,
-            show_default=False,
-        ),
+        _option("--summary-json", metavar="PATH", panel=OUTPUT,
+                help="Write the run's summary as JSON to PATH (same rules as -o)."),
     ] = None,
-    progress: Annotated[
-        Optional[bool],
-        typer.Option(
-            "--progress/--no-progress",
-            help="A live progress line on stderr. (default: when stderr is a terminal, unless -q)",
-            rich_help_panel=OUTPUT,
-            show_default=False,
-        ),
-    ] = None,
-    color: Annotated[
-        ColorMode,
-        typer.Option(
-            "--color",
-            help="Colours in the table and the progress line; auto: on a terminal, unless NO_COLOR is set.",
-            rich_help_panel=OUTPUT,
-            case_sensitive=False,
-        ),
-    ] = ColorMode.auto,
     quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="No summary line (and no progress) on stderr.", rich_help_panel=OUTPUT),
+        bool, _option("--quiet", "-q", panel=OUTPUT, help="No summary line and no progress line on stderr.")
     ] = False,
+    ok_status: Annotated[
+        Optional[str],
+        _option("--ok-status", metavar="CODES", panel=SUCCESS, default="below 400",
+                help="Statuses that count as success: codes and ranges, e.g. 200-299,301."),
+    ] = None,
+    expect_text: Annotated[
+        Optional[str],
+        _option("--expect-text", metavar="TEXT", panel=SUCCESS,
+                help="A URL is ok only if the body read (--max-body-bytes) contains TEXT."),
+    ] = None,
+    expect_regex: Annotated[
+        Optional[str],
+        _option("--expect-regex", metavar="RE", panel=SUCCESS,
+                help="A URL is ok only if the body read matches the regular expression RE."),
+    ] = None,
+    max_failures: Annotated[
+        str,
+        _option("--max-failures", metavar="N", panel=SUCCESS, default="0",
+                help="Exit 0 while at most N URLs failed (the records still say which)."),
+    ] = "0",
+    method: Annotated[
+        str, _option("--method", "-X", metavar="METHOD", panel=REQUEST, default=DEFAULT_METHOD, help="HTTP method.")
+    ] = DEFAULT_METHOD,
+    header: Annotated[
+        Optional[list[str]],
+        _option("--header", "-H", metavar="'NAME: VALUE'", panel=REQUEST,
+                help="Extra request header; repeatable."),
+    ] = None,
+    user_agent: Annotated[
+        Optional[str],
+        _option("--user-agent", "-A", metavar="TEXT", panel=REQUEST, default=f"fetchcli/{__version__}",
+                help="User-Agent header."),
+    ] = None,
+    follow_redirects: Annotated[
+        bool, _option("--follow-redirects", "-L", panel=REQUEST, help="Follow redirects (off by default, like curl).")
+    ] = False,
+    max_redirects: Annotated[
+        str,
+        _option("--max-redirects", metavar="N", panel=REQUEST, default=str(DEFAULT_MAX_REDIRECTS),
+                help="Redirects followed at most with -L."),
+    ] = str(DEFAULT_MAX_REDIRECTS),
+    http2: Annotated[
+        bool,
+        _option("--http2", panel=REQUEST, help="Offer HTTP/2 (needs the http2 extra: pip install 'fetchcli[http2]')."),
+    ] = False,
+    backend: Annotated[
+        str,
+        _option("--backend", metavar=_enum_metavar(Backend), panel=REQUEST, default="auto",
+                help="Transport: aiohttp (fast, HTTP/1.1), httpx (HTTP/2, SOCKS proxies), or auto.",
+                autocompletion=_complete(Backend)),
+    ] = "auto",
+    insecure: Annotated[
+        bool,
+        _option("--insecure", "-k", panel=TLS,
+                help="Do not verify TLS certificates (their facts are still reported in tls)."),
+    ] = False,
+    cacert: Annotated[
+        Optional[str],
+        _option("--cacert", metavar="FILE", panel=TLS, default="SSL_CERT_FILE, else certifi's bundle",
+                help="Trust the CA certificates in this PEM file."),
+    ] = None,
+    capath: Annotated[
+        Optional[str],
+        _option("--capath", metavar="DIR", panel=TLS, default="SSL_CERT_DIR",
+                help="Trust the CA certificates in this directory (hashed, as by openssl rehash)."),
+    ] = None,
+    cert: Annotated[
+        Optional[str],
+        _option("--cert", "-E", metavar="FILE", panel=TLS,
+                help="Client certificate (PEM), with its key unless --key is given."),
+    ] = None,
+    key: Annotated[
+        Optional[str],
+        _option("--key", metavar="FILE", panel=TLS, help="Private key (PEM, unencrypted) of --cert."),
+    ] = None,
+    cert_expiry_days: Annotated[
+        Optional[str],
+        _option("--cert-expiry-days", metavar="N", panel=TLS,
+                help="An https URL whose certificate has fewer than N whole days left fails (CertificateExpiring)."),
+    ] = None,
+    proxy: Annotated[
+        Optional[str],
+        _option("--proxy", "-x", metavar="URL", panel=PROXY, default="from the environment",
+                help="Send every request through this proxy (http://, https:// or socks5://)."),
+    ] = None,
+    noproxy: Annotated[
+        Optional[str],
+        _option("--noproxy", metavar="HOSTS", panel=PROXY, default="NO_PROXY",
+                help="Hosts, domains or networks reached directly, comma-separated ('*': all)."),
+    ] = None,
+    env_proxy: Annotated[
+        bool,
+        _option("--env-proxy/--no-env-proxy", panel=PROXY, default="on",
+                help="Use HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (either case) from the environment."),
+    ] = True,
+    max_connections: Annotated[
+        str,
+        _option("--max-connections", metavar="N", panel=POOL, default=str(DEFAULT_MAX_CONNECTIONS),
+                help="Open TCP connections at most (all hosts together)."),
+    ] = str(DEFAULT_MAX_CONNECTIONS),
+    max_keepalive: Annotated[
+        Optional[str],
+        _option("--max-keepalive", metavar="N", panel=POOL, default="same as --max-connections",
+                help="Idle connections kept open for reuse at most."),
+    ] = None,
+    keepalive_expiry: Annotated[
+        str,
+        _option("--keepalive-expiry", metavar="SECONDS", panel=POOL, default=f"{DEFAULT_KEEPALIVE_EXPIRY:g}",
+                help="Close a connection idle this long."),
+    ] = f"{DEFAULT_KEEPALIVE_EXPIRY:g}",
+    concurrency: Annotated[
+        Optional[str],
+        _option("--concurrency", "-c", metavar="N", panel=POOL, default="same as --max-connections",
+                help="Requests in flight at most."),
+    ] = None,
+    timeout: Annotated[
+        str,
+        _option("--timeout", "-t", metavar="SECONDS", panel=TIMEOUTS, default=f"{DEFAULT_TIMEOUT:g}",
+                help="Limit for each phase (connect, read, write, pool); 0 or inf: no limit."),
+    ] = f"{DEFAULT_TIMEOUT:g}",
+    connect_timeout: Annotated[
+        Optional[str],
+        _option("--connect-timeout", metavar="SECONDS", panel=TIMEOUTS, default="--timeout",
+                help="Limit for connecting (TCP and TLS)."),
+    ] = None,
+    read_timeout: Annotated[
+        Optional[str],
+        _option("--read-timeout", metavar="SECONDS", panel=TIMEOUTS, default="--timeout",
+                help="Limit for each wait for data."),
+    ] = None,
+    write_timeout: Annotated[
+        Optional[str],
+        _option("--write-timeout", metavar="SECONDS", panel=TIMEOUTS, default="--timeout",
+                help="Limit for each wait to send data."),
+    ] = None,
+    pool_timeout: Annotated[
+        Optional[str],
+        _option("--pool-timeout", metavar="SECONDS", panel=TIMEOUTS, default="--timeout",
+                help="Limit for waiting for a free connection."),
+    ] = None,
+    max_time: Annotated[
+        str,
+        _option("--max-time", "-m", metavar="SECONDS", panel=TIMEOUTS, default=f"{DEFAULT_MAX_TIME:g}",
+                help="Total limit for one URL, redirects, retries and body included; 0 or inf: no limit."),
+    ] = f"{DEFAULT_MAX_TIME:g}",
+    deadline: Annotated[
+        str,
+        _option("--deadline", metavar="SECONDS", panel=TIMEOUTS, default="0",
+                help="Limit for the whole run: then URLs in flight are cancelled and the rest reported as not started; 0 or inf: no limit."),
+    ] = "0",
+    retries: Annotated[
+        str,
+        _option("--retries", metavar="N", panel=RETRY, default="0",
+                help="Retry a URL up to N times after a connection error, a timeout or a --retry-on status."),
+    ] = "0",
+    retry_on: Annotated[
+        str,
+        _option("--retry-on", metavar="CODES", panel=RETRY, default=",".join(map(str, DEFAULT_RETRY_ON)),
+                help="Statuses worth a retry, comma-separated."),
+    ] = ",".join(map(str, DEFAULT_RETRY_ON)),
+    retry_backoff: Annotated[
+        str,
+        _option("--retry-backoff", metavar="SECONDS", panel=RETRY, default=f"{DEFAULT_RETRY_BACKOFF:g}",
+                help="First backoff; doubles each try, with full jitter."),
+    ] = f"{DEFAULT_RETRY_BACKOFF:g}",
+    retry_max_wait: Annotated[
+        str,
+        _option("--retry-max-wait", metavar="SECONDS", panel=RETRY, default=f"{DEFAULT_RETRY_MAX_WAIT:g}",
+                help="Longest wait between tries, Retry-After included."),
+    ] = f"{DEFAULT_RETRY_MAX_WAIT:g}",
+    retry_all_methods: Annotated[
+        bool,
+        _option("--retry-all-methods", panel=RETRY,
+                help="Also retry methods that are not idempotent (POST, PATCH) once a request was sent."),
+    ] = False,
+    per_host: Annotated[
+        Optional[str],
+        _option("--per-host", metavar="N", panel=POLITE, default="no limit", help="Requests in flight to one host at most."),
+    ] = None,
+    rate: Annotated[
+        Optional[str],
+        _option("--rate", metavar="R", panel=POLITE, default="no limit",
+                help="Requests per second overall at most (may be fractional)."),
+    ] = None,
+    host_rate: Annotated[
+        Optional[str],
+        _option("--host-rate", metavar="R", panel=POLITE, default="no limit", help="Requests per second to one host at most."),
+    ] = None,
+    max_body_bytes: Annotated[
+        str,
+        _option("--max-body-bytes", metavar="N", panel=BODY, default=str(DEFAULT_MAX_BODY_BYTES),
+                help="Decoded body bytes read at most; the response is closed after that."),
+    ] = str(DEFAULT_MAX_BODY_BYTES),
+    snippet_length: Annotated[
+        str,
+        _option("--snippet-length", metavar="N", panel=BODY, default=str(DEFAULT_SNIPPET_LENGTH),
+                help="Characters of body text shown."),
+    ] = str(DEFAULT_SNIPPET_LENGTH),
     schema: Annotated[
         bool,
-        typer.Option(
-            "--schema",
-            callback=_schema,
-            is_eager=True,
-            help="Print the JSON Schema of a record and exit.",
-            rich_help_panel=OUTPUT,
-        ),
+        _option("--schema", panel=OTHER, callback=_schema, is_eager=True, help="Print the JSON Schema of a record and exit."),
     ] = False,
     version: Annotated[
-        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        _option("--version", "-V", panel=OTHER, callback=_version, is_eager=True, help="Show the version and exit."),
     ] = False,
-) -> None:
+    help: Annotated[
+        bool,
+        _option("--help", "-h", panel=OTHER, callback=_help, is_eager=True, expose_value=False, help="Show this help and exit."),
+    ] = False,
+) -> None:  # fmt: skip
     """Fetch many URLs concurrently; report status, timing and the first characters of each body."""
+    from fetchcli.proxies import resolve_proxies
     from fetchcli.render.fields import parse_fields
     from fetchcli.runner import Environment, OutputOptions, execute
 
+    def seconds(option: str, text: str | None, *, no_limit: bool = True) -> float | None:
+        return None if text is None else parse_float(option, text, unit="a number of seconds", no_limit=no_limit)
+
+    def count(option: str, text: str | None) -> int | None:
+        return None if text is None else parse_int(option, text)
+
+    def per_second(option: str, text: str | None) -> float | None:
+        return None if text is None else parse_float(option, text, unit="a number of requests per second")
+
+    proxies = resolve_proxies(proxy, noproxy, os.environ if env_proxy else {})
     settings = Settings(
         pool=PoolSettings(
-            max_connections=max_connections, max_keepalive=max_keepalive, keepalive_expiry=keepalive_expiry
+            max_connections=parse_int("--max-connections", max_connections),
+            max_keepalive=count("--max-keepalive", max_keepalive),
+            keepalive_expiry=parse_float("--keepalive-expiry", keepalive_expiry, unit="a number of seconds"),
         ),
         timeouts=TimeoutSettings(
-            timeout=timeout,
-            connect=connect_timeout,
-            read=read_timeout,
-            write=write_timeout,
-            pool=pool_timeout,
-            max_time=max_time,
+            timeout=parse_float("--timeout", timeout, unit="a number of seconds", no_limit=True),
+            connect=seconds("--connect-timeout", connect_timeout),
+            read=seconds("--read-timeout", read_timeout),
+            write=seconds("--write-timeout", write_timeout),
+            pool=seconds("--pool-timeout", pool_timeout),
+            max_time=parse_float("--max-time", max_time, unit="a number of seconds", no_limit=True),
         ),
         request=RequestSettings(
             method=method.upper(),
             headers=tuple(parse_header(h) for h in header or ()),
             user_agent=user_agent,
             follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
+            max_redirects=parse_int("--max-redirects", max_redirects),
             insecure=insecure,
             http2=http2,
-            proxy=proxy,
+            proxy=proxies.proxy,
+            proxy_by_scheme=proxies.by_scheme,
+            no_proxy=proxies.no_proxy,
             cacert=cacert,
             capath=capath,
             client_cert=cert,
             client_key=key,
         ),
-        body=BodySettings(max_body_bytes=max_body_bytes, snippet_length=snippet_length),
+        body=BodySettings(
+            max_body_bytes=parse_int("--max-body-bytes", max_body_bytes),
+            snippet_length=parse_int("--snippet-length", snippet_length),
+        ),
         retry=RetrySettings(
-            retries=retries,
+            retries=parse_int("--retries", retries),
             retry_on=parse_status_list(retry_on),
-            backoff=retry_backoff,
-            max_wait=retry_max_wait,
+            backoff=parse_float("--retry-backoff", retry_backoff, unit="a number of seconds"),
+            max_wait=parse_float("--retry-max-wait", retry_max_wait, unit="a number of seconds"),
             all_methods=retry_all_methods,
         ),
-        politeness=PolitenessSettings(per_host=per_host, rate=rate, host_rate=host_rate),
+        politeness=PolitenessSettings(
+            per_host=count("--per-host", per_host),
+            rate=per_second("--rate", rate),
+            host_rate=per_second("--host-rate", host_rate),
+        ),
         success=SuccessSettings(
             ok_status=parse_status_ranges(ok_status) if ok_status is not None else (),
             expect_text=expect_text,
             expect_regex=expect_regex,
-            cert_expiry_days=cert_expiry_days,
+            cert_expiry_days=count("--cert-expiry-days", cert_expiry_days),
         ),
-        concurrency=concurrency,
-        order=order,
-        backend=backend,
-        deadline=deadline or None,
+        concurrency=count("--concurrency", concurrency),
+        order=parse_choice("--order", order, Order),
+        backend=parse_choice("--backend", backend, Backend),
+        deadline=seconds("--deadline", deadline) or None,
     )
-    status = execute(
-        settings,
-        urls or [],
-        input or [],
-        OutputOptions(
-            format=format,
-            path=output,
-            quiet=quiet,
-            fsync=fsync,
-            max_failures=max_failures,
-            summary=summary,
-            summary_json=summary_json,
-            fields=parse_fields(fields) if fields is not None else None,
-            progress=progress,
-            color=color,
-        ),
-        Environment(),
+    options = OutputOptions(
+        format=parse_choice("--format", format, OutputFormat) if format is not None else None,
+        path=output,
+        quiet=quiet,
+        fsync=fsync,
+        max_failures=parse_int("--max-failures", max_failures),
+        summary=summary,
+        summary_json=summary_json,
+        fields=parse_fields(fields) if fields is not None else None,
+        progress=progress,
+        color=parse_choice("--color", color, ColorMode),
     )
-    raise typer.Exit(status)
+    if dry_run:
+        from fetchcli.dryrun import describe_run
+
+        raise typer.Exit(describe_run(settings, urls or [], input or [], proxies, Environment()))
+    raise typer.Exit(execute(settings, urls or [], input or [], options, Environment()))
 
 
 def _usage_error(message: str) -> int:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import ssl
+from collections.abc import Callable
 
 import httpx
 
 from fetchcli import __version__
 from fetchcli.pool import ShardedPoolTransport
+from fetchcli.proxies import proxy_for
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
@@ -81,15 +83,25 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
 
     shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
 
-    # An https:// proxy is verified like the servers: with the same context, so -k covers it too.
-    proxy: httpx.Proxy | str | None = req.proxy
-    if req.proxy is not None and req.proxy.startswith("https://"):
-        proxy = httpx.Proxy(req.proxy, ssl_context=context)
-
-    def make_shard() -> httpx.AsyncBaseTransport:
+    def make_transport(proxy_url: str | None) -> httpx.AsyncBaseTransport:
+        # An https:// proxy is verified like the servers: with the same context, so -k covers it too.
+        proxy: httpx.Proxy | str | None = proxy_url
+        if proxy_url is not None and proxy_url.startswith("https://"):
+            proxy = httpx.Proxy(proxy_url, ssl_context=context)
         return httpx.AsyncHTTPTransport(
             verify=context, http2=req.http2, limits=shard_limits, proxy=proxy, trust_env=False
         )
+
+    route = proxy_route(req)
+    if route is None:
+        only = req.proxies[0] if req.proxies else None
+
+        def make_shard() -> httpx.AsyncBaseTransport:
+            return make_transport(only)
+    else:
+
+        def make_shard() -> httpx.AsyncBaseTransport:
+            return _ProxyRoutedShard(route, make_transport)
 
     return ShardedPoolTransport(
         make_shard,
@@ -97,6 +109,46 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
         max_keepalive=pool.effective_max_keepalive,
         pool_timeout=settings.timeouts.phase(settings.timeouts.pool),
     )
+
+
+ProxyRoute = Callable[[httpx.URL], "str | None"]
+
+
+def proxy_route(req: RequestSettings) -> ProxyRoute | None:
+    """How to pick each request's proxy, or None when every request takes the same way (no
+    proxy, or one proxy and no exceptions)."""
+    if not req.proxies or (req.proxy is not None and not req.no_proxy):
+        return None
+
+    def route(url: httpx.URL) -> str | None:
+        return proxy_for(url.scheme, url.host, req.proxy, req.proxy_by_scheme, req.no_proxy)
+
+    return route
+
+
+class _ProxyRoutedShard(httpx.AsyncBaseTransport):
+    """A one-connection shard whose requests may take different ways (a proxy, another proxy, or
+    direct, by ``NO_PROXY`` and scheme): one httpx transport at a time, replaced (and closed)
+    when a request needs another way, so the shard still holds at most one connection."""
+
+    def __init__(self, route: ProxyRoute, make: Callable[[str | None], httpx.AsyncBaseTransport]) -> None:
+        self._route = route
+        self._make = make
+        self._way: str | None = None
+        self._transport: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        way = self._route(request.url)
+        if self._transport is None or way != self._way:
+            if self._transport is not None:
+                await self._transport.aclose()
+            self._transport, self._way = self._make(way), way
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
 
 class _NoCookies(httpx.Cookies):
@@ -112,8 +164,8 @@ def _aiohttp_unsupported(settings: Settings) -> str | None:
     """Why the aiohttp backend cannot serve these settings, or None when it can."""
     if settings.request.http2:
         return "--http2"
-    if settings.request.proxy is not None and not settings.request.proxy.startswith("http://"):
-        return "--proxy other than http://"
+    if any(not proxy.startswith("http://") for proxy in settings.request.proxies):
+        return "a proxy other than http://"
     return None
 
 
@@ -127,6 +179,7 @@ def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
         max_keepalive=pool.effective_max_keepalive,
         keepalive_expiry=pool.keepalive_expiry,
         proxy=settings.request.proxy,
+        proxy_route=proxy_route(settings.request),
         resolver_threads=settings.resolver_threads,
     )
 

@@ -16,6 +16,7 @@ from fetchcli.client import BAD_LOCATION, PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
+from fetchcli.proxies import proxy_for
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
@@ -150,8 +151,8 @@ async def _unverified_tls(outcome: _Outcome, settings: Settings) -> tls_facts.Tl
     through a proxy, which would have to be asked for another tunnel: then None)."""
     if outcome.error is None or outcome.error.type != "CertificateError" or outcome.trail is None:
         return None
-    url = outcome.trail.last
-    if settings.request.proxy is not None:
+    url, req = outcome.trail.last, settings.request
+    if proxy_for(url.scheme, url.host, req.proxy, req.proxy_by_scheme, req.no_proxy) is not None:
         return None
     return await tls_facts.probe(
         url.raw_host.decode("ascii"), url.port or 443, settings.timeouts.phase(settings.timeouts.connect)

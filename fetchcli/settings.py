@@ -10,6 +10,7 @@ import enum
 import importlib.util
 import math
 import re
+import typing
 from dataclasses import dataclass, field
 
 DEFAULT_MAX_CONNECTIONS = 100
@@ -118,11 +119,20 @@ class RequestSettings:
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     insecure: bool = False
     http2: bool = False
-    proxy: str | None = None
+    proxy: str | None = None  # every scheme (``--proxy``)
+    proxy_by_scheme: tuple[
+        tuple[str, str], ...
+    ] = ()  # (scheme, proxy URL) when ``proxy`` is None: from the environment
+    no_proxy: tuple[str, ...] = ()  # hosts, domains, networks reached directly (``NO_PROXY``, ``--noproxy``)
     cacert: str | None = None  # PEM file of CA certificates to trust instead of the default bundle
     capath: str | None = None  # directory of CA certificates (OpenSSL's c_rehash layout)
     client_cert: str | None = None  # PEM client certificate (and key, unless client_key)
     client_key: str | None = None
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """Every proxy a request may go through."""
+        return (self.proxy,) if self.proxy is not None else tuple(url for _, url in self.proxy_by_scheme)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,11 +272,48 @@ def validate(settings: Settings) -> None:
             raise SettingsError("--expect-regex", f"is not a regular expression: {exc}") from None
     if req.client_key is not None and req.client_cert is None:
         raise SettingsError("--key", "needs --cert (the certificate that goes with the key)")
-    if req.proxy is not None:
-        if not re.match(r"^(https?|socks5h?)://[^\s]+$", req.proxy):
-            raise SettingsError("--proxy", "must be a URL such as http://host:port")
-        if req.proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
-            raise SettingsError("--proxy", "socks5:// needs the socks extra: pip install 'fetchcli[socks]'")
+    for proxy in req.proxies:
+        option = "--proxy" if req.proxy is not None else "proxy from the environment"
+        if not re.match(r"^(https?|socks5h?)://[^\s]+$", proxy):
+            raise SettingsError(option, "must be a URL such as http://host:port")
+        if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
+            raise SettingsError(option, "socks5:// needs the socks extra: pip install 'fetchcli[socks]'")
+
+
+_NO_LIMIT_WORDS = ("inf", "infinity", "none", "unlimited")
+E = typing.TypeVar("E", bound=enum.Enum)
+
+
+def parse_int(option: str, text: str) -> int:
+    """A whole number from the command line, an environment variable or a config file."""
+    try:
+        return int(text.strip().replace("_", ""))
+    except ValueError:
+        raise SettingsError(option, f"must be a whole number, not {text!r}") from None
+
+
+def parse_float(option: str, text: str, *, unit: str = "a number", no_limit: bool = False) -> float:
+    """A finite number; with ``no_limit``, also ``inf`` (or ``none``), which means 0: no limit."""
+    word = text.strip().lower()
+    if no_limit and word in _NO_LIMIT_WORDS:
+        return 0.0
+    try:
+        value = float(word)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        allowed = f"{unit} (0 or inf for no limit)" if no_limit else unit
+        raise SettingsError(option, f"must be {allowed}, not {text!r}")
+    return value
+
+
+def parse_choice(option: str, text: str, choices: type[E]) -> E:
+    """One of an enum's values, case-insensitively."""
+    try:
+        return choices(text.strip().lower())
+    except ValueError:
+        names = ", ".join(str(member.value) for member in choices)
+        raise SettingsError(option, f"must be one of {names}, not {text!r}") from None
 
 
 def parse_status_list(text: str) -> frozenset[int]:

@@ -39,7 +39,7 @@ def test_reuse_per_host_when_the_pool_is_large_enough(multi_host_server: Loopbac
 
 def test_backend_choice_is_validated() -> None:
     socks = RequestSettings(proxy="socks5://127.0.0.1:9")
-    with pytest.raises(SettingsError, match="--backend aiohttp does not support --proxy other than http://"):
+    with pytest.raises(SettingsError, match="--backend aiohttp does not support a proxy other than http://"):
         build_client(Settings(request=socks, backend=Backend.aiohttp))
 
 

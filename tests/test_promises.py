@@ -43,11 +43,11 @@ def _stderr(env: Environment) -> str:
 def test_the_summary_line_goes_to_a_terminals_stderr_unless_quiet(server: LoopbackServer) -> None:
     urls = [server.url("/ok"), server.url("/status/404")]
     env = _env(stderr_tty=True)
-    assert execute(Settings(), urls, [], OutputOptions(), env) == ExitStatus.FAILURES
+    assert execute(Settings(), urls, [], OutputOptions(progress=False), env) == ExitStatus.FAILURES
     assert _stderr(env).startswith("2 URLs: 1 ok, 1 failed (1 404) in ")
     quiet = _env(stderr_tty=True)
     execute(Settings(), urls, [], OutputOptions(quiet=True), quiet)
-    assert _stderr(quiet) == ""
+    assert _stderr(quiet) == ""  # -q: no progress line either
     piped = _env(stderr_tty=False)  # cron: stderr is not a terminal, nothing to mail
     execute(Settings(), urls, [], OutputOptions(), piped)
     assert _stderr(piped) == ""

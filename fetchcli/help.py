@@ -1,0 +1,113 @@
+"""``fetchcli --help``: plain text in the manner of curl's and lychee's, generated from the
+command's own parameters (so it cannot drift from them): one section per group in a sensible
+order, each option with its value's name, what it does, its default and its environment
+variable; then precedence, examples and every exit status. No colours, no boxes: it reads the
+same in a terminal, a pager and a cron mail."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from typing import Any
+
+from fetchcli.config import LIST_ENV
+
+SECTIONS = (
+    "Input",
+    "Output",
+    "Success and exit status",
+    "Request",
+    "TLS",
+    "Proxy",
+    "Connection pool",
+    "Timeouts",
+    "Retries",
+    "Politeness",
+    "Body",
+    "Other",
+)
+NOTES = {
+    "Timeouts": "seconds; 0 or inf means no limit",
+    "Proxy": "curl's rules: NO_PROXY applies to --proxy too",
+}
+
+EPILOG = """\
+Every option can also be set by an environment variable (shown as env) and in a config file
+(--config FILE, or ./fetchcli.toml when present: TOML, keys are long option names, e.g.
+max-connections = 50, header = ["Accept: text/html"]). Precedence: flag > environment > config
+file > default.
+
+Examples
+  fetchcli -i urls.txt                                  a table on a terminal, JSON Lines in a pipe
+  fetchcli -i urls.txt | jq 'select(.ok | not)'         only what failed
+  fetchcli -i urls.txt -o results.csv                   CSV, chosen by the extension
+  fetchcli --expect-text up --max-failures 1 -q URL...  a health check for cron
+  fetchcli -k --cert-expiry-days 14 -i sites.txt        certificates expiring within 14 days
+
+Exit status
+  0    every URL ok (or at most --max-failures failed)
+  1    more URLs failed
+  2    usage error
+  74   the output could not be written
+  130  interrupted (SIGINT)
+  141  the output's reader went away (SIGPIPE)
+  143  terminated (SIGTERM)
+"""
+
+
+def _flags(param: Any) -> str:
+    if getattr(param, "param_type_name", "") == "argument":
+        return str(param.metavar or param.name.upper())
+    opts = sorted(param.opts, key=lambda o: (o.startswith("--"), o))  # -t before --timeout
+    text = ", ".join(opts + list(getattr(param, "secondary_opts", ())))
+    if not getattr(param, "is_flag", False) and param.metavar:
+        text += f" {param.metavar}"
+    return text
+
+
+def _details(param: Any) -> str:
+    parts = [str(param.help or "").strip()]
+    default = getattr(param, "show_default", None)
+    if isinstance(default, str) and default:
+        parts.append(f"[default: {default}]")
+    if getattr(param, "param_type_name", "") != "argument":
+        envvar = param.envvar or (f"{LIST_ENV[param.name]}, one per line" if param.name in LIST_ENV else None)
+        if envvar is None and param.name == "config":
+            envvar = "FETCHCLI_CONFIG"
+        if envvar is not None and param.name not in ("help", "version", "schema"):
+            parts.append(f"[env: {envvar}]")
+    return " ".join(part for part in parts if part)
+
+
+def render_help(command: Any, width: int | None = None) -> str:
+    width = max(60, min(width or shutil.get_terminal_size((100, 24)).columns, 120))
+    sections: dict[str, list[tuple[str, str]]] = {name: [] for name in SECTIONS}
+    for param in command.params:
+        if getattr(param, "hidden", False):
+            continue
+        panel = getattr(param, "rich_help_panel", None) or "Other"
+        sections.setdefault(panel, []).append((_flags(param), _details(param)))
+    left = min(34, max(len(flags) for rows in sections.values() for flags, _ in rows) + 2)
+    out = [
+        "Usage: fetchcli [OPTIONS] [URL]...",
+        "",
+        "Fetch many URLs concurrently; report status, timing and the first characters of each body.",
+        "URLs come from the arguments, from -i FILE, or from stdin when it is not a terminal.",
+    ]
+    for name, rows in sections.items():
+        if not rows:
+            continue
+        note = NOTES.get(name)
+        out += ["", f"{name}{f' ({note})' if note else ''}"]
+        for flags, details in rows:
+            lines = textwrap.wrap(details, width - left - 2) or [""]
+            if len(flags) + 2 > left:
+                out.append(f"  {flags}")
+                out += [" " * (left + 2) + line for line in lines]
+            else:
+                out.append(f"  {flags.ljust(left)}{lines[0]}")
+                out += [" " * (left + 2) + line for line in lines[1:]]
+    return "\n".join(out) + "\n\n" + EPILOG
+
+
+__all__ = ["EPILOG", "SECTIONS", "render_help"]

@@ -1,0 +1,104 @@
+"""Which proxy, if any, a URL goes through: ``--proxy``, or the environment as curl and httpx
+read it, with ``NO_PROXY`` / ``--noproxy`` exceptions.
+
+- ``--proxy URL`` serves every scheme. Without it (and unless ``--no-env-proxy``), ``http://``
+  URLs use ``http_proxy``/``HTTP_PROXY``, ``https://`` URLs ``https_proxy``/``HTTPS_PROXY``, both
+  falling back to ``all_proxy``/``ALL_PROXY``; the lower-case name wins when both are set.
+- ``NO_PROXY`` (or ``--noproxy``, which replaces it) applies to ``--proxy`` too, as in curl: a
+  comma-separated list of host names (``example.com`` also matches ``www.example.com``; a leading
+  dot is allowed), IP addresses, CIDR networks (``10.0.0.0/8``), or ``*`` for every host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True, slots=True)
+class Proxies:
+    """The proxies of a run, resolved once. ``source`` says where each came from (for
+    ``--dry-run``): ``--proxy`` or an environment variable's name."""
+
+    proxy: str | None = None
+    by_scheme: tuple[tuple[str, str], ...] = ()
+    no_proxy: tuple[str, ...] = ()
+    source: tuple[tuple[str, str], ...] = ()
+
+
+def _env(environ: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    for variable in (name.lower(), name.upper()):
+        value = environ.get(variable, "").strip()
+        if value:
+            return variable, value
+    return None
+
+
+def split_hosts(text: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
+
+
+def resolve_proxies(flag: str | None, noproxy: str | None, environ: Mapping[str, str]) -> Proxies:
+    """``environ`` is empty with ``--no-env-proxy``."""
+    exceptions = _env(environ, "no_proxy")
+    no_proxy = split_hosts(noproxy) if noproxy is not None else split_hosts(exceptions[1]) if exceptions else ()
+    if flag is not None:
+        return Proxies(proxy=flag, no_proxy=no_proxy, source=(("all", "--proxy"),))
+    by_scheme, source = [], []
+    fallback = _env(environ, "all_proxy")
+    for scheme in SCHEMES:
+        found = _env(environ, f"{scheme}_proxy") or fallback
+        if found is not None:
+            by_scheme.append((scheme, _with_scheme(found[1])))
+            source.append((scheme, found[0]))
+    return Proxies(by_scheme=tuple(by_scheme), no_proxy=no_proxy, source=tuple(source))
+
+
+def _with_scheme(value: str) -> str:
+    """``proxy:3128`` -> ``http://proxy:3128``, as curl reads a proxy without a scheme."""
+    return value if "://" in value else f"http://{value}"
+
+
+def bypasses(host: str, no_proxy: tuple[str, ...]) -> bool:
+    """Whether ``host`` (a name or an IP address, without brackets) is reached directly."""
+    if not no_proxy:
+        return False
+    host = host.strip("[]").lower().rstrip(".")
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in no_proxy:
+        if entry == "*":
+            return True
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry.strip("[]"), strict=False):
+                    return True
+            except ValueError:  # a name: it cannot match an address
+                pass
+            continue
+        name = entry.lstrip(".").rstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def proxy_for(
+    scheme: str, host: str, proxy: str | None, by_scheme: tuple[tuple[str, str], ...], no_proxy: tuple[str, ...]
+) -> str | None:
+    """The proxy for a URL (``RequestSettings.proxy``, ``proxy_by_scheme``, ``no_proxy``), or None
+    to connect directly."""
+    chosen = proxy
+    if chosen is None:
+        for known, url in by_scheme:
+            if known == scheme:
+                chosen = url
+                break
+    if chosen is None or bypasses(host, no_proxy):
+        return None
+    return chosen
