@@ -28,6 +28,7 @@ import contextlib
 import functools
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -39,6 +40,7 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
+from fetchcli.timing import CURRENT, since
 
 
 class BoundedConnector(aiohttp.TCPConnector):
@@ -66,6 +68,30 @@ class BoundedConnector(aiohttp.TCPConnector):
             del self._conns[oldest_key]
         proto.close()
         return True
+
+    async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        """Times the TCP connect and the TLS handshake apart: aiohttp connects the socket, then
+        hands it to ``loop.create_connection``, which calls the protocol factory (its first
+        argument) before the handshake."""
+        clock = CURRENT.get()
+        if clock is None or not args:
+            return await super()._wrap_create_connection(*args, **kwargs)
+        started = time.perf_counter()
+        connected: list[float] = []
+        factory = args[0]
+
+        def timed_factory() -> Any:
+            connected.append(time.perf_counter())
+            return factory()
+
+        try:
+            result = await super()._wrap_create_connection(timed_factory, *args[1:], **kwargs)
+        finally:  # connected, even when the handshake then fails (as on the httpx backend)
+            if connected:
+                clock.connect_ms = round((connected[0] - started) * 1000, 1)
+        if connected and kwargs.get("ssl"):
+            clock.tls_ms = since(connected[0])
+        return result
 
     async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
         # The new connection's placeholder is already in _acquired.
@@ -178,7 +204,12 @@ class _PooledLookups:
         self, host: str, port: int, *, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
     ) -> Any:
         lookup = functools.partial(socket.getaddrinfo, host, port, family, type, proto, flags)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        started = time.perf_counter()
+        found = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        clock = CURRENT.get()  # the request that asked first (aiohttp shares a lookup in progress)
+        if clock is not None:
+            clock.dns_ms = since(started)
+        return found
 
     async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, socket.getnameinfo, sockaddr, flags)

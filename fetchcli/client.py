@@ -8,9 +8,11 @@ import importlib.util
 import ssl
 from collections.abc import Callable
 
+import httpcore
 import httpx
 
 from fetchcli import __version__
+from fetchcli.netbackend import TimedBackend
 from fetchcli.pool import ShardedPoolTransport
 from fetchcli.proxies import proxy_for
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
@@ -82,15 +84,20 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
     context = ssl_context(req)
 
     shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
+    network = TimedBackend(httpcore.AnyIOBackend())  # one name cache for every shard
 
     def make_transport(proxy_url: str | None) -> httpx.AsyncBaseTransport:
         # An https:// proxy is verified like the servers: with the same context, so -k covers it too.
         proxy: httpx.Proxy | str | None = proxy_url
         if proxy_url is not None and proxy_url.startswith("https://"):
             proxy = httpx.Proxy(proxy_url, ssl_context=context)
-        return httpx.AsyncHTTPTransport(
+        transport = httpx.AsyncHTTPTransport(
             verify=context, http2=req.http2, limits=shard_limits, proxy=proxy, trust_env=False
         )
+        # httpx takes no network backend; its httpcore pool keeps one here (guarded by
+        # tests/test_timing.py, which needs the phases on this backend).
+        transport._pool._network_backend = network
+        return transport
 
     route = proxy_route(req)
     if route is None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fetchcli.redact import mask_credentials
+from fetchcli.timing import Timing
 from fetchcli.tls import TlsInfo
 
 # Bumped when a field of the record changes meaning or goes away (adding one does not).
@@ -71,6 +72,7 @@ class FetchResult:
     final_url: str | None = None
     redirects: tuple[Redirect, ...] = ()
     elapsed_ms: float | None = None
+    timing: Timing | None = None
     content_type: str | None = None
     content_length: int | None = None
     server: str | None = None
@@ -98,6 +100,7 @@ class FetchResult:
             "final_url": self.final_url,
             "redirects": [hop.to_dict() for hop in self.redirects],
             "elapsed_ms": self.elapsed_ms,
+            "timing": self.timing.to_dict() if self.timing is not None else None,
             "content_type": self.content_type,
             "content_length": self.content_length,
             "server": self.server,
@@ -118,5 +121,6 @@ class FetchResult:
 # The record's nested objects and their fields, as ``--fields`` and CSV name them (``tls.days_left``).
 NESTED_FIELDS: dict[str, tuple[str, ...]] = {
     "error": ("type", "message"),
+    "timing": ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms"),
     "tls": ("version", "cipher", "not_after", "days_left", "issuer", "subject", "san", "verified"),
 }

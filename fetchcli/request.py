@@ -21,6 +21,7 @@ from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
+from fetchcli.timing import CURRENT, PhaseClock, Timing, since
 
 
 def _now_iso() -> str:
@@ -89,6 +90,7 @@ class _Trail:
 
     last: httpx.URL
     redirects: list[Redirect] = field(default_factory=list)
+    clock: PhaseClock | None = None  # the phases of the last request
 
 
 async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail) -> _Outcome:
@@ -96,7 +98,14 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
     req = settings.request
     while True:
         trail.last = request.url
-        response = await client.send(request, stream=True)
+        clock = trail.clock = PhaseClock()
+        token = CURRENT.set(clock)
+        started = time.perf_counter()
+        try:
+            response = await client.send(request, stream=True)
+        finally:
+            CURRENT.reset(token)
+        clock.ttfb_ms = since(started)
         try:
             body = await read_body(
                 response.aiter_raw(), response.headers.get("content-encoding"), settings.body.max_body_bytes
@@ -117,6 +126,17 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         # proxy's credentials are for the first request only (as requests does).
         next_request.headers.pop("Proxy-Authorization", None)
         request = next_request
+
+
+def _timing(outcome: _Outcome) -> Timing | None:
+    """The phases of the last request; no ``ttfb_ms`` when it failed (a body broken right after
+    its headers fails while sending on one backend and while reading on the other)."""
+    clock = outcome.trail.clock if outcome.trail is not None else None
+    if clock is None:
+        return None
+    if outcome.error is not None:
+        clock.ttfb_ms = None
+    return clock.freeze()
 
 
 def _shown_url(url: httpx.URL) -> str:
@@ -236,6 +256,7 @@ async def fetch_one(
     error: ErrorInfo
     tls: tls_facts.TlsInfo | None = None
     redirects: tuple[Redirect, ...] = ()
+    timing: Timing | None = None
     try:
         request = _build_request(client, settings.request.method, item.url)
         outcome, attempts = await _attempts(client, request, settings, lane, gate)
@@ -244,6 +265,7 @@ async def fetch_one(
             error = outcome.error
             tls = await _unverified_tls(outcome, settings)
             redirects = tuple(outcome.trail.redirects) if outcome.trail is not None else ()
+            timing = _timing(outcome)
         else:
             response, body = outcome.response, outcome.body
             assert response is not None and body is not None
@@ -278,6 +300,7 @@ async def fetch_one(
                 fetched_at=fetched_at,
                 attempts=attempts,
                 tls=tls,
+                timing=_timing(outcome),
             )
     except asyncio.CancelledError:
         if not deadline.expired:
@@ -301,4 +324,5 @@ async def fetch_one(
         attempts=attempts,
         tls=tls,
         redirects=redirects,
+        timing=timing,
     )

@@ -114,7 +114,9 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tupl
         # Beyond the outcome: the redirects listed and the TLS facts read (for the self-signed
         # server, read by the extra handshake after the failed verification).
         tls = result.tls.to_dict() if result.tls is not None else None
-        facts = ([(hop.url, hop.status) for hop in result.redirects], tls)
+        timing = result.timing.to_dict() if result.timing is not None else {}
+        phases = tuple(name for name, value in timing.items() if value is not None)  # which were timed
+        facts = ([(hop.url, hop.status) for hop in result.redirects], tls, phases)
         outcomes.append((case.name, (result.status, error, result.attempts), seen, facts))
         if result.status is not None and "://" in target:  # where the connection went, on both
             assert result.remote_ip == ("::1" if "[::1]" in target else "127.0.0.1"), (backend, case.name)
@@ -135,6 +137,9 @@ def test_both_backends_give_the_same_record_for_the_same_event(servers: dict[str
     tls = {name: facts[1] for name, _, _, facts in aio if facts[1] is not None}
     assert tls["self-signed TLS"]["verified"] is False and tls["self-signed TLS with -k"]["verified"] is None
     assert tls["self-signed TLS"]["subject"] == "CN=127.0.0.1"
+    phases = {name: facts[2] for name, _, _, facts in aio}
+    assert phases["self-signed TLS with -k"] == ("connect_ms", "tls_ms", "ttfb_ms")
+    assert phases["IPv6 host"] == ("connect_ms", "ttfb_ms") and phases["refused port"] == ()
 
 
 @pytest.mark.parametrize("retries", [0, 3])

@@ -1,0 +1,133 @@
+"""httpcore's network backend for the httpx transport, with phase timing and a name cache.
+
+httpcore connects through a network backend (``connect_tcp``, then ``start_tls`` on the stream);
+its default resolves and connects in one call, so the name lookup cannot be told from the TCP
+connect. This backend looks the name up itself (cached for ``DNS_TTL`` seconds, as aiohttp's
+connector does, so both backends look names up equally often), connects to each address in turn
+until one answers, and times the three phases into ``timing.CURRENT``. Errors and timeouts are
+httpcore's own (``ConnectError``, ``ConnectTimeout``), with the original exception as the cause,
+so the error vocabulary reads them as before (``DNSError``, ``ConnectionRefused``...).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import httpcore
+
+from fetchcli.timing import CURRENT, since
+
+DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
+DNS_CACHE_LIMIT = 10_000
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        return False
+    return True
+
+
+class _TimedStream(httpcore.AsyncNetworkStream):
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        started = time.perf_counter()
+        stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        clock = CURRENT.get()
+        if clock is not None:
+            clock.tls_ms = since(started)
+        return stream
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class TimedBackend(httpcore.AsyncNetworkBackend):
+    """Wraps httpcore's own backend (``inner``) for the connections of one client."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+        self._names: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        if _is_ip(host):
+            return [host]
+        key = (host, port)
+        cached = self._names.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        started = time.perf_counter()
+        found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        clock = CURRENT.get()
+        if clock is not None:
+            clock.dns_ms = since(started)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        if len(self._names) >= DNS_CACHE_LIMIT:
+            self._names.clear()
+        self._names[key] = (now + DNS_TTL, addresses)
+        return addresses
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self._addresses(host, port)
+                started = time.perf_counter()
+                stream = await self._first_that_answers(addresses, port, local_address, socket_options)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:  # socket.gaierror (the name) and the last address's error
+            raise httpcore.ConnectError(str(exc)) from exc
+        clock = CURRENT.get()
+        if clock is not None:
+            clock.connect_ms = since(started)
+        return _TimedStream(stream)
+
+    async def _first_that_answers(
+        self, addresses: list[str], port: int, local_address: str | None, socket_options: Iterable[Any] | None
+    ) -> httpcore.AsyncNetworkStream:
+        last: BaseException | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last = exc
+        if isinstance(last, httpcore.ConnectError) and isinstance(last.__cause__, OSError):
+            raise last.__cause__
+        raise OSError(f"no address of the host answered: {last}")
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - fetchcli fetches http(s) URLs only
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

@@ -1,0 +1,54 @@
+"""Where a request's time went: name lookup, TCP connect, TLS handshake, time to first byte.
+
+The request path (``request.py``) puts a ``PhaseClock`` in a context variable for each request
+it sends; whatever opens the connection fills in the phases it went through, on either backend:
+``aio.py`` from its resolver and connector, ``netbackend.py`` from httpcore's network backend.
+A reused connection goes through none of them: its phases stay ``None``, as in curl.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+
+class PhaseClock:
+    """Milliseconds per phase of one request, filled in as the phases happen."""
+
+    __slots__ = ("connect_ms", "dns_ms", "tls_ms", "ttfb_ms")
+
+    def __init__(self) -> None:
+        self.dns_ms: float | None = None
+        self.connect_ms: float | None = None
+        self.tls_ms: float | None = None
+        self.ttfb_ms: float | None = None
+
+    def freeze(self) -> Timing:
+        return Timing(self.dns_ms, self.connect_ms, self.tls_ms, self.ttfb_ms)
+
+
+CURRENT: ContextVar[PhaseClock | None] = ContextVar("fetchcli_phase_clock", default=None)
+
+
+def since(started: float) -> float:
+    """Milliseconds since ``started`` (a ``time.perf_counter()``), to 0.1 ms."""
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The record's ``timing``, for the last request of a URL (the final hop with ``-L``).
+    ``dns_ms``: looking the name up (None for an IP address, a reused connection, or a name
+    looked up in the last 10 s); ``connect_ms``: the TCP connection; ``tls_ms``: the TLS
+    handshake; ``ttfb_ms``: from sending the request (connecting included) to its response's
+    headers."""
+
+    dns_ms: float | None
+    connect_ms: float | None
+    tls_ms: float | None
+    ttfb_ms: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dns_ms": self.dns_ms, "connect_ms": self.connect_ms, "tls_ms": self.tls_ms, "ttfb_ms": self.ttfb_ms}
