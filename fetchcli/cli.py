@@ -132,6 +132,7 @@ def _complete(choices: type[Any]) -> Any:
 
 @app.command(add_help_option=False)
 def fetchcli(
+    ctx: typer.Context,
     urls: Annotated[
         Optional[list[str]],
         typer.Argument(
@@ -401,6 +402,11 @@ def fetchcli(
         _option("--snippet-length", metavar="N", panel=BODY, default=str(DEFAULT_SNIPPET_LENGTH),
                 help="Characters of body text shown."),
     ] = str(DEFAULT_SNIPPET_LENGTH),
+    read_all: Annotated[
+        bool,
+        _option("--read-all", panel=BODY,
+                help="Read each body to its end, keeping only --max-body-bytes: exact bytes_read and sha256."),
+    ] = False,
     schema: Annotated[
         bool,
         _option("--schema", panel=OTHER, callback=_schema, is_eager=True, help="Print the JSON Schema of a record and exit."),
@@ -428,6 +434,8 @@ def fetchcli(
     def per_second(option: str, text: str | None) -> float | None:
         return None if text is None else parse_float(option, text, unit="a number of requests per second")
 
+    if not urls and ctx.default_map:  # Click before 8.2 never looks up URL arguments there
+        urls = list(ctx.default_map.get("urls") or [])
     proxies = resolve_proxies(proxy, noproxy, os.environ if env_proxy else {})
     settings = Settings(
         pool=PoolSettings(
@@ -462,6 +470,7 @@ def fetchcli(
         body=BodySettings(
             max_body_bytes=parse_int("--max-body-bytes", max_body_bytes),
             snippet_length=parse_int("--snippet-length", snippet_length),
+            read_all=read_all,
         ),
         retry=RetrySettings(
             retries=parse_int("--retries", retries),

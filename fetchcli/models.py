@@ -81,6 +81,7 @@ class FetchResult:
     remote_port: int | None = None
     bytes_read: int = 0
     truncated: bool = False
+    sha256: str | None = None
     binary: bool = False
     snippet: str = ""
     fetched_at: str = ""
@@ -109,6 +110,7 @@ class FetchResult:
             "remote_port": self.remote_port,
             "bytes_read": self.bytes_read,
             "truncated": self.truncated,
+            "sha256": self.sha256,
             "binary": self.binary,
             "snippet": self.snippet,
             "fetched_at": self.fetched_at,

@@ -108,7 +108,10 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         clock.ttfb_ms = since(started)
         try:
             body = await read_body(
-                response.aiter_raw(), response.headers.get("content-encoding"), settings.body.max_body_bytes
+                response.aiter_raw(),
+                response.headers.get("content-encoding"),
+                settings.body.max_body_bytes,
+                read_all=settings.body.read_all,
             )
         finally:
             await response.aclose()
@@ -293,7 +296,8 @@ async def fetch_one(
                 title=None if binary else html_title(text),
                 remote_ip=remote_ip,
                 remote_port=remote_port,
-                bytes_read=len(body.data),
+                bytes_read=body.size if body.size is not None else len(body.data),
+                sha256=body.sha256,
                 truncated=not body.complete,
                 binary=binary,
                 snippet="" if binary else sanitise(text, settings.body.snippet_length),

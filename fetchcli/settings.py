@@ -139,6 +139,7 @@ class RequestSettings:
 class BodySettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     snippet_length: int = DEFAULT_SNIPPET_LENGTH
+    read_all: bool = False  # read every body to its end (not kept): exact size and sha256
 
 
 @dataclass(frozen=True, slots=True)

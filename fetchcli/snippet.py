@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import hashlib
 import html
 import re
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
@@ -26,10 +27,13 @@ class BodyDecodingError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """At most ``max_bytes`` decoded bytes of a body; ``complete`` when its end was reached."""
+    """At most ``max_bytes`` decoded bytes of a body; ``complete`` when its end was reached.
+    Read whole (``--read-all``): ``size`` is every decoded byte and ``sha256`` their digest."""
 
     data: bytes
     complete: bool
+    size: int | None = None
+    sha256: str | None = None
 
 
 class _Inflater:
@@ -53,6 +57,22 @@ class _Inflater:
         finally:
             self._first = False
 
+    def drain(self, chunk: bytes, step: int = 1 << 16) -> Iterator[bytes]:
+        """All the output of ``chunk``, ``step`` bytes at a time (memory stays bounded)."""
+        out = self.feed(chunk, step)
+        while True:
+            yield out
+            tail = self._zlib.unconsumed_tail
+            if not tail:
+                return
+            out = self.feed(tail, step)
+
+    def flush(self) -> bytes:
+        try:
+            return self._zlib.flush()
+        except zlib.error as exc:
+            raise BodyDecodingError(f"invalid {'gzip' if self._gzip else 'deflate'} body: {exc}") from exc
+
 
 def _inflater_for(content_encoding: str | None) -> _Inflater | None:
     if not content_encoding:
@@ -63,15 +83,20 @@ def _inflater_for(content_encoding: str | None) -> _Inflater | None:
     return None  # identity, or an encoding we did not ask for: shown as raw bytes, never inflated
 
 
-async def read_body(raw_chunks: AsyncIterator[bytes], content_encoding: str | None, max_bytes: int) -> Body:
+async def read_body(
+    raw_chunks: AsyncIterator[bytes], content_encoding: str | None, max_bytes: int, *, read_all: bool = False
+) -> Body:
     """Read decoded bytes until ``max_bytes`` or the end of the body, whichever comes first.
 
     ``complete`` is True only when the body ended within the cap, i.e. the connection can be
-    reused. The caller closes the response either way.
+    reused. The caller closes the response either way. With ``read_all``, read to the end
+    however long, keeping the first ``max_bytes`` and hashing all (``--read-all``).
     """
     inflater = _inflater_for(content_encoding)
     parts: list[bytes] = []
     size = 0
+    if read_all:
+        return await _read_all(raw_chunks, inflater, max_bytes)
     async for chunk in raw_chunks:
         if inflater is not None:
             chunk = inflater.feed(chunk, max_bytes - size + 1)
@@ -81,6 +106,26 @@ async def read_body(raw_chunks: AsyncIterator[bytes], content_encoding: str | No
             return Body(b"".join(parts), complete=False)
         parts.append(chunk)
     return Body(b"".join(parts), complete=True)
+
+
+async def _read_all(raw_chunks: AsyncIterator[bytes], inflater: _Inflater | None, max_bytes: int) -> Body:
+    digest = hashlib.sha256()
+    kept: list[bytes] = []
+    size = 0
+
+    def take(data: bytes) -> None:
+        nonlocal size
+        if size < max_bytes:
+            kept.append(data[: max_bytes - size])
+        size += len(data)
+        digest.update(data)
+
+    async for chunk in raw_chunks:
+        for data in inflater.drain(chunk) if inflater is not None else (chunk,):
+            take(data)
+    if inflater is not None:
+        take(inflater.flush())
+    return Body(b"".join(kept), complete=True, size=size, sha256=digest.hexdigest())
 
 
 # UTF-32 before UTF-16: the UTF-16 LE mark is a prefix of the UTF-32 LE one.
