@@ -36,6 +36,7 @@ Paths:
   /bigheader              a 1 MiB header line
   /status799              status 799
   /http10                 HTTP/1.0, no Content-Length: the body ends when the connection closes
+  /say?text=T             200 with the body T (a health endpoint, for the recipes)
   /hosts-inflight         (any path is counted per Host header in stats.max_inflight_by_host)
 
 fault_rate: the share of requests whose connection is reset instead of answered, chosen by a
@@ -290,6 +291,9 @@ class LoopbackServer:
             return await self._send(writer, f"{path[1:]} Moved", b"", {"Location": "/method"})
         if path == "/method":
             return await self._send(writer, "200 OK", f"{method} {headers.get('content-length', '-')}".encode())
+        if path == "/say":
+            said = urllib.parse.parse_qs(parsed.query).get("text", [""])[0]
+            return await self._send(writer, "200 OK", said.encode(), {"Content-Type": "application/json"})
         if path == "/html":
             page = b"<!doctype html><html><head><TITLE lang=en>Caf&eacute; &amp;\n  \x1b[31mbar</TITLE></head><body>x</body>"
             return await self._send(writer, "200 OK", page, {"Content-Type": "text/html; charset=utf-8"})
