@@ -21,11 +21,6 @@ from typing import Any, Literal
 
 from fetchcli.settings import SettingsError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 ENV_PREFIX = "FETCHCLI_"
 CONFIG_ENV = "FETCHCLI_CONFIG"
 DEFAULT_CONFIG = "fetchcli.toml"
@@ -51,6 +46,10 @@ def config_path(given: str | None, cwd: str | None = None) -> str | None:
 
 
 def _read(path: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             data: dict[str, Any] = tomllib.load(f)

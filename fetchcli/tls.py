@@ -10,11 +10,12 @@ the certificate is, as ``openssl s_client`` would.
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when used: `fetchcli --version` and the record types stay light
+    import ssl
 
 _SECONDS_PER_DAY = 86400
 # Parsed certificates by their DER bytes: one host's connections share one certificate, so a
@@ -121,6 +122,8 @@ _unverified: ssl.SSLContext | None = None
 
 
 def _unverified_context() -> ssl.SSLContext:
+    import ssl
+
     global _unverified
     if _unverified is None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -133,6 +136,9 @@ def _unverified_context() -> ssl.SSLContext:
 async def probe(host: str, port: int, timeout: float | None) -> TlsInfo | None:
     """Handshake with ``host:port`` without verifying, only to read what it presents (after a
     failed verification); None when that fails too. Sends no request."""
+    import asyncio
+    import ssl
+
     address = host.strip("[]")
     try:
         _, writer = await asyncio.wait_for(

@@ -157,3 +157,21 @@ def test_cron_watch_of_certificate_expiry(expiring: tuple[LoopbackServer, Issued
     done = fetchcli_process("-k", "--fields", "tls", server.url("/ok/json"))
     record = json.loads(done.stdout)
     assert record["tls"]["days_left"] == 2 and record["tls"]["verified"] is None
+
+
+def test_ssl_cert_file_is_trusted_as_curl_and_httpx_do(ca_signed: LoopbackServer, ca: Issued) -> None:
+    url = ca_signed.url("/ok/env-ca")
+    done = fetchcli_process_env(url, env={"SSL_CERT_FILE": str(ca.cert)})
+    assert done.returncode == 0, done.stdout
+    assert json.loads(done.stdout)["tls"]["verified"] is True
+    assert fetchcli_process_env(url, env={}).returncode == 1  # the default bundle does not know the CA
+
+
+def fetchcli_process_env(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    return subprocess.run(
+        [sys.executable, "-m", "fetchcli", *args], capture_output=True, text=True, timeout=60, env={**clean, **env}
+    )
