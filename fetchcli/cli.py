@@ -53,7 +53,7 @@ from fetchcli.status import ExitStatus
 
 INPUT, OUTPUT, SUCCESS, REQUEST, TLS = "Input", "Output", "Success and exit status", "Request", "TLS"
 PROXY, POOL, TIMEOUTS, RETRY, POLITE, BODY = "Proxy", "Connection pool", "Timeouts", "Retries", "Politeness", "Body"
-OTHER = "Other"
+LARGE, OTHER = "Large runs", "Other"
 
 app = typer.Typer(
     add_completion=True,
@@ -407,6 +407,27 @@ def fetchcli(
         _option("--read-all", panel=BODY,
                 help="Read each body to its end, keeping only --max-body-bytes: exact bytes_read and sha256."),
     ] = False,
+    shard: Annotated[
+        Optional[str],
+        _option("--shard", metavar="K/N|auto", panel=LARGE,
+                help="Fetch only shard K of N (by a stable hash of each URL; indexes stay those of the whole input). "
+                "auto: K from the batch system (Kubernetes, Slurm, AWS Batch); N from auto/N or FETCHCLI_SHARDS."),
+    ] = None,
+    unique: Annotated[
+        bool,
+        _option("--unique", panel=LARGE, help="Fetch each URL once: later repeats are left out (8-16 bytes per URL)."),
+    ] = False,
+    resume: Annotated[
+        Optional[str],
+        _option("--resume", metavar="FILE.jsonl", panel=LARGE,
+                help="Carry on from FILE, an earlier run's JSON Lines output (even one killed): skip the URLs it "
+                "records, append the others to it."),
+    ] = None,
+    resume_failed: Annotated[
+        bool,
+        _option("--resume-failed", panel=LARGE,
+                help="With --resume: fetch the URLs recorded as failed again; FILE keeps one record per URL."),
+    ] = False,
     schema: Annotated[
         bool,
         _option("--schema", panel=OTHER, callback=_schema, is_eager=True, help="Print the JSON Schema of a record and exit."),
@@ -494,6 +515,8 @@ def fetchcli(
         order=parse_choice("--order", order, Order),
         backend=parse_choice("--backend", backend, Backend),
         deadline=seconds("--deadline", deadline) or None,
+        shard=_shard(shard),
+        unique=unique,
     )
     options = OutputOptions(
         format=parse_choice("--format", format, OutputFormat) if format is not None else None,
@@ -506,12 +529,25 @@ def fetchcli(
         fields=parse_fields(fields) if fields is not None else None,
         progress=progress,
         color=parse_choice("--color", color, ColorMode),
+        resume=resume,
+        resume_failed=resume_failed,
     )
+    if resume_failed and resume is None:
+        raise SettingsError("--resume-failed", "goes with --resume FILE")
     if dry_run:
         from fetchcli.dryrun import describe_run
 
         raise typer.Exit(describe_run(settings, urls or [], input or [], proxies, Environment()))
     raise typer.Exit(execute(settings, urls or [], input or [], options, Environment()))
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    from fetchcli.selection import parse_shard
+
+    shard = parse_shard(text, os.environ)
+    return shard.k, shard.n
 
 
 def _usage_error(message: str) -> int:

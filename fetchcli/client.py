@@ -8,11 +8,9 @@ import importlib.util
 import ssl
 from collections.abc import Callable
 
-import httpcore
 import httpx
 
 from fetchcli import __version__
-from fetchcli.netbackend import TimedBackend
 from fetchcli.pool import ShardedPoolTransport
 from fetchcli.proxies import proxy_for
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
@@ -84,6 +82,10 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
     context = ssl_context(req)
 
     shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
+    import httpcore  # here: it imports h11 and h2, which the aiohttp backend does not need
+
+    from fetchcli.netbackend import TimedBackend
+
     network = TimedBackend(httpcore.AnyIOBackend())  # one name cache for every shard
 
     def make_transport(proxy_url: str | None) -> httpx.AsyncBaseTransport:

@@ -23,6 +23,7 @@ from fetchcli.client import build_client
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.request import fetch_one, invalid_result, unfinished_result
+from fetchcli.selection import Selection
 from fetchcli.settings import Order, Settings
 
 UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
@@ -162,7 +163,8 @@ class _Source:
     """The input, sync or async. An async source (a pipe) may block as long as its writer likes,
     so a wait for its next item can be interrupted, and the item it was waiting for is kept."""
 
-    def __init__(self, items: UrlSource) -> None:
+    def __init__(self, items: UrlSource, keep: Callable[[UrlItem], bool] | None = None) -> None:
+        self._keep = keep  # a Selection: items it refuses are skipped here, as if not in the input
         self._sync: Iterator[UrlItem] | None = None
         self._async: AsyncIterator[UrlItem] | None = None
         self._poll: Callable[[], UrlItem | None] | None = None
@@ -177,6 +179,12 @@ class _Source:
     async def next(self, interrupt: asyncio.Event | None = None, idle: float | None = None) -> UrlItem | None:
         """The next item; None at the end (``exhausted``), or when ``interrupt`` is set or
         ``idle`` seconds pass before an item comes."""
+        while True:
+            item = await self._next(interrupt, idle)
+            if item is None or self._keep is None or self._keep(item):
+                return item
+
+    async def _next(self, interrupt: asyncio.Event | None, idle: float | None) -> UrlItem | None:
         try:
             if self._sync is not None:
                 return next(self._sync)
@@ -219,10 +227,16 @@ class _Source:
 
 
 async def run_fetch(
-    items: UrlSource, settings: Settings, client: httpx.AsyncClient, stop: Stop | None = None
+    items: UrlSource,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    stop: Stop | None = None,
+    selection: Selection | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Like ``fetch`` with a client the caller owns and closes."""
-    source = _Source(items)
+    if selection is None and (settings.shard is not None or settings.unique):
+        selection = Selection(settings.shard, settings.unique)
+    source = _Source(items, selection if selection is not None and selection.active else None)
     run = _Run(client, settings)
     stop = stop or Stop()
 
@@ -295,19 +309,26 @@ async def fetch(
     *,
     client: httpx.AsyncClient | None = None,
     stop: Stop | None = None,
+    selection: Selection | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Fetch every URL in ``items`` (strings or ``UrlItem``s, sync or async) and yield one
     ``FetchResult`` each, in input order unless ``settings.order`` is ``completion``.
 
     ``async for result in fetch(["https://example.com"]): ...``. The client is built from
     ``settings`` unless given, and then closed at the end. ``stop`` ends the run early.
+    ``settings.shard`` and ``settings.unique`` choose which URLs are fetched; ``selection``
+    (a ``fetchcli.selection.Selection``) does that too, with a resume set (``fetchcli.resume``),
+    and counts what it left out.
     """
     settings = settings or Settings()
     if client is not None:
-        async with aclosing(run_fetch(items, settings, client, stop)) as results:
+        async with aclosing(run_fetch(items, settings, client, stop, selection)) as results:
             async for result in results:
                 yield result
         return
-    async with build_client(settings) as own_client, aclosing(run_fetch(items, settings, own_client, stop)) as results:
+    async with (
+        build_client(settings) as own_client,
+        aclosing(run_fetch(items, settings, own_client, stop, selection)) as results,
+    ):
         async for result in results:
             yield result

@@ -24,6 +24,7 @@ SECTIONS = (
     "Retries",
     "Politeness",
     "Body",
+    "Large runs",
     "Other",
 )
 NOTES = {

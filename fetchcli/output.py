@@ -60,8 +60,9 @@ class Output:
         self._owned = owned
 
     @classmethod
-    def open(cls, path: str, *, atomic: bool) -> Output:
-        """Open ``-o PATH`` as described in the module docstring; ``OpenError`` if it cannot be."""
+    def open(cls, path: str, *, atomic: bool, append: bool = False) -> Output:
+        """Open ``-o PATH`` as described in the module docstring; ``OpenError`` if it cannot be.
+        ``append``: add to what PATH holds (``--resume``)."""
         try:
             existing: os.stat_result | None = os.stat(path)  # what it leads to: /dev/stdout may be a pipe
         except FileNotFoundError:
@@ -77,7 +78,7 @@ class Output:
                 raise OpenError(f"cannot write {path!r}: it is a directory")
             # An alias is appended to: the shell truncated it already if it was to be (`>`), and
             # must not be truncated if not (`>> log`).
-            stream = open(path, "a" if alias else "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            stream = open(path, "a" if alias or append else "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         except OSError as exc:
             raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         return cls(stream, repr(path), owned=True)

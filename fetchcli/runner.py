@@ -29,6 +29,8 @@ from fetchcli.terminal import for_terminal
 if TYPE_CHECKING:
     from fetchcli.engine import Stop
     from fetchcli.render.progress import ProgressLine
+    from fetchcli.resume import ResumeFile
+    from fetchcli.selection import Selection
 
 
 @dataclass
@@ -71,6 +73,8 @@ class OutputOptions:
     fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
     progress: bool | None = None  # --progress/--no-progress; None: when stderr is a terminal (and not -q)
     color: ColorMode = ColorMode.auto
+    resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
+    resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
 
     @property
     def to_stdout(self) -> bool:
@@ -129,6 +133,8 @@ class _RunState:
     summary: Summary = field(default_factory=Summary)
     signal: int | None = None
     progress: ProgressLine | None = None
+    selection: Selection | None = None
+    resume: ResumeFile | None = None
 
 
 _SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
@@ -145,6 +151,13 @@ def execute(
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
     state = _RunState()
+    if options.resume is not None:
+        state.resume = _load_resume(settings, urls, paths, options, env)
+    if state.resume is not None or settings.shard is not None or settings.unique:
+        from fetchcli.selection import Selection
+
+        done = state.resume.done if state.resume is not None else None
+        state.selection = Selection(settings.shard, settings.unique, done)
     opened: list[BinaryIO] = []
     try:
         inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
@@ -157,7 +170,38 @@ def execute(
             stream.close()
 
 
+def _load_resume(
+    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
+) -> ResumeFile:
+    """``--resume``: read the file (cutting off a torn last line) and check it against the input,
+    read once more for that, before anything is fetched."""
+    from fetchcli.resume import ResumeFile
+    from fetchcli.selection import Selection
+
+    if options.format not in (None, OutputFormat.jsonl) or options.fields is not None:
+        raise SettingsError("--resume", "writes whole JSON Lines records: drop --format and --fields")
+    if not options.to_stdout:
+        raise SettingsError("--resume", "appends to its own FILE: drop -o")
+    if "-" in paths or (not urls and not paths):
+        raise SettingsError("--resume", "needs the URLs as arguments or -i FILE: a pipe cannot be read twice")
+    resume = ResumeFile.load(options.resume or "", redo_failed=options.resume_failed)
+    opened: list[BinaryIO] = []
+    try:
+        inputs = Inputs(urls, paths, env.stdin, True, opened)
+        shard = Selection(settings.shard)
+        resume.check(item for item in inputs.items() if shard(item))
+    finally:
+        for stream in opened:
+            stream.close()
+    return resume
+
+
 def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) -> Output:
+    if options.resume is not None:
+        try:
+            return Output.open(options.resume, atomic=False, append=True)
+        except OpenError as exc:
+            raise SettingsError("--resume", str(exc)) from None
     if options.to_stdout or options.path is None:
         return Output(env.stdout, "stdout")
     try:
@@ -167,8 +211,8 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) ->
 
 
 def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
-    to_terminal = options.to_stdout and bool(env.stdout_isatty)
-    fmt = choose_format(options, to_terminal)
+    to_terminal = options.to_stdout and options.resume is None and bool(env.stdout_isatty)
+    fmt = OutputFormat.jsonl if options.resume is not None else choose_format(options, to_terminal)
     if options.fields is not None and fmt is OutputFormat.table:
         raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
     summary_json = _open_summary_json(options)
@@ -200,12 +244,19 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             if state.progress is not None:
                 state.progress.clear()  # gone when the run ends
         summary.elapsed_s = time.perf_counter() - started
+        if state.selection is not None:
+            summary.duplicates, summary.resumed = state.selection.duplicates, state.selection.resumed
         try:
             sink.close(summary)
         except OSError as exc:
             raise OutputError(exc) from None
         output.commit()
         interrupted = state.signal is not None
+        if state.resume is not None and not interrupted and state.resume.needs_compacting:
+            try:
+                state.resume.compact()  # one final record per URL
+            except OSError as exc:
+                raise OutputError(exc) from None
         summary.stopped_by = signal.Signals(state.signal).name if state.signal is not None else None
         if not inputs.done:  # stopped by a signal or --deadline before the input's end
             inputs.stop_reading()
@@ -228,8 +279,12 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
         if summary_json is not None:
             summary_json.discard()
-    if summary.total == 0 and not interrupted:
-        say(env, "fetchcli: warning: no URLs to fetch")
+    if summary.total == 0 and not interrupted and not (summary.resumed or summary.duplicates):
+        say(
+            env,
+            "fetchcli: warning: no URLs to fetch"
+            + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else ""),
+        )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
         say(env, (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe())
     if state.signal is not None:
@@ -292,7 +347,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
     source = ThreadedSource(lines, stop_reading=inputs.stop_reading) if inputs.blocking else None
     items: Iterable[UrlItem] | AsyncIterable[UrlItem] = source if source is not None else lines
     with _signal_handlers(stop, state), _showing_progress(state, inputs):
-        async with aclosing(fetch(items, settings, stop=stop)) as results:
+        async with aclosing(fetch(items, settings, stop=stop, selection=state.selection)) as results:
             async for result in results:
                 try:
                     sink.write(result)
@@ -312,7 +367,9 @@ def _showing_progress(state: _RunState, inputs: Inputs) -> Iterator[None]:
     from fetchcli.render.progress import REFRESH_SECONDS
 
     loop = asyncio.get_running_loop()
-    counting = loop.run_in_executor(None, inputs.count)
+    # With a shard, --unique or --resume, how many of the input's URLs this run fetches is not
+    # known until the end: a live count then, not a total.
+    counting = loop.run_in_executor(None, (lambda: None) if state.selection is not None else inputs.count)
     counting.add_done_callback(lambda done: progress.set_total(done.result()) if not done.cancelled() else None)
 
     handle: asyncio.Handle | None = None

@@ -28,6 +28,8 @@ class Summary:
     # number of URLs left (``-1`` when that cannot be known, as with a pipe).
     unread: int | None = None
     stopped_by: str | None = None  # SIGINT, SIGTERM: the run was interrupted
+    duplicates: int = 0  # URLs left out by --unique
+    resumed: int = 0  # URLs left out by --resume: recorded by an earlier run
     # elapsed_ms of each result, to three significant digits -> how many results took that long.
     times_ms: dict[float, int] = field(default_factory=dict)
 
@@ -82,6 +84,10 @@ class Summary:
         if self.times_ms:
             p50, p95 = self.percentile(0.5), self.percentile(0.95)
             line += f", {self.urls_per_second:,.1f} URLs/s; p50 {p50:,g} ms, p95 {p95:,g} ms, max {max(self.times_ms):,g} ms"
+        if self.resumed:
+            line += f"; {self.resumed:,} done before (--resume)"
+        if self.duplicates:
+            line += f"; {self.duplicates:,} repeated URL{'s' if self.duplicates != 1 else ''} left out (--unique)"
         if self.unread is not None:
             if self.unread < 0:
                 line += "; the input was not read to its end"
@@ -108,4 +114,6 @@ class Summary:
             "wall_time_s": round(self.elapsed_s, 3),
             "stopped_by": self.stopped_by,
             "unread": self.unread,
+            "duplicates": self.duplicates,
+            "resumed": self.resumed,
         }
