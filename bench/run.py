@@ -165,6 +165,7 @@ def clients(url_file: Path, concurrency: int) -> dict[str, list[str]]:
     fetchcli = [PY, "-m", "fetchcli", "-i", str(url_file), "-c", str(concurrency), "-q", "-o", os.devnull]
     found = {
         "fetchcli": fetchcli,
+        "fetchcli --workers 2": [*fetchcli, "--workers", "2"],
         "httpx textbook": [PY, str(HERE / "peers" / "httpx_textbook.py"), str(url_file), str(concurrency)],
         "requests + threads": [PY, str(HERE / "peers" / "requests_threads.py"), str(url_file), str(concurrency)],
         "aiohttp": [PY, str(HERE / "peers" / "aiohttp_peer.py"), str(url_file), str(concurrency)],

@@ -413,6 +413,11 @@ def fetchcli(
                 help="Fetch only shard K of N (by a stable hash of each URL; indexes stay those of the whole input). "
                 "auto: K from the batch system (Kubernetes, Slurm, AWS Batch); N from auto/N or FETCHCLI_SHARDS."),
     ] = None,
+    workers: Annotated[
+        str,
+        _option("--workers", metavar="P|auto", panel=LARGE, default="1",
+                help="Fetch in P processes (auto: one per CPU); every limit stays the whole run's."),
+    ] = "1",
     unique: Annotated[
         bool,
         _option("--unique", panel=LARGE, help="Fetch each URL once: later repeats are left out (8-16 bytes per URL)."),
@@ -517,6 +522,7 @@ def fetchcli(
         deadline=seconds("--deadline", deadline) or None,
         shard=_shard(shard),
         unique=unique,
+        workers=(os.cpu_count() or 1) if workers.strip().lower() == "auto" else parse_int("--workers", workers),
     )
     options = OutputOptions(
         format=parse_choice("--format", format, OutputFormat) if format is not None else None,

@@ -13,7 +13,7 @@ handlers): no URL is started after that, URLs in flight are cancelled and report
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -27,6 +27,7 @@ from fetchcli.selection import Selection
 from fetchcli.settings import Order, Settings
 
 UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
+RemoteFetch = Callable[[UrlItem], Awaitable[FetchResult]]
 _WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
 DRAIN_IDLE = 1.0
 
@@ -75,9 +76,10 @@ def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
 class _Run:
     """State of one ``fetch`` call: the slot count, the reorder buffer and the done queue."""
 
-    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(self, client: httpx.AsyncClient | None, settings: Settings, remote: RemoteFetch | None = None) -> None:
         self.client = client
         self.settings = settings
+        self.remote = remote  # --workers: each URL is fetched in a worker process (workers.py)
         self.limit = settings.effective_concurrency
         self.window = settings.effective_order_window
         self.in_order = settings.order is Order.input
@@ -87,8 +89,8 @@ class _Run:
         self.task_cap = max(self.window, self.limit)
         polite = settings.politeness
         gate = Gate(polite.per_host, polite.rate, polite.host_rate)
-        self.gate = gate if gate.active else None
-        self.parking = self.gate is not None or settings.retry.retries > 0
+        self.gate = gate if gate.active and remote is None else None  # else the workers are polite
+        self.parking = remote is None and (self.gate is not None or settings.retry.retries > 0)
         self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem]] = {}
         self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
         self.posted = asyncio.Event()  # set while the done queue has entries
@@ -110,6 +112,9 @@ class _Run:
 
     async def _one(self, item: UrlItem, lane: Lane) -> FetchResult:
         try:
+            if self.remote is not None:
+                return await self.remote(item)
+            assert self.client is not None
             return await fetch_one(self.client, item, self.settings, lane if self.parking else None, self.gate)
         finally:
             lane.release()
@@ -229,15 +234,16 @@ class _Source:
 async def run_fetch(
     items: UrlSource,
     settings: Settings,
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | None,
     stop: Stop | None = None,
     selection: Selection | None = None,
+    remote: RemoteFetch | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Like ``fetch`` with a client the caller owns and closes."""
     if selection is None and (settings.shard is not None or settings.unique):
         selection = Selection(settings.shard, settings.unique)
     source = _Source(items, selection if selection is not None and selection.active else None)
-    run = _Run(client, settings)
+    run = _Run(client, settings, remote)
     stop = stop or Stop()
 
     def on_stop() -> None:
@@ -310,6 +316,7 @@ async def fetch(
     client: httpx.AsyncClient | None = None,
     stop: Stop | None = None,
     selection: Selection | None = None,
+    remote: RemoteFetch | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Fetch every URL in ``items`` (strings or ``UrlItem``s, sync or async) and yield one
     ``FetchResult`` each, in input order unless ``settings.order`` is ``completion``.
@@ -321,8 +328,8 @@ async def fetch(
     and counts what it left out.
     """
     settings = settings or Settings()
-    if client is not None:
-        async with aclosing(run_fetch(items, settings, client, stop, selection)) as results:
+    if client is not None or remote is not None:  # remote: --workers, whose processes have the clients
+        async with aclosing(run_fetch(items, settings, client, stop, selection, remote)) as results:
             async for result in results:
                 yield result
         return

@@ -237,7 +237,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     writing = output  # what a write error is about
     try:
         try:
-            _run_loop(_consume(settings, inputs, sink, state), settings.resolver_threads)
+            run_loop(_consume(settings, inputs, sink, state), settings.resolver_threads)
         except KeyboardInterrupt:  # before the loop could install its handler
             state.signal = signal.SIGINT
         finally:
@@ -347,7 +347,15 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
     source = ThreadedSource(lines, stop_reading=inputs.stop_reading) if inputs.blocking else None
     items: Iterable[UrlItem] | AsyncIterable[UrlItem] = source if source is not None else lines
     with _signal_handlers(stop, state), _showing_progress(state, inputs):
-        async with aclosing(fetch(items, settings, stop=stop, selection=state.selection)) as results:
+        async with contextlib.AsyncExitStack() as stack:
+            remote = None
+            if settings.workers > 1:
+                from fetchcli.workers import WorkerPool
+
+                remote = (await stack.enter_async_context(WorkerPool(settings))).fetch
+            results = await stack.enter_async_context(
+                aclosing(fetch(items, settings, stop=stop, selection=state.selection, remote=remote))
+            )
             async for result in results:
                 try:
                     sink.write(result)
@@ -394,7 +402,7 @@ def _size_resolver_threads(threads: int) -> None:
     os.environ.setdefault("UV_THREADPOOL_SIZE", str(threads))  # uvloop's (libuv's) pool
 
 
-def _run_loop(coro: object, threads: int) -> None:
+def run_loop(coro: object, threads: int) -> None:
     """Run on uvloop when it is installed (faster), unless FETCHCLI_LOOP=asyncio."""
     _size_resolver_threads(threads)
     if os.environ.get("FETCHCLI_LOOP", "auto") != "asyncio":

@@ -202,6 +202,7 @@ class Settings:
     deadline: float | None = None  # seconds for the whole run; None: no limit
     shard: tuple[int, int] | None = None  # (K, N): fetch only shard K (1-based) of N (selection.py)
     unique: bool = False  # fetch each URL once: later repeats are left out
+    workers: int = 1  # processes that fetch (workers.py); the engine stays in the caller's
 
     def __post_init__(self) -> None:
         validate(self)
@@ -246,6 +247,7 @@ def validate(settings: Settings) -> None:
     _at_least("--snippet-length", body.snippet_length, 0, "0 or more")
     _at_least("order_window", settings.order_window, 1, "1 or more")  # Python API only
     _at_least("--deadline", settings.deadline, 0, "0 or more")
+    _at_least("--workers", settings.workers, 1, "1 or more")
     if settings.shard is not None and not 1 <= settings.shard[0] <= settings.shard[1]:
         raise SettingsError("--shard", f"must be K/N with 1 <= K <= N, not {settings.shard[0]}/{settings.shard[1]}")
     retry, polite = settings.retry, settings.politeness

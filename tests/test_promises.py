@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from fetchcli.runner import Environment, OutputOptions, _run_loop, execute
+from fetchcli.runner import Environment, OutputOptions, execute, run_loop
 from fetchcli.settings import (
     Backend,
     BodySettings,
@@ -104,8 +104,8 @@ def test_fetchcli_loop_asyncio_turns_uvloop_off(monkeypatch: pytest.MonkeyPatch)
     async def which_loop() -> None:
         seen.append(type(asyncio.get_running_loop()).__module__)
 
-    _run_loop(which_loop(), 4)
+    run_loop(which_loop(), 4)
     monkeypatch.setenv("FETCHCLI_LOOP", "asyncio")
-    _run_loop(which_loop(), 4)
+    run_loop(which_loop(), 4)
     assert seen[0].startswith("uvloop") and not seen[1].startswith("uvloop")
     assert os.environ["FETCHCLI_LOOP"] == "asyncio"
