@@ -139,3 +139,14 @@ def test_colour_follows_the_setting(color: bool) -> None:
     out = io.StringIO()
     ProgressLine(out, color=color, width=100).update(Summary())
     assert ("\x1b[" in out.getvalue()) is color
+
+
+def test_color_always_and_never_override_the_terminal_test(server: LoopbackServer) -> None:
+    """--color always colours a table even in a pipe; never (or NO_COLOR with auto) never does."""
+    base = [sys.executable, "-m", "fetchcli", "-f", "table", server.url("/ok/colour"), server.url("/status/404")]
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    always = subprocess.run([*base, "--color", "always"], capture_output=True, timeout=60, env=env)
+    assert re.search(rb"\x1b\[[0-9;]*m", always.stdout)
+    for flags, extra in ((["--color", "never"], {}), ([], {"NO_COLOR": "1"}), ([], {})):
+        plain = subprocess.run([*base, *flags], capture_output=True, timeout=60, env={**env, **extra})
+        assert b"\x1b" not in plain.stdout and b"404" in plain.stdout
