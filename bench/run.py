@@ -324,7 +324,14 @@ def main() -> None:
             "ceiling": ceiling(port),
             "workloads": {},
         }
-        sections = [f"machine: {report['machine']}; server: {server.kind}; {report['ceiling']}"]
+        sys.path.insert(0, str(HERE / "peers"))
+        import loop
+
+        report["event_loop"] = loop.name()
+        sections = [
+            f"machine: {report['machine']}; server: {server.kind}; {report['ceiling']}; event loop of fetchcli "
+            f"and the asyncio peers (aiohttp, httpx textbook): {loop.name()}"
+        ]
         try:
             for name in args.workloads.split(","):
                 if name == "startup":

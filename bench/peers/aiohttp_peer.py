@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 import aiohttp
+import loop  # bench/peers/loop.py: the event loop fetchcli runs on
 
 
 async def main(path: str, concurrency: int) -> None:
@@ -27,4 +28,4 @@ async def main(path: str, concurrency: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    loop.run(main(sys.argv[1], int(sys.argv[2])))
