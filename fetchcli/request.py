@@ -23,9 +23,18 @@ from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
 from fetchcli.timing import CURRENT, PhaseClock, Timing, since
 
+_second: list[object] = [None, ""]  # the current second and its ISO 8601 text, made once per second
+
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The time now, ISO 8601 UTC to the millisecond (``2026-11-25T15:09:17.123Z``); the text of
+    the second is made once per second (it was 3% of the CPU per request)."""
+    now = time.time()
+    second = int(now)
+    if _second[0] != second:
+        _second[0] = second
+        _second[1] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second[1]}.{int((now - second) * 1000):03d}Z"
 
 
 def _header_int(value: str | None) -> int | None:
@@ -69,8 +78,12 @@ class _Deadline:
 
 
 def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
+    """What ``client.build_request(method, url)`` builds, without its per-request merging: the
+    URL is absolute (no base URL to join), there are no query parameters to merge and no cookies
+    (``_NoCookies``), so the client's headers and timeout are all there is to take (merging them,
+    and copying an empty cookie jar, was 4% of the CPU per request)."""
     try:
-        return client.build_request(method, url)
+        return httpx.Request(method, url, headers=client.headers, extensions={"timeout": client.timeout.as_dict()})
     except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
         raise InvalidRequestURL(str(exc) or "invalid URL") from exc
 

@@ -169,12 +169,19 @@ def sanitise(text: str, length: int) -> str:
     """First ``length`` characters with controls removed and whitespace runs made one space."""
     if text.isprintable() and "  " not in text and len(text) <= length and text == text.strip():
         return text  # the common case (reason phrases, content types, URLs): nothing to remove
-    window = max(4 * length, 1024)
-    head = text[:window]
-    cleaned = _WHITESPACE.sub(" ", _CONTROL.sub("", head)).strip()
-    if len(cleaned) < length and len(text) > window:
-        cleaned = _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
-    return cleaned[:length].rstrip()
+    # Only as much text as the result needs: a window a little longer than ``length``, grown
+    # fourfold while cleaning it leaves too few characters (controls and runs of whitespace
+    # shrink it) and there is more text.
+    window = 2 * length + 16
+    while True:
+        head = text[:window]
+        if head.isprintable() and "  " not in head:
+            cleaned = head.strip()
+        else:
+            cleaned = _WHITESPACE.sub(" ", _CONTROL.sub("", head)).strip()
+        if len(cleaned) > length or window >= len(text):
+            return cleaned[:length].rstrip()
+        window *= 4
 
 
 _TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)

@@ -52,7 +52,7 @@ def _check_host(host: str) -> str | None:
         return None
     if not _HOST.match(host):
         return f"has an invalid host {host!r}"
-    if len(host.rstrip(".")) > 253 or any(len(label) > 63 for label in host.split(".")):
+    if len(host) > 63 and (len(host.rstrip(".")) > 253 or any(len(label) > 63 for label in host.split("."))):
         return f"has a host name that is too long: {host[:80]!r}"
     return None
 
@@ -103,12 +103,16 @@ def normalise_url(text: str, index: int) -> UrlItem:
 
 
 _NUMBER_LABEL = re.compile(r"^(?:\d+|0[xX][0-9A-Fa-f]*)$")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # already the one spelling
 
 
 def _ipv4(host: str) -> str | None:
     """A host that ends in a number is an IPv4 address in any of the forms the WHATWG URL
     standard (and so every browser) reads: ``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``.
     Returns it dotted, or None when it is not a valid one."""
+    if _DOTTED_QUAD.fullmatch(host):
+        return host
     parts = host.rstrip(".").split(".")
     if len(parts) > 4:
         return None

@@ -108,3 +108,23 @@ def test_summary_counts_every_failure_by_cause() -> None:
     assert summary.describe().endswith("; 1,234 URLs in the input left unread")
     summary.unread = -1
     assert summary.describe().endswith("; the input was not read to its end")
+
+
+def test_sanitise_reads_only_what_it_needs_and_gives_what_cleaning_everything_gives() -> None:
+    """sanitise cleans a growing window, not the whole text: the result must be the same as
+    cleaning all of it (random texts full of controls, whitespace runs and invisible characters)."""
+    import random
+
+    from fetchcli.snippet import _CONTROL, _WHITESPACE, sanitise
+
+    def reference(text: str, length: int) -> str:
+        return _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()[:length].rstrip()
+
+    rng = random.Random(5)
+    alphabet = ["a", "b", " ", "  ", "\n", "\t", "\x00", "\x1b", "\u200b", "\u202e", "\xa0", "é", "日", "\r\n"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        if rng.random() < 0.2:
+            text = " " * rng.randint(0, 300) + text  # a long blank start: the window must grow
+        length = rng.choice([0, 1, 5, 80, 200])
+        assert sanitise(text, length) == reference(text, length), (text, length)
