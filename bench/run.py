@@ -62,6 +62,8 @@ class Nginx(Server):
         for folder in (workdir, workdir.parent):  # nginx's workers run unprivileged
             folder.chmod(0o755)
         (workdir / "large" / "file").write_bytes(b"y" * (1024 * 1024))
+        self.tls_port = free_port()
+        cert, key = _self_signed(workdir)
         echo = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
         self.has_echo = echo.exists()
         listens = "\n".join(f"    listen {host}:{port};" for host in ["127.0.0.1", *HOSTS])
@@ -88,6 +90,12 @@ http {{
     location /large/ {{ default_type text/plain; try_files /large/file =404; }}
     location = /__stats {{ stub_status; }}
   }}
+  server {{
+    listen 127.0.0.1:{self.tls_port} ssl http2;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    location /p/ {{ default_type text/plain; return 200 "{"x" * 1000}"; }}
+  }}
 }}
 """
         )
@@ -103,6 +111,34 @@ http {{
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGQUIT)
         self.proc.wait(timeout=10)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with cryptography (a fetchcli dependency)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / "tls.pem", folder / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
 
 
 class Builtin(Server):
@@ -161,6 +197,22 @@ def run_measured(cmd: list[str], server: Server) -> Sample:
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, server.accepted() - before - 1)
 
 
+def tls_clients(url_file: Path, concurrency: int) -> dict[str, list[str]]:
+    """The `tls` workload: fetchcli over HTTP/1.1 and HTTP/2, curl both ways (-k: a self-signed
+    certificate; the Python peers have no such switch and are left out)."""
+    fetchcli = [PY, "-m", "fetchcli", "-k", "-i", str(url_file), "-c", str(concurrency), "-q", "-o", os.devnull]
+    found = {"fetchcli": fetchcli, "fetchcli --http2": [*fetchcli, "--http2"]}
+    if shutil.which("curl"):
+        config = url_file.with_suffix(".curl")
+        config.write_text(
+            "insecure\n" + "".join(f'url = "{u}"\noutput = "/dev/null"\n' for u in url_file.read_text().split())
+        )
+        curl = ["curl", "--parallel", "--parallel-max", str(concurrency), "-s", "-K", str(config)]
+        found["curl --http1.1"] = [*curl, "--http1.1"]
+        found["curl --http2"] = [*curl, "--http2"]
+    return found
+
+
 def clients(url_file: Path, concurrency: int) -> dict[str, list[str]]:
     fetchcli = [PY, "-m", "fetchcli", "-i", str(url_file), "-c", str(concurrency), "-q", "-o", os.devnull]
     found = {
@@ -191,14 +243,18 @@ def workload_urls(name: str, port: int, n: int) -> list[str]:
         return [f"http://{HOSTS[i % len(HOSTS)]}:{port}/p/{i}" for i in range(n)]
     if name == "large":
         return [f"http://127.0.0.1:{port}/large/{i}" for i in range(n)]
+    if name == "tls":  # port: the TLS server's
+        return [f"https://127.0.0.1:{port}/p/{i}" for i in range(n)]
     raise ValueError(name)
 
 
 def bench_workload(
     name: str, n: int, concurrency: int, reps: int, server: Server, tmp: Path, only: set[str] | None
 ) -> list[Row]:
-    url_file = write_urls(tmp / f"{name}.txt", workload_urls(name, server.port, n))
-    commands = {k: v for k, v in clients(url_file, concurrency).items() if only is None or k in only}
+    port = getattr(server, "tls_port", server.port) if name == "tls" else server.port
+    url_file = write_urls(tmp / f"{name}.txt", workload_urls(name, port, n))
+    chosen = tls_clients(url_file, concurrency) if name == "tls" else clients(url_file, concurrency)
+    commands = {k: v for k, v in chosen.items() if only is None or k in only}
     rows = {client: Row(client) for client in commands}
     for rep in range(reps):
         for client, cmd in commands.items():
@@ -301,7 +357,7 @@ def ceiling(port: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workloads", default="small,latency,hosts,large,startup")
+    parser.add_argument("--workloads", default="small,latency,hosts,large,tls,startup")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes and 1 repetition")
     parser.add_argument("--clients", default=None, help="comma-separated subset of clients")
@@ -309,9 +365,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
     args = parser.parse_args()
     reps = 1 if args.quick else args.reps
-    sizes = {"small": 10_000, "latency": 10_000, "hosts": 10_000, "large": 200}
+    sizes = {"small": 10_000, "latency": 10_000, "hosts": 10_000, "large": 200, "tls": 2_000}
     if args.quick:
-        sizes = {"small": 1_000, "latency": 500, "hosts": 1_000, "large": 50}
+        sizes = {"small": 1_000, "latency": 500, "hosts": 1_000, "large": 50, "tls": 500}
     only = set(args.clients.split(",")) | {"fetchcli"} if args.clients else None
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="fetchcli-bench-") as tmpdir:
@@ -336,6 +392,9 @@ def main() -> None:
             for name in args.workloads.split(","):
                 if name == "startup":
                     sections.append(startup(port))
+                    continue
+                if name == "tls" and not hasattr(server, "tls_port"):
+                    sections.append("tls: skipped (needs nginx: apt-get install nginx-light)")
                     continue
                 if name == "latency" and not getattr(server, "has_echo", True):
                     sections.append(

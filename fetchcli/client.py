@@ -117,6 +117,7 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
         max_connections=pool.max_connections,
         max_keepalive=pool.effective_max_keepalive,
         pool_timeout=settings.timeouts.phase(settings.timeouts.pool),
+        multiplex=req.http2,
     )
 
 

@@ -14,6 +14,13 @@ connection, and this class picks a shard in constant time:
 ``max_connections`` is the number of shards, so it stays a hard bound on open connections.
 At most ``max_keepalive`` connections are kept idle: one more is closed when it is released.
 Everything else (timeouts, TLS, HTTP/2, proxies, exception mapping) is httpx's own.
+
+With ``multiplex`` (``--http2``), a shard whose connection turned out to be HTTP/2 is not taken
+by one request but shared by up to ``STREAMS_PER_CONNECTION`` at once (httpcore's HTTP/2
+connection multiplexes them, and waits when the server allows fewer streams). While the first
+request to an https origin is finding out which protocol the server speaks (ALPN), the others to
+that origin wait for it, so that a burst does not open a connection each; an origin found to
+speak HTTP/1.1 is remembered and not waited on again.
 """
 
 from __future__ import annotations
@@ -25,20 +32,30 @@ from collections.abc import AsyncIterator, Callable, Sized
 import httpx
 
 Origin = tuple[bytes, bytes, int | None]
+STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
+_HTTP1_ORIGINS_KEPT = 10_000  # origins known to answer HTTP/1.1 (bounded: forgotten when full)
 
 
 class _ShardStream(httpx.AsyncByteStream):
     """The response body of a shard; releases the shard when closed."""
 
-    __slots__ = ("_complete", "_index", "_origin", "_owner", "_released", "_stream")
+    __slots__ = ("_complete", "_index", "_origin", "_owner", "_released", "_stream", "_stream_of_many")
 
-    def __init__(self, owner: ShardedPoolTransport, index: int, origin: Origin, stream: httpx.AsyncByteStream) -> None:
+    def __init__(
+        self,
+        owner: ShardedPoolTransport,
+        index: int,
+        origin: Origin,
+        stream: httpx.AsyncByteStream,
+        stream_of_many: bool = False,
+    ) -> None:
         self._owner = owner
         self._index = index
         self._origin = origin
         self._stream = stream
         self._complete = False
         self._released = False
+        self._stream_of_many = stream_of_many  # one of the streams of a multiplexed (HTTP/2) shard
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for part in self._stream:
@@ -51,7 +68,10 @@ class _ShardStream(httpx.AsyncByteStream):
         finally:
             if not self._released:
                 self._released = True
-                await self._owner._release(self._index, self._origin if self._complete else None)
+                if self._stream_of_many:
+                    await self._owner._end_stream(self._index, self._origin)
+                else:
+                    await self._owner._release(self._index, self._origin if self._complete else None)
 
 
 class ShardedPoolTransport(httpx.AsyncBaseTransport):
@@ -64,6 +84,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         max_connections: int,
         max_keepalive: int,
         pool_timeout: float | None,
+        multiplex: bool = False,
     ) -> None:
         self._make_shard = make_shard
         self._shards: list[httpx.AsyncBaseTransport | None] = [None] * max_connections
@@ -79,6 +100,13 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         self._pool_timeout = pool_timeout
         self._waiters: deque[asyncio.Future[int]] = deque()
         self.routing_steps = 0  # entries examined while routing: tests guard that it stays O(1)
+        # HTTP/2 multiplexing (see the module docstring).
+        self._multiplex = multiplex
+        self._streams = [0] * max_connections  # requests in flight on each shard, when shared
+        self._h2_origin: list[Origin | None] = [None] * max_connections  # a shard's HTTP/2 origin
+        self._shared: dict[Origin, int] = {}  # origin -> the shard its requests share
+        self._probes: dict[Origin, tuple[int, asyncio.Future[None]]] = {}  # first request of an origin
+        self._http1_origins: set[Origin] = set()
 
     def _take(self, index: int) -> int:
         if self._kept[index]:
@@ -131,6 +159,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         """Give shard ``index`` back; ``origin`` is set when its connection was kept alive."""
         if origin is not None and self._idle_count >= self._max_keepalive:
             shard, self._shards[index] = self._shards[index], None
+            self._h2_origin[index] = None
             origin = None
             if shard is not None:
                 await shard.aclose()
@@ -163,21 +192,87 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         index, generation = entry
         return not self._busy[index] and self._generation[index] == generation
 
+    async def _acquire_stream(self, origin: Origin) -> int:
+        """A shard for one request to an https ``origin`` that may speak HTTP/2: a share of the
+        origin's HTTP/2 shard when there is one with room, else a shard of its own (and, while
+        the protocol is not known yet, the others to the origin wait for this one's answer)."""
+        while True:
+            index = self._shared.get(origin)
+            if index is not None and self._streams[index] < STREAMS_PER_CONNECTION:
+                self._streams[index] += 1
+                return index
+            probe = self._probes.get(origin)
+            if probe is None or index is not None:
+                break
+            try:
+                await asyncio.wait_for(asyncio.shield(probe[1]), self._pool_timeout)
+            except asyncio.TimeoutError:
+                raise httpx.PoolTimeout("timed out waiting for a free connection in the pool") from None
+        index = await self._acquire(origin)
+        self._streams[index] = 1
+        if self._h2_origin[index] == origin:  # its kept connection is HTTP/2 to this origin
+            self._shared[origin] = index
+        else:
+            self._h2_origin[index] = None
+            if origin not in self._http1_origins and origin not in self._probes:
+                self._probes[origin] = (index, asyncio.get_running_loop().create_future())
+        return index
+
+    def _learnt(self, origin: Origin, index: int, http2: bool) -> None:
+        """The protocol of ``index``'s connection to ``origin`` is known (or its first request
+        failed: ``http2`` False, and the waiters try again)."""
+        if http2:
+            self._h2_origin[index] = origin
+            current = self._shared.get(origin)
+            if current is None or self._streams[current] >= STREAMS_PER_CONNECTION:
+                self._shared[origin] = index  # the one with room
+        probe = self._probes.get(origin)
+        if probe is not None and probe[0] == index:
+            del self._probes[origin]
+            probe[1].set_result(None)
+            if not http2:
+                if len(self._http1_origins) >= _HTTP1_ORIGINS_KEPT:
+                    self._http1_origins.clear()
+                self._http1_origins.add(origin)
+
+    async def _end_stream(self, index: int, origin: Origin) -> None:
+        """A request on a shard that may be shared is done: the shard is released when its last
+        stream ends, kept alive for the origin (an HTTP/2 connection survives a stream closed
+        early; httpcore replaces a connection that died)."""
+        self._streams[index] -= 1
+        if self._streams[index] > 0:
+            return
+        if self._shared.get(origin) == index:
+            del self._shared[origin]
+        await self._release(index, origin if self._h2_origin[index] == origin else None)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         origin: Origin = (url.raw_scheme, url.raw_host, url.port)
-        index = await self._acquire(origin)
+        shared = self._multiplex and url.raw_scheme == b"https"
+        index = await (self._acquire_stream(origin) if shared else self._acquire(origin))
         try:
             shard = self._shards[index]
             if shard is None:
                 shard = self._shards[index] = self._make_shard()
             response = await shard.handle_async_request(request)
         except BaseException:
-            await self._release(index, None)
+            if shared:
+                self._learnt(origin, index, http2=False)
+                self._h2_origin[index] = None  # not known to be HTTP/2 any more
+                await self._end_stream(index, origin)
+            else:
+                await self._release(index, None)
             raise
+        if shared:
+            http2 = response.extensions.get("http_version") == b"HTTP/2"
+            self._learnt(origin, index, http2)
+            if not http2:  # HTTP/1.1: one request per connection, as without multiplexing
+                self._streams[index] = 0
+                shared = False
         stream = response.stream
         assert isinstance(stream, httpx.AsyncByteStream)
-        response.stream = _ShardStream(self, index, origin, stream)
+        response.stream = _ShardStream(self, index, origin, stream, stream_of_many=shared)
         return response
 
     async def aclose(self) -> None:

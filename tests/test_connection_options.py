@@ -122,3 +122,32 @@ def test_every_timeout_flag_reaches_httpx() -> None:
     timeouts = TimeoutSettings(timeout=9, connect=1, read=2, write=3, pool=4)
     assert timeout_of(Settings(timeouts=timeouts)) == httpx.Timeout(connect=1, read=2, write=3, pool=4)
     assert timeout_of(Settings(timeouts=TimeoutSettings(timeout=0))) == httpx.Timeout(None)
+
+
+def test_http2_multiplexes_on_one_connection(tmp_path: Path) -> None:
+    """--http2: 200 URLs at -c 50 to one origin share one connection (many streams), instead of
+    a connection per request in flight; and --max-connections still bounds connections."""
+    from tests.server import H2Server
+
+    h2_server = H2Server(self_signed_context(tmp_path)).start()
+    try:
+        settings = Settings(request=RequestSettings(http2=True, insecure=True), concurrency=50)
+        urls = [f"https://127.0.0.1:{h2_server.port}/mux/{n}" for n in range(200)]
+        results = run(urls, settings)
+    finally:
+        h2_server.stop()
+    assert all(r.ok and r.http_version == "HTTP/2" for r in results), {r.error for r in results}
+    assert [r.snippet for r in results] == [f"h2 /mux/{n}" for n in range(200)]
+    assert h2_server.streams == 200
+    assert h2_server.connections == 1
+
+
+def test_http2_offered_to_an_http1_server_keeps_its_concurrency(tmp_path: Path) -> None:
+    """--http2 against an https server that answers HTTP/1.1: after the first answer the origin
+    is known, and its requests run side by side on their own connections, as without --http2."""
+    with running_server(ssl_context=self_signed_context(tmp_path)) as server:
+        settings = Settings(request=RequestSettings(http2=True, insecure=True), concurrency=10)
+        results = run([server.url(f"/slow/200?h1={n}") for n in range(30)], settings)
+        assert all(r.ok and r.http_version == "HTTP/1.1" for r in results)
+        assert server.stats.max_open >= 5  # side by side, not one at a time
+        assert server.stats.accepted <= 10
