@@ -19,8 +19,9 @@ With ``multiplex`` (``--http2``), a shard whose connection turned out to be HTTP
 by one request but shared by up to ``STREAMS_PER_CONNECTION`` at once (httpcore's HTTP/2
 connection multiplexes them, and waits when the server allows fewer streams). While the first
 request to an https origin is finding out which protocol the server speaks (ALPN), the others to
-that origin wait for it, so that a burst does not open a connection each; an origin found to
-speak HTTP/1.1 is remembered and not waited on again.
+that origin wait for it (at most ``PROBE_WAIT``: a slow first answer is not waited on by
+everyone), so that a burst does not open a connection each; an origin found to speak HTTP/1.1 is
+remembered and not waited on again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import httpx
 
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
+PROBE_WAIT = 1.0  # seconds a request waits for the first answer of its origin before going its own way
 _HTTP1_ORIGINS_KEPT = 10_000  # origins known to answer HTTP/1.1 (bounded: forgotten when full)
 
 
@@ -205,9 +207,13 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
             if probe is None or index is not None:
                 break
             try:
-                await asyncio.wait_for(asyncio.shield(probe[1]), self._pool_timeout)
+                await asyncio.wait_for(asyncio.shield(probe[1]), PROBE_WAIT)
             except asyncio.TimeoutError:
-                raise httpx.PoolTimeout("timed out waiting for a free connection in the pool") from None
+                # A slow first answer: stop waiting for it (and let no one else wait), and go on
+                # as without multiplexing; the protocol is still learnt when the answer comes.
+                if self._probes.get(origin) is probe:
+                    del self._probes[origin]
+                break
         index = await self._acquire(origin)
         self._streams[index] = 1
         if self._h2_origin[index] == origin:  # its kept connection is HTTP/2 to this origin

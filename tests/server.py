@@ -417,11 +417,12 @@ class H2Server(_SmallServer):
 
     name = "test-h2"
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext, *, first_answer_after: float = 0.0) -> None:
         context.set_alpn_protocols(["h2"])
         super().__init__(context)
         self.connections = 0
         self.streams = 0
+        self.first_answer_after = first_answer_after  # seconds the very first answer is held back
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import h2.config
@@ -437,6 +438,8 @@ class H2Server(_SmallServer):
                 for event in connection.receive_data(data):
                     if isinstance(event, h2.events.RequestReceived):
                         self.streams += 1
+                        if self.streams == 1 and self.first_answer_after:
+                            await asyncio.sleep(self.first_answer_after)
                         path = dict(event.headers).get(b":path", b"/")
                         body = b"h2 " + path
                         connection.send_headers(

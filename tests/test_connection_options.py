@@ -151,3 +151,20 @@ def test_http2_offered_to_an_http1_server_keeps_its_concurrency(tmp_path: Path) 
         assert all(r.ok and r.http_version == "HTTP/1.1" for r in results)
         assert server.stats.max_open >= 5  # side by side, not one at a time
         assert server.stats.accepted <= 10
+
+
+def test_http2_does_not_hold_a_burst_behind_a_slow_first_answer(tmp_path: Path) -> None:
+    """The others wait for the first answer of an origin only briefly (PROBE_WAIT), then go their
+    own way: no PoolTimeout because the first URL is slow."""
+    from tests.server import H2Server
+
+    h2_server = H2Server(self_signed_context(tmp_path), first_answer_after=2.5).start()
+    try:
+        settings = Settings(
+            request=RequestSettings(http2=True, insecure=True), concurrency=10, timeouts=TimeoutSettings(pool=1.5)
+        )
+        results = run([f"https://127.0.0.1:{h2_server.port}/slow-first/{n}" for n in range(20)], settings)
+    finally:
+        h2_server.stop()
+    assert all(r.ok for r in results), {r.error for r in results}
+    assert h2_server.connections <= 10
