@@ -87,6 +87,13 @@ def _settings_lines(settings: Settings, proxies: Proxies) -> list[tuple[str, str
         checks.append(f"body contains {success.expect_text!r}")
     if success.expect_regex is not None:
         checks.append(f"body matches {success.expect_regex!r}")
+    if settings.shard is not None:
+        checks_shard = f"shard {settings.shard[0]}/{settings.shard[1]}"
+        rows.append(("selection", checks_shard + (", each URL once" if settings.unique else "")))
+    elif settings.unique:
+        rows.append(("selection", "each URL once"))
+    if settings.workers > 1:
+        rows.append(("workers", f"{settings.workers} processes"))
     if success.cert_expiry_days is not None:
         checks.append(f"certificate valid for {success.cert_expiry_days}+ days")
     rows.append(("ok when", "; ".join(checks)))
@@ -115,11 +122,17 @@ def describe_run(
     for name, value in _settings_lines(settings, proxies):
         _write(out, f"{name:<14}{value}")
     _write(out, "")
+    from fetchcli.selection import Selection
+
     opened: list[BinaryIO] = []
-    valid = invalid = 0
+    valid = invalid = left_out = 0
+    selection = Selection(settings.shard, settings.unique)
     inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
     try:
         for item in inputs.items():
+            if selection.active and not selection(item):
+                left_out += 1
+                continue
             if item.error is None:
                 valid += 1
                 _write(out, f"{item.index:>6}  {item.display_url}")
@@ -131,6 +144,9 @@ def describe_run(
         for stream in opened:
             stream.close()
     _write(out, "")
-    _write(out, f"{valid + invalid} URLs: {valid} valid, {invalid} invalid")
+    line = f"{valid + invalid} URLs: {valid} valid, {invalid} invalid"
+    if left_out:
+        line += f"; {left_out} left out (--shard, --unique)"
+    _write(out, line)
     out.flush()
     return ExitStatus.OK if invalid == 0 else ExitStatus.FAILURES

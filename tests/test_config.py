@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,15 @@ def test_the_readmes_config_example_is_accepted(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "at most 50 open" in done.stdout and "per URL 30 s; whole run 600 s" in done.stdout
     assert "header        Accept: text/html" in done.stdout and "certificate valid for 14+ days" in done.stdout
+
+
+def test_dry_run_shows_the_shard_it_would_fetch(server: LoopbackServer) -> None:
+    urls = [server.url(f"/ok/{n}") for n in range(40)]
+    shown = []
+    for k in (1, 2):
+        done = fetchcli("--dry-run", "--shard", f"{k}/2", *urls, urls[0])
+        assert done.returncode == 0, done.stderr
+        assert f"selection     shard {k}/2" in done.stdout
+        shown += [m.group(1) for m in re.finditer(r"^ +\d+  (\S+)$", done.stdout, flags=re.MULTILINE)]
+        assert "left out (--shard, --unique)" in done.stdout.splitlines()[-1]
+    assert sorted(shown) == sorted([*urls, urls[0]])  # each URL in one shard (the repeat with its twin)
