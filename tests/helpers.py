@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,3 +37,24 @@ def self_signed_context(folder: Path, *, days: float = 1) -> ssl.SSLContext:
     from tests.certs import issue, server_context
 
     return server_context(issue(folder, "127.0.0.1", days=days))
+
+
+def read_pty(master: int, limit: float = 60) -> bytes:
+    """Everything written to a pty until its other side closes (or ``limit`` seconds pass)."""
+    import select
+    import time
+
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)

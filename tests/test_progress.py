@@ -7,16 +7,15 @@ import io
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from fetchcli.render.progress import ProgressLine
 from fetchcli.summary import Summary
+from tests.helpers import read_pty
 from tests.server import LoopbackServer
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -33,9 +32,9 @@ def _screen(raw: str) -> list[str]:
     return shown
 
 
-def _pty_run(args: list[str], until: str | None = None, *, stdout_on_pty: bool = True) -> tuple[str, str]:
-    """Run fetchcli with stderr (and stdout, unless told) on a pty; returns what the pty got and
-    stdout when it was a pipe. With ``until``, reads until that text appears, then lets the run end."""
+def _pty_run(args: list[str], *, stdout_on_pty: bool = True) -> tuple[str, str]:
+    """Run fetchcli with stderr (and stdout, unless told) on a pty, to its end; returns what the
+    pty got and stdout when it was a pipe."""
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
     env |= {"TERM": "xterm-256color", "COLUMNS": "120"}
@@ -48,25 +47,11 @@ def _pty_run(args: list[str], until: str | None = None, *, stdout_on_pty: bool =
         close_fds=True,
     )
     os.close(slave)
-    chunks: list[bytes] = []
-    limit = time.monotonic() + 60
-    while time.monotonic() < limit:
-        ready, _, _ = select.select([master], [], [], 1)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if until is not None and until in SGR.sub("", b"".join(chunks).decode("utf-8", "replace")):
-            until = None
+    raw = read_pty(master)
     out = proc.stdout.read().decode() if proc.stdout is not None else ""
     proc.wait(timeout=60)
     os.close(master)
-    return b"".join(chunks).decode("utf-8", "replace"), out
+    return raw.decode("utf-8", "replace"), out
 
 
 def test_the_progress_line_shows_counts_and_the_total(server: LoopbackServer, tmp_path: Path) -> None:
@@ -74,7 +59,7 @@ def test_the_progress_line_shows_counts_and_the_total(server: LoopbackServer, tm
     counted from the file; the last frame is erased before the summary."""
     listing = tmp_path / "urls.txt"
     listing.write_text("# two URLs\n" + server.url("/ok/p1") + "\n\n" + server.url("/slow/1500?progress") + "\n")
-    raw, _ = _pty_run(["-i", str(listing), "-o", str(tmp_path / "out.jsonl")], until="1/2")
+    raw, _ = _pty_run(["-i", str(listing), "-o", str(tmp_path / "out.jsonl")])
     plain = SGR.sub("", raw)
     assert "1/2" in plain and "URLs/s" in plain and "ETA" in plain and "1 ok" in plain
     screen = [line for line in _screen(raw) if line]
@@ -84,7 +69,7 @@ def test_the_progress_line_shows_counts_and_the_total(server: LoopbackServer, tm
 
 def test_table_rows_go_above_the_progress_line(server: LoopbackServer) -> None:
     urls = [server.url(f"/slow/{n * 100}?row={n}") for n in range(1, 6)]
-    raw, _ = _pty_run(["-c", "1", "--snippet-length", "10", *urls], until="/5")
+    raw, _ = _pty_run(["-c", "1", "--snippet-length", "10", *urls])
     assert "ETA" in SGR.sub("", raw)  # it was drawn
     screen = [line for line in _screen(raw) if line]
     rows = [line for line in screen if "?row=" in line]

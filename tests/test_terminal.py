@@ -21,6 +21,7 @@ from rich.cells import cell_len
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.render.table import Layout, TableSink, _middle
 from fetchcli.terminal import for_terminal
+from tests.helpers import read_pty
 from tests.server import LoopbackServer
 
 HOSTILE_LINES = [
@@ -98,18 +99,10 @@ def _run_on_a_pty(args: list[str], env: dict[str, str], columns: int = 160) -> b
         close_fds=True,
     )
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    raw = read_pty(master)
     proc.wait(timeout=60)
     os.close(master)
-    return b"".join(chunks)
+    return raw
 
 
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
