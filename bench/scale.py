@@ -28,6 +28,7 @@ VARIANTS: dict[str, list[str]] = {
     "default": [],  # jsonl in input order: what a pipe to jq gets
     "table": ["-f", "table"],
     "json": ["-f", "json"],
+    "csv": ["-f", "csv"],
     "completion": ["--order", "completion"],
     "unique": ["--unique"],
     "workers2": ["--workers", "2"],
