@@ -20,9 +20,11 @@ from typing import Any
 import anyio
 import httpcore
 
+from fetchcli.pool import ON_TLS
 from fetchcli.timing import CURRENT, since
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
+
 DNS_CACHE_LIMIT = 10_000
 
 
@@ -55,6 +57,10 @@ class _TimedStream(httpcore.AsyncNetworkStream):
         clock = CURRENT.get()
         if clock is not None:
             clock.tls_ms = since(started)
+        told = ON_TLS.get()
+        if told is not None:
+            ssl_object = stream.get_extra_info("ssl_object")
+            told(ssl_object.selected_alpn_protocol() if ssl_object is not None else None)
         return stream
 
     def get_extra_info(self, info: str) -> Any:

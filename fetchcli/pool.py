@@ -18,8 +18,9 @@ Everything else (timeouts, TLS, HTTP/2, proxies, exception mapping) is httpx's o
 With ``multiplex`` (``--http2``), a shard whose connection turned out to be HTTP/2 is not taken
 by one request but shared by up to ``STREAMS_PER_CONNECTION`` at once (httpcore's HTTP/2
 connection multiplexes them, and waits when the server allows fewer streams). While the first
-request to an https origin is finding out which protocol the server speaks (ALPN), the others to
-that origin wait for it (at most ``PROBE_WAIT``: a slow first answer is not waited on by
+request to an https origin is finding out which protocol the server speaks (ALPN: known at the
+end of its TLS handshake, which ``netbackend.py`` tells through ``ON_TLS``), the others to that
+origin wait for it (at most ``PROBE_WAIT``: a slow first answer is not waited on by
 everyone), so that a burst does not open a connection each; an origin found to speak HTTP/1.1 is
 remembered and not waited on again.
 """
@@ -29,13 +30,19 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sized
+from contextvars import ContextVar
 
 import httpx
 
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
 PROBE_WAIT = 1.0  # seconds a request waits for the first answer of its origin before going its own way
-_HTTP1_ORIGINS_KEPT = 10_000  # origins known to answer HTTP/1.1 (bounded: forgotten when full)
+_HTTP1_ORIGINS_KEPT = 10_000
+# Told the protocol the server chose (ALPN: "h2", "http/1.1" or None) as soon as the TLS handshake
+# of the current request is done (by netbackend.py): a connection is known HTTP/2 before its answer.
+ON_TLS: ContextVar[Callable[[str | None], None] | None] = ContextVar(
+    "fetchcli_on_tls", default=None
+)  # origins known to answer HTTP/1.1 (bounded: forgotten when full)
 
 
 class _ShardStream(httpx.AsyncByteStream):
@@ -257,6 +264,11 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         origin: Origin = (url.raw_scheme, url.raw_host, url.port)
         shared = self._multiplex and url.raw_scheme == b"https"
         index = await (self._acquire_stream(origin) if shared else self._acquire(origin))
+        token = None
+        if shared and origin in self._probes and self._probes[origin][0] == index:
+            # The protocol is known at the end of the TLS handshake (ALPN): the others to the
+            # origin need not wait for the answer (netbackend.py tells, on the httpx backend).
+            token = ON_TLS.set(lambda protocol: self._learnt(origin, index, protocol == "h2"))
         try:
             shard = self._shards[index]
             if shard is None:
@@ -270,6 +282,9 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
             else:
                 await self._release(index, None)
             raise
+        finally:
+            if token is not None:
+                ON_TLS.reset(token)
         if shared:
             http2 = response.extensions.get("http_version") == b"HTTP/2"
             self._learnt(origin, index, http2)

@@ -167,4 +167,4 @@ def test_http2_does_not_hold_a_burst_behind_a_slow_first_answer(tmp_path: Path) 
     finally:
         h2_server.stop()
     assert all(r.ok for r in results), {r.error for r in results}
-    assert h2_server.connections <= 10
+    assert h2_server.connections == 1  # the protocol is known at the handshake: the others share at once
