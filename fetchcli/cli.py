@@ -64,10 +64,17 @@ app = typer.Typer(
 
 
 def _option(
-    *decls: str, panel: str, help: str, metavar: str | None = None, default: str | None = None, **kw: Any
+    *decls: str,
+    panel: str,
+    help: str,
+    metavar: str | None = None,
+    default: str | None = None,
+    env: bool = True,
+    **kw: Any,
 ) -> Any:
     """A Typer option with its ``FETCHCLI_<NAME>`` variable (one value per line for the options
-    given more than once, read by config.py) and the default as the help shows it."""
+    given more than once, read by config.py; none with ``env=False``, for the options that act
+    at once, such as ``--version``) and the default as the help shows it."""
     long = next(d for d in decls if d.startswith("--")).split("/")[0]
     name = long[2:].replace("-", "_")
     return typer.Option(
@@ -75,7 +82,7 @@ def _option(
         help=help,
         metavar=metavar,
         rich_help_panel=panel,
-        envvar=None if name in LIST_ENV or kw.get("is_eager") else env_name(long),
+        envvar=env_name(long) if env and name not in LIST_ENV else None,
         show_envvar=True,
         show_default=default if default is not None else False,
         **kw,
@@ -109,16 +116,15 @@ def _help(ctx: typer.Context, value: bool) -> None:
 def _config(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     """Eager: read the config file (and the list-valued variables) into Click's default_map
     before any other option is processed."""
-    from fetchcli.config import CONFIG_ENV, Kind, defaults
+    from fetchcli.config import Kind, defaults
     from fetchcli.config import config_path as find
 
-    given = value if value is not None else os.environ.get(CONFIG_ENV)
     kinds: dict[str, Kind] = {
         p.name: "flag" if getattr(p, "is_flag", False) else "list" if p.multiple or p.nargs == -1 else "value"
         for p in ctx.command.params
         if p.name
     }
-    ctx.default_map = {**(ctx.default_map or {}), **defaults(find(given or None), kinds, os.environ)}
+    ctx.default_map = {**(ctx.default_map or {}), **defaults(find(value or None), kinds, os.environ)}
     return value
 
 
@@ -435,15 +441,15 @@ def fetchcli(
     ] = False,
     schema: Annotated[
         bool,
-        _option("--schema", panel=OTHER, callback=_schema, is_eager=True, help="Print the JSON Schema of a record and exit."),
+        _option("--schema", panel=OTHER, env=False, callback=_schema, is_eager=True, help="Print the JSON Schema of a record and exit."),
     ] = False,
     version: Annotated[
         bool,
-        _option("--version", "-V", panel=OTHER, callback=_version, is_eager=True, help="Show the version and exit."),
+        _option("--version", "-V", panel=OTHER, env=False, callback=_version, is_eager=True, help="Show the version and exit."),
     ] = False,
     help: Annotated[
         bool,
-        _option("--help", "-h", panel=OTHER, callback=_help, is_eager=True, expose_value=False, help="Show this help and exit."),
+        _option("--help", "-h", panel=OTHER, env=False, callback=_help, is_eager=True, expose_value=False, help="Show this help and exit."),
     ] = False,
 ) -> None:  # fmt: skip
     """Fetch many URLs concurrently; report status, timing and the first characters of each body."""

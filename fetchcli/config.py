@@ -8,8 +8,9 @@ the default. The config file is TOML: ``--config FILE`` (or ``FETCHCLI_CONFIG``)
 true``, ``urls = [...]`` for URLs); an unknown key or a value of the wrong kind is a usage error
 naming the file and the key.
 
-The command line reads ``FETCHCLI_<NAME>`` itself (Click's ``envvar``), except for options
-given more than once (``-H``, ``-i``), whose variables hold one value per line and are read here.
+The command line reads ``FETCHCLI_<NAME>`` itself (Click's ``envvar``; ``FETCHCLI_CONFIG`` for
+the file too), except for options given more than once (``-H``, ``-i``), whose variables hold
+one value per line and are read here.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from typing import Any, Literal
 from fetchcli.settings import SettingsError
 
 ENV_PREFIX = "FETCHCLI_"
-CONFIG_ENV = "FETCHCLI_CONFIG"
 DEFAULT_CONFIG = "fetchcli.toml"
-# Options given more than once: their environment variables hold one value per line.
-LIST_ENV = {"header": "FETCHCLI_HEADER", "input": "FETCHCLI_INPUT"}
 # Options a config file cannot set: they act at once rather than configure a run.
 NOT_CONFIGURABLE = frozenset({"config", "help", "version", "schema", "install_completion", "show_completion"})
 
@@ -35,6 +33,10 @@ Kind = Literal["flag", "list", "value"]
 def env_name(long_option: str) -> str:
     """``--max-connections`` -> ``FETCHCLI_MAX_CONNECTIONS``."""
     return ENV_PREFIX + long_option.lstrip("-").replace("-", "_").upper()
+
+
+# Options given more than once: their environment variables hold one value per line.
+LIST_ENV = {name: env_name(name) for name in ("header", "input")}
 
 
 def config_path(given: str | None, cwd: str | None = None) -> str | None:

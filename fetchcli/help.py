@@ -73,9 +73,7 @@ def _details(param: Any) -> str:
         parts.append(f"[default: {default}]")
     if getattr(param, "param_type_name", "") != "argument":
         envvar = param.envvar or (f"{LIST_ENV[param.name]}, one per line" if param.name in LIST_ENV else None)
-        if envvar is None and param.name == "config":
-            envvar = "FETCHCLI_CONFIG"
-        if envvar is not None and param.name not in ("help", "version", "schema"):
+        if envvar is not None:
             parts.append(f"[env: {envvar}]")
     return " ".join(part for part in parts if part)
 
