@@ -88,7 +88,7 @@ class BoundedConnector(aiohttp.TCPConnector):
             result = await super()._wrap_create_connection(timed_factory, *args[1:], **kwargs)
         finally:  # connected, even when the handshake then fails (as on the httpx backend)
             if connected:
-                clock.connect_ms = round((connected[0] - started) * 1000, 1)
+                clock.connect_ms = since(started, connected[0])
         if connected and kwargs.get("ssl"):
             clock.tls_ms = since(connected[0])
         return result

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import httpx
 
@@ -155,17 +156,27 @@ def _timing(outcome: _Outcome) -> Timing | None:
     return clock.freeze()
 
 
+def _redirects(outcome: _Outcome) -> tuple[Redirect, ...]:
+    return tuple(outcome.trail.redirects) if outcome.trail is not None else ()
+
+
 def _shown_url(url: httpx.URL) -> str:
     return clean_line(mask_credentials(str(url)), 8192)
 
 
-def _peer(response: httpx.Response) -> tuple[str | None, int | None]:
-    """The IP address and port the response came from: told by the aiohttp transport, or read
-    from httpx's own network stream."""
-    peer = response.extensions.get(PEER_EXTENSION)
-    if peer is None:
+def _connection_info(response: httpx.Response, extension: str, info: str) -> Any:
+    """A fact of the connection the response came on: told by the aiohttp transport (in
+    ``extension``), or read from httpx's own network stream (``get_extra_info(info)``)."""
+    told = response.extensions.get(extension)
+    if told is None:
         stream = response.extensions.get("network_stream")
-        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        told = stream.get_extra_info(info) if stream is not None else None
+    return told
+
+
+def _peer(response: httpx.Response) -> tuple[str | None, int | None]:
+    """The IP address and port the response came from."""
+    peer = _connection_info(response, PEER_EXTENSION, "server_addr")
     if isinstance(peer, tuple) and len(peer) >= 2:
         return str(peer[0]), int(peer[1])
     return None, None
@@ -175,10 +186,7 @@ def _tls(response: httpx.Response, settings: Settings) -> tls_facts.TlsInfo | No
     """The TLS facts of the connection the response came on (None for http://)."""
     if response.url.scheme != "https":
         return None
-    ssl_object = response.extensions.get(SSL_EXTENSION)
-    if ssl_object is None:
-        stream = response.extensions.get("network_stream")
-        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    ssl_object = _connection_info(response, SSL_EXTENSION, "ssl_object")
     return tls_facts.from_ssl_object(ssl_object, verified=None if settings.request.insecure else True)
 
 
@@ -280,7 +288,7 @@ async def fetch_one(
         if outcome.error is not None:
             error = outcome.error
             tls = await _unverified_tls(outcome, settings)
-            redirects = tuple(outcome.trail.redirects) if outcome.trail is not None else ()
+            redirects = _redirects(outcome)
             timing = _timing(outcome)
         else:
             response, body = outcome.response, outcome.body
@@ -301,8 +309,8 @@ async def fetch_one(
                 reason=clean_line(response.reason_phrase),
                 http_version=response.http_version,
                 final_url=_shown_url(response.url),
-                redirects=tuple(outcome.trail.redirects) if outcome.trail is not None else (),
-                elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+                redirects=_redirects(outcome),
+                elapsed_ms=since(started),
                 content_type=clean_line(content_type) if content_type is not None else None,
                 content_length=_header_int(headers.get("content-length")),
                 server=clean_line(server) if server is not None else None,
@@ -335,7 +343,7 @@ async def fetch_one(
         index=item.index,
         url=item.display_url,
         ok=False,
-        elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+        elapsed_ms=since(started),
         fetched_at=fetched_at,
         error=error,
         attempts=attempts,

@@ -32,9 +32,10 @@ class PhaseClock:
 CURRENT: ContextVar[PhaseClock | None] = ContextVar("fetchcli_phase_clock", default=None)
 
 
-def since(started: float) -> float:
-    """Milliseconds since ``started`` (a ``time.perf_counter()``), to 0.1 ms."""
-    return round((time.perf_counter() - started) * 1000, 1)
+def since(started: float, until: float | None = None) -> float:
+    """Milliseconds from ``started`` to ``until`` (``time.perf_counter()`` readings; ``until``
+    defaults to now), to 0.1 ms."""
+    return round(((time.perf_counter() if until is None else until) - started) * 1000, 1)
 
 
 @dataclass(frozen=True, slots=True)
