@@ -6,7 +6,7 @@ Python without the CLI, and so the JSON schema lives in exactly one place: ``Fet
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from fetchcli.redact import mask_credentials
@@ -122,7 +122,6 @@ class FetchResult:
 
 # The record's nested objects and their fields, as ``--fields`` and CSV name them (``tls.days_left``).
 NESTED_FIELDS: dict[str, tuple[str, ...]] = {
-    "error": ("type", "message"),
-    "timing": ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms"),
-    "tls": ("version", "cipher", "not_after", "days_left", "issuer", "subject", "san", "verified"),
+    name: tuple(f.name for f in fields(kind))
+    for name, kind in (("error", ErrorInfo), ("timing", Timing), ("tls", TlsInfo))
 }
