@@ -37,12 +37,10 @@ import httpx
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
 PROBE_WAIT = 1.0  # seconds a request waits for the first answer of its origin before going its own way
-_HTTP1_ORIGINS_KEPT = 10_000
+_HTTP1_ORIGINS_KEPT = 10_000  # origins known to answer HTTP/1.1 (bounded: forgotten when full)
 # Told the protocol the server chose (ALPN: "h2", "http/1.1" or None) as soon as the TLS handshake
 # of the current request is done (by netbackend.py): a connection is known HTTP/2 before its answer.
-ON_TLS: ContextVar[Callable[[str | None], None] | None] = ContextVar(
-    "fetchcli_on_tls", default=None
-)  # origins known to answer HTTP/1.1 (bounded: forgotten when full)
+ON_TLS: ContextVar[Callable[[str | None], None] | None] = ContextVar("fetchcli_on_tls", default=None)
 
 
 class _ShardStream(httpx.AsyncByteStream):

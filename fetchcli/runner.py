@@ -377,8 +377,9 @@ def _showing_progress(state: _RunState, inputs: Inputs) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     # With a shard, --unique or --resume, how many of the input's URLs this run fetches is not
     # known until the end: a live count then, not a total.
-    counting = loop.run_in_executor(None, (lambda: None) if state.selection is not None else inputs.count)
-    counting.add_done_callback(lambda done: progress.set_total(done.result()) if not done.cancelled() else None)
+    counting = loop.run_in_executor(None, inputs.count) if state.selection is None else None
+    if counting is not None:
+        counting.add_done_callback(lambda done: progress.set_total(done.result()) if not done.cancelled() else None)
 
     handle: asyncio.Handle | None = None
 
@@ -392,7 +393,8 @@ def _showing_progress(state: _RunState, inputs: Inputs) -> Iterator[None]:
         yield
     finally:
         handle.cancel()
-        counting.cancel()
+        if counting is not None:
+            counting.cancel()
 
 
 def _size_resolver_threads(threads: int) -> None:

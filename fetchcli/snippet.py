@@ -93,10 +93,10 @@ async def read_body(
     however long, keeping the first ``max_bytes`` and hashing all (``--read-all``).
     """
     inflater = _inflater_for(content_encoding)
-    parts: list[bytes] = []
-    size = 0
     if read_all:
         return await _read_all(raw_chunks, inflater, max_bytes)
+    parts: list[bytes] = []
+    size = 0
     async for chunk in raw_chunks:
         if inflater is not None:
             chunk = inflater.feed(chunk, max_bytes - size + 1)
