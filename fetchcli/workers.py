@@ -29,6 +29,8 @@ import struct
 import sys
 from typing import Any
 
+import httpx
+
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.selection import url_hash
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
@@ -114,17 +116,18 @@ class WorkerPool:
     def _route(self, item: UrlItem) -> _Worker:
         alive = [w for w in self._workers if w.alive] or self._workers
         if self._by_host and item.url is not None:
-            host = item.url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
-            return alive[url_hash(host) % len(alive)]
+            # The key the worker's Gate counts by (request.py: the request URL's host, no port),
+            # so that one worker sees every request the limits are about.
+            return alive[url_hash(httpx.URL(item.url).host) % len(alive)]
         return min(alive, key=lambda w: w.inflight)
 
     async def fetch(self, item: UrlItem) -> FetchResult:
         worker = self._route(item)
+        if not worker.alive:
+            return _died(item, worker)
         seq = self._next_seq
         self._next_seq += 1
         future: asyncio.Future[FetchResult] = asyncio.get_running_loop().create_future()
-        if not worker.alive:
-            return _died(item, worker)
         self._pending[seq] = (future, worker, item)
         worker.inflight += 1
         assert worker.process.stdin is not None

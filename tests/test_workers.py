@@ -128,3 +128,19 @@ def test_deadline_with_workers_reports_the_rest_as_not_started(fresh_server: Loo
     types = [r["error"]["type"] for r in records]  # type: ignore[index]
     assert types == ["Cancelled"] * 4 + ["NotStarted"] * 10
     assert done.returncode == 1
+
+
+def test_under_per_host_limits_a_host_goes_to_one_worker_whatever_its_port() -> None:
+    """The Gate counts a host without its port (request.py), so routing does too: two ports of
+    one host land in the same worker, which then enforces --per-host over both."""
+    from fetchcli.models import UrlItem
+    from fetchcli.workers import WorkerPool, _Worker
+
+    pool = WorkerPool(Settings(politeness=PolitenessSettings(per_host=1), workers=4))
+    pool._workers = [_Worker(n, None) for n in range(4)]  # type: ignore[arg-type]  # routing only: no processes
+    for host in ("127.0.0.1", "example.com", "[::1]"):
+        chosen = {
+            pool._route(UrlItem(n, url, url)).number
+            for n, url in enumerate((f"http://{host}:8080/a", f"https://{host}/b", f"http://user@{host.upper()}:9/c"))
+        }
+        assert len(chosen) == 1, (host, chosen)
