@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from fetchcli.models import UrlItem
-from fetchcli.settings import SettingsError
+from fetchcli.settings import SettingsError, check_shard
 
 _EMPTY = 0  # a free slot; a hash that is 0 is stored as 1 (one more collision in 2**64)
 
@@ -135,8 +135,7 @@ def parse_shard(text: str, environ: Mapping[str, str]) -> Shard:
 
 
 def _checked(k: int, n: int) -> Shard:
-    if not 1 <= k <= n:
-        raise SettingsError("--shard", f"must be K/N with 1 <= K <= N, not {k}/{n}")
+    check_shard(k, n)
     return Shard(k, n)
 
 

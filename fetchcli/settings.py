@@ -120,9 +120,8 @@ class RequestSettings:
     insecure: bool = False
     http2: bool = False
     proxy: str | None = None  # every scheme (``--proxy``)
-    proxy_by_scheme: tuple[
-        tuple[str, str], ...
-    ] = ()  # (scheme, proxy URL) when ``proxy`` is None: from the environment
+    # (scheme, proxy URL) when ``proxy`` is None: from the environment
+    proxy_by_scheme: tuple[tuple[str, str], ...] = ()
     no_proxy: tuple[str, ...] = ()  # hosts, domains, networks reached directly (``NO_PROXY``, ``--noproxy``)
     cacert: str | None = None  # PEM file of CA certificates to trust instead of the default bundle
     capath: str | None = None  # directory of CA certificates (OpenSSL's c_rehash layout)
@@ -248,8 +247,8 @@ def validate(settings: Settings) -> None:
     _at_least("order_window", settings.order_window, 1, "1 or more")  # Python API only
     _at_least("--deadline", settings.deadline, 0, "0 or more")
     _at_least("--workers", settings.workers, 1, "1 or more")
-    if settings.shard is not None and not 1 <= settings.shard[0] <= settings.shard[1]:
-        raise SettingsError("--shard", f"must be K/N with 1 <= K <= N, not {settings.shard[0]}/{settings.shard[1]}")
+    if settings.shard is not None:
+        check_shard(*settings.shard)
     retry, polite = settings.retry, settings.politeness
     _at_least("--retries", retry.retries, 0, "0 or more")
     _at_least("--retry-backoff", retry.backoff, 0, "0 or more")
@@ -321,6 +320,12 @@ def parse_choice(option: str, text: str, choices: type[E]) -> E:
     except ValueError:
         names = ", ".join(str(member.value) for member in choices)
         raise SettingsError(option, f"must be one of {names}, not {text!r}") from None
+
+
+def check_shard(k: int, n: int) -> None:
+    """``--shard K/N`` names one of N shards, 1-based."""
+    if not 1 <= k <= n:
+        raise SettingsError("--shard", f"must be K/N with 1 <= K <= N, not {k}/{n}")
 
 
 def parse_status_list(text: str) -> frozenset[int]:
