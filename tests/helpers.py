@@ -4,6 +4,8 @@ import asyncio
 import dataclasses
 import os
 import ssl
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,3 +60,23 @@ def read_pty(master: int, limit: float = 60) -> bytes:
             break
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def fetchcli_in_clean_env(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """fetchcli as a process, with none of the caller's FETCHCLI_*, proxy or SSL_CERT_* variables
+    (they would change what it does), plus ``env``; run in ``cwd`` (a fetchcli.toml there is read)."""
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FETCHCLI_") and "proxy" not in k.lower() and k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "fetchcli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**kept, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **(env or {})},
+        cwd=cwd,
+    )

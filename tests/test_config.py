@@ -4,32 +4,16 @@ environment (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY), --dry-run and shell completion
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from fetchcli.proxies import bypasses, proxy_for, resolve_proxies
 from fetchcli.settings import Backend
+from tests.helpers import fetchcli_in_clean_env as fetchcli
 from tests.server import LoopbackServer
-
-CLEAN = {k: v for k, v in os.environ.items() if not k.startswith("FETCHCLI_") and "proxy" not in k.lower()}
-
-
-def fetchcli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fetchcli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**CLEAN, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **(env or {})},
-        cwd=cwd,
-    )
 
 
 def _snippet(done: subprocess.CompletedProcess[str]) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from fetchcli.settings import RequestSettings, Settings, SuccessSettings
 from tests.certs import Issued, issue, server_context
-from tests.helpers import run
+from tests.helpers import fetchcli_in_clean_env, run
 from tests.server import LoopbackServer, running_server
 from tests.test_cli import fetchcli_process
 
@@ -161,17 +161,7 @@ def test_cron_watch_of_certificate_expiry(expiring: tuple[LoopbackServer, Issued
 
 def test_ssl_cert_file_is_trusted_as_curl_and_httpx_do(ca_signed: LoopbackServer, ca: Issued) -> None:
     url = ca_signed.url("/ok/env-ca")
-    done = fetchcli_process_env(url, env={"SSL_CERT_FILE": str(ca.cert)})
+    done = fetchcli_in_clean_env(url, env={"SSL_CERT_FILE": str(ca.cert)})
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout)["tls"]["verified"] is True
-    assert fetchcli_process_env(url, env={}).returncode == 1  # the default bundle does not know the CA
-
-
-def fetchcli_process_env(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    import os
-    import sys
-
-    clean = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
-    return subprocess.run(
-        [sys.executable, "-m", "fetchcli", *args], capture_output=True, text=True, timeout=60, env={**clean, **env}
-    )
+    assert fetchcli_in_clean_env(url, env={}).returncode == 1  # the default bundle does not know the CA
