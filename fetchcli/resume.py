@@ -9,7 +9,9 @@
   index must be the recorded URL, and every recorded index must still be in the input, else the
   input was edited and resuming would mix two lists: a usage error.
 - ``done`` tells the engine which URLs to leave out (with ``--resume-failed``, records with
-  ``"ok": false`` are fetched again). New records are appended to the same file.
+  ``"ok": false`` are fetched again). URLs recorded as ``Cancelled`` or ``NotStarted`` (a run
+  stopped by a signal or ``--deadline``) were never fetched to the end: they are always fetched
+  again. New records are appended to the same file.
 - ``compact`` rewrites the file atomically keeping the last record of each index, after a run
   that redid failed URLs; a run stopped before that leaves duplicates, which the next
   ``--resume`` reads last-one-wins (as ``jq -s 'group_by(.index) | map(last)'`` would).
@@ -26,6 +28,8 @@ from collections.abc import Iterable
 from fetchcli.models import UrlItem
 from fetchcli.selection import Hash64Set, url_hash
 from fetchcli.settings import SettingsError
+
+UNFINISHED = frozenset({"Cancelled", "NotStarted"})  # error types of URLs a stop left unfetched
 
 
 class _Bits:
@@ -63,10 +67,12 @@ class ResumeFile:
         self.redo_failed = redo_failed
         self._recorded = _Bits()
         self._failed = _Bits()
+        self._unfinished = _Bits()
         self._keys = Hash64Set()
         self.records = 0  # lines read
         self.duplicates = 0  # records of an index recorded before (a redo not yet compacted)
         self.torn = False  # a torn last line was cut off
+        self.unfinished = 0  # records of URLs a stop left unfetched (fetched again)
         self.max_index = -1
 
     @classmethod
@@ -91,8 +97,7 @@ class ResumeFile:
             if record is None:
                 pending = (number, line)
                 continue
-            index, url, ok = record
-            self._add(index, url, ok)
+            self._add(*record)
             good_end += len(line)
         if pending is not None:  # the last line, torn by a kill: cut it off and redo its URL
             self.torn = True
@@ -100,7 +105,7 @@ class ResumeFile:
                 out.truncate(good_end)
 
     @staticmethod
-    def _parse(line: bytes) -> tuple[int, str, bool] | None:
+    def _parse(line: bytes) -> tuple[int, str, bool, bool] | None:
         try:
             record = json.loads(line)
         except ValueError:
@@ -110,15 +115,19 @@ class ResumeFile:
         index, url, ok = record.get("index"), record.get("url"), record.get("ok")
         if not isinstance(index, int) or not isinstance(url, str) or not isinstance(ok, bool):
             raise SettingsError("--resume", "needs records with index, url and ok (written without --fields)")
-        return index, url, ok
+        error = record.get("error")
+        unfinished = isinstance(error, dict) and error.get("type") in UNFINISHED
+        return index, url, ok, unfinished
 
-    def _add(self, index: int, url: str, ok: bool) -> None:
+    def _add(self, index: int, url: str, ok: bool, unfinished: bool) -> None:
         self.records += 1
         if index in self._recorded:
             self.duplicates += 1
         self._recorded.set(index)
         self._keys.add(record_key(index, url))
         self._failed.set(index, not ok)
+        self._unfinished.set(index, unfinished)
+        self.unfinished += unfinished
         self.max_index = max(self.max_index, index)
 
     def check(self, items: Iterable[UrlItem]) -> None:
@@ -144,13 +153,13 @@ class ResumeFile:
 
     def done(self, item: UrlItem) -> bool:
         """Whether the engine leaves ``item`` out: recorded already, and not to be redone."""
-        if item.index not in self._recorded:
+        if item.index not in self._recorded or item.index in self._unfinished:
             return False
         return not (self.redo_failed and item.index in self._failed)
 
     @property
     def needs_compacting(self) -> bool:
-        return self.duplicates > 0 or self.redo_failed
+        return self.duplicates > 0 or self.redo_failed or self.unfinished > 0
 
     def compact(self) -> None:
         """Rewrite the file, atomically, with only the last record of each index."""

@@ -190,6 +190,21 @@ def test_resume_failed_redoes_failures_and_keeps_one_record_per_url(server: Loop
     assert sorted((r["index"], r["ok"]) for r in records) == [(0, True), (1, True), (2, True), (3, True)]
 
 
+def test_resume_fetches_what_a_stop_left_cancelled_or_not_started(server: LoopbackServer, tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    urls = [server.url("/ok/s0"), server.url("/slow/2500?n=s1"), server.url("/ok/s2")]
+    stopped = subprocess.run([*FETCHCLI, "--resume", str(results), "-c", "1", "--deadline", "1", *urls],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert stopped.returncode == 1
+    assert [(r["error"] or {}).get("type") for r in _lines(results)] == [None, "Cancelled", "NotStarted"]
+    resumed = subprocess.run([*FETCHCLI, "--resume", str(results), "--summary", *urls],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 URLs: 2 ok" in resumed.stderr and "1 done before (--resume)" in resumed.stderr
+    records = _lines(results)  # compacted: one record per URL, each fetched to its end
+    assert sorted((r["index"], r["ok"]) for r in records) == [(0, True), (1, True), (2, True)]
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
