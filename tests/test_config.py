@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,8 +158,13 @@ def test_dry_run_sends_nothing_and_says_what_would_be_done(server: LoopbackServe
 
 
 def test_shell_completion_completes_options_and_choices() -> None:
-    script = fetchcli("--show-completion", "bash")
-    assert script.returncode == 0 and "_FETCHCLI_COMPLETE" in script.stdout
+    # The shell is found among fetchcli's parents (as for a user typing it in bash), so run it
+    # from bash, not as its last command (which bash would exec, leaving no bash behind).
+    script = subprocess.run(
+        ["bash", "-c", '"$0" -m fetchcli --show-completion; exit $?', sys.executable],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert script.returncode == 0 and "_FETCHCLI_COMPLETE" in script.stdout, script.stderr
     names = fetchcli(env={"_FETCHCLI_COMPLETE": "complete_bash", "COMP_WORDS": "fetchcli --max-con", "COMP_CWORD": "1"})
     assert names.stdout.split() == ["--max-connections"]
     formats = fetchcli(env={"_FETCHCLI_COMPLETE": "complete_bash", "COMP_WORDS": "fetchcli -f j", "COMP_CWORD": "2"})
