@@ -6,8 +6,8 @@ section). httpx stays the API: the engine, redirects, timeouts and error classes
 
 What is mapped, and how:
 - ``--max-connections``: a hard bound on open connections. aiohttp's own ``limit`` counts only
-  connections in use, and keeps idle ones beyond it; ``BoundedConnector`` closes the
-  longest-idle connection before opening one that would exceed the bound.
+  connections in use, and keeps idle ones beyond it; ``BoundedConnector`` closes the least
+  useful idle connection (``admission.py``) before opening one that would exceed the bound.
 - ``--max-keepalive``: at most that many idle connections; one more is closed on release.
 - ``--keepalive-expiry``: aiohttp's ``keepalive_timeout``.
 - ``--pool-timeout``: waiting for one of the ``max_connections`` request slots (HTTP/1.1 runs
@@ -39,6 +39,7 @@ from aiohttp import client_exceptions as aex
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
+from fetchcli.admission import DEMAND
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.timing import CURRENT, since
 
@@ -55,17 +56,25 @@ class BoundedConnector(aiohttp.TCPConnector):
     def _idle_total(self) -> int:
         return sum(len(conns) for conns in self._conns.values())
 
-    def _close_oldest_idle(self) -> bool:
-        oldest_key, oldest_time = None, float("inf")
+    def _close_least_useful_idle(self) -> bool:
+        """Close the idle connection least likely to be used again: one whose host has no URL
+        waiting in the engine's look-ahead (``DEMAND``), else the one whose next URL comes last;
+        without the engine (or among equals), the longest idle."""
+        demand = DEMAND.get()
+        chosen, best = None, (-1.0, 0.0)
         for key, conns in self._conns.items():
-            if conns and conns[0][1] < oldest_time:
-                oldest_key, oldest_time = key, conns[0][1]
-        if oldest_key is None:
+            if not conns:
+                continue
+            next_use = demand(key.host) if demand is not None else None
+            score = (float("inf") if next_use is None else float(next_use), -conns[0][1])
+            if score > best:
+                chosen, best = key, score
+        if chosen is None:
             return False
-        conns = self._conns[oldest_key]
+        conns = self._conns[chosen]
         proto, _ = conns.popleft()
         if not conns:
-            del self._conns[oldest_key]
+            del self._conns[chosen]
         proto.close()
         return True
 
@@ -96,7 +105,7 @@ class BoundedConnector(aiohttp.TCPConnector):
     async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
         # The new connection's placeholder is already in _acquired.
         closed = False
-        while len(self._acquired) + self._idle_total() > self.limit and self._close_oldest_idle():
+        while len(self._acquired) + self._idle_total() > self.limit and self._close_least_useful_idle():
             closed = True
         if closed:
             await asyncio.sleep(0)  # let the transport really close its socket before we open one
@@ -107,7 +116,7 @@ class BoundedConnector(aiohttp.TCPConnector):
         # Open connections never exceed the limit, so idle ones can only exceed a smaller
         # max_idle: only then is the count (a walk over the hosts) needed on this hot path.
         if self._max_idle < self.limit:
-            while self._idle_total() > self._max_idle and self._close_oldest_idle():
+            while self._idle_total() > self._max_idle and self._close_least_useful_idle():
                 pass
 
 

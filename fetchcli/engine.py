@@ -1,7 +1,8 @@
 """The fetch engine: URLs in, ``FetchResult``s out, with bounded concurrency and memory.
 
-One concurrency point: a URL is pulled from the source only when a slot is free (and, for
-``--order input``, when the reorder window has room), so neither tasks nor results pile up
+One concurrency point: a URL starts only when a slot is free, and the input is read at most the
+reorder window ahead (``admission.py`` chooses which of the URLs read starts next: one whose
+host's connection just became idle, else the oldest), so neither tasks nor results pile up
 however long the input is. Each URL runs in its own task (``request.fetch_one``).
 
 A run can be stopped early, by ``Settings.deadline`` or by ``Stop.request`` (the CLI's signal
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from fetchcli.admission import DEMAND, Lookahead
 from fetchcli.client import build_client
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
@@ -74,7 +76,8 @@ def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
 
 
 class _Run:
-    """State of one ``fetch`` call: the slot count, the reorder buffer and the done queue."""
+    """State of one ``fetch`` call: the slot count, the look-ahead, the reorder buffer and the
+    done queue."""
 
     def __init__(self, client: httpx.AsyncClient | None, settings: Settings, remote: RemoteFetch | None = None) -> None:
         self.client = client
@@ -91,17 +94,27 @@ class _Run:
         gate = Gate(polite.per_host, polite.rate, polite.host_rate)
         self.gate = gate if gate.active and remote is None else None  # else the workers are polite
         self.parking = remote is None and (self.gate is not None or settings.retry.retries > 0)
-        self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem]] = {}
+        self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem, str]] = {}  # seq, item, host
         self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
         self.posted = asyncio.Event()  # set while the done queue has entries
         self.buffer: dict[int, FetchResult] = {}
-        self.admitted = 0  # sequence number of the next URL to admit
+        self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
+        self.read = 0  # sequence number of the next URL read from the input
         self.emitted = 0  # sequence number of the next result to write (input order)
 
     def has_room(self) -> bool:
-        if self.slots.locked() or len(self.running) >= self.task_cap:
-            return False
-        return not self.in_order or self.admitted - self.emitted < self.window
+        """A URL can start now."""
+        return not self.slots.locked() and len(self.running) < self.task_cap
+
+    def can_read(self) -> bool:
+        """The input may be read one URL further: at most ``window`` past the oldest result not
+        written (input order) or the oldest URL not started (completion order)."""
+        if self.in_order:
+            floor = self.emitted
+        else:
+            oldest = self.waiting.oldest_seq()
+            floor = self.read if oldest is None else oldest
+        return self.read - floor < self.window
 
     def post(self, entry: tuple[int, FetchResult | None]) -> None:
         self.done.put_nowait(entry)
@@ -110,28 +123,37 @@ class _Run:
     def _wake(self) -> None:
         self.post((_WAKE, None))
 
-    async def _one(self, item: UrlItem, lane: Lane) -> FetchResult:
+    async def _one(self, item: UrlItem, host: str, lane: Lane) -> FetchResult:
+        DEMAND.set(self.waiting.next_use)  # in this task's own context: its pool asks it
         try:
             if self.remote is not None:
                 return await self.remote(item)
             assert self.client is not None
             return await fetch_one(self.client, item, self.settings, lane if self.parking else None, self.gate)
         finally:
+            # Before the slot is free: whatever the engine starts in it may take this connection.
+            self.waiting.released(host)
             lane.release()
 
-    async def start(self, item: UrlItem) -> FetchResult | None:
-        seq = self.admitted
-        self.admitted += 1
+    def take(self, item: UrlItem) -> FetchResult | None:
+        """An item read from the input: it waits for a slot, or is a result at once (invalid)."""
+        seq = self.read
+        self.read += 1
         if item.url is None:
             return self.accept(seq, invalid_result(item))
-        await self.slots.acquire()  # has_room() said one is free: this does not wait
-        task = asyncio.create_task(self._one(item, Lane(self.slots, self._wake)))
-        self.running[task] = (seq, item)
-        task.add_done_callback(self._finished)
+        self.waiting.add(seq, item)
         return None
 
+    async def start_next(self) -> None:
+        seq, item, host = self.waiting.take()
+        await self.slots.acquire()  # has_room() said one is free: this does not wait
+        task = asyncio.create_task(self._one(item, host, Lane(self.slots, self._wake)))
+        self.running[task] = (seq, item, host)
+        task.add_done_callback(self._finished)
+
     def _finished(self, task: asyncio.Task[FetchResult]) -> None:
-        seq, _ = self.running.pop(task)
+        seq, _, host = self.running.pop(task)
+        self.waiting.finished(host)
         if not task.cancelled():
             self.post((seq, task.result()))
 
@@ -158,7 +180,7 @@ class _Run:
         if message is None:
             return []
         unfinished = []
-        for task, (seq, item) in tasks.items():
+        for task, (seq, item, _) in tasks.items():
             if task.cancelled():
                 unfinished.append(self.accept(seq, unfinished_result(item, "Cancelled", message)))
         return [r for r in unfinished if r is not None]
@@ -257,16 +279,21 @@ async def run_fetch(
         )
     try:
         while stop.reason is None:
-            while not source.exhausted and run.has_room() and stop.reason is None:
+            while stop.reason is None:
+                if run.waiting and run.has_room():
+                    await run.start_next()
+                    continue
+                if source.exhausted or not run.can_read():
+                    break
                 # A slow pipe must not hold back results: the wait ends when one is posted.
                 item = await source.next(run.posted)
                 if item is None:
                     break
-                if (immediate := await run.start(item)) is not None:
+                if (immediate := run.take(item)) is not None:
                     yield immediate
             for result in run.ready():
                 yield result
-            if source.exhausted and not run.running and run.done.empty():
+            if source.exhausted and not run.running and not run.waiting and run.done.empty():
                 return
             seq, finished = await run.done.get()
             while True:
@@ -285,6 +312,10 @@ async def run_fetch(
             seq, finished = run.done.get_nowait()
             if finished is not None and (immediate := run.accept(seq, finished)) is not None:
                 yield immediate
+        for seq, item in run.waiting.drain():  # read, never started
+            result = unfinished_result(item, "NotStarted", f"not started: stopped by {stop.reason}")
+            if (immediate := run.accept(seq, result)) is not None:
+                yield immediate
         for result in run.ready():
             yield result
         # With a deadline, what the input still holds is reported too; a pipe that stays open
@@ -296,9 +327,9 @@ async def run_fetch(
                 if item.url is None
                 else unfinished_result(item, "NotStarted", f"not started: stopped by {stop.reason}")
             )
-            if (immediate := run.accept(run.admitted, result)) is not None:
+            if (immediate := run.accept(run.read, result)) is not None:
                 yield immediate
-            run.admitted += 1
+            run.read += 1
             for result in run.ready():
                 yield result
     finally:

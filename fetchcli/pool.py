@@ -8,7 +8,9 @@ connection, and this class picks a shard in constant time:
 
 1. an idle shard whose connection is to the same origin (keep-alive reuse);
 2. a shard with no connection;
-3. the idle shard idle the longest (httpcore closes its connection and opens a new one);
+3. the least useful idle shard (httpcore closes its connection and opens a new one): the
+   longest idle of those whose host has no URL waiting in the engine's look-ahead
+   (``admission.DEMAND``), else the one whose host's next URL comes last;
 4. otherwise wait, first come first served, for a shard to be released, at most the pool timeout.
 
 ``max_connections`` is the number of shards, so it stays a hard bound on open connections.
@@ -33,6 +35,8 @@ from collections.abc import AsyncIterator, Callable, Sized
 from contextvars import ContextVar
 
 import httpx
+
+from fetchcli.admission import DEMAND
 
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
@@ -101,6 +105,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         self._generation = [0] * max_connections
         self._fresh: list[int] = list(reversed(range(max_connections)))  # idle, no connection
         self._idle_by_origin: dict[Origin, list[tuple[int, int]]] = {}
+        self._kept_host: list[str] = [""] * max_connections  # host of a shard's kept connection
         self._idle_lru: deque[tuple[int, int]] = deque()
         self._idle_count = 0
         self._max_keepalive = max_keepalive
@@ -142,7 +147,30 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         if self._fresh:
             self.routing_steps += 1
             return self._take(self._fresh.pop())
-        return self._pop_idle(self._idle_lru, self._idle_lru.popleft)
+        demand = DEMAND.get()
+        if demand is None:
+            return self._pop_idle(self._idle_lru, self._idle_lru.popleft)
+        return self._least_useful(demand)
+
+    def _least_useful(self, demand: Callable[[str], int | None]) -> int | None:
+        """The idle shard to give another origin (only when opening a connection): the longest
+        idle whose host has no URL waiting, else the one whose host's next URL comes last."""
+        lru = self._idle_lru
+        while lru and not self._is_valid(lru[0]):
+            lru.popleft()
+            self.routing_steps += 1
+        chosen, latest = None, -1
+        for entry in lru:
+            self.routing_steps += 1
+            if not self._is_valid(entry):
+                continue
+            next_use = demand(self._kept_host[entry[0]])
+            if next_use is None:
+                chosen = entry[0]
+                break
+            if next_use > latest:
+                chosen, latest = entry[0], next_use
+        return None if chosen is None else self._take(chosen)  # its queue entries go stale
 
     async def _acquire(self, origin: Origin) -> int:
         index = self._pick(origin)
@@ -182,6 +210,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
             self._fresh.append(index)
             return
         self._kept[index] = True
+        self._kept_host[index] = origin[1].decode("ascii", "replace").lower()
         self._idle_count += 1
         entry = (index, generation)
         stack = self._idle_by_origin.setdefault(origin, [])

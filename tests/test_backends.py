@@ -3,13 +3,15 @@ across many hosts, and --max-keepalive bounds idle ones. Counted by a real serve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
+import uvloop
 
 from fetchcli.client import build_client, uses_aiohttp
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, SettingsError
-from tests.helpers import run
+from tests.helpers import collect, run
 from tests.server import LoopbackServer, running_server
 
 HOSTS = tuple(f"127.0.0.{n}" for n in range(2, 14))
@@ -60,3 +62,23 @@ def test_auto_picks_aiohttp_unless_it_cannot_serve_the_settings() -> None:
     assert not uses_aiohttp(Settings(backend=Backend.httpx))
     assert not uses_aiohttp(Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9")))  # SOCKS: httpx
     assert uses_aiohttp(Settings(request=RequestSettings(proxy="http://127.0.0.1:9")))
+
+
+MANY_HOSTS = tuple(f"127.0.1.{n}" for n in range(1, 41))  # 40 hosts, a pool of 10
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_more_hosts_than_connections_still_reuse_connections(backend: Backend, loop: str) -> None:
+    """A list cycling through more hosts than --max-connections: URLs whose host's connection
+    is idle start first (admission.py), and a full pool closes the idle connection least
+    needed, so connections are reused instead of one opened per URL; records stay in input
+    order."""
+    with running_server(extra_hosts=MANY_HOSTS) as server:
+        urls = [server.url(f"/ok/{n}", host=MANY_HOSTS[n % len(MANY_HOSTS)]) for n in range(800)]
+        settings = Settings(pool=PoolSettings(max_connections=10), backend=backend)
+        runner = asyncio.run if loop == "asyncio" else uvloop.run
+        results = runner(collect(urls, settings))
+        assert [r.url for r in results] == urls
+        assert all(r.ok for r in results)
+        assert server.stats.max_open <= 10
+        assert server.stats.accepted <= 200, server.stats.accepted  # was 800: one per URL

@@ -223,7 +223,9 @@ def test_sigint_reports_every_url_read_exactly_once(fresh_server: LoopbackServer
     assert [r["index"] for r in records] == list(range(len(records)))
     assert [r["url"] for r in records] == urls[: len(records)]
     assert len(records) + _summary_unread(err) == 300  # the rest of the file was left, and counted
-    assert {(r["error"] or {}).get("type") for r in records} <= {None, "Cancelled"}
+    # Read ahead but not started (the engine reads up to its reorder window ahead): NotStarted.
+    types = [(r["error"] or {}).get("type") for r in records]
+    assert set(types) <= {None, "Cancelled", "NotStarted"}
 
 
 def test_sigint_reports_a_pipes_read_ahead_and_leaves_the_rest_in_the_pipe(fresh_server: LoopbackServer) -> None:

@@ -90,7 +90,9 @@ def test_ctrl_c_stops_every_worker_and_reports_every_url_started(fresh_server: L
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     records = _records(out)
-    assert len(records) == 8 and {r["error"]["type"] for r in records} == {"Cancelled"}  # type: ignore[index]
+    types = [r["error"]["type"] for r in records]  # type: ignore[index]
+    # 8 in flight; the other 12 were read ahead (admission.py) and never started
+    assert types.count("Cancelled") == 8 and types.count("NotStarted") == 12
     assert "Traceback" not in err
     for pid in workers:  # gone: not left behind holding connections
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()

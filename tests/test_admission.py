@@ -1,0 +1,145 @@
+"""Host-affine admission (admission.py) and the pools' choice of the idle connection to close.
+
+The server-counted effect (connections reused when a list has more hosts than connections) is
+in test_backends.py; these pin the rules themselves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from fetchcli.admission import DEMAND, Lookahead, host_of
+from fetchcli.models import UrlItem
+from fetchcli.pool import ShardedPoolTransport
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://Example.COM/a", "example.com"),
+        ("https://user:pw@example.com:8443/a?b#c", "example.com"),
+        ("http://[::1]:8080/x", "::1"),
+        ("http://127.0.0.1", "127.0.0.1"),
+        ("http://example.com?q=a/b", "example.com"),
+        ("http://bücher.example/", "xn--bcher-kva.example"),
+    ],
+)
+def test_host_of_is_the_host_pools_key_connections_by(url: str, host: str) -> None:
+    assert host_of(url) == host
+    assert host_of(url) == httpx.URL(url).raw_host.decode()
+
+
+def _items(hosts: str) -> list[UrlItem]:
+    return [UrlItem(index=n, raw="", url=f"http://{h}.test/{n}") for n, h in enumerate(hosts)]
+
+
+def _fill(look: Lookahead, hosts: str) -> None:
+    for n, item in enumerate(_items(hosts)):
+        look.add(n, item)
+
+
+def test_with_fewer_hosts_than_connections_urls_start_in_input_order() -> None:
+    look = Lookahead(connections=4)
+    _fill(look, "abcabc")
+    seq, _, host = look.take()
+    assert (seq, host) == (0, "a.test")
+    look.released("a.test")  # 3 hosts, 4 connections: every host can keep one
+    look.finished("a.test")
+    assert [look.take()[0] for _ in range(5)] == [1, 2, 3, 4, 5]
+
+
+def test_with_more_hosts_than_connections_a_finished_hosts_next_url_goes_first() -> None:
+    look = Lookahead(connections=2)
+    _fill(look, "abcabc")
+    assert [look.take()[0] for _ in range(2)] == [0, 1]  # a, b in flight
+    look.released("a.test")
+    look.finished("a.test")
+    seq, _, host = look.take()
+    assert (seq, host) == (3, "a.test")  # a's connection is idle: its next URL, ahead of c
+    assert look.affine == 1
+    assert look.take()[0] == 2  # no host finished: the oldest
+    assert look.next_use("b.test") == 4 and look.next_use("a.test") is None
+    assert [seq for seq, _ in look.drain()] == [4, 5]  # a stop reports the rest in order
+    assert len(look) == 0
+
+
+def test_a_finished_host_with_nothing_waiting_gives_way_to_the_oldest() -> None:
+    look = Lookahead(connections=1)
+    _fill(look, "abc")
+    assert look.take()[0] == 0
+    look.released("a.test")
+    look.finished("a.test")
+    assert look.take()[0] == 1
+    assert look.oldest_seq() == 2
+
+
+@dataclass
+class _Shard(httpx.AsyncBaseTransport):
+    host: str
+    sent: list[str] = field(default_factory=list)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request.url.host)
+        return httpx.Response(200, stream=httpx.ByteStream(b""), request=request)
+
+
+def test_a_full_sharded_pool_gives_the_least_needed_idle_connection_away() -> None:
+    """Three shards kept idle for a, b and c (a the longest idle); a URL of d needs one."""
+
+    async def main(demand: dict[str, int | None] | None) -> str:
+        pool = ShardedPoolTransport(lambda: _Shard("?"), max_connections=3, max_keepalive=3, pool_timeout=1.0)
+        for host in "abc":
+            request = httpx.Request("GET", f"http://{host}.test/")
+            response = await pool.handle_async_request(request)
+            await response.aread()
+            await response.aclose()
+        if demand is not None:
+            DEMAND.set(lambda host: demand[host[0]])
+        index = pool._pick((b"http", b"d.test", None))
+        assert index is not None
+        return pool._kept_host[index][0]  # the host whose connection it held
+
+    assert asyncio.run(main(None)) == "a"  # without the engine: the longest idle
+    assert asyncio.run(main({"a": 5, "b": None, "c": 9})) == "b"  # b has no URL waiting
+    assert asyncio.run(main({"a": 5, "b": 7, "c": 9})) == "c"  # c's next URL comes last
+
+
+@dataclass(frozen=True)
+class _Key:
+    host: str
+
+
+class _Proto:
+    transport = None
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_full_aiohttp_connector_closes_the_least_needed_idle_connection() -> None:
+    from fetchcli.aio import BoundedConnector
+
+    async def main(demand: dict[str, int | None] | None) -> str:
+        connector = BoundedConnector(limit=3, max_idle=3)
+        protos = {host: _Proto() for host in "abc"}
+        for age, host in enumerate("abc"):  # a idle the longest
+            connector._conns[_Key(host)] = deque([(protos[host], float(age))])  # type: ignore[index,list-item]
+        if demand is not None:
+            DEMAND.set(lambda host: demand[host])
+        assert connector._close_least_useful_idle()
+        closed = [host for host, proto in protos.items() if proto.closed]
+        connector._conns.clear()  # fakes: nothing for close() to wait for
+        await connector.close()
+        assert len(closed) == 1
+        return closed[0]
+
+    assert asyncio.run(main(None)) == "a"
+    assert asyncio.run(main({"a": 5, "b": None, "c": 9})) == "b"
+    assert asyncio.run(main({"a": 5, "b": 7, "c": 9})) == "c"
