@@ -581,9 +581,36 @@ def _usage_exception_types() -> tuple[type[Any], ...]:
     return (base,)
 
 
+_TEXT_ANNOTATIONS = (str, bool, Optional[str], list[str], Optional[list[str]])
+
+
+def _values_as_given(command: Any) -> None:
+    """typer 0.29 and later coerce every value through a pydantic ``TypeAdapter`` built on first
+    use: importing pydantic and building them is about 70 ms of every run's start-up. fetchcli's
+    options are all text (parsed by ``settings.parse_*``) or switches, which Click hands over as
+    they are, so their values are passed on unchanged. An older typer (Click's own types, no
+    pydantic) has nothing to replace; a typer without these internals keeps its own coercion."""
+    try:
+        from typer._coercion import RuntimeParam
+    except ImportError:
+        return
+
+    class _AsGiven(RuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            return list(value) if isinstance(value, tuple) else value
+
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or not hasattr(param, "_runtime_param"):
+            continue
+        if any(descriptor.annotation == text for text in _TEXT_ANNOTATIONS):
+            param._runtime_param = _AsGiven(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return the exit status (no traceback for usage errors)."""
     command = typer.main.get_command(app)
+    _values_as_given(command)
     try:
         result = command.main(args=argv, prog_name="fetchcli", standalone_mode=False)
     except typer.Exit as exc:
