@@ -180,6 +180,9 @@ def _aiohttp_unsupported(settings: Settings) -> str | None:
 
 
 def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    from fetchcli.lightimport import import_aiohttp
+
+    import_aiohttp()  # before fetchcli.aio imports it: without aiohttp's unused CA-bundle loads
     from fetchcli.aio import AiohttpTransport
 
     pool = settings.pool
