@@ -7,8 +7,8 @@ is fetchcli's own (``help.py``). Usage errors are one plain line on stderr
 (``fetchcli: error: --timeout must be 0 or more``), exit 2: they end up in cron mail and logs.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: typer reads the command's annotations, and
+# evaluating 280 of them from strings at every start-up took 20 ms (objects: 2 ms).
 import os
 import sys
 from typing import Annotated, Any, Optional
