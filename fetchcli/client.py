@@ -3,9 +3,12 @@ headers, TLS, HTTP/2, proxy, and the pool strategy (see ``pool.py`` for why it i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import os
 import ssl
+import threading
 from collections.abc import Callable
 
 import httpx
@@ -49,8 +52,34 @@ def _no_password() -> bytes:
     raise SettingsError("--key", "is encrypted: fetchcli cannot ask for its password; give it an unencrypted key")
 
 
-@functools.lru_cache(maxsize=8)
+_SSL_BUILDING = threading.Lock()  # one build at a time: a second caller waits for the first's
+
+
 def ssl_context(req: RequestSettings) -> ssl.SSLContext:
+    """The TLS context of a run, built once (loading a CA bundle takes tens of milliseconds) and
+    shared by every connection and both backends. See ``_ssl_context``."""
+    with _SSL_BUILDING:
+        return _ssl_context(req)
+
+
+def prepare_ssl_context(req: RequestSettings) -> None:
+    """Build the TLS context now: in this thread when files were given for it (so that one that
+    cannot be used is a usage error before anything is fetched), else in a thread of its own,
+    alongside the rest of the start-up (the CA bundle loads while aiohttp is imported); whoever
+    needs it first waits for it, and an error is raised to them."""
+    if req.insecure or req.cacert is not None or req.capath is not None or req.client_cert is not None:
+        ssl_context(req)
+        return
+
+    def build() -> None:
+        with contextlib.suppress(SettingsError):  # raised again to the first that needs it
+            ssl_context(req)
+
+    threading.Thread(target=build, name="fetchcli-tls", daemon=True).start()
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
     """The TLS context of a run, built once (loading a CA bundle takes tens of milliseconds) and
     shared by every connection and both backends. Trusts ``--cacert``/``--capath`` when given,
     else what httpx trusts (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else certifi's
@@ -63,8 +92,11 @@ def ssl_context(req: RequestSettings) -> ssl.SSLContext:
         else:
             context = httpx.create_ssl_context(verify=True)
     except (OSError, ssl.SSLError) as exc:
-        flag = "--cacert" if req.cacert is not None else "--capath"
-        raise SettingsError(flag, f"cannot be used: {exc}") from None
+        if req.cacert is not None or req.capath is not None:
+            source = "--cacert" if req.cacert is not None else "--capath"
+        else:  # what httpx read from the environment
+            source = "SSL_CERT_FILE" if os.environ.get("SSL_CERT_FILE") else "SSL_CERT_DIR"
+        raise SettingsError(source, f"cannot be used: {exc}") from None
     if req.client_cert is not None:
         try:
             context.load_cert_chain(req.client_cert, req.client_key, password=_no_password)

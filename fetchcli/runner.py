@@ -144,10 +144,10 @@ def execute(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
 ) -> int:
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
-    from fetchcli.client import ssl_context, uses_aiohttp
+    from fetchcli.client import prepare_ssl_context, uses_aiohttp
 
     uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
-    ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
+    prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
     state = _RunState()

@@ -165,3 +165,14 @@ def test_ssl_cert_file_is_trusted_as_curl_and_httpx_do(ca_signed: LoopbackServer
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout)["tls"]["verified"] is True
     assert fetchcli_in_clean_env(url, env={}).returncode == 1  # the default bundle does not know the CA
+
+
+def test_an_unusable_ssl_cert_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    """The CA bundle loads in a thread of its own while the rest starts up (client.py); an error
+    there still comes out as one usage line, naming the variable it came from."""
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    done = fetchcli_in_clean_env("http://127.0.0.1:9/", env={"SSL_CERT_FILE": str(garbage)})
+    assert done.returncode == 2
+    assert done.stderr.startswith("fetchcli: error: SSL_CERT_FILE cannot be used: ")
+    assert "Traceback" not in done.stderr and done.stdout == ""
