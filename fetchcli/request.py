@@ -145,6 +145,30 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         request = next_request
 
 
+_HEADERS_READ = (b"content-type", b"content-length", b"server")
+
+
+def _headers_read(response: httpx.Response) -> dict[bytes, str]:
+    """The headers a record shows, in one pass over the response's (``Headers.get`` walks them
+    all for each name), as ``Headers.get`` gives them: decoded alike, repeats joined by ", "."""
+    found: dict[bytes, str] = {}
+    encoding = response.headers.encoding
+    for name, value in response.headers.raw:
+        key = name.lower()
+        if key in _HEADERS_READ:
+            text = value.decode(encoding)
+            found[key] = f"{found[key]}, {text}" if key in found else text
+    return found
+
+
+def _charset(response: httpx.Response, content_type: str | None) -> str | None:
+    """``response.charset_encoding`` (which parses the header with ``email.message``), asked only
+    when the header names a charset at all."""
+    if content_type is None or "charset" not in content_type.lower():
+        return None
+    return response.charset_encoding
+
+
 def _timing(outcome: _Outcome) -> Timing | None:
     """The phases of the last request; no ``ttfb_ms`` when it failed (a body broken right after
     its headers fails while sending on one backend and while reading on the other)."""
@@ -293,10 +317,10 @@ async def fetch_one(
         else:
             response, body = outcome.response, outcome.body
             assert response is not None and body is not None
-            headers = response.headers
-            text, binary = body_text(body.data, response.charset_encoding)  # once, for all that reads it
-            content_type = headers.get("content-type")
-            server = headers.get("server")
+            headers = _headers_read(response)
+            content_type = headers.get(b"content-type")
+            text, binary = body_text(body.data, _charset(response, content_type))  # once, for all that reads it
+            server = headers.get(b"server")
             remote_ip, remote_port = _peer(response)
             tls = _tls(response, settings)
             unmet = _expiring(tls, settings) or _unmet_expectation(text, settings)
@@ -312,7 +336,7 @@ async def fetch_one(
                 redirects=_redirects(outcome),
                 elapsed_ms=since(started),
                 content_type=clean_line(content_type) if content_type is not None else None,
-                content_length=_header_int(headers.get("content-length")),
+                content_length=_header_int(headers.get(b"content-length")),
                 server=clean_line(server) if server is not None else None,
                 title=None if binary else html_title(text),
                 remote_ip=remote_ip,

@@ -24,6 +24,7 @@ _PORT_THEN_PATH = re.compile(r"^\d+(?:[/?#]|$)")
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\s\ufffd]")
 # A host name: letters (any script, for IDNs), digits, '-', '_' and dots.
 _HOST = re.compile(r"^[^\W_](?:[\w\-]*)(?:\.[\w\-]+)*\.?$")
+_AUTHORITY_END = re.compile(r"[/?#]")  # compiled once: re.split(pattern, ...) looked it up per URL
 _RAW_PREVIEW = 200
 
 
@@ -76,7 +77,7 @@ def normalise_url(text: str, index: int) -> UrlItem:
     scheme, _, rest = text.partition("://")
     if scheme.lower() not in SUPPORTED_SCHEMES:
         return _invalid(index, raw, f"unsupported scheme {scheme.lower()!r}: only http and https are fetched")
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
     hostport = authority.rpartition("@")[2]
     if hostport.startswith("["):
         host, _, after = hostport.partition("]")

@@ -198,3 +198,18 @@ def test_cookies_do_not_leak_between_urls() -> None:
     settings = Settings(concurrency=1)
     run(["https://a.test/", "https://a.test/later"], settings)
     assert "cookie" not in later.calls.last.request.headers
+
+
+def test_record_headers_read_as_httpx_reads_them() -> None:
+    """request._headers_read (one pass) gives what Headers.get gives: repeats joined, any case,
+    the header set's own encoding."""
+    from fetchcli.request import _charset, _headers_read
+
+    raw = [(b"Server", b"a"), (b"content-TYPE", b"text/html; Charset=latin-1"), (b"SERVER", b"b"), (b"X", b"\xe9")]
+    response = httpx.Response(200, headers=raw)
+    found = _headers_read(response)
+    for name in (b"server", b"content-type", b"content-length"):
+        assert found.get(name) == response.headers.get(name.decode())
+    assert _charset(response, found.get(b"content-type")) == response.charset_encoding == "latin-1"
+    plain = httpx.Response(200, headers=[(b"Content-Type", b"text/plain")])
+    assert _charset(plain, "text/plain") is None and plain.charset_encoding is None
