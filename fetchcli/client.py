@@ -9,6 +9,7 @@ import importlib.util
 import os
 import ssl
 import threading
+import weakref
 from collections.abc import Callable
 
 import httpx
@@ -276,4 +277,10 @@ def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         event_hooks={"response": [_set_aside_a_bad_location]},
     )
     client._cookies = _NoCookies()  # no public hook for this; guarded by tests/test_mapping.py
+    OWN_TRANSPORT[client] = client._transport
     return client
+
+
+# The transport of each client build_client made: request.send_plain sends through it directly
+# when nothing of AsyncClient.send's is needed (a client the caller made is always sent through).
+OWN_TRANSPORT: weakref.WeakKeyDictionary[httpx.AsyncClient, httpx.AsyncBaseTransport] = weakref.WeakKeyDictionary()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import httpcore
 import httpx
 import pytest
 
 from fetchcli.client import build_client, sharded_transport
-from fetchcli.settings import PoolSettings, Settings
+from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings
 from tests.helpers import collect
 from tests.server import LoopbackServer
 
@@ -134,3 +135,40 @@ def test_aiohttp_connector_does_no_per_request_scans(
     results = asyncio.run(collect(urls, Settings(pool=PoolSettings(max_connections=20))))
     assert all(r.ok for r in results)
     assert walks[0] <= fresh_server.stats.accepted <= 20
+
+
+def test_plain_requests_skip_client_send_and_give_the_same_records(
+    server: LoopbackServer, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """request.send goes straight to the transport of fetchcli's own client unless httpx's send
+    has work to do (-L, URL credentials); the records are the same either way."""
+    from fetchcli.client import OWN_TRANSPORT
+
+    sends = [0]
+    original = httpx.AsyncClient.send
+
+    async def counting(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> httpx.Response:
+        sends[0] += 1
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", counting)
+    paths = ["/ok", "/status/404", "/redirect/1", "/bad-gzip", "/short", "/utf16", "/html"]
+    urls = [server.url(p) for p in paths] + ["http://127.0.0.1:9/"]
+    settings = Settings(backend=backend)
+
+    async def records(plain: bool) -> list[dict[str, Any]]:
+        async with build_client(settings) as client:
+            if not plain:
+                del OWN_TRANSPORT[client]  # as for a client the caller made
+            results = await collect(urls, settings, client)
+        unstable = ("elapsed_ms", "fetched_at", "timing", "remote_port")
+        return [{k: v for k, v in r.to_dict().items() if k not in unstable} for r in results]
+
+    plain = asyncio.run(records(plain=True))
+    assert sends[0] == 0
+    assert plain == asyncio.run(records(plain=False))
+    assert sends[0] == len(urls)
+    sends[0] = 0
+    asyncio.run(collect([server.url("/redirect/1")], Settings(request=RequestSettings(follow_redirects=True))))
+    asyncio.run(collect([server.url("/ok").replace("http://", "http://u:p@")], Settings()))
+    assert sends[0] == 3  # two hops, and one with credentials: httpx's send
