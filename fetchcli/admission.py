@@ -24,6 +24,9 @@ from contextvars import ContextVar
 
 from fetchcli.models import UrlItem
 
+# Idle connections a full pool weighs when it must close one: the longest idle this many (so
+# the work per new connection does not grow with the pool).
+EVICTION_CANDIDATES = 16
 # The sequence number of the next waiting URL of a host (lower case, IPv6 without brackets, as
 # httpx and aiohttp key their connections), or None when none of its URLs waits.
 DEMAND: ContextVar[Callable[[str], int | None] | None] = ContextVar("fetchcli_demand", default=None)

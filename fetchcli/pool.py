@@ -36,7 +36,7 @@ from contextvars import ContextVar
 
 import httpx
 
-from fetchcli.admission import DEMAND
+from fetchcli.admission import DEMAND, EVICTION_CANDIDATES
 
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
@@ -153,15 +153,18 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         return self._least_useful(demand)
 
     def _least_useful(self, demand: Callable[[str], int | None]) -> int | None:
-        """The idle shard to give another origin (only when opening a connection): the longest
-        idle whose host has no URL waiting, else the one whose host's next URL comes last."""
+        """The idle shard to give another origin (only when opening a connection): of the
+        ``EVICTION_CANDIDATES`` longest idle, the first whose host has no URL waiting, else the
+        one whose host's next URL comes last."""
         lru = self._idle_lru
         while lru and not self._is_valid(lru[0]):
             lru.popleft()
             self.routing_steps += 1
-        chosen, latest = None, -1
-        for entry in lru:
+        chosen, latest, weighed = None, -1, 0
+        for examined, entry in enumerate(lru):
             self.routing_steps += 1
+            if examined == 4 * EVICTION_CANDIDATES:  # stale entries count too: the walk stays short
+                break
             if not self._is_valid(entry):
                 continue
             next_use = demand(self._kept_host[entry[0]])
@@ -170,6 +173,9 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
                 break
             if next_use > latest:
                 chosen, latest = entry[0], next_use
+            weighed += 1
+            if weighed == EVICTION_CANDIDATES:
+                break
         return None if chosen is None else self._take(chosen)  # its queue entries go stale
 
     async def _acquire(self, origin: Origin) -> int:

@@ -143,3 +143,46 @@ def test_a_full_aiohttp_connector_closes_the_least_needed_idle_connection() -> N
     assert asyncio.run(main(None)) == "a"
     assert asyncio.run(main({"a": 5, "b": None, "c": 9})) == "b"
     assert asyncio.run(main({"a": 5, "b": 7, "c": 9})) == "c"
+
+
+def test_choosing_the_connection_to_close_weighs_a_bounded_number_whatever_the_pool() -> None:
+    """A full pool of 200 idle shards, each host with a URL waiting (so no early stop): opening a
+    connection for a new host weighs at most a fixed number of entries (routing_steps)."""
+    from fetchcli.admission import EVICTION_CANDIDATES
+
+    async def main(shards: int) -> int:
+        pool = ShardedPoolTransport(lambda: _Shard("?"), max_connections=shards, max_keepalive=shards, pool_timeout=1)
+        for n in range(shards):
+            response = await pool.handle_async_request(httpx.Request("GET", f"http://h{n}.test/"))
+            await response.aread()
+            await response.aclose()
+        DEMAND.set(lambda host: int(host[1:].split(".")[0]))  # every host wanted; h0 soonest
+        before = pool.routing_steps
+        assert pool._pick((b"http", b"new.test", None)) is not None
+        return pool.routing_steps - before
+
+    assert asyncio.run(main(20)) <= 4 * EVICTION_CANDIDATES
+    assert asyncio.run(main(200)) <= 4 * EVICTION_CANDIDATES  # 200 without the bound
+
+
+def test_the_aiohttp_connector_weighs_a_bounded_number_of_idle_hosts() -> None:
+    from fetchcli.admission import EVICTION_CANDIDATES
+    from fetchcli.aio import BoundedConnector
+
+    async def main() -> int:
+        connector = BoundedConnector(limit=200, max_idle=200)
+        for n in range(200):
+            connector._conns[_Key(f"h{n}")] = deque([(_Proto(), float(n))])  # type: ignore[index,list-item]
+        asked: list[str] = []
+
+        def demand(host: str) -> int:
+            asked.append(host)
+            return 1  # every host wanted: no early stop
+
+        DEMAND.set(demand)
+        assert connector._close_least_useful_idle()
+        connector._conns.clear()
+        await connector.close()
+        return len(asked)
+
+    assert asyncio.run(main()) == EVICTION_CANDIDATES  # 200 without the bound
