@@ -7,7 +7,9 @@ only the fetching of each URL (``request.fetch_one``) runs in a worker. So every
 meaning for the whole run: ``-c`` is the parent's, ``--max-connections`` and ``--rate`` are
 split between the workers (their sum is the flag's value), and when ``--per-host`` or
 ``--host-rate`` is set each host is routed to one worker, which enforces them whole; otherwise a
-URL goes to the worker with the fewest URLs in flight.
+URL goes to its host's worker (by a hash of the host: where connections to it may be idle),
+unless that worker is out of connections or has more in flight than the least busy by a quarter
+of its share, and then to the least busy (so a list of one host still keeps every worker busy).
 
 Protocol: length-prefixed pickles over the worker's stdin and stdout (``python -m
 fetchcli.workers``): the settings first; then ``("fetch", seq, UrlItem)`` and ``("cancel",
@@ -31,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from fetchcli.admission import host_of
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.selection import url_hash
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
@@ -95,6 +98,8 @@ class WorkerPool:
         self.count = worker_count(settings)
         self._settings = worker_settings(settings, self.count)
         self._by_host = settings.politeness.per_host is not None or settings.politeness.host_rate is not None
+        self._connections_each = self._settings.pool.max_connections
+        self._slack = max(1, settings.effective_concurrency // self.count // 4)
         self._workers: list[_Worker] = []
         self._pending: dict[int, tuple[asyncio.Future[FetchResult], _Worker, UrlItem]] = {}
         self._next_seq = 0
@@ -119,7 +124,13 @@ class WorkerPool:
             # The key the worker's Gate counts by (request.py: the request URL's host, no port),
             # so that one worker sees every request the limits are about.
             return alive[url_hash(httpx.URL(item.url).host) % len(alive)]
-        return min(alive, key=lambda w: w.inflight)
+        least = min(alive, key=lambda w: w.inflight)
+        if item.url is None:
+            return least
+        home = alive[url_hash(host_of(item.url)) % len(alive)]
+        if home.inflight < self._connections_each and home.inflight <= least.inflight + self._slack:
+            return home  # its connections to the host may be idle (admission.py starts such URLs)
+        return least
 
     async def fetch(self, item: UrlItem) -> FetchResult:
         worker = self._route(item)

@@ -146,3 +146,35 @@ def test_under_per_host_limits_a_host_goes_to_one_worker_whatever_its_port() -> 
             for n, url in enumerate((f"http://{host}:8080/a", f"https://{host}/b", f"http://user@{host.upper()}:9/c"))
         }
         assert len(chosen) == 1, (host, chosen)
+
+
+def test_a_host_goes_to_its_own_worker_unless_that_one_is_busier() -> None:
+    """Without politeness limits: a URL goes to its host's worker (where connections to the host
+    may be idle), so a list of more hosts than connections still reuses them; when that worker
+    has a quarter of its share more in flight than the least busy, or no connection free, the
+    least busy takes the URL, so a list of one host keeps every worker busy."""
+    from fetchcli.models import UrlItem
+    from fetchcli.workers import WorkerPool, _Worker
+
+    pool = WorkerPool(Settings(workers=2))  # -c 100, 100 connections: 50 each, slack 12
+    pool._workers = workers = [_Worker(n, None) for n in range(2)]  # type: ignore[arg-type]  # routing only
+    url = "http://one.test/"
+    home = pool._route(UrlItem(0, url, url))
+    other = workers[1 - home.number]
+    assert all(pool._route(UrlItem(n, url, url)) is home for n in range(5))
+    home.inflight, other.inflight = 12, 0
+    assert pool._route(UrlItem(1, url, url)) is home  # within the slack
+    home.inflight = 13
+    assert pool._route(UrlItem(2, url, url)) is other
+    routed = []
+    home.inflight = other.inflight = 0
+    for n in range(100):  # a one-host burst of 100: both workers get their share
+        worker = pool._route(UrlItem(n, url, url))
+        worker.inflight += 1
+        routed.append(worker.number)
+    assert 38 <= routed.count(home.number) <= 50 and routed.count(other.number) >= 50 - 12
+    home.inflight = other.inflight = 0
+    hosts = [f"http://h{n}.test/" for n in range(40)]
+    homes = [pool._route(UrlItem(0, u, u)).number for u in hosts]
+    assert [pool._route(UrlItem(0, u, u)).number for u in hosts] == homes  # each host its worker
+    assert set(homes) == {0, 1}  # hosts spread over both
