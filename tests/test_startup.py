@@ -22,7 +22,7 @@ def test_aiohttp_is_imported_without_loading_ca_bundles_and_ssl_is_left_as_it_wa
     out = _python(
         "import ssl; from fetchcli.lightimport import import_aiohttp; import_aiohttp();"
         "import aiohttp.connector as c;"
-        "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'], c._SSL_CONTEXT_VERIFIED.verify_mode,"
+        "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'], int(c._SSL_CONTEXT_VERIFIED.verify_mode),"
         " ssl.create_default_context().cert_store_stats()['x509_ca'] > 0,"
         " 'set_default_verify_paths' in ssl.SSLContext.__dict__)"
     )
@@ -52,7 +52,7 @@ def test_a_run_does_not_import_pydantic(server: LoopbackServer) -> None:
         "import sys, json, io, contextlib; from fetchcli.cli import main;"
         f"out = io.StringIO();\nwith contextlib.redirect_stdout(out): status = main(['-H', 'X-A: 1', '-H', 'X-B: 2', "
         f"'-f', 'jsonl', {server.url('/headers?startup')!r}])\n"
-        "print(status, 'pydantic' in sys.modules, json.loads(out.getvalue())['status'])"
+        "print(int(status), 'pydantic' in sys.modules, json.loads(out.getvalue())['status'])"
     )
     assert _python(code) == "0 False 200"
     seen = server.stats.headers_seen["/headers?startup"]
