@@ -69,17 +69,17 @@ class _Waiting:
 class Lookahead:
     """URLs read from the input and not started yet, in input order and by host."""
 
-    __slots__ = ("_by_host", "_connections", "_finished", "_live", "_order", "affine", "count")
+    __slots__ = ("_by_host", "_connections", "_live", "_order", "_released", "affine", "count")
 
     def __init__(self, connections: int) -> None:
         self._connections = connections
         self._order: deque[_Waiting] = deque()  # may hold entries started out of order (skipped)
         self._by_host: dict[str, deque[_Waiting]] = {}  # only entries not started
-        # Hosts of URLs that finished, whose connections may be idle now (at most ``recent``).
-        self._finished: deque[str] = deque(maxlen=connections)
+        # Hosts of URLs done with their connections, which may be idle now (the latest few).
+        self._released: deque[str] = deque(maxlen=connections)
         self._live: dict[str, int] = {}  # host -> its URLs read and not finished
         self.count = 0  # entries not started
-        self.affine = 0  # URLs started ahead of their turn because their host had just finished
+        self.affine = 0  # URLs started ahead of their turn, on a connection just released
 
     def __len__(self) -> int:
         return self.count
@@ -99,9 +99,9 @@ class Lookahead:
     def released(self, host: str) -> None:
         """A URL of ``host`` is done with its connection, which is likely idle now."""
         if len(self._live) > self._connections:
-            self._finished.append(host)
-        elif self._finished:
-            self._finished.clear()  # in input order: every host can keep a connection
+            self._released.append(host)
+        elif self._released:
+            self._released.clear()  # in input order: every host can keep a connection
 
     def finished(self, host: str) -> None:
         """A URL of ``host`` that this look-ahead gave out finished (or was cancelled)."""
@@ -123,10 +123,11 @@ class Lookahead:
         return order[0].seq if order else None
 
     def take(self) -> tuple[int, UrlItem, str]:
-        """The next URL to start: the oldest of a host that just finished, else the oldest."""
-        finished, by_host = self._finished, self._by_host
-        while finished:
-            queue = by_host.get(finished.popleft())
+        """The next URL to start: the oldest of a host whose connection was just released, else
+        the oldest."""
+        released, by_host = self._released, self._by_host
+        while released:
+            queue = by_host.get(released.popleft())
             if queue is not None:
                 entry = queue.popleft()
                 if not queue:
