@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -172,3 +173,29 @@ def test_plain_requests_skip_client_send_and_give_the_same_records(
     asyncio.run(collect([server.url("/redirect/1")], Settings(request=RequestSettings(follow_redirects=True))))
     asyncio.run(collect([server.url("/ok").replace("http://", "http://u:p@")], Settings()))
     assert sends[0] == 3  # two hops, and one with credentials: httpx's send
+
+
+def test_http2_routing_per_request_does_not_grow_with_the_streams(tmp_path: Path) -> None:
+    """--http2: requests of one origin share its connection as streams; the pool's routing work
+    per request stays the same at 10 and at 50 streams in flight."""
+    from tests.helpers import self_signed_context
+    from tests.server import H2Server
+
+    h2_server = H2Server(self_signed_context(tmp_path)).start()
+    try:
+        for streams in (10, 50):
+            settings = Settings(request=RequestSettings(http2=True, insecure=True), concurrency=streams)
+            transport = sharded_transport(settings)
+            urls = [f"https://127.0.0.1:{h2_server.port}/steps/{streams}/{n}" for n in range(8 * streams)]
+
+            async def go(settings: Settings = settings, transport: httpx.AsyncBaseTransport = transport,
+                         urls: list[str] = urls) -> None:  # fmt: skip
+                async with build_client(settings, transport=transport) as client:
+                    results = await collect(urls, settings, client)
+                assert all(r.ok and r.http_version == "HTTP/2" for r in results)
+
+            asyncio.run(go())
+            assert transport.routing_steps / len(urls) <= 0.1, (streams, transport.routing_steps)
+    finally:
+        h2_server.stop()
+    assert h2_server.connections == 2  # one per run
