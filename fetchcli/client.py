@@ -281,6 +281,6 @@ def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
     return client
 
 
-# The transport of each client build_client made: request.send_plain sends through it directly
+# The transport of each client build_client made: request.send sends through it directly
 # when nothing of AsyncClient.send's is needed (a client the caller made is always sent through).
 OWN_TRANSPORT: weakref.WeakKeyDictionary[httpx.AsyncClient, httpx.AsyncBaseTransport] = weakref.WeakKeyDictionary()
