@@ -31,8 +31,6 @@ import struct
 import sys
 from typing import Any
 
-import httpx
-
 from fetchcli.admission import host_of
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.selection import url_hash
@@ -120,14 +118,13 @@ class WorkerPool:
 
     def _route(self, item: UrlItem) -> _Worker:
         alive = [w for w in self._workers if w.alive] or self._workers
-        if self._by_host and item.url is not None:
-            # The key the worker's Gate counts by (request.py: the request URL's host, no port),
-            # so that one worker sees every request the limits are about.
-            return alive[url_hash(httpx.URL(item.url).host) % len(alive)]
         least = min(alive, key=lambda w: w.inflight)
         if item.url is None:
             return least
+        # The host as pools key connections and the worker's Gate counts (no port, no userinfo).
         home = alive[url_hash(host_of(item.url)) % len(alive)]
+        if self._by_host:
+            return home  # one worker sees every request the limits are about
         if home.inflight < self._connections_each and home.inflight <= least.inflight + self._slack:
             return home  # its connections to the host may be idle (admission.py starts such URLs)
         return least
