@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
+from typing import TypeVar
 
 from fetchcli.models import UrlItem
+
+T = TypeVar("T")
 
 # Idle connections a full pool weighs when it must close one: the longest idle this many (so
 # the work per new connection does not grow with the pool).
@@ -30,6 +33,22 @@ EVICTION_CANDIDATES = 16
 # The sequence number of the next waiting URL of a host (lower case, IPv6 without brackets, as
 # httpx and aiohttp key their connections), or None when none of its URLs waits.
 DEMAND: ContextVar[Callable[[str], int | None] | None] = ContextVar("fetchcli_demand", default=None)
+
+
+def least_needed(idle: Iterable[tuple[T, str]], demand: Callable[[str], int | None]) -> T | None:
+    """The idle connection a full pool closes, of ``idle`` given longest idle first as
+    ``(connection, host)``: the first whose host has no URL waiting, else the one whose host's
+    next URL comes last, weighing at most ``EVICTION_CANDIDATES``. The one rule of both pools."""
+    chosen, latest = None, -1
+    for weighed, (connection, host) in enumerate(idle, 1):
+        next_use = demand(host)
+        if next_use is None:
+            return connection
+        if next_use > latest:
+            chosen, latest = connection, next_use
+        if weighed == EVICTION_CANDIDATES:
+            break
+    return chosen
 
 
 def host_of(url: str) -> str:

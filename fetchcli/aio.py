@@ -39,7 +39,7 @@ from aiohttp import client_exceptions as aex
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-from fetchcli.admission import DEMAND, EVICTION_CANDIDATES
+from fetchcli.admission import DEMAND, least_needed
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.timing import CURRENT, since
 
@@ -57,22 +57,16 @@ class BoundedConnector(aiohttp.TCPConnector):
         return sum(len(conns) for conns in self._conns.values())
 
     def _close_least_useful_idle(self) -> bool:
-        """Close the idle connection least likely to be used again: of the idle hosts weighed
-        (``EVICTION_CANDIDATES``, in the order they fell idle), one with no URL waiting in the
-        engine's look-ahead (``DEMAND``), else the one whose next URL comes last; without the
-        engine (or among equals), the longest idle."""
+        """Close the idle connection least likely to be used again: with the engine's look-ahead
+        (``DEMAND``), ``admission.least_needed`` of the idle hosts in the order they fell idle;
+        without it, the longest idle."""
         demand = DEMAND.get()
-        chosen, best, weighed = None, (-1.0, 0.0), 0
-        for key, conns in self._conns.items():  # hosts in the order they last fell idle
-            if not conns:
-                continue
-            next_use = demand(key.host) if demand is not None else None
-            score = (float("inf") if next_use is None else float(next_use), -conns[0][1])
-            if score > best:
-                chosen, best = key, score
-            weighed += 1
-            if weighed == EVICTION_CANDIDATES and demand is not None:
-                break
+        if demand is not None:  # hosts in the order they last fell idle
+            chosen = least_needed(((key, key.host) for key, conns in self._conns.items() if conns), demand)
+        else:
+            chosen = min(
+                (key for key, conns in self._conns.items() if conns), key=lambda k: self._conns[k][0][1], default=None
+            )
         if chosen is None:
             return False
         conns = self._conns[chosen]

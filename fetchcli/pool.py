@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sized
+from collections.abc import AsyncIterator, Callable, Iterator, Sized
 from contextvars import ContextVar
 
 import httpx
 
-from fetchcli.admission import DEMAND, EVICTION_CANDIDATES
+from fetchcli.admission import DEMAND, EVICTION_CANDIDATES, least_needed
 
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
@@ -160,22 +160,16 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         while lru and not self._is_valid(lru[0]):
             lru.popleft()
             self.routing_steps += 1
-        chosen, latest, weighed = None, -1, 0
-        for examined, entry in enumerate(lru):
-            self.routing_steps += 1
-            if examined == 4 * EVICTION_CANDIDATES:  # stale entries count too: the walk stays short
-                break
-            if not self._is_valid(entry):
-                continue
-            next_use = demand(self._kept_host[entry[0]])
-            if next_use is None:
-                chosen = entry[0]
-                break
-            if next_use > latest:
-                chosen, latest = entry[0], next_use
-            weighed += 1
-            if weighed == EVICTION_CANDIDATES:
-                break
+
+        def idle() -> Iterator[tuple[int, str]]:
+            for examined, entry in enumerate(lru):
+                self.routing_steps += 1
+                if examined == 4 * EVICTION_CANDIDATES:  # stale entries count too: the walk stays short
+                    return
+                if self._is_valid(entry):
+                    yield entry[0], self._kept_host[entry[0]]
+
+        chosen = least_needed(idle(), demand)
         return None if chosen is None else self._take(chosen)  # its queue entries go stale
 
     async def _acquire(self, origin: Origin) -> int:
