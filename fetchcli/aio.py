@@ -29,7 +29,7 @@ import functools
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,6 +41,7 @@ from yarl import URL
 
 from fetchcli.admission import DEMAND, least_needed
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
+from fetchcli.proxies import ProxyWay
 from fetchcli.timing import CURRENT, since
 
 
@@ -232,6 +233,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float,
         proxy: str | None = None,
         proxy_route: Callable[[httpx.URL], str | None] | None = None,
+        proxy_ways: Mapping[str, ProxyWay] | None = None,
         resolver_threads: int = 32,
     ) -> None:
         self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
@@ -239,6 +241,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
         self._proxy = proxy
         self._proxy_route = proxy_route  # per request, when requests take different ways
+        # Each proxy without its credentials, which only the proxy is told (client.proxy_ways).
+        self._ways = dict(proxy_ways or {})
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
 
@@ -290,13 +294,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 url = request.url
                 if url.userinfo:  # httpx has already turned it into an Authorization header
                     url = url.copy_with(userinfo=b"")
+                headers = request.headers.multi_items()
+                proxy = self._proxy_route(request.url) if self._proxy_route is not None else self._proxy
+                proxy_headers = None
+                if proxy is not None:
+                    way = self._ways.get(proxy) or ProxyWay(proxy)
+                    proxy, proxy_headers = way.url, way.headers
+                    if way.authorization is not None and url.scheme == "http":  # sent to the proxy whole
+                        headers.append(("Proxy-Authorization", way.authorization))
                 response = await self._session.request(
                     request.method,
                     URL(str(url), encoded=True),
-                    headers=request.headers.multi_items(),
+                    headers=headers,
                     data=body or None,
                     allow_redirects=False,
-                    proxy=self._proxy_route(request.url) if self._proxy_route is not None else self._proxy,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,  # on a CONNECT
                     timeout=aiohttp.ClientTimeout(
                         total=None,
                         sock_connect=timeouts.get("connect"),

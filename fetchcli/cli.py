@@ -238,6 +238,13 @@ def fetchcli(
         _option("--header", "-H", metavar="'NAME: VALUE'", panel=REQUEST,
                 help="Extra request header; repeatable."),
     ] = None,
+    secret_header: Annotated[
+        Optional[list[str]],
+        _option("--secret-header", metavar="NAME", panel=REQUEST,
+                help="A header whose value is a secret, like Authorization: masked in every output, dropped on a "
+                "redirect to another origin; repeatable (Authorization, Proxy-Authorization, Cookie, X-Api-Key, "
+                "Api-Key, X-Auth-Token and PRIVATE-TOKEN always are)."),
+    ] = None,
     user_agent: Annotated[
         Optional[str],
         _option("--user-agent", "-A", metavar="TEXT", panel=REQUEST, default=f"fetchcli/{__version__}",
@@ -486,6 +493,7 @@ def fetchcli(
         request=RequestSettings(
             method=method.upper(),
             headers=tuple(parse_header(h) for h in header or ()),
+            secret_headers=tuple(name.strip() for name in secret_header or ()),
             user_agent=user_agent,
             follow_redirects=follow_redirects,
             max_redirects=parse_int("--max-redirects", max_redirects),

@@ -16,7 +16,7 @@ import httpx
 
 from fetchcli import __version__
 from fetchcli.pool import ShardedPoolTransport
-from fetchcli.proxies import proxy_for
+from fetchcli.proxies import ProxyWay, proxy_for, proxy_way
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
@@ -32,13 +32,29 @@ def timeout_of(settings: Settings) -> httpx.Timeout:
 
 def headers_of(settings: Settings) -> list[tuple[bytes, bytes]]:
     """The default headers of every request: ours, replaced by any ``-H`` of the same name, then
-    the ``-H`` headers. Values are sent as UTF-8 (names are ASCII tokens: settings checked them),
-    as curl sends what it is given; httpx alone would refuse anything but ASCII."""
+    the ``-H`` headers but ``Proxy-Authorization``, which only a proxy is sent (``proxy_ways``).
+    Values are sent as UTF-8 (names are ASCII tokens: settings checked them), as curl sends what
+    it is given; httpx alone would refuse anything but ASCII."""
     req = settings.request
     headers = [("User-Agent", req.user_agent or DEFAULT_USER_AGENT), ("Accept-Encoding", ACCEPT_ENCODING)]
-    overridden = {name.lower() for name, _ in req.headers}
+    given = [(name, value) for name, value in req.headers if name.lower() != "proxy-authorization"]
+    overridden = {name.lower() for name, _ in given}
     headers = [(name, value) for name, value in headers if name.lower() not in overridden]
-    return [(name.encode("ascii"), value.encode("utf-8")) for name, value in headers + list(req.headers)]
+    return [(name.encode("ascii"), value.encode("utf-8")) for name, value in headers + given]
+
+
+def _given(req: RequestSettings, name: str) -> str | None:
+    """The value of the last ``-H`` of this name (lower case), or None."""
+    found = [value for given, value in req.headers if given.lower() == name]
+    return found[-1] if found else None
+
+
+def proxy_ways(req: RequestSettings) -> dict[str, ProxyWay]:
+    """How to reach each proxy of a run (by its URL as given): without its credentials in a URL;
+    they, and the run's User-Agent, are told the proxy alone (``proxies.ProxyWay``)."""
+    user_agent = _given(req, "user-agent") or req.user_agent or DEFAULT_USER_AGENT
+    authorization = _given(req, "proxy-authorization")
+    return {proxy: proxy_way(proxy, user_agent, authorization) for proxy in req.proxies}
 
 
 def check_http2(settings: Settings) -> None:
@@ -121,11 +137,15 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
 
     network = TimedBackend(httpcore.AnyIOBackend())  # one name cache for every shard
 
+    ways = proxy_ways(req)
+
     def make_transport(proxy_url: str | None) -> httpx.AsyncBaseTransport:
-        # An https:// proxy is verified like the servers: with the same context, so -k covers it too.
         proxy: httpx.Proxy | str | None = proxy_url
-        if proxy_url is not None and proxy_url.startswith("https://"):
-            proxy = httpx.Proxy(proxy_url, ssl_context=context)
+        if proxy_url is not None and proxy_url.startswith("http"):
+            # An https:// proxy is verified like the servers: with the same context, so -k covers it too.
+            way = ways[proxy_url]
+            https = way.url.startswith("https://")
+            proxy = httpx.Proxy(way.url, ssl_context=context if https else None, headers=way.headers)
         transport = httpx.AsyncHTTPTransport(
             verify=context, http2=req.http2, limits=shard_limits, proxy=proxy, trust_env=False
         )
@@ -226,6 +246,7 @@ def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
         keepalive_expiry=pool.keepalive_expiry,
         proxy=settings.request.proxy,
         proxy_route=proxy_route(settings.request),
+        proxy_ways=proxy_ways(settings.request),
         resolver_threads=settings.resolver_threads,
     )
 
@@ -252,6 +273,22 @@ def default_transport(settings: Settings) -> httpx.AsyncBaseTransport:
 BAD_LOCATION = "fetchcli.bad_location"
 PEER_EXTENSION = "fetchcli.peer"  # (ip, port) of the connection, set by the aiohttp transport
 SSL_EXTENSION = "fetchcli.ssl_object"  # the connection's ssl.SSLObject, set by the aiohttp transport
+
+
+def _port_or_default(url: httpx.URL) -> int | None:
+    return url.port if url.port is not None else {"http": 80, "https": 443}.get(url.scheme)
+
+
+def leaves_origin(url: httpx.URL, location: httpx.URL) -> bool:
+    """Whether a redirect leaves the origin as httpx decides it when it drops Authorization
+    (fetchcli drops the other secret headers with it): another scheme, host or port, except an
+    upgrade of the same host from http:80 to https:443."""
+    if url.host != location.host:
+        return True
+    if url.scheme == location.scheme:
+        return _port_or_default(url) != _port_or_default(location)
+    upgrade = (url.scheme, _port_or_default(url), location.scheme, _port_or_default(location))
+    return upgrade != ("http", 80, "https", 443)
 
 
 async def _set_aside_a_bad_location(response: httpx.Response) -> None:

@@ -9,7 +9,7 @@ true``, ``urls = [...]`` for URLs); an unknown key or a value of the wrong kind 
 naming the file and the key.
 
 The command line reads ``FETCHCLI_<NAME>`` itself (Click's ``envvar``; ``FETCHCLI_CONFIG`` for
-the file too), except for options given more than once (``-H``, ``-i``), whose variables hold
+the file too), except for options given more than once (``-H``, ``-i``, ``--secret-header``), whose variables hold
 one value per line and are read here.
 """
 
@@ -36,7 +36,7 @@ def env_name(long_option: str) -> str:
 
 
 # Options given more than once: their environment variables hold one value per line.
-LIST_ENV = {name: env_name(name) for name in ("header", "input")}
+LIST_ENV = {name: env_name(name) for name in ("header", "input", "secret_header")}
 
 
 def config_path(given: str | None, cwd: str | None = None) -> str | None:

@@ -10,7 +10,7 @@ from typing import BinaryIO, TextIO
 
 from fetchcli.inputs import Inputs
 from fetchcli.proxies import Proxies
-from fetchcli.redact import MASK, SECRET_HEADERS, mask_credentials
+from fetchcli.redact import MASK, is_secret_header, mask_credentials
 from fetchcli.runner import Environment
 from fetchcli.settings import Settings
 from fetchcli.status import ExitStatus
@@ -55,8 +55,11 @@ def _settings_lines(settings: Settings, proxies: Proxies) -> list[tuple[str, str
     ]
     for name, value in headers_of(settings):
         text = value.decode("utf-8", "replace")
-        shown = MASK if name.decode().lower() in SECRET_HEADERS else text
+        shown = MASK if is_secret_header(name.decode(), req.secret_headers) else text
         rows.append(("header", f"{name.decode()}: {shown}"))
+    if any(name.lower() == "proxy-authorization" for name, _ in req.headers):
+        where = "to the proxy only; never to a server" if req.proxies else "not sent: no proxy"
+        rows.append(("header", f"Proxy-Authorization: {MASK} ({where})"))
     if req.insecure:
         tls = "certificates not verified (-k)"
     elif req.cacert is not None or req.capath is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -136,24 +136,33 @@ def _cause(exc: BaseException) -> tuple[str, BaseException] | None:
     return None
 
 
-def _message(exc: BaseException) -> str:
+Redact = Callable[[str], str]
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _message(exc: BaseException, redact: Redact) -> str:
     for link in _chain(exc):
-        text = clean_line(str(link))
+        text = clean_line(redact(str(link)))
         if text:
             return text
     return ""
 
 
-def classify(exc: BaseException) -> ErrorInfo:
-    """The ``ErrorInfo`` for any exception raised while fetching one URL; never raises."""
+def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:
+    """The ``ErrorInfo`` for any exception raised while fetching one URL; never raises.
+    ``redact`` (``redact.Redactor``) takes the run's secrets out of a message before it is cut to
+    one line of bounded length: a secret cut in two would no longer be found."""
     etype = next((name for cls, name in _BY_CLASS if isinstance(exc, cls)), None)
     cause = _cause(exc) if etype in (None, "ConnectError", "ReadError", "WriteError") else None
     if cause is not None:
         etype, root = cause
-        message = _message(root)
+        message = _message(root, redact)
     elif etype is None:  # not foreseen: say what it was, from the bottom of the chain
         root = list(_chain(exc))[-1]
-        return ErrorInfo("Unexpected", clean_line(f"{type(root).__name__}: {root}"))
+        return ErrorInfo("Unexpected", clean_line(redact(f"{type(root).__name__}: {root}")))
     else:
-        message = _message(exc)
+        message = _message(exc, redact)
     return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, ERROR_TYPES[etype]))

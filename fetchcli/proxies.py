@@ -7,6 +7,10 @@ read it, with ``NO_PROXY`` / ``--noproxy`` exceptions.
 - ``NO_PROXY`` (or ``--noproxy``, which replaces it) applies to ``--proxy`` too, as in curl: a
   comma-separated list of host names (``example.com`` also matches ``www.example.com``; a leading
   dot is allowed), IP addresses, CIDR networks (``10.0.0.0/8``), or ``*`` for every host.
+- A proxy's credentials (``http://user:password@proxy:3128``, or ``-H 'Proxy-Authorization: ...'``,
+  which replaces them) go to the proxy alone (``ProxyWay``): on the ``CONNECT`` of an ``https://``
+  URL, on the request of an ``http://`` URL, which an HTTP proxy is sent whole. No library is
+  handed them in a URL, where its error messages would quote them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from fetchcli.redact import authority, basic_credentials
 
 SCHEMES = ("http", "https")
 
@@ -102,3 +108,30 @@ def proxy_for(
     if chosen is None or bypasses(host, no_proxy):
         return None
     return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyWay:
+    """How requests reach one proxy: its URL without user information (a SOCKS proxy's kept: they
+    are SOCKS's own authentication), and what only the proxy is told: the run's User-Agent and
+    the credentials, as ``headers`` (on a ``CONNECT``), and the credentials alone as
+    ``authorization`` (for the request of an ``http://`` URL, sent to the proxy whole)."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    authorization: str | None = None
+
+
+def proxy_way(proxy: str, user_agent: str, authorization: str | None) -> ProxyWay:
+    """``authorization``: the value of ``-H Proxy-Authorization``; it replaces the URL's
+    credentials, as ``-H`` replaces any header fetchcli would send."""
+    if not proxy.startswith("http"):
+        return ProxyWay(proxy)
+    userinfo, _ = authority(proxy)
+    if userinfo is not None:
+        start = proxy.index("://") + 3
+        proxy = proxy[:start] + proxy[start + len(userinfo) + 1 :]
+        if authorization is None and userinfo:
+            authorization = basic_credentials(userinfo)
+    credentials = (("Proxy-Authorization", authorization),) if authorization is not None else ()
+    return ProxyWay(proxy, (("User-Agent", user_agent), *credentials), authorization)

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 
 from fetchcli import tls as tls_facts
-from fetchcli.client import BAD_LOCATION, OWN_TRANSPORT, PEER_EXTENSION, SSL_EXTENSION
+from fetchcli.client import BAD_LOCATION, OWN_TRANSPORT, PEER_EXTENSION, SSL_EXTENSION, leaves_origin
 from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.proxies import proxy_for
-from fetchcli.redact import Redactor, mask_credentials, url_secrets
+from fetchcli.redact import Redactor, is_secret_header, mask_credentials
 from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
@@ -161,9 +161,13 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
             raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
         if next_request.url.scheme not in ("http", "https"):
             raise UnsupportedRedirect(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
-        # httpx drops Authorization when a redirect leaves the origin, and Cookie always; a
-        # proxy's credentials are for the first request only (as requests does).
+        # httpx drops Authorization when a redirect leaves the origin, and Cookie always; the
+        # other secret headers go with Authorization; a proxy's credentials never reach a server.
         next_request.headers.pop("Proxy-Authorization", None)
+        if leaves_origin(request.url, next_request.url):
+            extra = req.secret_headers
+            for name in {name for name in next_request.headers if is_secret_header(name, extra)}:
+                next_request.headers.pop(name, None)
         request = next_request
 
 
@@ -300,7 +304,9 @@ async def _attempts(
         try:
             outcome = await _exchange(client, request, settings, trail)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
-            outcome = _Outcome(error=classify(exc), trail=trail)
+            outcome = _Outcome(
+                error=classify(exc, Redactor.for_request(settings.request, request.url, trail.last)), trail=trail
+            )
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
@@ -382,9 +388,8 @@ async def fetch_one(
         error = classify(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         deadline.cancel()
-        error = classify(exc)
-    redact = Redactor.for_headers(settings.request.headers).with_secrets(url_secrets(item.url))
-    error = ErrorInfo(error.type, redact(error.message))
+        error = classify(exc, Redactor.for_request(settings.request, item.url))
+    error = ErrorInfo(error.type, Redactor.for_request(settings.request, item.url)(error.message))  # once more
     return FetchResult(
         index=item.index,
         url=item.display_url,

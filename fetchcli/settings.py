@@ -13,6 +13,8 @@ import re
 import typing
 from dataclasses import dataclass, field
 
+from fetchcli.redact import authority, hides_userinfo
+
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_KEEPALIVE_EXPIRY = 5.0
 DEFAULT_TIMEOUT = 5.0
@@ -127,6 +129,8 @@ class RequestSettings:
     capath: str | None = None  # directory of CA certificates (OpenSSL's c_rehash layout)
     client_cert: str | None = None  # PEM client certificate (and key, unless client_key)
     client_key: str | None = None
+    # More headers whose values are secrets (lower case), besides redact.SECRET_HEADERS
+    secret_headers: tuple[str, ...] = ()
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -265,6 +269,9 @@ def validate(settings: Settings) -> None:
             raise SettingsError("--header", f"has an invalid header name {name!r}")
         if _CONTROL.search(value):
             raise SettingsError("--header", f"value for {name!r} must not contain control characters")
+    for name in req.secret_headers:
+        if not _TOKEN.match(name):
+            raise SettingsError("--secret-header", f"must be a header name, not {name!r}")
     if req.user_agent is not None and _CONTROL.search(req.user_agent):
         raise SettingsError("--user-agent", "must not contain control characters")
     success = settings.success
@@ -282,8 +289,27 @@ def validate(settings: Settings) -> None:
         option = "--proxy" if req.proxy is not None else "proxy from the environment"
         if not re.match(r"^(https?|socks5h?)://[^\s]+$", proxy):
             raise SettingsError(option, "must be a URL such as http://host:port")
+        _check_proxy_address(option, proxy)
         if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
             raise SettingsError(option, "socks5:// needs the socks extra: pip install 'fetchcli[socks]'")
+
+
+def _check_proxy_address(option: str, proxy: str) -> None:
+    """A proxy's host and port, checked before anything is fetched (a library would raise on
+    every URL); nothing of the URL is quoted: its user information may be a password."""
+    _, hostport = authority(proxy)
+    if hostport.startswith("["):
+        host, _, after = hostport.partition("]")
+        port = after[1:] if after.startswith(":") else after
+    else:
+        host, _, port = hostport.partition(":")
+    if not host.strip("["):
+        raise SettingsError(option, "has no host: it must be a URL such as http://host:port")
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):  # empty: the default
+        hint = ""
+        if hides_userinfo(proxy):
+            hint = " (a user name or password holding '/', '?' or '#' must be percent-encoded: %2F, %3F, %23)"
+        raise SettingsError(option, f"has an invalid port: it must be a number from 1 to 65535{hint}")
 
 
 _NO_LIMIT_WORDS = ("inf", "infinity", "none", "unlimited")

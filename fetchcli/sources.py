@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from fetchcli.models import ErrorInfo, UrlItem
+from fetchcli.redact import mask_input
 
 MAX_URL_LENGTH = 8192
 SUPPORTED_SCHEMES = ("http", "https")
@@ -28,8 +29,11 @@ _AUTHORITY_END = re.compile(r"[/?#]")  # compiled once: re.split(pattern, ...) l
 _RAW_PREVIEW = 200
 
 
-def _invalid(index: int, raw: str, message: str) -> UrlItem:
-    shown = raw if len(raw) <= _RAW_PREVIEW else raw[:_RAW_PREVIEW] + "..."
+def _invalid(index: int, raw: str, message: str, *, cut: bool = False) -> UrlItem:
+    """An input that is not fetched. What is kept of it (and shown) is masked first and cut to
+    ``_RAW_PREVIEW`` characters after: cut first, a password could lose the '@' that marks it."""
+    shown = mask_input(raw, cut=cut)
+    shown = shown if len(shown) <= _RAW_PREVIEW else shown[:_RAW_PREVIEW] + "..."
     return UrlItem(index=index, raw=shown, url=None, error=ErrorInfo("InvalidURL", message))
 
 
@@ -41,28 +45,42 @@ def _describe_char(ch: str) -> str:
     return f"a control character (U+{ord(ch):04X})"
 
 
-def _check_host(host: str) -> str | None:
-    """Return why ``host`` cannot be a host name or IP literal, or ``None`` when it can."""
+def _check_host(host: str) -> tuple[str, str | None] | None:
+    """Why ``host`` cannot be a host name or IP literal, as (what, the part to quote), or
+    ``None`` when it can."""
     if host.startswith("["):
         if not host.endswith("]"):
-            return "has an unterminated IPv6 address"
+            return "an unterminated IPv6 address", None
         try:
             ipaddress.IPv6Address(host[1:-1].split("%", 1)[0])
         except ValueError:
-            return f"has an invalid IPv6 address {host!r}"
+            return "an invalid IPv6 address", host
         return None
     if not _HOST.match(host):
-        return f"has an invalid host {host!r}"
+        return "an invalid host", host
     if len(host) > 63 and (len(host.rstrip(".")) > 253 or any(len(label) > 63 for label in host.split("."))):
-        return f"has a host name that is too long: {host[:80]!r}"
+        return "a host name that is too long:", host[:80]
     return None
+
+
+_ENCODE_HINT = "a user name or password holding '/', '?' or '#' must be percent-encoded: %2F, %3F, %23"
+
+
+def _bad_authority(index: int, raw: str, what: str, part: str | None, hidden: bool) -> UrlItem:
+    """``URL has <what> '<part>'``; with ``hidden`` (an '@' comes after the authority, so what
+    looks like a host or port may be a piece of a password holding '/', '?' or '#', as in
+    ``http://u:pa/ss@h/``, where the WHATWG URL standard and curl see the host ``u``, port
+    ``pa``), nothing of it is quoted."""
+    if hidden:
+        return _invalid(index, raw, f"URL has {what.rstrip(':')} ({_ENCODE_HINT})")
+    return _invalid(index, raw, f"URL has {what}" + (f" {part!r}" if part is not None else ""))
 
 
 def normalise_url(text: str, index: int) -> UrlItem:
     """Validate one URL and add ``https://`` when it has no scheme; never raises."""
     raw = text
-    if len(text) > MAX_URL_LENGTH:
-        return _invalid(index, raw, f"URL is longer than {MAX_URL_LENGTH} characters")
+    if len(text) > MAX_URL_LENGTH:  # perhaps the start of a longer line (iter_binary_lines)
+        return _invalid(index, raw, f"URL is longer than {MAX_URL_LENGTH} characters", cut=True)
     bad = _FORBIDDEN.search(text)
     if bad is not None:
         return _invalid(index, raw, f"URL contains {_describe_char(bad.group())}")
@@ -86,17 +104,18 @@ def normalise_url(text: str, index: int) -> UrlItem:
     else:
         host, colon, port_text = hostport.partition(":")
         port = port_text if colon else None
+    hidden = "@" in rest[len(authority) :]
     if not host:
-        return _invalid(index, raw, "URL has no host")
+        return _bad_authority(index, raw, "no host", None, hidden)
     reason = _check_host(host)
     if reason is not None:
-        return _invalid(index, raw, f"URL {reason}")
+        return _bad_authority(index, raw, *reason, hidden)
     if port is not None and (not port.isdigit() or not 0 < int(port) < 65536):
-        return _invalid(index, raw, f"URL has an invalid port {port!r}")
+        return _bad_authority(index, raw, "an invalid port", port, hidden)
     if not host.startswith("[") and _NUMBER_LABEL.match(host.rstrip(".").rpartition(".")[2]):
         address = _ipv4(host)
         if address is None:
-            return _invalid(index, raw, f"URL has an invalid IPv4 address {host!r}")
+            return _bad_authority(index, raw, "an invalid IPv4 address", host, hidden)
         if address != host:  # 2130706433, 0x7f.1, 127.1: one spelling for both backends
             start = len(scheme) + 3 + len(authority) - len(hostport)
             text = text[:start] + address + text[start + len(host) :]
