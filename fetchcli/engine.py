@@ -24,7 +24,7 @@ from fetchcli.admission import DEMAND, Lookahead
 from fetchcli.client import build_client
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
-from fetchcli.request import fetch_one, invalid_result, unfinished_result
+from fetchcli.request import fetch_one, internal_error_result, invalid_result, unfinished_result
 from fetchcli.selection import Selection
 from fetchcli.settings import Order, Settings
 
@@ -101,6 +101,7 @@ class _Run:
         self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
         self.read = 0  # sequence number of the next URL read from the input
         self.emitted = 0  # sequence number of the next result to write (input order)
+        self.stopping = False  # cancel_all was called: a cancelled task is the engine's doing
 
     def has_room(self) -> bool:
         """A URL can start now."""
@@ -152,10 +153,17 @@ class _Run:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[FetchResult]) -> None:
-        seq, _, host = self.running.pop(task)
+        seq, item, host = self.running.pop(task)
         self.waiting.finished(host)
-        if not task.cancelled():
-            self.post((seq, task.result()))
+        if task.cancelled():
+            if not self.stopping:  # not cancelled by the engine: a CancelledError escaped the URL's code
+                self.post((seq, internal_error_result(item, asyncio.CancelledError())))
+            return  # cancelled by a stop: cancel_all reports it
+        try:
+            result = task.result()
+        except Exception as exc:  # noqa: BLE001 - a URL whose task raised still gets its record, not a gap
+            result = internal_error_result(item, exc)
+        self.post((seq, result))
 
     def accept(self, seq: int, result: FetchResult) -> FetchResult | None:
         """Returns the result at once in completion order; buffers it in input order."""
@@ -172,6 +180,7 @@ class _Run:
     async def cancel_all(self, message: str | None = None) -> list[FetchResult]:
         """Cancel every URL in flight; with ``message``, return a ``Cancelled`` record for each
         that did not finish first (those that did are left in the done queue)."""
+        self.stopping = True
         tasks = dict(self.running)
         for task in tasks:
             task.cancel()
