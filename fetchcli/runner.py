@@ -271,9 +271,11 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             except OSError as exc:
                 raise OutputError(exc) from None
         summary.stopped_by = signal.Signals(state.signal).name if state.signal is not None else None
+        cut = 0  # bytes of a pipe's line begun but not finished at the stop: not reported
         if not inputs.done:  # stopped by a signal or --deadline before the input's end
             inputs.stop_reading()
             summary.unread = inputs.unread()
+            cut = inputs.cut()
         if summary_json is not None:
             writing = summary_json
             try:
@@ -300,6 +302,12 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
         say(env, (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe())
+    if cut:
+        say(
+            env,
+            f"fetchcli: warning: the run stopped in the middle of an input line; its first {cut:,} bytes were"
+            " read, the rest did not come in time: that line is not reported",
+        )
     if state.internal_errors:
         urls = "a URL" if state.internal_errors == 1 else f"{state.internal_errors:,} URLs"
         say(env, f"fetchcli: internal error: {state.internal_type} while fetching {urls}; please report it")
