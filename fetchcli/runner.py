@@ -284,12 +284,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
                 raise OutputError(exc) from None
             summary_json.commit()
     except OutputError as exc:
-        # The run ends here: one line (none for a closed pipe, as `head` users expect), no summary.
-        writing.abandon()
-        if exc.broken_pipe:
-            return ExitStatus.BROKEN_PIPE
-        say(env, f"fetchcli: error: cannot write {writing.where}: {exc}")
-        return ExitStatus.IO_ERROR
+        return write_failed(env, writing, exc)  # the run ends here, without a summary
     finally:
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
         if summary_json is not None:
@@ -325,6 +320,16 @@ def _open_summary_json(options: OutputOptions) -> Output | None:
         return Output.open(options.summary_json, atomic=True)
     except OpenError as exc:
         raise SettingsError("--summary-json", str(exc)) from None
+
+
+def write_failed(env: Environment, output: Output, exc: OutputError) -> int:
+    """Writing ``output`` failed: one line (none for a closed pipe, as `head` users expect) and
+    the exit status for it."""
+    output.abandon()
+    if exc.broken_pipe:
+        return ExitStatus.BROKEN_PIPE
+    say(env, f"fetchcli: error: cannot write {output.where}: {exc}")
+    return ExitStatus.IO_ERROR
 
 
 def say(env: Environment, line: str) -> None:

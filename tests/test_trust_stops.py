@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -127,3 +128,64 @@ def test_deadline_with_a_line_half_written_reports_no_cut_url(server: LoopbackSe
     assert all(r["ok"] for r in records)
     assert f"its first {len(half)} bytes were read, the rest did not come in time" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- item 14: closed standard streams ---------------------------------------------------------
+
+
+def _closing(*fds: int) -> Callable[[], None]:
+    def close() -> None:  # in the child, after its 0/1/2 are set up: as `>&-` leaves them
+        for fd in fds:
+            os.close(fd)
+
+    return close
+
+
+def _run_with_closed(fds: tuple[int, ...], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FETCHCLI, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        preexec_fn=_closing(*fds),
+    )  # fmt: skip
+
+
+def _no_crash(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode >= 0, f"killed by signal {-done.returncode}"  # no SIGABRT inside uvloop
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_closed_stdout_is_the_documented_write_error(server: LoopbackServer, backend: Backend) -> None:
+    done = _run_with_closed((1,), "--backend", backend.value, server.url("/ok/closed-stdout"))
+    _no_crash(done)
+    assert done.returncode == 74  # ExitStatus.IO_ERROR: the results could not be written
+    assert done.stderr == "fetchcli: error: cannot write stdout: Bad file descriptor\n"
+
+
+def test_closed_stdout_with_dry_run_is_the_documented_write_error(server: LoopbackServer) -> None:
+    done = _run_with_closed((1,), "--dry-run", server.url("/ok/closed-dry-run"))
+    _no_crash(done)
+    assert done.returncode == 74
+    assert done.stderr == "fetchcli: error: cannot write stdout: Bad file descriptor\n"
+
+
+@pytest.mark.parametrize("closed", [(2,), (1, 2)])
+def test_closed_stderr_runs_quietly(server: LoopbackServer, backend: Backend, closed: tuple[int, ...]) -> None:
+    urls = [server.url(f"/ok/closed-stderr-{n}") for n in range(3)] + [server.url("/status/404")]
+    done = _run_with_closed(closed, "--backend", backend.value, "--summary", *urls)
+    _no_crash(done)
+    assert done.stderr == ""  # it went to /dev/null
+    if closed == (2,):
+        assert done.returncode == 1  # the 404: the run itself went as usual
+        records = _records(done.stdout)
+        assert [r["ok"] for r in records] == [True, True, True, False]
+    else:
+        assert done.returncode == 74
+
+
+def test_closed_stdin_is_an_empty_input(server: LoopbackServer) -> None:
+    done = _run_with_closed((0,))
+    _no_crash(done)
+    assert done.returncode == 0
+    assert done.stderr == "fetchcli: warning: no URLs to fetch\n"
+    done = _run_with_closed((0,), server.url("/ok/closed-stdin"))  # URLs as arguments: as usual
+    _no_crash(done)
+    assert done.returncode == 0 and _records(done.stdout)[0]["ok"]
