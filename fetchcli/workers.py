@@ -326,7 +326,11 @@ async def _serve() -> None:
                 result = task.result()
             except Exception as exc:  # noqa: BLE001 - the parent awaits a record for every URL it sent
                 result = request.internal_error_result(item, exc)
-        transport.write(frame((seq, result)))
+        try:
+            message = frame((seq, result))
+        except Exception as exc:  # noqa: BLE001 - a record that cannot be sent is still answered
+            message = frame((seq, request.internal_error_result(item, exc)))
+        transport.write(message)
 
     async def one(item: UrlItem) -> FetchResult:
         await slots.acquire()
