@@ -89,10 +89,28 @@ def _option(
     )
 
 
+def _print_and_exit(text: str) -> None:
+    """``--version``, ``--schema``, ``--help``: ``text`` on stdout, exit 0; a stdout that cannot
+    take it (closed, full) is the documented write error, not a traceback."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise typer.Exit(_stdout_failed(exc)) from None
+    raise typer.Exit(0)
+
+
+def _stdout_failed(exc: OSError) -> int:
+    from fetchcli.output import Output, OutputError
+    from fetchcli.runner import Environment, write_failed
+
+    env = Environment(stdin_isatty=False, stdout_isatty=False, stderr_isatty=False)
+    return write_failed(env, Output(env.stdout, "stdout"), OutputError(exc))
+
+
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"fetchcli {__version__}")
-        raise typer.Exit(0)
+        _print_and_exit(f"fetchcli {__version__}\n")
 
 
 def _schema(value: bool) -> None:
@@ -101,16 +119,14 @@ def _schema(value: bool) -> None:
 
         from fetchcli.schema import record_schema
 
-        typer.echo(json.dumps(record_schema(), indent=2))
-        raise typer.Exit(0)
+        _print_and_exit(json.dumps(record_schema(), indent=2) + "\n")
 
 
 def _help(ctx: typer.Context, value: bool) -> None:
     if value:
         from fetchcli.help import render_help
 
-        typer.echo(render_help(ctx.command), nl=False)
-        raise typer.Exit(0)
+        _print_and_exit(render_help(ctx.command))
 
 
 def _config(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
@@ -556,8 +572,15 @@ def fetchcli(
         raise SettingsError("--resume-failed", "goes with --resume FILE")
     if dry_run:
         from fetchcli.dryrun import describe_run
+        from fetchcli.output import Output, OutputError
+        from fetchcli.runner import write_failed
 
-        raise typer.Exit(describe_run(settings, urls or [], input or [], proxies, Environment()))
+        env = Environment()
+        try:
+            status = describe_run(settings, urls or [], input or [], proxies, env)
+        except OutputError as exc:
+            status = write_failed(env, Output(env.stdout, "stdout"), exc)
+        raise typer.Exit(status)
     raise typer.Exit(execute(settings, urls or [], input or [], options, Environment()))
 
 
@@ -617,6 +640,9 @@ def _values_as_given(command: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return the exit status (no traceback for usage errors)."""
+    from fetchcli.stdstreams import fill_closed_standard_streams
+
+    fill_closed_standard_streams()  # first: before anything opens a file (see stdstreams.py)
     command = typer.main.get_command(app)
     _values_as_given(command)
     try:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
 from fetchcli.inputs import Inputs
+from fetchcli.output import OutputError
 from fetchcli.proxies import Proxies
 from fetchcli.redact import MASK, is_secret_header, mask_credentials
 from fetchcli.runner import Environment
@@ -110,7 +111,10 @@ def _settings_lines(settings: Settings, proxies: Proxies) -> list[tuple[str, str
 
 
 def _write(out: TextIO, line: str) -> None:
-    out.write(for_terminal(line) + "\n")
+    try:
+        out.write(for_terminal(line) + "\n")
+    except OSError as exc:  # a closed or full stdout: the documented write error, not a traceback
+        raise OutputError(exc) from None
 
 
 def describe_run(
@@ -151,5 +155,8 @@ def describe_run(
     if left_out:
         line += f"; {left_out} left out (--shard, --unique)"
     _write(out, line)
-    out.flush()
+    try:
+        out.flush()
+    except OSError as exc:
+        raise OutputError(exc) from None
     return ExitStatus.OK if invalid == 0 else ExitStatus.FAILURES

@@ -7,8 +7,11 @@ however long the input is. Each URL runs in its own task (``request.fetch_one``)
 
 A run can be stopped early, by ``Settings.deadline`` or by ``Stop.request`` (the CLI's signal
 handlers): no URL is started after that, URLs in flight are cancelled and reported as
-``Cancelled``, and with a deadline the URLs not started are still read and reported as
-``NotStarted``, so every input URL appears exactly once.
+``Cancelled``, and the URLs read but not started as ``NotStarted``. With a deadline the rest of
+a file (or list) is read and reported too, so every input URL appears exactly once; a pipe,
+which may never end (``tail -f log | fetchcli --deadline 60``), is not read further: the run
+ends at its deadline whatever the input does, and what the pipe still held is left unread.
+A URL whose task raises (a bug) is still reported: as ``Unexpected``, naming the exception.
 """
 
 from __future__ import annotations
@@ -24,19 +27,18 @@ from fetchcli.admission import DEMAND, Lookahead
 from fetchcli.client import build_client
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.politeness import Gate, Lane
-from fetchcli.request import fetch_one, invalid_result, unfinished_result
+from fetchcli.request import fetch_one, internal_error_result, invalid_result, unfinished_result
 from fetchcli.selection import Selection
 from fetchcli.settings import Order, Settings
 
 UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
 RemoteFetch = Callable[[UrlItem], Awaitable[FetchResult]]
 _WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
-DRAIN_IDLE = 1.0
 
 
 class Stop:
-    """Ask a running ``fetch`` to stop. ``report_unstarted``: read the rest of the input and
-    report each URL as ``NotStarted`` (what a deadline wants; an interrupt does not)."""
+    """Ask a running ``fetch`` to stop. ``report_unstarted``: read the rest of a file (not a
+    pipe) and report each URL as ``NotStarted`` (what a deadline wants; an interrupt does not)."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
@@ -101,6 +103,7 @@ class _Run:
         self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
         self.read = 0  # sequence number of the next URL read from the input
         self.emitted = 0  # sequence number of the next result to write (input order)
+        self.stopping = False  # cancel_all was called: a cancelled task is the engine's doing
 
     def has_room(self) -> bool:
         """A URL can start now."""
@@ -152,10 +155,17 @@ class _Run:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[FetchResult]) -> None:
-        seq, _, host = self.running.pop(task)
+        seq, item, host = self.running.pop(task)
         self.waiting.finished(host)
-        if not task.cancelled():
-            self.post((seq, task.result()))
+        if task.cancelled():
+            if not self.stopping:  # not cancelled by the engine: a CancelledError escaped the URL's code
+                self.post((seq, internal_error_result(item, asyncio.CancelledError())))
+            return  # cancelled by a stop: cancel_all reports it
+        try:
+            result = task.result()
+        except Exception as exc:  # noqa: BLE001 - a URL whose task raised still gets its record, not a gap
+            result = internal_error_result(item, exc)
+        self.post((seq, result))
 
     def accept(self, seq: int, result: FetchResult) -> FetchResult | None:
         """Returns the result at once in completion order; buffers it in input order."""
@@ -172,6 +182,7 @@ class _Run:
     async def cancel_all(self, message: str | None = None) -> list[FetchResult]:
         """Cancel every URL in flight; with ``message``, return a ``Cancelled`` record for each
         that did not finish first (those that did are left in the done queue)."""
+        self.stopping = True
         tasks = dict(self.running)
         for task in tasks:
             task.cancel()
@@ -203,15 +214,15 @@ class _Source:
         self._pending: asyncio.Future[UrlItem] | None = None
         self.exhausted = False
 
-    async def next(self, interrupt: asyncio.Event | None = None, idle: float | None = None) -> UrlItem | None:
-        """The next item; None at the end (``exhausted``), or when ``interrupt`` is set or
-        ``idle`` seconds pass before an item comes."""
+    async def next(self, interrupt: asyncio.Event | None = None) -> UrlItem | None:
+        """The next item; None at the end (``exhausted``), or when ``interrupt`` is set before an
+        item comes."""
         while True:
-            item = await self._next(interrupt, idle)
+            item = await self._next(interrupt)
             if item is None or self._keep is None or self._keep(item):
                 return item
 
-    async def _next(self, interrupt: asyncio.Event | None, idle: float | None) -> UrlItem | None:
+    async def _next(self, interrupt: asyncio.Event | None) -> UrlItem | None:
         try:
             if self._sync is not None:
                 return next(self._sync)
@@ -225,7 +236,7 @@ class _Source:
                 interrupted = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
                 if interrupted is not None:
                     waits.add(interrupted)
-                await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 if interrupted is not None:
                     interrupted.cancel()
                 if not self._pending.done():
@@ -244,6 +255,14 @@ class _Source:
             return None  # a sync source is read one item at a time: nothing was taken ahead
         stop_reading()
         return await self.next()
+
+    async def rest(self, whole: bool) -> UrlItem | None:
+        """After a stop: the next item left to report, or None. ``whole`` (a deadline): a sync
+        source (a file, a list: it ends) is read on to its end; an async one (a pipe, which may
+        never end) gives what was taken from it already, and nothing more is read from it."""
+        if whole and self._sync is not None:
+            return await self.next()
+        return await self.taken()
 
     def close(self) -> None:
         if self._pending is not None:
@@ -318,10 +337,9 @@ async def run_fetch(
                 yield immediate
         for result in run.ready():
             yield result
-        # With a deadline, what the input still holds is reported too; a pipe that stays open
-        # and silent for DRAIN_IDLE seconds ends that (its writer may never close it). On a
-        # signal, only what was taken from the input already (a pipe's read-ahead) is reported.
-        while (item := await (source.next(idle=DRAIN_IDLE) if stop.report_unstarted else source.taken())) is not None:
+        # What was taken from the input already (a pipe's read-ahead) is reported; with a
+        # deadline, so is the rest of a file. A pipe is not read on: it may never end.
+        while (item := await source.rest(stop.report_unstarted)) is not None:
             result = (
                 invalid_result(item)
                 if item.url is None

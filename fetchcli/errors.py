@@ -51,6 +51,25 @@ ERROR_TYPES: dict[str, str] = {
 }
 
 
+# The start of the message of a URL whose fetch raised instead of returning a record: a fault in
+# fetchcli itself. ``classify`` never starts a message so (its ``Unexpected`` messages start with
+# a class name, which has no space), so a record says it was an internal error by this alone.
+INTERNAL_ERROR = "internal error: "
+
+
+def internal_error(exc: BaseException) -> ErrorInfo:
+    """The error of a URL whose fetch raised (a bug, an exception nobody mapped): the exception's
+    type only, no traceback and no internals."""
+    return ErrorInfo("Unexpected", f"{INTERNAL_ERROR}{clean_line(type(exc).__name__, 80)} while fetching this URL")
+
+
+def internal_error_type(error: ErrorInfo | None) -> str | None:
+    """The exception type named by an ``internal_error``, None for any other error."""
+    if error is None or error.type != "Unexpected" or not error.message.startswith(INTERNAL_ERROR):
+        return None
+    return error.message[len(INTERNAL_ERROR) :].split(" ", 1)[0]
+
+
 class TotalTimeout(Exception):
     """A URL took longer than ``--max-time`` in all (redirects and body included)."""
 

@@ -47,7 +47,7 @@ Examples
 
 Exit status
   0    every URL ok (or at most --max-failures failed)
-  1    more URLs failed
+  1    more URLs failed (or an internal error: a bug, whatever --max-failures says)
   2    usage error
   74   the output could not be written
   130  interrupted (SIGINT)

@@ -14,6 +14,7 @@ import os
 import select
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import BinaryIO
 
@@ -29,13 +30,21 @@ class FdLineReader:
 
     ``stop`` makes it read nothing more from the descriptor: the lines it holds already (bytes
     taken from the pipe) are still returned, then end of input. A wait for data is woken up by
-    ``stop``, so no byte is taken from the pipe after it; ``at_eof`` tells whether the pipe was
-    really read to its end."""
+    ``stop``. A line it holds only in part (a read ends where the writer's write ended, not at a
+    newline) is finished first: read on one byte at a time, so that nothing after its newline is
+    taken, for at most ``FINISH_SECONDS`` in all and the caller's ``limit`` bytes. A line that
+    cannot be finished so is dropped, not returned cut short (``…/ok?`` for ``…/ok?1567``), and
+    ``cut`` says how many bytes of it were read. ``at_eof`` tells whether the pipe was really
+    read to its end."""
+
+    FINISH_SECONDS = 1.0
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._buffer = b""
         self.at_eof = False
+        self.cut = 0  # bytes of a line begun but not finished when the reading stopped
+        self._finish_by: float | None = None  # after stop: when finishing a begun line gives up
         self._stopped = False
         self._wake_r, self._wake_w = os.pipe()
         self._poll: select.poll | None = None
@@ -75,10 +84,41 @@ class FdLineReader:
             if 0 <= limit <= len(self._buffer):
                 line, self._buffer = self._buffer[:limit], self._buffer[limit:]
                 return line
-            if self.at_eof or self._stopped:
+            if self.at_eof:
                 line, self._buffer = self._buffer, b""
                 return line
+            if self._stopped:
+                return self._finish_line(limit)
             self._fill()
+
+    def _finish_line(self, limit: int) -> bytes:
+        """After ``stop``: the line begun in the buffer, read on to its newline (or the end of
+        the input, or ``limit`` bytes); b"" (and ``cut`` set) when that takes too long."""
+        if not self._buffer:
+            return b""
+        if self._finish_by is None:
+            self._finish_by = time.monotonic() + self.FINISH_SECONDS
+        waiting = None
+        if hasattr(select, "poll"):
+            waiting = select.poll()
+            waiting.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while limit < 0 or len(self._buffer) < limit:
+            left = self._finish_by - time.monotonic()
+            try:
+                if waiting is None or left <= 0 or not waiting.poll(max(1, int(left * 1000))):
+                    raise TimeoutError
+                byte = os.read(self._fd, 1)  # one at a time: nothing past the newline is taken
+            except OSError:  # not finished in time (TimeoutError), or the input failed
+                self.cut, self._buffer = len(self._buffer), b""
+                return b""  # dropped, never passed on cut short
+            if not byte:
+                self.at_eof = True
+                break
+            self._buffer += byte
+            if byte == b"\n":
+                break
+        line, self._buffer = self._buffer, b""
+        return line
 
 
 _END = object()
@@ -242,6 +282,11 @@ class Inputs:
         self._stop.set()
         for reader in self._readers:
             reader.stop()
+
+    def cut(self) -> int:
+        """After ``stop_reading``: bytes of a pipe's line that was begun but could not be finished
+        (``FdLineReader``), and so was not passed on; 0 when none."""
+        return sum(reader.cut for reader in self._readers)
 
     def unread(self) -> int:
         """After ``stop_reading``: URLs left in the input, or -1 when that cannot be known (a pipe

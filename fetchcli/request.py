@@ -14,7 +14,14 @@ import httpx
 
 from fetchcli import tls as tls_facts
 from fetchcli.client import BAD_LOCATION, OWN_TRANSPORT, PEER_EXTENSION, SSL_EXTENSION, leaves_origin
-from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
+from fetchcli.errors import (
+    InvalidRedirect,
+    InvalidRequestURL,
+    TotalTimeout,
+    UnsupportedRedirect,
+    classify,
+    internal_error,
+)
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.proxies import proxy_for
@@ -54,6 +61,13 @@ def unfinished_result(item: UrlItem, error_type: str, message: str) -> FetchResu
     return FetchResult(
         index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=ErrorInfo(error_type, message)
     )
+
+
+def internal_error_result(item: UrlItem, exc: BaseException) -> FetchResult:
+    """The record of a URL whose fetch raised instead of returning one (a fault in fetchcli):
+    ``Unexpected``, naming the exception's type (``errors.internal_error``)."""
+    error = internal_error(exc)
+    return unfinished_result(item, error.type, error.message)
 
 
 class _Deadline:

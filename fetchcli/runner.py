@@ -135,6 +135,19 @@ class _RunState:
     progress: ProgressLine | None = None
     selection: Selection | None = None
     resume: ResumeFile | None = None
+    env: Environment | None = None
+    internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
+    internal_type: str | None = None  # the first one's exception type
+
+    def notice(self, line: str) -> None:
+        """One line on stderr while the run goes on (above the progress line, if any)."""
+        if self.env is None:
+            return
+        if self.progress is not None:
+            self.progress.clear()
+        say(self.env, line)
+        if self.progress is not None:
+            self.progress.redraw()
 
 
 _SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
@@ -150,7 +163,7 @@ def execute(
     prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
-    state = _RunState()
+    state = _RunState(env=env)
     if options.resume is not None:
         state.resume = _load_resume(settings, urls, paths, options, env)
     if state.resume is not None or settings.shard is not None or settings.unique:
@@ -258,9 +271,11 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             except OSError as exc:
                 raise OutputError(exc) from None
         summary.stopped_by = signal.Signals(state.signal).name if state.signal is not None else None
+        cut = 0  # bytes of a pipe's line begun but not finished at the stop: not reported
         if not inputs.done:  # stopped by a signal or --deadline before the input's end
             inputs.stop_reading()
             summary.unread = inputs.unread()
+            cut = inputs.cut()
         if summary_json is not None:
             writing = summary_json
             try:
@@ -269,12 +284,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
                 raise OutputError(exc) from None
             summary_json.commit()
     except OutputError as exc:
-        # The run ends here: one line (none for a closed pipe, as `head` users expect), no summary.
-        writing.abandon()
-        if exc.broken_pipe:
-            return ExitStatus.BROKEN_PIPE
-        say(env, f"fetchcli: error: cannot write {writing.where}: {exc}")
-        return ExitStatus.IO_ERROR
+        return write_failed(env, writing, exc)  # the run ends here, without a summary
     finally:
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
         if summary_json is not None:
@@ -287,8 +297,19 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
         say(env, (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe())
+    if cut:
+        say(
+            env,
+            f"fetchcli: warning: the run stopped in the middle of an input line; its first {cut:,} bytes were"
+            " read, the rest did not come in time: that line is not reported",
+        )
+    if state.internal_errors:
+        urls = "a URL" if state.internal_errors == 1 else f"{state.internal_errors:,} URLs"
+        say(env, f"fetchcli: internal error: {state.internal_type} while fetching {urls}; please report it")
     if state.signal is not None:
         return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
+    if state.internal_errors:
+        return ExitStatus.FAILURES  # a fault in fetchcli is never within --max-failures
     return ExitStatus.OK if summary.failed <= options.max_failures else ExitStatus.FAILURES
 
 
@@ -299,6 +320,16 @@ def _open_summary_json(options: OutputOptions) -> Output | None:
         return Output.open(options.summary_json, atomic=True)
     except OpenError as exc:
         raise SettingsError("--summary-json", str(exc)) from None
+
+
+def write_failed(env: Environment, output: Output, exc: OutputError) -> int:
+    """Writing ``output`` failed: one line (none for a closed pipe, as `head` users expect) and
+    the exit status for it."""
+    output.abandon()
+    if exc.broken_pipe:
+        return ExitStatus.BROKEN_PIPE
+    say(env, f"fetchcli: error: cannot write {output.where}: {exc}")
+    return ExitStatus.IO_ERROR
 
 
 def say(env: Environment, line: str) -> None:
@@ -352,7 +383,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
             if settings.workers > 1:
                 from fetchcli.workers import WorkerPool
 
-                remote = (await stack.enter_async_context(WorkerPool(settings))).fetch
+                remote = (await stack.enter_async_context(WorkerPool(settings, state.notice))).fetch
             results = await stack.enter_async_context(
                 aclosing(fetch(items, settings, stop=stop, selection=state.selection, remote=remote))
             )
@@ -362,6 +393,17 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
                 except OSError as exc:
                     raise OutputError(exc) from None
                 state.summary.add(result)
+                if result.error is not None and result.error.type == "Unexpected":
+                    _count_internal_error(state, result)
+
+
+def _count_internal_error(state: _RunState, result: FetchResult) -> None:
+    from fetchcli.errors import internal_error_type
+
+    kind = internal_error_type(result.error)
+    if kind is not None:
+        state.internal_errors += 1
+        state.internal_type = state.internal_type or kind
 
 
 @contextlib.contextmanager

@@ -11,12 +11,16 @@ URL goes to its host's worker (by a hash of the host: where connections to it ma
 unless that worker is out of connections or has more in flight than the least busy by a quarter
 of its share, and then to the least busy (so a list of one host still keeps every worker busy).
 
-Protocol: length-prefixed pickles over the worker's stdin and stdout (``python -m
-fetchcli.workers``): the settings first; then ``("fetch", seq, UrlItem)`` and ``("cancel",
+A worker is started isolated from the working directory (``worker_command``): ``python -m``
+would put the directory the user runs fetchcli from first on ``sys.path``, and a ``fetchcli/``
+folder or ``fetchcli.py`` there (a clone in ``$HOME``, where cron jobs run) would be imported by
+every worker. Protocol: length-prefixed pickles over the worker's stdin and stdout: the settings
+first; then ``("fetch", seq, UrlItem)`` and ``("cancel",
 seq)``; back ``(seq, FetchResult)``. A worker runs in its own session (a Ctrl-C at the terminal
 goes to the parent alone, which cancels what is in flight), and ends when its stdin closes, so
-workers never outlive a parent killed with ``kill -9``. A worker that dies fails the URLs it had
-with an ``Unexpected`` record.
+workers never outlive a parent killed with ``kill -9``. A worker that dies (or cannot start)
+fails the URLs it had with an ``Unexpected`` record that quotes the last line it wrote to stderr
+(kept, bounded, by the parent), and the parent says so once on its own stderr.
 """
 
 from __future__ import annotations
@@ -27,16 +31,61 @@ import dataclasses
 import functools
 import os
 import pickle
+import signal
 import struct
 import sys
+from collections.abc import Callable
 from typing import Any
 
+import fetchcli
 from fetchcli.admission import host_of
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.selection import url_hash
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
 
 _LENGTH = struct.Struct("!I")
+STDERR_KEPT = 4096  # bytes of a worker's stderr the parent keeps (the end), for its last line
+STDERR_SHOWN = 300  # characters of that line shown in a record and on stderr
+
+# How a worker starts. Not ``python -m fetchcli.workers``: ``-m`` (like ``-c``) puts the working
+# directory first on sys.path. ``-P`` would keep it off, but only from Python 3.11; ``-I`` does on
+# every version, but it also drops PYTHONPATH and the user's site-packages, where fetchcli or its
+# dependencies may be (``pip install --user``, a PYTHONPATH checkout). So: ``python -I -c`` this
+# bootstrap, given the parent's own import path (``import_path``) and the folder of the fetchcli
+# package the parent runs. The bootstrap loads that package from that folder (not whatever a
+# search of sys.path finds first), so a worker runs the very code its parent runs, and sys.path
+# is otherwise the parent's, in the parent's order, without the working directory.
+BOOTSTRAP = """\
+import importlib.util, sys
+package, sys.path[:] = sys.argv[1], sys.argv[2:]
+spec = importlib.util.spec_from_file_location(
+    "fetchcli", package + "/__init__.py", submodule_search_locations=[package]
+)
+module = importlib.util.module_from_spec(spec)
+sys.modules["fetchcli"] = module
+spec.loader.exec_module(module)
+from fetchcli.workers import main
+main()
+"""
+
+
+def import_path() -> list[str]:
+    """The parent's sys.path without the working directory that ``-m`` or ``-c`` put first
+    (``''``, or the directory itself as ``sys.path[0]``); entries the user set (PYTHONPATH, .pth
+    files, site-packages) are kept, in order."""
+    cwd = os.path.realpath(os.getcwd())
+    entries = [entry for entry in sys.path if entry != ""]
+    if entries and sys.path[0] != "" and not getattr(sys.flags, "safe_path", False):
+        with contextlib.suppress(OSError):
+            if os.path.realpath(entries[0]) == cwd:
+                entries.pop(0)
+    return entries
+
+
+def worker_command() -> list[str]:
+    """The command that starts one worker (see ``BOOTSTRAP``)."""
+    package = os.path.dirname(os.path.abspath(fetchcli.__file__ or ""))
+    return [sys.executable, "-I", "-c", BOOTSTRAP, package, *import_path()]
 
 
 def frame(message: Any) -> bytes:
@@ -87,13 +136,49 @@ class _Worker:
         self.inflight = 0
         self.alive = True
         self.reading: asyncio.Task[None] | None = None
+        self.stderr = b""  # the end of what it wrote to stderr (STDERR_KEPT bytes at most)
+        self.stderr_read: asyncio.Task[None] | None = None
+        self.death: str | None = None  # why it is gone, once it is
+        self.gone = asyncio.Event()  # set once it is gone and ``death`` says why
+
+    async def keep_stderr(self) -> None:
+        """Read the worker's stderr to its end (so it never blocks on a full pipe), keeping the end."""
+        assert self.process.stderr is not None
+        with contextlib.suppress(ConnectionError):
+            while chunk := await self.process.stderr.read(STDERR_KEPT):
+                self.stderr = (self.stderr + chunk)[-STDERR_KEPT:]
+
+    def last_stderr_line(self) -> str:
+        """Its last non-blank line on stderr, made safe to show (the one sanitiser) and bounded."""
+        from fetchcli.snippet import clean_line
+
+        lines = self.stderr.decode("utf-8", "replace").splitlines()
+        last = next((line for line in reversed(lines) if line.strip()), "")
+        return clean_line(last, STDERR_SHOWN)
+
+    def describe_death(self) -> str:
+        status = self.process.returncode
+        if status is None:
+            how = "stopped answering"
+        elif status < 0:
+            try:
+                how = f"was killed by {signal.Signals(-status).name}"
+            except ValueError:
+                how = f"was killed by signal {-status}"
+        else:
+            how = f"exited (status {status})"
+        line = self.last_stderr_line()
+        return f"worker process {self.number + 1} {how}" + (f": {line}" if line else "")
 
 
 class WorkerPool:
     """The parent's side: ``fetch(item)`` sends a URL to a worker and awaits its record."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, notice: Callable[[str], None] | None = None) -> None:
+        """``notice``: told once, in a line, of each worker that dies (or cannot start)."""
         self.count = worker_count(settings)
+        self._notice = notice
+        self._closing = False
         self._settings = worker_settings(settings, self.count)
         self._by_host = settings.politeness.per_host is not None or settings.politeness.host_rate is not None
         self._connections_each = self._settings.pool.max_connections
@@ -103,15 +188,17 @@ class WorkerPool:
         self._next_seq = 0
 
     async def __aenter__(self) -> WorkerPool:
+        command = worker_command()
         for number in range(self.count):
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "fetchcli.workers",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                *command,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
             )  # fmt: skip
             worker = _Worker(number, process)
             assert process.stdin is not None
             process.stdin.write(frame(self._settings))
+            worker.stderr_read = asyncio.create_task(worker.keep_stderr())
             worker.reading = asyncio.create_task(self._read(worker))
             self._workers.append(worker)
         return self
@@ -132,6 +219,7 @@ class WorkerPool:
     async def fetch(self, item: UrlItem) -> FetchResult:
         worker = self._route(item)
         if not worker.alive:
+            await worker.gone.wait()
             return _died(item, worker)
         seq = self._next_seq
         self._next_seq += 1
@@ -157,12 +245,31 @@ class WorkerPool:
             entry = self._pending.get(seq)
             if entry is not None and not entry[0].done():
                 entry[0].set_result(result)
-        worker.alive = False
+        worker.alive = False  # nothing more is sent to it
+        if self._closing:
+            worker.gone.set()
+            return  # told to end: it did
+        await self._gone(worker)
         for future, owner, item in list(self._pending.values()):
             if owner is worker and not future.done():
                 future.set_result(_died(item, worker))
 
+    async def _gone(self, worker: _Worker) -> None:
+        """A worker died, or could not start: say why, once (its exit status and the last line
+        it wrote to stderr, which may take a moment to come)."""
+        if worker.death is None:
+            assert worker.stderr_read is not None
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(worker.process.wait(), asyncio.shield(worker.stderr_read)), 5)
+        if worker.death is not None:
+            return  # said already
+        worker.death = worker.describe_death()
+        worker.gone.set()
+        if self._notice is not None:
+            self._notice(f"fetchcli: error: {worker.death}; its URLs are reported as Unexpected")
+
     async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
         for worker in self._workers:
             stdin = worker.process.stdin
             if stdin is not None and not stdin.is_closing():
@@ -173,22 +280,25 @@ class WorkerPool:
             except asyncio.TimeoutError:
                 worker.process.kill()
                 await worker.process.wait()
-            if worker.reading is not None:
-                worker.reading.cancel()
+            else:
+                if worker.process.returncode != 0:
+                    await self._gone(worker)  # died before the end, with nothing of the run's in hand
+            for task in (worker.reading, worker.stderr_read):
+                if task is not None:
+                    task.cancel()
 
 
 def _died(item: UrlItem, worker: _Worker) -> FetchResult:
     from fetchcli.request import unfinished_result
 
-    status = worker.process.returncode
-    return unfinished_result(item, "Unexpected", f"worker process {worker.number + 1} exited (status {status})")
+    return unfinished_result(item, "Unexpected", worker.death or worker.describe_death())
 
 
 async def _serve() -> None:
     """A worker: fetch what the parent sends, until its stdin ends."""
+    from fetchcli import request
     from fetchcli.client import build_client
     from fetchcli.politeness import Gate, Lane
-    from fetchcli.request import fetch_one
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -201,17 +311,32 @@ async def _serve() -> None:
     gate = Gate(polite.per_host, polite.rate, polite.host_rate)
     slots = asyncio.Semaphore(1 << 20)  # the parent bounds what is in flight; lanes only park here
     tasks: dict[int, asyncio.Task[FetchResult]] = {}
+    cancelled: set[int] = set()  # the parent's "cancel": it has its record, no answer is due
 
-    def finished(seq: int, task: asyncio.Task[FetchResult]) -> None:
+    def finished(seq: int, item: UrlItem, task: asyncio.Task[FetchResult]) -> None:
         tasks.pop(seq, None)
-        if not task.cancelled():
-            transport.write(frame((seq, task.result())))
+        asked = seq in cancelled
+        cancelled.discard(seq)
+        if task.cancelled():
+            if asked:
+                return
+            result = request.internal_error_result(item, asyncio.CancelledError())  # not ours: a fault
+        else:
+            try:
+                result = task.result()
+            except Exception as exc:  # noqa: BLE001 - the parent awaits a record for every URL it sent
+                result = request.internal_error_result(item, exc)
+        try:
+            message = frame((seq, result))
+        except Exception as exc:  # noqa: BLE001 - a record that cannot be sent is still answered
+            message = frame((seq, request.internal_error_result(item, exc)))
+        transport.write(message)
 
     async def one(item: UrlItem) -> FetchResult:
         await slots.acquire()
         lane = Lane(slots, lambda: None)
         try:
-            return await fetch_one(client, item, settings, lane, gate if gate.active else None)
+            return await request.fetch_one(client, item, settings, lane, gate if gate.active else None)
         finally:
             lane.release()
 
@@ -221,9 +346,10 @@ async def _serve() -> None:
                 _, seq, item = message
                 task = asyncio.create_task(one(item))
                 tasks[seq] = task
-                task.add_done_callback(functools.partial(finished, seq))
-            elif message[0] == "cancel" and message[1] in tasks:
-                tasks[message[1]].cancel()
+                task.add_done_callback(functools.partial(finished, seq, item))
+            elif message[0] == "cancel" and message[1] in tasks and tasks[message[1]].cancel():
+                cancelled.add(message[1])
+        cancelled.update(tasks)  # the parent is gone: nothing more is answered
         for task in list(tasks.values()):
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
