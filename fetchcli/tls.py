@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from fetchcli.terminal import for_terminal
+
 if TYPE_CHECKING:  # imported when used: `fetchcli --version` and the record types stay light
     import ssl
 
@@ -61,6 +63,8 @@ class TlsInfo:
 
 
 def _parse(der: bytes) -> _Certificate | None:
+    """The certificate's facts, its names passed through the terminal sanitiser here, where they
+    are read, so that every output format gets clean text (a CN can carry escape sequences)."""
     cached = _parsed.get(der)
     if cached is not None:
         return cached
@@ -71,15 +75,15 @@ def _parse(der: bytes) -> _Certificate | None:
         try:
             names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             san = tuple(
-                [str(n) for n in names.get_values_for_type(x509.DNSName)]
+                [for_terminal(n) for n in names.get_values_for_type(x509.DNSName)]
                 + [str(n) for n in names.get_values_for_type(x509.IPAddress)]
             )
         except (x509.ExtensionNotFound, ValueError):
             san = ()
         parsed = _Certificate(
             not_after=cert.not_valid_after_utc,
-            issuer=cert.issuer.rfc4514_string(),
-            subject=cert.subject.rfc4514_string(),
+            issuer=for_terminal(cert.issuer.rfc4514_string()),
+            subject=for_terminal(cert.subject.rfc4514_string()),
             san=san,
         )
     except ValueError:  # a certificate cryptography cannot parse: report the connection only
