@@ -3,7 +3,8 @@
 A certificate whose names carry escape sequences, CR and LF, a server whose reason phrase, title,
 ``Server`` and ``Location`` carry them, and input lines that carry them: the CSV and TSV output
 holds none of them raw (only its own row separators), each record is one line, and the TLS
-names are clean in every format because they are cleaned where they are read."""
+names are clean in every format because they are cleaned where they are read. And a table is at
+most 1,000 columns wide whatever ``$COLUMNS`` says."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
+from fetchcli.render.progress import ProgressLine
+from fetchcli.render.table import TableSink
 from fetchcli.settings import Backend, RequestSettings, Settings
 from tests.certs import issue, server_context
 from tests.helpers import fetchcli_in_clean_env, run
-from tests.server import _SmallServer
+from tests.server import LoopbackServer, _SmallServer
 
+MAX_WIDTH = 1000  # fetchcli.render.table.MAX_WIDTH, as the README says
 OSC_CLEAR = "\x1b]0;pwned\x07\x1b[2J"
 HOSTILE_CN = f"x{OSC_CLEAR}\r\nforged,row\t\u202eevil"
 HOSTILE_DNS = "a\x1b[2J.b\r\nforged\tc"
@@ -149,3 +154,26 @@ def test_csv_written_to_a_pipe_holds_no_escape(hostile: HostileText) -> None:
     assert "Traceback" not in done.stderr
     assert done.stdout.count("\n") == 3  # read as text, any CR or LF is a line end: one per row
     assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(done.stdout)
+
+
+@pytest.mark.parametrize("columns", ["20000000", "99999999999999999999", "-5", "abc", "0"])
+def test_a_huge_or_nonsense_columns_gives_a_small_table(server: LoopbackServer, columns: str) -> None:
+    done = fetchcli_in_clean_env("-f", "table", server.url("/ok/1"), server.url("/ok/2"), env={"COLUMNS": columns})
+    assert done.returncode == 0, done.stderr[-500:]
+    assert len(done.stdout) < 10_000  # COLUMNS=20000000 wrote 96 MB for these two URLs
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4  # header, rule, two rows
+    assert max(cell_len(line) for line in lines) <= MAX_WIDTH
+    assert "/ok/1" in done.stdout and "/ok/2" in done.stdout
+
+
+def test_the_width_is_capped_for_the_table_and_the_progress_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fetchcli.render import table
+
+    assert table.MAX_WIDTH == MAX_WIDTH
+    monkeypatch.setenv("COLUMNS", "20000000")
+    assert TableSink(io.StringIO())._layout.width == MAX_WIDTH  # to a file or a pipe: from $COLUMNS
+    line = ProgressLine(io.StringIO(), color=False)
+    assert line._width < MAX_WIDTH
+    wide = TableSink(io.StringIO(), width=10**9)  # a width handed in directly is held too
+    assert wide._layout.width == MAX_WIDTH
