@@ -1,7 +1,8 @@
 """Issue 17: work a server can make fetchcli do, bounded.
 
 A page built to make the ``<title>`` search quadratic (64 KiB of ``<title>`` cost 2 s of CPU per
-URL, blocking the event loop, so ``--deadline`` did not hold).
+URL, blocking the event loop, so ``--deadline`` did not hold), and certificates built to fill
+the certificate cache (2,500 names each: ~0.32 MB an entry, ~1.3 GB at its old 4,096-entry cap).
 """
 
 from __future__ import annotations
@@ -11,15 +12,22 @@ import html
 import json
 import random
 import re
+import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
+import jsonschema
 import pytest
+from cryptography.hazmat.primitives import serialization
 
-from fetchcli import request, snippet
-from fetchcli.settings import Backend
+from fetchcli import request, snippet, tls
+from fetchcli.schema import record_schema
+from fetchcli.settings import Backend, RequestSettings, Settings
+from tests.certs import Issued, issue, server_context
 from tests.helpers import fetchcli_in_clean_env, run
-from tests.server import LoopbackServer, _SmallServer
+from tests.server import LoopbackServer, _SmallServer, running_server
 
 TITLE_BOMB = b"<title>" * (65536 // 7)  # 64 KiB: every <title> opens, none closes
 
@@ -128,3 +136,75 @@ def test_the_deadline_holds_against_pages_built_to_be_slow(title_bomb: TitleBomb
         assert record["ok"] and record["status"] == 200, record
         assert record["title"] is None and record["bytes_read"] == len(TITLE_BOMB)
         assert record["elapsed_ms"] < 3000
+
+
+def _many_names(count: int, tag: str) -> list[str]:
+    return [f"n{i:04d}-{tag}.subdomain.example.com" for i in range(count)]
+
+
+def _der(cert: Issued) -> bytes:
+    return cert.certificate.public_bytes(serialization.Encoding.DER)
+
+
+def test_the_certificate_cache_holds_bytes_not_entries(tmp_path: Path) -> None:
+    """Distinct certificates of 2,500 names each, parsed one after the other: what the cache
+    keeps stays small (old: ~0.3 MB an entry, up to 4,096 entries), as the names kept are capped
+    and the cache counts the bytes its entries hold."""
+    ders = [_der(issue(tmp_path, f"c{n}", dns_names=_many_names(2500, str(n)))) for n in range(40)]
+    assert min(map(len, ders)) > 60_000  # the size of the issue's certificates
+    tls._parsed.clear()
+    tracemalloc.start()
+    try:
+        for der in ders:
+            assert tls._parse(der) is not None
+        kept, _ = tracemalloc.get_traced_memory()
+        assert kept < 2 * 1024 * 1024, f"{kept / 1e6:.1f} MB kept for 40 certificates"
+        assert 0 < tls._parsed.held <= tls.CACHE_BYTES
+        assert tls._parsed.held == sum(entry.size for entry in tls._parsed._entries.values())
+    finally:
+        tracemalloc.stop()
+        tls._parsed.clear()
+
+
+def test_the_certificate_cache_evicts_the_least_recently_used(tmp_path: Path) -> None:
+    ders = [_der(issue(tmp_path, f"e{n}", dns_names=_many_names(300, str(n)))) for n in range(12)]
+    cache = tls._Cache(budget=50_000)
+    for n, der in enumerate(ders):
+        parsed = tls._parse(der)
+        assert parsed is not None
+        assert parsed.size > sum(sys.getsizeof(name) for name in parsed.san)  # the names are counted
+        cache.put(bytes([n]), parsed)
+        assert cache.get(bytes([0])) is not None  # the first, used every time, is never evicted
+        assert cache.held <= cache.budget
+        assert cache.held == sum(entry.size for entry in cache._entries.values())
+    assert 1 < len(cache) < len(ders)  # some were evicted, not all
+
+
+@pytest.fixture(scope="module")
+def many_names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopbackServer, list[str]]]:
+    """A server presenting a certificate with 2,500 DNS names (about 75 KB)."""
+    names = _many_names(2500, "s")
+    cert = issue(tmp_path_factory.mktemp("many"), "many", dns_names=names)
+    with running_server(ssl_context=server_context(cert)) as srv:
+        yield srv, names
+
+
+def test_a_record_keeps_the_first_100_names_and_says_so(
+    many_names: tuple[LoopbackServer, list[str]], backend: Backend
+) -> None:
+    srv, names = many_names
+    [result] = run([srv.url("/ok")], Settings(request=RequestSettings(insecure=True)), backend=backend)
+    assert result.ok and result.tls is not None
+    record = result.to_dict()
+    assert record["tls"]["san"] == names[:100]  # DNS names first, in the certificate's order
+    assert record["tls"]["san_truncated"] is True
+    jsonschema.Draft202012Validator(record_schema()).validate(record)
+
+
+def test_a_record_of_a_certificate_with_few_names_is_not_marked(tmp_path: Path, backend: Backend) -> None:
+    cert = issue(tmp_path, "few")
+    with running_server(ssl_context=server_context(cert)) as srv:
+        [result] = run([srv.url("/ok")], Settings(request=RequestSettings(insecure=True)), backend=backend)
+    assert result.tls is not None
+    assert sorted(result.tls.san) == ["127.0.0.1", "localhost"]
+    assert result.to_dict()["tls"]["san_truncated"] is False
