@@ -366,6 +366,9 @@ async def fetch_one(
             remote_ip, remote_port = _peer(response)
             tls = _tls(response, settings)
             unmet = _expiring(tls, settings) or _unmet_expectation(text, settings)
+            # What reading the body's text costs is part of the URL's time (elapsed_ms comes last).
+            title = None if binary else html_title(text)
+            snippet = "" if binary else sanitise(text, settings.body.snippet_length)
             return FetchResult(
                 index=item.index,
                 url=item.display_url,
@@ -376,22 +379,22 @@ async def fetch_one(
                 http_version=response.http_version,
                 final_url=_shown_url(response.url),
                 redirects=_redirects(outcome),
-                elapsed_ms=since(started),
                 content_type=clean_line(content_type) if content_type is not None else None,
                 content_length=_header_int(headers.get(b"content-length")),
                 server=clean_line(server) if server is not None else None,
-                title=None if binary else html_title(text),
+                title=title,
                 remote_ip=remote_ip,
                 remote_port=remote_port,
                 bytes_read=body.size if body.size is not None else len(body.data),
                 sha256=body.sha256,
                 truncated=not body.complete,
                 binary=binary,
-                snippet="" if binary else sanitise(text, settings.body.snippet_length),
+                snippet=snippet,
                 fetched_at=fetched_at,
                 attempts=attempts,
                 tls=tls,
                 timing=_timing(outcome),
+                elapsed_ms=since(started),  # last: the arguments above are evaluated before it
             )
     except asyncio.CancelledError:
         if not deadline.expired:

@@ -5,7 +5,9 @@ headers and snippets all pass ``for_terminal`` before the table or a stderr line
 Nothing is dropped: a character that could move the cursor, retitle the window, change colours
 or reorder what is shown (C0 and C1 controls, ESC, DEL, bidi overrides and isolates, zero-width
 and other format characters, line and paragraph separators) is shown escaped, as ``\\x1b`` or
-``\\u202e``. JSON output does not use this: it keeps the exact text, which JSON escapes itself.
+``\\u202e``. The table, stderr and every CSV and TSV cell use it, and so do the certificate's
+names where they are read (``tls.py``). JSON output keeps the exact text of everything else,
+which JSON escapes itself.
 """
 
 from __future__ import annotations

@@ -10,18 +10,27 @@ the certificate is, as ``openssl s_client`` would.
 
 from __future__ import annotations
 
+import hashlib
+import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+
+from fetchcli.terminal import for_terminal
 
 if TYPE_CHECKING:  # imported when used: `fetchcli --version` and the record types stay light
     import ssl
 
 _SECONDS_PER_DAY = 86400
-# Parsed certificates by their DER bytes: one host's connections share one certificate, so a
-# run parses each certificate once. Bounded: cleared when full.
-_CACHE_LIMIT = 4096
-_parsed: dict[bytes, _Certificate] = {}
+# A record keeps at most this many names of a certificate's subjectAltName (``san_truncated``
+# says when there were more): a certificate can carry thousands.
+SAN_LIMIT = 100
+# Parsed certificates by the SHA-256 of their DER bytes: one host's connections share one
+# certificate, so a run parses each certificate once. Bounded by the bytes the entries hold (a
+# certificate can be 100 KB of names), least recently used first out.
+CACHE_BYTES = 4 * 1024 * 1024
+_ENTRY_OVERHEAD = 256  # the entry, its key, its dataclass and the dict's slot, roughly
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,45 @@ class _Certificate:
     issuer: str
     subject: str
     san: tuple[str, ...]
+    san_truncated: bool
+    size: int  # what the cache counts for it
+
+
+class _Cache:
+    """Parsed certificates, least recently used first out when ``budget`` bytes are held."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
+        self._entries: OrderedDict[bytes, _Certificate] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: bytes) -> _Certificate | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: bytes, cert: _Certificate) -> None:
+        if cert.size > self.budget or key in self._entries:
+            return
+        while self._entries and self.held + cert.size > self.budget:
+            self.held -= self._entries.popitem(last=False)[1].size
+        self._entries[key] = cert
+        self.held += cert.size
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.held = 0
+
+
+_parsed = _Cache(CACHE_BYTES)
+
+
+def _size(*texts: str) -> int:
+    return _ENTRY_OVERHEAD + sum(map(sys.getsizeof, texts)) + sys.getsizeof(texts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +93,7 @@ class TlsInfo:
     issuer: str | None
     subject: str | None
     san: tuple[str, ...]
+    san_truncated: bool
     verified: bool | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,12 +105,16 @@ class TlsInfo:
             "issuer": self.issuer,
             "subject": self.subject,
             "san": list(self.san),
+            "san_truncated": self.san_truncated,
             "verified": self.verified,
         }
 
 
 def _parse(der: bytes) -> _Certificate | None:
-    cached = _parsed.get(der)
+    """The certificate's facts, its names passed through the terminal sanitiser here, where they
+    are read, so that every output format gets clean text (a CN can carry escape sequences)."""
+    key = hashlib.sha256(der).digest()
+    cached = _parsed.get(key)
     if cached is not None:
         return cached
     from cryptography import x509  # only a run that meets https pays for the import
@@ -70,23 +123,25 @@ def _parse(der: bytes) -> _Certificate | None:
         cert = x509.load_der_x509_certificate(der)
         try:
             names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            san = tuple(
-                [str(n) for n in names.get_values_for_type(x509.DNSName)]
-                + [str(n) for n in names.get_values_for_type(x509.IPAddress)]
-            )
+            every = names.get_values_for_type(x509.DNSName) + [
+                str(n) for n in names.get_values_for_type(x509.IPAddress)
+            ]
         except (x509.ExtensionNotFound, ValueError):
-            san = ()
+            every = []
+        san = tuple(for_terminal(name) for name in every[:SAN_LIMIT])
+        issuer = for_terminal(cert.issuer.rfc4514_string())
+        subject = for_terminal(cert.subject.rfc4514_string())
         parsed = _Certificate(
             not_after=cert.not_valid_after_utc,
-            issuer=cert.issuer.rfc4514_string(),
-            subject=cert.subject.rfc4514_string(),
+            issuer=issuer,
+            subject=subject,
             san=san,
+            san_truncated=len(every) > SAN_LIMIT,
+            size=_size(issuer, subject, *san),
         )
     except ValueError:  # a certificate cryptography cannot parse: report the connection only
         return None
-    if len(_parsed) >= _CACHE_LIMIT:
-        _parsed.clear()
-    _parsed[der] = parsed
+    _parsed.put(key, parsed)
     return parsed
 
 
@@ -114,6 +169,7 @@ def from_ssl_object(ssl_object: Any, verified: bool | None, now: datetime | None
         issuer=cert.issuer if cert is not None else None,
         subject=cert.subject if cert is not None else None,
         san=cert.san if cert is not None else (),
+        san_truncated=cert.san_truncated if cert is not None else False,
         verified=verified,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -32,11 +33,15 @@ def issue(
     is_ca: bool = False,
     client: bool = False,
     ip: str = "127.0.0.1",
+    common_name: str | None = None,
+    dns_names: Sequence[str] = ("localhost",),
 ) -> Issued:
     """A certificate for ``ip`` valid from an hour ago for ``days`` days, signed by ``ca`` (or
-    self-signed), written as PEM to ``folder/name.pem`` and ``folder/name.key``."""
+    self-signed), written as PEM to ``folder/name.pem`` and ``folder/name.key``. Its CN is
+    ``common_name`` (else ``name``); its subjectAltName ``ip`` and ``dns_names``, which need not
+    be sane (a hostile certificate's are not)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name if common_name is not None else name)])
     now = datetime.now(timezone.utc)
     builder = (
         x509.CertificateBuilder()
@@ -54,7 +59,9 @@ def issue(
         )
     else:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip)), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(ip)), *(x509.DNSName(dns) for dns in dns_names)]
+            ),
             critical=False,
         ).add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]),

@@ -27,6 +27,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from fetchcli.render.table import MAX_WIDTH, terminal_width
 from fetchcli.summary import Summary
 
 REFRESH_SECONDS = 0.2
@@ -36,8 +37,8 @@ _SGR = re.compile("\x1b\\[[0-9;]*m")
 class ProgressLine:
     def __init__(self, stream: TextIO, *, color: bool, width: int | None = None) -> None:
         self._stream = stream
-        # Rich decides the width as for the table: the terminal's, $COLUMNS, or 80.
-        width = width or Console(file=stream, force_terminal=False).width
+        # The width as for the table: the terminal's, $COLUMNS, or 80; at most 1,000 columns.
+        width = min(width or terminal_width(stream), MAX_WIDTH)
         self._width = max(20, width - 1)  # never the last column: some terminals wrap there
         self._color = color
         self._progress = Progress(

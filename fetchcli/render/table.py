@@ -9,7 +9,8 @@ colours and cell widths). Every string from the input or a server passes
 
 Columns, narrowest terminal first: ``#``, URL (shortened in the middle with ``…``, never
 wrapped), status (the code, or the error type), time; then the snippet (or error message) from
-80 columns, and the size from 120.
+80 columns, and the size from 120. The width is held between 40 and 1,000 columns whatever
+``$COLUMNS`` says (``COLUMNS=20000000`` padded each row to 20 MB).
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ from fetchcli.terminal import for_terminal
 
 GAP = "  "
 MIN_WIDTH = 40
+MAX_WIDTH = 1000  # wider is not a terminal but a mistake, or a way to make every row megabytes
+
+
+def terminal_width(stream: TextIO) -> int:
+    """The width Rich decides for ``stream`` (the terminal's, ``$COLUMNS``, or 80), at most
+    ``MAX_WIDTH``: Rich takes any number in ``$COLUMNS`` as it is (it ignores what is not a
+    number, such as ``-5``); 0 says nothing, so it is taken as 80 too."""
+    width = Console(file=stream, force_terminal=False).width
+    return min(width, MAX_WIDTH) if width > 0 else 80
+
+
 _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "red"}
 
 
@@ -74,7 +86,7 @@ class Layout:
     """Column widths for a terminal ``width`` cells wide; 0 means the column is not shown."""
 
     def __init__(self, width: int) -> None:
-        width = max(width, MIN_WIDTH)
+        width = min(max(width, MIN_WIDTH), MAX_WIDTH)
         self.index, self.time = 6, 8
         self.status = 19 if width >= 110 else 12  # 19: RemoteProtocolError
         self.size = 9 if width >= 120 else 0
@@ -92,8 +104,7 @@ class Layout:
 class TableSink:
     def __init__(self, stream: TextIO, *, color: bool = False, width: int | None = None) -> None:
         self._stream = stream
-        # Rich decides the width as it would for its own output: the terminal's, $COLUMNS, or 80.
-        self._layout = Layout(Console(file=stream, width=width, force_terminal=False).width)
+        self._layout = Layout(width if width is not None else terminal_width(stream))
         self._color = ColorSystem.STANDARD if color else None
         self._styles: dict[str, Style] = {}
         self._started = False
