@@ -173,27 +173,16 @@ def execute(
 def _load_resume(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
 ) -> ResumeFile:
-    """``--resume``: read the file (cutting off a torn last line) and check it against the input,
-    read once more for that, before anything is fetched."""
-    from fetchcli.resume import ResumeFile
-    from fetchcli.selection import Selection
+    """``--resume``: the options it goes with, then the file read and checked (``load_for_run``)."""
+    from fetchcli.resume import PIPE_TWICE, load_for_run
 
     if options.format not in (None, OutputFormat.jsonl) or options.fields is not None:
         raise SettingsError("--resume", "writes whole JSON Lines records: drop --format and --fields")
     if not options.to_stdout:
         raise SettingsError("--resume", "appends to its own FILE: drop -o")
     if "-" in paths or (not urls and not paths):
-        raise SettingsError("--resume", "needs the URLs as arguments or -i FILE: a pipe cannot be read twice")
-    resume = ResumeFile.load(options.resume or "", redo_failed=options.resume_failed)
-    opened: list[BinaryIO] = []
-    try:
-        inputs = Inputs(urls, paths, env.stdin, True, opened)
-        shard = Selection(settings.shard)
-        resume.check(item for item in inputs.items() if shard(item))
-    finally:
-        for stream in opened:
-            stream.close()
-    return resume
+        raise SettingsError("--resume", PIPE_TWICE)
+    return load_for_run(options.resume or "", options.resume_failed, settings, urls, paths, env.stdin)
 
 
 def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) -> Output:
