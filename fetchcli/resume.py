@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,6 +34,7 @@ from fetchcli.models import UrlItem
 from fetchcli.selection import Hash64Set, Selection, url_hash
 from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH, Settings, SettingsError
 from fetchcli.sources import MAX_URL_LENGTH
+from fetchcli.targets import OpenError, Target, open_checked
 
 UNFINISHED = frozenset({"Cancelled", "NotStarted"})  # error types of URLs a stop left unfetched
 
@@ -82,6 +84,7 @@ def record_key(index: int, url: str) -> int:
 class ResumeFile:
     def __init__(self, path: str, redo_failed: bool) -> None:
         self.path = path
+        self._where = os.path.realpath(path)  # the file read, appended to and compacted
         self.redo_failed = redo_failed
         self._recorded = _Bits()
         self._failed = _Bits()
@@ -95,21 +98,43 @@ class ResumeFile:
 
     @classmethod
     def load(
-        cls, path: str, *, redo_failed: bool = False, urls: int | None = None, max_line: int | None = None
+        cls,
+        path: str,
+        *,
+        redo_failed: bool = False,
+        urls: int | None = None,
+        max_line: int | None = None,
+        target: Target | None = None,
     ) -> ResumeFile:
         """Read ``path``; ``urls``: how many URLs the whole input holds (every shard's), so that a
         recorded index must be one of them (give it: an index is also the size of a bitmap);
-        ``max_line``: the longest line taken for a record (``record_line_limit()``)."""
+        ``max_line``: the longest line taken for a record (``record_line_limit()``); ``target``:
+        ``path`` as ``targets.check_target`` found it, so that the file read (and cut) is that
+        very file, never a link swapped in since."""
         resume = cls(path, redo_failed)
         limit = max_line if max_line is not None else record_line_limit()
         try:
-            with open(path, "rb") as f:
-                torn_at = resume._read(f, urls, limit)
-            if torn_at is not None:
-                with open(path, "r+b") as out:
-                    out.truncate(torn_at)
+            if target is None:
+                with open(path, "rb") as f:
+                    torn_at = resume._read(f, urls, limit)
+                if torn_at is not None:
+                    with open(path, "r+b") as out:
+                        out.truncate(torn_at)
+                return resume
+            resume._where = target.resolved
+            if target.existing is not None and not stat.S_ISREG(target.existing.st_mode):
+                raise SettingsError(
+                    "--resume", f"needs a regular file: {path!r} is read back, appended to and compacted"
+                )
+            if target.existing is not None:
+                with os.fdopen(open_checked(target, os.O_RDWR), "r+b") as f:
+                    torn_at = resume._read(f, urls, limit)
+                    if torn_at is not None:
+                        f.truncate(torn_at)
         except FileNotFoundError:
             pass  # a first run: nothing to resume, the file is created
+        except OpenError as exc:
+            raise SettingsError("--resume", str(exc)) from None
         except OSError as exc:
             raise SettingsError("--resume", f"cannot read {path!r}: {exc.strerror or exc}") from None
         return resume
@@ -198,40 +223,40 @@ class ResumeFile:
         return self.duplicates > 0 or self.redo_failed or self.unfinished > 0
 
     def compact(self) -> None:
-        """Rewrite the file, atomically, with only the last record of each index."""
+        """Rewrite the file, atomically, with only the last record of each index (the file
+        appended to: a link is written through, and one swapped in since is not followed)."""
         last = array("q", [-1]) * (self.max_index + 1) if self.max_index >= 0 else array("q")
         lines = 0
-        with open(self.path, "rb") as f:
+        with os.fdopen(os.open(self._where, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
             for number, line in enumerate(f):
                 index = json.loads(line)["index"]
                 if index >= len(last):
                     last.extend([-1] * (index + 1 - len(last)))
                 last[index] = number
                 lines = number + 1
-        if lines == sum(1 for n in last if n >= 0):
-            return  # nothing to drop
-        folder = os.path.dirname(os.path.abspath(self.path))
-        mode = os.stat(self.path).st_mode & 0o7777
-        fd, temp = tempfile.mkstemp(prefix=".fetchcli-resume-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as f:
-                for number, line in enumerate(f):
-                    if last[json.loads(line)["index"]] == number:
-                        out.write(line)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temp, mode)
-            os.replace(temp, self.path)
-        except BaseException:
-            os.unlink(temp)
-            raise
+            if lines == sum(1 for n in last if n >= 0):
+                return  # nothing to drop
+            fd, temp = tempfile.mkstemp(prefix=".fetchcli-resume-", dir=os.path.dirname(self._where))
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    os.fchmod(out.fileno(), os.fstat(f.fileno()).st_mode & 0o7777)
+                    f.seek(0)
+                    for number, line in enumerate(f):
+                        if last[json.loads(line)["index"]] == number:
+                            out.write(line)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temp, self._where)
+            except BaseException:
+                os.unlink(temp)
+                raise
 
 
 PIPE_TWICE = "needs the URLs as arguments or -i FILE: a pipe cannot be read twice"
 
 
 def load_for_run(
-    path: str, redo_failed: bool, settings: Settings, urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO
+    target: Target, redo_failed: bool, settings: Settings, urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO
 ) -> ResumeFile:
     """``--resume`` of a CLI run: count the input's URLs (a recorded index must be one of them),
     read the file (cutting off a torn last line), and check it against the input, read once more
@@ -241,7 +266,7 @@ def load_for_run(
     if size < 0:
         raise SettingsError("--resume", "cannot read the input through, to check FILE against it")
     limit = record_line_limit(settings.body.snippet_length, settings.request.max_redirects)
-    resume = ResumeFile.load(path, redo_failed=redo_failed, urls=size, max_line=limit)
+    resume = ResumeFile.load(target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target)
     with _reading_again(urls, paths, stdin) as inputs:
         shard = Selection(settings.shard)
         resume.check(item for item in inputs.items() if shard(item))

@@ -17,13 +17,14 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from fetchcli.inputs import Inputs, ThreadedSource
+from fetchcli.inputs import Inputs, ThreadedSource, reads_stdin
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output import OpenError, Output, OutputError
 from fetchcli.render import Sink, make_sink
 from fetchcli.settings import ColorMode, OutputFormat, Settings, SettingsError
 from fetchcli.status import ExitStatus
 from fetchcli.summary import Summary
+from fetchcli.targets import Target, check_files
 from fetchcli.terminal import for_terminal
 
 if TYPE_CHECKING:
@@ -80,6 +81,12 @@ class OutputOptions:
     def to_stdout(self) -> bool:
         return self.path is None or self.path == "-"
 
+    def targets(self) -> list[tuple[str, str]]:
+        """Every file this run writes, by the option naming it: the one list the checks before
+        the run go through (``targets.check_files``); a new output option is added here."""
+        named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
+        return [(option, path) for option, path in [*named, ("--resume", self.resume)] if path is not None]
+
 
 _BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
 _BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
@@ -135,6 +142,7 @@ class _RunState:
     progress: ProgressLine | None = None
     selection: Selection | None = None
     resume: ResumeFile | None = None
+    targets: dict[str, Target] = field(default_factory=dict)  # the outputs as checked, by option
 
 
 _SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
@@ -146,13 +154,17 @@ def execute(
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
     from fetchcli.client import prepare_ssl_context, uses_aiohttp
 
+    _check_resume_options(urls, paths, options)
+    state = _RunState(targets=_check_files(settings, urls, paths, options, env))  # before anything is read
     uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
     prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
-    state = _RunState()
     if options.resume is not None:
-        state.resume = _load_resume(settings, urls, paths, options, env)
+        from fetchcli.resume import load_for_run
+
+        target = state.targets["--resume"]
+        state.resume = load_for_run(target, options.resume_failed, settings, urls, paths, env.stdin)
     if state.resume is not None or settings.shard is not None or settings.unique:
         from fetchcli.selection import Selection
 
@@ -170,11 +182,33 @@ def execute(
             stream.close()
 
 
-def _load_resume(
+def _fd(stream: object) -> int | None:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None  # an in-memory stream (tests)
+
+
+def _check_files(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
-) -> ResumeFile:
-    """``--resume``: the options it goes with, then the file read and checked (``load_for_run``)."""
-    from fetchcli.resume import PIPE_TWICE, load_for_run
+) -> dict[str, Target]:
+    """No output may be an input or another output (``targets.check_files``): refused before
+    anything is read or written."""
+    read: list[tuple[str, str | int]] = [("--input", path) for path in paths if path != "-"]
+    stdin = _fd(env.stdin) if "-" in paths or reads_stdin(urls, paths, bool(env.stdin_isatty)) else None
+    if stdin is not None:
+        read.append(("stdin", stdin))
+    request = settings.request
+    read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
+                                                  ("--key", request.client_key)) if path is not None]  # fmt: skip
+    stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
+    return check_files(options.targets(), read, stdout)
+
+
+def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
+    if options.resume is None:
+        return
+    from fetchcli.resume import PIPE_TWICE
 
     if options.format not in (None, OutputFormat.jsonl) or options.fields is not None:
         raise SettingsError("--resume", "writes whole JSON Lines records: drop --format and --fields")
@@ -182,19 +216,18 @@ def _load_resume(
         raise SettingsError("--resume", "appends to its own FILE: drop -o")
     if "-" in paths or (not urls and not paths):
         raise SettingsError("--resume", PIPE_TWICE)
-    return load_for_run(options.resume or "", options.resume_failed, settings, urls, paths, env.stdin)
 
 
-def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) -> Output:
+def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, targets: dict[str, Target]) -> Output:
     if options.resume is not None:
         try:
-            return Output.open(options.resume, atomic=False, append=True)
+            return Output.open(targets["--resume"], atomic=False, append=True)
         except OpenError as exc:
             raise SettingsError("--resume", str(exc)) from None
     if options.to_stdout or options.path is None:
         return Output(env.stdout, "stdout")
     try:
-        return Output.open(options.path, atomic=fmt is not OutputFormat.jsonl)
+        return Output.open(targets["--output"], atomic=fmt is not OutputFormat.jsonl)
     except OpenError as exc:
         raise SettingsError("--output", str(exc)) from None
 
@@ -204,9 +237,9 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     fmt = OutputFormat.jsonl if options.resume is not None else choose_format(options, to_terminal)
     if options.fields is not None and fmt is OutputFormat.table:
         raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
-    summary_json = _open_summary_json(options)
+    summary_json = _open_summary_json(state.targets.get("--summary-json"))
     try:
-        output = _open_output(options, fmt, env)
+        output = _open_output(options, fmt, env, state.targets)
     except SettingsError:
         if summary_json is not None:
             summary_json.discard()
@@ -281,11 +314,11 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     return ExitStatus.OK if summary.failed <= options.max_failures else ExitStatus.FAILURES
 
 
-def _open_summary_json(options: OutputOptions) -> Output | None:
-    if options.summary_json is None:
+def _open_summary_json(target: Target | None) -> Output | None:
+    if target is None:
         return None
     try:
-        return Output.open(options.summary_json, atomic=True)
+        return Output.open(target, atomic=True)
     except OpenError as exc:
         raise SettingsError("--summary-json", str(exc)) from None
 

@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import resource
+import stat
 import subprocess
 import sys
 import threading
@@ -20,7 +21,9 @@ from typing import IO, Any
 
 import pytest
 
+from fetchcli import runner
 from fetchcli.cli import main
+from fetchcli.inputs import Inputs
 from fetchcli.settings import Backend, SettingsError
 from fetchcli.status import ExitStatus
 from tests.server import LoopbackServer
@@ -71,6 +74,277 @@ def _refused(done: subprocess.CompletedProcess[str], *names: str) -> None:
     assert done.stderr.startswith("fetchcli: error: ") and done.stderr.count("\n") == 1, done.stderr
     for name in names:
         assert name in done.stderr, done.stderr
+
+
+# Item 8: an output that is an input, or another output -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["-i", "{list}", "-o", "{list}"], ["--output", "--input"]),
+        (["-f", "json", "-i", "{list}", "-o", "{list}"], ["--output", "--input"]),  # atomic: a rename
+        (["--resume", "{list}", "-i", "{list}"], ["--resume", "--input"]),
+        (["-i", "{list}", "--summary-json", "{list}"], ["--summary-json", "--input"]),
+        (["-i", "{list}", "-o", "{link}"], ["--output", "--input"]),  # through a symlink
+        (["-i", "{list}", "-o", "{hard}"], ["--output", "--input"]),  # a hard link: the same inode
+        (["-i", "list.txt", "-o", "sub/../list.txt"], ["--output", "--input"]),  # another relative path
+    ],
+    ids=["o", "o-json", "resume", "summary-json", "symlink", "hard-link", "relative"],
+)
+def test_an_input_list_is_never_written(
+    fresh_server: LoopbackServer, tmp_path: Path, args: list[str], names: list[str]
+) -> None:
+    listing = _url_list(tmp_path, fresh_server)
+    before = listing.read_bytes()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.txt").symlink_to(listing)
+    os.link(listing, tmp_path / "hard.txt")
+    paths = {"list": str(listing), "link": str(tmp_path / "link.txt"), "hard": str(tmp_path / "hard.txt")}
+    done = _fetchcli(*(arg.format(**paths) for arg in args), cwd=tmp_path)
+    _refused(done, *names)
+    assert listing.read_bytes() == before  # byte for byte
+    assert fresh_server.stats.requests == 0  # refused before anything was read or fetched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.txt", "link.txt", "list.txt", "sub"]
+
+
+@pytest.mark.parametrize("args", [["-o", "{list}"], ["-i", "-", "-o", "{list}"]], ids=["implicit", "dash"])
+def test_output_to_the_file_stdin_reads_is_refused(
+    fresh_server: LoopbackServer, tmp_path: Path, args: list[str]
+) -> None:
+    """``fetchcli -o urls.txt < urls.txt``: stdin is that file (fstat of fd 0)."""
+    listing = _url_list(tmp_path, fresh_server)
+    before = listing.read_bytes()
+    with listing.open("rb") as stdin:
+        done = _fetchcli(*(arg.format(list=listing) for arg in args), stdin=stdin)
+    _refused(done, "--output", "stdin")
+    assert listing.read_bytes() == before
+    assert fresh_server.stats.requests == 0
+
+
+def test_stdout_appended_to_the_input_list_is_refused(fresh_server: LoopbackServer, tmp_path: Path) -> None:
+    """``fetchcli -i urls.txt >> urls.txt`` would read its own records back as URLs (and with
+    ``>`` the shell has emptied the list already: a usage error every time, not a quiet exit 0)."""
+    listing = _url_list(tmp_path, fresh_server)
+    before = listing.read_bytes()
+    with listing.open("a") as stdout:
+        done = _fetchcli("-i", str(listing), stdout=stdout)
+    _refused(done, "stdout", "--input")
+    assert listing.read_bytes() == before
+    assert fresh_server.stats.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "names", "existing"),
+    [
+        (["-o", "{out}", "--summary-json", "{out}"], ["--summary-json", "--output"], True),
+        (["-o", "{out}", "--summary-json", "{link}"], ["--summary-json", "--output"], True),  # through a symlink
+        (["-o", "out.jsonl", "--summary-json", "sub/../out.jsonl"], ["--summary-json", "--output"], False),  # absent
+        (["-o", "{link}", "--summary-json", "{out}"], ["--summary-json", "--output"], False),  # a dangling link
+        (["--resume", "{out}", "--summary-json", "{out}"], ["--resume", "--summary-json"], True),
+    ],
+    ids=["same-path", "symlink", "relative-absent", "dangling-link", "resume"],
+)
+def test_two_outputs_are_never_one_file(
+    fresh_server: LoopbackServer, tmp_path: Path, args: list[str], names: list[str], existing: bool
+) -> None:
+    out = tmp_path / "out.jsonl"
+    record = b'{"schema_version": 1, "index": 0, "url": "http://x/", "ok": true}\n'
+    if existing:
+        out.write_bytes(record)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.jsonl").symlink_to(out)
+    done = _fetchcli(
+        *(a.format(out=out, link=tmp_path / "link.jsonl") for a in args), fresh_server.url("/ok"), cwd=tmp_path
+    )
+    _refused(done, *names)
+    assert out.read_bytes() == record if existing else not out.exists()
+    assert fresh_server.stats.requests == 0
+
+
+def test_stdout_and_summary_json_are_never_one_file(fresh_server: LoopbackServer, tmp_path: Path) -> None:
+    """``fetchcli URL --summary-json s.json >> s.json``: the summary would be renamed over the records."""
+    summary = tmp_path / "s.json"
+    summary.write_text("earlier\n")
+    with summary.open("a") as stdout:
+        done = _fetchcli("--summary-json", str(summary), fresh_server.url("/ok"), stdout=stdout)
+    _refused(done, "--summary-json", "stdout")
+    assert summary.read_text() == "earlier\n"
+    assert fresh_server.stats.requests == 0
+
+
+def test_two_outputs_to_one_fifo_are_allowed(tmp_path: Path) -> None:
+    """Only regular files are compared: a FIFO, a terminal or a device may take both."""
+    from fetchcli.targets import check_files
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    targets = check_files([("--output", str(fifo)), ("--summary-json", str(fifo))], [("--input", str(fifo))])
+    assert set(targets) == {"--output", "--summary-json"}
+
+
+# Item 8: a read-only file ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["-f", "jsonl", "-o", "{f}"], "--output"),
+        (["-f", "json", "-o", "{f}"], "--output"),  # atomic: a rename would have replaced it
+        (["--summary-json", "{f}"], "--summary-json"),
+        (["--resume", "{f}"], "--resume"),
+    ],
+    ids=["o-jsonl", "o-json", "summary-json", "resume"],
+)
+def test_a_read_only_file_is_refused_and_unchanged(
+    fresh_server: LoopbackServer, tmp_path: Path, args: list[str], option: str
+) -> None:
+    """``chmod 0444``: curl refuses it (status 23); fetchcli too, before anything is fetched. CI
+    runs as root, who may write anything: the rule is the mode bits (no write bit for anyone)."""
+    target = tmp_path / "precious.jsonl"
+    content = b'{"schema_version": 1, "index": 0, "url": "http://x/", "ok": true}\n'
+    target.write_bytes(content)
+    target.chmod(0o444)
+    done = _fetchcli(*(a.format(f=target) for a in args), fresh_server.url("/ok"))
+    _refused(done, option, "read-only")
+    assert target.read_bytes() == content
+    assert stat.S_IMODE(target.stat().st_mode) == 0o444
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.jsonl"]
+    assert fresh_server.stats.requests == 0
+
+
+def test_a_file_this_user_may_not_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else's 0644 file in a folder the user may write: a rename would replace it. (Run as
+    a user, ``access`` says so; as root, which CI is, it is simulated.)"""
+    from fetchcli.targets import check_target
+
+    theirs = tmp_path / "theirs.json"
+    theirs.write_text("theirs\n")
+    theirs.chmod(0o644)
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: not (mode & os.W_OK and Path(path) == theirs))
+    with pytest.raises(SettingsError, match=r"--output will not replace .*theirs\.json.*: it is read-only"):
+        check_target("--output", str(theirs))
+
+
+# Item 8: a symlink swapped in between the check and the write -----------------------------------
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing", "new"])
+@pytest.mark.parametrize("kind", ["jsonl", "json", "resume"])
+def test_a_symlink_swapped_in_after_the_check_does_not_redirect_the_write(
+    server: LoopbackServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    existing: bool,
+    backend: Backend,
+) -> None:
+    """In a shared folder, someone replaces the output by a link to the user's file once fetchcli
+    has checked it: the write must not land in that file. The swap happens, deterministically,
+    where the runner opens the input (after every check, before the output is opened)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    out = shared / f"out.{'json' if kind == 'json' else 'jsonl'}"
+    if existing:
+        out.write_text("" if kind == "resume" else "old\n")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    real_inputs = Inputs
+
+    def swap_then_open(*args: Any, **kwargs: Any) -> Any:
+        if out.exists():
+            out.unlink()
+        out.symlink_to(victim)
+        return real_inputs(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "Inputs", swap_then_open)
+    command = ["--resume", str(out)] if kind == "resume" else ["-f", kind, "-o", str(out)]
+    status = main([*command, "--backend", backend.value, server.url("/ok")])
+    err = capsys.readouterr().err
+    assert victim.read_text() == "precious\n"  # not redirected
+    if kind == "json":  # a rename into place replaces the link itself
+        assert status == 0, err
+        assert not out.is_symlink() and json.loads(out.read_text())[0]["url"] == server.url("/ok")
+    else:  # opened in place: the link is not followed
+        assert status == ExitStatus.USAGE, err
+        assert err.count("\n") == 1 and "a symbolic link took its place after it was checked" in err
+
+
+def test_a_file_planted_after_the_check_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Absent when checked, someone else's file when opened (in a shared folder): not ours to fill."""
+    out = tmp_path / "out.jsonl"
+    real_inputs = Inputs
+
+    def plant_then_open(*args: Any, **kwargs: Any) -> Any:
+        out.write_text("theirs\n")
+        return real_inputs(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "Inputs", plant_then_open)
+    assert main(["-o", str(out), "http://127.0.0.1:9/"]) == ExitStatus.USAGE
+    assert "a file took its place after it was checked" in capsys.readouterr().err
+    assert out.read_text() == "theirs\n"
+
+
+def test_a_symlink_swapped_in_before_the_resume_file_is_read_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reading --resume FILE may cut a torn last line off: through a link swapped in after the
+    check, that would cut the user's own file (here one whose last line looks torn)."""
+    import fetchcli.resume
+
+    out = tmp_path / "shared" / "resume.jsonl"
+    out.parent.mkdir()
+    out.write_text(_record(0, "http://127.0.0.1:9/"))
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"precious": true')
+    real_inputs = Inputs
+
+    def swap_then_open(*args: Any, **kwargs: Any) -> Any:
+        if not out.is_symlink():
+            out.unlink()
+            out.symlink_to(victim)
+        return real_inputs(*args, **kwargs)
+
+    monkeypatch.setattr(fetchcli.resume, "Inputs", swap_then_open)  # the input is counted before FILE is read
+    assert main(["--resume", str(out), "http://127.0.0.1:9/"]) == ExitStatus.USAGE
+    assert "a symbolic link took its place after it was checked" in capsys.readouterr().err
+    assert victim.read_text() == '{"precious": true'
+
+
+def test_compacting_a_resume_file_keeps_the_users_symlink(
+    server: LoopbackServer, tmp_path: Path, backend: Backend
+) -> None:
+    """--resume writes through the user's own link, like -o: the compaction at the end of
+    --resume-failed rewrites the link's target, and the link stays a link."""
+    real = tmp_path / "real" / "results.jsonl"
+    real.parent.mkdir()
+    link = tmp_path / "results.jsonl"
+    link.symlink_to(real)
+    urls = [server.url("/ok/a"), server.url("/status/500")]
+    first = _fetchcli("--resume", str(link), "--backend", backend.value, *urls)
+    assert first.returncode == 1, first.stderr
+    redo = _fetchcli("--resume", str(link), "--resume-failed", "--backend", backend.value, *urls)
+    assert redo.returncode == 1, redo.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert sorted(json.loads(line)["index"] for line in real.read_text().splitlines()) == [0, 1]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["results.jsonl"]
+
+
+def test_output_open_compares_what_it_opens_with_what_was_checked(tmp_path: Path) -> None:
+    from fetchcli.output import OpenError, Output
+    from fetchcli.targets import check_target
+
+    out, other = tmp_path / "out.jsonl", tmp_path / "other.jsonl"
+    out.write_text("mine\n")
+    other.write_text("other\n")
+    target = check_target("--output", str(out))
+    os.replace(other, out)  # another file (another inode) under the checked name
+    with pytest.raises(OpenError, match="another file took its place"):
+        Output.open(target, atomic=False)
+    assert out.read_text() == "other\n"  # not truncated
 
 
 # Item 12: a crafted or mistaken --resume file ------------------------------------------------
