@@ -222,6 +222,12 @@ def _until(stop: threading.Event, lines: Iterator[str]) -> Iterator[str]:
             return
 
 
+def reads_stdin(urls: Sequence[str], paths: Sequence[str], stdin_isatty: bool) -> bool:
+    """Whether stdin is read without being named (``-i -``): when nothing else is given and it
+    is not a terminal."""
+    return not urls and not paths and not stdin_isatty
+
+
 class Inputs:
     """Every URL source of a run, in order: the arguments, then each ``--input`` (``-`` for
     stdin, also read when nothing else is given and it is not a terminal).
@@ -247,8 +253,7 @@ class Inputs:
             self._left.append(lambda: sum(1 for line in args if url_text(line) is not None))
             given = sum(1 for line in urls if url_text(line) is not None)
             self._sizes.append(lambda: given)
-        use_stdin = not urls and not paths and not stdin_isatty
-        for path in [*paths, *(["-"] if use_stdin else [])]:
+        for path in [*paths, *(["-"] if reads_stdin(urls, paths, stdin_isatty) else [])]:
             stream = stdin if path == "-" else self._open(path, opened)
             if _is_regular_file(stream):
                 groups.append(_until(self._stop, iter_binary_lines(stream)))

@@ -13,6 +13,9 @@
   such as ``/dev/stdout`` (which may be a file the shell opened for appending) — is opened and
   written through, never replaced.
 
+What is opened is what ``targets.check_target`` checked before the run: the path resolved then,
+opened without following a link that took its place since (or renamed over such a link).
+
 A write that fails (disk full, I/O error, the reader of a pipe gone) raises ``OutputError``;
 the runner ends the run at once with one line on stderr and its own exit status.
 """
@@ -22,11 +25,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import stat
 import sys
 import tempfile
 from typing import TextIO
+
+from fetchcli.targets import OpenError, Target, open_checked
+
+__all__ = ["OpenError", "Output", "OutputError"]
 
 
 class OutputError(Exception):
@@ -39,10 +45,6 @@ class OutputError(Exception):
     @property
     def broken_pipe(self) -> bool:
         return self.errno in (errno.EPIPE, errno.ECONNRESET)
-
-
-class OpenError(Exception):
-    """``-o PATH`` cannot be opened; the CLI reports it as a usage error."""
 
 
 def _umask() -> int:
@@ -60,28 +62,27 @@ class Output:
         self._owned = owned
 
     @classmethod
-    def open(cls, path: str, *, atomic: bool, append: bool = False) -> Output:
-        """Open ``-o PATH`` as described in the module docstring; ``OpenError`` if it cannot be.
-        ``append``: add to what PATH holds (``--resume``)."""
+    def open(cls, target: Target, *, atomic: bool, append: bool = False) -> Output:
+        """Open a checked output (``targets.check_target``) as described in the module docstring;
+        ``OpenError`` if it cannot be, or if what is there now is not the file checked.
+        ``append``: add to what it holds (``--resume``)."""
+        existing = target.existing
+        mode = existing.st_mode if existing is not None else None
         try:
-            existing: os.stat_result | None = os.stat(path)  # what it leads to: /dev/stdout may be a pipe
-        except FileNotFoundError:
-            existing = None
+            if atomic and (mode is None or stat.S_ISREG(mode)) and not target.alias:
+                return _AtomicOutput(target.resolved, target.path, existing)  # beside the link's target
+            if target.alias:
+                # Appended to: the shell truncated it already if it was to be (`>`), and must not
+                # be truncated if not (`>> log`).
+                stream = open(target.path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
+            else:
+                fd = open_checked(target, os.O_WRONLY | (os.O_APPEND if append else 0))
+                if not append:
+                    _empty(fd)
+                stream = open(fd, "a" if append else "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         except OSError as exc:
-            raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
-        try:
-            mode = existing.st_mode if existing is not None else None
-            alias = _is_descriptor_alias(path)
-            if atomic and (mode is None or stat.S_ISREG(mode)) and not alias:
-                return _AtomicOutput(os.path.realpath(path), path, existing)  # beside the link's target
-            if mode is not None and stat.S_ISDIR(mode):
-                raise OpenError(f"cannot write {path!r}: it is a directory")
-            # An alias is appended to: the shell truncated it already if it was to be (`>`), and
-            # must not be truncated if not (`>> log`).
-            stream = open(path, "a" if alias or append else "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-        except OSError as exc:
-            raise OpenError(f"cannot write {path!r}: {exc.strerror or exc}") from None
-        return cls(stream, repr(path), owned=True)
+            raise OpenError(f"cannot write {target.path!r}: {exc.strerror or exc}") from None
+        return cls(stream, repr(target.path), owned=True)
 
     def commit(self) -> None:
         """Everything is written: flush it (and for a temporary file, put it in place)."""
@@ -105,21 +106,14 @@ class Output:
             _silence(self.stream)
 
 
-_DESCRIPTOR_ALIAS = re.compile(r"^/(?:dev/(?:stdout|stderr|stdin|fd/\d+)|proc/(?:self|thread-self|\d+)/fd/\d+)$")
-
-
-def _is_descriptor_alias(path: str) -> bool:
-    """``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N`` (or a symlink to one): another name
-    for a descriptor the caller opened (``>> log``, a pipe), to be written through and appended
-    to, never renamed over or truncated."""
-    current = os.path.abspath(path)
-    for _ in range(40):  # the kernel's own limit on symlinks followed
-        if _DESCRIPTOR_ALIAS.match(current):
-            return True
-        if not os.path.islink(current):
-            return False
-        current = os.path.abspath(os.path.join(os.path.dirname(current), os.readlink(current)))
-    return False
+def _empty(fd: int) -> None:
+    """Truncate a regular file opened in place (only once it is known to be the file checked)."""
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _silence(stream: TextIO) -> None:

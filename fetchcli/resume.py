@@ -1,9 +1,10 @@
 """``--resume FILE.jsonl``: carry on from an earlier run's JSON Lines output, even one killed with
 ``kill -9`` or by the out-of-memory killer.
 
-- ``ResumeFile.load`` reads the file once. A last line without its newline (torn by the kill)
-  or that is not JSON is cut off the file, so its URL is fetched again; any other line that is not
-  a record is a usage error. What is kept per record is a bit for its index and a 64-bit hash of
+- ``ResumeFile.load`` reads the file once. A last line without its newline that starts a record
+  (torn by the kill) is cut off the file, so its URL is fetched again; any other line that is not
+  a record, is longer than a record can be (``record_line_limit``; never read whole) or records
+  an index the input does not have (the input is counted first) is a usage error naming the line. What is kept per record is a bit for its index and a 64-bit hash of
   (index, url) (``Hash64Set``): about 17 bytes per record, never the records.
 - ``check`` compares the input with the file before anything is fetched: a URL at a recorded
   index must be the recorded URL, and every recorded index must still be in the input, else the
@@ -19,15 +20,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import tempfile
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
 
+from fetchcli.inputs import Inputs
 from fetchcli.models import UrlItem
-from fetchcli.selection import Hash64Set, url_hash
-from fetchcli.settings import SettingsError
+from fetchcli.selection import Hash64Set, Selection, url_hash
+from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH, Settings, SettingsError
+from fetchcli.sources import MAX_URL_LENGTH
+from fetchcli.targets import OpenError, Target, open_checked
 
 UNFINISHED = frozenset({"Cancelled", "NotStarted"})  # error types of URLs a stop left unfetched
 
@@ -57,6 +64,19 @@ class _Bits:
         return sum(bin(b).count("1") for b in self._bytes)
 
 
+# The longest line a record can be, generously: each URL it holds (the URL, final_url, every
+# redirect) is at most MAX_URL_LENGTH characters, 12 bytes each at worst once JSON-escaped (a
+# character outside the BMP: \ud83d\ude00); the snippet --snippet-length characters as well;
+# and 4 MiB for everything else (messages, header values, the certificate's names).
+_URL_JSON = MAX_URL_LENGTH * 12
+_REST = 4 << 20
+
+
+def record_line_limit(snippet_length: int = DEFAULT_SNIPPET_LENGTH, max_redirects: int = DEFAULT_MAX_REDIRECTS) -> int:
+    """The longest line ``ResumeFile.load`` takes for a record of a run with these settings."""
+    return (max_redirects + 2) * _URL_JSON + 12 * snippet_length + _REST
+
+
 def record_key(index: int, url: str) -> int:
     return url_hash(f"{index}\t{url}")
 
@@ -64,6 +84,7 @@ def record_key(index: int, url: str) -> int:
 class ResumeFile:
     def __init__(self, path: str, redo_failed: bool) -> None:
         self.path = path
+        self._where = os.path.realpath(path)  # the file read, appended to and compacted
         self.redo_failed = redo_failed
         self._recorded = _Bits()
         self._failed = _Bits()
@@ -76,45 +97,85 @@ class ResumeFile:
         self.max_index = -1
 
     @classmethod
-    def load(cls, path: str, *, redo_failed: bool = False) -> ResumeFile:
+    def load(
+        cls,
+        path: str,
+        *,
+        redo_failed: bool = False,
+        urls: int | None = None,
+        max_line: int | None = None,
+        target: Target | None = None,
+    ) -> ResumeFile:
+        """Read ``path``; ``urls``: how many URLs the whole input holds (every shard's), so that a
+        recorded index must be one of them (give it: an index is also the size of a bitmap);
+        ``max_line``: the longest line taken for a record (``record_line_limit()``); ``target``:
+        ``path`` as ``targets.check_target`` found it, so that the file read (and cut) is that
+        very file, never a link swapped in since."""
         resume = cls(path, redo_failed)
+        limit = max_line if max_line is not None else record_line_limit()
         try:
-            with open(path, "rb") as f:
-                resume._read(f)
+            if target is None:
+                with open(path, "rb") as f:
+                    torn_at = resume._read(f, urls, limit)
+                if torn_at is not None:
+                    with open(path, "r+b") as out:
+                        out.truncate(torn_at)
+                return resume
+            resume._where = target.resolved
+            if target.existing is not None and not stat.S_ISREG(target.existing.st_mode):
+                raise SettingsError(
+                    "--resume", f"needs a regular file: {path!r} is read back, appended to and compacted"
+                )
+            if target.existing is not None:
+                with os.fdopen(open_checked(target, os.O_RDWR), "r+b") as f:
+                    torn_at = resume._read(f, urls, limit)
+                    if torn_at is not None:
+                        f.truncate(torn_at)
         except FileNotFoundError:
             pass  # a first run: nothing to resume, the file is created
+        except OpenError as exc:
+            raise SettingsError("--resume", str(exc)) from None
         except OSError as exc:
             raise SettingsError("--resume", f"cannot read {path!r}: {exc.strerror or exc}") from None
         return resume
 
-    def _read(self, f: Iterable[bytes]) -> None:
-        good_end = 0  # the file's size up to the end of the last good line
-        pending: tuple[int, bytes] | None = None  # a line that must not be the last one
-        for number, line in enumerate(f, 1):
-            if pending is not None:
-                raise SettingsError("--resume", f"line {pending[0]} of {self.path} is not a fetchcli record")
-            record = self._parse(line) if line.endswith(b"\n") else None
-            if record is None:
-                pending = (number, line)
-                continue
-            self._add(*record)
-            good_end += len(line)
-        if pending is not None:  # the last line, torn by a kill: cut it off and redo its URL
-            self.torn = True
-            with open(self.path, "r+b") as out:
-                out.truncate(good_end)
+    def _bad(self, number: int, what: str) -> SettingsError:
+        return SettingsError("--resume", f"line {number} of {self.path} {what}")
 
-    @staticmethod
-    def _parse(line: bytes) -> tuple[int, str, bool, bool] | None:
+    def _read(self, f: BinaryIO, urls: int | None, max_line: int) -> int | None:
+        """Read every record; return where to cut a torn last line off, if there is one. At
+        most ``max_line`` bytes of a line are read (never a whole over-long line)."""
+        good_end = 0  # the file's size up to the end of the last good line
+        number = 0
+        while line := f.readline(max_line + 1):
+            number += 1
+            if len(line) > max_line:
+                raise self._bad(number, f"is longer than {max_line:,} bytes: not a fetchcli record")
+            if not line.endswith(b"\n") and line.startswith(b"{"):
+                # The last line, torn by a kill (part of a record): cut it off and redo its URL.
+                self.torn = True
+                return good_end
+            self._add(*self._parse(number, line, urls))
+            good_end += len(line)
+        return None
+
+    def _parse(self, number: int, line: bytes, urls: int | None) -> tuple[int, str, bool, bool]:
         try:
             record = json.loads(line)
-        except ValueError:
-            return None
+        except (ValueError, RecursionError):
+            record = None
         if not isinstance(record, dict):
-            return None
+            raise self._bad(number, "is not a fetchcli record")
         index, url, ok = record.get("index"), record.get("url"), record.get("ok")
-        if not isinstance(index, int) or not isinstance(url, str) or not isinstance(ok, bool):
-            raise SettingsError("--resume", "needs records with index, url and ok (written without --fields)")
+        if type(index) is not int or not isinstance(url, str) or not isinstance(ok, bool):
+            raise self._bad(number, "is not a whole record: it needs index, url and ok (written without --fields)")
+        if index < 0:
+            raise self._bad(number, f"records index {index}: not a fetchcli record")
+        if urls is not None and index >= urls:
+            has = f"{urls:,} URL{'s' if urls != 1 else ''}"
+            raise self._bad(
+                number, f"records index {index:,}, but the input has {has}: the input changed since; start a new file"
+            )
         error = record.get("error")
         unfinished = isinstance(error, dict) and error.get("type") in UNFINISHED
         return index, url, ok, unfinished
@@ -162,30 +223,68 @@ class ResumeFile:
         return self.duplicates > 0 or self.redo_failed or self.unfinished > 0
 
     def compact(self) -> None:
-        """Rewrite the file, atomically, with only the last record of each index."""
+        """Rewrite the file, atomically, with only the last record of each index (the file
+        appended to: a link is written through, and one swapped in since is not followed)."""
         last = array("q", [-1]) * (self.max_index + 1) if self.max_index >= 0 else array("q")
         lines = 0
-        with open(self.path, "rb") as f:
+        with os.fdopen(os.open(self._where, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
             for number, line in enumerate(f):
                 index = json.loads(line)["index"]
                 if index >= len(last):
                     last.extend([-1] * (index + 1 - len(last)))
                 last[index] = number
                 lines = number + 1
-        if lines == sum(1 for n in last if n >= 0):
-            return  # nothing to drop
-        folder = os.path.dirname(os.path.abspath(self.path))
-        mode = os.stat(self.path).st_mode & 0o7777
-        fd, temp = tempfile.mkstemp(prefix=".fetchcli-resume-", dir=folder)
+            if lines == sum(1 for n in last if n >= 0):
+                return  # nothing to drop
+            fd, temp = tempfile.mkstemp(prefix=".fetchcli-resume-", dir=os.path.dirname(self._where))
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    os.fchmod(out.fileno(), os.fstat(f.fileno()).st_mode & 0o7777)
+                    f.seek(0)
+                    for number, line in enumerate(f):
+                        if last[json.loads(line)["index"]] == number:
+                            out.write(line)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temp, self._where)
+            except BaseException:
+                os.unlink(temp)
+                raise
+
+
+PIPE_TWICE = "needs the URLs as arguments or -i FILE: a pipe cannot be read twice"
+
+
+def load_for_run(
+    target: Target, redo_failed: bool, settings: Settings, urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO
+) -> ResumeFile:
+    """``--resume`` of a CLI run: count the input's URLs (a recorded index must be one of them),
+    read the file (cutting off a torn last line), and check it against the input, read once more
+    for that, before anything is fetched."""
+    with _reading_again(urls, paths, stdin) as inputs:
+        size = inputs.unread()  # nothing was read yet: every URL of the input
+    if size < 0:
+        raise SettingsError("--resume", "cannot read the input through, to check FILE against it")
+    limit = record_line_limit(settings.body.snippet_length, settings.request.max_redirects)
+    resume = ResumeFile.load(target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target)
+    with _reading_again(urls, paths, stdin) as inputs:
+        shard = Selection(settings.shard)
+        resume.check(item for item in inputs.items() if shard(item))
+    return resume
+
+
+@contextlib.contextmanager
+def _reading_again(urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO) -> Iterator[Inputs]:
+    """The input from its start, for the checks; a FIFO given as ``-i`` cannot be read twice."""
+    opened: list[BinaryIO] = []
+    try:
+        inputs = Inputs(urls, paths, stdin, True, opened)
         try:
-            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as f:
-                for number, line in enumerate(f):
-                    if last[json.loads(line)["index"]] == number:
-                        out.write(line)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temp, mode)
-            os.replace(temp, self.path)
-        except BaseException:
-            os.unlink(temp)
-            raise
+            if inputs.blocking:
+                raise SettingsError("--resume", PIPE_TWICE)
+            yield inputs
+        finally:
+            inputs.close()
+    finally:
+        for stream in opened:
+            stream.close()

@@ -17,13 +17,14 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from fetchcli.inputs import Inputs, ThreadedSource
+from fetchcli.inputs import Inputs, ThreadedSource, reads_stdin
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output import OpenError, Output, OutputError
 from fetchcli.render import Sink, make_sink
 from fetchcli.settings import ColorMode, OutputFormat, Settings, SettingsError
 from fetchcli.status import ExitStatus
 from fetchcli.summary import Summary
+from fetchcli.targets import Target, check_files
 from fetchcli.terminal import for_terminal
 
 if TYPE_CHECKING:
@@ -79,6 +80,12 @@ class OutputOptions:
     @property
     def to_stdout(self) -> bool:
         return self.path is None or self.path == "-"
+
+    def targets(self) -> list[tuple[str, str]]:
+        """Every file this run writes, by the option naming it: the one list the checks before
+        the run go through (``targets.check_files``); a new output option is added here."""
+        named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
+        return [(option, path) for option, path in [*named, ("--resume", self.resume)] if path is not None]
 
 
 _BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
@@ -136,6 +143,7 @@ class _RunState:
     selection: Selection | None = None
     resume: ResumeFile | None = None
     env: Environment | None = None
+    targets: dict[str, Target] = field(default_factory=dict)  # the outputs as checked, by option
     internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
     internal_type: str | None = None  # the first one's exception type
 
@@ -159,13 +167,17 @@ def execute(
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
     from fetchcli.client import prepare_ssl_context, uses_aiohttp
 
+    _check_resume_options(urls, paths, options)
+    state = _RunState(env=env, targets=_check_files(settings, urls, paths, options, env))  # before anything is read
     uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
     prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
-    state = _RunState(env=env)
     if options.resume is not None:
-        state.resume = _load_resume(settings, urls, paths, options, env)
+        from fetchcli.resume import load_for_run
+
+        target = state.targets["--resume"]
+        state.resume = load_for_run(target, options.resume_failed, settings, urls, paths, env.stdin)
     if state.resume is not None or settings.shard is not None or settings.unique:
         from fetchcli.selection import Selection
 
@@ -183,42 +195,52 @@ def execute(
             stream.close()
 
 
-def _load_resume(
+def _fd(stream: object) -> int | None:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None  # an in-memory stream (tests)
+
+
+def _check_files(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
-) -> ResumeFile:
-    """``--resume``: read the file (cutting off a torn last line) and check it against the input,
-    read once more for that, before anything is fetched."""
-    from fetchcli.resume import ResumeFile
-    from fetchcli.selection import Selection
+) -> dict[str, Target]:
+    """No output may be an input or another output (``targets.check_files``): refused before
+    anything is read or written."""
+    read: list[tuple[str, str | int]] = [("--input", path) for path in paths if path != "-"]
+    stdin = _fd(env.stdin) if "-" in paths or reads_stdin(urls, paths, bool(env.stdin_isatty)) else None
+    if stdin is not None:
+        read.append(("stdin", stdin))
+    request = settings.request
+    read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
+                                                  ("--key", request.client_key)) if path is not None]  # fmt: skip
+    stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
+    return check_files(options.targets(), read, stdout)
+
+
+def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
+    if options.resume is None:
+        return
+    from fetchcli.resume import PIPE_TWICE
 
     if options.format not in (None, OutputFormat.jsonl) or options.fields is not None:
         raise SettingsError("--resume", "writes whole JSON Lines records: drop --format and --fields")
     if not options.to_stdout:
         raise SettingsError("--resume", "appends to its own FILE: drop -o")
     if "-" in paths or (not urls and not paths):
-        raise SettingsError("--resume", "needs the URLs as arguments or -i FILE: a pipe cannot be read twice")
-    resume = ResumeFile.load(options.resume or "", redo_failed=options.resume_failed)
-    opened: list[BinaryIO] = []
-    try:
-        inputs = Inputs(urls, paths, env.stdin, True, opened)
-        shard = Selection(settings.shard)
-        resume.check(item for item in inputs.items() if shard(item))
-    finally:
-        for stream in opened:
-            stream.close()
-    return resume
+        raise SettingsError("--resume", PIPE_TWICE)
 
 
-def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment) -> Output:
+def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, targets: dict[str, Target]) -> Output:
     if options.resume is not None:
         try:
-            return Output.open(options.resume, atomic=False, append=True)
+            return Output.open(targets["--resume"], atomic=False, append=True)
         except OpenError as exc:
             raise SettingsError("--resume", str(exc)) from None
     if options.to_stdout or options.path is None:
         return Output(env.stdout, "stdout")
     try:
-        return Output.open(options.path, atomic=fmt is not OutputFormat.jsonl)
+        return Output.open(targets["--output"], atomic=fmt is not OutputFormat.jsonl)
     except OpenError as exc:
         raise SettingsError("--output", str(exc)) from None
 
@@ -228,9 +250,9 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     fmt = OutputFormat.jsonl if options.resume is not None else choose_format(options, to_terminal)
     if options.fields is not None and fmt is OutputFormat.table:
         raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
-    summary_json = _open_summary_json(options)
+    summary_json = _open_summary_json(state.targets.get("--summary-json"))
     try:
-        output = _open_output(options, fmt, env)
+        output = _open_output(options, fmt, env, state.targets)
     except SettingsError:
         if summary_json is not None:
             summary_json.discard()
@@ -313,11 +335,11 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     return ExitStatus.OK if summary.failed <= options.max_failures else ExitStatus.FAILURES
 
 
-def _open_summary_json(options: OutputOptions) -> Output | None:
-    if options.summary_json is None:
+def _open_summary_json(target: Target | None) -> Output | None:
+    if target is None:
         return None
     try:
-        return Output.open(options.summary_json, atomic=True)
+        return Output.open(target, atomic=True)
     except OpenError as exc:
         raise SettingsError("--summary-json", str(exc)) from None
 

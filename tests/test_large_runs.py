@@ -162,7 +162,8 @@ def test_resume_refuses_an_edited_input(server: LoopbackServer, tmp_path: Path) 
     assert edited.stderr.startswith(f"fetchcli: error: --resume {results} records another URL at index 1")
     shorter = subprocess.run([*FETCHCLI, "--resume", str(results), server.url("/ok/a")],
                              capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert shorter.returncode == 2 and "records 1 URL(s) the input no longer has" in shorter.stderr
+    assert shorter.returncode == 2 and "line 2 of" in shorter.stderr  # the line of the URL the input lost
+    assert "records index 1, but the input has 1 URL: the input changed since" in shorter.stderr
     assert len(_lines(results)) == 2  # untouched
 
 

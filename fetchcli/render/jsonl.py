@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Sequence
@@ -10,6 +11,10 @@ from typing import TextIO
 from fetchcli.models import FetchResult
 from fetchcli.render.fields import project
 from fetchcli.summary import Summary
+
+# What fsync(2) answers for what cannot be synced (a pipe, a socket, a character device such as
+# /dev/null, a file system without it); any other error is a real one.
+CANNOT_SYNC = frozenset({errno.EINVAL, errno.EROFS, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 class JsonLinesSink:
@@ -26,7 +31,12 @@ class JsonLinesSink:
         self._stream.write(json.dumps(record) + "\n")
         self._stream.flush()
         if self._fsync:
-            os.fsync(self._stream.fileno())
+            try:
+                os.fsync(self._stream.fileno())
+            except OSError as exc:
+                if exc.errno not in CANNOT_SYNC:
+                    raise  # a real failure (EIO): a write error
+                self._fsync = False  # a pipe, a socket, a character device: nothing to sync
 
     def close(self, summary: Summary) -> None:
         self._stream.flush()
