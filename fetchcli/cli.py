@@ -9,8 +9,10 @@ is fetchcli's own (``help.py``). Usage errors are one plain line on stderr
 
 # No ``from __future__ import annotations`` here: typer reads the command's annotations, and
 # evaluating 280 of them from strings at every start-up took 20 ms (objects: 2 ms).
+import functools
 import os
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import typer
@@ -108,6 +110,20 @@ def _stdout_failed(exc: OSError) -> int:
     return write_failed(env, Output(env.stdout, "stdout"), OutputError(exc))
 
 
+def _switch(long: str, *short: str, panel: str, help: str, default: str | None = None) -> Any:
+    """A switch: ``--NAME`` (and its short flag) turns it on, ``--no-NAME`` off, so a flag can
+    override the environment and a config file both ways. Its ``FETCHCLI_<NAME>`` is read by
+    config.py (``1/true/yes/on`` or ``0/false/no/off``, nothing else), not by Click, whose
+    reading of a flag's variable differs between versions; ``--help`` still names it."""
+    return typer.Option(
+        f"{long}/--no-{long[2:]}",
+        *short,
+        help=help,
+        rich_help_panel=panel,
+        show_default=default if default is not None else False,
+    )
+
+
 def _version(value: bool) -> None:
     if value:
         _print_and_exit(f"fetchcli {__version__}\n")
@@ -130,18 +146,58 @@ def _help(ctx: typer.Context, value: bool) -> None:
 
 
 def _config(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
-    """Eager: read the config file (and the list-valued variables) into Click's default_map
-    before any other option is processed."""
-    from fetchcli.config import Kind, defaults
-    from fetchcli.config import config_path as find
+    """Eager: read the config file and the variables fetchcli reads itself (switches, lists)
+    into Click's default_map before any other option is processed (config.py)."""
+    from fetchcli.config import kind_of, load
 
-    kinds: dict[str, Kind] = {
-        p.name: "flag" if getattr(p, "is_flag", False) else "list" if p.multiple or p.nargs == -1 else "value"
-        for p in ctx.command.params
-        if p.name
-    }
-    ctx.default_map = {**(ctx.default_map or {}), **defaults(find(value or None), kinds, os.environ)}
+    kinds = {p.name: kind_of(p) for p in ctx.command.params if p.name}
+    loaded = load(value, kinds, os.environ)
+    if loaded.warning is not None:
+        from fetchcli.terminal import for_terminal
+
+        sys.stderr.write(f"fetchcli: warning: {for_terminal(loaded.warning)}\n")
+        sys.stderr.flush()
+    ctx.default_map = {**(ctx.default_map or {}), **loaded.values}
+    ctx.meta[_LOADED] = loaded
     return value
+
+
+_LOADED = "fetchcli.config"
+
+
+def _from_where(ctx: typer.Context, exc: SettingsError) -> SettingsError:
+    """``exc`` naming where its option's value came from when that was not the command line:
+    ``--timeout must be ... (from FETCHCLI_TIMEOUT)``, ``(from /home/me/.config/fetchcli/config.toml:
+    timeout)``."""
+    param = next((p for p in ctx.command.params if exc.option in p.opts), None)
+    if param is None or param.name is None:
+        return exc
+    source = getattr(ctx.get_parameter_source(param.name), "name", "")
+    if source == "COMMANDLINE":
+        return exc
+    loaded = ctx.meta.get(_LOADED)
+    if source == "ENVIRONMENT":
+        origin = param.envvar if isinstance(param.envvar, str) else None
+    else:  # DEFAULT_MAP; DEFAULT for URLs from a config file with Click before 8.2
+        origin = loaded.origins.get(param.name) if loaded is not None else None
+    if origin is None:
+        return exc
+    message = str(exc).removeprefix(exc.option).lstrip()
+    return SettingsError(exc.option, f"{message} (from {origin})")
+
+
+def _naming_sources(command: Callable[..., None]) -> Callable[..., None]:
+    """The command, whose usage errors name where a value came from (``_from_where``). typer
+    reads the command's parameters through ``functools.wraps``."""
+
+    @functools.wraps(command)
+    def run(ctx: typer.Context, **values: Any) -> None:
+        try:
+            command(ctx, **values)
+        except SettingsError as exc:
+            raise _from_where(ctx, exc) from None
+
+    return run
 
 
 def _enum_metavar(choices: type[Any]) -> str:
@@ -153,6 +209,7 @@ def _complete(choices: type[Any]) -> Any:
 
 
 @app.command(add_help_option=False)
+@_naming_sources
 def fetchcli(
     ctx: typer.Context,
     urls: Annotated[
@@ -171,12 +228,13 @@ def fetchcli(
     ] = None,
     config: Annotated[
         Optional[str],
-        _option("--config", metavar="FILE", panel=INPUT, is_eager=True, callback=_config, default="./fetchcli.toml if present",
-                help="Read option values from this TOML file.")
+        _option("--config", metavar="FILE", panel=INPUT, is_eager=True, callback=_config, env=False,
+                default="$XDG_CONFIG_HOME/fetchcli/config.toml (~/.config/...) if only you can write it",
+                help="Read option values from this TOML file instead; '' reads none.")
     ] = None,
     dry_run: Annotated[
         bool,
-        _option("--dry-run", panel=INPUT,
+        _switch("--dry-run", panel=INPUT,
                 help="Print the effective settings and each URL with its validity; send nothing."),
     ] = False,
     format: Annotated[
@@ -201,11 +259,11 @@ def fetchcli(
                 help="Write results to PATH (through a symlink, FIFO or device; atomically for a regular file)."),
     ] = None,
     fsync: Annotated[
-        bool, _option("--fsync", panel=OUTPUT, help="With -o and jsonl: fsync after every line.")
+        bool, _switch("--fsync", panel=OUTPUT, help="With -o and jsonl: fsync after every line.")
     ] = False,
     progress: Annotated[
         Optional[bool],
-        _option("--progress/--no-progress", panel=OUTPUT, default="when stderr is a terminal, unless -q",
+        _switch("--progress", panel=OUTPUT, default="when stderr is a terminal, unless -q",
                 help="A live progress line on stderr."),
     ] = None,
     color: Annotated[
@@ -216,7 +274,7 @@ def fetchcli(
     ] = "auto",
     summary: Annotated[
         bool,
-        _option("--summary", panel=OUTPUT, help="Print the summary line on stderr even when it is not a terminal."),
+        _switch("--summary", panel=OUTPUT, help="Print the summary line on stderr even when it is not a terminal."),
     ] = False,
     summary_json: Annotated[
         Optional[str],
@@ -224,7 +282,7 @@ def fetchcli(
                 help="Write the run's summary as JSON to PATH (same rules as -o)."),
     ] = None,
     quiet: Annotated[
-        bool, _option("--quiet", "-q", panel=OUTPUT, help="No summary line and no progress line on stderr.")
+        bool, _switch("--quiet", "-q", panel=OUTPUT, help="No summary line and no progress line on stderr.")
     ] = False,
     ok_status: Annotated[
         Optional[str],
@@ -267,7 +325,7 @@ def fetchcli(
                 help="User-Agent header."),
     ] = None,
     follow_redirects: Annotated[
-        bool, _option("--follow-redirects", "-L", panel=REQUEST, help="Follow redirects (off by default, like curl).")
+        bool, _switch("--follow-redirects", "-L", panel=REQUEST, help="Follow redirects (off by default, like curl).")
     ] = False,
     max_redirects: Annotated[
         str,
@@ -276,7 +334,7 @@ def fetchcli(
     ] = str(DEFAULT_MAX_REDIRECTS),
     http2: Annotated[
         bool,
-        _option("--http2", panel=REQUEST, help="Offer HTTP/2 (needs the http2 extra: pip install 'fetchcli[http2]')."),
+        _switch("--http2", panel=REQUEST, help="Offer HTTP/2 (needs the http2 extra: pip install 'fetchcli[http2]')."),
     ] = False,
     backend: Annotated[
         str,
@@ -286,7 +344,7 @@ def fetchcli(
     ] = "auto",
     insecure: Annotated[
         bool,
-        _option("--insecure", "-k", panel=TLS,
+        _switch("--insecure", "-k", panel=TLS,
                 help="Do not verify TLS certificates (their facts are still reported in tls)."),
     ] = False,
     cacert: Annotated[
@@ -325,7 +383,7 @@ def fetchcli(
     ] = None,
     env_proxy: Annotated[
         bool,
-        _option("--env-proxy/--no-env-proxy", panel=PROXY, default="on",
+        _switch("--env-proxy", panel=PROXY, default="on",
                 help="Use HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (either case) from the environment."),
     ] = True,
     max_connections: Annotated[
@@ -405,7 +463,7 @@ def fetchcli(
     ] = f"{DEFAULT_RETRY_MAX_WAIT:g}",
     retry_all_methods: Annotated[
         bool,
-        _option("--retry-all-methods", panel=RETRY,
+        _switch("--retry-all-methods", panel=RETRY,
                 help="Also retry methods that are not idempotent (POST, PATCH) once a request was sent."),
     ] = False,
     per_host: Annotated[
@@ -433,7 +491,7 @@ def fetchcli(
     ] = str(DEFAULT_SNIPPET_LENGTH),
     read_all: Annotated[
         bool,
-        _option("--read-all", panel=BODY,
+        _switch("--read-all", panel=BODY,
                 help="Read each body to its end, keeping only --max-body-bytes: exact bytes_read and sha256."),
     ] = False,
     shard: Annotated[
@@ -449,7 +507,7 @@ def fetchcli(
     ] = "1",
     unique: Annotated[
         bool,
-        _option("--unique", panel=LARGE, help="Fetch each URL once: later repeats are left out (8-16 bytes per URL)."),
+        _switch("--unique", panel=LARGE, help="Fetch each URL once: later repeats are left out (8-16 bytes per URL)."),
     ] = False,
     resume: Annotated[
         Optional[str],
@@ -459,7 +517,7 @@ def fetchcli(
     ] = None,
     resume_failed: Annotated[
         bool,
-        _option("--resume-failed", panel=LARGE,
+        _switch("--resume-failed", panel=LARGE,
                 help="With --resume: fetch the URLs recorded as failed again; FILE keeps one record per URL."),
     ] = False,
     schema: Annotated[
@@ -576,8 +634,10 @@ def fetchcli(
         from fetchcli.runner import write_failed
 
         env = Environment()
+        loaded = ctx.meta.get(_LOADED)
+        config_file = loaded.describe() if loaded is not None else "none"
         try:
-            status = describe_run(settings, urls or [], input or [], proxies, env)
+            status = describe_run(settings, urls or [], input or [], proxies, env, config=config_file)
         except OutputError as exc:
             status = write_failed(env, Output(env.stdout, "stdout"), exc)
         raise typer.Exit(status)
@@ -612,30 +672,60 @@ def _usage_exception_types() -> tuple[type[Any], ...]:
     return (base,)
 
 
-_TEXT_ANNOTATIONS = (str, bool, Optional[str], list[str], Optional[list[str]])
+# The annotations whose values Click already hands over as fetchcli wants them: text (parsed by
+# settings.parse_*), lists of text, and switches (Click's own bools, or config.py's).
+_AS_GIVEN: dict[Any, type] = {
+    str: str,
+    Optional[str]: str,
+    list[str]: list,
+    Optional[list[str]]: list,
+    bool: bool,
+    Optional[bool]: bool,
+}
 
 
-def _values_as_given(command: Any) -> None:
-    """typer 0.29 and later coerce every value through a pydantic ``TypeAdapter`` built on first
-    use: importing pydantic and building them is about 70 ms of every run's start-up. fetchcli's
-    options are all text (parsed by ``settings.parse_*``) or switches, which Click hands over as
-    they are, so their values are passed on unchanged. An older typer (Click's own types, no
-    pydantic) has nothing to replace; a typer without these internals keeps its own coercion."""
+def _values_as_given(command: Any) -> int:
+    """Start-up, not behaviour: typer 0.29 and later coerce every value through a pydantic
+    ``TypeAdapter`` built on first use; importing pydantic and building them is about 45 ms of
+    every run. A value that already has its option's type (text, a list of text, a bool) is
+    passed on as it is instead; anything else goes to typer's own coercion, so this shortcut
+    can skip work but never change a value (and no switch depends on it: config.py reads their
+    variables). Returns the number of options given the shortcut.
+
+    It rests on typer internals (``typer._coercion.RuntimeParam`` and ``build_runtime_param``,
+    a parameter's lazily built ``_runtime_param`` and ``type_descriptor``). Where they are
+    missing or differ (typer before 0.29 has no coercion of its own to skip; a later one may
+    rename them), nothing is replaced and typer coerces as usual: the same values, only slower.
+    That fallback is silent at run time by design; tests/test_trust_switches.py fails loudly
+    instead, when a typer with this coercion module is installed and the shortcut is not in
+    effect for every option (or a run imports pydantic)."""
     try:
-        from typer._coercion import RuntimeParam
+        from typer._coercion import RuntimeParam, build_runtime_param
     except ImportError:
-        return
+        return 0
 
-    class _AsGiven(RuntimeParam):
+    class _AsGiven(RuntimeParam):  # type: ignore[misc, unused-ignore]  # Any where typer has no _coercion
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            return list(value) if isinstance(value, tuple) else value
+            kind = _AS_GIVEN.get(self.annotation)
+            if kind is list and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                return list(value)
+            if kind is not None and kind is not list and isinstance(value, kind):
+                return value
+            return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
 
+    patched = 0
     for param in command.params:
-        descriptor = getattr(param, "type_descriptor", None)
-        if descriptor is None or not hasattr(param, "_runtime_param"):
+        descriptor: Any = getattr(param, "type_descriptor", None)
+        annotation = getattr(descriptor, "annotation", None)
+        # _runtime_param is None until typer builds it on first use; absent: typer has changed.
+        if not any(annotation == known for known in _AS_GIVEN) or getattr(param, "_runtime_param", False) is not None:
             continue
-        if any(descriptor.annotation == text for text in _TEXT_ANNOTATIONS):
-            param._runtime_param = _AsGiven(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+        try:
+            param._runtime_param = _AsGiven(parameter_info=descriptor.parameter_info, annotation=annotation)
+        except TypeError:  # RuntimeParam takes other fields now: typer's own coercion throughout
+            return patched
+        patched += 1
+    return patched
 
 
 def main(argv: list[str] | None = None) -> int:

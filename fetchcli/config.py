@@ -2,36 +2,57 @@
 
 Precedence, highest first: a flag on the command line, its environment variable
 (``FETCHCLI_<NAME>``: ``--max-connections`` is ``FETCHCLI_MAX_CONNECTIONS``), the config file,
-the default. The config file is TOML: ``--config FILE`` (or ``FETCHCLI_CONFIG``), else
-``fetchcli.toml`` in the working directory when there is one. Its keys are long option names
-(``max-connections = 50``, ``header = ["Authorization: Bearer ..."]``, ``follow-redirects =
-true``, ``urls = [...]`` for URLs); an unknown key or a value of the wrong kind is a usage error
-naming the file and the key.
+the default.
 
-The command line reads ``FETCHCLI_<NAME>`` itself (Click's ``envvar``; ``FETCHCLI_CONFIG`` for
-the file too), except for options given more than once (``-H``, ``-i``, ``--secret-header``), whose variables hold
-one value per line and are read here.
+The config file: one at most, and never one found in the working directory (a directory is not
+the user's choice: a clone, a download or a shared folder would otherwise take over the run).
+
+- ``--config FILE``, else ``FETCHCLI_CONFIG=FILE``: that file, named by the user, is read;
+- an empty value (``--config ""``, ``FETCHCLI_CONFIG=``) reads no config file at all;
+- else the user's own ``$XDG_CONFIG_HOME/fetchcli/config.toml`` (``~/.config`` when
+  ``XDG_CONFIG_HOME`` is unset, empty or relative) when it exists; it is ignored, with a
+  one-line warning, unless it is a regular file and it and its directory are owned by the user
+  (or root) and writable by no one else, as ssh treats ``~/.ssh``.
+
+It is TOML; its keys are long option names (``max-connections = 50``, ``header =
+["Authorization: Bearer ..."]``, ``follow-redirects = true``, ``urls = [...]`` for URLs); an
+unknown key, a value of the wrong kind or a file that is not TOML is a usage error naming the
+file and the key.
+
+The environment: Click reads ``FETCHCLI_<NAME>`` for the options that take a value (text, which
+``settings.parse_*`` parses). fetchcli reads these itself, into Click's ``default_map`` above the
+config file's values: a switch's (``FETCHCLI_INSECURE``: ``1/true/yes/on`` or
+``0/false/no/off``, any case, nothing else, whatever a typer or Click version would make of it),
+those of the options given more than once (``-H``, ``-i``, ``--secret-header``: one value per line), and
+``FETCHCLI_CONFIG`` (Click takes an empty variable for an unset one). ``Loaded.origins`` says
+where each of those values came from, so that a bad one is reported with its source.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal
 
 from fetchcli.settings import SettingsError
 
 ENV_PREFIX = "FETCHCLI_"
-DEFAULT_CONFIG = "fetchcli.toml"
+CONFIG_ENV = "FETCHCLI_CONFIG"
+USER_CONFIG = os.path.join("fetchcli", "config.toml")  # under $XDG_CONFIG_HOME
 # Options a config file cannot set: they act at once rather than configure a run.
 NOT_CONFIGURABLE = frozenset({"config", "help", "version", "schema", "install_completion", "show_completion"})
+SWITCH_ON = ("1", "true", "yes", "on")
+SWITCH_OFF = ("0", "false", "no", "off")
 
 Kind = Literal["flag", "list", "value"]
 
 
 def env_name(long_option: str) -> str:
-    """``--max-connections`` -> ``FETCHCLI_MAX_CONNECTIONS``."""
+    """``--max-connections`` (or the parameter's name, ``max_connections``) ->
+    ``FETCHCLI_MAX_CONNECTIONS``."""
     return ENV_PREFIX + long_option.lstrip("-").replace("-", "_").upper()
 
 
@@ -39,27 +60,112 @@ def env_name(long_option: str) -> str:
 LIST_ENV = {name: env_name(name) for name in ("header", "input", "secret_header")}
 
 
-def config_path(given: str | None, cwd: str | None = None) -> str | None:
-    """The config file to read: the one given, else ``fetchcli.toml`` in ``cwd`` if present."""
-    if given is not None:
-        return given
-    default = os.path.join(cwd or os.getcwd(), DEFAULT_CONFIG)
-    return default if os.path.isfile(default) else None
+def kind_of(param: Any) -> Kind:
+    """A Click parameter's kind: a switch, an option given more than once, or one value."""
+    if getattr(param, "is_flag", False):
+        return "flag"
+    return "list" if getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1 else "value"
 
 
-def _read(path: str) -> dict[str, Any]:
+def own_variable(name: str, kind: Kind) -> str | None:
+    """The environment variable fetchcli reads itself (not Click) for the option ``name``."""
+    if name == "config":
+        return CONFIG_ENV
+    if name in NOT_CONFIGURABLE:
+        return None
+    if kind == "flag" or name in LIST_ENV:
+        return env_name(name)
+    return None
+
+
+def parse_switch(variable: str, text: str) -> bool:
+    """A switch's value from the environment: ``1/true/yes/on`` or ``0/false/no/off``."""
+    word = text.strip().lower()
+    if word in SWITCH_ON:
+        return True
+    if word in SWITCH_OFF:
+        return False
+    raise SettingsError(variable, f"must be one of {'/'.join(SWITCH_ON)} or {'/'.join(SWITCH_OFF)}, not {text!r}")
+
+
+def user_config_path(environ: Mapping[str, str]) -> str | None:
+    """``$XDG_CONFIG_HOME/fetchcli/config.toml``; the XDG base directory rules: a relative or
+    empty ``XDG_CONFIG_HOME`` is ignored for ``~/.config``. None without an absolute home."""
+    base = environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):
+        home = environ.get("HOME") or os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".config")
+    return os.path.join(base, USER_CONFIG)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the environment and the config file add to Click's ``default_map``."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # name -> "FETCHCLI_X" or "FILE: key"
+    path: str | None = None  # the config file read
+    source: str = ""  # how it was chosen, or why there is none
+    warning: str | None = None  # the user's config file was ignored: why
+
+    def describe(self) -> str:
+        """For ``--dry-run``: the config file read and how it was chosen, or why none."""
+        return f"{self.path} ({self.source})" if self.path is not None else f"none ({self.source})"
+
+
+def _not_private(info: os.stat_result, what: str, path: str) -> str | None:
+    """Why a file (or directory) that someone else could have written must not configure the run."""
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows: no owners and modes to check
+        return None
+    if info.st_uid not in (os.geteuid(), 0):
+        return f"{what} is owned by someone else (uid {info.st_uid}), not by you"
+    writable = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if writable:
+        who = {stat.S_IWGRP: "its group", stat.S_IWOTH: "others"}.get(writable, "its group and others")
+        return f"{what} is writable by {who} (chmod go-w {path})"
+    return None
+
+
+def _open_user_config(path: str) -> tuple[IO[bytes] | None, str | None]:
+    """The user's config file, opened, if it may be used; else why not (None, None: no file).
+    The checks are made on the file opened (``fstat``), so a file swapped in after them is not
+    the one read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    except OSError as exc:
+        return None, f"cannot read it: {exc.strerror or exc}"
+    try:
+        info = os.fstat(fd)
+        why = "it is not a regular file" if not stat.S_ISREG(info.st_mode) else _not_private(info, "it", path)
+        if why is None:
+            directory = os.path.dirname(path)
+            why = _not_private(os.stat(directory), f"its directory {directory}", directory)
+    except OSError as exc:
+        why = f"cannot read it: {exc.strerror or exc}"
+    if why is not None:
+        os.close(fd)
+        return None, why
+    return os.fdopen(fd, "rb"), None
+
+
+def _parse(stream: IO[bytes], label: str, path: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        with open(path, "rb") as f:
-            data: dict[str, Any] = tomllib.load(f)
+        with stream:
+            data: dict[str, Any] = tomllib.load(stream)
             return data
     except OSError as exc:
-        raise SettingsError("--config", f"cannot read {path!r}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError("--config", f"{path}: not valid TOML: {exc}") from None
+        raise SettingsError(label, f"cannot read {path!r}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(label, f"{path}: not valid TOML: {exc}") from None
 
 
 def _scalar(value: Any) -> str | None:
@@ -68,38 +174,68 @@ def _scalar(value: Any) -> str | None:
     return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
 
 
-def _value(path: str, key: str, kind: Kind, value: Any) -> Any:
+def _value(label: str, where: str, kind: Kind, value: Any) -> Any:
     """A config value as the command line would have given it (text, a list of text, a bool)."""
-    where = f"{path}: {key}"
     if kind == "flag":
         if not isinstance(value, bool):
-            raise SettingsError("--config", f"{where} must be true or false, not {value!r}")
+            raise SettingsError(label, f"{where} must be true or false, not {value!r}")
         return value
     if kind == "list":
         items = value if isinstance(value, list) else [value]
         texts = [_scalar(item) for item in items]
         if any(text is None for text in texts):
-            raise SettingsError("--config", f"{where} must be text or a list of text, not {value!r}")
+            raise SettingsError(label, f"{where} must be text or a list of text, not {value!r}")
         return texts
     text = _scalar(value)
     if text is None:
-        raise SettingsError("--config", f"{where} must be text or a number, not {value!r}")
+        raise SettingsError(label, f"{where} must be text or a number, not {value!r}")
     return text
 
 
-def defaults(path: str | None, kinds: Mapping[str, Kind], environ: Mapping[str, str]) -> dict[str, Any]:
-    """Click's ``default_map`` for a run: the config file's values (if ``path``), with the
-    list-valued environment variables (``FETCHCLI_HEADER``, ``FETCHCLI_INPUT``) over them.
-    ``kinds`` names every option the command has (by parameter name) and its kind."""
-    found: dict[str, Any] = {}
-    if path is not None:
-        for key, value in _read(path).items():
+def _config_file(given: str | None, environ: Mapping[str, str]) -> tuple[IO[bytes] | None, str, str, str | None]:
+    """The config file to read, opened: (stream or None, its path or "", how it was chosen or
+    why there is none, a warning)."""
+    label = "--config" if given is not None else CONFIG_ENV if CONFIG_ENV in environ else ""
+    if label:
+        path = given if given is not None else environ[CONFIG_ENV]
+        if not path.strip():
+            return None, "", f"{label} is empty: no config file", None
+        try:
+            return open(path, "rb"), path, label, None  # closed by _parse
+        except OSError as exc:
+            raise SettingsError(label, f"cannot read {path!r}: {exc.strerror or exc}") from None
+    path = user_config_path(environ) or ""
+    if not path:
+        return None, "", "no home directory", None
+    stream, why = _open_user_config(path)
+    if why is not None:
+        return None, path, f"{path} ignored: {why}", f"ignoring the config file {path}: {why}"
+    return stream, path, "your config file" if stream is not None else f"{path} does not exist", None
+
+
+def load(given: str | None, kinds: Mapping[str, Kind], environ: Mapping[str, str]) -> Loaded:
+    """Click's ``default_map`` for a run: the config file's values, with the variables fetchcli
+    reads itself (switches, lists) over them. ``given`` is ``--config``'s value (None when not
+    given); ``kinds`` names every option of the command (by parameter name) and its kind."""
+    stream, path, source, warning = _config_file(given, environ)
+    label = source if source in ("--config", CONFIG_ENV) else "config file"
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    if stream is not None:
+        for key, value in _parse(stream, label, path).items():
             name = key.replace("-", "_")
             if name not in kinds or name in NOT_CONFIGURABLE:
-                raise SettingsError("--config", f"{path}: unknown option {key!r}")
-            found[name] = _value(path, key, kinds[name], value)
-    for name, variable in LIST_ENV.items():
-        text = environ.get(variable)
-        if text is not None and name in kinds:
-            found[name] = [line.strip() for line in text.splitlines() if line.strip()]
-    return found
+                raise SettingsError(label, f"{path}: unknown option {key!r}")
+            values[name] = _value(label, f"{path}: {key}", kinds[name], value)
+            origins[name] = f"{path}: {key}"
+    for name, kind in kinds.items():
+        variable = own_variable(name, kind) if name != "config" else None
+        text = environ.get(variable) if variable is not None else None
+        if variable is None or text is None:
+            continue
+        if kind == "flag":
+            values[name] = parse_switch(variable, text)
+        else:
+            values[name] = [line.strip() for line in text.splitlines() if line.strip()]
+        origins[name] = variable
+    return Loaded(values, origins, path if stream is not None else None, source, warning)

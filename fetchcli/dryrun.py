@@ -1,7 +1,7 @@
-"""``--dry-run``: what a run would do, and nothing sent. The effective settings (after flags,
-environment and config file), with secrets masked, where each proxy came from, and every input
-URL as fetchcli reads it, valid or not (and why). Exit 0 when every URL is valid, 1 otherwise,
-so a URL list can be checked in CI before cron uses it."""
+"""``--dry-run``: what a run would do, and nothing sent. The config file read (if any), the
+effective settings (after flags, environment and config file), with secrets masked, where each
+proxy came from, and every input URL as fetchcli reads it, valid or not (and why). Exit 0 when
+every URL is valid, 1 otherwise, so a URL list can be checked in CI before cron uses it."""
 
 from __future__ import annotations
 
@@ -118,14 +118,22 @@ def _write(out: TextIO, line: str) -> None:
 
 
 def describe_run(
-    settings: Settings, urls: Sequence[str], paths: Sequence[str], proxies: Proxies, env: Environment
+    settings: Settings,
+    urls: Sequence[str],
+    paths: Sequence[str],
+    proxies: Proxies,
+    env: Environment,
+    *,
+    config: str = "none",
 ) -> int:
+    """``config``: the config file read and how it was chosen, or why there is none."""
     from fetchcli.client import ssl_context
 
     ssl_context(settings.request)  # a CA or client certificate that cannot be used is a usage error here too
     out = env.stdout
     _write(out, "fetchcli --dry-run: nothing is sent")
     _write(out, "")
+    _write(out, f"{'config':<14}{config}")
     for name, value in _settings_lines(settings, proxies):
         _write(out, f"{name:<14}{value}")
     _write(out, "")

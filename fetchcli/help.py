@@ -10,7 +10,7 @@ import shutil
 import textwrap
 from typing import Any
 
-from fetchcli.config import LIST_ENV
+from fetchcli.config import LIST_ENV, kind_of, own_variable
 
 SECTIONS = (
     "Input",
@@ -33,10 +33,12 @@ NOTES = {
 }
 
 EPILOG = """\
-Every option can also be set by an environment variable (shown as env) and in a config file
-(--config FILE, or ./fetchcli.toml when present: TOML, keys are long option names, e.g.
-max-connections = 50, header = ["Accept: text/html"]). Precedence: flag > environment > config
-file > default.
+Every option can also be set by an environment variable (shown as env; a switch takes
+1/true/yes/on or 0/false/no/off, and --no-NAME turns it off) and in a config file: --config
+FILE, else your own $XDG_CONFIG_HOME/fetchcli/config.toml (~/.config/fetchcli/config.toml),
+used only when no one else can write it; --config '' reads none, and none is ever read from
+the working directory. TOML, keys are long option names, e.g. max-connections = 50,
+header = ["Accept: text/html"]. Precedence: flag > environment > config file > default.
 
 Examples
   fetchcli -i urls.txt                                  a table on a terminal, JSON Lines in a pipe
@@ -72,7 +74,9 @@ def _details(param: Any) -> str:
     if isinstance(default, str) and default:
         parts.append(f"[default: {default}]")
     if getattr(param, "param_type_name", "") != "argument":
-        envvar = param.envvar or (f"{LIST_ENV[param.name]}, one per line" if param.name in LIST_ENV else None)
+        envvar = param.envvar or own_variable(param.name, kind_of(param))
+        if param.name in LIST_ENV:
+            envvar = f"{envvar}, one per line"
         if envvar is not None:
             parts.append(f"[env: {envvar}]")
     return " ".join(part for part in parts if part)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -8,6 +11,23 @@ from fetchcli.errors import ERROR_TYPES
 from fetchcli.models import ErrorInfo
 from fetchcli.settings import Backend
 from tests.server import LoopbackServer, running_server
+
+_CONFIG_HOME: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test reads the developer's own config file (~/.config/fetchcli/config.toml) or the
+    file FETCHCLI_CONFIG names: XDG_CONFIG_HOME is an empty directory of the session's, for
+    in-process runs and for every child process (they inherit it). Tests of the config file
+    point XDG_CONFIG_HOME at their own directory."""
+    _CONFIG_HOME.append(tempfile.mkdtemp(prefix="fetchcli-tests-config-"))
+    os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME[-1]
+    os.environ.pop("FETCHCLI_CONFIG", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _CONFIG_HOME:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

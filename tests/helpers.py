@@ -66,7 +66,8 @@ def fetchcli_in_clean_env(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """fetchcli as a process, with none of the caller's FETCHCLI_*, proxy or SSL_CERT_* variables
-    (they would change what it does), plus ``env``; run in ``cwd`` (a fetchcli.toml there is read)."""
+    (they would change what it does) and the session's empty XDG_CONFIG_HOME (tests/conftest.py:
+    no config file of the developer's), plus ``env``; run in ``cwd``."""
     kept = {
         k: v
         for k, v in os.environ.items()

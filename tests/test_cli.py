@@ -202,7 +202,7 @@ def test_help_groups_options_in_sections() -> None:
         assert noise not in result.stdout
     assert "-t, --timeout SECONDS" in result.stdout and "[env: FETCHCLI_TIMEOUT]" in result.stdout
     assert "[env: FETCHCLI_HEADER, one per line]" in result.stdout
-    assert "Precedence: flag > environment > config\nfile > default" in result.stdout
+    assert "Precedence: flag > environment > config file > default" in " ".join(result.stdout.split())
     exit_section = result.stdout.split("\nExit status\n", 1)[1]
     listed = [int(line.split()[0]) for line in exit_section.splitlines() if line.strip()]
     assert sorted(listed) == sorted(int(status) for status in ExitStatus)

@@ -34,11 +34,13 @@ def test_flag_beats_environment_beats_config_file_beats_default(server: Loopback
     assert _snippet(fetchcli(url, env={"FETCHCLI_CONFIG": str(config)})) == "hel"
 
 
-def test_fetchcli_toml_in_the_working_directory_is_read(server: LoopbackServer, tmp_path: Path) -> None:
-    (tmp_path / "fetchcli.toml").write_text(
+def test_the_users_own_config_file_is_read(server: LoopbackServer, tmp_path: Path) -> None:
+    (tmp_path / "fetchcli").mkdir(mode=0o700)
+    (tmp_path / "fetchcli" / "config.toml").write_text(
         f'urls = ["{server.url("/headers?toml")}"]\nheader = ["X-From: config"]\nfields = "url,status"\n'
     )
-    done = fetchcli(cwd=tmp_path)
+    (tmp_path / "fetchcli" / "config.toml").chmod(0o600)
+    done = fetchcli(env={"XDG_CONFIG_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"url": server.url("/headers?toml"), "status": 200}
     assert server.stats.headers_seen["/headers?toml"]["x-from"] == "config"
@@ -173,10 +175,10 @@ def test_shell_completion_completes_options_and_choices() -> None:
 
 def test_the_readmes_config_example_is_accepted(tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    example = readme.split("# fetchcli.toml: a cron set-up", 1)[1].split("\n", 1)[1].split("```", 1)[0]
-    (tmp_path / "fetchcli.toml").write_text(example)
+    example = readme.split("# cron.toml: a cron set-up", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "cron.toml").write_text(example)
     (tmp_path / "sites.txt").write_text("https://example.com/\n")
-    done = fetchcli("--dry-run", cwd=tmp_path)
+    done = fetchcli("--dry-run", "--config", "cron.toml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "at most 50 open" in done.stdout and "per URL 30 s; whole run 600 s" in done.stdout
     assert "header        Accept: text/html" in done.stdout and "certificate valid for 14+ days" in done.stdout

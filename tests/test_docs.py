@@ -16,7 +16,12 @@ README = (ROOT / "README.md").read_text()
 
 def test_every_option_is_in_the_readme() -> None:
     command = typer.main.get_command(app)
-    options = [opt for param in command.params for opt in param.opts if opt.startswith("--")]
+    options = [
+        opt
+        for param in command.params
+        for opt in (*param.opts, *getattr(param, "secondary_opts", ()))  # the --no- forms too
+        if opt.startswith("--")
+    ]
     assert len(options) > 25
     missing = [opt for opt in options if f"`{opt}" not in README]
     assert missing == []
