@@ -107,7 +107,7 @@ def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
 
 
 def sharded_transport(settings: Settings) -> ShardedPoolTransport:
-    """One ``httpx.AsyncHTTPTransport`` per allowed connection, created on first use."""
+    """One one-connection transport (``coretransport.py``) per allowed connection, created on first use."""
     req, pool = settings.request, settings.pool
 
     # Built once, up front: loading the CA bundle takes tens of milliseconds, which would
@@ -117,6 +117,7 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
     shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
     import httpcore  # here: it imports h11 and h2, which the aiohttp backend does not need
 
+    from fetchcli.coretransport import core_transport
     from fetchcli.netbackend import TimedBackend
 
     network = TimedBackend(httpcore.AnyIOBackend())  # one name cache for every shard
@@ -126,13 +127,9 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
         proxy: httpx.Proxy | str | None = proxy_url
         if proxy_url is not None and proxy_url.startswith("https://"):
             proxy = httpx.Proxy(proxy_url, ssl_context=context)
-        transport = httpx.AsyncHTTPTransport(
-            verify=context, http2=req.http2, limits=shard_limits, proxy=proxy, trust_env=False
-        )
-        # httpx takes no network backend; its httpcore pool keeps one here (guarded by
-        # tests/test_timing.py, which needs the phases on this backend).
-        transport._pool._network_backend = network
-        return transport
+        # httpx's own transport, over a pool given the network backend (tests/test_timing.py
+        # needs its phases on this backend).
+        return core_transport(context, http2=req.http2, limits=shard_limits, proxy=proxy, network_backend=network)
 
     route = proxy_route(req)
     if route is None:
