@@ -29,7 +29,7 @@ import functools
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,6 +41,7 @@ from yarl import URL
 
 from fetchcli.admission import DEMAND, least_needed
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
+from fetchcli.protocol import InformationalBudget, is_informational
 from fetchcli.timing import CURRENT, since
 
 
@@ -167,7 +168,33 @@ class _PeerResponse(aiohttp.ClientResponse):
         if transport is not None:
             self.peer = transport.get_extra_info("peername")
             self.ssl_object = transport.get_extra_info("ssl_object")
-        return await super().start(connection)
+        protocol = connection.protocol
+        if protocol is None:
+            return await super().start(connection)
+        # aiohttp's start() reads messages from the connection's protocol, skipping informational
+        # ones without a limit: bounded here, as on the httpx backend (protocol.py).
+        protocol.read = _bounded_informational(protocol.read)
+        try:
+            return await super().start(connection)
+        finally:
+            del protocol.read
+
+
+def _bounded_informational(read: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    budget = InformationalBudget()
+
+    async def bounded_read() -> Any:
+        message, payload = await read()
+        if is_informational(message.code):
+            # Its size as it came: the status line and the headers, each with its CRLF, and the
+            # blank line (what the httpx backend counts).
+            size = 17 + len(message.reason) + sum(len(k) + len(v) + 4 for k, v in message.raw_headers)
+            problem = budget.spend(size)
+            if problem is not None:
+                raise httpx.RemoteProtocolError(problem)
+        return message, payload
+
+    return bounded_read
 
 
 class _AiohttpStream(httpx.AsyncByteStream):

@@ -39,7 +39,7 @@ ERROR_TYPES: dict[str, str] = {
     "TotalTimeout": "--max-time passed for this URL (redirects, retries and body included)",
     "WriteError": "the connection failed while sending the request",
     "ReadError": "the connection failed while reading the response (reset or closed by the server)",
-    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared...",
+    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses...",
     "TooManyRedirects": "-L followed --max-redirects redirects and there were more",
     "InvalidRedirect": "a redirect's Location is not a URL",
     "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",

@@ -17,6 +17,7 @@ from fetchcli.client import BAD_LOCATION, OWN_TRANSPORT, PEER_EXTENSION, SSL_EXT
 from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
+from fetchcli.protocol import status_problem
 from fetchcli.proxies import proxy_for
 from fetchcli.redact import Redactor, mask_credentials, url_secrets
 from fetchcli.retry import backoff_seconds, may_retry
@@ -142,6 +143,12 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         finally:
             CURRENT.reset(token)
         clock.ttfb_ms = since(started)
+        status = response.status_code
+        if status < 200 or status > 599:  # 1xx are skipped by both backends: only 101 comes here
+            problem = status_problem(status, "upgrade" in request.headers)
+            if problem is not None:
+                await response.aclose()
+                raise httpx.RemoteProtocolError(problem, request=request)
         try:
             body = await read_body(
                 response.aiter_raw(),

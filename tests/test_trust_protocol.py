@@ -1,0 +1,189 @@
+"""Issue 17, protocol items: servers that break HTTP get the same typed record on both backends,
+in bounded memory and time; no cookie crosses from one URL to another; the private library
+internals fetchcli still writes fail loudly, not silently. Each server here is a loopback socket
+server written for the attack."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
+from tests.helpers import run
+
+
+class RawServer:
+    """A socket server on 127.0.0.1, one thread per connection: ``handle(server, conn, number)``
+    answers each connection as the test wants. Counts the bytes handlers send, and keeps each
+    request's target and headers."""
+
+    def __init__(self, handle: Callable[[RawServer, socket.socket, int], None]) -> None:
+        self._handle = handle
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.2)
+        self.port = int(self._listener.getsockname()[1])
+        self.stopping = threading.Event()
+        self.sent = 0
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        self._connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="test-raw-server", daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        number = 0
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self._connections.append(conn)
+            threading.Thread(target=self._run, args=(conn, number), daemon=True).start()
+            number += 1
+
+    def _run(self, conn: socket.socket, number: int) -> None:
+        with contextlib.suppress(OSError, ssl.SSLError):
+            self._handle(self, conn, number)
+        conn.close()
+
+    def send(self, conn: socket.socket, data: bytes) -> None:
+        conn.sendall(data)
+        with self._lock:
+            self.sent += len(data)
+
+    def read_request(self, conn: socket.socket) -> str | None:
+        """One request head from ``conn``: its target (None when the client closed)."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        line, *fields = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        headers = {name.strip().lower(): value.strip() for name, _, value in (f.partition(":") for f in fields)}
+        target = line.split(" ")[1]
+        with self._lock:
+            self.requests.append((target, headers))
+        return target
+
+    def close(self) -> None:
+        self.stopping.set()
+        self._thread.join(timeout=5)
+        for conn in self._connections:
+            with contextlib.suppress(OSError):
+                conn.close()
+        self._listener.close()
+
+
+@contextlib.contextmanager
+def raw_server(handle: Callable[[RawServer, socket.socket, int], None]) -> Iterator[RawServer]:
+    server = RawServer(handle)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _answer(server: RawServer, conn: socket.socket, head: bytes, body: bytes = b"hi") -> None:
+    """Read one request, send ``head`` (the status line and any headers, CRLF-terminated lines
+    ending in the blank line) and a Content-Length ``body``."""
+    if server.read_request(conn) is None:
+        return
+    server.send(conn, head.replace(b"\r\n\r\n", f"\r\nContent-Length: {len(body)}\r\n\r\n".encode(), 1) + body)
+    server.stopping.wait(2)
+
+
+# Informational (1xx) responses and statuses: item 10.
+
+
+def _endless_processing(server: RawServer, conn: socket.socket, number: int) -> None:
+    server.read_request(conn)
+    burst = b"HTTP/1.1 102 Processing\r\n\r\n" * 2000
+    while server.sent < 512 * 1024 * 1024 and not server.stopping.is_set():  # at most 512 MB, ever
+        server.send(conn, burst)
+
+
+def test_endless_informational_responses_are_a_protocol_error_in_bounded_memory(backend: Backend) -> None:
+    """An endless stream of `102 Processing` grew aiohttp's memory without bound until --max-time
+    (175 MB for one URL); now both backends give up after 100 of them. What the server could send
+    before the client closed the connection is bounded by the socket buffers, not by the time."""
+    settings = Settings(timeouts=TimeoutSettings(max_time=10))
+    with raw_server(_endless_processing) as server:
+        [result] = run([server.url("/")], settings, backend=backend)
+        time.sleep(0.2)  # the server notices the closed connection
+        sent = server.sent
+    assert result.error is not None and result.error.type == "RemoteProtocolError", result.error
+    assert "more than 100 informational (1xx) responses" in result.error.message
+    assert sent < 16 * 1024 * 1024, sent
+
+
+def _informational_then_ok(count: int, extra: bytes = b"") -> Callable[[RawServer, socket.socket, int], None]:
+    def handle(server: RawServer, conn: socket.socket, number: int) -> None:
+        if server.read_request(conn) is None:
+            return
+        server.send(conn, f"HTTP/1.1 103 Early Hints\r\n{extra.decode()}\r\n".encode() * count)
+        server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        server.stopping.wait(2)
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    ("count", "extra", "ok"),
+    [
+        (100, b"", True),  # the bound: 100 informational responses
+        (101, b"", False),
+        (3, b"Link: <" + b"x" * 8000 + b">\r\n", True),
+        (9, b"Link: <" + b"x" * 8000 + b">\r\n", False),  # 9 x 8 KB: over 64 KiB of them
+    ],
+    ids=["100", "101", "3x8KB", "9x8KB"],
+)
+def test_informational_responses_are_bounded_alike_on_both_backends(
+    backend: Backend, count: int, extra: bytes, ok: bool
+) -> None:
+    with raw_server(_informational_then_ok(count, extra)) as server:
+        [result] = run([server.url("/")], backend=backend)
+    if ok:
+        assert result.ok and result.status == 200 and result.snippet == "ok", result.error
+    else:
+        assert result.error is not None and result.error.type == "RemoteProtocolError", result.error
+        assert "informational (1xx) responses" in result.error.message
+
+
+@pytest.mark.parametrize("status", ["000", "001", "099", "101", "600", "799", "999"])
+def test_a_status_outside_100_to_599_or_an_unasked_101_is_a_protocol_error(backend: Backend, status: str) -> None:
+    """aiohttp took 000, 001, 099 and 101 as ok responses, and both backends reported 600-999 as
+    statuses: all break HTTP, the same way on both."""
+
+    def handle(server: RawServer, conn: socket.socket, number: int) -> None:
+        _answer(server, conn, f"HTTP/1.1 {status} Odd\r\n\r\n".encode())
+
+    with raw_server(handle) as server:
+        [result] = run([server.url("/")], backend=backend)
+    assert result.error is not None and result.error.type == "RemoteProtocolError", result
+    assert result.status is None and not result.ok
+    expected = "no Upgrade" if status == "101" else f"status {status}, outside 100-599"
+    assert expected in result.error.message
+
+
+def test_a_101_to_a_request_that_asked_for_an_upgrade_is_a_response(backend: Backend) -> None:
+    def handle(server: RawServer, conn: socket.socket, number: int) -> None:
+        if server.read_request(conn) is not None:
+            server.send(conn, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            conn.shutdown(socket.SHUT_WR)
+
+    asked = Settings(request=RequestSettings(headers=(("Upgrade", "websocket"), ("Connection", "Upgrade"))))
+    with raw_server(handle) as server:
+        [result] = run([server.url("/")], asked, backend=backend)
+    assert result.status == 101 and result.error is None, result.error
