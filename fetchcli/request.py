@@ -74,9 +74,12 @@ class _Deadline:
         self.expired = True
         task.cancel()
 
-    def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
+    def cancel(self) -> float | None:
+        """Stop the timer; the seconds that were left (None: no limit)."""
+        if self.handle is None:
+            return None
+        self.handle.cancel()
+        return self.handle.when() - asyncio.get_running_loop().time()
 
 
 def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
@@ -243,17 +246,21 @@ def _tls(response: httpx.Response, settings: Settings) -> tls_facts.TlsInfo | No
     return tls_facts.from_ssl_object(ssl_object, verified=None if settings.request.insecure else True)
 
 
-async def _unverified_tls(outcome: _Outcome, settings: Settings) -> tls_facts.TlsInfo | None:
+async def _unverified_tls(outcome: _Outcome, settings: Settings, left: float | None) -> tls_facts.TlsInfo | None:
     """After ``CertificateError``: what the server presents, read by one more handshake (not
-    through a proxy, which would have to be asked for another tunnel: then None)."""
+    through a proxy, which would have to be asked for another tunnel: then None), within the
+    connect timeout and the ``left`` seconds of ``--max-time`` (None: no limit), else None."""
     if outcome.error is None or outcome.error.type != "CertificateError" or outcome.trail is None:
         return None
     url, req = outcome.trail.last, settings.request
     if proxy_for(url.scheme, url.host, req.proxy, req.proxy_by_scheme, req.no_proxy) is not None:
         return None
-    return await tls_facts.probe(
-        url.raw_host.decode("ascii"), url.port or 443, settings.timeouts.phase(settings.timeouts.connect)
-    )
+    timeout = settings.timeouts.phase(settings.timeouts.connect)
+    if left is not None:
+        if left <= 0:
+            return None
+        timeout = left if timeout is None else min(timeout, left)
+    return await tls_facts.probe(url.raw_host.decode("ascii"), url.port or 443, timeout)
 
 
 def _expiring(tls: tls_facts.TlsInfo | None, settings: Settings) -> ErrorInfo | None:
@@ -337,10 +344,10 @@ async def fetch_one(
     try:
         request = _build_request(client, settings.request.method, item.url)
         outcome, attempts = await _attempts(client, request, settings, lane, gate)
-        deadline.cancel()
+        left = deadline.cancel()
         if outcome.error is not None:
             error = outcome.error
-            tls = await _unverified_tls(outcome, settings)
+            tls = await _unverified_tls(outcome, settings, left)  # bounded by what --max-time left
             redirects = _redirects(outcome)
             timing = _timing(outcome)
         else:

@@ -6,16 +6,18 @@ server written for the attack."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
-from tests.helpers import run
+from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
 
 
 class RawServer:
@@ -187,3 +189,34 @@ def test_a_101_to_a_request_that_asked_for_an_upgrade_is_a_response(backend: Bac
     with raw_server(handle) as server:
         [result] = run([server.url("/")], asked, backend=backend)
     assert result.status == 101 and result.error is None, result.error
+
+
+# The certificate read after a CertificateError is inside --max-time: item 11.
+
+
+def _handshake_once_then_stall(context: ssl.SSLContext) -> Callable[[RawServer, socket.socket, int], None]:
+    def handle(server: RawServer, conn: socket.socket, number: int) -> None:
+        if number == 0:  # the request's own handshake: the client refuses the certificate
+            with contextlib.suppress(OSError, ssl.SSLError):
+                context.wrap_socket(conn, server_side=True).close()
+            return
+        server.stopping.wait(120)  # the certificate read's handshake: never answered
+
+    return handle
+
+
+def test_the_certificate_read_after_a_certificate_error_is_within_max_time(tmp_path: Path, backend: Backend) -> None:
+    """With `-t 0 -m 3`, a server that completes the first handshake (whose certificate fails
+    verification) and stalls the second (the unverified one that reads the certificate) hung the
+    run forever: the read ran after the URL's deadline was cancelled, with no timeout of its own."""
+    with raw_server(_handshake_once_then_stall(self_signed_context(tmp_path))) as server:
+        started = time.monotonic()
+        done = fetchcli_in_clean_env(
+            "--backend", backend.value, "-t", "0", "-m", "3", "-f", "jsonl", f"https://127.0.0.1:{server.port}/"
+        )
+        took = time.monotonic() - started
+    record = json.loads(done.stdout)
+    assert record["error"]["type"] == "CertificateError", record
+    assert record["tls"] is None  # the stalled read gave nothing, and the record says why it failed
+    assert took < 30, took
+    assert done.returncode == 1
