@@ -5,6 +5,7 @@ server written for the attack."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -14,10 +15,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from fetchcli.client import build_client
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
-from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
+from tests.helpers import collect, fetchcli_in_clean_env, run, self_signed_context
 
 
 class RawServer:
@@ -220,3 +223,66 @@ def test_the_certificate_read_after_a_certificate_error_is_within_max_time(tmp_p
     assert record["tls"] is None  # the stalled read gave nothing, and the record says why it failed
     assert took < 30, took
     assert done.returncode == 1
+
+
+# No cookie jar: item 15.
+
+
+def _cookie_site(server: RawServer, conn: socket.socket, number: int) -> None:
+    while (target := server.read_request(conn)) is not None:
+        if target == "/set":
+            server.send(conn, b"HTTP/1.1 200 OK\r\nSet-Cookie: session=secret; Path=/\r\nContent-Length: 2\r\n\r\nok")
+        elif target == "/hop":
+            server.send(conn, b"HTTP/1.1 302 Found\r\nLocation: /landing\r\nContent-Length: 0\r\n\r\n")
+        else:
+            server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+def _cookies_sent(server: RawServer) -> list[tuple[str, str]]:
+    return [(target, headers["cookie"]) for target, headers in server.requests if "cookie" in headers]
+
+
+def test_a_cookie_set_by_one_url_is_not_sent_on_another_urls_redirect(backend: Backend) -> None:
+    settings = Settings(request=RequestSettings(follow_redirects=True), concurrency=1)
+    with raw_server(_cookie_site) as server:
+        first, second = run([server.url("/set"), server.url("/hop")], settings, backend=backend)
+    assert first.ok and second.ok and second.final_url == server.url("/landing")
+    assert [target for target, _ in server.requests] == ["/set", "/hop", "/landing"]
+    assert _cookies_sent(server) == []
+
+
+def test_a_redirect_drops_cookie_whatever_the_clients_jar_holds(backend: Backend) -> None:
+    """The guarantee does not rest on the cookie jar: with a client whose jar keeps cookies (as
+    fetchcli's did once a private write stopped working), a redirect still sends none."""
+    settings = Settings(request=RequestSettings(follow_redirects=True), concurrency=1, backend=backend)
+
+    async def main(server: RawServer) -> None:
+        async with build_client(settings) as client:
+            client.cookies = httpx.Cookies()  # a jar that keeps what it is given
+            await collect([server.url("/set"), server.url("/hop")], settings, client=client)
+            assert len(client.cookies.jar) == 1  # it did keep the cookie
+
+    with raw_server(_cookie_site) as server:
+        asyncio.run(main(server))
+    assert _cookies_sent(server) == []
+
+
+def test_fetchclis_cookie_jar_keeps_nothing(backend: Backend) -> None:
+    """A long run with -L keeps no cookie in memory, and none could be sent."""
+    settings = Settings(request=RequestSettings(follow_redirects=True), concurrency=1, backend=backend)
+
+    async def main(server: RawServer) -> int:
+        async with build_client(settings) as client:
+            await collect([server.url("/set"), server.url("/hop")], settings, client=client)
+            return len(client.cookies.jar)
+
+    with raw_server(_cookie_site) as server:
+        assert asyncio.run(main(server)) == 0
+
+
+def test_user_cookie_header_is_sent_on_the_first_request_only(backend: Backend) -> None:
+    settings = Settings(request=RequestSettings(follow_redirects=True, headers=(("Cookie", "mine=1"),)))
+    with raw_server(_cookie_site) as server:
+        [result] = run([server.url("/hop")], settings, backend=backend)
+    assert result.ok
+    assert _cookies_sent(server) == [("/hop", "mine=1")]
