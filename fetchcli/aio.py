@@ -42,6 +42,7 @@ from yarl import URL
 from fetchcli.admission import DEMAND, least_needed
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.protocol import InformationalBudget, is_informational
+from fetchcli.settings import SettingsError
 from fetchcli.timing import CURRENT, since
 
 
@@ -249,6 +250,24 @@ class _PooledLookups:
         return await asyncio.get_running_loop().run_in_executor(self._executor, socket.getnameinfo, sockaddr, flags)
 
 
+# aiohttp's private attributes fetchcli writes (no public route exists): checked when a
+# transport is made, so that an aiohttp that renamed one is a clear error, not silence.
+_PRIVATE_WRITES = ("_retry_connection",)
+
+
+def require_private_api() -> None:
+    """Raise ``SettingsError`` (a one-line usage error) when the installed aiohttp lacks one of
+    the private attributes fetchcli writes; ``ClientSession.ATTRS`` lists its attributes."""
+    attributes: frozenset[str] = getattr(aiohttp.ClientSession, "ATTRS", frozenset())
+    missing = [name for name in _PRIVATE_WRITES if name not in attributes]
+    if missing:
+        raise SettingsError(
+            "--backend",
+            f"aiohttp {aiohttp.__version__} has no ClientSession.{missing[0]}, which fetchcli needs to send"
+            " each request once: use --backend httpx, or the aiohttp version fetchcli was tested with",
+        )
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
@@ -261,6 +280,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         proxy_route: Callable[[httpx.URL], str | None] | None = None,
         resolver_threads: int = 32,
     ) -> None:
+        require_private_api()
         self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
         self._ssl = ssl_context
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
@@ -291,8 +311,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         # aiohttp silently sends an idempotent request again when a kept-alive connection fails;
         # fetchcli sends a request once per attempt, as the httpx backend does, so that
-        # `attempts` counts what the server saw and --retries decides (no public switch for this:
-        # tests/test_differential.py counts the requests the server receives).
+        # `attempts` counts what the server saw and --retries decides. No public switch for this:
+        # the attribute is checked when the transport is made (require_private_api), and
+        # tests/test_trust_protocol.py counts the requests the server receives.
         session._retry_connection = False
         return session
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import socket
 import ssl
@@ -21,6 +22,7 @@ import pytest
 from fetchcli.client import build_client
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
 from tests.helpers import collect, fetchcli_in_clean_env, run, self_signed_context
+from tests.server import LoopbackServer
 
 
 class RawServer:
@@ -286,3 +288,66 @@ def test_user_cookie_header_is_sent_on_the_first_request_only(backend: Backend) 
         [result] = run([server.url("/hop")], settings, backend=backend)
     assert result.ok
     assert _cookies_sent(server) == [("/hop", "mine=1")]
+
+
+# The private writes that remain are guarded: item 15.
+
+
+def _drop_the_second_request(server: RawServer, conn: socket.socket, number: int) -> None:
+    """The first request on the first connection is answered (kept alive); the second request
+    on it is read and the connection closed without an answer. Later connections answer."""
+    if server.read_request(conn) is None:
+        return
+    server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    if server.read_request(conn) is None:
+        return
+    if number == 0:
+        return  # dropped: closed with no answer
+    server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+def test_a_request_on_a_dropped_kept_alive_connection_is_sent_once(backend: Backend) -> None:
+    """aiohttp sends an idempotent request again, by itself, when a kept-alive connection fails;
+    fetchcli turns that off (``ClientSession._retry_connection``, no public switch) so that the
+    server sees one request per attempt on both backends. Fails if the write is removed."""
+    settings = Settings(concurrency=1)
+    with raw_server(_drop_the_second_request) as server:
+        first, second = run([server.url("/1"), server.url("/2")], settings, backend=backend)
+        targets = [target for target, _ in server.requests]
+    assert first.ok
+    assert second.error is not None and second.attempts == 1, second
+    assert targets == ["/1", "/2"]  # not sent a second time behind the record's back
+
+
+def test_an_aiohttp_without_the_private_attribute_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aiohttp
+
+    from fetchcli.cli import main
+
+    monkeypatch.setattr(aiohttp.ClientSession, "ATTRS", frozenset(aiohttp.ClientSession.ATTRS) - {"_retry_connection"})
+    with raw_server(_cookie_site) as server, contextlib.redirect_stderr(io.StringIO()) as err:
+        status = main(["--backend", "aiohttp", "-f", "jsonl", server.url("/ok")])
+    assert status == 2
+    message = err.getvalue()
+    assert f"aiohttp {aiohttp.__version__} has no ClientSession._retry_connection" in message
+    assert message.count("\n") == 1 and "Traceback" not in message
+    assert server.requests == []
+
+
+def test_the_httpx_backend_connects_through_fetchclis_network_backend(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The network backend is handed to httpcore's pool by its public parameter (it was a write
+    to the pool's private ``_network_backend``): its connections are made by it."""
+    from fetchcli.netbackend import TimedBackend
+
+    made: list[str] = []
+    connect = TimedBackend.connect_tcp
+
+    async def counted(self: TimedBackend, host: str, port: int, *args: object, **kwargs: object) -> object:
+        made.append(host)
+        return await connect(self, host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TimedBackend, "connect_tcp", counted)
+    [result] = run([server.url("/ok/network-backend")], backend=Backend.httpx)
+    assert result.ok and made == ["127.0.0.1"]
