@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 
 from fetchcli import __version__
+from fetchcli.errors import InvalidRedirect, UnsupportedRedirect
 from fetchcli.pool import ShardedPoolTransport
 from fetchcli.proxies import proxy_for
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
+from fetchcli.sources import SUPPORTED_SCHEMES, normalise_url
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
 # offer br and zstd when their packages happen to be installed.
@@ -257,16 +259,41 @@ PEER_EXTENSION = "fetchcli.peer"  # (ip, port) of the connection, set by the aio
 SSL_EXTENSION = "fetchcli.ssl_object"  # the connection's ssl.SSLObject, set by the aiohttp transport
 
 
+def redirect_problem(base: httpx.URL, location: str) -> InvalidRedirect | UnsupportedRedirect | None:
+    """Why ``-L`` cannot follow ``location`` from ``base``, as an exception to raise, or None when
+    it can: the URL it leads to (worked out as httpx does) must be one fetchcli would accept as
+    input (``sources.normalise_url``): http or https, a valid host and a port of 1-65535."""
+    try:
+        target = httpx.URL(location)
+    except httpx.InvalidURL:
+        return InvalidRedirect(f"Location is not a URL: {location!r}")
+    scheme = target.scheme
+    if scheme and scheme not in SUPPORTED_SCHEMES:
+        return UnsupportedRedirect(f"redirect to unsupported URL scheme {scheme!r}")
+    try:
+        if scheme and not target.host:  # "http:/path": httpx takes the host of the request
+            target = target.copy_with(host=base.host)
+        elif target.is_relative_url:
+            target = base.join(target)
+    except httpx.InvalidURL:
+        return InvalidRedirect(f"Location is not a URL: {location!r}")
+    error = normalise_url(str(target), 0).error
+    if error is not None:
+        return InvalidRedirect(f"redirect to an invalid URL: {error.message}")
+    return None
+
+
 async def _set_aside_a_bad_location(response: httpx.Response) -> None:
     """httpx works out a redirect's next request even when it will not follow it, and fails the
-    whole exchange when ``Location`` is not a URL. A 302 with a broken ``Location`` is still a
-    302: the header is set aside here (in the response's extensions), and ``-L`` reports it as
-    ``InvalidRedirect``."""
+    whole exchange (as a fault of its own) when ``Location`` is not a URL it can request. A 302
+    with a bad ``Location`` is still a 302: the header is set aside here (as the exception to
+    raise, in the response's extensions), and ``-L`` reports it as ``InvalidRedirect`` or
+    ``UnsupportedRedirect``."""
     if 300 <= response.status_code < 400 and "location" in response.headers:
-        try:
-            httpx.URL(response.headers["location"])
-        except httpx.InvalidURL:
-            response.extensions[BAD_LOCATION] = response.headers.pop("location")
+        problem = redirect_problem(response.request.url, response.headers["location"])
+        if problem is not None:
+            response.extensions[BAD_LOCATION] = problem
+            del response.headers["location"]
 
 
 def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:

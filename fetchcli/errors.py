@@ -41,7 +41,7 @@ ERROR_TYPES: dict[str, str] = {
     "ReadError": "the connection failed while reading the response (reset or closed by the server)",
     "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses...",
     "TooManyRedirects": "-L followed --max-redirects redirects and there were more",
-    "InvalidRedirect": "a redirect's Location is not a URL",
+    "InvalidRedirect": "-L met a redirect whose Location is not a URL fetchcli can request (no host, an invalid host or a port outside 1-65535...)",
     "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",
     "DecodingError": "the body's gzip or deflate encoding is broken",
     "ExpectFailed": "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex",

@@ -14,7 +14,7 @@ import httpx
 
 from fetchcli import tls as tls_facts
 from fetchcli.client import BAD_LOCATION, OWN_TRANSPORT, PEER_EXTENSION, SSL_EXTENSION
-from fetchcli.errors import InvalidRedirect, InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
+from fetchcli.errors import InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.protocol import status_problem
@@ -162,13 +162,16 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         finally:
             await response.aclose()
         next_request = response.next_request
-        if req.follow_redirects and BAD_LOCATION in response.extensions:
-            raise InvalidRedirect(f"Location is not a URL: {response.extensions[BAD_LOCATION]!r}")
-        if not req.follow_redirects or next_request is None:
+        # A Location -L cannot follow (client.redirect_problem): InvalidRedirect or UnsupportedRedirect.
+        unfollowable = response.extensions.get(BAD_LOCATION) if req.follow_redirects else None
+        if not req.follow_redirects or (next_request is None and unfollowable is None):
             return _Outcome(response, body, trail=trail)
         trail.redirects.append(Redirect(_shown_url(request.url), response.status_code))
         if len(trail.redirects) > req.max_redirects:
             raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
+        if isinstance(unfollowable, Exception):
+            raise unfollowable
+        assert next_request is not None
         if next_request.url.scheme not in ("http", "https"):
             raise UnsupportedRedirect(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
         # httpx drops Authorization when a redirect leaves the origin; a proxy's credentials are

@@ -13,6 +13,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 from fetchcli.client import build_client
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
 from tests.helpers import collect, fetchcli_in_clean_env, run, self_signed_context
-from tests.server import LoopbackServer
+from tests.server import LoopbackServer, _SmallServer
 
 
 class RawServer:
@@ -351,3 +352,84 @@ def test_the_httpx_backend_connects_through_fetchclis_network_backend(
     monkeypatch.setattr(TimedBackend, "connect_tcp", counted)
     [result] = run([server.url("/ok/network-backend")], backend=Backend.httpx)
     assert result.ok and made == ["127.0.0.1"]
+
+
+# Typed errors instead of Unexpected.
+
+
+@pytest.mark.parametrize(
+    ("location", "error_type", "words"),
+    [
+        ("javascript:alert(1)", "UnsupportedRedirect", "'javascript'"),
+        ("data:text/html,hi", "UnsupportedRedirect", "'data'"),
+        ("http://127.0.0.1:99999/", "InvalidRedirect", "invalid port '99999'"),
+        ("//:99999/x", "InvalidRedirect", "no host"),
+        ("http://a..b/", "InvalidRedirect", "invalid host"),
+        ("http://[::1/", "InvalidRedirect", "not a URL"),
+    ],
+)
+def test_a_redirect_fetchcli_cannot_follow_is_a_typed_error(
+    server: LoopbackServer, backend: Backend, location: str, error_type: str, words: str
+) -> None:
+    url = server.url("/location?to=" + urllib.parse.quote(location, safe=""))
+    follow = Settings(request=RequestSettings(follow_redirects=True))
+    [followed] = run([url], follow, backend=backend)
+    assert followed.error is not None and followed.error.type == error_type, followed.error
+    assert words in followed.error.message
+    # Not followed, it is a redirect like any other (also through AsyncClient.send, which
+    # credentials in the URL take, and where httpx worked the next request out and failed).
+    with_credentials = url.replace("http://", "http://user:pw@")
+    plain, sent = run([url, with_credentials], backend=backend)
+    assert plain.status == sent.status == 302 and plain.error is None and sent.error is None
+
+
+class _ContinuationFlood(_SmallServer):
+    """An HTTP/2 server that answers each request with HEADERS and then CONTINUATION frames,
+    never END_HEADERS (20,000 of them: h2 refuses more than 64)."""
+
+    name = "test-h2-flood"
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        context.set_alpn_protocols(["h2"])
+        super().__init__(context)
+        self.frames = 0
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+        from hyperframe.frame import ContinuationFrame, HeadersFrame
+
+        connection = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
+        connection.initiate_connection()
+        writer.write(connection.data_to_send())
+        try:
+            while data := await reader.read(65536):
+                for event in connection.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        writer.write(connection.data_to_send())
+                        block = connection.encoder.encode([(":status", "200")])
+                        writer.write(HeadersFrame(event.stream_id, data=block).serialize())
+                        more = ContinuationFrame(event.stream_id, data=b"\x40\x01a\x01b").serialize() * 100
+                        while self.frames < 20_000 and not writer.is_closing():  # h2 gives up after 64
+                            writer.write(more)
+                            self.frames += 100
+                            await writer.drain()
+                writer.write(connection.data_to_send())
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+
+def test_an_http2_continuation_flood_is_a_protocol_error(tmp_path: Path) -> None:
+    pytest.importorskip("h2")
+    flood = _ContinuationFlood(self_signed_context(tmp_path)).start()
+    try:
+        settings = Settings(request=RequestSettings(http2=True, insecure=True))
+        [result] = run([f"https://127.0.0.1:{flood.port}/"], settings)
+    finally:
+        flood.stop()
+    assert result.error is not None and result.error.type == "RemoteProtocolError", result.error
+    assert "continuation" in result.error.message.lower()
