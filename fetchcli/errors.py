@@ -6,11 +6,13 @@ Causes are read from the whole exception chain (``__cause__``, ``__context__``, 
 aiohttp's ``os_error`` and ``certificate_error``), most specific first, so a failed connection
 says why: ``DNSError``, ``ConnectionRefused``, ``CertificateError``, ``TLSError``,
 ``TooManyOpenFiles``, else ``ConnectError``. Anything unforeseen is ``Unexpected``, with the
-original exception's name and text in the message.
+original exception's name and text in the message. A cancellation's text is never a message: it
+is the event loop's or anyio's ("Cancelled via cancel scope 7f..."), not words for the user.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import ssl
@@ -136,9 +138,16 @@ def _cause(exc: BaseException) -> tuple[str, BaseException] | None:
     return None
 
 
+def _told(link: BaseException) -> bool:
+    """Whether a link of the chain has words for the user: not a cancellation, whose text is
+    the event loop's or anyio's ("Cancelled via cancel scope 7f...; reason: deadline exceeded"
+    behind a timeout on the httpx backend)."""
+    return not isinstance(link, asyncio.CancelledError)
+
+
 def _message(exc: BaseException) -> str:
     for link in _chain(exc):
-        text = clean_line(str(link))
+        text = clean_line(str(link)) if _told(link) else ""
         if text:
             return text
     return ""
@@ -152,8 +161,10 @@ def classify(exc: BaseException) -> ErrorInfo:
         etype, root = cause
         message = _message(root)
     elif etype is None:  # not foreseen: say what it was, from the bottom of the chain
-        root = list(_chain(exc))[-1]
-        return ErrorInfo("Unexpected", clean_line(f"{type(root).__name__}: {root}"))
+        told = [link for link in _chain(exc) if _told(link)]
+        if not told:
+            return ErrorInfo("Unexpected", type(exc).__name__)
+        return ErrorInfo("Unexpected", clean_line(f"{type(told[-1]).__name__}: {told[-1]}"))
     else:
         message = _message(exc)
     return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, ERROR_TYPES[etype]))

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from fetchcli.client import build_client
+from fetchcli.errors import classify
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
 from tests.helpers import collect, fetchcli_in_clean_env, run, self_signed_context
 from tests.server import LoopbackServer, _SmallServer
@@ -433,3 +434,22 @@ def test_an_http2_continuation_flood_is_a_protocol_error(tmp_path: Path) -> None
         flood.stop()
     assert result.error is not None and result.error.type == "RemoteProtocolError", result.error
     assert "continuation" in result.error.message.lower()
+
+
+def test_a_timeout_says_so_in_fetchclis_words_not_anyios(server: LoopbackServer, backend: Backend) -> None:
+    """On the httpx backend a read timeout's only text was anyio's "Cancelled via cancel scope
+    7f...; reason: deadline exceeded", from the cancellation behind it."""
+    [result] = run([server.url("/hang")], Settings(timeouts=TimeoutSettings(read=0.3)), backend=backend)
+    assert result.error is not None and result.error.type == "ReadTimeout"
+    assert "cancel" not in result.error.message.lower(), result.error.message
+
+
+def test_a_cancellations_text_is_never_the_message() -> None:
+    cancelled = asyncio.CancelledError("Cancelled via cancel scope 7f0a1b2c3d4e; reason: deadline exceeded")
+    for outer in (httpx.ConnectTimeout(""), httpx.ReadTimeout(""), RuntimeError("")):
+        inner = TimeoutError()
+        inner.__context__ = cancelled
+        outer.__cause__ = inner
+        info = classify(outer)
+        assert "cancel scope" not in info.message and "7f0a1b2c3d4e" not in info.message, info
+    assert classify(httpx.ConnectTimeout("")).message == "timed out while connecting"
