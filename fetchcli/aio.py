@@ -29,7 +29,7 @@ import functools
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,7 +41,9 @@ from yarl import URL
 
 from fetchcli.admission import DEMAND, least_needed
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
+from fetchcli.protocol import InformationalBudget, is_informational
 from fetchcli.proxies import ProxyWay
+from fetchcli.settings import SettingsError
 from fetchcli.timing import CURRENT, since
 
 
@@ -168,7 +170,33 @@ class _PeerResponse(aiohttp.ClientResponse):
         if transport is not None:
             self.peer = transport.get_extra_info("peername")
             self.ssl_object = transport.get_extra_info("ssl_object")
-        return await super().start(connection)
+        protocol = connection.protocol
+        if protocol is None:
+            return await super().start(connection)
+        # aiohttp's start() reads messages from the connection's protocol, skipping informational
+        # ones without a limit: bounded here, as on the httpx backend (protocol.py).
+        protocol.read = _bounded_informational(protocol.read)
+        try:
+            return await super().start(connection)
+        finally:
+            del protocol.read
+
+
+def _bounded_informational(read: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    budget = InformationalBudget()
+
+    async def bounded_read() -> Any:
+        message, payload = await read()
+        if is_informational(message.code):
+            # Its size as it came: the status line and the headers, each with its CRLF, and the
+            # blank line (what the httpx backend counts).
+            size = 17 + len(message.reason) + sum(len(k) + len(v) + 4 for k, v in message.raw_headers)
+            problem = budget.spend(size)
+            if problem is not None:
+                raise httpx.RemoteProtocolError(problem)
+        return message, payload
+
+    return bounded_read
 
 
 class _AiohttpStream(httpx.AsyncByteStream):
@@ -223,6 +251,24 @@ class _PooledLookups:
         return await asyncio.get_running_loop().run_in_executor(self._executor, socket.getnameinfo, sockaddr, flags)
 
 
+# aiohttp's private attributes fetchcli writes (no public route exists): checked when a
+# transport is made, so that an aiohttp that renamed one is a clear error, not silence.
+_PRIVATE_WRITES = ("_retry_connection",)
+
+
+def require_private_api() -> None:
+    """Raise ``SettingsError`` (a one-line usage error) when the installed aiohttp lacks one of
+    the private attributes fetchcli writes; ``ClientSession.ATTRS`` lists its attributes."""
+    attributes: frozenset[str] = getattr(aiohttp.ClientSession, "ATTRS", frozenset())
+    missing = [name for name in _PRIVATE_WRITES if name not in attributes]
+    if missing:
+        raise SettingsError(
+            "--backend",
+            f"aiohttp {aiohttp.__version__} has no ClientSession.{missing[0]}, which fetchcli needs to send"
+            " each request once: use --backend httpx, or the aiohttp version fetchcli was tested with",
+        )
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
@@ -236,6 +282,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         proxy_ways: Mapping[str, ProxyWay] | None = None,
         resolver_threads: int = 32,
     ) -> None:
+        require_private_api()
         self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
         self._ssl = ssl_context
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
@@ -268,8 +315,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         # aiohttp silently sends an idempotent request again when a kept-alive connection fails;
         # fetchcli sends a request once per attempt, as the httpx backend does, so that
-        # `attempts` counts what the server saw and --retries decides (no public switch for this:
-        # tests/test_differential.py counts the requests the server receives).
+        # `attempts` counts what the server saw and --retries decides. No public switch for this:
+        # the attribute is checked when the transport is made (require_private_api), and
+        # tests/test_trust_protocol.py counts the requests the server receives.
         session._retry_connection = False
         return session
 

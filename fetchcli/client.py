@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import http.cookiejar
 import importlib.util
 import os
 import ssl
 import threading
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from fetchcli import __version__
+from fetchcli.errors import InvalidRedirect, UnsupportedRedirect
 from fetchcli.pool import ShardedPoolTransport
 from fetchcli.proxies import ProxyWay, proxy_for, proxy_way
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
+from fetchcli.sources import SUPPORTED_SCHEMES, normalise_url
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
 # offer br and zstd when their packages happen to be installed.
@@ -123,7 +127,7 @@ def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
 
 
 def sharded_transport(settings: Settings) -> ShardedPoolTransport:
-    """One ``httpx.AsyncHTTPTransport`` per allowed connection, created on first use."""
+    """One one-connection transport (``coretransport.py``) per allowed connection, created on first use."""
     req, pool = settings.request, settings.pool
 
     # Built once, up front: loading the CA bundle takes tens of milliseconds, which would
@@ -133,6 +137,7 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
     shard_limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=pool.keepalive_expiry)
     import httpcore  # here: it imports h11 and h2, which the aiohttp backend does not need
 
+    from fetchcli.coretransport import core_transport
     from fetchcli.netbackend import TimedBackend
 
     network = TimedBackend(httpcore.AnyIOBackend())  # one name cache for every shard
@@ -146,13 +151,9 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
             way = ways[proxy_url]
             https = way.url.startswith("https://")
             proxy = httpx.Proxy(way.url, ssl_context=context if https else None, headers=way.headers)
-        transport = httpx.AsyncHTTPTransport(
-            verify=context, http2=req.http2, limits=shard_limits, proxy=proxy, trust_env=False
-        )
-        # httpx takes no network backend; its httpcore pool keeps one here (guarded by
-        # tests/test_timing.py, which needs the phases on this backend).
-        transport._pool._network_backend = network
-        return transport
+        # httpx's own transport, over a pool given the network backend (tests/test_timing.py
+        # needs its phases on this backend).
+        return core_transport(context, http2=req.http2, limits=shard_limits, proxy=proxy, network_backend=network)
 
     route = proxy_route(req)
     if route is None:
@@ -214,12 +215,16 @@ class _ProxyRoutedShard(httpx.AsyncBaseTransport):
             self._transport = None
 
 
-class _NoCookies(httpx.Cookies):
-    """URLs are independent probes, as with curl (no cookie engine unless asked): a cookie from
-    one response is never sent with another request. It also skips httpx's costly per-response
-    cookie extraction (about 8% of the CPU per request in a profile of the small workload)."""
+class _NoCookieJar(http.cookiejar.CookieJar):
+    """URLs are independent probes, as with curl (no cookie engine unless asked): the client's
+    cookie jar (handed to httpx through its public ``cookies=``) keeps no cookie, so none is
+    sent with another request and a long run holds none. The guarantee itself does not rest on
+    it: each redirect fetchcli follows drops ``Cookie`` (``request._exchange``)."""
 
-    def extract_cookies(self, response: httpx.Response) -> None:
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
         return None
 
 
@@ -291,16 +296,41 @@ def leaves_origin(url: httpx.URL, location: httpx.URL) -> bool:
     return upgrade != ("http", 80, "https", 443)
 
 
+def redirect_problem(base: httpx.URL, location: str) -> InvalidRedirect | UnsupportedRedirect | None:
+    """Why ``-L`` cannot follow ``location`` from ``base``, as an exception to raise, or None when
+    it can: the URL it leads to (worked out as httpx does) must be one fetchcli would accept as
+    input (``sources.normalise_url``): http or https, a valid host and a port of 1-65535."""
+    try:
+        target = httpx.URL(location)
+    except httpx.InvalidURL:
+        return InvalidRedirect(f"Location is not a URL: {location!r}")
+    scheme = target.scheme
+    if scheme and scheme not in SUPPORTED_SCHEMES:
+        return UnsupportedRedirect(f"redirect to unsupported URL scheme {scheme!r}")
+    try:
+        if scheme and not target.host:  # "http:/path": httpx takes the host of the request
+            target = target.copy_with(host=base.host)
+        elif target.is_relative_url:
+            target = base.join(target)
+    except httpx.InvalidURL:
+        return InvalidRedirect(f"Location is not a URL: {location!r}")
+    error = normalise_url(str(target), 0).error
+    if error is not None:
+        return InvalidRedirect(f"redirect to an invalid URL: {error.message}")
+    return None
+
+
 async def _set_aside_a_bad_location(response: httpx.Response) -> None:
     """httpx works out a redirect's next request even when it will not follow it, and fails the
-    whole exchange when ``Location`` is not a URL. A 302 with a broken ``Location`` is still a
-    302: the header is set aside here (in the response's extensions), and ``-L`` reports it as
-    ``InvalidRedirect``."""
+    whole exchange (as a fault of its own) when ``Location`` is not a URL it can request. A 302
+    with a bad ``Location`` is still a 302: the header is set aside here (as the exception to
+    raise, in the response's extensions), and ``-L`` reports it as ``InvalidRedirect`` or
+    ``UnsupportedRedirect``."""
     if 300 <= response.status_code < 400 and "location" in response.headers:
-        try:
-            httpx.URL(response.headers["location"])
-        except httpx.InvalidURL:
-            response.extensions[BAD_LOCATION] = response.headers.pop("location")
+        problem = redirect_problem(response.request.url, response.headers["location"])
+        if problem is not None:
+            response.extensions[BAD_LOCATION] = problem
+            del response.headers["location"]
 
 
 def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -312,8 +342,8 @@ def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         follow_redirects=False,  # the engine follows redirects itself, reading each body only up to the cap
         trust_env=False,
         event_hooks={"response": [_set_aside_a_bad_location]},
+        cookies=_NoCookieJar(),
     )
-    client._cookies = _NoCookies()  # no public hook for this; guarded by tests/test_mapping.py
     OWN_TRANSPORT[client] = client._transport
     return client
 

@@ -6,11 +6,13 @@ Causes are read from the whole exception chain (``__cause__``, ``__context__``, 
 aiohttp's ``os_error`` and ``certificate_error``), most specific first, so a failed connection
 says why: ``DNSError``, ``ConnectionRefused``, ``CertificateError``, ``TLSError``,
 ``TooManyOpenFiles``, else ``ConnectError``. Anything unforeseen is ``Unexpected``, with the
-original exception's name and text in the message.
+original exception's name and text in the message. A cancellation's text is never a message: it
+is the event loop's or anyio's ("Cancelled via cancel scope 7f..."), not words for the user.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import ssl
@@ -39,9 +41,9 @@ ERROR_TYPES: dict[str, str] = {
     "TotalTimeout": "--max-time passed for this URL (redirects, retries and body included)",
     "WriteError": "the connection failed while sending the request",
     "ReadError": "the connection failed while reading the response (reset or closed by the server)",
-    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared...",
+    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses...",
     "TooManyRedirects": "-L followed --max-redirects redirects and there were more",
-    "InvalidRedirect": "a redirect's Location is not a URL",
+    "InvalidRedirect": "-L met a redirect whose Location is not a URL fetchcli can request (no host, an invalid host or a port outside 1-65535...)",
     "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",
     "DecodingError": "the body's gzip or deflate encoding is broken",
     "ExpectFailed": "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex",
@@ -162,9 +164,16 @@ def _unchanged(text: str) -> str:
     return text
 
 
+def _told(link: BaseException) -> bool:
+    """Whether a link of the chain has words for the user: not a cancellation, whose text is
+    the event loop's or anyio's ("Cancelled via cancel scope 7f...; reason: deadline exceeded"
+    behind a timeout on the httpx backend)."""
+    return not isinstance(link, asyncio.CancelledError)
+
+
 def _message(exc: BaseException, redact: Redact) -> str:
     for link in _chain(exc):
-        text = clean_line(redact(str(link)))
+        text = clean_line(redact(str(link))) if _told(link) else ""
         if text:
             return text
     return ""
@@ -180,8 +189,10 @@ def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:
         etype, root = cause
         message = _message(root, redact)
     elif etype is None:  # not foreseen: say what it was, from the bottom of the chain
-        root = list(_chain(exc))[-1]
-        return ErrorInfo("Unexpected", clean_line(redact(f"{type(root).__name__}: {root}")))
+        told = [link for link in _chain(exc) if _told(link)]
+        if not told:
+            return ErrorInfo("Unexpected", type(exc).__name__)
+        return ErrorInfo("Unexpected", clean_line(redact(f"{type(told[-1]).__name__}: {told[-1]}")))
     else:
         message = _message(exc, redact)
     return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, ERROR_TYPES[etype]))

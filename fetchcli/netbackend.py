@@ -21,6 +21,7 @@ import anyio
 import httpcore
 
 from fetchcli.pool import ON_TLS
+from fetchcli.protocol import InformationalHeads
 from fetchcli.timing import CURRENT, since
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
@@ -36,18 +37,52 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-class _TimedStream(httpcore.AsyncNetworkStream):
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection's stream as httpcore uses it; on HTTP/1.1 it bounds the informational (1xx)
+    responses ahead of each response (``protocol.py``: httpcore skips them without a limit)."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream, *, http2: bool = False) -> None:
         self._stream = stream
+        self._heads = None if http2 else InformationalHeads()
+        self._sending = False  # a request is being written (its head, then any body)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
+        self._sending = False
+        data = await self._stream.read(max_bytes, timeout)
+        heads = self._heads
+        if heads is not None and heads.active:
+            problem = heads.feed(data)
+            if problem is not None:
+                raise httpcore.RemoteProtocolError(problem)
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._heads is not None and not self._sending:
+            self._sending = True
+            self._heads.begin(buffer)  # a request's head: what is read next is its response
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        """TLS inside TLS (an ``https://`` proxy's tunnel): not timed, as before."""
+        stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        return _Stream(stream, http2=_alpn(stream) == "h2")
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+def _alpn(stream: httpcore.AsyncNetworkStream) -> str | None:
+    ssl_object = stream.get_extra_info("ssl_object")
+    return ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+
+
+class _TimedStream(_Stream):
+    """The TCP stream of a connection: its TLS handshake is timed, and its protocol told."""
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
@@ -57,14 +92,11 @@ class _TimedStream(httpcore.AsyncNetworkStream):
         clock = CURRENT.get()
         if clock is not None:
             clock.tls_ms = since(started)
+        protocol = _alpn(stream)
         told = ON_TLS.get()
         if told is not None:
-            ssl_object = stream.get_extra_info("ssl_object")
-            told(ssl_object.selected_alpn_protocol() if ssl_object is not None else None)
-        return stream
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+            told(protocol)
+        return _Stream(stream, http2=protocol == "h2")
 
 
 class TimedBackend(httpcore.AsyncNetworkBackend):

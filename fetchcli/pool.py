@@ -2,8 +2,8 @@
 
 Why: httpcore's ``AsyncConnectionPool`` re-examines every connection for every queued request
 on every pool event, so its cost per request grows with the pool and a run's cost with the
-square of the concurrency (encode/httpx#3215). Here each shard is an ordinary
-``httpx.AsyncHTTPTransport`` limited to one connection, so httpcore's scan is over one
+square of the concurrency (encode/httpx#3215). Here each shard is httpx's ordinary transport
+(``coretransport.py``) limited to one connection, so httpcore's scan is over one
 connection, and this class picks a shard in constant time:
 
 1. an idle shard whose connection is to the same origin (keep-alive reuse);

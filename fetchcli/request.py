@@ -15,7 +15,6 @@ import httpx
 from fetchcli import tls as tls_facts
 from fetchcli.client import BAD_LOCATION, OWN_TRANSPORT, PEER_EXTENSION, SSL_EXTENSION, leaves_origin
 from fetchcli.errors import (
-    InvalidRedirect,
     InvalidRequestURL,
     TotalTimeout,
     UnsupportedRedirect,
@@ -24,6 +23,7 @@ from fetchcli.errors import (
 )
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
+from fetchcli.protocol import status_problem
 from fetchcli.proxies import proxy_for
 from fetchcli.redact import Redactor, is_secret_header, mask_credentials
 from fetchcli.retry import backoff_seconds, may_retry
@@ -87,15 +87,18 @@ class _Deadline:
         self.expired = True
         task.cancel()
 
-    def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
+    def cancel(self) -> float | None:
+        """Stop the timer; the seconds that were left (None: no limit)."""
+        if self.handle is None:
+            return None
+        self.handle.cancel()
+        return self.handle.when() - asyncio.get_running_loop().time()
 
 
 def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
     """What ``client.build_request(method, url)`` builds, without its per-request merging: the
     URL is absolute (no base URL to join), there are no query parameters to merge and no cookies
-    (``_NoCookies``), so the client's headers and timeout are all there is to take (merging them,
+    (the jar keeps none), so the client's headers and timeout are all there is to take (merging them,
     and copying an empty cookie jar, was 4% of the CPU per request)."""
     try:
         return httpx.Request(method, url, headers=client.headers, extensions={"timeout": client.timeout.as_dict()})
@@ -156,6 +159,12 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         finally:
             CURRENT.reset(token)
         clock.ttfb_ms = since(started)
+        status = response.status_code
+        if status < 200 or status > 599:  # 1xx are skipped by both backends: only 101 comes here
+            problem = status_problem(status, "upgrade" in request.headers)
+            if problem is not None:
+                await response.aclose()
+                raise httpx.RemoteProtocolError(problem, request=request)
         try:
             body = await read_body(
                 response.aiter_raw(),
@@ -166,18 +175,24 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         finally:
             await response.aclose()
         next_request = response.next_request
-        if req.follow_redirects and BAD_LOCATION in response.extensions:
-            raise InvalidRedirect(f"Location is not a URL: {response.extensions[BAD_LOCATION]!r}")
-        if not req.follow_redirects or next_request is None:
+        # A Location -L cannot follow (client.redirect_problem): InvalidRedirect or UnsupportedRedirect.
+        unfollowable = response.extensions.get(BAD_LOCATION) if req.follow_redirects else None
+        if not req.follow_redirects or (next_request is None and unfollowable is None):
             return _Outcome(response, body, trail=trail)
         trail.redirects.append(Redirect(_shown_url(request.url), response.status_code))
         if len(trail.redirects) > req.max_redirects:
             raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
+        if isinstance(unfollowable, Exception):
+            raise unfollowable
+        assert next_request is not None
         if next_request.url.scheme not in ("http", "https"):
             raise UnsupportedRedirect(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
-        # httpx drops Authorization when a redirect leaves the origin, and Cookie always; the
-        # other secret headers go with Authorization; a proxy's credentials never reach a server.
+        # httpx drops Authorization when a redirect leaves the origin; the other secret headers
+        # go with Authorization; a proxy's credentials never reach a server; and Cookie goes on
+        # every redirect, whatever a client's cookie jar holds (httpx adds the jar's cookies to
+        # the next request): URLs are independent probes, as with curl.
         next_request.headers.pop("Proxy-Authorization", None)
+        next_request.headers.pop("Cookie", None)
         if leaves_origin(request.url, next_request.url):
             extra = req.secret_headers
             for name in {name for name in next_request.headers if is_secret_header(name, extra)}:
@@ -254,17 +269,21 @@ def _tls(response: httpx.Response, settings: Settings) -> tls_facts.TlsInfo | No
     return tls_facts.from_ssl_object(ssl_object, verified=None if settings.request.insecure else True)
 
 
-async def _unverified_tls(outcome: _Outcome, settings: Settings) -> tls_facts.TlsInfo | None:
+async def _unverified_tls(outcome: _Outcome, settings: Settings, left: float | None) -> tls_facts.TlsInfo | None:
     """After ``CertificateError``: what the server presents, read by one more handshake (not
-    through a proxy, which would have to be asked for another tunnel: then None)."""
+    through a proxy, which would have to be asked for another tunnel: then None), within the
+    connect timeout and the ``left`` seconds of ``--max-time`` (None: no limit), else None."""
     if outcome.error is None or outcome.error.type != "CertificateError" or outcome.trail is None:
         return None
     url, req = outcome.trail.last, settings.request
     if proxy_for(url.scheme, url.host, req.proxy, req.proxy_by_scheme, req.no_proxy) is not None:
         return None
-    return await tls_facts.probe(
-        url.raw_host.decode("ascii"), url.port or 443, settings.timeouts.phase(settings.timeouts.connect)
-    )
+    timeout = settings.timeouts.phase(settings.timeouts.connect)
+    if left is not None:
+        if left <= 0:
+            return None
+        timeout = left if timeout is None else min(timeout, left)
+    return await tls_facts.probe(url.raw_host.decode("ascii"), url.port or 443, timeout)
 
 
 def _expiring(tls: tls_facts.TlsInfo | None, settings: Settings) -> ErrorInfo | None:
@@ -350,10 +369,10 @@ async def fetch_one(
     try:
         request = _build_request(client, settings.request.method, item.url)
         outcome, attempts = await _attempts(client, request, settings, lane, gate)
-        deadline.cancel()
+        left = deadline.cancel()
         if outcome.error is not None:
             error = outcome.error
-            tls = await _unverified_tls(outcome, settings)
+            tls = await _unverified_tls(outcome, settings, left)  # bounded by what --max-time left
             redirects = _redirects(outcome)
             timing = _timing(outcome)
         else:
