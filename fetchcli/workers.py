@@ -40,12 +40,16 @@ from typing import Any
 import fetchcli
 from fetchcli.admission import host_of
 from fetchcli.models import FetchResult, UrlItem
+from fetchcli.redact import Redactor
 from fetchcli.selection import url_hash
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
 
 _LENGTH = struct.Struct("!I")
 STDERR_KEPT = 4096  # bytes of a worker's stderr the parent keeps (the end), for its last line
 STDERR_SHOWN = 300  # characters of that line shown in a record and on stderr
+# The longest message either side sends: a record holds a few URLs of 8,192 characters, a
+# snippet and the TLS facts (SANs capped); settings hold the headers. Far below this.
+MAX_FRAME = 64 << 20
 
 # How a worker starts. Not ``python -m fetchcli.workers``: ``-m`` (like ``-c``) puts the working
 # directory first on sys.path. ``-P`` would keep it off, but only from Python 3.11; ``-I`` does on
@@ -93,13 +97,25 @@ def frame(message: Any) -> bytes:
     return _LENGTH.pack(len(data)) + data
 
 
+class GarbledFrame(Exception):
+    """A message that is not one: too long to be a record, or not a pickle fetchcli wrote."""
+
+
 async def read_frame(reader: asyncio.StreamReader) -> Any:
-    """The next message, or None at the end of the stream."""
+    """The next message, or None at the end of the stream; ``GarbledFrame`` for one that cannot
+    be read (the stream is then out of step: nothing after it can be trusted)."""
     try:
         head = await reader.readexactly(_LENGTH.size)
-        return pickle.loads(await reader.readexactly(_LENGTH.unpack(head)[0]))
+        length = _LENGTH.unpack(head)[0]
+        if length > MAX_FRAME:
+            raise GarbledFrame(f"a message of {length:,} bytes")
+        data = await reader.readexactly(length)
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - whatever unpickling raises, the message is garbled
+        raise GarbledFrame(f"a message that could not be read ({type(exc).__name__})") from None
 
 
 def worker_count(settings: Settings) -> int:
@@ -130,13 +146,15 @@ def worker_settings(settings: Settings, count: int) -> Settings:
 
 
 class _Worker:
-    def __init__(self, number: int, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, number: int, process: asyncio.subprocess.Process, redact: Callable[[str], str]) -> None:
         self.number = number
+        self.redact = redact  # the run's secrets out of what it wrote (a URL, a header in a traceback)
         self.process = process
         self.inflight = 0
         self.alive = True
         self.reading: asyncio.Task[None] | None = None
         self.stderr = b""  # the end of what it wrote to stderr (STDERR_KEPT bytes at most)
+        self.garbled: str | None = None  # what it sent that the parent could not read
         self.stderr_read: asyncio.Task[None] | None = None
         self.death: str | None = None  # why it is gone, once it is
         self.gone = asyncio.Event()  # set once it is gone and ``death`` says why
@@ -149,16 +167,19 @@ class _Worker:
                 self.stderr = (self.stderr + chunk)[-STDERR_KEPT:]
 
     def last_stderr_line(self) -> str:
-        """Its last non-blank line on stderr, made safe to show (the one sanitiser) and bounded."""
+        """Its last non-blank line on stderr, made safe to show (the run's redactor, then the one
+        sanitiser) and bounded."""
         from fetchcli.snippet import clean_line
 
         lines = self.stderr.decode("utf-8", "replace").splitlines()
         last = next((line for line in reversed(lines) if line.strip()), "")
-        return clean_line(last, STDERR_SHOWN)
+        return clean_line(self.redact(last), STDERR_SHOWN)
 
     def describe_death(self) -> str:
         status = self.process.returncode
-        if status is None:
+        if self.garbled is not None:
+            how = f"sent {self.garbled} and was stopped"
+        elif status is None:
             how = "stopped answering"
         elif status < 0:
             try:
@@ -180,6 +201,7 @@ class WorkerPool:
         self._notice = notice
         self._closing = False
         self._settings = worker_settings(settings, self.count)
+        self._redact = Redactor.for_request(settings.request)
         self._by_host = settings.politeness.per_host is not None or settings.politeness.host_rate is not None
         self._connections_each = self._settings.pool.max_connections
         self._slack = max(1, settings.effective_concurrency // self.count // 4)
@@ -195,7 +217,7 @@ class WorkerPool:
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
             )  # fmt: skip
-            worker = _Worker(number, process)
+            worker = _Worker(number, process, self._redact)
             assert process.stdin is not None
             process.stdin.write(frame(self._settings))
             worker.stderr_read = asyncio.create_task(worker.keep_stderr())
@@ -240,11 +262,16 @@ class WorkerPool:
 
     async def _read(self, worker: _Worker) -> None:
         assert worker.process.stdout is not None
-        while (message := await read_frame(worker.process.stdout)) is not None:
-            seq, result = message
-            entry = self._pending.get(seq)
-            if entry is not None and not entry[0].done():
-                entry[0].set_result(result)
+        try:
+            while (message := await read_frame(worker.process.stdout)) is not None:
+                seq, result = message
+                entry = self._pending.get(seq)
+                if entry is not None and not entry[0].done():
+                    entry[0].set_result(result)
+        except (GarbledFrame, TypeError, ValueError) as exc:  # out of step: stop it, fail its URLs
+            worker.garbled = str(exc) if isinstance(exc, GarbledFrame) else "a message that is not a record"
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
         worker.alive = False  # nothing more is sent to it
         if self._closing:
             worker.gone.set()
@@ -294,8 +321,8 @@ def _died(item: UrlItem, worker: _Worker) -> FetchResult:
     return unfinished_result(item, "Unexpected", worker.death or worker.describe_death())
 
 
-async def _serve() -> None:
-    """A worker: fetch what the parent sends, until its stdin ends."""
+async def _serve(protocol_fd: int) -> None:
+    """A worker: fetch what the parent sends, until its stdin ends; records go to ``protocol_fd``."""
     from fetchcli import request
     from fetchcli.client import build_client
     from fetchcli.politeness import Gate, Lane
@@ -303,7 +330,7 @@ async def _serve() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0))
-    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(1, "wb", buffering=0))
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(protocol_fd, "wb", buffering=0))
     settings: Settings | None = await read_frame(reader)
     if settings is None:
         return
@@ -359,8 +386,12 @@ async def _serve() -> None:
 def main() -> None:
     from fetchcli.runner import run_loop
 
+    # Records go to the parent on what was fd 1; fd 1 itself (and so sys.stdout) becomes stderr,
+    # so that a stray write to stdout (a library's print) cannot put the stream out of step.
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
     with contextlib.suppress(KeyboardInterrupt):  # a worker is in its own session: not expected
-        run_loop(_serve(), 32)
+        run_loop(_serve(protocol_fd), 32)
 
 
 if __name__ == "__main__":

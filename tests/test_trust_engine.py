@@ -235,3 +235,71 @@ def test_a_url_whose_fetch_raises_in_a_worker_is_a_record(fresh_server: Loopback
     said = [line for line in done.stderr.splitlines() if "internal error" in line]
     assert said == ["fetchcli: internal error: PoisonError while fetching a URL; please report it"]
     assert "Traceback" not in done.stderr
+
+
+# --- a worker's stream of records: stray output, garbled messages, secrets in its stderr -----------
+
+
+def _worker_with(patch: str) -> str:
+    """A worker bootstrap with ``patch`` run just before the worker's main (after fetchcli loads)."""
+    patched = workers.BOOTSTRAP.replace(
+        "from fetchcli.workers import main\n", patch + "from fetchcli.workers import main\n"
+    )
+    assert patched != workers.BOOTSTRAP
+    return patched
+
+
+def test_a_stray_print_in_a_worker_does_not_put_its_records_out_of_step(fresh_server: LoopbackServer) -> None:
+    chatty = _worker_with(
+        "import fetchcli.request as request\n"
+        "real = request.fetch_one\n"
+        "async def fetch_one(client, item, *args, **kwargs):\n"
+        "    print('a library says hello', flush=True)\n"
+        "    return await real(client, item, *args, **kwargs)\n"
+        "request.fetch_one = fetch_one\n"
+    )
+    urls = [fresh_server.url(f"/ok/{n}?chatty") for n in range(6)]
+    done = subprocess.run(
+        [sys.executable, "-c", _parent_with_bootstrap(chatty), "--workers", "2", *urls],
+        capture_output=True, text=True, timeout=120, env=_clean_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = _records(done.stdout)
+    assert [r["index"] for r in records] == list(range(6))
+    assert all(r["ok"] for r in records)
+
+
+def test_a_garbled_message_from_a_worker_fails_its_urls_instead_of_hanging(fresh_server: LoopbackServer) -> None:
+    garbling = _worker_with(
+        "import fetchcli.workers as w\n"
+        "real = w.frame\n"
+        "def frame(message):\n"
+        "    if isinstance(message, tuple) and len(message) == 2 and getattr(message[1], 'index', None) == 2:\n"
+        "        return w._LENGTH.pack(5) + b'\\x00garb'\n"
+        "    return real(message)\n"
+        "w.frame = frame\n"
+    )
+    urls = [fresh_server.url(f"/ok/{n}?garbled") for n in range(5)]
+    done = subprocess.run(
+        [sys.executable, "-c", _parent_with_bootstrap(garbling), "--workers", "2", *urls],
+        capture_output=True, text=True, timeout=120, env=_clean_env(),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    records = _records(done.stdout)
+    assert [r["index"] for r in records] == list(range(5))  # every URL, none waiting for ever
+    assert records[2]["ok"] is False and _error_type(records[2]) == "Unexpected"
+    assert "could not be read" in _error_message(records[2])
+    assert "Traceback" not in done.stderr
+
+
+def test_a_dead_workers_last_line_is_redacted(fresh_server: LoopbackServer) -> None:
+    secret = "s3cr3t-t0ken-value"
+    dies = f"import sys\nsys.stderr.write('failed with Authorization: Bearer {secret}\\n')\nsys.exit(3)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", _parent_with_bootstrap(dies), "--workers", "2",
+         "-H", f"Authorization: Bearer {secret}", fresh_server.url("/ok?redacted")],
+        capture_output=True, text=True, timeout=120, env=_clean_env(),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "failed with Authorization" in done.stdout and "failed with Authorization" in done.stderr
+    assert secret not in done.stdout and secret not in done.stderr
