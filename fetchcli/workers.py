@@ -146,7 +146,7 @@ def worker_settings(settings: Settings, count: int) -> Settings:
 
 
 class _Worker:
-    def __init__(self, number: int, process: asyncio.subprocess.Process, redact: Callable[[str], str]) -> None:
+    def __init__(self, number: int, process: asyncio.subprocess.Process, redact: Callable[[str], str] = str) -> None:
         self.number = number
         self.redact = redact  # the run's secrets out of what it wrote (a URL, a header in a traceback)
         self.process = process
