@@ -612,6 +612,7 @@ def fetchcli(
         unique=unique,
         workers=(os.cpu_count() or 1) if workers.strip().lower() == "auto" else parse_int("--workers", workers),
     )
+    loaded = ctx.meta.get(_LOADED)  # the config file read, if any
     options = OutputOptions(
         format=parse_choice("--format", format, OutputFormat) if format is not None else None,
         path=output,
@@ -625,6 +626,7 @@ def fetchcli(
         color=parse_choice("--color", color, ColorMode),
         resume=resume,
         resume_failed=resume_failed,
+        config_file=loaded.path if loaded is not None else None,
     )
     if resume_failed and resume is None:
         raise SettingsError("--resume-failed", "goes with --resume FILE")
@@ -634,7 +636,6 @@ def fetchcli(
         from fetchcli.runner import write_failed
 
         env = Environment()
-        loaded = ctx.meta.get(_LOADED)
         config_file = loaded.describe() if loaded is not None else "none"
         try:
             status = describe_run(settings, urls or [], input or [], proxies, env, config=config_file)

@@ -168,6 +168,13 @@ def _parse(stream: IO[bytes], label: str, path: str) -> dict[str, Any]:
         raise SettingsError(label, f"{path}: not valid TOML: {exc}") from None
 
 
+def _kind_of_value(value: Any) -> str:
+    """What a TOML value is, for an error: not the value itself, which may hold a secret (a
+    proxy's password, a token in a header)."""
+    names = {bool: "true or false", str: "text", int: "a number", float: "a number", list: "an array", dict: "a table"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), "a date or time")
+
+
 def _scalar(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
@@ -178,17 +185,17 @@ def _value(label: str, where: str, kind: Kind, value: Any) -> Any:
     """A config value as the command line would have given it (text, a list of text, a bool)."""
     if kind == "flag":
         if not isinstance(value, bool):
-            raise SettingsError(label, f"{where} must be true or false, not {value!r}")
+            raise SettingsError(label, f"{where} must be true or false, not {_kind_of_value(value)}")
         return value
     if kind == "list":
         items = value if isinstance(value, list) else [value]
         texts = [_scalar(item) for item in items]
         if any(text is None for text in texts):
-            raise SettingsError(label, f"{where} must be text or a list of text, not {value!r}")
+            raise SettingsError(label, f"{where} must be text or a list of text, not {_kind_of_value(value)}")
         return texts
     text = _scalar(value)
     if text is None:
-        raise SettingsError(label, f"{where} must be text or a number, not {value!r}")
+        raise SettingsError(label, f"{where} must be text or a number, not {_kind_of_value(value)}")
     return text
 
 

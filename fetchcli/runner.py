@@ -76,6 +76,7 @@ class OutputOptions:
     color: ColorMode = ColorMode.auto
     resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
     resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
+    config_file: str | None = None  # the config file the options came from: an input no output may be
 
     @property
     def to_stdout(self) -> bool:
@@ -211,6 +212,8 @@ def _check_files(
     stdin = _fd(env.stdin) if "-" in paths or reads_stdin(urls, paths, bool(env.stdin_isatty)) else None
     if stdin is not None:
         read.append(("stdin", stdin))
+    if options.config_file is not None:
+        read.append(("--config", options.config_file))
     request = settings.request
     read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
                                                   ("--key", request.client_key)) if path is not None]  # fmt: skip

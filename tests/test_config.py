@@ -61,7 +61,7 @@ def test_list_options_from_the_environment_hold_one_value_per_line(server: Loopb
     [
         ("bogus = 1\n", "--config {path}: unknown option 'bogus'"),
         ("timeout = \n", "--config {path}: not valid TOML"),
-        ('follow-redirects = "yes"\n', "--config {path}: follow-redirects must be true or false, not 'yes'"),
+        ('follow-redirects = "yes"\n', "--config {path}: follow-redirects must be true or false, not text"),
         ("timeout = [1, 2]\n", "--config {path}: timeout must be text or a number"),
         ('timeout = "soon"\n', "--timeout must be a number of seconds (0 or inf for no limit), not 'soon'"),
         ("version = true\n", "--config {path}: unknown option 'version'"),

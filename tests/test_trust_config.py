@@ -250,3 +250,26 @@ def test_the_test_session_never_reads_the_developers_config(capsys: pytest.Captu
     done = fetchcli_in_clean_env("--dry-run", URL)
     assert done.returncode == 0, done.stderr
     assert f"config        none ({config_home / 'fetchcli' / 'config.toml'} does not exist)" in done.stdout
+
+
+def test_a_value_of_the_wrong_kind_is_not_quoted(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A config value is described by its kind, never quoted: it may hold a proxy's password."""
+    path = _user_config(home, 'proxy = ["http://alice:hunter2-secret@proxy:3128"]\n')
+    assert main([URL]) == 2
+    err = capsys.readouterr().err
+    assert err == f"fetchcli: error: config file {path}: proxy must be text or a number, not an array\n"
+    assert "hunter2" not in err
+
+
+@pytest.mark.parametrize("option", ["-o", "--summary-json"])
+def test_the_config_file_read_is_never_an_output(
+    home: Path, server: LoopbackServer, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    path = _user_config(home, "max-time = 20\n")
+    before = path.read_bytes()
+    requests = server.stats.requests
+    assert main([option, str(path), server.url("/ok?config-as-output")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fetchcli: error: ") and "--config" in err and str(path) in err
+    assert path.read_bytes() == before
+    assert server.stats.requests == requests
