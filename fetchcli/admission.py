@@ -76,12 +76,13 @@ def host_of(url: str) -> str:
 
 
 class _Waiting:
-    __slots__ = ("host", "item", "seq", "started")
+    __slots__ = ("host", "item", "read_at", "seq", "started")
 
-    def __init__(self, seq: int, item: UrlItem, host: str) -> None:
+    def __init__(self, seq: int, item: UrlItem, host: str, read_at: float) -> None:
         self.seq = seq
         self.item = item
         self.host = host
+        self.read_at = read_at
         self.started = False
 
 
@@ -103,9 +104,11 @@ class Lookahead:
     def __len__(self) -> int:
         return self.count
 
-    def add(self, seq: int, item: UrlItem) -> None:
+    def add(self, seq: int, item: UrlItem, read_at: float = 0.0) -> None:
+        """A URL read from the input (at ``read_at``, a ``time.perf_counter()`` reading: where
+        its ``queued_ms`` starts)."""
         assert item.url is not None
-        entry = _Waiting(seq, item, host_of(item.url))
+        entry = _Waiting(seq, item, host_of(item.url), read_at)
         self._live[entry.host] = self._live.get(entry.host, 0) + 1
         self._order.append(entry)
         queue = self._by_host.get(entry.host)
@@ -141,9 +144,9 @@ class Lookahead:
             order.popleft()
         return order[0].seq if order else None
 
-    def take(self) -> tuple[int, UrlItem, str]:
+    def take(self) -> tuple[int, UrlItem, str, float]:
         """The next URL to start: the oldest of a host whose connection was just released, else
-        the oldest."""
+        the oldest; as its sequence number, item, host and the time it was read."""
         released, by_host = self._released, self._by_host
         while released:
             queue = by_host.get(released.popleft())
@@ -164,10 +167,10 @@ class Lookahead:
             del by_host[entry.host]
         return self._start(entry)
 
-    def _start(self, entry: _Waiting) -> tuple[int, UrlItem, str]:
+    def _start(self, entry: _Waiting) -> tuple[int, UrlItem, str, float]:
         entry.started = True
         self.count -= 1
-        return entry.seq, entry.item, entry.host
+        return entry.seq, entry.item, entry.host, entry.read_at
 
     def drain(self) -> Iterator[tuple[int, UrlItem]]:
         """Every URL not started, in input order (a stopped run reports them)."""

@@ -44,7 +44,7 @@ from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.protocol import InformationalBudget, is_informational
 from fetchcli.proxies import ProxyWay
 from fetchcli.settings import SettingsError
-from fetchcli.timing import CURRENT, since
+from fetchcli.timing import CURRENT, since, waited
 
 
 class BoundedConnector(aiohttp.TCPConnector):
@@ -325,10 +325,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if not self._slots.locked():
             await self._slots.acquire()
             return
+        started = time.perf_counter()
         try:
             await asyncio.wait_for(self._slots.acquire(), pool_timeout)
         except asyncio.TimeoutError:
             raise httpx.PoolTimeout("timed out waiting for a free connection in the pool", request=request) from None
+        finally:
+            waited(started)  # the record's queued_ms (or elapsed_ms, after the first request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:

@@ -434,7 +434,7 @@ def fetchcli(
     max_time: Annotated[
         str,
         _option("--max-time", "-m", metavar="SECONDS", panel=TIMEOUTS, default=f"{DEFAULT_MAX_TIME:g}",
-                help="Total limit for one URL, redirects, retries and body included; 0 or inf: no limit."),
+                help="Total limit for one URL from its first request, redirects, retries and body included; 0 or inf: no limit."),
     ] = f"{DEFAULT_MAX_TIME:g}",
     deadline: Annotated[
         str,

@@ -17,6 +17,7 @@ A URL whose task raises (a bug) is still reported: as ``Unexpected``, naming the
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import aclosing
 from typing import Any
@@ -30,9 +31,10 @@ from fetchcli.politeness import Gate, Lane
 from fetchcli.request import fetch_one, internal_error_result, invalid_result, unfinished_result
 from fetchcli.selection import Selection
 from fetchcli.settings import Order, Settings
+from fetchcli.ticket import Ticket
 
 UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
-RemoteFetch = Callable[[UrlItem], Awaitable[FetchResult]]
+RemoteFetch = Callable[[UrlItem, Ticket], Awaitable[FetchResult]]
 _WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
 
 
@@ -96,7 +98,9 @@ class _Run:
         gate = Gate(polite.per_host, polite.rate, polite.host_rate)
         self.gate = gate if gate.active and remote is None else None  # else the workers are polite
         self.parking = remote is None and (self.gate is not None or settings.retry.retries > 0)
-        self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem, str]] = {}  # seq, item, host
+        # seq, item, host, and the URL's ticket (what it has done, should it be cancelled)
+        self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem, str, Ticket]] = {}
+        self.ends: float | None = None  # the event loop's time of the run's --deadline
         self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
         self.posted = asyncio.Event()  # set while the done queue has entries
         self.buffer: dict[int, FetchResult] = {}
@@ -126,13 +130,13 @@ class _Run:
     def _wake(self) -> None:
         self.post((_WAKE, None))
 
-    async def _one(self, item: UrlItem, host: str, lane: Lane) -> FetchResult:
+    async def _one(self, item: UrlItem, host: str, lane: Lane, ticket: Ticket) -> FetchResult:
         DEMAND.set(self.waiting.next_use)  # in this task's own context: its pool asks it
         try:
             if self.remote is not None:
-                return await self.remote(item)
+                return await self.remote(item, ticket)
             assert self.client is not None
-            return await fetch_one(self.client, item, self.settings, lane if self.parking else None, self.gate)
+            return await fetch_one(self.client, item, self.settings, lane if self.parking else None, self.gate, ticket)
         finally:
             # Before the slot is free: whatever the engine starts in it may take this connection.
             self.waiting.released(host)
@@ -144,18 +148,19 @@ class _Run:
         self.read += 1
         if item.url is None:
             return self.accept(seq, invalid_result(item))
-        self.waiting.add(seq, item)
+        self.waiting.add(seq, item, time.perf_counter())  # queued_ms starts here
         return None
 
     async def start_next(self) -> None:
-        seq, item, host = self.waiting.take()
+        seq, item, host, read_at = self.waiting.take()
         await self.slots.acquire()  # has_room() said one is free: this does not wait
-        task = asyncio.create_task(self._one(item, host, Lane(self.slots, self._wake)))
-        self.running[task] = (seq, item, host)
+        ticket = Ticket(read_at, self.ends)
+        task = asyncio.create_task(self._one(item, host, Lane(self.slots, self._wake), ticket))
+        self.running[task] = (seq, item, host, ticket)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[FetchResult]) -> None:
-        seq, item, host = self.running.pop(task)
+        seq, item, host, _ = self.running.pop(task)
         self.waiting.finished(host)
         if task.cancelled():
             if not self.stopping:  # not cancelled by the engine: a CancelledError escaped the URL's code
@@ -191,9 +196,9 @@ class _Run:
         if message is None:
             return []
         unfinished = []
-        for task, (seq, item, _) in tasks.items():
+        for task, (seq, item, _, ticket) in tasks.items():
             if task.cancelled():
-                unfinished.append(self.accept(seq, unfinished_result(item, "Cancelled", message)))
+                unfinished.append(self.accept(seq, unfinished_result(item, "Cancelled", message, ticket)))
         return [r for r in unfinished if r is not None]
 
 
@@ -296,6 +301,7 @@ async def run_fetch(
         timer = asyncio.get_running_loop().call_later(
             settings.deadline, lambda: stop.request(f"--deadline {settings.deadline:g} s", report_unstarted=True)
         )
+        run.ends = timer.when()  # a retry that would wait past it is not waited for (request.py)
     try:
         while stop.reason is None:
             while stop.reason is None:

@@ -88,6 +88,8 @@ class FetchResult:
     error: ErrorInfo | None = None
     attempts: int = 0
     tls: TlsInfo | None = None
+    # Last, so that no column of CSV/TSV moved when it came (awk '$N' keeps working).
+    queued_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +119,7 @@ class FetchResult:
             "error": self.error.to_dict() if self.error is not None else None,
             "attempts": self.attempts,
             "tls": self.tls.to_dict() if self.tls is not None else None,
+            "queued_ms": self.queued_ms,
         }
 
 

@@ -45,6 +45,7 @@ class _Stream(httpcore.AsyncNetworkStream):
         self._stream = stream
         self._heads = None if http2 else InformationalHeads()
         self._sending = False  # a request is being written (its head, then any body)
+        self._closed: dict[str, Any] | None = None  # what get_extra_info told, kept at the close
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._sending = False
@@ -63,6 +64,11 @@ class _Stream(httpcore.AsyncNetworkStream):
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
+        # A response cut short (--max-time) closes its connection before its record is made,
+        # which still names the address it came from and its TLS facts.
+        if self._closed is None:
+            get = self._stream.get_extra_info
+            self._closed = {"server_addr": get("server_addr"), "ssl_object": get("ssl_object")}
         await self._stream.aclose()
 
     async def start_tls(
@@ -73,6 +79,8 @@ class _Stream(httpcore.AsyncNetworkStream):
         return _Stream(stream, http2=_alpn(stream) == "h2")
 
     def get_extra_info(self, info: str) -> Any:
+        if self._closed is not None:
+            return self._closed.get(info)
         return self._stream.get_extra_info(info)
 
 

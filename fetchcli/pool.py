@@ -30,6 +30,7 @@ remembered and not waited on again.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sized
 from contextvars import ContextVar
@@ -37,6 +38,7 @@ from contextvars import ContextVar
 import httpx
 
 from fetchcli.admission import DEMAND, EVICTION_CANDIDATES, least_needed
+from fetchcli.timing import waited
 
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
@@ -178,6 +180,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
             return index
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        started = time.perf_counter()
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), self._pool_timeout)
         except asyncio.TimeoutError:
@@ -187,6 +190,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
                 await self._release(waiter.result(), None)  # handed over as we gave up: pass it on
             raise
         finally:
+            waited(started)  # the record's queued_ms (or elapsed_ms, after the first request)
             if not waiter.done():
                 waiter.cancel()
 
@@ -240,6 +244,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
             probe = self._probes.get(origin)
             if probe is None or index is not None:
                 break
+            started = time.perf_counter()
             try:
                 await asyncio.wait_for(asyncio.shield(probe[1]), PROBE_WAIT)
             except asyncio.TimeoutError:
@@ -248,6 +253,8 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
                 if self._probes.get(origin) is probe:
                     del self._probes[origin]
                 break
+            finally:
+                waited(started)
         index = await self._acquire(origin)
         self._streams[index] = 1
         if self._h2_origin[index] == origin:  # its kept connection is HTTP/2 to this origin

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,23 +25,13 @@ from fetchcli.politeness import Gate, Lane
 from fetchcli.protocol import status_problem
 from fetchcli.proxies import proxy_for
 from fetchcli.redact import Redactor, is_secret_header, mask_credentials
-from fetchcli.retry import backoff_seconds, may_retry
+from fetchcli.retry import backoff_seconds, hinted_seconds, may_retry
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
+from fetchcli.ticket import Ticket
+from fetchcli.ticket import Trail as _Trail
+from fetchcli.ticket import now_iso as _now_iso
 from fetchcli.timing import CURRENT, PhaseClock, Timing, since
-
-_second: list[object] = [None, ""]  # the current second and its ISO 8601 text, made once per second
-
-
-def _now_iso() -> str:
-    """The time now, ISO 8601 UTC to the millisecond (``2026-11-25T15:09:17.123Z``); the text of
-    the second is made once per second (it was 3% of the CPU per request)."""
-    now = time.time()
-    second = int(now)
-    if _second[0] != second:
-        _second[0] = second
-        _second[1] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{_second[1]}.{int((now - second) * 1000):03d}Z"
 
 
 def _header_int(value: str | None) -> int | None:
@@ -56,10 +45,27 @@ def invalid_result(item: UrlItem) -> FetchResult:
     return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=error)
 
 
-def unfinished_result(item: UrlItem, error_type: str, message: str) -> FetchResult:
-    """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``)."""
+def unfinished_result(item: UrlItem, error_type: str, message: str, ticket: Ticket | None = None) -> FetchResult:
+    """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``). With the
+    ``ticket`` of a URL that was sent: its tries, when it was sent and how long it had waited
+    (no ``elapsed_ms``: the stop cut it short, it is not the URL's time)."""
+    if ticket is None or ticket.sent is None:
+        return FetchResult(
+            index=item.index,
+            url=item.display_url,
+            ok=False,
+            fetched_at=_now_iso(),
+            error=ErrorInfo(error_type, message),
+            attempts=ticket.attempts if ticket is not None else 0,
+        )
     return FetchResult(
-        index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=ErrorInfo(error_type, message)
+        index=item.index,
+        url=item.display_url,
+        ok=False,
+        fetched_at=ticket.fetched_at(),
+        error=ErrorInfo(error_type, message),
+        attempts=ticket.attempts,
+        queued_ms=ticket.queued_ms(),
     )
 
 
@@ -68,31 +74,6 @@ def internal_error_result(item: UrlItem, exc: BaseException) -> FetchResult:
     ``Unexpected``, naming the exception's type (``errors.internal_error``)."""
     error = internal_error(exc)
     return unfinished_result(item, error.type, error.message)
-
-
-class _Deadline:
-    """``--max-time`` for one task: cancels it when the time is up, and remembers why."""
-
-    __slots__ = ("expired", "handle")
-
-    def __init__(self, seconds: float | None) -> None:
-        self.expired = False
-        self.handle: asyncio.TimerHandle | None = None
-        if seconds is not None:
-            task = asyncio.current_task()
-            assert task is not None
-            self.handle = asyncio.get_running_loop().call_later(seconds, self._fire, task)
-
-    def _fire(self, task: asyncio.Task[FetchResult]) -> None:
-        self.expired = True
-        task.cancel()
-
-    def cancel(self) -> float | None:
-        """Stop the timer; the seconds that were left (None: no limit)."""
-        if self.handle is None:
-            return None
-        self.handle.cancel()
-        return self.handle.when() - asyncio.get_running_loop().time()
 
 
 def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
@@ -136,29 +117,25 @@ class _Outcome:
     trail: _Trail | None = None
 
 
-@dataclass(slots=True)
-class _Trail:
-    """The requests of one try: the URL asked last (the one that failed, if one did) and each
-    redirect followed on the way to it."""
-
-    last: httpx.URL
-    redirects: list[Redirect] = field(default_factory=list)
-    clock: PhaseClock | None = None  # the phases of the last request
-
-
-async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail) -> _Outcome:
+async def _exchange(
+    client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail, ticket: Ticket
+) -> _Outcome:
     """One try: send, follow redirects if asked, read at most the body cap of each response."""
     req = settings.request
     while True:
         trail.last = request.url
+        trail.response = None
         clock = trail.clock = PhaseClock()
         token = CURRENT.set(clock)
         started = time.perf_counter()
+        if ticket.sent is None:
+            ticket.first_request(clock, started, settings.timeouts.total)
         try:
             response = await send(client, request, req.follow_redirects)
         finally:
             CURRENT.reset(token)
-        clock.ttfb_ms = since(started)
+        clock.ttfb_ms = since(started + clock.pool_s)  # from sending: not the wait for a connection
+        trail.response = response
         status = response.status_code
         if status < 200 or status > 599:  # 1xx are skipped by both backends: only 101 comes here
             problem = status_problem(status, "upgrade" in request.headers)
@@ -230,7 +207,7 @@ def _timing(outcome: _Outcome) -> Timing | None:
     clock = outcome.trail.clock if outcome.trail is not None else None
     if clock is None:
         return None
-    if outcome.error is not None:
+    if outcome.response is None:  # failed (RetryAfterTooLong keeps its response, and its ttfb)
         clock.ttfb_ms = None
     return clock.freeze()
 
@@ -324,18 +301,41 @@ def _retry_wait(outcome: _Outcome, method: str, attempt: int, settings: Settings
     return backoff_seconds(attempt, policy, retry_after, status)
 
 
+def _too_long(outcome: _Outcome, wait: float, ticket: Ticket) -> bool:
+    """Whether a wait of ``wait`` seconds would outlast the URL's ``--max-time`` or the run's
+    ``--deadline``: then it is not made, and ``outcome`` is final. A response whose
+    ``Retry-After`` asked for that wait gets ``RetryAfterTooLong``, saying so."""
+    left = ticket.time_left()
+    if left is None or wait < left[0]:
+        return False
+    response = outcome.response
+    if response is not None:
+        asked = hinted_seconds(response.headers.get("retry-after"), response.status_code)
+        if asked is not None:
+            outcome.error = ErrorInfo(
+                "RetryAfterTooLong",
+                f"the server asked to wait {asked:g} s before a retry (Retry-After), longer than the"
+                f" {max(left[0], 0):.1f} s {left[1]} left: not retried",
+            )
+    return True
+
+
 async def _attempts(
-    client: httpx.AsyncClient, request: httpx.Request, settings: Settings, lane: Lane | None, gate: Gate | None
-) -> tuple[_Outcome, int]:
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    settings: Settings,
+    lane: Lane | None,
+    gate: Gate | None,
+    ticket: Ticket,
+) -> _Outcome:
     host = request.url.host
-    attempt = 0
     while True:
-        attempt += 1
         if gate is not None and lane is not None:
             await gate.enter(host, lane)
-        trail = _Trail(request.url)
+        trail = ticket.trail = _Trail(request.url)
+        ticket.attempts += 1  # handed to the transport now: counted even if it is cancelled
         try:
-            outcome = await _exchange(client, request, settings, trail)
+            outcome = await _exchange(client, request, settings, trail, ticket)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
             outcome = _Outcome(
                 error=classify(exc, Redactor.for_request(settings.request, request.url, trail.last)), trail=trail
@@ -343,9 +343,9 @@ async def _attempts(
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
-        wait = _retry_wait(outcome, request.method, attempt, settings)
-        if wait is None:
-            return outcome, attempt
+        wait = _retry_wait(outcome, request.method, ticket.attempts, settings)
+        if wait is None or _too_long(outcome, wait, ticket):
+            return outcome
         if lane is not None:
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
         else:
@@ -353,38 +353,43 @@ async def _attempts(
 
 
 async def fetch_one(
-    client: httpx.AsyncClient, item: UrlItem, settings: Settings, lane: Lane | None = None, gate: Gate | None = None
+    client: httpx.AsyncClient,
+    item: UrlItem,
+    settings: Settings,
+    lane: Lane | None = None,
+    gate: Gate | None = None,
+    ticket: Ticket | None = None,
 ) -> FetchResult:
     """Fetch one valid URL (with retries, politeness and redirects as set) and never raise
-    (except ``CancelledError`` from outside). ``--max-time`` bounds all tries together."""
+    (except ``CancelledError`` from outside). ``--max-time`` bounds all tries together, from the
+    first request. ``ticket``: the engine's, to read if it cancels the URL (else one of its own)."""
     assert item.url is not None
-    fetched_at = _now_iso()
-    started = time.perf_counter()
-    deadline = _Deadline(settings.timeouts.total)
-    attempts = 1
+    if ticket is None:
+        ticket = Ticket()
     error: ErrorInfo
     tls: tls_facts.TlsInfo | None = None
     redirects: tuple[Redirect, ...] = ()
     timing: Timing | None = None
     try:
         request = _build_request(client, settings.request.method, item.url)
-        outcome, attempts = await _attempts(client, request, settings, lane, gate)
-        left = deadline.cancel()
-        if outcome.error is not None:
+        outcome = await _attempts(client, request, settings, lane, gate, ticket)
+        left = ticket.disarm()
+        if outcome.response is None:
+            assert outcome.error is not None
             error = outcome.error
             tls = await _unverified_tls(outcome, settings, left)  # bounded by what --max-time left
             redirects = _redirects(outcome)
             timing = _timing(outcome)
         else:
             response, body = outcome.response, outcome.body
-            assert response is not None and body is not None
+            assert body is not None
             headers = _headers_read(response)
             content_type = headers.get(b"content-type")
             text, binary = body_text(body.data, _charset(response, content_type))  # once, for all that reads it
             server = headers.get(b"server")
             remote_ip, remote_port = _peer(response)
             tls = _tls(response, settings)
-            unmet = _expiring(tls, settings) or _unmet_expectation(text, settings)
+            unmet = outcome.error or _expiring(tls, settings) or _unmet_expectation(text, settings)
             # What reading the body's text costs is part of the URL's time (elapsed_ms comes last).
             title = None if binary else html_title(text)
             snippet = "" if binary else sanitise(text, settings.body.snippet_length)
@@ -409,32 +414,90 @@ async def fetch_one(
                 truncated=not body.complete,
                 binary=binary,
                 snippet=snippet,
-                fetched_at=fetched_at,
-                attempts=attempts,
+                fetched_at=ticket.fetched_at(),
+                attempts=ticket.attempts,
                 tls=tls,
                 timing=_timing(outcome),
-                elapsed_ms=since(started),  # last: the arguments above are evaluated before it
+                queued_ms=ticket.queued_ms(),
+                elapsed_ms=ticket.elapsed_ms(),  # last: the arguments above are evaluated before it
             )
     except asyncio.CancelledError:
-        if not deadline.expired:
+        if not ticket.expired:
+            ticket.disarm()
             raise
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
-        error = classify(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
+        return _timed_out(item, settings, ticket)
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
-        deadline.cancel()
+        ticket.disarm()
         error = classify(exc, Redactor.for_request(settings.request, item.url))
     error = ErrorInfo(error.type, Redactor.for_request(settings.request, item.url)(error.message))  # once more
+    sent = ticket.sent is not None
     return FetchResult(
         index=item.index,
         url=item.display_url,
         ok=False,
-        elapsed_ms=since(started),
-        fetched_at=fetched_at,
+        elapsed_ms=ticket.elapsed_ms() if sent else None,
+        queued_ms=ticket.queued_ms() if sent else None,
+        fetched_at=ticket.fetched_at() if sent else _now_iso(),
         error=error,
-        attempts=attempts,
+        attempts=ticket.attempts,
         tls=tls,
         redirects=redirects,
         timing=timing,
+    )
+
+
+def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult:
+    """``TotalTimeout``, with what was known when ``--max-time`` stopped the try in progress (or
+    the last try, when it ran out between tries): the redirects followed, the phases timed and,
+    when the last response's headers had come (the body stalled), its status, reason, version,
+    URL and headers, and the connection's facts, as curl keeps the status with its error 28. The
+    body read so far is not kept."""
+    assert item.url is not None
+    redact = Redactor.for_request(settings.request, item.url)
+    error = classify(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
+    error = ErrorInfo(error.type, redact(error.message))
+    trail = ticket.trail
+    response = trail.response if trail is not None else None
+    redirects = tuple(trail.redirects) if trail is not None else ()
+    timing = trail.clock.freeze() if trail is not None and trail.clock is not None else None
+    if trail is None or response is None:
+        return FetchResult(
+            index=item.index,
+            url=item.display_url,
+            ok=False,
+            redirects=redirects,
+            timing=timing,
+            fetched_at=ticket.fetched_at(),
+            error=error,
+            attempts=ticket.attempts,
+            queued_ms=ticket.queued_ms(),
+            elapsed_ms=ticket.elapsed_ms(),
+        )
+    headers = _headers_read(response)
+    content_type, server = headers.get(b"content-type"), headers.get(b"server")
+    remote_ip, remote_port = _peer(response)
+    return FetchResult(
+        index=item.index,
+        url=item.display_url,
+        ok=False,
+        status=response.status_code,
+        reason=clean_line(response.reason_phrase),
+        http_version=response.http_version,
+        final_url=_shown_url(response.url),
+        redirects=redirects,
+        timing=timing,
+        content_type=clean_line(content_type) if content_type is not None else None,
+        content_length=_header_int(headers.get(b"content-length")),
+        server=clean_line(server) if server is not None else None,
+        remote_ip=remote_ip,
+        remote_port=remote_port,
+        tls=_tls(response, settings),
+        fetched_at=ticket.fetched_at(),
+        error=error,
+        attempts=ticket.attempts,
+        queued_ms=ticket.queued_ms(),
+        elapsed_ms=ticket.elapsed_ms(),
     )

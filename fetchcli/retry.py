@@ -14,7 +14,9 @@ What may be retried:
   or invalid input give the same answer every time.
 
 The wait is full-jitter exponential backoff (a random wait between 0 and ``backoff`` x 2^(n-1)),
-or the server's ``Retry-After`` on 429 and 503, both capped by ``--retry-max-wait``.
+or the server's ``Retry-After`` on 429 and 503, both capped by ``--retry-max-wait``. A wait that
+would outlast the URL's ``--max-time`` or the run's ``--deadline`` is not made (``request.py``):
+the last outcome is the record.
 """
 
 from __future__ import annotations
@@ -62,12 +64,16 @@ def may_retry(method: str, error_type: str | None, status: int | None, policy: R
     return policy.all_methods or method.upper() in IDEMPOTENT_METHODS
 
 
+def hinted_seconds(retry_after: str | None, status: int | None) -> float | None:
+    """The wait a response asks for: its ``Retry-After`` on 429 and 503, else None."""
+    return retry_after_seconds(retry_after) if status in _HINTED_STATUSES else None
+
+
 def backoff_seconds(
     attempt: int, policy: RetrySettings, retry_after: str | None = None, status: int | None = None
 ) -> float:
     """How long to wait after try number ``attempt`` (1-based) before the next one."""
-    if status in _HINTED_STATUSES:
-        hinted = retry_after_seconds(retry_after)
-        if hinted is not None:
-            return min(hinted, policy.max_wait)
+    hinted = hinted_seconds(retry_after, status)
+    if hinted is not None:
+        return min(hinted, policy.max_wait)
     return random.uniform(0, min(policy.max_wait, policy.backoff * 2 ** (attempt - 1)))

@@ -140,6 +140,7 @@ class _AboveProgress:
 class _RunState:
     summary: Summary = field(default_factory=Summary)
     signal: int | None = None
+    deadline_hit: bool = False  # --deadline stopped the run
     progress: ProgressLine | None = None
     selection: Selection | None = None
     resume: ResumeFile | None = None
@@ -295,7 +296,10 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
                 state.resume.compact()  # one final record per URL
             except OSError as exc:
                 raise OutputError(exc) from None
-        summary.stopped_by = signal.Signals(state.signal).name if state.signal is not None else None
+        if state.signal is not None:
+            summary.stopped_by = signal.Signals(state.signal).name
+        elif state.deadline_hit:
+            summary.stopped_by = "deadline"
         cut = 0  # bytes of a pipe's line begun but not finished at the stop: not reported
         if not inputs.done:  # stopped by a signal or --deadline before the input's end
             inputs.stop_reading()
@@ -420,6 +424,8 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
                 state.summary.add(result)
                 if result.error is not None and result.error.type == "Unexpected":
                     _count_internal_error(state, result)
+            # Only a signal (which sets state.signal) and the deadline stop a run.
+            state.deadline_hit = stop.reason is not None and state.signal is None
 
 
 def _count_internal_error(state: _RunState, result: FetchResult) -> None:

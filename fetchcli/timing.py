@@ -15,21 +15,32 @@ from typing import Any
 
 
 class PhaseClock:
-    """Milliseconds per phase of one request, filled in as the phases happen."""
+    """Milliseconds per phase of one request, filled in as the phases happen; and ``pool_s``,
+    the seconds it waited for a connection of the pool before it could be sent (``waited``)."""
 
-    __slots__ = ("connect_ms", "dns_ms", "tls_ms", "ttfb_ms")
+    __slots__ = ("connect_ms", "dns_ms", "pool_s", "tls_ms", "ttfb_ms")
 
     def __init__(self) -> None:
         self.dns_ms: float | None = None
         self.connect_ms: float | None = None
         self.tls_ms: float | None = None
         self.ttfb_ms: float | None = None
+        self.pool_s = 0.0
 
     def freeze(self) -> Timing:
         return Timing(self.dns_ms, self.connect_ms, self.tls_ms, self.ttfb_ms)
 
 
 CURRENT: ContextVar[PhaseClock | None] = ContextVar("fetchcli_phase_clock", default=None)
+
+
+def waited(started: float) -> None:
+    """A transport waited for a pooled connection since ``started`` (a ``time.perf_counter()``
+    reading): add it to the current request's ``pool_s``. Called on the slow path only (a
+    request that found a connection at once reads no clock for this)."""
+    clock = CURRENT.get()
+    if clock is not None:
+        clock.pool_s += time.perf_counter() - started
 
 
 def since(started: float, until: float | None = None) -> float:

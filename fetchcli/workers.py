@@ -15,8 +15,10 @@ A worker is started isolated from the working directory (``worker_command``): ``
 would put the directory the user runs fetchcli from first on ``sys.path``, and a ``fetchcli/``
 folder or ``fetchcli.py`` there (a clone in ``$HOME``, where cron jobs run) would be imported by
 every worker. Protocol: length-prefixed pickles over the worker's stdin and stdout: the settings
-first; then ``("fetch", seq, UrlItem)`` and ``("cancel",
-seq)``; back ``(seq, FetchResult)``. A worker runs in its own session (a Ctrl-C at the terminal
+first; then ``("fetch", seq, UrlItem, seconds left before the run's --deadline or None)`` and
+``("cancel", seq)``; back ``(seq, FetchResult)``, or ``(seq, attempts)`` for a URL cancelled (the
+tries it had made, which its record counts). A record's ``queued_ms`` is the worker's (its
+politeness and pool waits) plus the parent's (from reading the URL to sending it to the worker). A worker runs in its own session (a Ctrl-C at the terminal
 goes to the parent alone, which cancels what is in flight), and ends when its stdin closes, so
 workers never outlive a parent killed with ``kill -9``. A worker that dies (or cannot start)
 fails the URLs it had with an ``Unexpected`` record that quotes the last line it wrote to stderr
@@ -34,6 +36,7 @@ import pickle
 import signal
 import struct
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +46,7 @@ from fetchcli.models import FetchResult, UrlItem
 from fetchcli.redact import Redactor
 from fetchcli.selection import url_hash
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
+from fetchcli.ticket import Ticket
 
 _LENGTH = struct.Struct("!I")
 STDERR_KEPT = 4096  # bytes of a worker's stderr the parent keeps (the end), for its last line
@@ -50,6 +54,7 @@ STDERR_SHOWN = 300  # characters of that line shown in a record and on stderr
 # The longest message either side sends: a record holds a few URLs of 8,192 characters, a
 # snippet and the TLS facts (SANs capped); settings hold the headers. Far below this.
 MAX_FRAME = 64 << 20
+CANCEL_ANSWER_WAIT = 2.0  # seconds a cancelled URL waits for its worker to say how many tries it made
 
 # How a worker starts. Not ``python -m fetchcli.workers``: ``-m`` (like ``-c``) puts the working
 # directory first on sys.path. ``-P`` would keep it off, but only from Python 3.11; ``-I`` does on
@@ -238,27 +243,42 @@ class WorkerPool:
             return home  # its connections to the host may be idle (admission.py starts such URLs)
         return least
 
-    async def fetch(self, item: UrlItem) -> FetchResult:
+    async def fetch(self, item: UrlItem, ticket: Ticket | None = None) -> FetchResult:
+        """``item``'s record, fetched by a worker; ``ticket`` (the engine's): when the URL was
+        read, the run's deadline, and, if the URL is cancelled, the tries the worker had made."""
         worker = self._route(item)
         if not worker.alive:
             await worker.gone.wait()
             return _died(item, worker)
         seq = self._next_seq
         self._next_seq += 1
-        future: asyncio.Future[FetchResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending[seq] = (future, worker, item)
         worker.inflight += 1
         assert worker.process.stdin is not None
+        left = ticket.ends - loop.time() if ticket is not None and ticket.ends is not None else None
+        dispatched = time.perf_counter()
         try:
-            worker.process.stdin.write(frame(("fetch", seq, item)))
-            return await future
+            worker.process.stdin.write(frame(("fetch", seq, item, left)))
+            result = await future
         except asyncio.CancelledError:
             if worker.alive and worker.process.stdin is not None:
                 worker.process.stdin.write(frame(("cancel", seq)))
+                if ticket is not None:  # the worker answers the cancel with the tries it made
+                    if future.cancelled():  # as the task awaiting it was: a new one for the answer
+                        future = loop.create_future()
+                        self._pending[seq] = (future, worker, item)
+                    await _tries_of_cancelled(future, ticket)
             raise
         finally:
             self._pending.pop(seq, None)
             worker.inflight -= 1
+        if ticket is not None and result.queued_ms is not None:  # plus the parent's part
+            waited = round((dispatched - ticket.admitted) * 1000, 1)
+            result = dataclasses.replace(result, queued_ms=round(result.queued_ms + waited, 1))
+        assert isinstance(result, FetchResult)
+        return result
 
     async def _read(self, worker: _Worker) -> None:
         assert worker.process.stdout is not None
@@ -315,6 +335,15 @@ class WorkerPool:
                     task.cancel()
 
 
+async def _tries_of_cancelled(answer: asyncio.Future[Any], ticket: Ticket) -> None:
+    """A URL cancelled in the parent: its worker's answer to the cancel (the tries it made, or
+    the record it had just sent) goes on the ticket, whose ``attempts`` the Cancelled record
+    shows. Waited for briefly: a worker that does not answer leaves it at 0."""
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        said = await asyncio.wait_for(asyncio.shield(answer), CANCEL_ANSWER_WAIT)
+        ticket.attempts = said.attempts if isinstance(said, FetchResult) else int(said)
+
+
 def _died(item: UrlItem, worker: _Worker) -> FetchResult:
     from fetchcli.request import unfinished_result
 
@@ -340,12 +369,14 @@ async def _serve(protocol_fd: int) -> None:
     tasks: dict[int, asyncio.Task[FetchResult]] = {}
     cancelled: set[int] = set()  # the parent's "cancel": it has its record, no answer is due
 
-    def finished(seq: int, item: UrlItem, task: asyncio.Task[FetchResult]) -> None:
+    def finished(seq: int, item: UrlItem, ticket: Ticket, task: asyncio.Task[FetchResult]) -> None:
         tasks.pop(seq, None)
         asked = seq in cancelled
         cancelled.discard(seq)
         if task.cancelled():
             if asked:
+                if not closing:
+                    transport.write(frame((seq, ticket.attempts)))  # the tries its record counts
                 return
             result = request.internal_error_result(item, asyncio.CancelledError())  # not ours: a fault
         else:
@@ -359,23 +390,26 @@ async def _serve(protocol_fd: int) -> None:
             message = frame((seq, request.internal_error_result(item, exc)))
         transport.write(message)
 
-    async def one(item: UrlItem) -> FetchResult:
-        await slots.acquire()
+    async def one(item: UrlItem, ticket: Ticket) -> FetchResult:
+        await slots.acquire()  # the ticket's wait (queued_ms) includes this and the politeness gate
         lane = Lane(slots, lambda: None)
         try:
-            return await request.fetch_one(client, item, settings, lane, gate if gate.active else None)
+            return await request.fetch_one(client, item, settings, lane, gate if gate.active else None, ticket)
         finally:
             lane.release()
 
+    closing = False
     async with build_client(settings) as client:
         while (message := await read_frame(reader)) is not None:
             if message[0] == "fetch":
-                _, seq, item = message
-                task = asyncio.create_task(one(item))
+                _, seq, item, left = message
+                ticket = Ticket(ends=None if left is None else loop.time() + left)
+                task = asyncio.create_task(one(item, ticket))
                 tasks[seq] = task
-                task.add_done_callback(functools.partial(finished, seq, item))
+                task.add_done_callback(functools.partial(finished, seq, item, ticket))
             elif message[0] == "cancel" and message[1] in tasks and tasks[message[1]].cancel():
                 cancelled.add(message[1])
+        closing = True
         cancelled.update(tasks)  # the parent is gone: nothing more is answered
         for task in list(tasks.values()):
             task.cancel()

@@ -45,7 +45,7 @@ def _fill(look: Lookahead, hosts: str) -> None:
 def test_with_fewer_hosts_than_connections_urls_start_in_input_order() -> None:
     look = Lookahead(connections=4)
     _fill(look, "abcabc")
-    seq, _, host = look.take()
+    seq, _, host, _ = look.take()
     assert (seq, host) == (0, "a.test")
     look.released("a.test")  # 3 hosts, 4 connections: every host can keep one
     look.finished("a.test")
@@ -58,7 +58,7 @@ def test_with_more_hosts_than_connections_a_finished_hosts_next_url_goes_first()
     assert [look.take()[0] for _ in range(2)] == [0, 1]  # a, b in flight
     look.released("a.test")
     look.finished("a.test")
-    seq, _, host = look.take()
+    seq, _, host, _ = look.take()
     assert (seq, host) == (3, "a.test")  # a's connection is idle: its next URL, ahead of c
     assert look.affine == 1
     assert look.take()[0] == 2  # no host finished: the oldest

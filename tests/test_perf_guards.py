@@ -162,7 +162,7 @@ def test_plain_requests_skip_client_send_and_give_the_same_records(
             if not plain:
                 del OWN_TRANSPORT[client]  # as for a client the caller made
             results = await collect(urls, settings, client)
-        unstable = ("elapsed_ms", "fetched_at", "timing", "remote_port")
+        unstable = ("elapsed_ms", "queued_ms", "fetched_at", "timing", "remote_port")
         return [{k: v for k, v in r.to_dict().items() if k not in unstable} for r in results]
 
     plain = asyncio.run(records(plain=True))

@@ -94,8 +94,11 @@ def test_max_time_bounds_all_tries(server: LoopbackServer) -> None:
     slow_retries = RetrySettings(retries=10, backoff=0.5, max_wait=0.5)
     path = f"/fail/{key()}/99"
     [result] = run([server.url(path)], Settings(retry=slow_retries, timeouts=TimeoutSettings(max_time=1)))
-    assert result.error is not None and result.error.type == "TotalTimeout"  # not a 503 after 11 tries
-    assert server.stats.paths.count(path) < 11
+    # Not 11 tries: the tries stop when the next wait would pass --max-time, and the record is the
+    # last answer (or, should the last try itself be slow on a busy machine, a TotalTimeout).
+    timed_out = result.error is not None and result.error.type == "TotalTimeout"
+    assert (result.status == 503 and result.error is None) or timed_out, result
+    assert server.stats.paths.count(path) == result.attempts < 11
 
 
 def test_a_host_backing_off_does_not_hold_up_others() -> None:

@@ -32,7 +32,7 @@ def test_deadline_reports_every_url_once(server: LoopbackServer) -> None:
     assert types[3:30] == ["NotStarted"] * 27
     assert types[30] == "InvalidURL"
     assert results[3].error is not None and "--deadline 0.5 s" in results[3].error.message
-    assert results[1].attempts == 0 and results[3].attempts == 0
+    assert results[1].attempts == 1 and results[3].attempts == 0  # /hang was sent; /ok/3 never was
 
 
 def test_deadline_in_completion_order(server: LoopbackServer) -> None:
