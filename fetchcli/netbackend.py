@@ -22,7 +22,7 @@ import httpcore
 
 from fetchcli.pool import ON_TLS
 from fetchcli.protocol import InformationalHeads
-from fetchcli.timing import CURRENT, since
+from fetchcli.timing import CURRENT, PhaseClock, since
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
 
@@ -39,16 +39,28 @@ def _is_ip(host: str) -> bool:
 
 class _Stream(httpcore.AsyncNetworkStream):
     """A connection's stream as httpcore uses it; on HTTP/1.1 it bounds the informational (1xx)
-    responses ahead of each response (``protocol.py``: httpcore skips them without a limit)."""
+    responses ahead of each response (``protocol.py``: httpcore skips them without a limit), and
+    tells each request (its ``PhaseClock``) whether the connection is a kept-alive one it reuses,
+    and then whether a byte of the answer arrived (``request._exchange`` resends a request the server
+    closed the connection on unread)."""
 
     def __init__(self, stream: httpcore.AsyncNetworkStream, *, http2: bool = False) -> None:
         self._stream = stream
         self._heads = None if http2 else InformationalHeads()
         self._sending = False  # a request is being written (its head, then any body)
+        self._clock = CURRENT.get()  # the request last sent: at first, the one that connected
+        self._waiting: PhaseClock | None = None  # a request on a reused connection, not answered yet
+        # Asked now, once: after the server closed the connection (httpcore then closes the
+        # socket as soon as the answer is read), the socket could no longer tell it.
+        self._server_addr = stream.get_extra_info("server_addr")
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._sending = False
         data = await self._stream.read(max_bytes, timeout)
+        waiting = self._waiting
+        if waiting is not None and data:
+            waiting.answered = True
+            self._waiting = None
         heads = self._heads
         if heads is not None and heads.active:
             problem = heads.feed(data)
@@ -60,6 +72,12 @@ class _Stream(httpcore.AsyncNetworkStream):
         if self._heads is not None and not self._sending:
             self._sending = True
             self._heads.begin(buffer)  # a request's head: what is read next is its response
+            clock = CURRENT.get()
+            if clock is not self._clock:  # not the request that opened the connection: a reuse
+                self._clock = clock
+                if clock is not None:
+                    clock.reused = True
+                    self._waiting = clock
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
@@ -73,6 +91,8 @@ class _Stream(httpcore.AsyncNetworkStream):
         return _Stream(stream, http2=_alpn(stream) == "h2")
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "server_addr":
+            return self._server_addr
         return self._stream.get_extra_info(info)
 
 

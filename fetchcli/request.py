@@ -26,7 +26,7 @@ from fetchcli.politeness import Gate, Lane
 from fetchcli.protocol import status_problem
 from fetchcli.proxies import proxy_for
 from fetchcli.redact import Redactor, is_secret_header, mask_credentials
-from fetchcli.retry import backoff_seconds, may_retry
+from fetchcli.retry import backoff_seconds, may_resend, may_retry
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
 from fetchcli.timing import CURRENT, PhaseClock, Timing, since
@@ -144,6 +144,26 @@ class _Trail:
     last: httpx.URL
     redirects: list[Redirect] = field(default_factory=list)
     clock: PhaseClock | None = None  # the phases of the last request
+    resent: int = 0  # requests sent again on a new connection (_exchange)
+
+
+# What a kept-alive connection the server closed gives the request sent on it.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+async def _resend(
+    client: httpx.AsyncClient, request: httpx.Request, follow_redirects: bool, trail: _Trail
+) -> tuple[httpx.Response, PhaseClock, float]:
+    """Send ``request`` once more, on a new connection (see ``_exchange``): the response, the
+    clock of this request and when it was sent."""
+    trail.resent += 1
+    clock = trail.clock = PhaseClock(fresh=True)
+    token = CURRENT.set(clock)
+    started = time.perf_counter()
+    try:
+        return await send(client, request, follow_redirects), clock, started
+    finally:
+        CURRENT.reset(token)
 
 
 async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail) -> _Outcome:
@@ -154,10 +174,20 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, settings:
         clock = trail.clock = PhaseClock()
         token = CURRENT.set(clock)
         started = time.perf_counter()
+        response: httpx.Response | None = None
         try:
             response = await send(client, request, req.follow_redirects)
+        except _DROPPED:
+            # Failed on a kept-alive connection before any byte of an answer: the server closed
+            # it while it lay idle, most likely without reading the request. Sent once more, on
+            # a new connection, when retry.may_resend allows the method, whatever --retries
+            # says; counted in attempts. The transport tells the clock what it knows.
+            if not clock.reused or clock.answered or not may_resend(request.method, settings.retry):
+                raise
         finally:
             CURRENT.reset(token)
+        if response is None:  # sent again outside the handler: its own error is the one reported
+            response, clock, started = await _resend(client, request, req.follow_redirects, trail)
         clock.ttfb_ms = since(started)
         status = response.status_code
         if status < 200 or status > 599:  # 1xx are skipped by both backends: only 101 comes here
@@ -328,7 +358,7 @@ async def _attempts(
     client: httpx.AsyncClient, request: httpx.Request, settings: Settings, lane: Lane | None, gate: Gate | None
 ) -> tuple[_Outcome, int]:
     host = request.url.host
-    attempt = 0
+    attempt = resent = 0  # tries, as --retries counts them; requests sent again on a new connection
     while True:
         attempt += 1
         if gate is not None and lane is not None:
@@ -343,9 +373,10 @@ async def _attempts(
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
+        resent += trail.resent
         wait = _retry_wait(outcome, request.method, attempt, settings)
         if wait is None:
-            return outcome, attempt
+            return outcome, attempt + resent
         if lane is not None:
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
         else:
