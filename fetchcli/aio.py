@@ -37,6 +37,7 @@ import aiohttp
 import httpx
 from aiohttp import client_exceptions as aex
 from aiohttp.client_proto import ResponseHandler
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
@@ -50,7 +51,8 @@ from fetchcli.timing import CURRENT, PhaseClock, since
 
 class _Handler(ResponseHandler):
     """aiohttp's protocol of one connection, which tells a request sent on it as a kept-alive
-    connection (``waiting``: its ``PhaseClock``) that a byte of its answer arrived."""
+    connection (``waiting``: its ``PhaseClock``) that a byte of its answer arrived; and fails the
+    body being read when the parser refuses what came (``set_exception``)."""
 
     __slots__ = ("waiting",)
 
@@ -64,6 +66,18 @@ class _Handler(ResponseHandler):
             waiting.answered = True
             self.waiting = None
         super().data_received(data)
+
+    def set_exception(self, exc: BaseException, *cause: BaseException) -> None:
+        """aiohttp's ``data_received`` gives a parser error to the connection only: a body whose
+        head came in an earlier read (a chunk size over 2^64 - 1, say) waited for ever, its read
+        timeout dropped, until ``--max-time``. Its body now fails at once, as on the httpx
+        backend (``ClientPayloadError``: ``RemoteProtocolError``)."""
+        super().set_exception(exc, *cause)
+        payload = getattr(self, "_payload", None)  # the body being read, if any
+        if not isinstance(exc, HttpProcessingError) or payload is None:
+            return
+        if not payload.is_eof() and payload.exception() is None:
+            payload.set_exception(aex.ClientPayloadError(f"Response payload is not completed: {exc.message}"))
 
 
 class BoundedConnector(aiohttp.TCPConnector):

@@ -21,7 +21,7 @@ import anyio
 import httpcore
 
 from fetchcli.pool import ON_TLS
-from fetchcli.protocol import InformationalHeads
+from fetchcli.protocol import ChunkSizes, InformationalHeads
 from fetchcli.timing import CURRENT, PhaseClock, since
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
@@ -37,7 +37,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-class _Stream(httpcore.AsyncNetworkStream):
+class ConnectionStream(httpcore.AsyncNetworkStream):
     """A connection's stream as httpcore uses it; on HTTP/1.1 it bounds the informational (1xx)
     responses ahead of each response (``protocol.py``: httpcore skips them without a limit), and
     tells each request (its ``PhaseClock``) whether the connection is a kept-alive one it reuses,
@@ -50,6 +50,7 @@ class _Stream(httpcore.AsyncNetworkStream):
         self._sending = False  # a request is being written (its head, then any body)
         self._clock = CURRENT.get()  # the request last sent: at first, the one that connected
         self._waiting: PhaseClock | None = None  # a request on a reused connection, not answered yet
+        self._chunks: ChunkSizes | None = None  # following the chunk sizes of the body being read
         # Asked now, once: after the server closed the connection (httpcore then closes the
         # socket as soon as the answer is read), the socket could no longer tell it.
         self._server_addr = stream.get_extra_info("server_addr")
@@ -66,12 +67,33 @@ class _Stream(httpcore.AsyncNetworkStream):
             problem = heads.feed(data)
             if problem is not None:
                 raise httpcore.RemoteProtocolError(problem)
+        elif self._chunks is not None:
+            self._follow(self._chunks, data, 0)
         return data
+
+    def body_begins(self, chunked: bool) -> None:
+        """The response whose head was just read (told by ``coretransport.py``) has a body,
+        ``chunked`` or not. A chunked body's sizes are followed from here (``protocol.ChunkSizes``),
+        starting with the bytes already read after its head: ``httpcore.RemoteProtocolError``
+        when one is too large."""
+        heads = self._heads
+        if heads is None:
+            return
+        data, heads.body_data = heads.body_data, None  # not kept beyond this
+        if chunked and data is not None:
+            self._follow(ChunkSizes(), data, heads.body_at)
+
+    def _follow(self, chunks: ChunkSizes, data: bytes, position: int) -> None:
+        problem = chunks.feed(data, position)
+        self._chunks = None if chunks.done or problem is not None else chunks
+        if problem is not None:
+            raise httpcore.RemoteProtocolError(problem)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if self._heads is not None and not self._sending:
             self._sending = True
             self._heads.begin(buffer)  # a request's head: what is read next is its response
+            self._chunks = None
             clock = CURRENT.get()
             if clock is not self._clock:  # not the request that opened the connection: a reuse
                 self._clock = clock
@@ -88,7 +110,7 @@ class _Stream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         """TLS inside TLS (an ``https://`` proxy's tunnel): not timed, as before."""
         stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return _Stream(stream, http2=_alpn(stream) == "h2")
+        return ConnectionStream(stream, http2=_alpn(stream) == "h2")
 
     def get_extra_info(self, info: str) -> Any:
         if info == "server_addr":
@@ -101,7 +123,7 @@ def _alpn(stream: httpcore.AsyncNetworkStream) -> str | None:
     return ssl_object.selected_alpn_protocol() if ssl_object is not None else None
 
 
-class _TimedStream(_Stream):
+class _TimedStream(ConnectionStream):
     """The TCP stream of a connection: its TLS handshake is timed, and its protocol told."""
 
     async def start_tls(
@@ -116,7 +138,7 @@ class _TimedStream(_Stream):
         told = ON_TLS.get()
         if told is not None:
             told(protocol)
-        return _Stream(stream, http2=protocol == "h2")
+        return ConnectionStream(stream, http2=protocol == "h2")
 
 
 class TimedBackend(httpcore.AsyncNetworkBackend):

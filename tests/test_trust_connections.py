@@ -12,10 +12,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpcore
 import pytest
 
 from fetchcli.client import build_client
 from fetchcli.models import FetchResult
+from fetchcli.netbackend import ConnectionStream
 from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
 from fetchcli.timing import CURRENT, PhaseClock
 from tests.helpers import run, self_signed_context
@@ -332,3 +334,206 @@ def test_an_aiohttp_without_the_connector_internals_is_a_clear_error(monkeypatch
     monkeypatch.delattr(aiohttp.BaseConnector, "_get")
     with pytest.raises(SettingsError, match=r"has no BaseConnector\._get"):
         require_private_api()
+
+
+# Item 17: a chunk size no client can honour, followed by an open connection.
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+OVER = b"ffffffffffffffffffff"  # 20 hex digits: 2^80 - 1, which h11 takes and aiohttp refuses
+
+
+class ScriptServer:
+    """An HTTP/1.1 server on 127.0.0.1 (asyncio, in a thread of its own) that answers every
+    request with ``parts``, 50 ms apart (so that the client reads them apart), and then keeps
+    the connection open for the next request, or until the client closes it."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+        self.connections = 0
+        self.requests = 0
+        self._loop = asyncio.new_event_loop()
+        self._handlers: set[asyncio.Task[None]] = set()
+        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self._server = server
+        self.port: int = int(server.sockets[0].getsockname()[1])
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-script-server", daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                self.requests += 1
+                for number, part in enumerate(self.parts):
+                    if number:
+                        await asyncio.sleep(0.05)
+                    writer.write(part)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            self._handlers.discard(task)
+
+    def close(self) -> None:
+        async def stop() -> None:
+            self._server.close()
+            handlers = list(self._handlers)
+            for handler in handlers:
+                handler.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@contextmanager
+def script_server(parts: list[bytes]) -> Iterator[ScriptServer]:
+    server = ScriptServer(parts)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [CHUNKED + OVER + b"\r\nabc\r\n"],
+        [CHUNKED, OVER + b"\r\nabc\r\n"],
+        [CHUNKED + b"3\r\nabc\r\n" + OVER[:9], OVER[9:] + b"\r\nabc"],
+        [CHUNKED + b"10000000000000000;name=value\r\nabc"],  # 2^64: one over the largest
+    ],
+    ids=["with-the-head", "after-the-head", "second-chunk-split", "2^64-with-extension"],
+)
+def test_a_chunk_size_over_2_64_is_a_protocol_error_at_once_on_both_backends(parts: list[bytes]) -> None:
+    """A chunk size of 20 hex digits on a connection left open: aiohttp said RemoteProtocolError
+    at once, the httpx backend waited for the read timeout (h11 takes sizes up to 2^80 - 1). Now
+    both refuse a size over 2^64 - 1 at once. The read timeout is 20 s: reaching it would be a
+    ReadTimeout, not this error."""
+    outcomes = {}
+    for backend in (Backend.aiohttp, Backend.httpx):
+        settings = Settings(backend=backend, timeouts=TimeoutSettings(timeout=20, max_time=60))
+        with script_server(parts) as server:
+            [result] = run([server.url("/chunked")], settings)
+        assert result.error is not None, (backend, result)
+        outcomes[backend] = (result.status, result.error.type, result.attempts)
+    assert outcomes[Backend.aiohttp] == outcomes[Backend.httpx] == (None, "RemoteProtocolError", 1)
+
+
+@pytest.mark.parametrize(
+    ("parts", "body"),
+    [
+        ([CHUNKED + b"16\r\n" + OVER + b"\r\n\r\n0\r\n\r\n"], OVER + b"\r\n"),
+        ([CHUNKED + b"16\r\n" + OVER[:10], OVER[10:] + b"\r\n\r\n0\r\n\r\n"], OVER + b"\r\n"),
+        ([CHUNKED + b"0000000000000000000", b"3\r\nabc\r\n0\r\n\r\n"], b"abc"),
+        ([CHUNKED + b"3;name=value\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n"], b"abcde"),
+        (
+            [
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-",
+                b"Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            ],
+            b"abc",
+        ),
+    ],
+    ids=["size-like-data", "size-like-data-split", "leading-zeros-split", "extensions-trailers", "after-a-1xx"],
+)
+def test_chunked_bodies_that_keep_the_rules_are_read_alike(backend: Backend, parts: list[bytes], body: bytes) -> None:
+    """What follows the chunk sizes tells data from sizes (a line of 20 hex digits inside a
+    chunk's data is data), and ends with the body: the connection is kept alive for the next
+    request, whose body is followed afresh."""
+    with script_server(parts) as server:
+        results = run([server.url("/1"), server.url("/2")], _settings(backend, concurrency=1))
+        connections = server.connections
+    for result in results:
+        assert result.ok and result.snippet == body.decode().strip(), result
+        assert result.bytes_read == len(body)
+    assert connections == 1
+
+
+def test_the_largest_chunk_size_is_waited_for_on_both_backends() -> None:
+    """2^64 - 1 is a size both parsers take: both wait for its data (ReadTimeout)."""
+    outcomes = set()
+    for backend in (Backend.aiohttp, Backend.httpx):
+        settings = Settings(backend=backend, timeouts=TimeoutSettings(timeout=1, max_time=30))
+        with script_server([CHUNKED + b"ffffffffffffffff\r\nabc"]) as server:
+            [result] = run([server.url("/largest")], settings)
+        outcomes.add((result.status, result.error.type if result.error else None))
+    assert outcomes == {(None, "ReadTimeout")}
+
+
+class _Reads(httpcore.AsyncNetworkStream):
+    """A connection's socket that gives ``parts``, one a read."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.parts.pop(0) if self.parts else b""
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    def get_extra_info(self, info: str) -> object:
+        return None
+
+
+async def _follow(parts: list[bytes], head_size: int) -> str | None:
+    """Read ``parts`` as httpcore does on a ``ConnectionStream``: up to the read that ends the
+    response's head (``head_size`` bytes, 1xx heads included), then the body, told chunked; the
+    error, if any."""
+    stream = ConnectionStream(_Reads(list(parts)))
+    await stream.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    read = 0
+    try:
+        while read < head_size:
+            read += len(await stream.read(65536))
+        stream.body_begins(chunked=True)
+        while await stream.read(65536):
+            pass
+    except httpcore.RemoteProtocolError as exc:
+        return str(exc)
+    return None
+
+
+def _splits(data: bytes, step: int) -> Iterator[list[bytes]]:
+    for i in range(1, len(data)):
+        yield [data[:i], data[i:]]
+    for i in range(1, len(data), step):
+        for j in range(i + 1, len(data), step):
+            yield [data[:i], data[i:j], data[j:]]
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "refused"),
+    [
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + CHUNKED, b"3\r\nabc\r\n" + OVER + b";x=1\r\nabc", True),
+        (CHUNKED, b"16\r\n" + OVER + b"\r\n\r\n0000000000000000003\r\nabc\r\n0\r\nTrailer: 1\r\n\r\n", False),
+    ],
+    ids=["too-large-after-a-1xx", "size-like-data-and-leading-zeros"],
+)
+def test_chunk_sizes_are_followed_however_the_bytes_are_split(head: bytes, body: bytes, refused: bool) -> None:
+    """The httpx backend's follower of chunk sizes, given the same response split into two or
+    three reads at every place (a head's end, a size line or a chunk's CRLF across reads): the
+    same verdict each time."""
+
+    async def verdicts() -> set[str | None]:
+        return {await _follow(parts, len(head)) for parts in _splits(head + body, 5)}
+
+    found = asyncio.run(verdicts())
+    if refused:
+        assert found == {"the server sent a chunk size over 2^64-1 bytes (ffffffffffffffffffff)"}
+    else:
+        assert found == {None}
