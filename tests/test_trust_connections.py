@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import ssl
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from fetchcli.models import FetchResult
 from fetchcli.netbackend import ConnectionStream
 from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
 from fetchcli.timing import CURRENT, PhaseClock
-from tests.helpers import run, self_signed_context
+from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
 from tests.server import LoopbackServer
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -263,6 +264,37 @@ def test_only_an_idempotent_request_is_sent_again(
     else:
         assert second.error is not None and second.error.type == "RemoteProtocolError" and second.attempts == 1, second
         assert targets == ["/1", "/2"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "status", "attempts", "seen"),
+    [([], 1, 1, ["/1", "/2"]), (["--retry-all-methods"], 0, 2, ["/1", "/2", "/2"])],
+    ids=["POST", "POST-retry-all-methods"],
+)
+def test_the_cli_sends_a_post_again_only_when_told(
+    backend: Backend, flags: list[str], status: int, attempts: int, seen: list[str]
+) -> None:
+    """As a user runs it: `-X POST` on a connection the server dropped unread is an error record
+    and exit 1; with --retry-all-methods it is sent again on a new connection, ok, exit 0."""
+    with closing_server(keep_first=True) as server:
+        done = fetchcli_in_clean_env(
+            "--backend",
+            backend.value,
+            "-c",
+            "1",
+            "-X",
+            "POST",
+            "-f",
+            "jsonl",
+            *flags,
+            server.url("/1"),
+            server.url("/2"),
+        )
+        targets = server.seen.targets
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == status, done.stderr
+    assert [r["attempts"] for r in records] == [1, attempts]
+    assert targets == seen
 
 
 @pytest.mark.parametrize(
