@@ -36,6 +36,8 @@ from typing import Any
 import aiohttp
 import httpx
 from aiohttp import client_exceptions as aex
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
@@ -44,7 +46,38 @@ from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.protocol import InformationalBudget, is_informational
 from fetchcli.proxies import ProxyWay
 from fetchcli.settings import SettingsError
-from fetchcli.timing import CURRENT, since, waited
+from fetchcli.timing import CURRENT, PhaseClock, since, waited
+
+
+class _Handler(ResponseHandler):
+    """aiohttp's protocol of one connection, which tells a request sent on it as a kept-alive
+    connection (``waiting``: its ``PhaseClock``) that a byte of its answer arrived; and fails the
+    body being read when the parser refuses what came (``set_exception``)."""
+
+    __slots__ = ("waiting",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.waiting: PhaseClock | None = None
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self.waiting
+        if waiting is not None and data:
+            waiting.answered = True
+            self.waiting = None
+        super().data_received(data)
+
+    def set_exception(self, exc: BaseException, *cause: BaseException) -> None:
+        """aiohttp's ``data_received`` gives a parser error to the connection only: a body whose
+        head came in an earlier read (a chunk size over 2^64 - 1, say) waited for ever, its read
+        timeout dropped, until ``--max-time``. Its body now fails at once, as on the httpx
+        backend (``ClientPayloadError``: ``RemoteProtocolError``)."""
+        super().set_exception(exc, *cause)
+        payload = getattr(self, "_payload", None)  # the body being read, if any
+        if not isinstance(exc, HttpProcessingError) or payload is None:
+            return
+        if not payload.is_eof() and payload.exception() is None:
+            payload.set_exception(aex.ClientPayloadError(f"Response payload is not completed: {exc.message}"))
 
 
 class BoundedConnector(aiohttp.TCPConnector):
@@ -55,6 +88,23 @@ class BoundedConnector(aiohttp.TCPConnector):
     def __init__(self, *, max_idle: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._max_idle = max_idle
+        factory: Callable[[], ResponseHandler] = functools.partial(_Handler, loop=self._loop)
+        self._factory = factory  # type: ignore[assignment]  # see require_private_api
+
+    async def _get(self, key: Any, traces: Any) -> Any:
+        """A kept-alive connection for the request, or None to open one: tells the request (its
+        ``PhaseClock``) that it reuses one; opens one whenever the request asks for a ``fresh``
+        connection (a resend, ``request._exchange``)."""
+        clock = CURRENT.get()
+        if clock is not None and clock.fresh:
+            return None
+        connection = await super()._get(key, traces)
+        if connection is not None and clock is not None:
+            clock.reused = True
+            protocol = connection.protocol
+            if isinstance(protocol, _Handler):
+                protocol.waiting = clock
+        return connection
 
     def _idle_total(self) -> int:
         return sum(len(conns) for conns in self._conns.values())
@@ -254,18 +304,26 @@ class _PooledLookups:
 # aiohttp's private attributes fetchcli writes (no public route exists): checked when a
 # transport is made, so that an aiohttp that renamed one is a clear error, not silence.
 _PRIVATE_WRITES = ("_retry_connection",)
+# And the connector's (BoundedConnector): ``_factory``, which BaseConnector.__init__ sets to make
+# each connection's protocol, and ``_get``, the method that hands out a kept-alive connection.
 
 
 def require_private_api() -> None:
     """Raise ``SettingsError`` (a one-line usage error) when the installed aiohttp lacks one of
-    the private attributes fetchcli writes; ``ClientSession.ATTRS`` lists its attributes."""
+    the private attributes fetchcli writes; ``ClientSession.ATTRS`` lists its attributes, and the
+    connector's are its ``_get`` method and the ``_factory`` its ``__init__`` sets."""
     attributes: frozenset[str] = getattr(aiohttp.ClientSession, "ATTRS", frozenset())
-    missing = [name for name in _PRIVATE_WRITES if name not in attributes]
+    missing = [f"ClientSession.{name}" for name in _PRIVATE_WRITES if name not in attributes]
+    connector = aiohttp.BaseConnector
+    if not callable(getattr(connector, "_get", None)):
+        missing.append("BaseConnector._get")
+    if "_factory" not in getattr(getattr(connector.__init__, "__code__", None), "co_names", ()):
+        missing.append("BaseConnector._factory")
     if missing:
         raise SettingsError(
             "--backend",
-            f"aiohttp {aiohttp.__version__} has no ClientSession.{missing[0]}, which fetchcli needs to send"
-            " each request once: use --backend httpx, or the aiohttp version fetchcli was tested with",
+            f"aiohttp {aiohttp.__version__} has no {missing[0]}, which fetchcli needs to send each request"
+            " as it counts it: use --backend httpx, or the aiohttp version fetchcli was tested with",
         )
 
 
@@ -313,11 +371,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
             timeout=aiohttp.ClientTimeout(total=None),
         )
-        # aiohttp silently sends an idempotent request again when a kept-alive connection fails;
-        # fetchcli sends a request once per attempt, as the httpx backend does, so that
-        # `attempts` counts what the server saw and --retries decides. No public switch for this:
-        # the attribute is checked when the transport is made (require_private_api), and
-        # tests/test_trust_protocol.py counts the requests the server receives.
+        # aiohttp silently sends an idempotent request again when a connection fails (kept-alive
+        # or new, and on whichever connection comes next); fetchcli resends such a request itself,
+        # by one rule on both backends (request._exchange: once, on a new connection, only when a
+        # kept-alive connection failed before any answer), so that `attempts` counts what the
+        # server saw. No public switch for this: the attribute is checked when the transport is
+        # made (require_private_api), and tests/test_trust_protocol.py counts the requests the
+        # server receives.
         session._retry_connection = False
         return session
 

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 import httpcore
 import httpx
 
+from fetchcli.netbackend import ConnectionStream
+
 _MAPPED: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
     (httpcore.ReadTimeout, httpx.ReadTimeout),
@@ -68,6 +70,14 @@ def _server_broke_http2(exc: Exception) -> bool:
             return True
         frame = frame.tb_next
     return False
+
+
+def _chunked(method: bytes, status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether h11 reads this response's body as chunked: it has a body (not an answer to HEAD,
+    not 204 or 304) and a ``Transfer-Encoding`` (h11 refuses any but ``chunked``)."""
+    if method == b"HEAD" or status in (204, 304):
+        return False
+    return any(len(name) == 17 and name.lower() == b"transfer-encoding" for name, _ in headers)
 
 
 @contextmanager
@@ -118,6 +128,13 @@ class CoreTransport(httpx.AsyncBaseTransport):
         )
         with _mapping(request):
             response = await self._pool.handle_async_request(core_request)
+            stream = response.extensions.get("network_stream")
+            if isinstance(stream, ConnectionStream):  # HTTP/1.1: what its body is, so far
+                try:
+                    stream.body_begins(_chunked(core_request.method, response.status, response.headers))
+                except BaseException:
+                    await response.aclose()  # and its connection, not read to the end
+                    raise
         assert isinstance(response.stream, AsyncIterable)
         return httpx.Response(
             status_code=response.status,

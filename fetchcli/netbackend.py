@@ -21,8 +21,8 @@ import anyio
 import httpcore
 
 from fetchcli.pool import ON_TLS
-from fetchcli.protocol import InformationalHeads
-from fetchcli.timing import CURRENT, since
+from fetchcli.protocol import ChunkSizes, InformationalHeads
+from fetchcli.timing import CURRENT, PhaseClock, since
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
 
@@ -37,30 +37,70 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-class _Stream(httpcore.AsyncNetworkStream):
+class ConnectionStream(httpcore.AsyncNetworkStream):
     """A connection's stream as httpcore uses it; on HTTP/1.1 it bounds the informational (1xx)
-    responses ahead of each response (``protocol.py``: httpcore skips them without a limit)."""
+    responses ahead of each response (``protocol.py``: httpcore skips them without a limit), and
+    tells each request (its ``PhaseClock``) whether the connection is a kept-alive one it reuses,
+    and then whether a byte of the answer arrived (``request._exchange`` resends a request the server
+    closed the connection on unread)."""
 
     def __init__(self, stream: httpcore.AsyncNetworkStream, *, http2: bool = False) -> None:
         self._stream = stream
         self._heads = None if http2 else InformationalHeads()
         self._sending = False  # a request is being written (its head, then any body)
         self._closed: dict[str, Any] | None = None  # what get_extra_info told, kept at the close
+        self._clock = CURRENT.get()  # the request last sent: at first, the one that connected
+        self._waiting: PhaseClock | None = None  # a request on a reused connection, not answered yet
+        self._chunks: ChunkSizes | None = None  # following the chunk sizes of the body being read
+        # Asked now, once: after the server closed the connection (httpcore then closes the
+        # socket as soon as the answer is read), the socket could no longer tell it.
+        self._server_addr = stream.get_extra_info("server_addr")
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._sending = False
         data = await self._stream.read(max_bytes, timeout)
+        waiting = self._waiting
+        if waiting is not None and data:
+            waiting.answered = True
+            self._waiting = None
         heads = self._heads
         if heads is not None and heads.active:
             problem = heads.feed(data)
             if problem is not None:
                 raise httpcore.RemoteProtocolError(problem)
+        elif self._chunks is not None:
+            self._follow(self._chunks, data, 0)
         return data
+
+    def body_begins(self, chunked: bool) -> None:
+        """The response whose head was just read (told by ``coretransport.py``) has a body,
+        ``chunked`` or not. A chunked body's sizes are followed from here (``protocol.ChunkSizes``),
+        starting with the bytes already read after its head: ``httpcore.RemoteProtocolError``
+        when one is too large."""
+        heads = self._heads
+        if heads is None:
+            return
+        data, heads.body_data = heads.body_data, None  # not kept beyond this
+        if chunked and data is not None:
+            self._follow(ChunkSizes(), data, heads.body_at)
+
+    def _follow(self, chunks: ChunkSizes, data: bytes, position: int) -> None:
+        problem = chunks.feed(data, position)
+        self._chunks = None if chunks.done or problem is not None else chunks
+        if problem is not None:
+            raise httpcore.RemoteProtocolError(problem)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if self._heads is not None and not self._sending:
             self._sending = True
             self._heads.begin(buffer)  # a request's head: what is read next is its response
+            self._chunks = None
+            clock = CURRENT.get()
+            if clock is not self._clock:  # not the request that opened the connection: a reuse
+                self._clock = clock
+                if clock is not None:
+                    clock.reused = True
+                    self._waiting = clock
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
@@ -76,9 +116,11 @@ class _Stream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         """TLS inside TLS (an ``https://`` proxy's tunnel): not timed, as before."""
         stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return _Stream(stream, http2=_alpn(stream) == "h2")
+        return ConnectionStream(stream, http2=_alpn(stream) == "h2")
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "server_addr":
+            return self._server_addr
         if self._closed is not None:
             return self._closed.get(info)
         return self._stream.get_extra_info(info)
@@ -89,7 +131,7 @@ def _alpn(stream: httpcore.AsyncNetworkStream) -> str | None:
     return ssl_object.selected_alpn_protocol() if ssl_object is not None else None
 
 
-class _TimedStream(_Stream):
+class _TimedStream(ConnectionStream):
     """The TCP stream of a connection: its TLS handshake is timed, and its protocol told."""
 
     async def start_tls(
@@ -104,7 +146,7 @@ class _TimedStream(_Stream):
         told = ON_TLS.get()
         if told is not None:
             told(protocol)
-        return _Stream(stream, http2=protocol == "h2")
+        return ConnectionStream(stream, http2=protocol == "h2")
 
 
 class TimedBackend(httpcore.AsyncNetworkBackend):

@@ -13,6 +13,10 @@ connection, and this class picks a shard in constant time:
    (``admission.DEMAND``), else the one whose host's next URL comes last;
 4. otherwise wait, first come first served, for a shard to be released, at most the pool timeout.
 
+A request whose ``PhaseClock`` asks for a ``fresh`` connection (a resend after a kept-alive
+connection failed: ``request._exchange``) takes no idle shard of its origin, and whatever
+connection the shard it gets still holds is closed first: it goes out on a new connection.
+
 ``max_connections`` is the number of shards, so it stays a hard bound on open connections.
 At most ``max_keepalive`` connections are kept idle: one more is closed when it is released.
 Everything else (timeouts, TLS, HTTP/2, proxies, exception mapping) is httpx's own.
@@ -38,7 +42,7 @@ from contextvars import ContextVar
 import httpx
 
 from fetchcli.admission import DEMAND, EVICTION_CANDIDATES, least_needed
-from fetchcli.timing import waited
+from fetchcli.timing import CURRENT, waited
 
 Origin = tuple[bytes, bytes, int | None]
 STREAMS_PER_CONNECTION = 100  # the usual SETTINGS_MAX_CONCURRENT_STREAMS; httpcore honours the server's
@@ -138,8 +142,8 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
                 return self._take(entry[0])
         return None
 
-    def _pick(self, origin: Origin) -> int | None:
-        stack = self._idle_by_origin.get(origin)
+    def _pick(self, origin: Origin, reuse: bool = True) -> int | None:
+        stack = self._idle_by_origin.get(origin) if reuse else None
         if stack is not None:
             index = self._pop_idle(stack, stack.pop)  # most recently idle: likeliest still open
             if not stack:
@@ -174,8 +178,8 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         chosen = least_needed(idle(), demand)
         return None if chosen is None else self._take(chosen)  # its queue entries go stale
 
-    async def _acquire(self, origin: Origin) -> int:
-        index = self._pick(origin)
+    async def _acquire(self, origin: Origin, reuse: bool = True) -> int:
+        index = self._pick(origin, reuse)
         if index is not None:
             return index
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -296,8 +300,10 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         origin: Origin = (url.raw_scheme, url.raw_host, url.port)
-        shared = self._multiplex and url.raw_scheme == b"https"
-        index = await (self._acquire_stream(origin) if shared else self._acquire(origin))
+        clock = CURRENT.get()
+        fresh = clock is not None and clock.fresh  # a resend: on a new connection (request._exchange)
+        shared = self._multiplex and url.raw_scheme == b"https" and not fresh
+        index = await (self._acquire_stream(origin) if shared else self._acquire(origin, reuse=not fresh))
         token = None
         if shared and origin in self._probes and self._probes[origin][0] == index:
             # The protocol is known at the end of the TLS handshake (ALPN): the others to the
@@ -305,6 +311,10 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
             token = ON_TLS.set(lambda protocol: self._learnt(origin, index, protocol == "h2"))
         try:
             shard = self._shards[index]
+            if fresh and shard is not None:  # whatever connection it kept is closed, not reused
+                self._shards[index] = self._h2_origin[index] = None
+                await shard.aclose()
+                shard = None
             if shard is None:
                 shard = self._shards[index] = self._make_shard()
             response = await shard.handle_async_request(request)

@@ -11,6 +11,12 @@ httpx's h11 in Python, and each lets different things through on its own).
   aiohttp counts the messages its parser returns (``aio.py``); on the httpx backend,
   ``InformationalHeads`` counts them in the bytes an HTTP/1.1 connection reads
   (``netbackend.py``), as h11 would split them.
+- A chunk size is at most ``MAX_CHUNK_SIZE`` (2^64 - 1, what aiohttp's parser takes), else
+  ``RemoteProtocolError`` at once. h11 takes up to 20 hex digits (2^80 - 1) and then waits for a
+  chunk that never ends: a server sending ``ffffffffffffffffffff`` and leaving the connection
+  open held the URL until the read timeout on the httpx backend. There ``ChunkSizes`` follows the
+  framing of a chunked body in the bytes read (``netbackend.py``, told by ``coretransport.py``
+  that the body is chunked).
 """
 
 from __future__ import annotations
@@ -63,13 +69,17 @@ class InformationalHeads:
     """The informational responses an HTTP/1.1 connection reads before a final response, counted
     in the bytes as they are read: ``begin`` when a request is sent, ``feed`` each read. Only the
     heads are looked at, never kept: the first bytes of each (its status) and the last two
-    (a head's end may span two reads). Once a head that is not informational begins, the rest is
-    that response's: nothing more is looked at until the next request."""
+    (a head's end may span two reads). Once a head that is not informational begins, only its
+    end is looked for: the read it ends in and where (``body_data``, ``body_at``: where the body
+    begins), then nothing more until the next request."""
 
-    __slots__ = ("_budget", "_carry", "_first", "_request", "_size", "active")
+    __slots__ = ("_budget", "_carry", "_final_head", "_first", "_request", "_size", "active", "body_at", "body_data")
 
     def __init__(self) -> None:
         self.active = False
+        self._final_head = False  # in the final response's head, looking for its end
+        self.body_data: bytes | None = None
+        self.body_at = 0
         self._budget = InformationalBudget()
         self._first = b""
         self._carry = b""
@@ -80,17 +90,21 @@ class InformationalHeads:
         """A request was sent, ``request_head`` first (kept only to tell whether it asked for
         an Upgrade, should a 101 come)."""
         self.active = True
+        self._final_head = False
+        self.body_data = None
         self._budget = InformationalBudget()
         self._first = self._carry = b""
         self._size = 0
         self._request = request_head
 
     def _final(self, status: int | None) -> str | None:
-        """The first response that is not informational has begun: none of ours from here on;
-        its status said in fetchcli's words when it breaks HTTP (h11's are its internals)."""
-        self.active = False
+        """The first response that is not informational has begun: none of ours from here on
+        (but for where its head ends); its status said in fetchcli's words when it breaks HTTP
+        (h11's are its internals)."""
+        self._final_head = True
         if status is None or status >= 200:
             return None
+        self.active = False
         return status_problem(status, b"\nupgrade:" in self._request.lower())
 
     def _status(self) -> int | None:
@@ -114,15 +128,27 @@ class InformationalHeads:
         bound, else None."""
         position, size = 0, len(data)
         while self.active and position < size:
+            if self._final_head:
+                end = self._end(data, position)
+                if end < 0:
+                    self._carry = data[-2:] if size - position >= 2 else (self._carry + data[position:])[-2:]
+                    return None
+                self.active = False
+                self.body_data, self.body_at = data, end
+                return None
             if len(self._first) < 12:
                 self._first += data[position : position + 12 - len(self._first)]
                 if len(self._first) == 12:
                     status = self._status()
                     if status is None or not is_informational(status):
-                        return self._final(status)
+                        problem = self._final(status)
+                        if problem is not None:
+                            return problem
+                        continue  # to the end of its head
             end = self._end(data, position)
             if end >= 0 and len(self._first) < 12:  # too short for a status line: h11's to refuse
-                return self._final(None)
+                self.active = False
+                return None
             if end < 0:  # the head goes on in the next read
                 self._size += size - position
                 self._carry = data[-2:] if size - position >= 2 else (self._carry + data[position:])[-2:]
@@ -135,4 +161,54 @@ class InformationalHeads:
             self._first = self._carry = b""
             self._size = 0
             position = end
+        return None
+
+
+MAX_CHUNK_SIZE = 2**64 - 1  # bytes: the largest chunk size aiohttp's parser (llhttp) takes
+_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
+_SIZE_LINE_KEPT = 64  # bytes of a chunk-size line split between reads kept: its digits come first
+
+
+class ChunkSizes:
+    """Follows the framing of one chunked body in the bytes as they are read (``feed`` each
+    read, from where the body begins), to refuse a chunk size above ``MAX_CHUNK_SIZE`` at once.
+    Only the size lines are looked at, and of each only its leading hex digits (at most
+    ``_SIZE_LINE_KEPT`` bytes of one are kept while it spans reads); the data is skipped by its
+    count. ``done`` once the last chunk (size 0) or a line h11 will refuse has come."""
+
+    __slots__ = ("_left", "_line", "done")
+
+    def __init__(self) -> None:
+        self._left = 0  # bytes of the current chunk's data and its CRLF still to come
+        self._line = b""  # the start of a size line that spans reads
+        self.done = False
+
+    def feed(self, data: bytes, position: int = 0) -> str | None:
+        """Look at ``data[position:]``; the error message when a chunk size is too large."""
+        size = len(data)
+        while position < size and not self.done:
+            if self._left:
+                step = min(self._left, size - position)
+                self._left -= step
+                position += step
+                continue
+            newline = data.find(b"\n", position)
+            if newline < 0:
+                self._line = (self._line + data[position : position + _SIZE_LINE_KEPT])[:_SIZE_LINE_KEPT]
+                return None
+            line = self._line + data[position : min(newline, position + _SIZE_LINE_KEPT)]
+            self._line = b""
+            position = newline + 1
+            digits = _HEX_DIGITS.match(line)
+            if digits is None:  # not a size line: h11's to refuse
+                self.done = True
+                return None
+            chunk = int(digits.group(), 16)
+            if chunk > MAX_CHUNK_SIZE:
+                shown = digits.group()[:24].decode("ascii")
+                return f"the server sent a chunk size over 2^64-1 bytes ({shown}{'...' if len(digits.group()) > 24 else ''})"
+            if chunk == 0:  # the last chunk: trailers, if any, and the end of the body
+                self.done = True
+                return None
+            self._left = chunk + 2  # its data, then CRLF
         return None

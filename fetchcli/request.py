@@ -25,7 +25,7 @@ from fetchcli.politeness import Gate, Lane
 from fetchcli.protocol import status_problem
 from fetchcli.proxies import proxy_for
 from fetchcli.redact import Redactor, is_secret_header, mask_credentials
-from fetchcli.retry import backoff_seconds, hinted_seconds, may_retry
+from fetchcli.retry import backoff_seconds, hinted_seconds, may_resend, may_retry
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
 from fetchcli.ticket import Ticket
@@ -117,6 +117,25 @@ class _Outcome:
     trail: _Trail | None = None
 
 
+# What a kept-alive connection the server closed gives the request sent on it.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+async def _resend(
+    client: httpx.AsyncClient, request: httpx.Request, follow_redirects: bool, trail: _Trail, ticket: Ticket
+) -> tuple[httpx.Response, PhaseClock, float]:
+    """Send ``request`` once more, on a new connection (see ``_exchange``): the response, the
+    clock of this request and when it was sent. Counted in ``attempts``, not as a --retries try."""
+    ticket.attempts += 1
+    clock = trail.clock = PhaseClock(fresh=True)
+    token = CURRENT.set(clock)
+    started = time.perf_counter()
+    try:
+        return await send(client, request, follow_redirects), clock, started
+    finally:
+        CURRENT.reset(token)
+
+
 async def _exchange(
     client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail, ticket: Ticket
 ) -> _Outcome:
@@ -130,10 +149,20 @@ async def _exchange(
         started = time.perf_counter()
         if ticket.sent is None:
             ticket.first_request(clock, started, settings.timeouts.total)
+        response: httpx.Response | None = None
         try:
             response = await send(client, request, req.follow_redirects)
+        except _DROPPED:
+            # Failed on a kept-alive connection before any byte of an answer: the server closed
+            # it while it lay idle, most likely without reading the request. Sent once more, on
+            # a new connection, when retry.may_resend allows the method, whatever --retries
+            # says; counted in attempts. The transport tells the clock what it knows.
+            if not clock.reused or clock.answered or not may_resend(request.method, settings.retry):
+                raise
         finally:
             CURRENT.reset(token)
+        if response is None:  # sent again outside the handler: its own error is the one reported
+            response, clock, started = await _resend(client, request, req.follow_redirects, trail, ticket)
         clock.ttfb_ms = since(started + clock.pool_s)  # from sending: not the wait for a connection
         trail.response = response
         status = response.status_code
@@ -329,9 +358,11 @@ async def _attempts(
     ticket: Ticket,
 ) -> _Outcome:
     host = request.url.host
+    tries = 0  # as --retries counts them (ticket.attempts also counts a request sent again)
     while True:
         if gate is not None and lane is not None:
             await gate.enter(host, lane)
+        tries += 1
         trail = ticket.trail = _Trail(request.url)
         ticket.attempts += 1  # handed to the transport now: counted even if it is cancelled
         try:
@@ -343,7 +374,7 @@ async def _attempts(
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
-        wait = _retry_wait(outcome, request.method, ticket.attempts, settings)
+        wait = _retry_wait(outcome, request.method, tries, settings)
         if wait is None or _too_long(outcome, wait, ticket):
             return outcome
         if lane is not None:

@@ -13,6 +13,11 @@ What may be retried:
 - nothing else: a certificate that fails verification, a redirect loop, a broken gzip stream
   or invalid input give the same answer every time.
 
+Apart from these tries, and whatever ``--retries`` says: a request that failed on a kept-alive
+connection before any byte of an answer arrived (the server closed the connection while it lay
+idle, as it may: RFC 9112 section 9.3.1) is sent once more, on a new connection, when
+``may_resend`` allows its method (``request._exchange``; browsers and urllib3 do the same).
+
 The wait is full-jitter exponential backoff (a random wait between 0 and ``backoff`` x 2^(n-1)),
 or the server's ``Retry-After`` on 429 and 503, both capped by ``--retry-max-wait``. A wait that
 would outlast the URL's ``--max-time`` or the run's ``--deadline`` is not made (``request.py``):
@@ -77,3 +82,10 @@ def backoff_seconds(
     if hinted is not None:
         return min(hinted, policy.max_wait)
     return random.uniform(0, min(policy.max_wait, policy.backoff * 2 ** (attempt - 1)))
+
+
+def may_resend(method: str, policy: RetrySettings) -> bool:
+    """Whether a request that failed on a kept-alive connection before any byte of an answer
+    arrived may be sent once more on a new connection: an idempotent method, or any method with
+    ``--retry-all-methods`` (the user's word that sending one twice is harmless)."""
+    return policy.all_methods or method.upper() in IDEMPOTENT_METHODS

@@ -15,17 +15,26 @@ from typing import Any
 
 
 class PhaseClock:
-    """Milliseconds per phase of one request, filled in as the phases happen; and ``pool_s``,
-    the seconds it waited for a connection of the pool before it could be sent (``waited``)."""
+    """Milliseconds per phase of one request, filled in as the phases happen; ``pool_s``, the
+    seconds it waited for a connection of the pool before it could be sent (``waited``); and, told
+    the same way, what the transport knows of the connection the request went on (HTTP/1.1), for the
+    resend of a request the server never read (``request._exchange``): ``reused``, the connection had
+    carried an earlier request (a kept-alive one); ``answered``, then, a byte of the answer
+    arrived (not told for a new connection).
+    ``fresh`` goes the other way: set by the request path, it asks the transport for a new
+    connection, not a kept-alive one."""
 
-    __slots__ = ("connect_ms", "dns_ms", "pool_s", "tls_ms", "ttfb_ms")
+    __slots__ = ("answered", "connect_ms", "dns_ms", "fresh", "pool_s", "reused", "tls_ms", "ttfb_ms")
 
-    def __init__(self) -> None:
+    def __init__(self, *, fresh: bool = False) -> None:
         self.dns_ms: float | None = None
         self.connect_ms: float | None = None
         self.tls_ms: float | None = None
         self.ttfb_ms: float | None = None
         self.pool_s = 0.0
+        self.fresh = fresh
+        self.reused = False
+        self.answered = False
 
     def freeze(self) -> Timing:
         return Timing(self.dns_ms, self.connect_ms, self.tls_ms, self.ttfb_ms)
