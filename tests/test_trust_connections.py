@@ -211,7 +211,7 @@ def _comparable(result: FetchResult) -> tuple[FetchResult, tuple[str, ...]]:
         name for name, value in (result.timing.to_dict() if result.timing else {}).items() if value is not None
     )
     fields = dataclasses.replace(
-        result, url="", final_url=None, remote_port=None, fetched_at="", elapsed_ms=0, timing=None
+        result, url="", final_url=None, remote_port=None, fetched_at="", elapsed_ms=0, queued_ms=0, timing=None
     )
     return fields, phases
 
