@@ -29,6 +29,7 @@ from fetchcli.redact import Redactor, is_secret_header, mask_credentials
 from fetchcli.retry import backoff_seconds, may_retry
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
+from fetchcli.sources import scheme_added
 from fetchcli.timing import CURRENT, PhaseClock, Timing, since
 
 _second: list[object] = [None, ""]  # the current second and its ISO 8601 text, made once per second
@@ -325,8 +326,15 @@ def _retry_wait(outcome: _Outcome, method: str, attempt: int, settings: Settings
 
 
 async def _attempts(
-    client: httpx.AsyncClient, request: httpx.Request, settings: Settings, lane: Lane | None, gate: Gate | None
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    settings: Settings,
+    lane: Lane | None,
+    gate: Gate | None,
+    final: frozenset[str] = frozenset(),
 ) -> tuple[_Outcome, int]:
+    """Try ``request`` as the retry policy allows; an error of a type in ``final`` ends the tries
+    at once (``--scheme-fallback`` then tries http://)."""
     host = request.url.host
     attempt = 0
     while True:
@@ -343,6 +351,8 @@ async def _attempts(
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
+        if outcome.error is not None and outcome.error.type in final:
+            return outcome, attempt
         wait = _retry_wait(outcome, request.method, attempt, settings)
         if wait is None:
             return outcome, attempt
@@ -350,6 +360,27 @@ async def _attempts(
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
         else:
             await asyncio.sleep(wait)
+
+
+# What makes --scheme-fallback try http:// for an input without a scheme: the https:// try met a
+# server that does not speak TLS (a plain HTTP server answers the handshake with text:
+# WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes).
+FALLBACK_ON = frozenset({"TLSError", "ConnectionRefused"})
+_NONE: frozenset[str] = frozenset()
+_NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fallback tries http:// next"
+
+
+async def _over_http(
+    client: httpx.AsyncClient, url: str, first: ErrorInfo, settings: Settings, lane: Lane | None, gate: Gate | None
+) -> tuple[_Outcome, int]:
+    """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
+    ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
+    request = _build_request(client, settings.request.method, "http" + url[len("https") :])
+    outcome, attempts = await _attempts(client, request, settings, lane, gate)
+    if outcome.error is not None:
+        told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
+        outcome.error = ErrorInfo(outcome.error.type, told)
+    return outcome, attempts
 
 
 async def fetch_one(
@@ -368,7 +399,15 @@ async def fetch_one(
     timing: Timing | None = None
     try:
         request = _build_request(client, settings.request.method, item.url)
-        outcome, attempts = await _attempts(client, request, settings, lane, gate)
+        fallback = settings.request.scheme_fallback and scheme_added(item)
+        outcome, attempts = await _attempts(client, request, settings, lane, gate, FALLBACK_ON if fallback else _NONE)
+        first = outcome.error
+        if first is not None and first.type in FALLBACK_ON and scheme_added(item):
+            if fallback:
+                outcome, more = await _over_http(client, item.url, first, settings, lane, gate)
+                attempts += more
+            else:
+                outcome.error = ErrorInfo(first.type, f"{first.message} ({_NO_SCHEME_HINT})")
         left = deadline.cancel()
         if outcome.error is not None:
             error = outcome.error
