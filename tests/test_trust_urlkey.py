@@ -11,7 +11,7 @@ import pytest
 
 from fetchcli.selection import Selection
 from fetchcli.sources import iter_items
-from fetchcli.urlkey import input_key, key_hash, url_hash, url_key
+from fetchcli.urlkey import input_key, key_hash, normalise, url_hash, url_key
 from tests.server import LoopbackServer
 
 FETCHCLI = [sys.executable, "-m", "fetchcli"]
@@ -60,6 +60,30 @@ RULES = [
 def test_each_rule_of_the_normalisation(text: str, key: str) -> None:
     assert input_key(text) == key
     assert url_key(key) == key  # a key is its own key
+
+
+@pytest.mark.parametrize(
+    "url",
+    [key for _, key in RULES]
+    + [text for text, _ in RULES]
+    + [
+        "http://h:80/",
+        "https://h:80/",
+        "http://h:443/",
+        "https://h:443/",
+        "http://h:8080/a?b=/./c",
+        "http://h/a?x=1#f",
+        "http://h/a/../",
+        "http://h:08/",
+        "http://u@h/",
+        "http://h/é",
+        "http://h/%41",
+        "http://h/?q",
+        "https://h/a/b.c/.d",
+    ],
+)
+def test_the_shortcut_for_a_url_that_is_its_own_key_agrees(url: str) -> None:
+    assert url_key(url) == normalise(url)
 
 
 def test_the_issues_five_spellings_are_one_url() -> None:
