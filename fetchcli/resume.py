@@ -13,9 +13,9 @@
   ``"ok": false`` are fetched again). URLs recorded as ``Cancelled`` or ``NotStarted`` (a run
   stopped by a signal or ``--deadline``) were never fetched to the end: they are always fetched
   again. New records are appended to the same file.
-- ``earlier`` folds the records this run leaves as they are into a ``Summary`` while the file
-  is read (bounded, like every summary), so that the summary and exit status of a resumed run
-  count every URL of the file, as if the run had not been interrupted.
+- ``earlier`` is the summary of the records this run leaves as they are, counted by outcome
+  while the file is read (bounded, like every summary), so that the summary and exit status of a
+  resumed run count every URL of the file, as if the run had not been interrupted.
 - ``compact`` rewrites the file atomically keeping the last record of each index, in input
   order, after a run that redid failed URLs; a run stopped before that leaves duplicates, which
   the next ``--resume`` reads last-one-wins (as ``jq -s 'group_by(.index) | map(last)'`` would).
@@ -99,9 +99,9 @@ class ResumeFile:
         self.torn = False  # a torn last line was cut off
         self.unfinished = 0  # records of URLs a stop left unfetched (fetched again)
         self.max_index = -1
-        # The records this run leaves as they are (not fetched again), folded as they are read:
-        # a resumed run's summary and exit status count them (runner: ``Summary.merge``).
-        self.earlier = Summary()
+        # The records this run leaves as they are (not fetched again), counted by outcome as they
+        # are read (``earlier``): a resumed run's summary and exit status count them too.
+        self._counts: dict[_Counted, int] = {}
         self._refold = False  # an index recorded twice: ``earlier`` is folded again, last-one-wins
 
     @classmethod
@@ -198,7 +198,8 @@ class ResumeFile:
             self.duplicates += 1
             self._refold = True
         elif not self._refold and not unfinished and not (self.redo_failed and not ok):
-            self.earlier.add(_outcome(record, index, ok))
+            counted = _counted(record, ok)
+            self._counts[counted] = self._counts.get(counted, 0) + 1
         self._recorded.set(index)
         self._keys.add(record_key(index, url))
         self._failed.set(index, not ok)
@@ -206,11 +207,17 @@ class ResumeFile:
         self.unfinished += unfinished
         self.max_index = max(self.max_index, index)
 
+    @property
+    def earlier(self) -> Summary:
+        """The summary of the records this run leaves as they are: what a resumed run adds to its
+        own (``Summary.merge``), so that it counts every URL of the file."""
+        return _summary(self._counts)
+
     def _fold_last_records(self, f: BinaryIO, end: int) -> None:
         """``earlier`` again from the last record of each index (the file records an index more
         than once: a ``--resume-failed`` run stopped before compacting). Two more passes over
         the first ``end`` bytes, and 8 bytes per index, only then."""
-        self.earlier = Summary()
+        self._counts = {}
         last = array("q", [-1]) * (self.max_index + 1)
         for number, line in enumerate(_lines(f, end)):
             last[json.loads(line)["index"]] = number
@@ -218,7 +225,8 @@ class ResumeFile:
             record = json.loads(line)
             index = record["index"]
             if last[index] == number and self.done_index(index):
-                self.earlier.add(_outcome(record, index, record["ok"]))
+                counted = _counted(record, record["ok"])
+                self._counts[counted] = self._counts.get(counted, 0) + 1
 
     def check(self, items: Iterable[UrlItem]) -> None:
         """Raise ``SettingsError`` unless ``items`` (the whole input, as this run reads it, of
@@ -302,24 +310,34 @@ def _lines(f: BinaryIO, end: int) -> Iterator[bytes]:
         yield line
 
 
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+# What the summary counts of a record: ok, status, error type, time (to the summary's three
+# digits) and whether it was tried.
+_Counted = tuple[bool, int | None, str | None, float | None, bool]
 
 
-def _outcome(record: dict[str, Any], index: int, ok: bool) -> FetchResult:
-    """What the summary counts of a record read back: its outcome, status, error type, time and
-    tries (a value of the wrong kind counts as absent: the file may have been edited)."""
-    status, attempts, error = record.get("status"), record.get("attempts"), record.get("error")
+def _counted(record: dict[str, Any], ok: bool) -> _Counted:
+    """A record's ``_Counted``; a value of the wrong kind counts as absent (an edited file)."""
+    status, error, elapsed = record.get("status"), record.get("error"), record.get("elapsed_ms")
     etype = error.get("type") if isinstance(error, dict) else None
-    return FetchResult(
-        index=index,
-        url="",
-        ok=ok,
-        status=status if type(status) is int else None,
-        error=ErrorInfo(etype, "") if isinstance(etype, str) else None,
-        elapsed_ms=_number(record.get("elapsed_ms")),
-        attempts=attempts if type(attempts) is int else 0,
+    return (
+        ok,
+        status if type(status) is int else None,
+        etype if isinstance(etype, str) else None,
+        float(f"{elapsed:.3g}") if type(elapsed) is float or type(elapsed) is int else None,
+        bool(record.get("attempts")),
     )
+
+
+def _summary(counts: dict[_Counted, int]) -> Summary:
+    """The summary of records counted by outcome: ``Summary.add`` once per distinct outcome."""
+    total = Summary()
+    for (ok, status, etype, elapsed, tried), n in counts.items():
+        error = ErrorInfo(etype, "") if etype is not None else None
+        one = Summary()
+        one.add(FetchResult(0, "", ok, status=status, error=error, elapsed_ms=elapsed, attempts=int(tried)))
+        total.merge(one, times=n)
+    total.earlier = 0
+    return total
 
 
 def load_for_run(

@@ -34,19 +34,21 @@ class Summary:
     times_ms: dict[float, int] = field(default_factory=dict)
     earlier: int = 0  # of ``total``: records of an earlier run (--resume), fetched before this one
 
-    def merge(self, other: Summary) -> None:
-        """Add ``other``'s counts to these (``--resume``: the records the file already holds, so a
-        resumed run counts every URL, as if it had not been interrupted); its URLs count as
-        ``earlier``: not in this run's URLs/s. Every count is added (every int, every dict of
-        counts), whatever counts the summary grows."""
+    def merge(self, other: Summary, times: int = 1) -> None:
+        """Add ``other``'s counts (``times`` over) to these: ``--resume`` adds the records the file
+        already holds, so that a resumed run counts every URL, as if it had not been interrupted;
+        ``other``'s URLs count as ``earlier``, not in this run's URLs/s. Every count is added (each
+        int and dict of counts), whatever counts the summary grows."""
         for item in fields(self):
             mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if item.name == "earlier":
+                continue
             if isinstance(mine, dict):
                 for key, n in theirs.items():
-                    mine[key] = mine.get(key, 0) + n
+                    mine[key] = mine.get(key, 0) + n * times
             elif type(mine) is int and type(theirs) is int:
-                setattr(self, item.name, mine + theirs)
-        self.earlier += other.total
+                setattr(self, item.name, mine + theirs * times)
+        self.earlier += other.total * times
 
     def add(self, result: FetchResult) -> None:
         self.total += 1
