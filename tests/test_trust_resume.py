@@ -13,6 +13,7 @@ import pytest
 
 from fetchcli.resume import ResumeFile
 from fetchcli.settings import Backend
+from fetchcli.summary import Summary
 from tests.server import LoopbackServer
 
 FETCHCLI = [sys.executable, "-m", "fetchcli"]
@@ -100,3 +101,17 @@ def test_resume_failed_keeps_the_file_in_input_order(server: LoopbackServer, tmp
     assert [r["index"] for r in records] == [0, 1, 2, 3, 4]  # today: 0, 2, 4, 1, 3
     assert [r["url"] for r in records] == urls and all(r["ok"] for r in records)
     assert "5 URLs: 5 ok" in redo.stderr and "3 done before (--resume)" in redo.stderr
+
+
+def test_merge_adds_every_count_and_urls_per_second_stays_the_runs() -> None:
+    from fetchcli.models import FetchResult
+
+    run = Summary()
+    run.add(FetchResult(0, "https://a/", True, status=200, elapsed_ms=5.0, attempts=1))
+    run.elapsed_s = 1.0
+    earlier = Summary()
+    earlier.add(FetchResult(1, "https://b/", False, status=404, elapsed_ms=7.0, attempts=1))
+    run.merge(earlier, times=3)
+    assert (run.total, run.ok, run.failed, run.earlier) == (4, 1, 3, 3)
+    assert run.failures == {"404": 3} and run.by_status_class == {"2xx": 1, "4xx": 3}
+    assert run.times_ms == {5.0: 1, 7.0: 3} and run.urls_per_second == 1.0
