@@ -226,6 +226,12 @@ def fetchcli(
         _option("--input", "-i", metavar="PATH", panel=INPUT,
                 help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped."),
     ] = None,
+    scheme_fallback: Annotated[
+        bool,
+        _switch("--scheme-fallback", panel=INPUT,
+                help="A URL without a scheme: try https://, then http:// if the TLS handshake fails or the "
+                "connection is refused."),
+    ] = False,
     config: Annotated[
         Optional[str],
         _option("--config", metavar="FILE", panel=INPUT, is_eager=True, callback=_config, env=False,
@@ -580,6 +586,7 @@ def fetchcli(
             capath=capath,
             client_cert=cert,
             client_key=key,
+            scheme_fallback=scheme_fallback,
         ),
         body=BodySettings(
             max_body_bytes=parse_int("--max-body-bytes", max_body_bytes),

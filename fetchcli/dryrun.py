@@ -51,7 +51,8 @@ def _settings_lines(settings: Settings, proxies: Proxies) -> list[tuple[str, str
             "request",
             f"{req.method}, "
             + (f"redirects followed (up to {req.max_redirects})" if req.follow_redirects else "redirects not followed")
-            + (", HTTP/2 offered" if req.http2 else ", HTTP/1.1"),
+            + (", HTTP/2 offered" if req.http2 else ", HTTP/1.1")
+            + ("; no scheme: https://, then http:// (--scheme-fallback)" if req.scheme_fallback else ""),
         ),
     ]
     for name, value in headers_of(settings):

@@ -28,6 +28,7 @@ from fetchcli.redact import Redactor, is_secret_header, mask_credentials
 from fetchcli.retry import backoff_seconds, hinted_seconds, may_resend, may_retry
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
+from fetchcli.sources import scheme_added
 from fetchcli.ticket import Ticket
 from fetchcli.ticket import Trail as _Trail
 from fetchcli.ticket import now_iso as _now_iso
@@ -356,7 +357,10 @@ async def _attempts(
     lane: Lane | None,
     gate: Gate | None,
     ticket: Ticket,
+    final: frozenset[str] = frozenset(),
 ) -> _Outcome:
+    """Try ``request`` as the retry policy allows; an error of a type in ``final`` ends the tries
+    at once (``--scheme-fallback`` then tries http://)."""
     host = request.url.host
     tries = 0  # as --retries counts them (ticket.attempts also counts a request sent again)
     while True:
@@ -374,6 +378,8 @@ async def _attempts(
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
+        if outcome.error is not None and outcome.error.type in final:
+            return outcome
         wait = _retry_wait(outcome, request.method, tries, settings)
         if wait is None or _too_long(outcome, wait, ticket):
             return outcome
@@ -381,6 +387,33 @@ async def _attempts(
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
         else:
             await asyncio.sleep(wait)
+
+
+# What makes --scheme-fallback try http:// for an input without a scheme: the https:// try met a
+# server that does not speak TLS (a plain HTTP server answers the handshake with text:
+# WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes).
+FALLBACK_ON = frozenset({"TLSError", "ConnectionRefused"})
+_NONE: frozenset[str] = frozenset()
+_NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fallback tries http:// next"
+
+
+async def _over_http(
+    client: httpx.AsyncClient,
+    url: str,
+    first: ErrorInfo,
+    settings: Settings,
+    lane: Lane | None,
+    gate: Gate | None,
+    ticket: Ticket,
+) -> _Outcome:
+    """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
+    ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
+    request = _build_request(client, settings.request.method, "http" + url[len("https") :])
+    outcome = await _attempts(client, request, settings, lane, gate, ticket)
+    if outcome.error is not None:
+        told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
+        outcome.error = ErrorInfo(outcome.error.type, told)
+    return outcome
 
 
 async def fetch_one(
@@ -403,7 +436,14 @@ async def fetch_one(
     timing: Timing | None = None
     try:
         request = _build_request(client, settings.request.method, item.url)
-        outcome = await _attempts(client, request, settings, lane, gate, ticket)
+        fallback = settings.request.scheme_fallback and scheme_added(item)
+        outcome = await _attempts(client, request, settings, lane, gate, ticket, FALLBACK_ON if fallback else _NONE)
+        first = outcome.error
+        if first is not None and first.type in FALLBACK_ON and scheme_added(item):
+            if fallback:
+                outcome = await _over_http(client, item.url, first, settings, lane, gate, ticket)
+            else:
+                outcome.error = ErrorInfo(first.type, f"{first.message} ({_NO_SCHEME_HINT})")
         left = ticket.disarm()
         if outcome.response is None:
             assert outcome.error is not None

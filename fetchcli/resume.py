@@ -13,9 +13,12 @@
   ``"ok": false`` are fetched again). URLs recorded as ``Cancelled`` or ``NotStarted`` (a run
   stopped by a signal or ``--deadline``) were never fetched to the end: they are always fetched
   again. New records are appended to the same file.
-- ``compact`` rewrites the file atomically keeping the last record of each index, after a run
-  that redid failed URLs; a run stopped before that leaves duplicates, which the next
-  ``--resume`` reads last-one-wins (as ``jq -s 'group_by(.index) | map(last)'`` would).
+- ``earlier`` is the summary of the records this run leaves as they are, counted by outcome
+  while the file is read (bounded, like every summary), so that the summary and exit status of a
+  resumed run count every URL of the file, as if the run had not been interrupted.
+- ``compact`` rewrites the file atomically keeping the last record of each index, in input
+  order, after a run that redid failed URLs; a run stopped before that leaves duplicates, which
+  the next ``--resume`` reads last-one-wins (as ``jq -s 'group_by(.index) | map(last)'`` would).
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ import stat
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fetchcli.inputs import Inputs
-from fetchcli.models import UrlItem
+from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.selection import Hash64Set, Selection, url_hash
 from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH, Settings, SettingsError
 from fetchcli.sources import MAX_URL_LENGTH
+from fetchcli.summary import Summary
 from fetchcli.targets import OpenError, Target, open_checked
 
 UNFINISHED = frozenset({"Cancelled", "NotStarted"})  # error types of URLs a stop left unfetched
@@ -95,6 +99,10 @@ class ResumeFile:
         self.torn = False  # a torn last line was cut off
         self.unfinished = 0  # records of URLs a stop left unfetched (fetched again)
         self.max_index = -1
+        # The records this run leaves as they are (not fetched again), counted by outcome as they
+        # are read (``earlier``): a resumed run's summary and exit status count them too.
+        self._counts: dict[_Counted, int] = {}
+        self._refold = False  # an index recorded twice: ``earlier`` is folded again, last-one-wins
 
     @classmethod
     def load(
@@ -154,12 +162,16 @@ class ResumeFile:
             if not line.endswith(b"\n") and line.startswith(b"{"):
                 # The last line, torn by a kill (part of a record): cut it off and redo its URL.
                 self.torn = True
+                if self._refold:
+                    self._fold_last_records(f, good_end)
                 return good_end
             self._add(*self._parse(number, line, urls))
             good_end += len(line)
+        if self._refold:
+            self._fold_last_records(f, good_end)
         return None
 
-    def _parse(self, number: int, line: bytes, urls: int | None) -> tuple[int, str, bool, bool]:
+    def _parse(self, number: int, line: bytes, urls: int | None) -> tuple[int, str, bool, bool, dict[str, Any]]:
         try:
             record = json.loads(line)
         except (ValueError, RecursionError):
@@ -178,18 +190,43 @@ class ResumeFile:
             )
         error = record.get("error")
         unfinished = isinstance(error, dict) and error.get("type") in UNFINISHED
-        return index, url, ok, unfinished
+        return index, url, ok, unfinished, record
 
-    def _add(self, index: int, url: str, ok: bool, unfinished: bool) -> None:
+    def _add(self, index: int, url: str, ok: bool, unfinished: bool, record: dict[str, Any]) -> None:
         self.records += 1
         if index in self._recorded:
             self.duplicates += 1
+            self._refold = True
+        elif not self._refold and not unfinished and not (self.redo_failed and not ok):
+            counted = _counted(record, ok)
+            self._counts[counted] = self._counts.get(counted, 0) + 1
         self._recorded.set(index)
         self._keys.add(record_key(index, url))
         self._failed.set(index, not ok)
         self._unfinished.set(index, unfinished)
         self.unfinished += unfinished
         self.max_index = max(self.max_index, index)
+
+    @property
+    def earlier(self) -> Summary:
+        """The summary of the records this run leaves as they are: what a resumed run adds to its
+        own (``Summary.merge``), so that it counts every URL of the file."""
+        return _summary(self._counts)
+
+    def _fold_last_records(self, f: BinaryIO, end: int) -> None:
+        """``earlier`` again from the last record of each index (the file records an index more
+        than once: a ``--resume-failed`` run stopped before compacting). Two more passes over
+        the first ``end`` bytes, and 8 bytes per index, only then."""
+        self._counts = {}
+        last = array("q", [-1]) * (self.max_index + 1)
+        for number, line in enumerate(_lines(f, end)):
+            last[json.loads(line)["index"]] = number
+        for number, line in enumerate(_lines(f, end)):
+            record = json.loads(line)
+            index = record["index"]
+            if last[index] == number and self.done_index(index):
+                counted = _counted(record, record["ok"])
+                self._counts[counted] = self._counts.get(counted, 0) + 1
 
     def check(self, items: Iterable[UrlItem]) -> None:
         """Raise ``SettingsError`` unless ``items`` (the whole input, as this run reads it, of
@@ -214,36 +251,42 @@ class ResumeFile:
 
     def done(self, item: UrlItem) -> bool:
         """Whether the engine leaves ``item`` out: recorded already, and not to be redone."""
-        if item.index not in self._recorded or item.index in self._unfinished:
+        return self.done_index(item.index)
+
+    def done_index(self, index: int) -> bool:
+        if index not in self._recorded or index in self._unfinished:
             return False
-        return not (self.redo_failed and item.index in self._failed)
+        return not (self.redo_failed and index in self._failed)
 
     @property
     def needs_compacting(self) -> bool:
         return self.duplicates > 0 or self.redo_failed or self.unfinished > 0
 
     def compact(self) -> None:
-        """Rewrite the file, atomically, with only the last record of each index (the file
-        appended to: a link is written through, and one swapped in since is not followed)."""
-        last = array("q", [-1]) * (self.max_index + 1) if self.max_index >= 0 else array("q")
-        lines = 0
+        """Rewrite the file, atomically, with only the last record of each index, in input
+        (index) order: the URLs a ``--resume-failed`` run redid, appended at the end, go back to
+        their places. The file appended to: a link is written through, and one swapped in since
+        is not followed. Memory: 8 bytes per index (where each index's last record starts)."""
+        starts = array("q", [-1]) * (self.max_index + 1) if self.max_index >= 0 else array("q")
+        in_order, previous, at = True, -1, 0
         with os.fdopen(os.open(self._where, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
-            for number, line in enumerate(f):
+            for line in f:
                 index = json.loads(line)["index"]
-                if index >= len(last):
-                    last.extend([-1] * (index + 1 - len(last)))
-                last[index] = number
-                lines = number + 1
-            if lines == sum(1 for n in last if n >= 0):
-                return  # nothing to drop
+                if index >= len(starts):
+                    starts.extend([-1] * (index + 1 - len(starts)))
+                starts[index] = at
+                in_order = in_order and index > previous  # and so no index twice
+                previous, at = index, at + len(line)
+            if in_order:
+                return  # nothing to drop or move
             fd, temp = tempfile.mkstemp(prefix=".fetchcli-resume-", dir=os.path.dirname(self._where))
             try:
                 with os.fdopen(fd, "wb") as out:
                     os.fchmod(out.fileno(), os.fstat(f.fileno()).st_mode & 0o7777)
-                    f.seek(0)
-                    for number, line in enumerate(f):
-                        if last[json.loads(line)["index"]] == number:
-                            out.write(line)
+                    for start in starts:
+                        if start >= 0:
+                            f.seek(start)
+                            out.write(f.readline())
                     out.flush()
                     os.fsync(out.fileno())
                 os.replace(temp, self._where)
@@ -253,6 +296,48 @@ class ResumeFile:
 
 
 PIPE_TWICE = "needs the URLs as arguments or -i FILE: a pipe cannot be read twice"
+
+
+def _lines(f: BinaryIO, end: int) -> Iterator[bytes]:
+    """The lines of the first ``end`` bytes of ``f`` (lines already read and checked once)."""
+    f.seek(0)
+    read = 0
+    while read < end:
+        line = f.readline()
+        if not line:
+            return
+        read += len(line)
+        yield line
+
+
+# What the summary counts of a record: ok, status, error type, time (to the summary's three
+# digits) and whether it was tried.
+_Counted = tuple[bool, int | None, str | None, float | None, bool]
+
+
+def _counted(record: dict[str, Any], ok: bool) -> _Counted:
+    """A record's ``_Counted``; a value of the wrong kind counts as absent (an edited file)."""
+    status, error, elapsed = record.get("status"), record.get("error"), record.get("elapsed_ms")
+    etype = error.get("type") if isinstance(error, dict) else None
+    return (
+        ok,
+        status if type(status) is int else None,
+        etype if isinstance(etype, str) else None,
+        float(f"{elapsed:.3g}") if type(elapsed) is float or type(elapsed) is int else None,
+        bool(record.get("attempts")),
+    )
+
+
+def _summary(counts: dict[_Counted, int]) -> Summary:
+    """The summary of records counted by outcome: ``Summary.add`` once per distinct outcome."""
+    total = Summary()
+    for (ok, status, etype, elapsed, tried), n in counts.items():
+        error = ErrorInfo(etype, "") if etype is not None else None
+        one = Summary()
+        one.add(FetchResult(0, "", ok, status=status, error=error, elapsed_ms=elapsed, attempts=int(tried)))
+        total.merge(one, times=n)
+    total.earlier = 0
+    return total
 
 
 def load_for_run(

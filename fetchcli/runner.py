@@ -285,6 +285,8 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         summary.elapsed_s = time.perf_counter() - started
         if state.selection is not None:
             summary.duplicates, summary.resumed = state.selection.duplicates, state.selection.resumed
+        if state.resume is not None:
+            summary.merge(state.resume.earlier)  # every URL of the file counts, as in one run
         try:
             sink.close(summary)
         except OSError as exc:

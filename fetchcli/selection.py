@@ -8,26 +8,17 @@ input. Memory is a fixed number of bytes per URL kept track of (``Hash64Set``), 
 
 from __future__ import annotations
 
-import hashlib
 from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from fetchcli.models import UrlItem
 from fetchcli.settings import SettingsError, check_shard
+from fetchcli.urlkey import item_key, url_hash
+
+__all__ = ["Hash64Set", "Selection", "Shard", "item_key", "parse_shard", "url_hash"]
 
 _EMPTY = 0  # a free slot; a hash that is 0 is stored as 1 (one more collision in 2**64)
-
-
-def url_hash(text: str) -> int:
-    """A stable 64-bit hash of a URL: the same on every machine and Python version (BLAKE2b,
-    not the salted ``hash()``)."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
-
-
-def item_key(item: UrlItem) -> str:
-    """What identifies an input URL: its normalised form, or its raw line when it is invalid."""
-    return item.url if item.url is not None else item.raw.strip()
 
 
 class Hash64Set:
@@ -82,7 +73,8 @@ class Hash64Set:
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """Shard ``k`` (1-based) of ``n``: the URLs whose ``url_hash`` modulo ``n`` is ``k - 1``."""
+    """Shard ``k`` (1-based) of ``n``: the URLs whose key's hash (``urlkey.key_hash``: BLAKE2b of
+    the normalised URL) modulo ``n`` is ``k - 1``."""
 
     k: int
     n: int
@@ -159,11 +151,13 @@ class Selection:
         return self.shard is not None or self.seen is not None or self.already_done is not None
 
     def __call__(self, item: UrlItem) -> bool:
-        if self.shard is not None and not self.shard.owns(item):
-            return False
-        if self.seen is not None and not self.seen.add(url_hash(item_key(item))):
-            self.duplicates += 1
-            return False
+        if self.shard is not None or self.seen is not None:
+            key = url_hash(item_key(item))  # once for both
+            if self.shard is not None and key % self.shard.n != self.shard.k - 1:
+                return False
+            if self.seen is not None and not self.seen.add(key):
+                self.duplicates += 1
+                return False
         if self.already_done is not None and self.already_done(item):
             self.resumed += 1
             return False

@@ -131,6 +131,9 @@ class RequestSettings:
     client_key: str | None = None
     # More headers whose values are secrets (lower case), besides redact.SECRET_HEADERS
     secret_headers: tuple[str, ...] = ()
+    # An input without a scheme: https://, then http:// when the https:// try meets a TLS
+    # handshake failure or a refused connection (``--scheme-fallback``)
+    scheme_fallback: bool = False
 
     @property
     def proxies(self) -> tuple[str, ...]:

@@ -122,6 +122,11 @@ def normalise_url(text: str, index: int) -> UrlItem:
     return UrlItem(index=index, raw=raw, url=text)
 
 
+def scheme_added(item: UrlItem) -> bool:
+    """Whether the input had no scheme, so that ``https://`` was added (``--scheme-fallback``)."""
+    return item.url is not None and "://" not in item.raw
+
+
 _NUMBER_LABEL = re.compile(r"^(?:\d+|0[xX][0-9A-Fa-f]*)$")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # already the one spelling

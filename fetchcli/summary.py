@@ -4,7 +4,7 @@ thousand distinct values at most), which is enough for p50/p95 within half a per
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fetchcli.models import FetchResult
@@ -32,6 +32,23 @@ class Summary:
     resumed: int = 0  # URLs left out by --resume: recorded by an earlier run
     # elapsed_ms of each result, to three significant digits -> how many results took that long.
     times_ms: dict[float, int] = field(default_factory=dict)
+    earlier: int = 0  # of ``total``: records of an earlier run (--resume), fetched before this one
+
+    def merge(self, other: Summary, times: int = 1) -> None:
+        """Add ``other``'s counts (``times`` over) to these: ``--resume`` adds the records the file
+        already holds, so that a resumed run counts every URL, as if it had not been interrupted;
+        ``other``'s URLs count as ``earlier``, not in this run's URLs/s. Every count is added (each
+        int and dict of counts), whatever counts the summary grows."""
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if item.name == "earlier":
+                continue
+            if isinstance(mine, dict):
+                for key, n in theirs.items():
+                    mine[key] = mine.get(key, 0) + n * times
+            elif type(mine) is int and type(theirs) is int:
+                setattr(self, item.name, mine + theirs * times)
+        self.earlier += other.total * times
 
     def add(self, result: FetchResult) -> None:
         self.total += 1
@@ -67,7 +84,7 @@ class Summary:
 
     @property
     def urls_per_second(self) -> float:
-        return self.total / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return (self.total - self.earlier) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def _causes(self) -> list[tuple[str, int]]:
         return sorted(self.failures.items(), key=lambda kv: (not kv[0].isdigit(), kv[0].zfill(3)))

@@ -178,7 +178,7 @@ def test_resume_failed_redoes_failures_and_keeps_one_record_per_url(server: Loop
     first = subprocess.run([*FETCHCLI, "--resume", str(results), *urls], capture_output=True, text=True, timeout=60)
     assert first.returncode == 1 and [r["ok"] for r in _lines(results)] == [True, False, True, False]
     plain = subprocess.run([*FETCHCLI, "--resume", str(results), *urls], capture_output=True, text=True, timeout=60)
-    assert plain.returncode == 0 and len(_lines(results)) == 4  # recorded, failed or not: left alone
+    assert plain.returncode == 1 and len(_lines(results)) == 4  # recorded, failed or not: left alone, and counted
     redo = subprocess.run(
         [*FETCHCLI, "--resume", str(results), "--resume-failed", "--summary", *urls],
         capture_output=True,
@@ -186,9 +186,9 @@ def test_resume_failed_redoes_failures_and_keeps_one_record_per_url(server: Loop
         timeout=60,
     )
     assert redo.returncode == 0, redo.stderr
-    assert "2 URLs: 2 ok" in redo.stderr and "2 done before (--resume)" in redo.stderr
+    assert "4 URLs: 4 ok" in redo.stderr and "2 done before (--resume)" in redo.stderr  # every URL counts
     records = _lines(results)
-    assert sorted((r["index"], r["ok"]) for r in records) == [(0, True), (1, True), (2, True), (3, True)]
+    assert [(r["index"], r["ok"]) for r in records] == [(0, True), (1, True), (2, True), (3, True)]  # input order
 
 
 def test_resume_fetches_what_a_stop_left_cancelled_or_not_started(server: LoopbackServer, tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_resume_fetches_what_a_stop_left_cancelled_or_not_started(server: Loopba
     resumed = subprocess.run([*FETCHCLI, "--resume", str(results), "--summary", *urls],
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    assert "2 URLs: 2 ok" in resumed.stderr and "1 done before (--resume)" in resumed.stderr
+    assert "3 URLs: 3 ok" in resumed.stderr and "1 done before (--resume)" in resumed.stderr  # every URL counts
     records = _lines(results)  # compacted: one record per URL, each fetched to its end
     assert sorted((r["index"], r["ok"]) for r in records) == [(0, True), (1, True), (2, True)]
 

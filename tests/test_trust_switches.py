@@ -65,6 +65,7 @@ RESOLVED: dict[str, Callable[[Run], Any]] = {
     "retry_all_methods": lambda run: run.settings.retry.all_methods,
     "read_all": lambda run: run.settings.body.read_all,
     "unique": lambda run: run.settings.unique,
+    "scheme_fallback": lambda run: run.settings.request.scheme_fallback,
 }
 NEEDS = {"resume_failed": ["--resume", "resume.jsonl"]}
 ON = ("1", "true", "YES", " On ", "on\n")
