@@ -321,7 +321,8 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else ""),
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
-        say(env, (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe())
+        line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe()
+        say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
     if cut:
         say(
             env,
@@ -335,7 +336,14 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
     if state.internal_errors:
         return ExitStatus.FAILURES  # a fault in fetchcli is never within --max-failures
-    return ExitStatus.OK if summary.failed <= options.max_failures else ExitStatus.FAILURES
+    # URLs cancelled or not started by --deadline were not found ok: they count as failed here.
+    return ExitStatus.OK if summary.not_ok <= options.max_failures else ExitStatus.FAILURES
+
+
+def _timestamp() -> str:
+    """Now, as the summary line in a log starts: ISO 8601 in UTC, to the second
+    (``2025-03-14T06:05:00Z``), the same whatever the machine's time zone."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _open_summary_json(target: Target | None) -> Output | None:
