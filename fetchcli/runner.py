@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -130,6 +130,19 @@ class _AboveProgress:
     def write(self, result: FetchResult) -> None:
         self._progress.clear()
         self._sink.write(result)
+        self._progress.redraw()
+
+    @property
+    def settled(self) -> bool:
+        return getattr(self._sink, "settled", True)
+
+    @property
+    def holding(self) -> bool:
+        return getattr(self._sink, "holding", False)
+
+    def settle(self) -> None:
+        self._progress.clear()
+        self._sink.settle()  # type: ignore[attr-defined]
         self._progress.redraw()
 
     def close(self, summary: Summary) -> None:
@@ -420,14 +433,55 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
             results = await stack.enter_async_context(
                 aclosing(fetch(items, settings, stop=stop, selection=state.selection, remote=remote))
             )
+            if not getattr(sink, "settled", True):  # a table: its first rows size its columns
+                await _first_screenful(results, sink, state)
             async for result in results:
-                try:
-                    sink.write(result)
-                except OSError as exc:
-                    raise OutputError(exc) from None
-                state.summary.add(result)
-                if result.error is not None and result.error.type == "Unexpected":
-                    _count_internal_error(state, result)
+                _write(sink, result, state)
+
+
+def _write(sink: Sink, result: FetchResult, state: _RunState) -> None:
+    try:
+        sink.write(result)
+    except OSError as exc:
+        raise OutputError(exc) from None
+    state.summary.add(result)
+    if result.error is not None and result.error.type == "Unexpected":
+        _count_internal_error(state, result)
+
+
+async def _next(results: AsyncIterator[FetchResult]) -> FetchResult:
+    return await anext(results)
+
+
+async def _first_screenful(results: AsyncIterator[FetchResult], sink: Any, state: _RunState) -> None:
+    """Feed the table until it has chosen its column widths: it holds its first rows to measure
+    them, and writes them when it has a screenful, or here once the first of them has waited
+    ``SETTLE_SECONDS`` for the others (so a slow URL does not hide the rows before it)."""
+    from fetchcli.render.table import SETTLE_SECONDS
+
+    loop = asyncio.get_running_loop()
+    due: float | None = None
+    while not sink.settled:
+        step = asyncio.ensure_future(_next(results))
+        try:
+            if due is not None and sink.holding:
+                done, _ = await asyncio.wait({step}, timeout=max(0.0, due - loop.time()))
+                if not done:
+                    try:
+                        sink.settle()
+                    except OSError as exc:
+                        raise OutputError(exc) from None
+            result = await step
+        except StopAsyncIteration:
+            return
+        finally:
+            if not step.done():  # the run is being torn down: leave the generator free to close
+                step.cancel()
+                with contextlib.suppress(BaseException):
+                    await step
+        _write(sink, result, state)
+        if due is None and sink.holding:
+            due = loop.time() + SETTLE_SECONDS
 
 
 def _count_internal_error(state: _RunState, result: FetchResult) -> None:
