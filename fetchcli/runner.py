@@ -158,6 +158,7 @@ class _RunState:
     resume: ResumeFile | None = None
     env: Environment | None = None
     targets: dict[str, Target] = field(default_factory=dict)  # the outputs as checked, by option
+    outputs: list[Output] = field(default_factory=list)  # the files being written, for a second Ctrl-C
     internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
     internal_type: str | None = None  # the first one's exception type
 
@@ -280,6 +281,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         fsync=options.fsync,
         fields=options.fields,
     )
+    state.outputs = [output] + ([summary_json] if summary_json is not None else [])
     state.progress = _progress_line(options, env)
     if state.progress is not None and to_terminal and env.stderr_isatty:
         sink = _AboveProgress(sink, state.progress)
@@ -390,8 +392,8 @@ def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
     """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
 
     Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
-    blocked writing to a full pipe. After the first SIGINT the default action is restored, so
-    a second Ctrl-C ends the process at once, whatever it is doing."""
+    blocked writing to a full pipe. After the first SIGINT a second one ends the process at
+    once, whatever it is doing (``_second_interrupt``)."""
     loop = asyncio.get_running_loop()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -400,7 +402,8 @@ def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
         state.signal = signum
         loop.call_soon_threadsafe(stop.request, signal.Signals(signum).name)
         if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, lambda signum, frame: _second_interrupt(state))
+            _erase_progress(state)  # before the terminal echoes a second ^C below it
 
     previous: dict[signal.Signals, Any] = {}
     for signum in _SIGNAL_EXIT:
@@ -411,6 +414,24 @@ def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _erase_progress(state: _RunState) -> None:
+    """Blank the progress line from a signal handler, when it is on a terminal (a pipe may be
+    full, and a handler must not wait)."""
+    if state.progress is not None and state.env is not None and state.env.stderr_isatty:
+        state.progress.erase_now()
+
+
+def _second_interrupt(state: _RunState) -> None:
+    """A second Ctrl-C: end now, as the default action would (killed by SIGINT), but first
+    remove the temporary files of ``-o`` and ``--summary-json`` (the files they replace are left
+    as they were) and blank the progress line. A third Ctrl-C ends it even if that hangs."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    for output in state.outputs:
+        output.remove_temporary()
+    _erase_progress(state)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunState) -> None:
