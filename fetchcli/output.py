@@ -99,6 +99,10 @@ class Output:
             with contextlib.suppress(OSError):
                 self.stream.close()  # closes the file even when the final flush fails
 
+    def remove_temporary(self) -> None:
+        """For a signal handler ending the process at once: remove the temporary file, if any
+        (nothing else: the stream is not touched, as the interrupted code may be using it)."""
+
     def abandon(self) -> None:
         """A write failed: drop what is buffered, so that nothing tries to write it again."""
         self.discard()
@@ -166,6 +170,11 @@ class _AtomicOutput(Output):
             self.discard()
             raise OutputError(exc) from None
         self._temp_gone = True
+
+    def remove_temporary(self) -> None:
+        if not self._temp_gone:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temp)
 
     def discard(self) -> None:
         """Close and remove the temporary file, unless it was put in place."""

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -132,6 +132,19 @@ class _AboveProgress:
         self._sink.write(result)
         self._progress.redraw()
 
+    @property
+    def settled(self) -> bool:
+        return getattr(self._sink, "settled", True)
+
+    @property
+    def holding(self) -> bool:
+        return getattr(self._sink, "holding", False)
+
+    def settle(self) -> None:
+        self._progress.clear()
+        self._sink.settle()  # type: ignore[attr-defined]
+        self._progress.redraw()
+
     def close(self, summary: Summary) -> None:
         self._sink.close(summary)
 
@@ -146,6 +159,7 @@ class _RunState:
     resume: ResumeFile | None = None
     env: Environment | None = None
     targets: dict[str, Target] = field(default_factory=dict)  # the outputs as checked, by option
+    outputs: list[Output] = field(default_factory=list)  # the files being written, for a second Ctrl-C
     internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
     internal_type: str | None = None  # the first one's exception type
 
@@ -268,6 +282,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         fsync=options.fsync,
         fields=options.fields,
     )
+    state.outputs = [output] + ([summary_json] if summary_json is not None else [])
     state.progress = _progress_line(options, env)
     if state.progress is not None and to_terminal and env.stderr_isatty:
         sink = _AboveProgress(sink, state.progress)
@@ -327,7 +342,8 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else ""),
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
-        say(env, (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe())
+        line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe()
+        say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
     if cut:
         say(
             env,
@@ -341,7 +357,14 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
     if state.internal_errors:
         return ExitStatus.FAILURES  # a fault in fetchcli is never within --max-failures
-    return ExitStatus.OK if summary.failed <= options.max_failures else ExitStatus.FAILURES
+    # URLs cancelled or not started by --deadline were not found ok: they count as failed here.
+    return ExitStatus.OK if summary.not_ok <= options.max_failures else ExitStatus.FAILURES
+
+
+def _timestamp() -> str:
+    """Now, as the summary line in a log starts: ISO 8601 in UTC, to the second
+    (``2025-03-14T06:05:00Z``), the same whatever the machine's time zone."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _open_summary_json(target: Target | None) -> Output | None:
@@ -375,8 +398,8 @@ def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
     """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
 
     Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
-    blocked writing to a full pipe. After the first SIGINT the default action is restored, so
-    a second Ctrl-C ends the process at once, whatever it is doing."""
+    blocked writing to a full pipe. After the first SIGINT a second one ends the process at
+    once, whatever it is doing (``_second_interrupt``)."""
     loop = asyncio.get_running_loop()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -385,7 +408,8 @@ def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
         state.signal = signum
         loop.call_soon_threadsafe(stop.request, signal.Signals(signum).name)
         if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, lambda signum, frame: _second_interrupt(state))
+            _erase_progress(state)  # before the terminal echoes a second ^C below it
 
     previous: dict[signal.Signals, Any] = {}
     for signum in _SIGNAL_EXIT:
@@ -396,6 +420,24 @@ def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _erase_progress(state: _RunState) -> None:
+    """Blank the progress line from a signal handler, when it is on a terminal (a pipe may be
+    full, and a handler must not wait)."""
+    if state.progress is not None and state.env is not None and state.env.stderr_isatty:
+        state.progress.erase_now()
+
+
+def _second_interrupt(state: _RunState) -> None:
+    """A second Ctrl-C: end now, as the default action would (killed by SIGINT), but first
+    remove the temporary files of ``-o`` and ``--summary-json`` (the files they replace are left
+    as they were) and blank the progress line. A third Ctrl-C ends it even if that hangs."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    for output in state.outputs:
+        output.remove_temporary()
+    _erase_progress(state)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunState) -> None:
@@ -418,16 +460,57 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
             results = await stack.enter_async_context(
                 aclosing(fetch(items, settings, stop=stop, selection=state.selection, remote=remote))
             )
+            if not getattr(sink, "settled", True):  # a table: its first rows size its columns
+                await _first_screenful(results, sink, state)
             async for result in results:
-                try:
-                    sink.write(result)
-                except OSError as exc:
-                    raise OutputError(exc) from None
-                state.summary.add(result)
-                if result.error is not None and result.error.type == "Unexpected":
-                    _count_internal_error(state, result)
+                _write(sink, result, state)
             # Only a signal (which sets state.signal) and the deadline stop a run.
             state.deadline_hit = stop.reason is not None and state.signal is None
+
+
+def _write(sink: Sink, result: FetchResult, state: _RunState) -> None:
+    try:
+        sink.write(result)
+    except OSError as exc:
+        raise OutputError(exc) from None
+    state.summary.add(result)
+    if result.error is not None and result.error.type == "Unexpected":
+        _count_internal_error(state, result)
+
+
+async def _next(results: AsyncIterator[FetchResult]) -> FetchResult:
+    return await anext(results)
+
+
+async def _first_screenful(results: AsyncIterator[FetchResult], sink: Any, state: _RunState) -> None:
+    """Feed the table until it has chosen its column widths: it holds its first rows to measure
+    them, and writes them when it has a screenful, or here once the first of them has waited
+    ``SETTLE_SECONDS`` for the others (so a slow URL does not hide the rows before it)."""
+    from fetchcli.render.table import SETTLE_SECONDS
+
+    loop = asyncio.get_running_loop()
+    due: float | None = None
+    while not sink.settled:
+        step = asyncio.ensure_future(_next(results))
+        try:
+            if due is not None and sink.holding:
+                done, _ = await asyncio.wait({step}, timeout=max(0.0, due - loop.time()))
+                if not done:
+                    try:
+                        sink.settle()
+                    except OSError as exc:
+                        raise OutputError(exc) from None
+            result = await step
+        except StopAsyncIteration:
+            return
+        finally:
+            if not step.done():  # the run is being torn down: leave the generator free to close
+                step.cancel()
+                with contextlib.suppress(BaseException):
+                    await step
+        _write(sink, result, state)
+        if due is None and sink.holding:
+            due = loop.time() + SETTLE_SECONDS
 
 
 def _count_internal_error(state: _RunState, result: FetchResult) -> None:

@@ -1,15 +1,25 @@
 """The run's totals, folded from results as they are written, in memory that does not grow with
 the number of URLs: counts by outcome, and times kept to three significant digits (a few
-thousand distinct values at most), which is enough for p50/p95 within half a percent."""
+thousand distinct values at most), which is enough for p50/p95 within half a percent.
+
+A stopped run (a signal, ``--deadline``) leaves URLs that were never answered: ``Cancelled`` (in
+flight) and ``NotStarted`` (read, never sent). They are counted apart from ``failed`` (a URL
+that was tried and did not pass), and the rate is over the URLs finished (``ok`` + ``failed``):
+a stop does not make a run look faster or worse than it was. For the exit status they still
+count against ``--max-failures`` (``not_ok``): a URL not checked is not a URL found ok."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from fetchcli import units
 from fetchcli.models import FetchResult
 
-SUMMARY_SCHEMA_VERSION = 1
+# 2: ``failed`` no longer counts ``cancelled`` and ``not_started`` (fields of their own), and
+# ``urls_per_second`` is over the URLs finished.
+SUMMARY_SCHEMA_VERSION = 2
+UNFINISHED = ("Cancelled", "NotStarted")  # the error types of URLs a stop left unanswered
 
 
 @dataclass(slots=True)
@@ -18,7 +28,9 @@ class Summary:
 
     total: int = 0
     ok: int = 0
-    failed: int = 0
+    failed: int = 0  # tried and not ok
+    cancelled: int = 0  # in flight when the run was stopped
+    not_started: int = 0  # read from the input, never started, when the run was stopped
     by_status_class: dict[str, int] = field(default_factory=dict)
     by_error_type: dict[str, int] = field(default_factory=dict)
     # Every failure by its cause: the status (``"404"``) of a failing response, else the error type.
@@ -54,6 +66,11 @@ class Summary:
         self.total += 1
         if result.ok:
             self.ok += 1
+        elif result.error is not None and result.error.type in UNFINISHED:
+            if result.error.type == "Cancelled":
+                self.cancelled += 1
+            else:
+                self.not_started += 1
         else:
             self.failed += 1
             cause = str(result.status) if result.error is None and result.status is not None else None
@@ -83,33 +100,53 @@ class Summary:
         return max(self.times_ms)
 
     @property
+    def finished(self) -> int:
+        """URLs that got their answer (ok or failed), as opposed to cancelled or not started."""
+        return self.ok + self.failed
+
+    @property
+    def not_ok(self) -> int:
+        """What the exit status weighs against ``--max-failures``: every URL not found ok, so
+        also those a stop left cancelled or not started."""
+        return self.failed + self.cancelled + self.not_started
+
+    @property
     def urls_per_second(self) -> float:
-        return (self.total - self.earlier) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """URLs finished per second of this run (cancelled and not started URLs took no time; those
+        an earlier run recorded in a --resume file are not this run's)."""
+        return (self.finished - self.earlier) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def _causes(self) -> list[tuple[str, int]]:
         return sorted(self.failures.items(), key=lambda kv: (not kv[0].isdigit(), kv[0].zfill(3)))
 
     def describe(self) -> str:
         """One human line, e.g. ``21 URLs: 17 ok, 4 failed (1 404, 1 500, 1 ConnectError, 1
-        ReadTimeout) in 1.52 s, 13.8 URLs/s; p50 12 ms, p95 80 ms, max 1,204 ms``: statuses
-        first, in order, then error types by name."""
-        details = [f"{n} {cause}" for cause, n in self._causes()]
-        line = f"{self.total} URL{'s' if self.total != 1 else ''}: {self.ok} ok, {self.failed} failed"
+        ReadTimeout) in 1.52 s, 13.8 URLs/s; p50 12.0 ms, p95 80.0 ms, max 1,204 ms``: statuses
+        first, in order, then error types by name; after a stop ``, 20 cancelled, 220 not
+        started`` follow the failures. Numbers are written as everywhere else (``units``)."""
+        details = [f"{units.count(n)} {cause}" for cause, n in self._causes()]
+        line = f"{units.count(self.total)} URL{'s' if self.total != 1 else ''}: {units.count(self.ok)} ok"
+        line += f", {units.count(self.failed)} failed"
         if details:
             line += f" ({', '.join(details)})"
-        line += f" in {self.elapsed_s:.2f} s"
-        if self.times_ms:
-            p50, p95 = self.percentile(0.5), self.percentile(0.95)
-            line += f", {self.urls_per_second:,.1f} URLs/s; p50 {p50:,g} ms, p95 {p95:,g} ms, max {max(self.times_ms):,g} ms"
+        if self.cancelled:
+            line += f", {units.count(self.cancelled)} cancelled"
+        if self.not_started:
+            line += f", {units.count(self.not_started)} not started"
+        line += f" in {units.seconds(self.elapsed_s)}"
+        if self.times_ms:  # some URL was fetched (not only invalid input)
+            line += f", {units.rate(self.urls_per_second)}"
+            p50, p95 = self.percentile(0.5) or 0.0, self.percentile(0.95) or 0.0
+            line += f"; p50 {units.ms(p50)}, p95 {units.ms(p95)}, max {units.ms(max(self.times_ms))}"
         if self.resumed:
-            line += f"; {self.resumed:,} done before (--resume)"
+            line += f"; {units.count(self.resumed)} done before (--resume)"
         if self.duplicates:
-            line += f"; {self.duplicates:,} repeated URL{'s' if self.duplicates != 1 else ''} left out (--unique)"
+            line += f"; {units.count(self.duplicates)} repeated URL{'s' if self.duplicates != 1 else ''} left out (--unique)"
         if self.unread is not None:
             if self.unread < 0:
                 line += "; the input was not read to its end"
             else:
-                line += f"; {self.unread:,} URL{'s' if self.unread != 1 else ''} in the input left unread"
+                line += f"; {units.count(self.unread)} URL{'s' if self.unread != 1 else ''} in the input left unread"
         return line
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +156,8 @@ class Summary:
             "total": self.total,
             "ok": self.ok,
             "failed": self.failed,
+            "cancelled": self.cancelled,
+            "not_started": self.not_started,
             "failures": dict(self._causes()),
             "by_status_class": dict(sorted(self.by_status_class.items())),
             "by_error_type": dict(sorted(self.by_error_type.items())),

@@ -188,7 +188,8 @@ def check_cron(code: str, tmp: Path, urls: list[str], server: LoopbackServer) ->
     assert [r["index"] for r in mailed] == [1, 2, 6] and done.stderr == ""
     summary = json.loads((tmp / "summary.json").read_text())
     assert (summary["total"], summary["ok"], summary["failed"]) == (7, 4, 3)
-    assert (tmp / "summary.log").read_text().startswith("7 URLs: 4 ok, 3 failed")
+    # the log line says when: an ISO 8601 time in UTC
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ 7 URLs: 4 ok, 3 failed", (tmp / "summary.log").read_text())
     assert len((tmp / "last.jsonl").read_text().splitlines()) == 7
 
 

@@ -37,10 +37,10 @@ def test_summary_flag_and_json(server: LoopbackServer, tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     # stderr is a pipe here, as in cron: --summary prints the line all the same
-    assert done.stderr.startswith("4 URLs: 2 ok, 2 failed (1 503, 1 InvalidURL) in ")
+    assert done.stderr[len("2025-03-14T06:05:00Z ") :].startswith("4 URLs: 2 ok, 2 failed (1 503, 1 InvalidURL) in ")
     assert done.stderr.count("\n") == 1
     data = json.loads(report.read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert (data["total"], data["ok"], data["failed"]) == (4, 2, 2)
     assert data["failures"] == {"503": 1, "InvalidURL": 1}
     assert data["by_status_class"] == {"2xx": 2, "5xx": 1}

@@ -20,6 +20,7 @@ from rich.cells import cell_len
 
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.render.table import Layout, TableSink, _middle
+from fetchcli.summary import Summary
 from fetchcli.terminal import for_terminal
 from tests.helpers import read_pty
 from tests.server import LoopbackServer
@@ -66,6 +67,7 @@ def test_rows_fit_the_terminal_and_the_url_is_always_shown(width: int) -> None:
     )
     sink.write(_result(2, "http://e/b", status=200, binary=True, bytes_read=10))
     sink.write(_result(3, "http://e/c", status=200, snippet="", bytes_read=3))
+    sink.close(Summary())  # the rows were held to measure them: written now
     lines = out.getvalue().splitlines()
     assert all(cell_len(line) <= width for line in lines), [cell_len(line) for line in lines]
     assert "https://ve" in lines[2] and "page.html" in lines[2] and "…" in lines[2]
@@ -78,7 +80,7 @@ def test_rows_fit_the_terminal_and_the_url_is_always_shown(width: int) -> None:
 
 def test_each_row_is_written_as_it_arrives() -> None:
     out = io.StringIO()
-    sink = TableSink(out, width=100)
+    sink = TableSink(out, width=100, held=1)  # the first screenful is a row
     sink.write(_result(0, "http://e/a", status=200))
     first = out.getvalue()
     assert "http://e/a" in first

@@ -172,8 +172,8 @@ def test_the_width_is_capped_for_the_table_and_the_progress_line(monkeypatch: py
 
     assert table.MAX_WIDTH == MAX_WIDTH
     monkeypatch.setenv("COLUMNS", "20000000")
-    assert TableSink(io.StringIO())._layout.width == MAX_WIDTH  # to a file or a pipe: from $COLUMNS
+    assert TableSink(io.StringIO()).width == MAX_WIDTH  # to a file or a pipe: from $COLUMNS
     line = ProgressLine(io.StringIO(), color=False)
     assert line._width < MAX_WIDTH
     wide = TableSink(io.StringIO(), width=10**9)  # a width handed in directly is held too
-    assert wide._layout.width == MAX_WIDTH
+    assert wide.width == MAX_WIDTH

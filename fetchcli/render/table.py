@@ -1,20 +1,31 @@
-"""A table for people at a terminal, streamed: each row is written as its result arrives.
+"""A table for people at a terminal, streamed: rows are written as their results arrive.
 
-Column widths are fixed up front from the terminal width, so no row waits for the others and
-memory does not grow with the number of URLs (Rich's ``Table`` measures every row before it
-prints any, which is why this renderer lays out rows itself and uses Rich only for the width,
-colours and cell widths). Every string from the input or a server passes
-``fetchcli.terminal.for_terminal`` first; the only escape sequences written are the colours of
-``Style.render``, and none at all without colour.
+Column widths follow what the first screenful holds: the first rows (as many as the terminal
+has lines, between 10 and 50) are held until there are that many, until a second has passed
+since the first of them (the runner calls ``settle``), or until the run ends; the widths are
+then chosen from them and kept, so no later row waits for the others and memory does not grow
+with the number of URLs (Rich's ``Table`` measures every row before it prints any, which is why
+this renderer lays out rows itself and uses Rich only for the width, colours and cell widths).
 
-Columns, narrowest terminal first: ``#``, URL (shortened in the middle with ``…``, never
-wrapped), status (the code, or the error type), time; then the snippet (or error message) from
-80 columns, and the size from 120. The width is held between 40 and 1,000 columns whatever
-``$COLUMNS`` says (``COLUMNS=20000000`` padded each row to 20 MB).
+Columns, narrowest terminal first: ``#``, URL, status (the code, or the error type), time; then
+the snippet (or error message) from 80 columns, and the size from 120. A URL too long for its
+column is shortened in its path (``http://127.0.0.1:8080/…/status/200``), its scheme and host
+kept whole while they fit; a snippet is cut at its end. Numbers and error types are never cut: a
+later row whose error type or time is wider than its column takes the room from the URL, so the
+columns after it stay in place. URLs reported ``NotStarted`` by a stop get one
+line at the end (``220 not started: stopped by SIGINT (#80 to #299)``), not a row each; the
+other formats keep every record. Numbers are written as everywhere else (``fetchcli.units``).
+
+Every string from the input or a server passes ``fetchcli.terminal.for_terminal`` first; the
+only escape sequences written are the colours of ``Style.render``, and none at all without
+colour. The width is held between 40 and 1,000 columns whatever ``$COLUMNS`` says
+(``COLUMNS=20000000`` padded each row to 20 MB).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import TextIO
 
 from rich.cells import cell_len
@@ -22,6 +33,7 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
 
+from fetchcli import units
 from fetchcli.models import FetchResult
 from fetchcli.summary import Summary
 from fetchcli.terminal import for_terminal
@@ -29,6 +41,11 @@ from fetchcli.terminal import for_terminal
 GAP = "  "
 MIN_WIDTH = 40
 MAX_WIDTH = 1000  # wider is not a terminal but a mistake, or a way to make every row megabytes
+SETTLE_SECONDS = 1.0  # the longest the first rows are held to measure them
+MIN_HELD, MAX_HELD = 10, 50  # rows measured: the terminal's height, within these
+
+_HEADERS = ("#", "URL", "status", "time", "size", "snippet")
+_SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 
 def terminal_width(stream: TextIO) -> int:
@@ -37,6 +54,13 @@ def terminal_width(stream: TextIO) -> int:
     number, such as ``-5``); 0 says nothing, so it is taken as 80 too."""
     width = Console(file=stream, force_terminal=False).width
     return min(width, MAX_WIDTH) if width > 0 else 80
+
+
+def screenful(stream: TextIO) -> int:
+    """How many rows the first screenful holds: the terminal's height (``$LINES``, or 25 when
+    it is not a terminal) less the header, rule and summary, between 10 and 50."""
+    height = Console(file=stream, force_terminal=False).height
+    return min(max(height - 4, MIN_HELD), MAX_HELD)
 
 
 _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "red"}
@@ -56,12 +80,13 @@ def _fit(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
-def _middle(text: str, width: int) -> str:
-    """``text`` shortened to ``width`` cells by replacing its middle with ``…``."""
+def _middle(text: str, width: int, head_share: float = 0.5) -> str:
+    """``text`` shortened to ``width`` cells by replacing its middle with ``…``; the start keeps
+    ``head_share`` of the room, the end the rest."""
     if cell_len(text) <= width:
         return text
     budget = width - 1
-    head_budget = (budget + 1) // 2
+    head_budget = max(1, round(budget * head_share)) if head_share != 0.5 else (budget + 1) // 2
     head, used = [], 0
     for ch in text:
         if used + cell_len(ch) > head_budget:
@@ -77,37 +102,114 @@ def _middle(text: str, width: int) -> str:
     return "".join(head) + "…" + "".join(reversed(tail))
 
 
+def shorten_url(url: str, width: int) -> str:
+    """``url`` in ``width`` cells: shortened in its path (``http://host:8080/a…/page.html``),
+    keeping more of the path's end than of its start, the scheme and host whole; in the middle when even they do not fit (or it has no scheme)."""
+    if cell_len(url) <= width:
+        return url
+    found = _SCHEME_AND_HOST.match(url)
+    if found is not None:
+        origin = found.group()
+        room = width - cell_len(origin)
+        if room >= 2:  # "/…" at least
+            return origin + _middle(url[len(origin) :], room, head_share=1 / 3)  # the end says most
+    return _middle(url, max(width, 1))
+
+
 def _pad(text: str, width: int, *, right: bool = False) -> str:
     fill = " " * max(0, width - cell_len(text))
     return fill + text if right else text + fill
 
 
-class Layout:
-    """Column widths for a terminal ``width`` cells wide; 0 means the column is not shown."""
+@dataclass(frozen=True)
+class _Row:
+    """One result as the cells the table shows, before the column widths are known."""
 
-    def __init__(self, width: int) -> None:
+    index: str
+    url: str
+    status: str
+    status_style: str
+    time: str
+    size: str
+    detail: str
+    detail_style: str
+
+
+def _row(result: FetchResult) -> _Row:
+    if result.status is not None:
+        status, status_style = str(result.status), _STATUS_STYLE.get(result.status // 100, "magenta")
+    else:
+        status, status_style = for_terminal(result.error.type if result.error else "?"), "bold red"
+    if result.error is not None:
+        detail, detail_style = for_terminal(result.error.message), "red"
+    elif result.binary:
+        detail, detail_style = "(binary)", "dim"
+    else:
+        detail, detail_style = for_terminal(result.snippet), ""
+    size = ""
+    if result.status is not None:
+        shown = result.content_length if result.content_length is not None else result.bytes_read
+        size = units.count(shown) + ("+" if result.truncated and result.content_length is None else "")
+    elapsed = units.ms(result.elapsed_ms) if result.elapsed_ms is not None else ""
+    url = for_terminal(result.url)
+    return _Row(str(result.index), url, status, status_style, elapsed, size, detail, detail_style)
+
+
+class Layout:
+    """Column widths for a terminal ``width`` cells wide, from the rows of the first screenful
+    (``rows``; none: what a few short rows would need); 0 means the column is not shown.
+
+    Numbers, statuses and error types get the width of the widest seen (the header's at least);
+    the URL gets what its longest needs and a tenth more, up to three fifths of what is left when the snippet is
+    shown; the snippet the rest (from 80 columns), the size its own column from 120."""
+
+    def __init__(self, width: int, rows: list[_Row] | tuple[_Row, ...] = ()) -> None:
         width = min(max(width, MIN_WIDTH), MAX_WIDTH)
-        self.index, self.time = 6, 8
-        self.status = 19 if width >= 110 else 12  # 19: RemoteProtocolError
-        self.size = 9 if width >= 120 else 0
+
+        def widest(cells: list[str], header: str, least: int = 0) -> int:
+            return max([cell_len(header), least, *(cell_len(cell) for cell in cells)])
+
+        self.index = widest([row.index for row in rows], "#", 3)
+        self.status = widest([row.status for row in rows], "status")
+        self.time = widest([row.time for row in rows], "time", len("99.9 ms"))
+        self.size = widest([row.size for row in rows], "size", len("99,999")) if width >= 120 else 0
+        url_needs = widest([row.url for row in rows], "URL", 20)
+        url_needs += max(4, url_needs // 10)  # later URLs may be a little longer (?n=9, then ?n=10)
         rest = width - self.index - self.status - self.time - 3 * len(GAP)
         if self.size:
             rest -= self.size + len(GAP)
-        if rest - len(GAP) >= 40:  # room for both: the URL gets three fifths
-            self.url = (rest - len(GAP)) * 3 // 5
+        if rest - len(GAP) >= 40 and width >= 80:  # room for both: the URL gets up to three fifths
+            self.url = min(url_needs, (rest - len(GAP)) * 3 // 5)
             self.detail = rest - len(GAP) - self.url
         else:
-            self.url, self.detail = rest, 0
+            self.url, self.detail = max(min(url_needs, rest), 1), 0
         self.width = width
 
 
 class TableSink:
-    def __init__(self, stream: TextIO, *, color: bool = False, width: int | None = None) -> None:
+    def __init__(
+        self, stream: TextIO, *, color: bool = False, width: int | None = None, held: int | None = None
+    ) -> None:
         self._stream = stream
-        self._layout = Layout(width if width is not None else terminal_width(stream))
+        self.width = min(max(width if width is not None else terminal_width(stream), MIN_WIDTH), MAX_WIDTH)
+        self._hold = held if held is not None else screenful(stream)
+        self._held: list[_Row] = []  # the first screenful, until the widths are chosen
+        self._layout: Layout | None = None
         self._color = ColorSystem.STANDARD if color else None
         self._styles: dict[str, Style] = {}
-        self._started = False
+        self._not_started = 0
+        self._not_started_range: tuple[int, int] = (0, 0)
+        self._stop_reason = ""
+
+    @property
+    def settled(self) -> bool:
+        """Whether the column widths are chosen (rows are then written as they come)."""
+        return self._layout is not None
+
+    @property
+    def holding(self) -> bool:
+        """Whether rows are held (the first screenful has begun and is not written yet)."""
+        return bool(self._held)
 
     def _styled(self, text: str, style: str) -> str:
         if self._color is None or not text:
@@ -122,46 +224,78 @@ class TableSink:
         parts = [self._styled(_pad(text, width, right=right), style) for text, width, right, style in cells if width]
         return GAP.join(parts).rstrip() + "\n"
 
-    def _header(self) -> str:
-        lay = self._layout
-        names = [("#", lay.index, True), ("URL", lay.url, False), ("status", lay.status, False)]
-        names += [("time", lay.time, True), ("size", lay.size, True), ("snippet", lay.detail, False)]
-        head = self._line([(name, width, right, "bold") for name, width, right in names])
-        shown = [width for _, width, _ in names if width]
+    def _header(self, lay: Layout) -> str:
+        widths = (lay.index, lay.url, lay.status, lay.time, lay.size, lay.detail)
+        right = (True, False, False, True, True, False)
+        head = self._line([(name, w, r, "bold") for name, w, r in zip(_HEADERS, widths, right, strict=True)])
+        shown = [w for w in widths if w]
         used = sum(shown) + len(GAP) * (len(shown) - 1)
         return head + self._styled("─" * used, "dim") + "\n"
 
-    def write(self, result: FetchResult) -> None:
-        lay = self._layout
-        if result.status is not None:
-            status, status_style = str(result.status), _STATUS_STYLE.get(result.status // 100, "magenta")
-        else:
-            status, status_style = for_terminal(result.error.type if result.error else "?"), "bold red"
-        if result.error is not None:
-            detail, detail_style = for_terminal(result.error.message), "red"
-        elif result.binary:
-            detail, detail_style = "(binary)", "dim"
-        else:
-            detail, detail_style = for_terminal(result.snippet), ""
-        size = ""
-        if result.status is not None:
-            shown = result.content_length if result.content_length is not None else result.bytes_read
-            size = f"{shown:,}" + ("+" if result.truncated and result.content_length is None else "")
-        line = self._line(
+    def _render(self, row: _Row, lay: Layout) -> str:
+        # A cell that is never cut (a number, a status, an error type) but is wider than its
+        # column takes the room from the URL: the columns after the status stay in place.
+        over = max(0, cell_len(row.index) - lay.index) + max(0, cell_len(row.status) - lay.status)
+        over += max(0, cell_len(row.time) - lay.time) + (max(0, cell_len(row.size) - lay.size) if lay.size else 0)
+        url_width = max(1, lay.url - over)
+        return self._line(
             [
-                (str(result.index), lay.index, True, ""),
-                (_middle(for_terminal(result.url), lay.url), lay.url, False, ""),
-                (_fit(status, lay.status), lay.status, False, status_style),
-                (f"{result.elapsed_ms:.0f} ms" if result.elapsed_ms is not None else "", lay.time, True, ""),
-                (size, lay.size, True, ""),
-                (_fit(detail, lay.detail), lay.detail, False, detail_style),
+                (row.index, lay.index, True, ""),
+                (shorten_url(row.url, url_width), url_width, False, ""),
+                (row.status, lay.status, False, row.status_style),
+                (row.time, lay.time, True, ""),
+                (row.size, lay.size, True, ""),
+                (_fit(row.detail, lay.detail), lay.detail, False, row.detail_style),
             ]
         )
-        if not self._started:
-            self._started = True
-            line = self._header() + line
-        self._stream.write(line)
+
+    def write(self, result: FetchResult) -> None:
+        if result.error is not None and result.error.type == "NotStarted":
+            self._count_not_started(result)
+            return
+        row = _row(result)
+        if self._layout is None:
+            self._held.append(row)
+            if len(self._held) >= self._hold:
+                self.settle()
+            return
+        self._stream.write(self._render(row, self._layout))
         self._stream.flush()  # a row is for someone watching: show it now
 
+    def settle(self) -> None:
+        """Choose the column widths from the rows held and write them (with the header): from
+        here on each row is written as it arrives. Nothing is written before the first row."""
+        if self._layout is not None or not self._held:
+            return
+        lay = self._layout = Layout(self.width, self._held)
+        held, self._held = self._held, []
+        self._stream.write(self._header(lay))
+        for row in held:
+            self._stream.write(self._render(row, lay))
+        self._stream.flush()
+
+    def _count_not_started(self, result: FetchResult) -> None:
+        if not self._not_started:
+            self._not_started_range = (result.index, result.index)
+            message = result.error.message if result.error is not None else ""
+            self._stop_reason = for_terminal(message.removeprefix("not started").lstrip(": "))
+        low, high = self._not_started_range
+        self._not_started_range = (min(low, result.index), max(high, result.index))
+        self._not_started += 1
+
     def close(self, summary: Summary) -> None:
+        self.settle()
+        if self._not_started:
+            if self._layout is None:  # nothing but URLs not started: still a table
+                self._layout = Layout(self.width)
+                self._stream.write(self._header(self._layout))
+            low, high = self._not_started_range
+            line = f"{units.count(self._not_started)} not started"
+            if self._stop_reason:
+                line += f": {self._stop_reason}"
+            if high - low + 1 == self._not_started:
+                line += f" (#{low})" if low == high else f" (#{low} to #{high})"
+            lay = self._layout
+            text = _fit(line, max(1, lay.width - lay.index - len(GAP)))
+            self._stream.write(" " * lay.index + GAP + self._styled(text, "yellow") + "\n")
         self._stream.flush()
