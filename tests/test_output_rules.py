@@ -307,10 +307,12 @@ def test_dry_run_writes_each_line_at_once_and_ends_with_141_when_the_reader_goes
 
 
 def test_dry_run_into_head_exits_141(tmp_path: Path) -> None:
-    """The issue's command, through a real pipe: a list too long for the reader to have taken
-    before it left (200 lines, with an invalid one)."""
+    """The issue's command, through a real pipe, as a regression check: a list whose lines are
+    more than a pipe holds (64 KiB) and head reads (8 KiB), so fetchcli is still writing when
+    head leaves, whatever the timing. (How soon the reader's leaving is noticed, which a short
+    list depends on, is the test above.)"""
     listing = tmp_path / "urls.txt"
-    listing.write_text("ftp://invalid.example/\n" + "".join(f"http://127.0.0.1:9/{n}\n" for n in range(200)))
+    listing.write_text("ftp://invalid.example/\n" + "".join(f"http://127.0.0.1:9/{n}\n" for n in range(10_000)))
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     done = subprocess.run(
         ["bash", "-c", "fetchcli --dry-run -i urls.txt | head -1; echo \"status=${PIPESTATUS[0]}\""],
