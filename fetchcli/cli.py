@@ -110,14 +110,16 @@ def _stdout_failed(exc: OSError) -> int:
     return write_failed(env, Output(env.stdout, "stdout"), OutputError(exc))
 
 
-def _switch(long: str, *short: str, panel: str, help: str, default: str | None = None) -> Any:
-    """A switch: ``--NAME`` (and its short flag) turns it on, ``--no-NAME`` off, so a flag can
-    override the environment and a config file both ways. Its ``FETCHCLI_<NAME>`` is read by
-    config.py (``1/true/yes/on`` or ``0/false/no/off``, nothing else), not by Click, whose
-    reading of a flag's variable differs between versions; ``--help`` still names it."""
+def _switch(long: str, *short: str, panel: str, help: str, default: str | None = None, off: str | None = None) -> Any:
+    """A switch: ``--NAME`` (and its short flag) turns it on, ``--no-NAME`` (and ``off``, another
+    spelling of it) off, so a flag can override the environment and a config file both ways. Its
+    ``FETCHCLI_<NAME>`` is read by config.py (``1/true/yes/on`` or ``0/false/no/off``, nothing
+    else), not by Click, whose reading of a flag's variable differs between versions; ``--help``
+    still names it."""
     return typer.Option(
         f"{long}/--no-{long[2:]}",
         *short,
+        *([f" /{off}"] if off is not None else []),  # Click: a leading space, an off form only
         help=help,
         rich_help_panel=panel,
         show_default=default if default is not None else False,
@@ -246,7 +248,8 @@ def fetchcli(
     format: Annotated[
         Optional[str],
         _option("--format", "-f", metavar=_enum_metavar(OutputFormat), panel=OUTPUT,
-                default="from -o's extension, else table on a terminal, else jsonl", help="Output format.",
+                default="from -o's extension (.json .jsonl .ndjson .csv .tsv; another one is an error), else table on a terminal, else jsonl",
+                help="Output format.",
                 autocompletion=_complete(OutputFormat)),
     ] = None,
     fields: Annotated[
@@ -267,6 +270,11 @@ def fetchcli(
     fsync: Annotated[
         bool, _switch("--fsync", panel=OUTPUT, help="With -o and jsonl: fsync after every line.")
     ] = False,
+    header_row: Annotated[
+        bool,
+        _switch("--header-row", panel=OUTPUT, off="--no-header", default="on",
+                help="csv and tsv: begin with a row of field names; --no-header leaves it out."),
+    ] = True,
     progress: Annotated[
         Optional[bool],
         _switch("--progress", panel=OUTPUT, default="when stderr is a terminal, unless -q",
@@ -293,7 +301,7 @@ def fetchcli(
     ok_status: Annotated[
         Optional[str],
         _option("--ok-status", metavar="CODES", panel=SUCCESS, default="below 400",
-                help="Statuses that count as success: codes and ranges, e.g. 200-299,301."),
+                help="Statuses that count as success: codes, ranges and classes, e.g. 2xx,301 or 200-299."),
     ] = None,
     expect_text: Annotated[
         Optional[str],
@@ -340,7 +348,7 @@ def fetchcli(
     ] = str(DEFAULT_MAX_REDIRECTS),
     http2: Annotated[
         bool,
-        _switch("--http2", panel=REQUEST, help="Offer HTTP/2 (needs the http2 extra: pip install 'fetchcli[http2]')."),
+        _switch("--http2", panel=REQUEST, help="Offer HTTP/2 (needs the h2 package: in fetchcli's clone, pip install '.[http2]')."),
     ] = False,
     backend: Annotated[
         str,
@@ -629,6 +637,7 @@ def fetchcli(
         summary=summary,
         summary_json=summary_json,
         fields=parse_fields(fields) if fields is not None else None,
+        header_row=header_row,
         progress=progress,
         color=parse_choice("--color", color, ColorMode),
         resume=resume,

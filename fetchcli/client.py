@@ -20,7 +20,7 @@ from fetchcli import __version__
 from fetchcli.errors import InvalidRedirect, UnsupportedRedirect
 from fetchcli.pool import ShardedPoolTransport
 from fetchcli.proxies import ProxyWay, proxy_for, proxy_way
-from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
+from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError, install_hint
 from fetchcli.sources import SUPPORTED_SCHEMES, normalise_url
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
@@ -66,7 +66,7 @@ def check_http2(settings: Settings) -> None:
         try:
             import h2  # noqa: F401
         except ImportError:
-            raise SettingsError("--http2", "needs the h2 package: pip install 'fetchcli[http2]'") from None
+            raise SettingsError("--http2", f"needs the h2 package: {install_hint('http2')}") from None
 
 
 def _no_password() -> bytes:

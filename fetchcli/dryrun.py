@@ -112,8 +112,13 @@ def _settings_lines(settings: Settings, proxies: Proxies) -> list[tuple[str, str
 
 
 def _write(out: TextIO, line: str) -> None:
+    """One line, flushed at once as a run's records are: a reader sees it as it comes, and one
+    that went away (``| head -1``) is noticed at the next line, ending the run with 141 as every
+    output does, rather than after the whole list was buffered and the exit status was that of
+    the URLs."""
     try:
         out.write(for_terminal(line) + "\n")
+        out.flush()
     except OSError as exc:  # a closed or full stdout: the documented write error, not a traceback
         raise OutputError(exc) from None
 

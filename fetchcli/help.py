@@ -41,11 +41,18 @@ the working directory. TOML, keys are long option names, e.g. max-connections = 
 header = ["Accept: text/html"]. Precedence: flag > environment > config file > default.
 
 Examples
-  fetchcli -i urls.txt                                  a table on a terminal, JSON Lines in a pipe
-  fetchcli -i urls.txt | jq 'select(.ok | not)'         only what failed
-  fetchcli -i urls.txt -o results.csv                   CSV, chosen by the extension
-  fetchcli --expect-text up --max-failures 1 -q URL...  a health check for cron
-  fetchcli -k --cert-expiry-days 14 -i sites.txt        certificates expiring within 14 days
+  A table on a terminal, JSON Lines in a pipe:
+    fetchcli -i urls.txt
+  Only what failed:
+    fetchcli -i urls.txt | jq -c 'select(.ok | not)'
+  CSV, chosen by the extension:
+    fetchcli -i urls.txt -o results.csv
+  TSV for awk, cut and read (a record per line, LF line ends, no header row): what answered 200:
+    fetchcli -i urls.txt -f tsv --no-header --fields status,url | awk -F'\\t' '$1 == 200'
+  A health check for cron, which mails what a job prints: nothing unless a URL failed:
+    fetchcli -q --expect-text up -o last.jsonl URL... || jq -c 'select(.ok | not)' last.jsonl
+  Certificates expiring within 14 days (exit status 1 when there is one):
+    fetchcli -k --cert-expiry-days 14 -i sites.txt
 
 Exit status
   0    every URL ok (or at most --max-failures failed)

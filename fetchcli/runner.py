@@ -72,6 +72,7 @@ class OutputOptions:
     summary: bool = False  # the summary line on stderr even when it is not a terminal
     summary_json: str | None = None  # write the summary as JSON to this path
     fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
+    header_row: bool = True  # --header-row/--no-header: CSV and TSV begin with the field names
     progress: bool | None = None  # --progress/--no-progress; None: when stderr is a terminal (and not -q)
     color: ColorMode = ColorMode.auto
     resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
@@ -94,14 +95,23 @@ _BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
 
 
 def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
-    """``-f``; else what ``-o``'s extension names; else a table on a terminal and JSON Lines
-    anywhere else."""
+    """``-f``; else what ``-o``'s extension names (a usage error when it names no format:
+    ``-o out.txt`` or ``out.xlsx`` silently got JSON Lines); else, for ``-o`` without an
+    extension, JSON Lines; else a table on a terminal and JSON Lines anywhere else."""
     if options.format is not None:
         return options.format
     if not options.to_stdout and options.path is not None:
-        by_extension = _BY_EXTENSION.get(os.path.splitext(options.path)[1].lower())
+        extension = os.path.splitext(options.path)[1]
+        by_extension = _BY_EXTENSION.get(extension.lower())
         if by_extension is not None:
             return by_extension
+        if extension:
+            known = ", ".join(_BY_EXTENSION)
+            raise SettingsError(
+                "--output",
+                f"{options.path!r} ends in {extension!r}, which names no output format ({known} do):"
+                " give one with -f, e.g. -f jsonl",
+            )
     return OutputFormat.table if to_terminal else OutputFormat.jsonl
 
 
@@ -281,6 +291,7 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         color=fmt is OutputFormat.table and _use_color(options.color, env, to_terminal),
         fsync=options.fsync,
         fields=options.fields,
+        header=options.header_row,
     )
     state.outputs = [output] + ([summary_json] if summary_json is not None else [])
     state.progress = _progress_line(options, env)

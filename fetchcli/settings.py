@@ -279,7 +279,7 @@ def validate(settings: Settings) -> None:
         raise SettingsError("--user-agent", "must not contain control characters")
     success = settings.success
     if any(not 100 <= low <= high <= 999 for low, high in success.ok_status):
-        raise SettingsError("--ok-status", "takes statuses and ranges from 100 to 999, e.g. 200-299,301")
+        raise SettingsError("--ok-status", "takes statuses and ranges from 100 to 999, e.g. 2xx,301,400-403")
     _at_least("--cert-expiry-days", success.cert_expiry_days, 0, "0 or more")
     if success.expect_regex is not None:
         try:
@@ -294,7 +294,13 @@ def validate(settings: Settings) -> None:
             raise SettingsError(option, "must be a URL such as http://host:port")
         _check_proxy_address(option, proxy)
         if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
-            raise SettingsError(option, "socks5:// needs the socks extra: pip install 'fetchcli[socks]'")
+            raise SettingsError(option, f"socks5:// needs the socksio package: {install_hint('socks')}")
+
+
+def install_hint(extra: str) -> str:
+    """How to add an optional extra (``http2``, ``socks``; httpx's extras of the same names):
+    fetchcli is installed from a clone, not from the package index."""
+    return f"in fetchcli's clone, pip install '.[{extra}]' (or pip install 'httpx[{extra}]' into its environment)"
 
 
 def _check_proxy_address(option: str, proxy: str) -> None:
@@ -367,20 +373,24 @@ def parse_status_list(text: str) -> frozenset[int]:
 
 
 def parse_status_ranges(text: str) -> tuple[tuple[int, int], ...]:
-    """``'200-299,301'`` -> ``((200, 299), (301, 301))``, for ``--ok-status``."""
+    """``'2xx,301,400-403'`` -> ``((200, 299), (301, 301), (400, 403))``, for ``--ok-status``:
+    codes, ranges and classes (``2xx``, any case, is 200-299)."""
     ranges = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
+            continue
+        if len(part) == 3 and part[0] in "123456789" and part[1:].lower() == "xx":
+            ranges.append((int(part[0]) * 100, int(part[0]) * 100 + 99))
             continue
         low, dash, high = part.partition("-")
         try:
             ranges.append((int(low), int(high) if dash else int(low)))
         except ValueError:
             raise SettingsError(
-                "--ok-status", f"must be statuses and ranges such as 200-299,301, not {text!r}"
+                "--ok-status", f"must be statuses, ranges and classes such as 2xx,301,400-403, not {text!r}"
             ) from None
     if not ranges:
-        raise SettingsError("--ok-status", "needs at least one status or range, e.g. 200-299")
+        raise SettingsError("--ok-status", "needs at least one status, range or class, e.g. 2xx or 200-299")
     return tuple(ranges)
 
 

@@ -51,7 +51,7 @@ def test_socks_without_its_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatc
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "socksio" else real(name, *a))
     with pytest.raises(
-        SettingsError, match=r"--proxy socks5:// needs the socks extra: pip install 'fetchcli\[socks\]'"
+        SettingsError, match=r"--proxy socks5:// needs the socksio package: .* pip install '\.\[socks\]'"
     ):
         RequestSettings(proxy="socks5://127.0.0.1:9")
         Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9"))

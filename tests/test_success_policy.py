@@ -16,7 +16,8 @@ from tests.server import LoopbackServer
 
 def test_status_ranges() -> None:
     assert parse_status_ranges("200-299, 301") == ((200, 299), (301, 301))
-    for bad in ("", "abc", "200-", "2xx"):
+    assert parse_status_ranges("2xx") == ((200, 299),)  # a class (issue 18): tests/test_output_rules.py
+    for bad in ("", "abc", "200-", "2x"):
         with pytest.raises(SettingsError, match="--ok-status"):
             parse_status_ranges(bad)
     with pytest.raises(SettingsError, match="--ok-status"):

@@ -86,12 +86,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileText]:
 
 
 def _only_row_separators(out: bytes, *, tsv: bool) -> str:
-    """The output as text, checked: every CR and LF is part of a row's CRLF, and every other
-    character (but TSV's tab separators) is printable: no ESC, BEL, C1, bidi, zero-width."""
+    """The output as text, checked: every CR and LF is part of a row's line end (CRLF in CSV,
+    LF in TSV), and every other character (but TSV's tab separators) is printable: no ESC, BEL,
+    C1, bidi, zero-width."""
     text = out.decode("utf-8")
-    body = text.replace("\r\n", "")
-    if tsv:
-        body = body.replace("\t", "")
+    body = text.replace("\n", "").replace("\t", "") if tsv else text.replace("\r\n", "")
     bad = sorted({f"U+{ord(ch):04X}" for ch in body if not ch.isprintable()})
     assert not bad, f"raw control or invisible characters in the output: {bad}"
     return text
@@ -110,7 +109,7 @@ def test_delimited_output_has_no_control_characters_and_one_line_per_record(
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr  # the input lines fail
     text = _only_row_separators(target.read_bytes(), tsv=fmt == "tsv")
-    lines = text.split("\r\n")
+    lines = text.split("\n" if fmt == "tsv" else "\r\n")
     assert lines[-1] == "" and len(lines) - 2 == len(urls)  # a header, a line per record, nothing else
     if fmt == "tsv":
         header = lines[0].split("\t")

@@ -54,6 +54,7 @@ def _output(name: str) -> Callable[[Run], Any]:
 RESOLVED: dict[str, Callable[[Run], Any]] = {
     "dry_run": lambda run: run.dry_run,
     "fsync": _output("fsync"),
+    "header_row": _output("header_row"),  # --no-header too: tests/test_output_rules.py
     "progress": _output("progress"),
     "summary": _output("summary"),
     "quiet": _output("quiet"),
@@ -104,7 +105,7 @@ def _resolve(monkeypatch: pytest.MonkeyPatch, argv: list[str], capsys: pytest.Ca
 
 
 def test_every_switch_is_in_the_table() -> None:
-    assert len(SWITCHES) >= 13
+    assert len(SWITCHES) >= 14
     assert sorted(RESOLVED) == SWITCHES
 
 

@@ -24,16 +24,17 @@ def make_sink(
     width: int | None = None,
     fsync: bool = False,
     fields: Sequence[str] | None = None,
+    header: bool = True,
 ) -> Sink:
     """The renderer for ``fmt`` writing to ``stream`` (imports only what that format needs);
-    ``fields`` selects and orders the fields of structured formats (``--fields``)."""
+    ``fields`` selects and orders the fields of structured formats (``--fields``); ``header``:
+    CSV and TSV begin with a header row (``--header-row/--no-header``)."""
     if fmt in (OutputFormat.csv, OutputFormat.tsv):
         from fetchcli.render.csv import DelimitedSink
         from fetchcli.render.fields import all_fields
 
-        return DelimitedSink(
-            stream, fields or all_fields(flat=True), delimiter="," if fmt is OutputFormat.csv else "\t"
-        )
+        delimiter = "," if fmt is OutputFormat.csv else "\t"
+        return DelimitedSink(stream, fields or all_fields(flat=True), delimiter=delimiter, header=header)
     if fmt is OutputFormat.jsonl:
         from fetchcli.render.jsonl import JsonLinesSink
 

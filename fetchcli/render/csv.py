@@ -1,4 +1,4 @@
-"""CSV and TSV: a header row, then one row per record, each on one line.
+"""CSV and TSV: a header row (unless ``--no-header``), then one row per record, each on one line.
 
 Nested values are flattened (``error.type``, ``tls.days_left``); a list is one cell, its items
 separated by spaces (``tls.san``); ``null`` is an empty cell. Every text cell passes the one
@@ -8,10 +8,11 @@ line-based tool must not run escape sequences or split a record. So no cell hold
 bidi or other invisible format character; they are shown escaped (``\\x1b``, ``\\u202e``), CR and
 LF included, and a record is always one line.
 
-CSV keeps RFC 4180 quoting (a cell with ``,`` or ``"`` is quoted). TSV follows the usual
-convention of tab-separated files (IANA ``text/tab-separated-values``, PostgreSQL ``COPY``,
-jq's ``@tsv``): no quoting; a backslash is written ``\\\\`` and a tab, CR and LF
-``\\t``, ``\\r`` and ``\\n``, so a cell never holds a tab or a line end.
+CSV keeps RFC 4180 quoting (a cell with ``,`` or ``"`` is quoted) and line ends (CRLF). TSV
+follows the usual convention of tab-separated files (IANA ``text/tab-separated-values``,
+PostgreSQL ``COPY``, jq's ``@tsv``): lines end with LF, as ``awk``, ``cut`` and ``read`` expect (a
+CR would stay in the last field: ``200\\r``); no quoting; a backslash is written ``\\\\`` and a
+tab, CR and LF ``\\t``, ``\\r`` and ``\\n``, so a cell never holds a tab or a line end.
 
 A text cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``)
 is prefixed with ``'``, as OWASP advises against CSV injection (a tab or a carriage return, also
@@ -55,17 +56,19 @@ def _cell(value: Any, escape: Callable[[str], str]) -> Any:
 
 
 class DelimitedSink:
-    def __init__(self, stream: TextIO, fields: Sequence[str], *, delimiter: str = ",") -> None:
+    def __init__(self, stream: TextIO, fields: Sequence[str], *, delimiter: str = ",", header: bool = True) -> None:
+        """``header``: write the header row (the field names) first."""
         self._stream = stream
         self._fields = tuple(fields)
         self._tsv = delimiter == "\t"
         self._escape = tsv_text if self._tsv else for_terminal
         self._writer = csv.writer(stream, delimiter=delimiter, lineterminator="\r\n")
-        self._write_row(self._fields)
+        if header:
+            self._write_row(self._fields)
 
     def _write_row(self, cells: Sequence[Any]) -> None:
         if self._tsv:  # cells hold no tab, CR or LF: nothing to quote
-            self._stream.write("\t".join(map(str, cells)) + "\r\n")
+            self._stream.write("\t".join(map(str, cells)) + "\n")
         else:
             self._writer.writerow(cells)
 

@@ -1,4 +1,6 @@
-"""One JSON array, streamed: each record is written as it comes, the array closed at the end."""
+"""One JSON array, streamed: each record is written and flushed as it comes (as JSON Lines are),
+so a reader sees it at once and a reader that went away is noticed at the next record; the
+array is closed at the end."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class JsonArraySink:
             record = project(record, self._fields)
         prefix = "[\n  " if self._count == 0 else ",\n  "
         self._stream.write(prefix + json.dumps(record))
+        self._stream.flush()
         self._count += 1
 
     def close(self, summary: Summary) -> None:
