@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from fetchcli.redact import MASK, Redactor, secret_forms
+from fetchcli.redact import MASK, Redactor, mask_input, secret_forms
 from fetchcli.servertext import ServerText
 from fetchcli.settings import Backend, BodySettings, RequestSettings, Settings
+from fetchcli.sources import normalise_url
 from tests.helpers import fetchcli_in_clean_env as fetchcli
 from tests.helpers import run
-from tests.server import LoopbackServer, _SmallServer
+from tests.server import LoopbackServer, _SmallServer, running_server
 
 ECHOED = ("authorization", "proxy-authorization", "x-api-key")
 
@@ -194,3 +196,74 @@ def test_a_redirect_repeating_a_secret_in_its_url_is_masked(server: LoopbackServ
     assert result.final_url is not None and result.final_url.endswith(f"/ok?t={MASK}")
     assert [hop.url.endswith(f"/location?to=/ok?t={MASK}") for hop in result.redirects] == [False, True]
     assert "LOC-TOKEN" not in json.dumps(result.to_dict())
+
+
+# 3. A backslash in the authority: browsers read it as '/', httpx and aiohttp do not.
+
+
+@pytest.fixture(scope="module")
+def two_origins() -> Iterator[LoopbackServer]:
+    with running_server(extra_hosts=("127.0.0.2",)) as srv:
+        yield srv
+
+
+def test_a_backslash_in_the_authority_is_an_invalid_url(two_origins: LoopbackServer, backend: Backend) -> None:
+    port = two_origins.port
+    url = f"http://u:S3CRETpw@127.0.0.2:{port}\\@127.0.0.1:{port}/backslash"
+    before = two_origins.stats.requests
+    for args in (["-f", "jsonl"], ["--dry-run"], ["-f", "table"]):
+        done = fetchcli("--backend", backend.value, *args, url, f"http://127.0.0.1:{port}\\x/", env={"COLUMNS": "300"})
+        assert done.returncode == 1, done.stderr
+        assert done.stdout.count("InvalidURL") == 2
+        if args[1:] == ["jsonl"]:
+            messages = [json.loads(line)["error"]["message"] for line in done.stdout.splitlines()]
+            assert all(message.startswith("URL has a '\\' before its path") for message in messages)
+        # Nothing of the password either reading gives: 'S3CRETpw' (a browser's),
+        # 'S3CRETpw@127.0.0.2:PORT\' (httpx's).
+        assert _leaks(done.stdout + done.stderr, "S3CRET", f"{port}\\@") == [], done.stdout
+    assert two_origins.stats.requests == before
+    assert normalise_url("http://h/a\\b", 0).error is None  # in the path: the server's business
+    assert mask_input(url) == f"http://u:{MASK}@127.0.0.1:{port}/backslash"
+    assert (
+        mask_input("http://u:p\\ss@h/") == f"http://u:{MASK}@h/"
+        and mask_input("http://t\\ok@h/") == f"http://{MASK}@h/"
+    )
+
+
+# 3 (redirects), 4 and 6: a Location -L cannot follow, whatever it carries, quoted masked.
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("http://u:LOCPW1@127.0.0.2:{port}\\@127.0.0.1:{port}/b", "'\\' before its path"),
+        ("\\\\127.0.0.2:{port}/b", "'\\' before its path"),
+        ("/\\127.0.0.2:{port}/b", "'\\' before its path"),
+        ("http:\\\\127.0.0.2:{port}/b", "'\\' before its path"),
+        ("http://user:LOCSECRET@h:abc/", "Location is not a URL: 'http://user:***@h:abc/'"),
+        ("http://LOCSECRETTOKEN@[::1/", "Location is not a URL: 'http://***@[::1/'"),
+        ("http:///nohost", "no host: 'http:///nohost'"),
+        ("http://", "no host"),
+        ("//", "no host"),
+        ("///x", "no host"),
+        ("http://LOCUSER@:{port}/", "no host: 'http://***@:"),
+    ],
+)
+def test_a_location_that_cannot_be_followed_is_an_invalid_redirect(
+    two_origins: LoopbackServer, backend: Backend, location: str, message: str
+) -> None:
+    port = two_origins.port
+    location = location.format(port=port)
+    url = two_origins.url("/location?to=" + _hidden(location))
+    before = two_origins.stats.requests
+    [result] = run([url], Settings(request=RequestSettings(follow_redirects=True)), backend=backend)
+    assert two_origins.stats.requests == before + 1  # the redirect itself, nothing after it
+    assert result.error is not None and result.error.type == "InvalidRedirect", result.error
+    assert message.format(port=port) in result.error.message
+    assert _leaks(json.dumps(result.to_dict()), "LOCPW1", "LOCSECRET", "LOCUSER") == []
+
+
+def test_a_location_without_a_host_is_quoted_as_the_cli_shows_it(two_origins: LoopbackServer) -> None:
+    done = fetchcli("-L", "-f", "csv", "--fields", "error.type,error.message",
+                    two_origins.url("/location?to=" + urllib.parse.quote("http:///nohost", safe="")))  # fmt: skip
+    assert done.returncode == 1
