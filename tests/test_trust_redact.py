@@ -267,3 +267,16 @@ def test_a_location_without_a_host_is_quoted_as_the_cli_shows_it(two_origins: Lo
     done = fetchcli("-L", "-f", "csv", "--fields", "error.type,error.message",
                     two_origins.url("/location?to=" + urllib.parse.quote("http:///nohost", safe="")))  # fmt: skip
     assert done.returncode == 1
+    assert done.stdout.splitlines()[1].startswith("InvalidRedirect,")
+
+
+# 5. A malformed -H: nothing of it repeated.
+
+
+@pytest.mark.parametrize("header", ["Authorization Basic HSECRET:pw", "Authorization=Bearer HSECRET:x", "X-Ä: HSECRET"])
+def test_a_malformed_header_is_not_repeated(header: str) -> None:
+    for args, env in ((["-H", header], {}), ([], {"FETCHCLI_HEADER": header})):
+        done = fetchcli(*args, "http://127.0.0.1:9/", env=env)
+        assert done.returncode == 2 and done.stdout == ""
+        assert "invalid header name: character" in done.stderr, done.stderr
+        assert "HSECRET" not in done.stderr and "Authorization" not in done.stderr and "X-" not in done.stderr
