@@ -8,6 +8,7 @@ import functools
 import http.cookiejar
 import importlib.util
 import os
+import re
 import ssl
 import threading
 import weakref
@@ -20,6 +21,7 @@ from fetchcli import __version__
 from fetchcli.errors import InvalidRedirect, UnsupportedRedirect
 from fetchcli.pool import ShardedPoolTransport
 from fetchcli.proxies import ProxyWay, proxy_for, proxy_way
+from fetchcli.redact import mask_input
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError, install_hint
 from fetchcli.sources import SUPPORTED_SCHEMES, normalise_url
 
@@ -296,24 +298,59 @@ def leaves_origin(url: httpx.URL, location: httpx.URL) -> bool:
     return upgrade != ("http", 80, "https", 443)
 
 
+_SCHEME_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_PATH_START = re.compile(r"[/?#]")
+_NOT_FOLLOWED_BACKSLASH = (
+    "Location has a '\\' before its path, which browsers read as '/' (another host) and other clients"
+    " do not: not followed"
+)
+
+
+def _authority_problem(location: str) -> str | None:
+    """What is wrong with the authority of ``location`` (one of http or https, or relative to
+    one: read as the WHATWG URL standard reads such URLs), or None. A '\\' among the slashes that
+    start it or before its path is read as '/' by browsers (``http:\\\\h/``, ``/\\h``,
+    ``http://u:p@h2\\@h1/`` go to ``h``, ``h``, ``h2``) but not by httpx, so where a redirect goes
+    and who is sent its credentials would depend on the client: it is refused, as curl refuses
+    it. An authority without a host (``http:///x``, ``//``) is refused too: httpx would take the
+    request's host, or re-request the same URL."""
+    prefix = _SCHEME_PREFIX.match(location)
+    rest = location[prefix.end() :] if prefix is not None else location
+    if len(rest) < 2 or rest[0] not in "/\\" or rest[1] not in "/\\":
+        return None  # no authority: a path ("http:/path" keeps the request's host, as httpx does)
+    authority = _PATH_START.split(rest[2:], maxsplit=1)[0]
+    if "\\" in rest[:2] or "\\" in authority:
+        return _NOT_FOLLOWED_BACKSLASH
+    hostport = authority.rpartition("@")[2]
+    host = hostport.partition("]")[0] if hostport.startswith("[") else hostport.partition(":")[0]
+    if not host.strip("["):
+        return f"redirect to a URL with no host: {mask_input(location)!r}"
+    return None
+
+
 def redirect_problem(base: httpx.URL, location: str) -> InvalidRedirect | UnsupportedRedirect | None:
     """Why ``-L`` cannot follow ``location`` from ``base``, as an exception to raise, or None when
     it can: the URL it leads to (worked out as httpx does) must be one fetchcli would accept as
-    input (``sources.normalise_url``): http or https, a valid host and a port of 1-65535."""
+    input (``sources.normalise_url``): http or https, a valid host and a port of 1-65535; its
+    authority must mean the same to every client (``_authority_problem``). A message quotes the
+    Location masked (``redact.mask_input``): it may hold credentials."""
     try:
         target = httpx.URL(location)
     except httpx.InvalidURL:
-        return InvalidRedirect(f"Location is not a URL: {location!r}")
+        return InvalidRedirect(f"Location is not a URL: {mask_input(location)!r}")
     scheme = target.scheme
     if scheme and scheme not in SUPPORTED_SCHEMES:
         return UnsupportedRedirect(f"redirect to unsupported URL scheme {scheme!r}")
+    problem = _authority_problem(location)
+    if problem is not None:
+        return InvalidRedirect(problem)
     try:
         if scheme and not target.host:  # "http:/path": httpx takes the host of the request
             target = target.copy_with(host=base.host)
         elif target.is_relative_url:
             target = base.join(target)
     except httpx.InvalidURL:
-        return InvalidRedirect(f"Location is not a URL: {location!r}")
+        return InvalidRedirect(f"Location is not a URL: {mask_input(location)!r}")
     error = normalise_url(str(target), 0).error
     if error is not None:
         return InvalidRedirect(f"redirect to an invalid URL: {error.message}")

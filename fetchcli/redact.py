@@ -8,9 +8,13 @@ Input that is not a valid URL is masked more widely (``mask_input``): a password
 (``http://u:pa/ss@h/``) was meant as one even though no parser reads it so.
 
 The values of secret headers (``SECRET_HEADERS``, and any named by ``--secret-header``) are never
-part of a record. ``Redactor`` removes them, and every known password (the URL's, the proxies'),
-from error messages, which libraries sometimes build from what they were given. Masking comes
-first and cutting to length after: a secret cut in two would no longer be found whole.
+part of a record. ``Redactor`` removes them, and every known password (the URL's, the proxies',
+and the ``Basic`` credentials sent for them), from error messages, which libraries sometimes build
+from what they were given, and from what a server says (a proxy or an echo service may repeat a
+request's headers): each also as Python's ``repr`` writes it, in a ``str`` or in the UTF-8
+``bytes`` a status line is quoted as, once or twice over (``PX\\secret``, ``PX\\xc3\\xa4``).
+Masking comes first and cutting to length after: a secret cut in two would no longer be found
+whole. A secret shorter than 3 characters is not looked for: it would mask ordinary text.
 """
 
 from __future__ import annotations
@@ -106,15 +110,17 @@ def mask_input(text: str, *, cut: bool = False) -> str:
 
 def url_secrets(url: str) -> tuple[str, ...]:
     """The strings of ``url`` that must not be printed: its password (or lone user name), raw
-    and percent-decoded."""
+    and percent-decoded, and the ``Basic`` credentials sent for its user information."""
     span = _userinfo_span(url) if "@" in url else None
     if span is None:
         return ()
-    user, colon, password = url[span[0] : span[1]].partition(":")
+    userinfo = url[span[0] : span[1]]
+    user, colon, password = userinfo.partition(":")
     secret = password if colon else user
     if not secret:
         return ()
-    return tuple({secret, urllib.parse.unquote(secret)})
+    credentials = basic_credentials(userinfo)
+    return tuple({secret, urllib.parse.unquote(secret), credentials, credentials.partition(" ")[2]})
 
 
 def basic_credentials(userinfo: str) -> str:
@@ -131,14 +137,43 @@ def is_secret_header(name: str, extra: Iterable[str] = ()) -> bool:
     return lowered in SECRET_HEADERS or any(lowered == other.lower() for other in extra)
 
 
+MIN_SECRET_LENGTH = 3  # shorter, a secret would mask ordinary text ("a", "12")
+
+
+def _quoted(text: str) -> set[str]:
+    """``text`` as ``repr`` writes it inside quotes, as a ``str`` and as UTF-8 ``bytes``; a
+    quote repr would leave alone (``'`` in ``"..."``) is also taken escaped, as a longer text
+    holding both quotes shows it."""
+    forms = set()
+    for quoted in (repr(text), repr(text.encode("utf-8"))[1:]):
+        inner = quoted[1:-1]
+        forms.add(inner)
+        if quoted[0] == '"':
+            forms.add(inner.replace("'", "\\'"))
+    return forms
+
+
+@functools.lru_cache(maxsize=1024)
+def secret_forms(secret: str) -> frozenset[str]:
+    """Every spelling of ``secret`` to look for: as given, and as ``repr`` quotes it once (h11:
+    ``bytearray(b'...')``) and twice (aiohttp: the repr of a message that quotes the bytes)."""
+    once = {secret, *_quoted(secret)}
+    return frozenset(once.union(*(_quoted(form) for form in once)))
+
+
+def _longest_first(forms: Iterable[str]) -> tuple[str, ...]:
+    # Longest first, so a secret that contains another is removed whole.
+    return tuple(sorted(set(forms), key=len, reverse=True))
+
+
 class Redactor:
-    """Removes known secrets from free text (error messages)."""
+    """Removes known secrets (in every spelling of ``secret_forms``) from free text: error
+    messages, and what a server says."""
 
     __slots__ = ("_secrets",)
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is removed whole.
-        self._secrets = tuple(sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True))
+        self._secrets = _longest_first(_spellings(secrets))
 
     @classmethod
     def for_headers(cls, headers: Iterable[tuple[str, str]], extra: Iterable[str] = ()) -> Redactor:
@@ -152,9 +187,18 @@ class Redactor:
         run = _for_request(req)
         return run.with_secrets(secret for url in urls for secret in url_secrets(str(url))) if urls else run
 
+    @property
+    def holds_secrets(self) -> bool:
+        """Whether there is anything to look for (else calling it returns the text unchanged)."""
+        return bool(self._secrets)
+
     def with_secrets(self, extra: Iterable[str]) -> Redactor:
-        extra = tuple(extra)
-        return Redactor((*self._secrets, *extra)) if extra else self
+        new = _spellings(extra).difference(self._secrets)
+        if not new:
+            return self
+        redactor = Redactor()
+        redactor._secrets = _longest_first((*self._secrets, *new))
+        return redactor
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
@@ -162,16 +206,58 @@ class Redactor:
                 text = text.replace(secret, MASK)
         return text
 
+    def head(self, text: str, end: int) -> str:
+        """``text`` up to ``end``, masked: every secret that starts before ``end`` is masked whole
+        (also one that runs past it), and nothing else after ``end`` is kept. For the start of a
+        long text (a body): only as much of it is searched as the result needs."""
+        if end >= len(text) or not self._secrets:
+            return self(text[:end])
+        window = text[: end + len(self._secrets[0]) - 1]
+        spans: list[tuple[int, int]] = []
+        for secret in self._secrets:
+            start = window.find(secret, 0, end + len(secret) - 1)
+            while start >= 0:
+                spans.append((start, start + len(secret)))
+                start = window.find(secret, start + 1, end + len(secret) - 1)
+        if not spans:
+            return text[:end]
+        spans.sort()
+        parts: list[str] = []
+        kept = 0
+        for start, stop in spans:
+            if start >= kept:
+                parts += (window[kept:start], MASK)
+            kept = max(kept, stop)
+        if kept < end:
+            parts.append(window[kept:end])
+        return "".join(parts)
+
+
+def _spellings(secrets: Iterable[str]) -> set[str]:
+    return {form for secret in secrets if len(secret) >= MIN_SECRET_LENGTH for form in secret_forms(secret)}
+
 
 def _header_secrets(headers: Iterable[tuple[str, str]], extra: tuple[str, ...]) -> list[str]:
     secrets: list[str] = []
     for name, value in headers:
         if value and is_secret_header(name, extra):
             secrets.append(value)
-            _scheme, _, credentials = value.partition(" ")
+            scheme, _, credentials = value.partition(" ")
+            credentials = credentials.strip()
             if credentials:  # 'Bearer TOKEN': the token alone must not leak either
-                secrets.append(credentials.strip())
+                secrets.append(credentials)
+                if scheme.lower() == "basic":  # nor the password it encodes
+                    secrets += _decoded_basic(credentials)
     return secrets
+
+
+def _decoded_basic(credentials: str) -> tuple[str, ...]:
+    """``user:password`` and the password of ``Basic`` credentials, or () when they are not base64."""
+    try:
+        pair = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return ()
+    return (pair, pair.partition(":")[2])
 
 
 @functools.lru_cache(maxsize=8)
@@ -179,8 +265,4 @@ def _for_request(req: RequestSettings) -> Redactor:
     secrets = _header_secrets(req.headers, req.secret_headers)
     for proxy in req.proxies:
         secrets += url_secrets(proxy)
-        userinfo, _ = authority(proxy)
-        if userinfo:
-            credentials = basic_credentials(userinfo)
-            secrets += (credentials, credentials.partition(" ")[2])
     return Redactor(secrets)

@@ -24,10 +24,11 @@ from fetchcli.models import ErrorInfo, FetchResult, Redirect, UrlItem
 from fetchcli.politeness import Gate, Lane
 from fetchcli.protocol import status_problem
 from fetchcli.proxies import proxy_for
-from fetchcli.redact import Redactor, is_secret_header, mask_credentials
+from fetchcli.redact import Redactor, is_secret_header
 from fetchcli.retry import backoff_seconds, hinted_seconds, may_resend, may_retry
+from fetchcli.servertext import ServerText
 from fetchcli.settings import Settings
-from fetchcli.snippet import Body, body_text, clean_line, html_title, read_body, sanitise
+from fetchcli.snippet import Body, body_text, clean_line, read_body
 from fetchcli.sources import scheme_added
 from fetchcli.ticket import Ticket
 from fetchcli.ticket import Trail as _Trail
@@ -186,7 +187,7 @@ async def _exchange(
         unfollowable = response.extensions.get(BAD_LOCATION) if req.follow_redirects else None
         if not req.follow_redirects or (next_request is None and unfollowable is None):
             return _Outcome(response, body, trail=trail)
-        trail.redirects.append(Redirect(_shown_url(request.url), response.status_code))
+        trail.redirects.append((request.url, response.status_code))  # shown in the record: _redirects
         if len(trail.redirects) > req.max_redirects:
             raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
         if isinstance(unfollowable, Exception):
@@ -242,12 +243,18 @@ def _timing(outcome: _Outcome) -> Timing | None:
     return clock.freeze()
 
 
-def _redirects(outcome: _Outcome) -> tuple[Redirect, ...]:
-    return tuple(outcome.trail.redirects) if outcome.trail is not None else ()
+def _redirects(trail: _Trail | None, shown: ServerText) -> tuple[Redirect, ...]:
+    """The redirects followed, as the record shows them (their URLs came from servers)."""
+    return tuple(Redirect(shown.url(url), status) for url, status in trail.redirects) if trail is not None else ()
 
 
-def _shown_url(url: httpx.URL) -> str:
-    return clean_line(mask_credentials(str(url)), 8192)
+def _server_text(settings: Settings, item: UrlItem, trail: _Trail | None) -> ServerText:
+    """How the record of ``item`` shows what servers said: the run's secrets masked, and the
+    passwords of the URL asked first and last (a redirect's target may carry credentials)."""
+    assert item.url is not None
+    if trail is None or not trail.last.userinfo:  # the common case: no credentials from a redirect
+        return ServerText(Redactor.for_request(settings.request, item.url))
+    return ServerText(Redactor.for_request(settings.request, item.url, trail.last))
 
 
 def _connection_info(response: httpx.Response, extension: str, info: str) -> Any:
@@ -449,7 +456,7 @@ async def fetch_one(
             assert outcome.error is not None
             error = outcome.error
             tls = await _unverified_tls(outcome, settings, left)  # bounded by what --max-time left
-            redirects = _redirects(outcome)
+            redirects = _redirects(outcome.trail, _server_text(settings, item, outcome.trail))
             timing = _timing(outcome)
         else:
             response, body = outcome.response, outcome.body
@@ -462,21 +469,22 @@ async def fetch_one(
             tls = _tls(response, settings)
             unmet = outcome.error or _expiring(tls, settings) or _unmet_expectation(text, settings)
             # What reading the body's text costs is part of the URL's time (elapsed_ms comes last).
-            title = None if binary else html_title(text)
-            snippet = "" if binary else sanitise(text, settings.body.snippet_length)
+            shown = _server_text(settings, item, outcome.trail)
+            title = None if binary else shown.title(text)
+            snippet = "" if binary else shown.snippet(text, settings.body.snippet_length)
             return FetchResult(
                 index=item.index,
                 url=item.display_url,
                 ok=unmet is None and settings.success.status_ok(response.status_code),
                 error=unmet,
                 status=response.status_code,
-                reason=clean_line(response.reason_phrase),
+                reason=shown.line(response.reason_phrase),
                 http_version=response.http_version,
-                final_url=_shown_url(response.url),
-                redirects=_redirects(outcome),
-                content_type=clean_line(content_type) if content_type is not None else None,
+                final_url=shown.url(response.url),
+                redirects=_redirects(outcome.trail, shown),
+                content_type=shown.optional(content_type),
                 content_length=_header_int(headers.get(b"content-length")),
-                server=clean_line(server) if server is not None else None,
+                server=shown.optional(server),
                 title=title,
                 remote_ip=remote_ip,
                 remote_port=remote_port,
@@ -532,7 +540,8 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
     error = ErrorInfo(error.type, redact(error.message))
     trail = ticket.trail
     response = trail.response if trail is not None else None
-    redirects = tuple(trail.redirects) if trail is not None else ()
+    shown = _server_text(settings, item, trail)
+    redirects = _redirects(trail, shown)
     timing = trail.clock.freeze() if trail is not None and trail.clock is not None else None
     if trail is None or response is None:
         return FetchResult(
@@ -555,14 +564,14 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
         url=item.display_url,
         ok=False,
         status=response.status_code,
-        reason=clean_line(response.reason_phrase),
+        reason=shown.line(response.reason_phrase),
         http_version=response.http_version,
-        final_url=_shown_url(response.url),
+        final_url=shown.url(response.url),
         redirects=redirects,
         timing=timing,
-        content_type=clean_line(content_type) if content_type is not None else None,
+        content_type=shown.optional(content_type),
         content_length=_header_int(headers.get(b"content-length")),
-        server=clean_line(server) if server is not None else None,
+        server=shown.optional(server),
         remote_ip=remote_ip,
         remote_port=remote_port,
         tls=_tls(response, settings),

@@ -269,7 +269,7 @@ def validate(settings: Settings) -> None:
         raise SettingsError("--method", f"must be an HTTP method token, not {req.method!r}")
     for name, value in req.headers:
         if not _TOKEN.match(name):
-            raise SettingsError("--header", f"has an invalid header name {name!r}")
+            raise SettingsError("--header", _bad_header_name(name))
         if _CONTROL.search(value):
             raise SettingsError("--header", f"value for {name!r} must not contain control characters")
     for name in req.secret_headers:
@@ -295,6 +295,17 @@ def validate(settings: Settings) -> None:
         _check_proxy_address(option, proxy)
         if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
             raise SettingsError(option, f"socks5:// needs the socksio package: {install_hint('socks')}")
+
+
+def _bad_header_name(name: str) -> str:
+    """Why ``name`` is not a header name, quoting nothing of it: ``-H 'Authorization Bearer
+    TOKEN:x'`` (a colon missing, or ``=`` for ``:``) makes a "name" of a secret. Its first
+    character that a name may not hold, and where."""
+    if not name:
+        return "has an empty header name ('Name: value')"
+    position, char = next((n, c) for n, c in enumerate(name, 1) if not _TOKEN.match(c))
+    what = "a space" if char == " " else (repr(char) if char.isprintable() and char.isascii() else f"U+{ord(char):04X}")
+    return f"has an invalid header name: character {position} ({what}) may not be part of one ('Name: value')"
 
 
 def install_hint(extra: str) -> str:

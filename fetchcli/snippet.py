@@ -13,7 +13,7 @@ import hashlib
 import html
 import re
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
@@ -189,8 +189,9 @@ _TITLE_CLOSE = re.compile(r"</title\s*>", re.IGNORECASE)
 _TITLE_WINDOW = 32768  # a title is in the head of a page: only these first characters are read
 
 
-def html_title(text: str) -> str | None:
-    """The page's ``<title>``, entities decoded and sanitised; None when there is none.
+def html_title(text: str, redact: Callable[[str], str] | None = None) -> str | None:
+    """The page's ``<title>``, entities decoded, ``redact`` applied (before it is cut to length)
+    and sanitised; None when there is none.
 
     What ``<title\\b[^>]*>(.*?)</title\\s*>`` would find in the window, found in one pass: the
     first opening tag, its ``>``, then the first closing tag after it. If the first opening tag
@@ -208,7 +209,8 @@ def html_title(text: str) -> str | None:
     closing = _TITLE_CLOSE.search(text, start, end)
     if closing is None:
         return None
-    return clean_line(html.unescape(text[start : closing.start()]), 500)
+    title = html.unescape(text[start : closing.start()])
+    return clean_line(redact(title) if redact is not None else title, 500)
 
 
 def body_text(data: bytes, charset: str | None) -> tuple[str, bool]:

@@ -63,6 +63,13 @@ def _check_host(host: str) -> tuple[str, str | None] | None:
     return None
 
 
+# WHATWG (browsers) reads '\' as '/' in an http(s) URL, so its authority ends there; httpx, aiohttp
+# and RFC 3986 read it as part of the user information or the host: a URL that went to one host
+# for fetchcli and another for a browser, with credentials to match. curl refuses it too.
+_BACKSLASH = (
+    "URL has a '\\' before its path, which browsers read as '/' and other clients do not:"
+    " write '/', or percent-encode it (%5C) in a user name or password"
+)
 _ENCODE_HINT = "a user name or password holding '/', '?' or '#' must be percent-encoded: %2F, %3F, %23"
 
 
@@ -96,6 +103,8 @@ def normalise_url(text: str, index: int) -> UrlItem:
     if scheme.lower() not in SUPPORTED_SCHEMES:
         return _invalid(index, raw, f"unsupported scheme {scheme.lower()!r}: only http and https are fetched")
     authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+    if "\\" in authority:  # nothing of it quoted: where the user information ends depends on the reader
+        return _invalid(index, raw, _BACKSLASH)
     hostport = authority.rpartition("@")[2]
     if hostport.startswith("["):
         host, _, after = hostport.partition("]")

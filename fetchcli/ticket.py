@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from fetchcli.models import Redirect
 from fetchcli.timing import PhaseClock, since
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ class Trail:
     redirect followed on the way to it."""
 
     last: httpx.URL
-    redirects: list[Redirect] = field(default_factory=list)
+    redirects: list[tuple[httpx.URL, int]] = field(default_factory=list)  # the URL that answered, its status
     clock: PhaseClock | None = None  # the phases of the last request
     response: httpx.Response | None = None  # the last request's, once its headers came
 

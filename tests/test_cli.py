@@ -126,7 +126,7 @@ def test_output_file(server: LoopbackServer, tmp_path: Path) -> None:
         (["-c", "0", "x"], "fetchcli: error: --concurrency must be 1 or more"),
         (["-H", "no colon", "x"], "fetchcli: error: --header must look like 'Name: value'"),
         (["-H", "X: a\x01b", "x"], "fetchcli: error: --header value for 'X' must not contain control characters"),
-        (["-H", "Bad Name: v", "x"], "fetchcli: error: --header has an invalid header name 'Bad Name'"),
+        (["-H", "Bad Name: v", "x"], "fetchcli: error: --header has an invalid header name: character 4 (a space)"),
         (["-A", "agent\x1b[2J", "x"], "fetchcli: error: --user-agent must not contain control characters"),
         (["-X", "GE T", "x"], "fetchcli: error: --method"),
         (["--max-body-bytes", "-5", "x"], "fetchcli: error: --max-body-bytes must be 0 or more"),

@@ -33,8 +33,9 @@ def test_masking() -> None:
     assert mask_credentials("https://TOKEN@host/") == "https://***@host/"
     assert mask_credentials("http://host/a@b") == "http://host/a@b"
     assert mask_credentials("host/?q=a@b") == "host/?q=a@b"
-    assert set(url_secrets("http://u:p%40ss@h/")) == {"p%40ss", "p@ss"}
-    assert url_secrets("http://TOKEN@h/") == ("TOKEN",)
+    basic = _basic("u", "p@ss")
+    assert set(url_secrets("http://u:p%40ss@h/")) == {"p%40ss", "p@ss", basic, basic.split()[1]}
+    assert set(url_secrets("http://TOKEN@h/")) == {"TOKEN", _basic("TOKEN", ""), _basic("TOKEN", "").split()[1]}
     assert url_secrets("http://h/a@b") == ()
     redact = Redactor.for_headers([("Authorization", "Bearer tok123"), ("X-Other", "visible")])
     assert redact("got Bearer tok123 and tok123, visible") == "got *** and ***, visible"

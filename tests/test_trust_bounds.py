@@ -15,14 +15,14 @@ import re
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from fetchcli import request, snippet, tls
+from fetchcli import servertext, snippet, tls
 from fetchcli.schema import record_schema
 from fetchcli.settings import Backend, RequestSettings, Settings
 from tests.certs import Issued, issue, server_context
@@ -107,11 +107,11 @@ def test_elapsed_ms_counts_the_work_on_the_body_text(
     """A title that takes 0.3 s to find is in the URL's elapsed_ms (it was left out)."""
     find = snippet.html_title
 
-    def slow_title(text: str) -> str | None:
+    def slow_title(text: str, redact: Callable[[str], str] | None = None) -> str | None:
         time.sleep(0.3)
-        return find(text)
+        return find(text, redact)
 
-    monkeypatch.setattr(request, "html_title", slow_title)
+    monkeypatch.setattr(servertext, "html_title", slow_title)
     [result] = run([server.url("/html")], backend=backend)
     assert result.ok and result.title is not None and result.title.startswith("Café &")
     assert result.elapsed_ms is not None and result.elapsed_ms >= 300
