@@ -170,13 +170,13 @@ _LOADED = "fetchcli.config"
 
 def _origin(ctx: typer.Context, param: Any) -> Optional[str]:
     """Where a parameter's value came from, None for its default: its option as given on the
-    command line (``--no-insecure`` for a switch turned off; ``URL`` for the arguments), the
+    command line (``--no-insecure`` for a switch turned off; ``the command line`` for URLs), the
     variable (``FETCHCLI_TIMEOUT``) or the config file and key
     (``/home/me/.config/fetchcli/config.toml: timeout``)."""
     source = getattr(ctx.get_parameter_source(param.name), "name", "")
     if source == "COMMANDLINE":
         if not param.opts[0].startswith("-"):
-            return "URL"
+            return "the command line"
         longs = [o for o in param.opts if o.startswith("--")] or param.opts
         off = [o for o in getattr(param, "secondary_opts", ()) if o.startswith("--")]
         return str(off[0] if off and ctx.params.get(param.name) is False else longs[0])

@@ -172,6 +172,13 @@ def _settings_lines(settings: Settings, proxies: Proxies, origins: Mapping[str, 
     return rows
 
 
+def _input_line(urls: Sequence[str], paths: Sequence[str], origins: Mapping[str, str]) -> str:
+    parts = [f"{count(len(urls))} URL{'s' if len(urls) != 1 else ''} given" + _from(origins, "urls")] if urls else []
+    if paths:
+        parts.append("-i " + ", ".join(paths) + _from(origins, "input"))
+    return "; ".join(parts) or "stdin"
+
+
 def _output_lines(
     settings: Settings, options: OutputOptions, env: Environment, origins: Mapping[str, str]
 ) -> list[tuple[str, str]]:
@@ -252,6 +259,7 @@ def describe_run(
         _write(out, f"{'note':<14}{note}")
     for name, value in _settings_lines(settings, proxies, origins):
         _write(out, f"{name:<14}{value}")
+    _write(out, f"{'input':<14}{_input_line(urls, paths, origins)}")
     for name, value in _output_lines(settings, options, env, origins):
         _write(out, f"{name:<14}{value}")
     _write(out, "")

@@ -217,6 +217,7 @@ def test_dry_run_names_the_source_of_a_proxy_and_of_insecure(cwd: Path, monkeypa
     assert _line(out, "proxy") == f"http://alice:***@h:3128 for every URL (from {config}: proxy)"
     assert _line(out, "tls") == f"certificates not verified (from {config}: insecure)"
     assert _line(out, "timeouts").endswith(f"(from {config}: timeout)")
+    assert _line(out, "input") == "1 URL given (from the command line)"
     assert "pw" not in out
 
     monkeypatch.setenv("FETCHCLI_PROXY", "http://bob:pw2@h:3128")
@@ -234,8 +235,17 @@ def test_dry_run_names_the_source_of_a_proxy_and_of_insecure(cwd: Path, monkeypa
 
 def test_dry_run_says_nothing_of_where_defaults_came_from(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = _dry(capsys, "http://x/")
-    settings = out.split("\n\n")[1]
-    assert "(from " not in settings
+    settings = [line for line in out.split("\n\n")[1].splitlines() if not line.startswith("input ")]
+    assert [line for line in settings if "(from " in line] == []
+    assert _line(out, "input") == "1 URL given (from the command line)"
+
+
+def test_dry_run_names_where_the_urls_come_from(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (cwd / "sites.txt").write_text("http://h/\n")
+    (cwd / "c.toml").write_text('input = ["sites.txt"]\nurls = ["http://a/", "http://b/"]\n')
+    _, out, _ = _dry(capsys, "--config", "c.toml")
+    assert _line(out, "input") == "2 URLs given (from c.toml: urls); -i sites.txt (from c.toml: input)"
+    assert out.endswith("\n3 URLs: 3 valid, 0 invalid\n")
 
 
 def test_dry_run_names_the_variable_of_no_proxy(cwd: Path, monkeypatch: pytest.MonkeyPatch,
