@@ -154,17 +154,42 @@ def _config(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
 
     kinds = {p.name: kind_of(p) for p in ctx.command.params if p.name}
     loaded = load(value, kinds, os.environ)
-    if loaded.warning is not None:
-        from fetchcli.terminal import for_terminal
+    for kind, line in (("warning", loaded.warning), ("note", loaded.note)):
+        if line is not None:
+            from fetchcli.terminal import for_terminal
 
-        sys.stderr.write(f"fetchcli: warning: {for_terminal(loaded.warning)}\n")
-        sys.stderr.flush()
+            sys.stderr.write(f"fetchcli: {kind}: {for_terminal(line)}\n")
+            sys.stderr.flush()
     ctx.default_map = {**(ctx.default_map or {}), **loaded.values}
     ctx.meta[_LOADED] = loaded
     return value
 
 
 _LOADED = "fetchcli.config"
+
+
+def _origin(ctx: typer.Context, param: Any) -> Optional[str]:
+    """Where a parameter's value came from, None for its default: its option as given on the
+    command line (``--no-insecure`` for a switch turned off; ``the command line`` for URLs), the
+    variable (``FETCHCLI_TIMEOUT``) or the config file and key
+    (``/home/me/.config/fetchcli/config.toml: timeout``)."""
+    source = getattr(ctx.get_parameter_source(param.name), "name", "")
+    if source == "COMMANDLINE":
+        if not param.opts[0].startswith("-"):
+            return "the command line"
+        longs = [o for o in param.opts if o.startswith("--")] or param.opts
+        off = [o for o in getattr(param, "secondary_opts", ()) if o.startswith("--")]
+        return str(off[0] if off and ctx.params.get(param.name) is False else longs[0])
+    if source == "ENVIRONMENT":
+        return param.envvar if isinstance(param.envvar, str) else None
+    loaded = ctx.meta.get(_LOADED)  # DEFAULT_MAP; DEFAULT for URLs from a config file with Click before 8.2
+    return loaded.origins.get(param.name) if loaded is not None else None
+
+
+def _origins(ctx: typer.Context) -> dict[str, str]:
+    """``_origin`` of every parameter not at its default, by name (for ``--dry-run``)."""
+    found = ((p.name, _origin(ctx, p)) for p in ctx.command.params if p.name)
+    return {name: origin for name, origin in found if origin is not None}
 
 
 def _from_where(ctx: typer.Context, exc: SettingsError) -> SettingsError:
@@ -174,14 +199,9 @@ def _from_where(ctx: typer.Context, exc: SettingsError) -> SettingsError:
     param = next((p for p in ctx.command.params if exc.option in p.opts), None)
     if param is None or param.name is None:
         return exc
-    source = getattr(ctx.get_parameter_source(param.name), "name", "")
-    if source == "COMMANDLINE":
+    if getattr(ctx.get_parameter_source(param.name), "name", "") == "COMMANDLINE":
         return exc
-    loaded = ctx.meta.get(_LOADED)
-    if source == "ENVIRONMENT":
-        origin = param.envvar if isinstance(param.envvar, str) else None
-    else:  # DEFAULT_MAP; DEFAULT for URLs from a config file with Click before 8.2
-        origin = loaded.origins.get(param.name) if loaded is not None else None
+    origin = _origin(ctx, param)
     if origin is None:
         return exc
     message = str(exc).removeprefix(exc.option).lstrip()
@@ -243,7 +263,8 @@ def fetchcli(
     dry_run: Annotated[
         bool,
         _switch("--dry-run", panel=INPUT,
-                help="Print the effective settings and each URL with its validity; send nothing."),
+                help="Make a run's checks, then print the effective settings (each with where it came from), "
+                "where the records would go, and each URL with its validity; send nothing."),
     ] = False,
     format: Annotated[
         Optional[str],
@@ -653,8 +674,12 @@ def fetchcli(
 
         env = Environment()
         config_file = loaded.describe() if loaded is not None else "none"
+        note = loaded.note if loaded is not None else None
         try:
-            status = describe_run(settings, urls or [], input or [], proxies, env, config=config_file)
+            status = describe_run(
+                settings, urls or [], input or [], proxies, env, options, config=config_file, note=note,
+                origins=_origins(ctx),
+            )  # fmt: skip
         except OutputError as exc:
             status = write_failed(env, Output(env.stdout, "stdout"), exc)
         raise typer.Exit(status)

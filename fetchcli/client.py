@@ -101,6 +101,18 @@ def prepare_ssl_context(req: RequestSettings) -> None:
     threading.Thread(target=build, name="fetchcli-tls", daemon=True).start()
 
 
+def default_trust() -> tuple[str, str]:
+    """What a run trusts without ``--cacert``/``--capath``, read as httpx reads it: (where
+    that came from, the file or directory): ``SSL_CERT_FILE`` when set, else ``SSL_CERT_DIR``,
+    else certifi's bundle."""
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        if os.environ.get(variable):
+            return variable, os.environ[variable]
+    import certifi
+
+    return "certifi", certifi.where()
+
+
 @functools.lru_cache(maxsize=8)
 def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
     """The TLS context of a run, built once (loading a CA bundle takes tens of milliseconds) and
@@ -118,7 +130,7 @@ def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
         if req.cacert is not None or req.capath is not None:
             source = "--cacert" if req.cacert is not None else "--capath"
         else:  # what httpx read from the environment
-            source = "SSL_CERT_FILE" if os.environ.get("SSL_CERT_FILE") else "SSL_CERT_DIR"
+            source = default_trust()[0]
         raise SettingsError(source, f"cannot be used: {exc}") from None
     if req.client_cert is not None:
         try:

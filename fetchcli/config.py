@@ -13,6 +13,9 @@ the user's choice: a clone, a download or a shared folder would otherwise take o
   ``XDG_CONFIG_HOME`` is unset, empty or relative) when it exists; it is ignored, with a
   one-line warning, unless it is a regular file and it and its directory are owned by the user
   (or root) and writable by no one else, as ssh treats ``~/.ssh``.
+- a ``fetchcli.toml`` in the working directory, which fetchcli read before, is never read; when
+  no config file was named, a run from such a directory says so once on stderr (a note, shown
+  with ``-q`` too: what a run is configured by is not progress chatter).
 
 It is TOML; its keys are long option names (``max-connections = 50``, ``header =
 ["Authorization: Bearer ..."]``, ``follow-redirects = true``, ``urls = [...]`` for URLs); an
@@ -42,6 +45,13 @@ from fetchcli.settings import SettingsError
 ENV_PREFIX = "FETCHCLI_"
 CONFIG_ENV = "FETCHCLI_CONFIG"
 USER_CONFIG = os.path.join("fetchcli", "config.toml")  # under $XDG_CONFIG_HOME
+# Read from the working directory by fetchcli before issue 17, when no config file was named;
+# now never read, and a run that would have read it says so (``local_config_note``).
+LOCAL_CONFIG = "fetchcli.toml"
+LOCAL_CONFIG_NOTE = (
+    f"./{LOCAL_CONFIG} is not read (config files come from --config FILE, {CONFIG_ENV} or"
+    f" ~/.config/fetchcli/config.toml); use --config {LOCAL_CONFIG} to read it"
+)
 # Options a config file cannot set: they act at once rather than configure a run.
 NOT_CONFIGURABLE = frozenset({"config", "help", "version", "schema", "install_completion", "show_completion"})
 SWITCH_ON = ("1", "true", "yes", "on")
@@ -109,6 +119,7 @@ class Loaded:
     path: str | None = None  # the config file read
     source: str = ""  # how it was chosen, or why there is none
     warning: str | None = None  # the user's config file was ignored: why
+    note: str | None = None  # a ./fetchcli.toml that earlier versions read is not read
 
     def describe(self) -> str:
         """For ``--dry-run``: the config file read and how it was chosen, or why none."""
@@ -151,6 +162,26 @@ def _open_user_config(path: str) -> tuple[IO[bytes] | None, str | None]:
         os.close(fd)
         return None, why
     return os.fdopen(fd, "rb"), None
+
+
+def local_config_note(chosen: bool, read: IO[bytes] | None) -> str | None:
+    """``LOCAL_CONFIG_NOTE`` when ``./fetchcli.toml`` is a file, fetchcli used to read it (no
+    config file was named: not ``chosen``) and it is not the file ``read``. One ``stat``; the
+    file is never opened. Named config (``--config``, ``FETCHCLI_CONFIG``, empty included) is a
+    choice the user made, so no note: that is also how to silence it without moving the file."""
+    if chosen:
+        return None
+    try:
+        found = os.stat(LOCAL_CONFIG)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    if read is not None:
+        mine = os.fstat(read.fileno())
+        if (mine.st_dev, mine.st_ino) == (found.st_dev, found.st_ino):
+            return None
+    return LOCAL_CONFIG_NOTE
 
 
 def _parse(stream: IO[bytes], label: str, path: str) -> dict[str, Any]:
@@ -225,6 +256,8 @@ def load(given: str | None, kinds: Mapping[str, Kind], environ: Mapping[str, str
     reads itself (switches, lists) over them. ``given`` is ``--config``'s value (None when not
     given); ``kinds`` names every option of the command (by parameter name) and its kind."""
     stream, path, source, warning = _config_file(given, environ)
+    chosen = given is not None or CONFIG_ENV in environ
+    note = local_config_note(chosen, stream)
     label = source if source in ("--config", CONFIG_ENV) else "config file"
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -245,4 +278,4 @@ def load(given: str | None, kinds: Mapping[str, Kind], environ: Mapping[str, str
         else:
             values[name] = [line.strip() for line in text.splitlines() if line.strip()]
         origins[name] = variable
-    return Loaded(values, origins, path if stream is not None else None, source, warning)
+    return Loaded(values, origins, path if stream is not None else None, source, warning, note)

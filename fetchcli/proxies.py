@@ -7,6 +7,11 @@ read it, with ``NO_PROXY`` / ``--noproxy`` exceptions.
 - ``NO_PROXY`` (or ``--noproxy``, which replaces it) applies to ``--proxy`` too, as in curl: a
   comma-separated list of host names (``example.com`` also matches ``www.example.com``; a leading
   dot is allowed), IP addresses, CIDR networks (``10.0.0.0/8``), or ``*`` for every host.
+- A proxy variable that is not a usable URL (``http_proxy=http://p:abc``) is a usage error
+  naming the variable (never quoting its value: it may hold a password), before anything is
+  fetched, also when no URL of the run would use it: URLs are read lazily, so which schemes a
+  run meets is not known up front, and a broken environment is better loud than a failure
+  that appears the day an ``http://`` URL joins the list.
 - A proxy's credentials (``http://user:password@proxy:3128``, or ``-H 'Proxy-Authorization: ...'``,
   which replaces them) go to the proxy alone (``ProxyWay``): on the ``CONNECT`` of an ``https://``
   URL, on the request of an ``http://`` URL, which an HTTP proxy is sent whole. No library is
@@ -20,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fetchcli.redact import authority, basic_credentials
+from fetchcli.settings import check_proxy
 
 SCHEMES = ("http", "https")
 
@@ -27,12 +33,14 @@ SCHEMES = ("http", "https")
 @dataclass(frozen=True, slots=True)
 class Proxies:
     """The proxies of a run, resolved once. ``source`` says where each came from (for
-    ``--dry-run``): ``--proxy`` or an environment variable's name."""
+    ``--dry-run``): ``--proxy`` or an environment variable's name, by scheme (``all`` for
+    ``--proxy``); ``no_proxy_source``: the variable ``no_proxy`` came from, if any."""
 
     proxy: str | None = None
     by_scheme: tuple[tuple[str, str], ...] = ()
     no_proxy: tuple[str, ...] = ()
     source: tuple[tuple[str, str], ...] = ()
+    no_proxy_source: str | None = None
 
 
 def _env(environ: Mapping[str, str], name: str) -> tuple[str, str] | None:
@@ -49,18 +57,21 @@ def split_hosts(text: str) -> tuple[str, ...]:
 
 def resolve_proxies(flag: str | None, noproxy: str | None, environ: Mapping[str, str]) -> Proxies:
     """``environ`` is empty with ``--no-env-proxy``."""
-    exceptions = _env(environ, "no_proxy")
-    no_proxy = split_hosts(noproxy) if noproxy is not None else split_hosts(exceptions[1]) if exceptions else ()
+    exceptions = _env(environ, "no_proxy") if noproxy is None else None  # --noproxy replaces it
+    no_proxy = split_hosts(exceptions[1] if exceptions else noproxy or "")
+    excepted = exceptions[0] if exceptions else None
     if flag is not None:
-        return Proxies(proxy=flag, no_proxy=no_proxy, source=(("all", "--proxy"),))
+        return Proxies(proxy=flag, no_proxy=no_proxy, source=(("all", "--proxy"),), no_proxy_source=excepted)
     by_scheme, source = [], []
     fallback = _env(environ, "all_proxy")
     for scheme in SCHEMES:
         found = _env(environ, f"{scheme}_proxy") or fallback
         if found is not None:
-            by_scheme.append((scheme, _with_scheme(found[1])))
+            url = _with_scheme(found[1])
+            check_proxy(found[0], url)
+            by_scheme.append((scheme, url))
             source.append((scheme, found[0]))
-    return Proxies(by_scheme=tuple(by_scheme), no_proxy=no_proxy, source=tuple(source))
+    return Proxies(by_scheme=tuple(by_scheme), no_proxy=no_proxy, source=tuple(source), no_proxy_source=excepted)
 
 
 def _with_scheme(value: str) -> str:

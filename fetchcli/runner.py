@@ -94,17 +94,20 @@ _BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndj
 _BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
 
 
-def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
-    """``-f``; else what ``-o``'s extension names (a usage error when it names no format:
-    ``-o out.txt`` or ``out.xlsx`` silently got JSON Lines); else, for ``-o`` without an
-    extension, JSON Lines; else a table on a terminal and JSON Lines anywhere else."""
+def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputFormat, str]:
+    """The format and why (for ``--dry-run``): JSON Lines for ``--resume``; ``-f``; else what
+    ``-o``'s extension names (a usage error when it names no format: ``-o out.txt`` or
+    ``out.xlsx`` silently got JSON Lines); else, for ``-o`` without an extension, JSON Lines;
+    else a table on a terminal and JSON Lines anywhere else."""
+    if options.resume is not None:
+        return OutputFormat.jsonl, "--resume appends JSON Lines"
     if options.format is not None:
-        return options.format
+        return options.format, "--format"
     if not options.to_stdout and options.path is not None:
         extension = os.path.splitext(options.path)[1]
         by_extension = _BY_EXTENSION.get(extension.lower())
         if by_extension is not None:
-            return by_extension
+            return by_extension, f"-o's extension {extension}"
         if extension:
             known = ", ".join(_BY_EXTENSION)
             raise SettingsError(
@@ -112,7 +115,22 @@ def choose_format(options: OutputOptions, to_terminal: bool) -> OutputFormat:
                 f"{options.path!r} ends in {extension!r}, which names no output format ({known} do):"
                 " give one with -f, e.g. -f jsonl",
             )
-    return OutputFormat.table if to_terminal else OutputFormat.jsonl
+        return OutputFormat.jsonl, "-o has no extension"
+    if to_terminal:
+        return OutputFormat.table, "stdout is a terminal"
+    return OutputFormat.jsonl, "stdout is not a terminal"
+
+
+def records_to_terminal(options: OutputOptions, env: Environment) -> bool:
+    return options.to_stdout and options.resume is None and bool(env.stdout_isatty)
+
+
+def output_format(options: OutputOptions, env: Environment) -> tuple[OutputFormat, str]:
+    """The run's format and why (``choose_format``); ``--fields`` with a table is a usage error."""
+    fmt, why = choose_format(options, records_to_terminal(options, env))
+    if options.fields is not None and fmt is OutputFormat.table:
+        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
+    return fmt, why
 
 
 def _use_color(mode: ColorMode, env: Environment, to_terminal: bool) -> bool:
@@ -191,14 +209,7 @@ def execute(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
 ) -> int:
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
-    from fetchcli.client import prepare_ssl_context, uses_aiohttp
-
-    _check_resume_options(urls, paths, options)
-    state = _RunState(env=env, targets=_check_files(settings, urls, paths, options, env))  # before anything is read
-    uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
-    prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
-    if options.max_failures < 0:
-        raise SettingsError("--max-failures", "must be 0 or more")
+    state = _RunState(env=env, targets=check_run(settings, urls, paths, options, env))
     if options.resume is not None:
         from fetchcli.resume import load_for_run
 
@@ -219,6 +230,23 @@ def execute(
     finally:
         for stream in opened:
             stream.close()
+
+
+def check_run(
+    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
+) -> dict[str, Target]:
+    """What a run refuses, as a usage error, before it reads or writes anything; ``--dry-run``
+    makes the same checks. Returns the outputs as checked, by option."""
+    from fetchcli.client import prepare_ssl_context, uses_aiohttp
+
+    _check_resume_options(urls, paths, options)
+    targets = _check_files(settings, urls, paths, options, env)
+    if options.max_failures < 0:
+        raise SettingsError("--max-failures", "must be 0 or more")
+    output_format(options, env)  # -o out.txt, --fields with a table
+    uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
+    prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
+    return targets
 
 
 def _fd(stream: object) -> int | None:
@@ -251,9 +279,15 @@ def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: Ou
         return
     from fetchcli.resume import PIPE_TWICE
 
-    if options.format not in (None, OutputFormat.jsonl) or options.fields is not None:
-        raise SettingsError("--resume", "writes whole JSON Lines records: drop --format and --fields")
-    if not options.to_stdout:
+    # What was given, by name: "drop --format and --fields" when only --fields was given misled.
+    given = ["-o"] if not options.to_stdout else []
+    shaping = ["--format"] if options.format not in (None, OutputFormat.jsonl) else []
+    shaping += ["--fields"] if options.fields is not None else []
+    if shaping:
+        given += shaping
+        drop = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+        raise SettingsError("--resume", f"writes whole JSON Lines records to its own FILE: drop {drop}")
+    if given:
         raise SettingsError("--resume", "appends to its own FILE: drop -o")
     if "-" in paths or (not urls and not paths):
         raise SettingsError("--resume", PIPE_TWICE)
@@ -274,10 +308,8 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, ta
 
 
 def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
-    to_terminal = options.to_stdout and options.resume is None and bool(env.stdout_isatty)
-    fmt = OutputFormat.jsonl if options.resume is not None else choose_format(options, to_terminal)
-    if options.fields is not None and fmt is OutputFormat.table:
-        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
+    to_terminal = records_to_terminal(options, env)
+    fmt, _ = output_format(options, env)
     summary_json = _open_summary_json(state.targets.get("--summary-json"))
     try:
         output = _open_output(options, fmt, env, state.targets)

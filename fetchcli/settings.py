@@ -289,12 +289,18 @@ def validate(settings: Settings) -> None:
     if req.client_key is not None and req.client_cert is None:
         raise SettingsError("--key", "needs --cert (the certificate that goes with the key)")
     for proxy in req.proxies:
-        option = "--proxy" if req.proxy is not None else "proxy from the environment"
-        if not re.match(r"^(https?|socks5h?)://[^\s]+$", proxy):
-            raise SettingsError(option, "must be a URL such as http://host:port")
-        _check_proxy_address(option, proxy)
-        if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
-            raise SettingsError(option, f"socks5:// needs the socksio package: {install_hint('socks')}")
+        check_proxy("--proxy" if req.proxy is not None else "proxy from the environment", proxy)
+
+
+def check_proxy(option: str, proxy: str) -> None:
+    """A proxy URL a run can use; else a usage error naming ``option`` (``--proxy``, or the
+    environment variable it came from: ``proxies.resolve_proxies``), quoting nothing of the
+    URL, whose user information may be a password."""
+    if not re.match(r"^(https?|socks5h?)://[^\s]+$", proxy):
+        raise SettingsError(option, "must be a URL such as http://host:port")
+    _check_proxy_address(option, proxy)
+    if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
+        raise SettingsError(option, f"socks5:// needs the socksio package: {install_hint('socks')}")
 
 
 def _bad_header_name(name: str) -> str:

@@ -132,7 +132,7 @@ def test_proxy_from_the_environment_and_its_exceptions(server: LoopbackServer, b
 def test_a_bad_proxy_in_the_environment_is_a_usage_error_without_its_credentials() -> None:
     done = fetchcli("http://127.0.0.1:9/", env={"https_proxy": "ftp://user:secret@proxy"})
     assert done.returncode == 2
-    assert done.stderr.startswith("fetchcli: error: proxy from the environment must be a URL")
+    assert done.stderr.startswith("fetchcli: error: https_proxy must be a URL")  # the variable, named
     assert "secret" not in done.stderr
 
 

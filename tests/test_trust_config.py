@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fetchcli.cli import main
+from fetchcli.config import LOCAL_CONFIG_NOTE
 from fetchcli.settings import Backend
 from tests.helpers import fetchcli_in_clean_env
 from tests.server import LoopbackServer
@@ -81,7 +82,7 @@ def test_a_hostile_fetchcli_toml_in_the_working_directory_has_no_effect(
     assert server.stats.paths.count(target) == 1  # once, straight to the server: no retries, no proxy
     assert not [p for p in server.stats.paths if p.startswith("http") and "hostile" in p]
     assert not stolen.exists()
-    assert done.stderr == ""
+    assert done.stderr == f"fetchcli: note: {LOCAL_CONFIG_NOTE}\n"  # not read, and said so (never quoted)
 
 
 def test_the_users_config_file_is_read_and_named_by_dry_run(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,7 +196,7 @@ def test_an_empty_or_relative_xdg_config_home_means_home_dot_config(
 def test_no_config_file_is_named_none_with_the_path_looked_for(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (Path.cwd() / "fetchcli.toml").write_text("timeout = 4\n")
     status, out, err = _dry_run(capsys)
-    assert (status, err) == (0, "")
+    assert (status, err) == (0, f"fetchcli: note: {LOCAL_CONFIG_NOTE}\n")
     assert _config_line(out) == f"none ({home / 'fetchcli' / 'config.toml'} does not exist)"
     assert "connect 5 s" in out
 

@@ -1,6 +1,7 @@
 """CSV and TSV: a header row (unless ``--no-header``), then one row per record, each on one line.
 
-Nested values are flattened (``error.type``, ``tls.days_left``); a list is one cell, its items
+Nested values are flattened (``error.type``, ``tls.days_left``), also an object named whole by
+``--fields`` (``--fields error`` writes ``error.type`` and ``error.message``); a list is one cell, its items
 separated by spaces (``tls.san``); ``null`` is an empty cell. Every text cell passes the one
 terminal sanitiser (``fetchcli.terminal.for_terminal``): URLs, snippets, messages and certificate
 names come from the input and from servers, and a CSV printed to a terminal or read by a
@@ -25,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from fetchcli.models import FetchResult
-from fetchcli.render.fields import project
+from fetchcli.render.fields import flat_fields, project
 from fetchcli.summary import Summary
 from fetchcli.terminal import for_terminal
 
@@ -57,9 +58,10 @@ def _cell(value: Any, escape: Callable[[str], str]) -> Any:
 
 class DelimitedSink:
     def __init__(self, stream: TextIO, fields: Sequence[str], *, delimiter: str = ",", header: bool = True) -> None:
-        """``header``: write the header row (the field names) first."""
+        """``header``: write the header row (the field names) first. An object among ``fields``
+        (``error``) is written as its fields (``error.type``, ``error.message``)."""
         self._stream = stream
-        self._fields = tuple(fields)
+        self._fields = flat_fields(fields)
         self._tsv = delimiter == "\t"
         self._escape = tsv_text if self._tsv else for_terminal
         self._writer = csv.writer(stream, delimiter=delimiter, lineterminator="\r\n")

@@ -1,7 +1,9 @@
 """Which fields a record shows, in which order (``--fields``), for every structured format.
 
 A name is a record field (``status``) or a field of one of its objects (``error.type``,
-``tls.days_left``); a dotted name is written under that name, flattened."""
+``tls.days_left``); a dotted name is written under that name, flattened. In CSV and TSV an
+object named whole (``--fields error``) is written as its fields (``error.type``,
+``error.message``): ``flat_fields``."""
 
 from __future__ import annotations
 
@@ -18,8 +20,13 @@ def all_fields(*, flat: bool) -> tuple[str, ...]:
     """Every field in record order; ``flat`` (CSV, TSV) splits each object (``error``, ``tls``)
     into its fields."""
     names = tuple(FetchResult(index=0, url="", ok=True).to_dict())
-    if not flat:
-        return names
+    return flat_fields(names) if flat else names
+
+
+def flat_fields(names: Sequence[str]) -> tuple[str, ...]:
+    """CSV and TSV: each object named whole (``error``, ``timing``, ``tls``) split into its fields
+    (``error.type``, ``error.message``), as it is without ``--fields``, so that no cell holds an
+    object; other names as they are (a list, such as ``redirects`` or ``tls.san``, is one cell)."""
     out: list[str] = []
     for name in names:
         out.extend(f"{name}.{child}" for child in NESTED_FIELDS[name]) if name in NESTED_FIELDS else out.append(name)
