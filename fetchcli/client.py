@@ -98,7 +98,10 @@ def prepare_ssl_context(req: RequestSettings) -> None:
         with contextlib.suppress(SettingsError):  # raised again to the first that needs it
             ssl_context(req)
 
-    threading.Thread(target=build, name="fetchcli-tls", daemon=True).start()
+    # Not a daemon: a run that ends early (a usage error found meanwhile) waits for the load at
+    # exit, instead of finalising the interpreter under a thread inside OpenSSL (a crash, SIGSEGV,
+    # was seen in place of exit status 2).
+    threading.Thread(target=build, name="fetchcli-tls", daemon=False).start()
 
 
 def default_trust() -> tuple[str, str]:

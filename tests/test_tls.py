@@ -176,3 +176,27 @@ def test_an_unusable_ssl_cert_file_is_a_usage_error_naming_it(tmp_path: Path) ->
     assert done.returncode == 2
     assert done.stderr.startswith("fetchcli: error: SSL_CERT_FILE cannot be used: ")
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_the_ca_bundle_loads_in_a_thread_the_interpreter_waits_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that ends before it needs the TLS context (a usage error found meanwhile) must not
+    finalise the interpreter while that thread is inside OpenSSL (a SIGSEGV was seen instead of
+    exit status 2): the thread that loads the CA bundle is not a daemon, so exit waits for it."""
+    import threading
+
+    from fetchcli import client
+    from fetchcli.settings import RequestSettings
+
+    started: list[threading.Thread] = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        started.append(thread)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    client._ssl_context.cache_clear()
+    client.prepare_ssl_context(RequestSettings())
+    [thread] = [t for t in started if t.name == "fetchcli-tls"]
+    assert not thread.daemon
+    thread.join()
