@@ -174,8 +174,11 @@ def _origin(ctx: typer.Context, param: Any) -> Optional[str]:
     variable (``FETCHCLI_TIMEOUT``) or the config file and key
     (``/home/me/.config/fetchcli/config.toml: timeout``)."""
     source = getattr(ctx.get_parameter_source(param.name), "name", "")
+    is_argument = not param.opts[0].startswith("-")
+    if source == "COMMANDLINE" and is_argument and not ctx.params.get(param.name):
+        source = "DEFAULT"  # Click before 8.2 says COMMANDLINE for an argument given nothing
     if source == "COMMANDLINE":
-        if not param.opts[0].startswith("-"):
+        if is_argument:
             return "the command line"
         longs = [o for o in param.opts if o.startswith("--")] or param.opts
         off = [o for o in getattr(param, "secondary_opts", ()) if o.startswith("--")]
