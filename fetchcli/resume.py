@@ -131,10 +131,9 @@ class ResumeFile:
                         out.truncate(torn_at)
                 return resume
             resume._where = target.resolved
-            if target.existing is not None and not stat.S_ISREG(target.existing.st_mode):
-                raise SettingsError(
-                    "--resume", f"needs a regular file: {path!r} is read back, appended to and compacted"
-                )
+            if target.alias or (target.existing is not None and not stat.S_ISREG(target.existing.st_mode)):
+                what = "a file's own path, not a descriptor's name" if target.alias else "a regular file"
+                raise SettingsError("--resume", f"needs {what}: {path!r} is read back, appended to and compacted")
             if target.existing is not None:
                 with os.fdopen(open_checked(target, os.O_RDWR), "r+b") as f:
                     torn_at = resume._read(f, urls, limit)
