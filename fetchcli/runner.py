@@ -354,7 +354,8 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         say(
             env,
             "fetchcli: warning: no URLs to fetch"
-            + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else ""),
+            + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else "")
+            + (": --deadline passed before the input gave one" if state.deadline_hit and not inputs.done else ""),
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
         line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe()

@@ -13,9 +13,12 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +28,7 @@ import pytest
 from fetchcli.cli import main
 from fetchcli.models import FetchResult
 from fetchcli.resume import ResumeFile
-from fetchcli.settings import Backend
+from fetchcli.settings import Backend, SettingsError
 from fetchcli.status import ExitStatus
 from tests.server import LoopbackServer
 
@@ -282,6 +285,67 @@ def test_no_output_inside_a_ca_folder(
     assert fresh_server.stats.requests == 0
 
 
+# 5. A FIFO with no writer ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_a_fifo_without_a_writer_ends_at_the_deadline(tmp_path: Path, dry_run: bool) -> None:
+    """``mkfifo f; fetchcli -i f --deadline 2`` was still waiting in open(2) long after."""
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    try:
+        done = _fetchcli("-i", str(fifo), "--deadline", "2", *(["--dry-run"] if dry_run else []), timeout=40)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run did not end at its 2 s deadline (40 s)")
+    assert done.returncode == ExitStatus.OK, done.stderr
+    if dry_run:
+        assert (
+            done.stdout.splitlines()[-1] == "0 URLs: 0 valid, 0 invalid; the input was not read to its end (--deadline)"
+        )
+    else:
+        assert done.stderr == "fetchcli: warning: no URLs to fetch: --deadline passed before the input gave one\n"
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_ctrl_c_ends_the_wait_for_a_fifo_writer(tmp_path: Path, dry_run: bool) -> None:
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fetchcli", "-i", str(fifo), *(["--dry-run"] if dry_run else [])],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )  # fmt: skip
+    try:
+        time.sleep(2)  # started, and waiting for the FIFO
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == ExitStatus.INTERRUPTED, err
+    assert "Traceback" not in err
+
+
+def test_a_fifo_writer_that_comes_later_is_read(server: LoopbackServer, tmp_path: Path, backend: Backend) -> None:
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    urls = [server.url(f"/ok/fifo-{n}") for n in range(3)]
+
+    def writer() -> None:
+        time.sleep(0.5)
+        with open(fifo, "w") as f:  # blocks until fetchcli has it open for reading
+            f.write("".join(u + "\n" for u in urls))
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    done = _fetchcli("-i", str(fifo), "--backend", backend.value, "--deadline", "50")
+    thread.join(10)
+    assert done.returncode == 0, done.stderr
+    assert [r["url"] for r in _records(done.stdout)] == urls
+
+
 # 6. The shell's `>` on the input list ------------------------------------------------------------
 
 
@@ -377,3 +441,48 @@ def test_a_read_only_folder_for_real(server: LoopbackServer, tmp_path: Path) -> 
         folder.chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert "/ok/real" in out.read_text()
+
+
+# 8. No URLs at all, as under cron ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stdin", ["devnull", "closed"])
+def test_no_urls_with_stdin_on_dev_null_or_closed_is_a_usage_error(stdin: str) -> None:
+    """``env -i PATH=... fetchcli <&-`` and ``fetchcli < /dev/null`` exited 0 with a warning: a cron
+    line that lost its URLs passed. curl exits 2 without a URL."""
+    done = _fetchcli(env={"PATH": "/usr/bin:/bin"}, preexec_fn=(lambda: os.close(0)) if stdin == "closed" else None)
+    _refused(done, "no URLs given: pass URLs, -i FILE, or pipe them in")
+
+
+@pytest.mark.parametrize("kind", ["pipe", "file"])
+def test_an_empty_pipe_or_file_on_stdin_is_still_a_warning(tmp_path: Path, kind: str) -> None:
+    if kind == "file":
+        empty = tmp_path / "empty.txt"
+        empty.write_text("")
+        with empty.open("rb") as f:
+            done = _fetchcli(stdin=f)
+    else:
+        read_end, write_end = os.pipe()
+        os.close(write_end)
+        try:
+            done = _fetchcli(stdin=read_end)
+        finally:
+            os.close(read_end)
+    assert done.returncode == ExitStatus.OK, done.stderr
+    assert done.stderr == "fetchcli: warning: no URLs to fetch\n"
+
+
+def test_dash_input_from_dev_null_is_an_empty_input() -> None:
+    """``-i -`` names stdin: whatever it is, it was asked for."""
+    done = _fetchcli("-i", "-")
+    assert done.returncode == ExitStatus.OK, done.stderr
+    assert done.stderr == "fetchcli: warning: no URLs to fetch\n"
+
+
+def test_the_usage_error_comes_from_the_inputs() -> None:
+    from fetchcli.inputs import Inputs
+
+    with open(os.devnull, "rb") as devnull, pytest.raises(SettingsError, match="no URLs given"):
+        Inputs([], [], devnull, False, [])
+    with tempfile.TemporaryFile() as empty:
+        assert Inputs([], [], empty, False, []).blocking is False  # a file: read, empty
