@@ -294,19 +294,18 @@ class Inputs:
 
     @staticmethod
     def _open(path: str, opened: list[BinaryIO]) -> BinaryIO:
+        fd = -1
         try:
             # Without waiting: opening a FIFO waits for a writer, before --deadline or Ctrl-C's
             # handler is in place. Waiting for its lines is the reader's (``FdLineReader``), which
             # the run's stop and deadline end.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            raise SettingsError("--input", f"cannot read {path!r}: {exc.strerror or exc}") from None
-        try:
             os.set_blocking(fd, True)
             stream = open(fd, "rb")  # noqa: SIM115 - closed by the caller, with the others
-        except BaseException:
-            os.close(fd)
-            raise
+        except OSError as exc:  # also a directory (EISDIR), found by open() once the fd is there
+            if fd >= 0:
+                os.close(fd)
+            raise SettingsError("--input", f"cannot read {path!r}: {exc.strerror or exc}") from None
         opened.append(stream)
         return stream
 

@@ -346,6 +346,12 @@ def test_a_fifo_writer_that_comes_later_is_read(server: LoopbackServer, tmp_path
     assert [r["url"] for r in _records(done.stdout)] == urls
 
 
+def test_an_input_that_is_a_directory_is_still_one_line(tmp_path: Path) -> None:
+    """Opened without waiting, a directory opens; reading it is refused, in one line."""
+    done = _fetchcli("-i", str(tmp_path))
+    _refused(done, f"--input cannot read {str(tmp_path)!r}: Is a directory")
+
+
 # 6. The shell's `>` on the input list ------------------------------------------------------------
 
 
