@@ -269,6 +269,8 @@ def describe_run(
     valid = invalid = left_out = 0
     selection = Selection(settings.shard, settings.unique)
     inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+    if settings.deadline is not None:
+        inputs.stop_reading_after(settings.deadline)  # as the run would: a FIFO never written ends
     try:
         for item in inputs.items():
             if selection.active and not selection(item):
@@ -289,6 +291,8 @@ def describe_run(
     line = f"{count(seen)} URL{'s' if seen != 1 else ''}: {count(valid)} valid, {count(invalid)} invalid"
     if left_out:
         line += f"; {count(left_out)} left out (--shard, --unique)"
+    if not inputs.done:
+        line += "; the input was not read to its end (--deadline)"
     _write(out, line)
     try:
         out.flush()

@@ -102,7 +102,7 @@ def render_help(command: Any, width: int | None = None) -> str:
         "Usage: fetchcli [OPTIONS] [URL]...",
         "",
         "Fetch many URLs concurrently; report status, timing and the first characters of each body.",
-        "URLs come from the arguments, from -i FILE, or from stdin when it is not a terminal.",
+        "URLs come from the arguments, from -i FILE, or from stdin when it is a pipe or a file.",
     ]
     for name, rows in sections.items():
         if not rows:

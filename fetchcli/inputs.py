@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import os
 import select
 import stat
@@ -213,6 +214,20 @@ def _is_regular_file(stream: BinaryIO) -> bool:
         return True  # an in-memory stream never blocks
 
 
+def _can_hold_urls(stdin: BinaryIO) -> bool:
+    """Whether stdin, read because nothing else was given, can be meant as the input: a pipe, a
+    FIFO, a socket or a regular file (an empty one is an empty list: a warning). A character
+    device (/dev/null, which is also what a closed stdin becomes) or a closed one cannot: cron
+    runs a job with stdin on /dev/null, and a command line that lost its URLs must not pass."""
+    try:
+        mode = os.fstat(stdin.fileno()).st_mode
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return True  # an in-memory stream (tests, an embedding program): read as given
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode)
+
+
 def _until(stop: threading.Event, lines: Iterator[str]) -> Iterator[str]:
     """``lines`` until ``stop`` is set; not a line is read after that."""
     while not stop.is_set():
@@ -244,6 +259,7 @@ class Inputs:
         self._stop = threading.Event()
         self._left: list[Callable[[], int]] = []  # per input: how many URLs it still holds (-1: unknown)
         self._readers: list[FdLineReader] = []
+        self._timer: threading.Timer | None = None
         self._sizes: list[Callable[[], int | None]] = []  # per input: its URL count, from its start
         groups: list[Iterable[str]] = []
         self.blocking = False
@@ -253,7 +269,13 @@ class Inputs:
             self._left.append(lambda: sum(1 for line in args if url_text(line) is not None))
             given = sum(1 for line in urls if url_text(line) is not None)
             self._sizes.append(lambda: given)
-        for path in [*paths, *(["-"] if reads_stdin(urls, paths, stdin_isatty) else [])]:
+        implicit = reads_stdin(urls, paths, stdin_isatty)
+        if implicit and not _can_hold_urls(stdin):
+            raise SettingsError(
+                "URL",
+                "missing: no URLs given: pass URLs, -i FILE, or pipe them in (stdin is neither a pipe nor a file)",
+            )
+        for path in [*paths, *(["-"] if implicit else [])]:
             stream = stdin if path == "-" else self._open(path, opened)
             if _is_regular_file(stream):
                 groups.append(_until(self._stop, iter_binary_lines(stream)))
@@ -272,9 +294,17 @@ class Inputs:
 
     @staticmethod
     def _open(path: str, opened: list[BinaryIO]) -> BinaryIO:
+        fd = -1
         try:
-            stream = open(path, "rb")  # noqa: SIM115 - closed by the caller, with the others
-        except OSError as exc:
+            # Without waiting: opening a FIFO waits for a writer, before --deadline or Ctrl-C's
+            # handler is in place. Waiting for its lines is the reader's (``FdLineReader``), which
+            # the run's stop and deadline end.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            os.set_blocking(fd, True)
+            stream = open(fd, "rb")  # noqa: SIM115 - closed by the caller, with the others
+        except OSError as exc:  # also a directory (EISDIR), found by open() once the fd is there
+            if fd >= 0:
+                os.close(fd)
             raise SettingsError("--input", f"cannot read {path!r}: {exc.strerror or exc}") from None
         opened.append(stream)
         return stream
@@ -287,6 +317,13 @@ class Inputs:
         self._stop.set()
         for reader in self._readers:
             reader.stop()
+
+    def stop_reading_after(self, seconds: float) -> None:
+        """``stop_reading`` in ``seconds`` (``--deadline`` where no run loop keeps the time: a
+        dry run reading a pipe or a FIFO whose writer never comes); ``close`` cancels it."""
+        self._timer = threading.Timer(seconds, self.stop_reading)
+        self._timer.daemon = True
+        self._timer.start()
 
     def cut(self) -> int:
         """After ``stop_reading``: bytes of a pipe's line that was begun but could not be finished
@@ -316,6 +353,8 @@ class Inputs:
         return total
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         for reader in self._readers:
             reader.close()
 

@@ -3,15 +3,19 @@
 ``-o PATH`` behaves like curl's, with atomicity added only where it is safe:
 
 - PATH absent, or a regular file (after following symlinks, so a link stays a link and its
-  target is what changes), and the format is written whole (``json``, ``table``): the records go
-  to a temporary file beside the target, renamed over it when complete. A run that dies half-way
-  leaves the old file. An existing file keeps its mode (and owner, where fetchcli may set it); a
-  new one gets ``0666 & ~umask``, as any program's would.
+  target is what changes), and any format but ``jsonl`` (``json``, ``table``, ``csv``, ``tsv``;
+  ``--summary-json`` too): the records go to a temporary file beside the target, renamed over it
+  when complete. A run that dies half-way leaves the old file. An existing file keeps its mode
+  (and owner, where fetchcli may set it); a new one gets ``0666 & ~umask``, as any program's
+  would. When the folder does not let the user create the temporary file but the file itself
+  is writable (``/var/log/app/`` 0555 holding the user's ``app.csv``), the file is written in
+  place, as curl writes it, without that guarantee.
 - ``jsonl`` is written in place a line at a time (a reader may follow it; a torn last line is
   the most a crash can leave).
-- Anything else — a FIFO, a character device, a terminal, or a name for an open descriptor
-  such as ``/dev/stdout`` (which may be a file the shell opened for appending) — is opened and
-  written through, never replaced.
+- Anything else — a FIFO, a character device, a terminal — is opened and written through, never
+  replaced. A name for one of fetchcli's own descriptors (``/dev/stdout``, ``/dev/fd/3``,
+  ``/proc/self/fd/3``; it may be a file the shell opened for appending) is not opened again: the
+  descriptor checked before the run is duplicated and written where the shell left it.
 
 What is opened is what ``targets.check_target`` checked before the run: the path resolved then,
 opened without following a link that took its place since (or renamed over such a link).
@@ -70,10 +74,24 @@ class Output:
         mode = existing.st_mode if existing is not None else None
         try:
             if atomic and (mode is None or stat.S_ISREG(mode)) and not target.alias:
-                return _AtomicOutput(target.resolved, target.path, existing)  # beside the link's target
-            if target.alias:
-                # Appended to: the shell truncated it already if it was to be (`>`), and must not
-                # be truncated if not (`>> log`).
+                try:
+                    return _AtomicOutput(target.resolved, target.path, existing)  # beside the link's target
+                except PermissionError:
+                    if existing is None:
+                        folder = os.path.dirname(target.path) or "."
+                        raise OpenError(
+                            f"cannot write {target.path!r}: its folder {folder!r} does not let this user"
+                            " create a file there (Permission denied)"
+                        ) from None
+                    # The folder refuses the temporary file, but the file itself may be written
+                    # (check_target refused it otherwise): written in place, as curl does.
+            if target.descriptor is not None:
+                # The descriptor checked, duplicated: written where the shell left it, never
+                # truncated (`>` truncated it already; `>> log` appends), and never reopened (a
+                # closed stdout is /dev/null opened read-only: a write error, as documented).
+                stream = open(open_checked(target, os.O_WRONLY), "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            elif target.alias:
+                # Another process's descriptor, by name: appended to, never truncated.
                 stream = open(target.path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
             else:
                 fd = open_checked(target, os.O_WRONLY | (os.O_APPEND if append else 0))

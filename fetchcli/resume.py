@@ -1,8 +1,9 @@
 """``--resume FILE.jsonl``: carry on from an earlier run's JSON Lines output, even one killed with
 ``kill -9`` or by the out-of-memory killer.
 
-- ``ResumeFile.load`` reads the file once. A last line without its newline that starts a record
-  (torn by the kill) is cut off the file, so its URL is fetched again; any other line that is not
+- ``ResumeFile.load`` reads the file once. A last line without its newline that is the beginning
+  of a record as fetchcli writes it (``{"schema_version": 1, "index": `` and digits: torn by the
+  kill) is cut off the file, so its URL is fetched again; any other line that is not
   a record, is longer than a record can be (``record_line_limit``; never read whole) or records
   an index the input does not have (the input is counted first) is a usage error naming the line. What is kept per record is a bit for its index and a 64-bit hash of
   (index, url) (``Hash64Set``): about 17 bytes per record, never the records.
@@ -130,10 +131,9 @@ class ResumeFile:
                         out.truncate(torn_at)
                 return resume
             resume._where = target.resolved
-            if target.existing is not None and not stat.S_ISREG(target.existing.st_mode):
-                raise SettingsError(
-                    "--resume", f"needs a regular file: {path!r} is read back, appended to and compacted"
-                )
+            if target.alias or (target.existing is not None and not stat.S_ISREG(target.existing.st_mode)):
+                what = "a file's own path, not a descriptor's name" if target.alias else "a regular file"
+                raise SettingsError("--resume", f"needs {what}: {path!r} is read back, appended to and compacted")
             if target.existing is not None:
                 with os.fdopen(open_checked(target, os.O_RDWR), "r+b") as f:
                     torn_at = resume._read(f, urls, limit)
@@ -159,12 +159,18 @@ class ResumeFile:
             number += 1
             if len(line) > max_line:
                 raise self._bad(number, f"is longer than {max_line:,} bytes: not a fetchcli record")
-            if not line.endswith(b"\n") and line.startswith(b"{"):
+            if not line.endswith(b"\n") and _torn_record(line):
                 # The last line, torn by a kill (part of a record): cut it off and redo its URL.
                 self.torn = True
                 if self._refold:
                     self._fold_last_records(f, good_end)
                 return good_end
+            if not line.endswith(b"\n"):
+                raise self._bad(
+                    number,
+                    "is not a fetchcli record, nor the beginning of one (a torn last line, which is cut"
+                    " off, begins like every record fetchcli writes); the file is left as it is",
+                )
             self._add(*self._parse(number, line, urls))
             good_end += len(line)
         if self._refold:
@@ -293,6 +299,26 @@ class ResumeFile:
             except BaseException:
                 os.unlink(temp)
                 raise
+
+
+def _record_head() -> bytes:
+    """How every record fetchcli writes begins, up to its index's digits (``{"schema_version":
+    1, "index": ``), from the record's own serialisation (``FetchResult.to_dict``, as the JSON
+    Lines sink writes it)."""
+    line = json.dumps(FetchResult(0, "", True).to_dict()).encode()
+    return line[: line.index(b'"index": ') + len(b'"index": ')]
+
+
+_HEAD = _record_head()
+
+
+def _torn_record(line: bytes) -> bool:
+    """Whether a last line without its newline is the beginning of a record fetchcli wrote (torn
+    by a kill while it was written): the record's head, or a part of it, then the index's
+    digits. Anything else (a user's JSON file, ``{"name": "app"}``) is not fetchcli's to cut."""
+    if len(line) <= len(_HEAD):
+        return _HEAD.startswith(line)
+    return line.startswith(_HEAD) and line[len(_HEAD) : len(_HEAD) + 1].isdigit()
 
 
 PIPE_TWICE = "needs the URLs as arguments or -i FILE: a pipe cannot be read twice"

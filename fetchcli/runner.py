@@ -270,8 +270,12 @@ def _check_files(
     request = settings.request
     read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
                                                   ("--key", request.client_key)) if path is not None]  # fmt: skip
+    # The CA files OpenSSL reads from the environment are inputs too, whenever they are set.
+    read += [("SSL_CERT_FILE", path) for path in [env.environ.get("SSL_CERT_FILE")] if path]
+    folders = [("--capath", request.capath)] if request.capath is not None else []
+    folders += [("SSL_CERT_DIR", d) for d in env.environ.get("SSL_CERT_DIR", "").split(os.pathsep) if d]
     stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
-    return check_files(options.targets(), read, stdout)
+    return check_files(options.targets(), read, stdout, folders)
 
 
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
@@ -382,7 +386,8 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
         say(
             env,
             "fetchcli: warning: no URLs to fetch"
-            + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else ""),
+            + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else "")
+            + (": --deadline passed before the input gave one" if state.deadline_hit and not inputs.done else ""),
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
         line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe()

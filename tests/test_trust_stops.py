@@ -181,11 +181,11 @@ def test_closed_stderr_runs_quietly(server: LoopbackServer, backend: Backend, cl
         assert done.returncode == 74
 
 
-def test_closed_stdin_is_an_empty_input(server: LoopbackServer) -> None:
-    done = _run_with_closed((0,))
+def test_closed_stdin_is_no_input(server: LoopbackServer) -> None:
+    done = _run_with_closed((0,))  # and nothing else given: no URLs at all, as curl says (exit 2)
     _no_crash(done)
-    assert done.returncode == 0
-    assert done.stderr == "fetchcli: warning: no URLs to fetch\n"
+    assert done.returncode == 2
+    assert done.stderr.startswith("fetchcli: error: URL missing: no URLs given")
     done = _run_with_closed((0,), server.url("/ok/closed-stdin"))  # URLs as arguments: as usual
     _no_crash(done)
     assert done.returncode == 0 and _records(done.stdout)[0]["ok"]
