@@ -41,7 +41,7 @@ ERROR_TYPES: dict[str, str] = {
     "TotalTimeout": "--max-time passed for this URL (redirects, retries and body included), counted from its first request; what was known is kept: the redirects followed, and the status, headers and connection facts of a response whose body stalled",
     "WriteError": "the connection failed while sending the request",
     "ReadError": "the connection failed while reading the response (reset or closed by the server)",
-    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses...",
+    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses (HTTP/1.1 and HTTP/2), an HTTP/2 response without exactly one valid `:status`...",
     "TooManyRedirects": "-L followed --max-redirects redirects and there were more",
     "InvalidRedirect": "-L met a redirect whose Location is not a URL fetchcli can request (no host, an invalid host or a port outside 1-65535...)",
     "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",

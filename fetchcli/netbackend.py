@@ -21,7 +21,7 @@ import anyio
 import httpcore
 
 from fetchcli.pool import ON_TLS
-from fetchcli.protocol import ChunkSizes, InformationalHeads
+from fetchcli.protocol import ChunkSizes, Http2Responses, InformationalHeads
 from fetchcli.timing import CURRENT, PhaseClock, since
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
@@ -38,8 +38,9 @@ def _is_ip(host: str) -> bool:
 
 
 class ConnectionStream(httpcore.AsyncNetworkStream):
-    """A connection's stream as httpcore uses it; on HTTP/1.1 it bounds the informational (1xx)
-    responses ahead of each response (``protocol.py``: httpcore skips them without a limit), and
+    """A connection's stream as httpcore uses it; it bounds the informational (1xx) responses
+    ahead of each response (``protocol.py``: httpcore skips them without a limit) and, on
+    HTTP/2, holds each response's ``:status`` to the rules (``protocol.Http2Responses``), and
     tells each request (its ``PhaseClock``) whether the connection is a kept-alive one it reuses,
     and then whether a byte of the answer arrived (``request._exchange`` resends a request the server
     closed the connection on unread)."""
@@ -47,6 +48,7 @@ class ConnectionStream(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream, *, http2: bool = False) -> None:
         self._stream = stream
         self._heads = None if http2 else InformationalHeads()
+        self._h2 = Http2Responses() if http2 else None
         self._sending = False  # a request is being written (its head, then any body)
         self._closed: dict[str, Any] | None = None  # what get_extra_info told, kept at the close
         self._clock = CURRENT.get()  # the request last sent: at first, the one that connected
@@ -70,6 +72,10 @@ class ConnectionStream(httpcore.AsyncNetworkStream):
                 raise httpcore.RemoteProtocolError(problem)
         elif self._chunks is not None:
             self._follow(self._chunks, data, 0)
+        elif self._h2 is not None and not self._h2.off:
+            problem = self._h2.feed(data)
+            if problem is not None:
+                raise httpcore.RemoteProtocolError(problem)
         return data
 
     def body_begins(self, chunked: bool) -> None:
