@@ -35,6 +35,9 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Controls a header value may not hold (RFC 9110 5.5: obs-text and HTAB are allowed; non-ASCII
 # text is sent as UTF-8).
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+_PROXY_SCHEMES_TOLD = "fetchcli takes http://, https://, socks5:// and socks5h:// proxies"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
 # Python's stand-ins for bytes that are not UTF-8 (os.fsdecode, argv, the environment).
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
@@ -305,6 +308,9 @@ def validate(settings: Settings) -> None:
         raise SettingsError("--key", "needs --cert (the certificate that goes with the key)")
     for proxy in req.proxies:
         option = "--proxy" if req.proxy is not None else "proxy from the environment"
+        scheme, sep, _ = proxy.partition("://")
+        if sep and _SCHEME.fullmatch(scheme) and scheme.lower() not in PROXY_SCHEMES:
+            raise SettingsError(option, f"has an unsupported proxy scheme {scheme!r}: {_PROXY_SCHEMES_TOLD}")
         if not re.match(r"^(https?|socks5h?)://[^\s]+$", proxy):
             raise SettingsError(option, "must be a URL such as http://host:port")
         _check_proxy_address(option, proxy)

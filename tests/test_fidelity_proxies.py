@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
+from fetchcli.proxies import resolve_proxies
 from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
-from tests.helpers import run, self_signed_context
+from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
 from tests.server import LoopbackServer, _SmallServer, running_server
 
 UNRESOLVABLE = "no-such-proxy.fetchcli.test"
@@ -253,3 +254,50 @@ def test_refused_proxy_and_server_are_told_apart(server: LoopbackServer) -> None
         [result] = run([f"http://127.0.0.1:{port}/"], Settings(backend=backend))
         assert result.error is not None and result.error.type == "ConnectionRefused"
     assert ssl.OPENSSL_VERSION  # (TLS is available for the tunnel tests above)
+
+
+# -x as curl reads it: no scheme is http://, '' is no proxy, another scheme is named.
+
+
+def test_a_proxy_without_a_scheme_is_http(backend: Backend, tmp_path: Path) -> None:
+    """``-x 127.0.0.1:3128`` was refused ("must be a URL such as http://host:port") though
+    ``https_proxy=127.0.0.1:3128`` was taken; curl takes both."""
+    assert resolve_proxies("127.0.0.1:3128", None, {}).proxy == "http://127.0.0.1:3128"
+    assert resolve_proxies("HTTP://u:pw@p:3128", None, {}).proxy == "http://u:pw@p:3128"
+    with running_server(ssl_context=self_signed_context(tmp_path)) as origin, answering_proxy("tunnel") as proxy:
+        done = fetchcli_in_clean_env(
+            "--backend", backend.value, "-k", "-x", f"127.0.0.1:{proxy.port}", "-f", "jsonl", origin.url("/ok")
+        )
+        assert proxy.connections == 1  # it went through the proxy
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert '"status": 200' in done.stdout
+    done = fetchcli_in_clean_env("--dry-run", "-x", "127.0.0.1:3128", "https://example.com/")
+    assert done.returncode == 0, done.stderr
+    assert "http://127.0.0.1:3128 for every URL (--proxy)" in done.stdout
+
+
+def test_an_empty_proxy_is_no_proxy_at_all(backend: Backend, server: LoopbackServer) -> None:
+    """curl's ``-x ""``: no proxy, the environment's included (it was a usage error)."""
+    empty = resolve_proxies("", None, {"https_proxy": "http://127.0.0.1:9"})
+    assert empty.proxy is None and empty.by_scheme == ()
+    port = _closed_port()
+    done = fetchcli_in_clean_env(
+        "--backend", backend.value, "-x", "", "-f", "jsonl", server.url("/ok"),
+        env={"http_proxy": f"http://127.0.0.1:{port}", "HTTPS_PROXY": f"http://127.0.0.1:{port}"},
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert '"status": 200' in done.stdout
+    dry = fetchcli_in_clean_env(
+        "--dry-run", "-x", "", server.url("/ok"), env={"http_proxy": f"http://127.0.0.1:{port}"}
+    )
+    assert "none: every URL is fetched directly" in dry.stdout
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "socks4", "socks4a", "gopher"])
+def test_an_unsupported_proxy_scheme_is_named(scheme: str) -> None:
+    done = fetchcli_in_clean_env("-x", f"{scheme}://proxy.example:1080", "https://example.com/")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"fetchcli: error: --proxy has an unsupported proxy scheme '{scheme}': "
+        "fetchcli takes http://, https://, socks5:// and socks5h:// proxies"
+    )
