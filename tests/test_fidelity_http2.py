@@ -125,9 +125,18 @@ class BrokenH2(_SmallServer):
 
     async def _answer(self, writer: asyncio.StreamWriter, encoder: hpack.Encoder, stream: int, path: str) -> None:
         body = b"body of " + path.encode()
-        if path == "/endless-103":
+        if path.startswith("/endless-"):
             while not writer.is_closing() and self.informational_sent < 1_000_000:
-                writer.write(_informational(encoder, stream) * 50)
+                if path == "/endless-103":
+                    writer.write(_informational(encoder, stream) * 50)
+                elif path == "/endless-103-continued":  # each head in a HEADERS and an empty CONTINUATION
+                    block = encoder.encode([(":status", "103")])
+                    head = HeadersFrame(stream, data=block).serialize()
+                    writer.write((head + ContinuationFrame(stream, data=b"", flags=["END_HEADERS"]).serialize()) * 50)
+                else:  # /endless-continuation: one head that never ends, in empty CONTINUATION frames
+                    if not self.informational_sent:
+                        writer.write(HeadersFrame(stream, data=encoder.encode([(":status", "200")])).serialize())
+                    writer.write(ContinuationFrame(stream, data=b"").serialize() * 50)
                 self.informational_sent += 50
                 await writer.drain()
                 await asyncio.sleep(0.001)
@@ -203,6 +212,24 @@ def test_endless_informational_heads_end_at_once(broken_h2: BrokenH2) -> None:
     assert result.error is not None and result.error.type == "RemoteProtocolError", result.error
     assert "more than 100 informational" in result.error.message
     assert result.elapsed_ms is not None and result.elapsed_ms < 20_000
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/endless-103-continued", "more than 100 informational"),
+        ("/endless-continuation", "Too many continuation frames"),  # h2's own bound (64)
+    ],
+)
+def test_floods_of_header_frames_end_at_once(broken_h2: BrokenH2, path: str, words: str) -> None:
+    settings = Settings(
+        request=RequestSettings(http2=True, insecure=True),
+        timeouts=TimeoutSettings(max_time=30),
+        backend=Backend.httpx,
+    )
+    [result] = run([_url(broken_h2, path)], settings)
+    assert result.error is not None and result.error.type == "RemoteProtocolError", result.error
+    assert words in result.error.message
 
 
 def test_endless_informational_heads_end_without_max_time(broken_h2: BrokenH2) -> None:
