@@ -31,6 +31,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -43,10 +44,14 @@ from yarl import URL
 
 from fetchcli.admission import DEMAND, least_needed
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
+from fetchcli.errors import out_of_files, proxy_refused, proxy_silent, proxy_unanswered, proxy_unreachable
 from fetchcli.protocol import InformationalBudget, is_informational
 from fetchcli.proxies import ProxyWay
+from fetchcli.redact import mask_credentials
 from fetchcli.settings import SettingsError
 from fetchcli.timing import CURRENT, PhaseClock, since, waited
+
+_CONNECT_READ_TIMEOUT: ContextVar[float | None] = ContextVar("fetchcli_connect_read_timeout", default=None)
 
 
 class _Handler(ResponseHandler):
@@ -66,6 +71,15 @@ class _Handler(ResponseHandler):
             waiting.answered = True
             self.waiting = None
         super().data_received(data)
+
+    def set_response_params(self, *, read_timeout: float | None = None, **params: Any) -> None:
+        """aiohttp reads a proxy's answer to the CONNECT with no read timeout (it sets none): a
+        proxy that never answered held the URL until ``--max-time`` (the httpx backend: the read
+        timeout). The request's read timeout is used then (``_CONNECT_READ_TIMEOUT``)."""
+        connect_read_timeout = _CONNECT_READ_TIMEOUT.get() if read_timeout is None else None
+        super().set_response_params(read_timeout=read_timeout or connect_read_timeout, **params)
+        if connect_read_timeout:  # the CONNECT was sent before: its timer starts now
+            self.start_timeout()
 
     def set_exception(self, exc: BaseException, *cause: BaseException) -> None:
         """aiohttp's ``data_received`` gives a parser error to the connection only: a body whose
@@ -160,7 +174,24 @@ class BoundedConnector(aiohttp.TCPConnector):
             closed = True
         if closed:
             await asyncio.sleep(0)  # let the transport really close its socket before we open one
-        return await super()._create_connection(req, traces, timeout)
+        if req.proxy is None:
+            return await super()._create_connection(req, traces, timeout)
+        token = _CONNECT_READ_TIMEOUT.set(timeout.sock_read)
+        try:
+            return await super()._create_connection(req, traces, timeout)
+        except aex.SocketTimeoutError as exc:  # the read timeout: only the CONNECT's answer is read here
+            raise _ProxyFailed("silent") from exc
+        except _NOT_THE_PROXYS:
+            raise
+        except aex.ClientHttpProxyError as exc:
+            raise _ProxyFailed("refused", exc.status, exc.message) from exc
+        except (aex.ClientError, OSError) as exc:
+            if out_of_files(exc):
+                raise
+            # Connecting to the proxy (or looking its name up), else its answer to the CONNECT.
+            raise _ProxyFailed("connect" if isinstance(exc, aex.ClientConnectorError) else "unanswered") from exc
+        finally:
+            _CONNECT_READ_TIMEOUT.reset(token)
 
     def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
         super()._release(key, protocol, should_close=should_close)
@@ -169,6 +200,40 @@ class BoundedConnector(aiohttp.TCPConnector):
         if self._max_idle < self.limit:
             while self._idle_total() > self._max_idle and self._close_least_useful_idle():
                 pass
+
+
+# While a connection through a proxy is made (connecting to the proxy, the CONNECT, then the TLS
+# handshake with the server through the tunnel): what is not the proxy's failure. Timeouts keep
+# their types; a TLS failure is the server's (aiohttp takes http:// proxies only).
+_NOT_THE_PROXYS = (
+    asyncio.TimeoutError,
+    aex.ServerTimeoutError,
+    aex.ClientConnectorCertificateError,
+    aex.ClientConnectorSSLError,
+)
+
+
+class _ProxyFailed(aex.ClientConnectionError):
+    """Reaching or talking to the proxy failed (``step``: ``connect``, ``refused`` with the
+    CONNECT's status and reason, ``unanswered``, or ``silent``: no answer within the read
+    timeout); ``as_httpx`` words it (errors.py) as the httpx backend does, with the proxy named
+    as the transport knows it. (Raised as a ClientError that is no TimeoutError, so that aiohttp
+    does not make a read timeout a connection timeout.)"""
+
+    def __init__(self, step: str, status: int = 0, reason: str = "") -> None:
+        super().__init__(step)
+        self.step, self.status, self.reason = step, status, reason
+
+    def as_httpx(self, proxy: str, request: httpx.Request) -> httpx.TransportError:
+        if self.step == "silent":
+            return httpx.ReadTimeout(proxy_silent(proxy), request=request)
+        if self.step == "refused":
+            message = proxy_refused(proxy, self.status, self.reason)
+        elif self.step == "connect" and self.__cause__ is not None:
+            message = proxy_unreachable(proxy, self.__cause__)
+        else:
+            message = proxy_unanswered(proxy)
+        return httpx.ProxyError(message, request=request)
 
 
 _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -413,20 +478,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     proxy, proxy_headers = way.url, way.headers
                     if way.authorization is not None and url.scheme == "http":  # sent to the proxy whole
                         headers.append(("Proxy-Authorization", way.authorization))
-                response = await self._session.request(
-                    request.method,
-                    URL(str(url), encoded=True),
-                    headers=headers,
-                    data=body or None,
-                    allow_redirects=False,
-                    proxy=proxy,
-                    proxy_headers=proxy_headers,  # on a CONNECT
-                    timeout=aiohttp.ClientTimeout(
-                        total=None,
-                        sock_connect=timeouts.get("connect"),
-                        sock_read=timeouts.get("read"),
-                    ),
-                )
+                try:
+                    response = await self._session.request(
+                        request.method,
+                        URL(str(url), encoded=True),
+                        headers=headers,
+                        data=body or None,
+                        allow_redirects=False,
+                        proxy=proxy,
+                        proxy_headers=proxy_headers,  # on a CONNECT
+                        timeout=aiohttp.ClientTimeout(
+                            total=None,
+                            sock_connect=timeouts.get("connect"),
+                            sock_read=timeouts.get("read"),
+                        ),
+                    )
+                except _ProxyFailed as exc:
+                    assert proxy is not None
+                    raise exc.as_httpx(mask_credentials(proxy), request) from exc
         except BaseException:
             self._slots.release()
             raise

@@ -44,6 +44,7 @@ from fetchcli.settings import (
     SettingsError,
     SuccessSettings,
     TimeoutSettings,
+    not_utf8,
     parse_choice,
     parse_float,
     parse_header,
@@ -218,11 +219,32 @@ def _naming_sources(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def run(ctx: typer.Context, **values: Any) -> None:
         try:
+            _check_utf8(ctx, values)
             command(ctx, **values)
         except SettingsError as exc:
             raise _from_where(ctx, exc) from None
 
     return run
+
+
+# Paths may be any bytes (Python hands them on as it decoded them); URLs that are not UTF-8 are
+# InvalidURL records, as any bad URL of the input is.
+_ANY_BYTES = frozenset(
+    {"urls", "input", "output", "summary_json", "resume", "config", "cacert", "capath", "cert", "key"}
+)
+
+
+def _check_utf8(ctx: typer.Context, values: dict[str, Any]) -> None:
+    """Every other text value, from the command line or the environment, is text: a byte that
+    is not UTF-8 (``-H $'X: \\xff'``) is a usage error naming the option, not a traceback later."""
+    for param in ctx.command.params:
+        if param.name is None or param.name in _ANY_BYTES:
+            continue
+        value = values.get(param.name)
+        for text in value if isinstance(value, list) else (value,):
+            if isinstance(text, str) and (problem := not_utf8(text)) is not None:
+                option = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+                raise SettingsError(option, problem)
 
 
 def _enum_metavar(choices: type[Any]) -> str:
@@ -775,9 +797,10 @@ def _values_as_given(command: Any) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return the exit status (no traceback for usage errors)."""
-    from fetchcli.stdstreams import fill_closed_standard_streams
+    from fetchcli.stdstreams import fill_closed_standard_streams, unencodable_as_escapes
 
     fill_closed_standard_streams()  # first: before anything opens a file (see stdstreams.py)
+    unencodable_as_escapes()
     command = typer.main.get_command(app)
     _values_as_given(command)
     try:

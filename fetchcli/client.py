@@ -163,14 +163,18 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
 
     def make_transport(proxy_url: str | None) -> httpx.AsyncBaseTransport:
         proxy: httpx.Proxy | str | None = proxy_url
+        shown = proxy_url
         if proxy_url is not None and proxy_url.startswith("http"):
             # An https:// proxy is verified like the servers: with the same context, so -k covers it too.
             way = ways[proxy_url]
             https = way.url.startswith("https://")
             proxy = httpx.Proxy(way.url, ssl_context=context if https else None, headers=way.headers)
+            shown = way.url  # as the aiohttp backend names it
         # httpx's own transport, over a pool given the network backend (tests/test_timing.py
         # needs its phases on this backend).
-        return core_transport(context, http2=req.http2, limits=shard_limits, proxy=proxy, network_backend=network)
+        return core_transport(
+            context, http2=req.http2, limits=shard_limits, proxy=proxy, network_backend=network, proxy_shown=shown
+        )
 
     route = proxy_route(req)
     if route is None:

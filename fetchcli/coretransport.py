@@ -22,7 +22,11 @@ from contextlib import contextmanager
 import httpcore
 import httpx
 
-from fetchcli.netbackend import ConnectionStream
+from fetchcli.errors import out_of_files, proxy_refused, proxy_silent, proxy_unanswered, proxy_unreachable
+from fetchcli.netbackend import ConnectionStream, ProxyBackend, TimedBackend
+from fetchcli.redact import mask_credentials
+from fetchcli.snippet import clean_line
+from fetchcli.timing import CURRENT
 
 _MAPPED: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
@@ -81,14 +85,54 @@ def _chunked(method: bytes, status: int, headers: list[tuple[bytes, bytes]]) -> 
 
 
 @contextmanager
-def _mapping(request: httpx.Request) -> Iterator[None]:
+def _mapping(request: httpx.Request, proxy: str | None = None) -> Iterator[None]:
+    """httpcore's exceptions as httpx's; with ``proxy`` (shown masked), a failure to reach or
+    talk to it as ``ProxyError`` in fetchcli's words (``_proxy_failure``)."""
     try:
         yield
     except Exception as exc:
+        if proxy is not None:
+            failure = _proxy_failure(exc, proxy)
+            if failure is not None:
+                raise failure[0](failure[1], request=request) from exc
         target = _mapped_type(exc)
         if target is None:
             raise
         raise target(str(exc), request=request) from exc
+
+
+def _proxy_failure(exc: Exception, proxy: str) -> tuple[type[httpx.TransportError], str] | None:
+    """``ProxyError`` and its message when ``exc`` is the proxy's failure: httpcore's
+    ``ProxyError`` (a CONNECT answered with a status other than 2xx, a SOCKS handshake refused),
+    or any error while the request was still talking to the proxy (``PhaseClock.proxy_stage``,
+    told by netbackend.py) but a timeout (its own type; the CONNECT's answer awaited in vain is
+    a ``ReadTimeout`` that says so) and running out of file descriptors (fetchcli's limit)."""
+    if isinstance(exc, httpcore.ProxyError):
+        text = str(exc)
+        status, _, reason = text.partition(" ")
+        if not proxy.startswith("socks") and len(status) == 3 and status.isdigit():
+            return httpx.ProxyError, proxy_refused(proxy, int(status), reason)
+        return httpx.ProxyError, proxy_unanswered(proxy, text)
+    clock = CURRENT.get()
+    if clock is None or not clock.proxy_stage or out_of_files(exc):
+        return None
+    if isinstance(exc, httpcore.TimeoutException):
+        connected = clock.connect_ms is not None
+        if isinstance(exc, httpcore.ReadTimeout) and connected and not proxy.startswith("socks"):
+            return httpx.ReadTimeout, proxy_silent(proxy)
+        return None
+    if clock.connect_ms is None or _tls_failed(exc):  # to the proxy: TCP, or an https:// proxy's TLS
+        return httpx.ProxyError, proxy_unreachable(proxy, exc)
+    return httpx.ProxyError, proxy_unanswered(proxy, clean_line(str(exc)) or None)
+
+
+def _tls_failed(exc: BaseException) -> bool:
+    error: BaseException | None = exc
+    while error is not None:
+        if isinstance(error, ssl.SSLError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -111,10 +155,12 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 class CoreTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over ``pool`` (an httpcore connection pool or proxy)."""
+    """An httpx transport over ``pool`` (an httpcore connection pool or proxy); ``proxy``: the
+    proxy's URL as messages show it."""
 
-    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:  # or a proxy, a kind of pool
+    def __init__(self, pool: httpcore.AsyncConnectionPool, proxy: str | None = None) -> None:  # or a proxy pool
         self._pool = pool
+        self._proxy = proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
@@ -126,7 +172,7 @@ class CoreTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,
         )
-        with _mapping(request):
+        with _mapping(request, self._proxy):
             response = await self._pool.handle_async_request(core_request)
             stream = response.extensions.get("network_stream")
             if isinstance(stream, ConnectionStream):  # HTTP/1.1: what its body is, so far
@@ -154,9 +200,11 @@ def core_transport(
     limits: httpx.Limits,
     proxy: httpx.Proxy | str | None,
     network_backend: httpcore.AsyncNetworkBackend,
+    proxy_shown: str | None = None,
 ) -> CoreTransport:
     """The pool ``httpx.AsyncHTTPTransport(verify=ssl_context, http2=..., limits=..., proxy=...,
-    trust_env=False)`` builds, with ``network_backend``."""
+    trust_env=False)`` builds, with ``network_backend``. ``proxy_shown``: the proxy's URL as
+    messages name it (by default its URL, credentials masked)."""
     connections, keepalive, expiry = limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry
     if proxy is None:
         return CoreTransport(
@@ -172,6 +220,9 @@ def core_transport(
     proxy = httpx.Proxy(proxy) if isinstance(proxy, str) else proxy
     url = proxy.url
     proxy_url = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+    shown = mask_credentials(proxy_shown if proxy_shown is not None else str(url))
+    if isinstance(network_backend, TimedBackend):  # every connection goes to the proxy first
+        network_backend = ProxyBackend(network_backend, tls=url.scheme == "https")
     if url.scheme in ("socks5", "socks5h"):
         return CoreTransport(
             httpcore.AsyncSOCKSProxy(
@@ -183,7 +234,8 @@ def core_transport(
                 keepalive_expiry=expiry,
                 http2=http2,
                 network_backend=network_backend,
-            )
+            ),
+            shown,
         )
     return CoreTransport(
         httpcore.AsyncHTTPProxy(
@@ -197,5 +249,6 @@ def core_transport(
             keepalive_expiry=expiry,
             http2=http2,
             network_backend=network_backend,
-        )
+        ),
+        shown,
     )

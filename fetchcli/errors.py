@@ -33,7 +33,7 @@ ERROR_TYPES: dict[str, str] = {
     "CertificateExpiring": "the response came, but its certificate has fewer whole days left than --cert-expiry-days (tls.days_left)",
     "TooManyOpenFiles": "out of file descriptors: lower -c / --max-connections, or raise `ulimit -n`",
     "ConnectError": "the connection could not be made for another reason (network or host unreachable...)",
-    "ProxyError": "the proxy refused or failed the request",
+    "ProxyError": "fetchcli could not reach or talk to the proxy (refused, a name that does not resolve, a failed TLS or SOCKS handshake, a CONNECT refused or not answered in HTTP); the message names the proxy",
     "ConnectTimeout": "--connect-timeout passed while connecting (TCP and TLS)",
     "PoolTimeout": "--pool-timeout passed while waiting for a free connection",
     "WriteTimeout": "--write-timeout passed while sending the request",
@@ -41,7 +41,7 @@ ERROR_TYPES: dict[str, str] = {
     "TotalTimeout": "--max-time passed for this URL (redirects, retries and body included), counted from its first request; what was known is kept: the redirects followed, and the status, headers and connection facts of a response whose body stalled",
     "WriteError": "the connection failed while sending the request",
     "ReadError": "the connection failed while reading the response (reset or closed by the server)",
-    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses...",
+    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses (HTTP/1.1 and HTTP/2), an HTTP/2 response without exactly one valid `:status`...",
     "TooManyRedirects": "-L followed --max-redirects redirects and there were more",
     "InvalidRedirect": "-L met a redirect whose Location is not a URL fetchcli can request (no host, an invalid host or a port outside 1-65535...)",
     "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",
@@ -178,6 +178,49 @@ def _message(exc: BaseException, redact: Redact) -> str:
         if text:
             return text
     return ""
+
+
+# A failure to reach or talk to a proxy, in fetchcli's words, the same on both backends and for
+# every proxy scheme (the transports tell which step failed: aio.py, coretransport.py). The proxy
+# is named as ``mask_credentials`` shows it; what a library said is never the message.
+
+
+def out_of_files(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or was caused by) running out of file descriptors: fetchcli's own
+    limit, not the fault of whatever it was connecting to."""
+    return any(isinstance(link, OSError) and link.errno in _TOO_MANY_FILES for link in _chain(exc))
+
+
+def proxy_unreachable(proxy: str, exc: BaseException) -> str:
+    """The connection to ``proxy`` (TCP, or TLS with an ``https://`` proxy) failed with ``exc``."""
+    cause = _cause(exc)
+    kind, root = cause if cause is not None else (None, exc)
+    if kind == "ConnectionRefused":
+        return f"cannot connect to proxy {proxy}: connection refused"
+    detail = _message(root, _unchanged) or "could not connect"
+    if kind == "DNSError":
+        return f"cannot connect to proxy {proxy}: its host name does not resolve ({detail})"
+    if kind in ("TLSError", "CertificateError"):
+        return f"TLS handshake with proxy {proxy} failed: {detail}"
+    return f"cannot connect to proxy {proxy}: {detail}"
+
+
+def proxy_refused(proxy: str, status: int, reason: str) -> str:
+    """``proxy`` answered the CONNECT with a status other than 2xx."""
+    return clean_line(f"proxy {proxy} refused the CONNECT: {status} {reason}".rstrip())
+
+
+def proxy_unanswered(proxy: str, socks_reason: str | None = None) -> str:
+    """``proxy`` closed the connection or sent something that is not an answer to the CONNECT
+    (an HTTP proxy), or failed the handshake (a SOCKS proxy: ``socks_reason``, its words)."""
+    if proxy.startswith("socks"):
+        return clean_line(f"proxy {proxy} failed the SOCKS handshake" + (f": {socks_reason}" if socks_reason else ""))
+    return f"proxy {proxy} gave no valid answer to the CONNECT"
+
+
+def proxy_silent(proxy: str) -> str:
+    """``proxy`` did not answer the CONNECT within the read timeout (a ``ReadTimeout``)."""
+    return f"proxy {proxy} did not answer the CONNECT within --read-timeout"
 
 
 def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:

@@ -21,7 +21,7 @@ import anyio
 import httpcore
 
 from fetchcli.pool import ON_TLS
-from fetchcli.protocol import ChunkSizes, InformationalHeads
+from fetchcli.protocol import ChunkSizes, Http2Responses, InformationalHeads
 from fetchcli.timing import CURRENT, PhaseClock, since
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
@@ -38,8 +38,9 @@ def _is_ip(host: str) -> bool:
 
 
 class ConnectionStream(httpcore.AsyncNetworkStream):
-    """A connection's stream as httpcore uses it; on HTTP/1.1 it bounds the informational (1xx)
-    responses ahead of each response (``protocol.py``: httpcore skips them without a limit), and
+    """A connection's stream as httpcore uses it; it bounds the informational (1xx) responses
+    ahead of each response (``protocol.py``: httpcore skips them without a limit) and, on
+    HTTP/2, holds each response's ``:status`` to the rules (``protocol.Http2Responses``), and
     tells each request (its ``PhaseClock``) whether the connection is a kept-alive one it reuses,
     and then whether a byte of the answer arrived (``request._exchange`` resends a request the server
     closed the connection on unread)."""
@@ -47,6 +48,7 @@ class ConnectionStream(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream, *, http2: bool = False) -> None:
         self._stream = stream
         self._heads = None if http2 else InformationalHeads()
+        self._h2 = Http2Responses() if http2 else None
         self._sending = False  # a request is being written (its head, then any body)
         self._closed: dict[str, Any] | None = None  # what get_extra_info told, kept at the close
         self._clock = CURRENT.get()  # the request last sent: at first, the one that connected
@@ -55,6 +57,22 @@ class ConnectionStream(httpcore.AsyncNetworkStream):
         # Asked now, once: after the server closed the connection (httpcore then closes the
         # socket as soon as the answer is read), the socket could no longer tell it.
         self._server_addr = stream.get_extra_info("server_addr")
+        # Through a proxy: the request opening the connection, while it still talks to the proxy
+        # (``ProxyBackend``), and whether the next TLS handshake is the proxy's own (https://).
+        self._proxy_leg: PhaseClock | None = None
+        self._proxy_tls = False
+
+    def to_proxy(self, clock: PhaseClock | None, *, tls: bool) -> None:
+        """This connection goes to a proxy, ``tls`` an https:// one; ``clock``'s request is
+        talking to it (``PhaseClock.proxy_stage``) until the connection reaches the server: at the
+        TLS handshake with the server through the tunnel, or when a request other than a CONNECT
+        is written (sent to the proxy whole, or through a SOCKS tunnel)."""
+        self._proxy_leg, self._proxy_tls = clock, tls
+
+    def _past_proxy(self) -> None:
+        leg, self._proxy_leg = self._proxy_leg, None
+        if leg is not None:
+            leg.proxy_stage = False
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._sending = False
@@ -70,6 +88,10 @@ class ConnectionStream(httpcore.AsyncNetworkStream):
                 raise httpcore.RemoteProtocolError(problem)
         elif self._chunks is not None:
             self._follow(self._chunks, data, 0)
+        elif self._h2 is not None and not self._h2.off:
+            problem = self._h2.feed(data)
+            if problem is not None:
+                raise httpcore.RemoteProtocolError(problem)
         return data
 
     def body_begins(self, chunked: bool) -> None:
@@ -91,6 +113,8 @@ class ConnectionStream(httpcore.AsyncNetworkStream):
             raise httpcore.RemoteProtocolError(problem)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._proxy_leg is not None and buffer[:1].isalpha() and not buffer.startswith(b"CONNECT "):
+            self._past_proxy()  # an HTTP request (a SOCKS handshake's bytes start with 5 or 1)
         if self._heads is not None and not self._sending:
             self._sending = True
             self._heads.begin(buffer)  # a request's head: what is read next is its response
@@ -115,6 +139,7 @@ class ConnectionStream(httpcore.AsyncNetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
         """TLS inside TLS (an ``https://`` proxy's tunnel): not timed, as before."""
+        self._past_proxy()
         stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
         return ConnectionStream(stream, http2=_alpn(stream) == "h2")
 
@@ -138,10 +163,17 @@ class _TimedStream(ConnectionStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
         started = time.perf_counter()
+        leg, proxy_tls = self._proxy_leg, self._proxy_tls
+        if not proxy_tls:
+            self._past_proxy()  # the server's handshake, through a tunnel or not
         stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
         clock = CURRENT.get()
         if clock is not None:
             clock.tls_ms = since(started)
+        if proxy_tls:  # the https:// proxy's own handshake: the next one is the server's
+            wrapped = ConnectionStream(stream)
+            wrapped.to_proxy(leg, tls=False)
+            return wrapped
         protocol = _alpn(stream)
         told = ON_TLS.get()
         if told is not None:
@@ -211,6 +243,41 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
         if isinstance(last, httpcore.ConnectError) and isinstance(last.__cause__, OSError):
             raise last.__cause__
         raise OSError(f"no address of the host answered: {last}")
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - fetchcli fetches http(s) URLs only
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class ProxyBackend(httpcore.AsyncNetworkBackend):
+    """The network backend of a pool that goes through a proxy (every connection it opens goes
+    to the proxy): tells the request opening a connection that it is talking to the proxy
+    (``PhaseClock.proxy_stage``) until the connection reaches the server (``ConnectionStream.
+    to_proxy``), so that ``coretransport.py`` reports a failure then as the proxy's."""
+
+    def __init__(self, inner: TimedBackend, *, tls: bool) -> None:
+        self._inner = inner
+        self._tls = tls  # an https:// proxy: the first TLS handshake is the proxy's
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        clock = CURRENT.get()
+        if clock is not None:
+            clock.proxy_stage = True
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        if isinstance(stream, ConnectionStream):
+            stream.to_proxy(clock, tls=self._tls)
+        return stream
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

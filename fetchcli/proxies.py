@@ -1,7 +1,8 @@
 """Which proxy, if any, a URL goes through: ``--proxy``, or the environment as curl and httpx
 read it, with ``NO_PROXY`` / ``--noproxy`` exceptions.
 
-- ``--proxy URL`` serves every scheme. Without it (and unless ``--no-env-proxy``), ``http://``
+- ``--proxy URL`` serves every scheme; as in curl, one without a scheme is ``http://``, and
+  ``--proxy ''`` means no proxy at all (the environment's included). Without it (and unless ``--no-env-proxy``), ``http://``
   URLs use ``http_proxy``/``HTTP_PROXY``, ``https://`` URLs ``https_proxy``/``HTTPS_PROXY``, both
   falling back to ``all_proxy``/``ALL_PROXY``; the lower-case name wins when both are set.
 - ``NO_PROXY`` (or ``--noproxy``, which replaces it) applies to ``--proxy`` too, as in curl: a
@@ -61,7 +62,12 @@ def resolve_proxies(flag: str | None, noproxy: str | None, environ: Mapping[str,
     no_proxy = split_hosts(exceptions[1] if exceptions else noproxy or "")
     excepted = exceptions[0] if exceptions else None
     if flag is not None:
-        return Proxies(proxy=flag, no_proxy=no_proxy, source=(("all", "--proxy"),), no_proxy_source=excepted)
+        flag = flag.strip()
+        if not flag:  # curl's -x "": no proxy, whatever the environment says
+            return Proxies(no_proxy=no_proxy, no_proxy_source=excepted)
+        return Proxies(
+            proxy=_with_scheme(flag), no_proxy=no_proxy, source=(("all", "--proxy"),), no_proxy_source=excepted
+        )
     by_scheme, source = [], []
     fallback = _env(environ, "all_proxy")
     for scheme in SCHEMES:
@@ -75,8 +81,12 @@ def resolve_proxies(flag: str | None, noproxy: str | None, environ: Mapping[str,
 
 
 def _with_scheme(value: str) -> str:
-    """``proxy:3128`` -> ``http://proxy:3128``, as curl reads a proxy without a scheme."""
-    return value if "://" in value else f"http://{value}"
+    """``proxy:3128`` -> ``http://proxy:3128``, as curl reads a proxy without a scheme; a
+    scheme in capitals (``HTTP://``) in lower case."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return f"http://{value}"
+    return value if scheme.islower() or not scheme.isalnum() else f"{scheme.lower()}://{rest}"
 
 
 def bypasses(host: str, no_proxy: tuple[str, ...]) -> bool:

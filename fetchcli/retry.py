@@ -34,7 +34,16 @@ from fetchcli.settings import RetrySettings
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BEFORE_SENDING = frozenset(
-    {"DNSError", "ConnectionRefused", "ConnectError", "ConnectTimeout", "PoolTimeout", "TLSError", "TooManyOpenFiles"}
+    {
+        "DNSError",
+        "ConnectionRefused",
+        "ConnectError",
+        "ConnectTimeout",
+        "PoolTimeout",
+        "TLSError",
+        "TooManyOpenFiles",
+        "ProxyError",  # the proxy could not be reached, or refused or failed the CONNECT: the server saw nothing
+    }
 )
 AFTER_SENDING = frozenset({"WriteError", "WriteTimeout", "ReadError", "ReadTimeout", "RemoteProtocolError"})
 _HINTED_STATUSES = (429, 503)

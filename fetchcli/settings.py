@@ -35,6 +35,20 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Controls a header value may not hold (RFC 9110 5.5: obs-text and HTAB are allowed; non-ASCII
 # text is sent as UTF-8).
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+_PROXY_SCHEMES_TOLD = "fetchcli takes http://, https://, socks5:// and socks5h:// proxies"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
+# Python's stand-ins for bytes that are not UTF-8 (os.fsdecode, argv, the environment).
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def not_utf8(text: str) -> str | None:
+    """``None`` when ``text`` came from valid UTF-8, else how to say which byte was not:
+    ``is not valid UTF-8 (byte 0xff)``, to follow an option's name."""
+    found = _NOT_UTF8.search(text)
+    if found is None:
+        return None
+    return f"is not valid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02x}): give it as UTF-8 text"
 
 
 class SettingsError(ValueError):
@@ -270,6 +284,8 @@ def validate(settings: Settings) -> None:
     for name, value in req.headers:
         if not _TOKEN.match(name):
             raise SettingsError("--header", _bad_header_name(name))
+        if (problem := not_utf8(value)) is not None:
+            raise SettingsError("--header", f"value for {name!r} {problem}")
         if _CONTROL.search(value):
             raise SettingsError("--header", f"value for {name!r} must not contain control characters")
     for name in req.secret_headers:
@@ -277,6 +293,8 @@ def validate(settings: Settings) -> None:
             raise SettingsError("--secret-header", f"must be a header name, not {name!r}")
     if req.user_agent is not None and _CONTROL.search(req.user_agent):
         raise SettingsError("--user-agent", "must not contain control characters")
+    if req.user_agent is not None and (problem := not_utf8(req.user_agent)) is not None:
+        raise SettingsError("--user-agent", problem)
     success = settings.success
     if any(not 100 <= low <= high <= 999 for low, high in success.ok_status):
         raise SettingsError("--ok-status", "takes statuses and ranges from 100 to 999, e.g. 2xx,301,400-403")
@@ -296,6 +314,9 @@ def check_proxy(option: str, proxy: str) -> None:
     """A proxy URL a run can use; else a usage error naming ``option`` (``--proxy``, or the
     environment variable it came from: ``proxies.resolve_proxies``), quoting nothing of the
     URL, whose user information may be a password."""
+    scheme, sep, _ = proxy.partition("://")
+    if sep and _SCHEME.fullmatch(scheme) and scheme.lower() not in PROXY_SCHEMES:
+        raise SettingsError(option, f"has an unsupported proxy scheme {scheme!r}: {_PROXY_SCHEMES_TOLD}")
     if not re.match(r"^(https?|socks5h?)://[^\s]+$", proxy):
         raise SettingsError(option, "must be a URL such as http://host:port")
     _check_proxy_address(option, proxy)

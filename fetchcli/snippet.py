@@ -8,7 +8,6 @@ escape and bidi characters are removed before it can reach a terminal.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import hashlib
 import html
 import re
@@ -138,12 +137,45 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# The character sets a declared charset may name (Python's canonical codec names): Unicode, the
+# single-byte code pages (C's charmap_decode) and the CJK multibyte ones (C), all linear. Left out
+# on purpose, as if unknown: codecs that are not a page's character set, some of them slow on
+# crafted bytes (punycode is pure Python and superlinear: 64 KiB of ``-kkk…`` took over a second),
+# idna, unicode-escape, raw-unicode-escape, charmap, undefined, bytes-to-bytes codecs (base64, zlib,
+# rot13, …), Windows' locale-dependent mbcs/oem, and any codec a library registers.
+_CHARSETS = frozenset(
+    """
+    utf-8 utf-8-sig utf-16 utf-16-be utf-16-le utf-32 utf-32-be utf-32-le utf-7 ascii
+    iso8859-1 iso8859-2 iso8859-3 iso8859-4 iso8859-5 iso8859-6 iso8859-7 iso8859-8 iso8859-9
+    iso8859-10 iso8859-11 iso8859-13 iso8859-14 iso8859-15 iso8859-16 tis-620
+    cp037 cp273 cp424 cp437 cp500 cp720 cp737 cp775 cp850 cp852 cp855 cp856 cp857 cp858 cp860
+    cp861 cp862 cp863 cp864 cp865 cp866 cp869 cp874 cp875 cp1006 cp1026 cp1125 cp1140
+    cp1250 cp1251 cp1252 cp1253 cp1254 cp1255 cp1256 cp1257 cp1258
+    koi8-r koi8-t koi8-u kz1048 ptcp154 hp-roman8 palmos mac-arabic mac-croatian mac-cyrillic
+    mac-farsi mac-greek mac-iceland mac-latin2 mac-roman mac-romanian mac-turkish
+    big5 big5hkscs cp932 cp949 cp950 euc_jis_2004 euc_jisx0213 euc_jp euc_kr gb18030 gb2312 gbk
+    hz iso2022_jp iso2022_jp_1 iso2022_jp_2 iso2022_jp_2004 iso2022_jp_3 iso2022_jp_ext iso2022_kr
+    johab shift_jis shift_jis_2004 shift_jisx0213
+    """.split()  # noqa: SIM905 - a block of names reads better than a hundred quoted ones
+)
+
+
+def _known_charset(charset: str) -> str | None:
+    """The canonical name of a declared charset if it is one of ``_CHARSETS``, else None."""
+    try:
+        name = codecs.lookup(charset).name
+    except (LookupError, ValueError):  # ValueError: a name with a NUL in it
+        return None
+    return name if name in _CHARSETS else None
+
+
 def text_encoding(data: bytes, charset: str | None) -> str:
-    """The codec to read a body with: its declared charset when Python knows it, else the one its
-    byte-order mark names, else UTF-8."""
+    """The codec to read a body with: its declared charset when it is a character set fetchcli
+    decodes (``_CHARSETS``), else the one its byte-order mark names, else UTF-8."""
     if charset:
-        with contextlib.suppress(LookupError):
-            return codecs.lookup(charset).name
+        name = _known_charset(charset)
+        if name is not None:
+            return name
     for bom, name in _BOMS:
         if data.startswith(bom):
             return name
@@ -152,11 +184,7 @@ def text_encoding(data: bytes, charset: str | None) -> str:
 
 def decode_text(data: bytes, charset: str | None) -> str:
     """Decode with the response's charset (see ``text_encoding``); never raises."""
-    encoding = text_encoding(data, charset)
-    try:
-        return data.decode(encoding, errors="replace")
-    except Exception:  # noqa: BLE001 - codecs such as 'rot13' are not bytes->str; fall back rather than fail
-        return data.decode("utf-8", errors="replace")
+    return data.decode(text_encoding(data, charset), errors="replace")
 
 
 def looks_binary(text: str) -> bool:

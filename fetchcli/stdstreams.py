@@ -9,10 +9,16 @@ aborted (SIGABRT) when something wrote to "stderr"; a closed stdout gave a trace
 - 1 read-only: writing the results then fails (EBADF), which is the documented write error (one
   line on stderr, exit status 74), rather than output thrown away while the run reports success;
 - 2 write-only: messages go nowhere, as the user asked.
+
+And a standard stream in an encoding that cannot write every character (``PYTHONIOENCODING=
+latin-1`` or ``ascii``, a legacy locale) writes those characters as backslash escapes
+(``\\u4e2d``), as Python's own stderr does, instead of raising ``UnicodeEncodeError`` half-way
+through a run (``unencodable_as_escapes``). Files given with ``-o`` are always UTF-8.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -41,3 +47,11 @@ def fill_closed_standard_streams() -> list[int]:
         setattr(sys, f"__{name}__", stream)
         filled.append(fd)
     return filled
+
+
+def unencodable_as_escapes() -> None:
+    """stdout and stderr write a character their encoding cannot as a backslash escape."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")

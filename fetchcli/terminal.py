@@ -8,9 +8,14 @@ and other format characters, line and paragraph separators) is shown escaped, as
 ``\\u202e``. The table, stderr and every CSV and TSV cell use it, and so do the certificate's
 names where they are read (``tls.py``). JSON output keeps the exact text of everything else,
 which JSON escapes itself.
+
+A stream in an encoding that cannot write every character (``PYTHONIOENCODING=latin-1``, a
+legacy locale) shows the others escaped the same way (``encodable``), never a traceback.
 """
 
 from __future__ import annotations
+
+import codecs
 
 
 def _escape(ch: str) -> str:
@@ -30,3 +35,35 @@ def for_terminal(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def stream_encoding(stream: object) -> str:
+    """The canonical name of the encoding ``stream`` writes in (``utf-8`` when it names none,
+    as an in-memory stream, or one Python does not know)."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str) or not encoding:
+        return "utf-8"
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return "utf-8"
+
+
+def can_write(text: str, encoding: str) -> bool:
+    """Whether ``encoding`` (a canonical name) can write every character of ``text``."""
+    if encoding.startswith("utf-") and text.isprintable():  # surrogates are not printable
+        return True
+    try:
+        text.encode(encoding)
+    except UnicodeError:
+        return False
+    return True
+
+
+def encodable(text: str, encoding: str) -> str:
+    """``text`` with each character ``encoding`` cannot write shown escaped (``\\u4e2d``), as
+    ``for_terminal`` shows what it escapes: what a renderer measures is then what it writes
+    (a stream in a legacy encoding, e.g. ``PYTHONIOENCODING=latin-1``, would escape it anyway)."""
+    if can_write(text, encoding):
+        return text
+    return "".join(ch if can_write(ch, encoding) else _escape(ch) for ch in text)

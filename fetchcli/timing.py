@@ -22,9 +22,11 @@ class PhaseClock:
     carried an earlier request (a kept-alive one); ``answered``, then, a byte of the answer
     arrived (not told for a new connection).
     ``fresh`` goes the other way: set by the request path, it asks the transport for a new
-    connection, not a kept-alive one."""
+    connection, not a kept-alive one. ``proxy_stage``: the request is opening a connection
+    through a proxy and is still talking to the proxy (connecting to it, its TLS, the CONNECT or
+    the SOCKS handshake), told by the httpx backend's network backend (``netbackend.py``)."""
 
-    __slots__ = ("answered", "connect_ms", "dns_ms", "fresh", "pool_s", "reused", "tls_ms", "ttfb_ms")
+    __slots__ = ("answered", "connect_ms", "dns_ms", "fresh", "pool_s", "proxy_stage", "reused", "tls_ms", "ttfb_ms")
 
     def __init__(self, *, fresh: bool = False) -> None:
         self.dns_ms: float | None = None
@@ -35,6 +37,7 @@ class PhaseClock:
         self.fresh = fresh
         self.reused = False
         self.answered = False
+        self.proxy_stage = False
 
     def freeze(self) -> Timing:
         return Timing(self.dns_ms, self.connect_ms, self.tls_ms, self.ttfb_ms)

@@ -282,6 +282,12 @@ def test_a_malformed_proxy_variable_names_the_variable_and_not_its_value(
 
 def test_a_proxy_variable_that_is_no_url_names_the_variable() -> None:
     done = fetchcli_in_clean_env("http://127.0.0.1:9/", env={"ALL_PROXY": "ftp://user:secret@proxy"})
+    assert (done.returncode, done.stderr) == (
+        2,
+        "fetchcli: error: ALL_PROXY has an unsupported proxy scheme 'ftp': "
+        "fetchcli takes http://, https://, socks5:// and socks5h:// proxies\n",
+    )
+    done = fetchcli_in_clean_env("http://127.0.0.1:9/", env={"ALL_PROXY": "http://user:secret@pro xy:3128"})
     assert (done.returncode, done.stderr) == (2, "fetchcli: error: ALL_PROXY must be a URL such as http://host:port\n")
 
 

@@ -30,11 +30,14 @@ from rich.style import Style
 from fetchcli import units
 from fetchcli.render.table import MAX_WIDTH, terminal_width
 from fetchcli.summary import Summary
+from fetchcli.terminal import can_write, stream_encoding
 
 REFRESH_SECONDS = 0.2
 BAR_WIDTH = 20
 ECHO_ROOM = 3  # "^C" and the column a terminal wraps at
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_BAR = "━─"
+_ASCII_SPINNER, _ASCII_BAR = "|/-\\", "#-"  # for a stream whose encoding cannot write the others
 
 
 class ProgressLine:
@@ -46,6 +49,8 @@ class ProgressLine:
         self._width = max(17, width - ECHO_ROOM)  # what a frame fills
         self._color = ColorSystem.STANDARD if color else None
         self._styles: dict[str, Style] = {}
+        unicode = can_write(_SPINNER + _BAR, stream_encoding(stream))
+        self._spinner, self._bar = (_SPINNER, _BAR) if unicode else (_ASCII_SPINNER, _ASCII_BAR)
         self._total: int | None = None
         self._started = time.perf_counter()
         self._line = ""  # the line as last rendered (with its colours)
@@ -76,12 +81,12 @@ class ProgressLine:
         def add(priority: int, *parts: tuple[str, str]) -> None:
             fields.append((priority, "".join(t for t, _ in parts), "".join(self._styled(t, s) for t, s in parts)))
 
-        add(1, (_SPINNER[self.frames % len(_SPINNER)], "green"))
+        add(1, (self._spinner[self.frames % len(self._spinner)], "green"))
         add(10, (f"{units.count(done)}/{units.count(total) if total is not None else '?'}", ""))
         fraction = min(done / total, 1.0) if total else None
         if fraction is not None:
             filled = round(fraction * BAR_WIDTH)
-            add(2, ("━" * filled, "magenta"), ("─" * (BAR_WIDTH - filled), "bright_black"))
+            add(2, (self._bar[0] * filled, "magenta"), (self._bar[1] * (BAR_WIDTH - filled), "bright_black"))
             add(7, (f"{fraction * 100:.0f}%", ""))
         counts = [
             (f"{units.count(summary.ok)} ok", "green"),

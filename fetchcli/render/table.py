@@ -36,7 +36,7 @@ from rich.style import Style
 from fetchcli import units
 from fetchcli.models import FetchResult
 from fetchcli.summary import Summary
-from fetchcli.terminal import for_terminal
+from fetchcli.terminal import can_write, encodable, for_terminal, stream_encoding
 
 GAP = "  "
 MIN_WIDTH = 40
@@ -66,26 +66,29 @@ def screenful(stream: TextIO) -> int:
 _STATUS_STYLE = {2: "green", 3: "cyan", 4: "yellow", 5: "red"}
 
 
-def _fit(text: str, width: int) -> str:
-    """``text`` cut at the end to ``width`` cells, with ``…`` when cut."""
+def _fit(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` cut at the end to ``width`` cells, with ``ellipsis`` when cut."""
     if cell_len(text) <= width:
         return text
     out, used = [], 0
+    room = width - len(ellipsis)
     for ch in text:
         w = cell_len(ch)
-        if used + w > width - 1:
+        if used + w > room:
             break
         out.append(ch)
         used += w
-    return "".join(out) + "…"
+    return "".join(out) + ellipsis if room >= 0 else ellipsis[:width]
 
 
-def _middle(text: str, width: int, head_share: float = 0.5) -> str:
-    """``text`` shortened to ``width`` cells by replacing its middle with ``…``; the start keeps
-    ``head_share`` of the room, the end the rest."""
+def _middle(text: str, width: int, head_share: float = 0.5, ellipsis: str = "…") -> str:
+    """``text`` shortened to ``width`` cells by replacing its middle with ``ellipsis``; the start
+    keeps ``head_share`` of the room, the end the rest."""
     if cell_len(text) <= width:
         return text
-    budget = width - 1
+    budget = width - len(ellipsis)
+    if budget < 1:
+        return _fit(text, width, ellipsis)
     head_budget = max(1, round(budget * head_share)) if head_share != 0.5 else (budget + 1) // 2
     head, used = [], 0
     for ch in text:
@@ -99,10 +102,10 @@ def _middle(text: str, width: int, head_share: float = 0.5) -> str:
             break
         tail.append(ch)
         tail_used += cell_len(ch)
-    return "".join(head) + "…" + "".join(reversed(tail))
+    return "".join(head) + ellipsis + "".join(reversed(tail))
 
 
-def shorten_url(url: str, width: int) -> str:
+def shorten_url(url: str, width: int, ellipsis: str = "…") -> str:
     """``url`` in ``width`` cells: shortened in its path (``http://host:8080/a…/page.html``),
     keeping more of the path's end than of its start, the scheme and host whole; in the middle when even they do not fit (or it has no scheme)."""
     if cell_len(url) <= width:
@@ -111,9 +114,9 @@ def shorten_url(url: str, width: int) -> str:
     if found is not None:
         origin = found.group()
         room = width - cell_len(origin)
-        if room >= 2:  # "/…" at least
-            return origin + _middle(url[len(origin) :], room, head_share=1 / 3)  # the end says most
-    return _middle(url, max(width, 1))
+        if room >= 1 + len(ellipsis):  # "/…" at least
+            return origin + _middle(url[len(origin) :], room, 1 / 3, ellipsis)  # the end says most
+    return _middle(url, max(width, 1), ellipsis=ellipsis)
 
 
 def _pad(text: str, width: int, *, right: bool = False) -> str:
@@ -135,7 +138,8 @@ class _Row:
     detail_style: str
 
 
-def _row(result: FetchResult) -> _Row:
+def _row(result: FetchResult, encoding: str = "utf-8") -> _Row:
+    """The cells of ``result``; what ``encoding`` cannot write is shown escaped (``encodable``)."""
     if result.status is not None:
         status, status_style = str(result.status), _STATUS_STYLE.get(result.status // 100, "magenta")
     else:
@@ -152,6 +156,8 @@ def _row(result: FetchResult) -> _Row:
         size = units.count(shown) + ("+" if result.truncated and result.content_length is None else "")
     elapsed = units.ms(result.elapsed_ms) if result.elapsed_ms is not None else ""
     url = for_terminal(result.url)
+    if not encoding.startswith("utf-"):
+        url, status, detail = (encodable(text, encoding) for text in (url, status, detail))
     return _Row(str(result.index), url, status, status_style, elapsed, size, detail, detail_style)
 
 
@@ -200,6 +206,11 @@ class TableSink:
         self._not_started = 0
         self._not_started_range: tuple[int, int] = (0, 0)
         self._stop_reason = ""
+        # A stream in a legacy encoding (PYTHONIOENCODING=latin-1, ascii) gets ASCII for the
+        # rule and the ellipsis when it cannot write them, and escapes for what else it cannot.
+        self._encoding = stream_encoding(stream)
+        unicode = can_write("─…", self._encoding)
+        self._rule, self._ellipsis = ("─", "…") if unicode else ("-", "...")
 
     @property
     def settled(self) -> bool:
@@ -230,7 +241,7 @@ class TableSink:
         head = self._line([(name, w, r, "bold") for name, w, r in zip(_HEADERS, widths, right, strict=True)])
         shown = [w for w in widths if w]
         used = sum(shown) + len(GAP) * (len(shown) - 1)
-        return head + self._styled("─" * used, "dim") + "\n"
+        return head + self._styled(self._rule * used, "dim") + "\n"
 
     def _render(self, row: _Row, lay: Layout) -> str:
         # A cell that is never cut (a number, a status, an error type) but is wider than its
@@ -241,11 +252,11 @@ class TableSink:
         return self._line(
             [
                 (row.index, lay.index, True, ""),
-                (shorten_url(row.url, url_width), url_width, False, ""),
+                (shorten_url(row.url, url_width, self._ellipsis), url_width, False, ""),
                 (row.status, lay.status, False, row.status_style),
                 (row.time, lay.time, True, ""),
                 (row.size, lay.size, True, ""),
-                (_fit(row.detail, lay.detail), lay.detail, False, row.detail_style),
+                (_fit(row.detail, lay.detail, self._ellipsis), lay.detail, False, row.detail_style),
             ]
         )
 
@@ -253,7 +264,7 @@ class TableSink:
         if result.error is not None and result.error.type == "NotStarted":
             self._count_not_started(result)
             return
-        row = _row(result)
+        row = _row(result, self._encoding)
         if self._layout is None:
             self._held.append(row)
             if len(self._held) >= self._hold:
@@ -278,7 +289,8 @@ class TableSink:
         if not self._not_started:
             self._not_started_range = (result.index, result.index)
             message = result.error.message if result.error is not None else ""
-            self._stop_reason = for_terminal(message.removeprefix("not started").lstrip(": "))
+            reason = for_terminal(message.removeprefix("not started").lstrip(": "))
+            self._stop_reason = encodable(reason, self._encoding)
         low, high = self._not_started_range
         self._not_started_range = (min(low, result.index), max(high, result.index))
         self._not_started += 1
@@ -296,6 +308,6 @@ class TableSink:
             if high - low + 1 == self._not_started:
                 line += f" (#{low})" if low == high else f" (#{low} to #{high})"
             lay = self._layout
-            text = _fit(line, max(1, lay.width - lay.index - len(GAP)))
+            text = _fit(line, max(1, lay.width - lay.index - len(GAP)), self._ellipsis)
             self._stream.write(" " * lay.index + GAP + self._styled(text, "yellow") + "\n")
         self._stream.flush()
