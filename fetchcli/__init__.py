@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
+from fetchcli._version import __version__
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.settings import (
     Backend,
@@ -38,8 +37,8 @@ from fetchcli.settings import (
 from fetchcli.summary import Summary
 
 if TYPE_CHECKING:
-    from fetchcli.client import build_client
-    from fetchcli.engine import fetch
+    from fetchcli.engine.run import fetch
+    from fetchcli.transport.client import build_client
 
 __all__ = [
     "Backend",
@@ -66,11 +65,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "fetch":
-        from fetchcli.engine import fetch
+        from fetchcli.engine.run import fetch
 
         return fetch
     if name == "build_client":
-        from fetchcli.client import build_client
+        from fetchcli.transport.client import build_client
 
         return build_client
     raise AttributeError(f"module 'fetchcli' has no attribute {name!r}")

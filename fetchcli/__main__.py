@@ -1,4 +1,4 @@
-from fetchcli.cli import main
+from fetchcli.cli.app import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

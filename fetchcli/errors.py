@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 import httpx
 
 from fetchcli.models import ErrorInfo
-from fetchcli.snippet import BodyDecodingError, clean_line
+from fetchcli.text import clean_line
 
 # The vocabulary: every value of error.type, with what it means (the README's table is this).
 ERROR_TYPES: dict[str, str] = {
@@ -71,6 +71,10 @@ def internal_error_type(error: ErrorInfo | None) -> str | None:
     if error is None or error.type != "Unexpected" or not error.message.startswith(INTERNAL_ERROR):
         return None
     return error.message[len(INTERNAL_ERROR) :].split(" ", 1)[0]
+
+
+class BodyDecodingError(Exception):
+    """The body claimed an encoding (gzip, deflate) that its bytes do not follow."""
 
 
 class TotalTimeout(Exception):

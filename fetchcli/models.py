@@ -10,8 +10,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from fetchcli.redact import mask_credentials
-from fetchcli.timing import Timing
-from fetchcli.tls import TlsInfo
 
 # Bumped when a field of the record changes meaning or goes away (adding one does not).
 RECORD_SCHEMA_VERSION = 1
@@ -38,6 +36,53 @@ class Redirect:
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "status": self.status}
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The record's ``timing``, for the last request of a URL (the final hop with ``-L``).
+    ``dns_ms``: looking the name up (None for an IP address, a reused connection, or a name
+    looked up in the last 10 s); ``connect_ms``: the TCP connection; ``tls_ms``: the TLS
+    handshake; ``ttfb_ms``: from sending the request (connecting included) to its response's
+    headers."""
+
+    dns_ms: float | None
+    connect_ms: float | None
+    tls_ms: float | None
+    ttfb_ms: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dns_ms": self.dns_ms, "connect_ms": self.connect_ms, "tls_ms": self.tls_ms, "ttfb_ms": self.ttfb_ms}
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """What the record's ``tls`` object holds. ``verified``: True when the certificate was
+    verified, False when verification failed (the record's error says why), None with ``-k``
+    (not checked). ``days_left``: whole days until ``not_after``, negative once expired."""
+
+    version: str | None
+    cipher: str | None
+    not_after: str | None
+    days_left: int | None
+    issuer: str | None
+    subject: str | None
+    san: tuple[str, ...]
+    san_truncated: bool
+    verified: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "cipher": self.cipher,
+            "not_after": self.not_after,
+            "days_left": self.days_left,
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "san": list(self.san),
+            "san_truncated": self.san_truncated,
+            "verified": self.verified,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from fetchcli.engine import fetch
+from fetchcli.engine.run import fetch
 from fetchcli.models import FetchResult
 from fetchcli.settings import Backend, Settings
 

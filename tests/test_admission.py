@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from fetchcli.admission import DEMAND, Lookahead, host_of
+from fetchcli.engine.admission import Lookahead, host_of
 from fetchcli.models import UrlItem
-from fetchcli.pool import ShardedPoolTransport
+from fetchcli.transport.hints import DEMAND
+from fetchcli.transport.pool import ShardedPoolTransport
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ class _Proto:
 
 
 def test_a_full_aiohttp_connector_closes_the_least_needed_idle_connection() -> None:
-    from fetchcli.aio import BoundedConnector
+    from fetchcli.transport.aio import BoundedConnector
 
     async def main(demand: dict[str, int | None] | None) -> str:
         connector = BoundedConnector(limit=3, max_idle=3)
@@ -148,7 +149,7 @@ def test_a_full_aiohttp_connector_closes_the_least_needed_idle_connection() -> N
 def test_choosing_the_connection_to_close_weighs_a_bounded_number_whatever_the_pool() -> None:
     """A full pool of 200 idle shards, each host with a URL waiting (so no early stop): opening a
     connection for a new host weighs at most a fixed number of entries (routing_steps)."""
-    from fetchcli.admission import EVICTION_CANDIDATES
+    from fetchcli.transport.hints import EVICTION_CANDIDATES
 
     async def main(shards: int) -> int:
         pool = ShardedPoolTransport(lambda: _Shard("?"), max_connections=shards, max_keepalive=shards, pool_timeout=1)
@@ -166,8 +167,8 @@ def test_choosing_the_connection_to_close_weighs_a_bounded_number_whatever_the_p
 
 
 def test_the_aiohttp_connector_weighs_a_bounded_number_of_idle_hosts() -> None:
-    from fetchcli.admission import EVICTION_CANDIDATES
-    from fetchcli.aio import BoundedConnector
+    from fetchcli.transport.aio import BoundedConnector
+    from fetchcli.transport.hints import EVICTION_CANDIDATES
 
     async def main() -> int:
         connector = BoundedConnector(limit=200, max_idle=200)

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import uvloop
 
-from fetchcli.client import build_client, uses_aiohttp
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, SettingsError
+from fetchcli.transport.client import build_client, uses_aiohttp
 from tests.helpers import collect, run
 from tests.server import LoopbackServer, running_server
 

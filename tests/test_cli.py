@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fetchcli import __version__
-from fetchcli.cli import app, main
-from fetchcli.status import ExitStatus
+from fetchcli.cli.app import app, main
+from fetchcli.cli.status import ExitStatus
 from tests.server import LoopbackServer
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.proxies import bypasses, proxy_for, resolve_proxies
 from fetchcli.settings import Backend
+from fetchcli.transport.proxies import bypasses, proxy_for, resolve_proxies
 from tests.helpers import fetchcli_in_clean_env as fetchcli
 from tests.server import LoopbackServer
 

@@ -117,7 +117,7 @@ def test_https_proxy(tls_server: LoopbackServer) -> None:
 def test_every_timeout_flag_reaches_httpx() -> None:
     """--connect/read/write/pool-timeout become httpx.Timeout's phases (the aiohttp backend has no
     write phase, as the README says; fetchcli sends no body that could wait on it)."""
-    from fetchcli.client import timeout_of
+    from fetchcli.transport.client import timeout_of
 
     timeouts = TimeoutSettings(timeout=9, connect=1, read=2, write=3, pool=4)
     assert timeout_of(Settings(timeouts=timeouts)) == httpx.Timeout(connect=1, read=2, write=3, pool=4)

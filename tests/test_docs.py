@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fetchcli.cli import app
+from fetchcli.cli.app import app
 from fetchcli.models import FetchResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def test_readme_test_command_is_what_ci_runs() -> None:
 
 
 def test_example_urls_file_exists_and_parses() -> None:
-    from fetchcli.sources import iter_binary_lines, iter_items
+    from fetchcli.urls import iter_binary_lines, iter_items
 
     with open(ROOT / "urls.example.txt", "rb") as f:
         items = list(iter_items(iter_binary_lines(f)))

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from fetchcli.client import build_client
-from fetchcli.engine import fetch
+from fetchcli.engine.run import fetch
 from fetchcli.models import UrlItem
 from fetchcli.settings import Backend, BodySettings, Order, PoolSettings, RequestSettings, Settings, TimeoutSettings
-from fetchcli.sources import iter_items
+from fetchcli.transport.client import build_client
+from fetchcli.urls import iter_items
 from tests.helpers import collect, run
 from tests.server import LoopbackServer
 

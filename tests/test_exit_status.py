@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.status import ExitStatus
+from fetchcli.cli.status import ExitStatus
 from tests.server import LoopbackServer
 
 FETCHCLI = [sys.executable, "-m", "fetchcli"]

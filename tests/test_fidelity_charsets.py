@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fetchcli import snippet
+from fetchcli.engine import snippet
 from fetchcli.settings import Backend
 from tests.helpers import fetchcli_in_clean_env
 from tests.server import _SmallServer

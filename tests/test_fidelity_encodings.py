@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from fetchcli.models import FetchResult
-from fetchcli.render.progress import ProgressLine
-from fetchcli.render.table import TableSink
+from fetchcli.output.render.progress import ProgressLine
+from fetchcli.output.render.table import TableSink
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
 from fetchcli.summary import Summary
 from tests.server import LoopbackServer

@@ -36,8 +36,8 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from fetchcli.protocol import Http2Responses
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
+from fetchcli.transport.protocol import Http2Responses
 from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
 from tests.server import _SmallServer
 

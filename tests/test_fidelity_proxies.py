@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from fetchcli.proxies import resolve_proxies
 from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
+from fetchcli.transport.proxies import resolve_proxies
 from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
 from tests.server import LoopbackServer, _SmallServer, running_server
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from fetchcli.engine import fetch
-from fetchcli.resume import ResumeFile
-from fetchcli.selection import Hash64Set, Selection, parse_shard, url_hash
+from fetchcli.engine.run import fetch
+from fetchcli.engine.selection import Hash64Set, Selection, parse_shard, url_hash
+from fetchcli.input.resume import ResumeFile
 from fetchcli.settings import Settings, SettingsError
-from fetchcli.sources import iter_items
+from fetchcli.urls import iter_items
 from tests.server import LoopbackServer
 
 FETCHCLI = [sys.executable, "-m", "fetchcli"]
@@ -30,7 +30,7 @@ def test_the_url_hash_is_the_same_everywhere() -> None:
     """BLAKE2b, not Python's salted hash(): pinned, so a change would split lists differently."""
     assert url_hash("https://example.com/") == 1493557592560457051
     probe = subprocess.run(
-        [sys.executable, "-c", "from fetchcli.selection import url_hash; print(url_hash('https://example.com/'))"],
+        [sys.executable, "-c", "from fetchcli.engine.selection import url_hash; print(url_hash('https://example.com/'))"],
         capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "123"}, check=True,
     )  # fmt: skip
     assert probe.stdout.strip() == "1493557592560457051"

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.cli import main
-from fetchcli.help import render_help
+from fetchcli.cli.app import main
+from fetchcli.cli.help import render_help
 from fetchcli.models import ErrorInfo, FetchResult
-from fetchcli.render import make_sink
+from fetchcli.output.render import make_sink
 from fetchcli.settings import Backend, OutputFormat, RequestSettings, Settings, SettingsError, parse_status_ranges
 from fetchcli.summary import Summary
 from tests.helpers import fetchcli_in_clean_env
@@ -346,7 +346,7 @@ def test_no_text_names_a_package_that_is_not_on_the_index() -> None:
     """``pip install 'fetchcli[http2]'`` named a package that is not on the package index."""
     import typer
 
-    from fetchcli.cli import app
+    from fetchcli.cli.app import app
 
     texts = {"README.md": (ROOT / "README.md").read_text(), "--help": render_help(typer.main.get_command(app))}
     texts |= {str(p.relative_to(ROOT)): p.read_text() for p in (ROOT / "fetchcli").rglob("*.py")}

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.runner import Environment, OutputOptions, execute
+from fetchcli.cli.runner import Environment, OutputOptions, execute
+from fetchcli.cli.status import ExitStatus
 from fetchcli.settings import OutputFormat, Settings
-from fetchcli.status import ExitStatus
 from tests.server import LoopbackServer
 
 FORMATS = ["json", "jsonl", "table"]

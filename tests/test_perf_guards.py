@@ -16,8 +16,8 @@ import httpcore
 import httpx
 import pytest
 
-from fetchcli.client import build_client, sharded_transport
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings
+from fetchcli.transport.client import build_client, sharded_transport
 from tests.helpers import collect
 from tests.server import LoopbackServer
 
@@ -99,7 +99,7 @@ def test_small_workload_opens_at_most_max_connections(fresh_server: LoopbackServ
 
 def test_reorder_buffer_stays_bounded(server: LoopbackServer) -> None:
     """Memory per run does not grow with the input: results held at once stay under the window."""
-    from fetchcli.engine import _Run
+    from fetchcli.engine.run import _Run
 
     peaks: list[int] = []
     original = _Run.ready
@@ -122,7 +122,7 @@ def test_aiohttp_connector_does_no_per_request_scans(
 ) -> None:
     """The bounded connector walks its idle connections only to open a new connection (or
     when --max-keepalive is below --max-connections), never for every request."""
-    from fetchcli.aio import BoundedConnector
+    from fetchcli.transport.aio import BoundedConnector
 
     walks = [0]
     original = BoundedConnector._idle_total
@@ -143,7 +143,7 @@ def test_plain_requests_skip_client_send_and_give_the_same_records(
 ) -> None:
     """request.send goes straight to the transport of fetchcli's own client unless httpx's send
     has work to do (-L, URL credentials); the records are the same either way."""
-    from fetchcli.client import OWN_TRANSPORT
+    from fetchcli.transport.client import OWN_TRANSPORT
 
     sends = [0]
     original = httpx.AsyncClient.send

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.render.progress import ProgressLine
+from fetchcli.output.render.progress import ProgressLine
 from fetchcli.summary import Summary
 from tests.helpers import read_pty
 from tests.server import LoopbackServer

@@ -8,7 +8,9 @@ import os
 
 import pytest
 
-from fetchcli.runner import Environment, OutputOptions, execute, run_loop
+from fetchcli.cli.runner import Environment, OutputOptions, execute
+from fetchcli.cli.status import ExitStatus
+from fetchcli.engine.eventloop import run_loop
 from fetchcli.settings import (
     Backend,
     BodySettings,
@@ -18,7 +20,6 @@ from fetchcli.settings import (
     RequestSettings,
     Settings,
 )
-from fetchcli.status import ExitStatus
 from tests.helpers import run
 from tests.server import LoopbackServer
 

@@ -36,7 +36,7 @@ def test_core_does_not_import_the_cli_stack() -> None:
     # 0.28): what is asked of fetchcli is that it adds neither.
     code = (
         "import sys, httpx, aiohttp; before = set(sys.modules);"
-        "import fetchcli, fetchcli.engine, fetchcli.client, fetchcli.sources, fetchcli.runner;"
+        "import fetchcli, fetchcli.engine.run, fetchcli.transport.client, fetchcli.urls, fetchcli.cli.runner;"
         "print(sorted(m for m in ('typer', 'rich') if m in set(sys.modules) - before))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -44,6 +44,6 @@ def test_core_does_not_import_the_cli_stack() -> None:
 
 
 def test_version_does_not_import_httpx() -> None:
-    code = "import sys; from fetchcli.cli import main; main(['--version']); print('httpx' in sys.modules)"
+    code = "import sys; from fetchcli.cli.app import main; main(['--version']); print('httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "False"

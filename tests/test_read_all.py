@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from fetchcli.engine.snippet import read_body
 from fetchcli.settings import BodySettings, Settings
-from fetchcli.snippet import read_body
 from tests.helpers import run
 from tests.server import LoopbackServer
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.help import EPILOG
+from fetchcli.cli.help import EPILOG
 from tests.certs import issue, server_context
 from tests.server import LoopbackServer, running_server
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from fetchcli.retry import retry_after_seconds
+from fetchcli.engine.retry import retry_after_seconds
 from fetchcli.settings import Backend, Order, RequestSettings, RetrySettings, Settings
 from tests.helpers import run
 from tests.server import LoopbackServer, running_server

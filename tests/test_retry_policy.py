@@ -1,11 +1,11 @@
-"""The retry policy on its own (fetchcli/retry.py): pure functions, no network."""
+"""The retry policy on its own (fetchcli/engine/retry.py): pure functions, no network."""
 
 from __future__ import annotations
 
 import pytest
 
+from fetchcli.engine.retry import AFTER_SENDING, BEFORE_SENDING, backoff_seconds, may_retry, retry_after_seconds
 from fetchcli.errors import ERROR_TYPES
-from fetchcli.retry import AFTER_SENDING, BEFORE_SENDING, backoff_seconds, may_retry, retry_after_seconds
 from fetchcli.settings import RetrySettings
 
 POLICY = RetrySettings(retries=3, backoff=0.5, max_wait=4)

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 
 from fetchcli.models import FetchResult
-from fetchcli.schema import record_schema
+from fetchcli.output.schema import record_schema
 from fetchcli.settings import Settings
 from tests.helpers import run
 from tests.server import LoopbackServer

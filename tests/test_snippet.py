@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fetchcli.snippet import BodyDecodingError, body_text, decode_text, read_body, sanitise
+from fetchcli.engine.snippet import body_text, decode_text, read_body
+from fetchcli.errors import BodyDecodingError
+from fetchcli.text import sanitise
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -115,7 +117,7 @@ def test_sanitise_reads_only_what_it_needs_and_gives_what_cleaning_everything_gi
     cleaning all of it (random texts full of controls, whitespace runs and invisible characters)."""
     import random
 
-    from fetchcli.snippet import _CONTROL, _WHITESPACE, sanitise
+    from fetchcli.text import _CONTROL, _WHITESPACE, sanitise
 
     def reference(text: str, length: int) -> str:
         return _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()[:length].rstrip()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fetchcli.sources import MAX_URL_LENGTH, iter_all, iter_binary_lines, iter_items, normalise_url
+from fetchcli.urls import MAX_URL_LENGTH, iter_all, iter_binary_lines, iter_items, normalise_url
 
 
 @pytest.mark.parametrize(

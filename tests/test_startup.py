@@ -20,7 +20,7 @@ def _python(code: str) -> str:
 
 def test_aiohttp_is_imported_without_loading_ca_bundles_and_ssl_is_left_as_it_was() -> None:
     out = _python(
-        "import ssl; from fetchcli.lightimport import import_aiohttp; import_aiohttp();"
+        "import ssl; from fetchcli.transport.lightimport import import_aiohttp; import_aiohttp();"
         "import aiohttp.connector as c;"
         "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'], int(c._SSL_CONTEXT_VERIFIED.verify_mode),"
         " ssl.create_default_context().cert_store_stats()['x509_ca'] > 0,"
@@ -31,7 +31,7 @@ def test_aiohttp_is_imported_without_loading_ca_bundles_and_ssl_is_left_as_it_wa
 
 
 def test_only_the_importing_thread_gets_contexts_without_certificates() -> None:
-    from fetchcli.lightimport import _no_ca_loading_in_this_thread
+    from fetchcli.transport.lightimport import _no_ca_loading_in_this_thread
 
     other: list[int] = []
     with _no_ca_loading_in_this_thread():
@@ -49,7 +49,7 @@ def test_a_run_does_not_import_pydantic(server: LoopbackServer) -> None:
     """typer 0.29+ would coerce every option through pydantic (about 70 ms of start-up); fetchcli
     passes its text options on as Click gives them. The values still arrive: a repeated -H."""
     code = (
-        "import sys, json, io, contextlib; from fetchcli.cli import main;"
+        "import sys, json, io, contextlib; from fetchcli.cli.app import main;"
         f"out = io.StringIO();\nwith contextlib.redirect_stdout(out): status = main(['-H', 'X-A: 1', '-H', 'X-B: 2', "
         f"'-f', 'jsonl', {server.url('/headers?startup')!r}])\n"
         "print(int(status), 'pydantic' in sys.modules, json.loads(out.getvalue())['status'])"

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from fetchcli.cli.runner import Environment, OutputOptions, execute
+from fetchcli.cli.status import ExitStatus
 from fetchcli.models import ErrorInfo, FetchResult
-from fetchcli.runner import Environment, OutputOptions, execute
 from fetchcli.settings import Backend, ColorMode, OutputFormat, Settings
-from fetchcli.status import ExitStatus
 from fetchcli.summary import Summary
 from tests.server import LoopbackServer
 

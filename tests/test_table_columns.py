@@ -17,8 +17,8 @@ import pytest
 from rich.cells import cell_len
 
 from fetchcli.models import ErrorInfo, FetchResult
-from fetchcli.render.progress import ProgressLine
-from fetchcli.render.table import TableSink
+from fetchcli.output.render.progress import ProgressLine
+from fetchcli.output.render.table import TableSink
 from fetchcli.summary import Summary
 from tests.server import LoopbackServer
 
@@ -94,7 +94,7 @@ def test_a_url_is_shortened_in_its_path_keeping_scheme_and_host(width: int) -> N
 
 
 def test_shorten_url_rules() -> None:
-    from fetchcli.render.table import shorten_url
+    from fetchcli.output.render.table import shorten_url
 
     assert shorten_url(f"{HOST}/status/200", 40) == f"{HOST}/status/200"  # fits: as it is
     assert shorten_url(f"{HOST}/a/b/c/d/e/f/page.html", 30) == f"{HOST}/a/….html"

@@ -19,9 +19,9 @@ import pytest
 from rich.cells import cell_len
 
 from fetchcli.models import ErrorInfo, FetchResult
-from fetchcli.render.table import Layout, TableSink, _middle
+from fetchcli.output.render.table import Layout, TableSink, _middle
 from fetchcli.summary import Summary
-from fetchcli.terminal import for_terminal
+from fetchcli.text import for_terminal
 from tests.helpers import read_pty
 from tests.server import LoopbackServer
 

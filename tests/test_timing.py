@@ -27,7 +27,7 @@ def test_a_new_connection_is_timed_and_a_reused_one_is_not(server: LoopbackServe
 
 def test_names_are_looked_up_once_per_ten_seconds(fresh_server: LoopbackServer, backend: Backend) -> None:
     """Two new connections to 'localhost' (no keep-alive): the second uses the cached lookup, as
-    aiohttp's connector does; the httpx backend does the same (fetchcli/netbackend.py)."""
+    aiohttp's connector does; the httpx backend does the same (fetchcli/transport/netbackend.py)."""
     urls = [fresh_server.url(f"/ok/n{n}").replace("127.0.0.1", "localhost") for n in range(2)]
     settings = Settings(concurrency=1, pool=PoolSettings(max_keepalive=0))
     first, second = run(urls, settings, backend=backend)

@@ -184,8 +184,8 @@ def test_the_ca_bundle_loads_in_a_thread_the_interpreter_waits_for(monkeypatch: 
     exit status 2): the thread that loads the CA bundle is not a daemon, so exit waits for it."""
     import threading
 
-    from fetchcli import client
     from fetchcli.settings import RequestSettings
+    from fetchcli.transport import client
 
     started: list[threading.Thread] = []
     real_start = threading.Thread.start

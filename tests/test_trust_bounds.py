@@ -22,9 +22,11 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from fetchcli import servertext, snippet, tls
-from fetchcli.schema import record_schema
+from fetchcli.engine import servertext, snippet
+from fetchcli.output.schema import record_schema
 from fetchcli.settings import Backend, RequestSettings, Settings
+from fetchcli.text import clean_line
+from fetchcli.transport import tls
 from tests.certs import Issued, issue, server_context
 from tests.helpers import fetchcli_in_clean_env, run
 from tests.server import LoopbackServer, _SmallServer, running_server
@@ -86,7 +88,7 @@ def test_title_search_does_linear_work_on_pages_built_against_it(monkeypatch: py
 
 def _title_by_the_old_regex(text: str) -> str | None:
     match = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL).search(text, 0, 32768)
-    return None if match is None else snippet.clean_line(html.unescape(match.group(1)), 500)
+    return None if match is None else clean_line(html.unescape(match.group(1)), 500)
 
 
 def test_the_title_found_is_the_one_the_single_regex_found() -> None:

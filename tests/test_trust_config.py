@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fetchcli.cli import main
-from fetchcli.config import LOCAL_CONFIG_NOTE
+from fetchcli.cli.app import main
+from fetchcli.cli.config import LOCAL_CONFIG_NOTE
 from fetchcli.settings import Backend
 from tests.helpers import fetchcli_in_clean_env
 from tests.server import LoopbackServer

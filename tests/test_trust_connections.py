@@ -16,11 +16,11 @@ from contextlib import contextmanager
 import httpcore
 import pytest
 
-from fetchcli.client import build_client
 from fetchcli.models import FetchResult
-from fetchcli.netbackend import ConnectionStream
 from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
-from fetchcli.timing import CURRENT, PhaseClock
+from fetchcli.transport.client import build_client
+from fetchcli.transport.hints import CURRENT, PhaseClock
+from fetchcli.transport.netbackend import ConnectionStream
 from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
 from tests.server import LoopbackServer
 
@@ -359,8 +359,8 @@ def test_an_aiohttp_without_the_connector_internals_is_a_clear_error(monkeypatch
     renamed is a one-line usage error naming it, not a resend that silently never happens."""
     import aiohttp
 
-    from fetchcli.aio import require_private_api
     from fetchcli.settings import SettingsError
+    from fetchcli.transport.aio import require_private_api
 
     require_private_api()
     monkeypatch.delattr(aiohttp.BaseConnector, "_get")

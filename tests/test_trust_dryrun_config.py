@@ -25,13 +25,13 @@ from pathlib import Path
 import certifi
 import pytest
 
-from fetchcli.cli import main
-from fetchcli.config import LOCAL_CONFIG_NOTE
-from fetchcli.dryrun import describe_run
-from fetchcli.proxies import resolve_proxies
-from fetchcli.runner import Environment, OutputOptions
+from fetchcli.cli.app import main
+from fetchcli.cli.config import LOCAL_CONFIG_NOTE
+from fetchcli.cli.dryrun import describe_run
+from fetchcli.cli.runner import Environment, OutputOptions
 from fetchcli.settings import Backend, Settings
 from fetchcli.summary import Summary
+from fetchcli.transport.proxies import resolve_proxies
 from tests.helpers import fetchcli_in_clean_env, self_signed_context
 from tests.server import LoopbackServer, running_server
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fetchcli import workers
+from fetchcli.engine import workers
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.settings import Backend, Order, Settings
 from tests.helpers import run
@@ -54,7 +54,7 @@ def _fetchcli_as_installed() -> list[str]:
     cron job), else its equivalent with the repository on the path."""
     if CONSOLE_SCRIPT.exists():
         return [str(CONSOLE_SCRIPT)]
-    launcher = f"import sys; sys.path[0] = {str(REPO)!r}; from fetchcli.cli import main; sys.exit(main())"
+    launcher = f"import sys; sys.path[0] = {str(REPO)!r}; from fetchcli.cli.app import main; sys.exit(main())"
     return [sys.executable, "-c", launcher]
 
 
@@ -68,6 +68,9 @@ def test_workers_import_nothing_from_the_working_directory(
         (tmp_path / "fetchcli").mkdir()
         (tmp_path / "fetchcli" / "__init__.py").write_text(payload)
         (tmp_path / "fetchcli" / "workers.py").write_text(payload)
+        (tmp_path / "fetchcli" / "engine").mkdir()
+        (tmp_path / "fetchcli" / "engine" / "__init__.py").write_text(payload)
+        (tmp_path / "fetchcli" / "engine" / "workers.py").write_text(payload)
     elif planted == "empty-folder":
         (tmp_path / "fetchcli").mkdir()
     else:
@@ -96,16 +99,16 @@ def test_the_import_path_of_a_worker_leaves_out_the_working_directory(
     assert workers.import_path() == [elsewhere, str(tmp_path)]  # what the user put there stays
     command = workers.worker_command()
     assert command[:3] == [sys.executable, "-I", "-c"]
-    assert Path(command[4]) == Path(workers.__file__).parent  # the very package the parent runs
+    assert Path(command[4]) == Path(workers.__file__).parents[1]  # the very package the parent runs
 
 
 def _parent_with_bootstrap(bootstrap: str) -> str:
     """A fetchcli parent process whose workers start with ``bootstrap``."""
     return (
         f"import sys; sys.path[0] = {str(REPO)!r}\n"
-        "import fetchcli.workers\n"
-        f"fetchcli.workers.BOOTSTRAP = {bootstrap!r}\n"
-        "from fetchcli.cli import main\n"
+        "import fetchcli.engine.workers\n"
+        f"fetchcli.engine.workers.BOOTSTRAP = {bootstrap!r}\n"
+        "from fetchcli.cli.app import main\n"
         "sys.exit(main())\n"
     )
 
@@ -143,7 +146,8 @@ class PoisonError(Exception):
 
 
 def _poison_index(monkeypatch: pytest.MonkeyPatch, index: int) -> None:
-    from fetchcli import engine, request
+    from fetchcli.engine import request
+    from fetchcli.engine import run as engine
 
     real = request.fetch_one
 
@@ -184,7 +188,7 @@ def test_a_url_whose_fetch_raises_is_a_record_in_process(
 def test_a_url_whose_fetch_raises_fails_the_cli_run(
     server: LoopbackServer, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fetchcli.cli import app
+    from fetchcli.cli.app import app
     from tests.test_cli import runner
 
     _poison_index(monkeypatch, 2)
@@ -203,8 +207,8 @@ def test_a_url_whose_fetch_raises_fails_the_cli_run(
 def _poisoned_worker() -> str:
     """A worker whose per-URL fetch raises for the URL of index 2."""
     poisoned = workers.BOOTSTRAP.replace(
-        "from fetchcli.workers import main\n",
-        "import fetchcli.request as request\n"
+        "from fetchcli.engine.workers import main\n",
+        "import fetchcli.engine.request as request\n"
         "real = request.fetch_one\n"
         "class PoisonError(Exception):\n"
         "    pass\n"
@@ -213,7 +217,7 @@ def _poisoned_worker() -> str:
         "        raise PoisonError('internal detail that must not be shown')\n"
         "    return await real(client, item, *args, **kwargs)\n"
         "request.fetch_one = fetch_one\n"
-        "from fetchcli.workers import main\n",
+        "from fetchcli.engine.workers import main\n",
     )
     assert poisoned != workers.BOOTSTRAP
     return poisoned
@@ -243,7 +247,7 @@ def test_a_url_whose_fetch_raises_in_a_worker_is_a_record(fresh_server: Loopback
 def _worker_with(patch: str) -> str:
     """A worker bootstrap with ``patch`` run just before the worker's main (after fetchcli loads)."""
     patched = workers.BOOTSTRAP.replace(
-        "from fetchcli.workers import main\n", patch + "from fetchcli.workers import main\n"
+        "from fetchcli.engine.workers import main\n", patch + "from fetchcli.engine.workers import main\n"
     )
     assert patched != workers.BOOTSTRAP
     return patched
@@ -251,7 +255,7 @@ def _worker_with(patch: str) -> str:
 
 def test_a_stray_print_in_a_worker_does_not_put_its_records_out_of_step(fresh_server: LoopbackServer) -> None:
     chatty = _worker_with(
-        "import fetchcli.request as request\n"
+        "import fetchcli.engine.request as request\n"
         "real = request.fetch_one\n"
         "async def fetch_one(client, item, *args, **kwargs):\n"
         "    print('a library says hello', flush=True)\n"
@@ -271,7 +275,7 @@ def test_a_stray_print_in_a_worker_does_not_put_its_records_out_of_step(fresh_se
 
 def test_a_garbled_message_from_a_worker_fails_its_urls_instead_of_hanging(fresh_server: LoopbackServer) -> None:
     garbling = _worker_with(
-        "import fetchcli.workers as w\n"
+        "import fetchcli.engine.workers as w\n"
         "real = w.frame\n"
         "def frame(message):\n"
         "    if isinstance(message, tuple) and len(message) == 2 and getattr(message[1], 'index', None) == 2:\n"

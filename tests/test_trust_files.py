@@ -21,11 +21,11 @@ from typing import IO, Any
 
 import pytest
 
-from fetchcli import runner
-from fetchcli.cli import main
-from fetchcli.inputs import Inputs
+from fetchcli.cli import runner
+from fetchcli.cli.app import main
+from fetchcli.cli.status import ExitStatus
+from fetchcli.input.readers import Inputs
 from fetchcli.settings import Backend, SettingsError
-from fetchcli.status import ExitStatus
 from tests.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -293,7 +293,7 @@ def test_a_symlink_swapped_in_before_the_resume_file_is_read_is_not_followed(
 ) -> None:
     """Reading --resume FILE may cut a torn last line off: through a link swapped in after the
     check, that would cut the user's own file (here one whose last line looks torn)."""
-    import fetchcli.resume
+    import fetchcli.input.resume
 
     out = tmp_path / "shared" / "resume.jsonl"
     out.parent.mkdir()
@@ -308,7 +308,7 @@ def test_a_symlink_swapped_in_before_the_resume_file_is_read_is_not_followed(
             out.symlink_to(victim)
         return real_inputs(*args, **kwargs)
 
-    monkeypatch.setattr(fetchcli.resume, "Inputs", swap_then_open)  # the input is counted before FILE is read
+    monkeypatch.setattr(fetchcli.input.resume, "Inputs", swap_then_open)  # the input is counted before FILE is read
     assert main(["--resume", str(out), "http://127.0.0.1:9/"]) == ExitStatus.USAGE
     assert "a symbolic link took its place after it was checked" in capsys.readouterr().err
     assert victim.read_text() == '{"precious": true'
@@ -334,7 +334,7 @@ def test_compacting_a_resume_file_keeps_the_users_symlink(
 
 
 def test_output_open_compares_what_it_opens_with_what_was_checked(tmp_path: Path) -> None:
-    from fetchcli.output import OpenError, Output
+    from fetchcli.output.writer import OpenError, Output
     from fetchcli.targets import check_target
 
     out, other = tmp_path / "out.jsonl", tmp_path / "other.jsonl"
@@ -393,7 +393,7 @@ def test_a_huge_index_allocates_nothing(tmp_path: Path) -> None:
 
 
 def test_a_150_mb_line_is_refused_without_being_read_whole(tmp_path: Path) -> None:
-    from fetchcli.resume import ResumeFile
+    from fetchcli.input.resume import ResumeFile
 
     resume = tmp_path / "resume.jsonl"
     with resume.open("w") as f:
@@ -416,10 +416,10 @@ def test_a_150_mb_line_is_refused_without_being_read_whole(tmp_path: Path) -> No
 def test_the_line_limit_fits_the_largest_record() -> None:
     """The cap is generous: a record with every URL at its longest, each character the worst to
     escape in JSON, fits under it."""
+    from fetchcli.input.resume import record_line_limit
     from fetchcli.models import FetchResult, Redirect
-    from fetchcli.resume import record_line_limit
     from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH
-    from fetchcli.sources import MAX_URL_LENGTH
+    from fetchcli.urls import MAX_URL_LENGTH
 
     url = "http://h/" + "\U0001f600" * (MAX_URL_LENGTH - 9)
     record = FetchResult(

@@ -25,11 +25,11 @@ from typing import IO, Any
 
 import pytest
 
-from fetchcli.cli import main
+from fetchcli.cli.app import main
+from fetchcli.cli.status import ExitStatus
+from fetchcli.input.resume import ResumeFile
 from fetchcli.models import FetchResult
-from fetchcli.resume import ResumeFile
 from fetchcli.settings import Backend, SettingsError
-from fetchcli.status import ExitStatus
 from tests.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -488,7 +488,7 @@ def test_dash_input_from_dev_null_is_an_empty_input() -> None:
 
 
 def test_the_usage_error_comes_from_the_inputs() -> None:
-    from fetchcli.inputs import Inputs
+    from fetchcli.input.readers import Inputs
 
     with open(os.devnull, "rb") as devnull, pytest.raises(SettingsError, match="no URLs given"):
         Inputs([], [], devnull, False, [])

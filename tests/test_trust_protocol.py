@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fetchcli.client import build_client
 from fetchcli.errors import classify
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
+from fetchcli.transport.client import build_client
 from tests.helpers import collect, fetchcli_in_clean_env, run, self_signed_context
 from tests.server import LoopbackServer, _SmallServer
 
@@ -341,7 +341,7 @@ def test_a_request_on_a_dropped_kept_alive_connection_is_sent_again_once_and_cou
 def test_an_aiohttp_without_the_private_attribute_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import aiohttp
 
-    from fetchcli.cli import main
+    from fetchcli.cli.app import main
 
     monkeypatch.setattr(aiohttp.ClientSession, "ATTRS", frozenset(aiohttp.ClientSession.ATTRS) - {"_retry_connection"})
     with raw_server(_cookie_site) as server, contextlib.redirect_stderr(io.StringIO()) as err:
@@ -358,7 +358,7 @@ def test_the_httpx_backend_connects_through_fetchclis_network_backend(
 ) -> None:
     """The network backend is handed to httpcore's pool by its public parameter (it was a write
     to the pool's private ``_network_backend``): its connections are made by it."""
-    from fetchcli.netbackend import TimedBackend
+    from fetchcli.transport.netbackend import TimedBackend
 
     made: list[str] = []
     connect = TimedBackend.connect_tcp

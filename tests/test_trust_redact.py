@@ -15,10 +15,10 @@ from contextlib import contextmanager
 
 import pytest
 
+from fetchcli.engine.servertext import ServerText
 from fetchcli.redact import MASK, Redactor, mask_input, secret_forms
-from fetchcli.servertext import ServerText
 from fetchcli.settings import Backend, BodySettings, RequestSettings, Settings
-from fetchcli.sources import normalise_url
+from fetchcli.urls import normalise_url
 from tests.helpers import fetchcli_in_clean_env as fetchcli
 from tests.helpers import run
 from tests.server import LoopbackServer, _SmallServer, running_server

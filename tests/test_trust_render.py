@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
-from fetchcli.render.progress import ProgressLine
-from fetchcli.render.table import TableSink
+from fetchcli.output.render.progress import ProgressLine
+from fetchcli.output.render.table import TableSink
 from fetchcli.settings import Backend, RequestSettings, Settings
 from tests.certs import issue, server_context
 from tests.helpers import fetchcli_in_clean_env, run
 from tests.server import LoopbackServer, _SmallServer
 
-MAX_WIDTH = 1000  # fetchcli.render.table.MAX_WIDTH, as the README says
+MAX_WIDTH = 1000  # fetchcli.output.render.table.MAX_WIDTH, as the README says
 OSC_CLEAR = "\x1b]0;pwned\x07\x1b[2J"
 HOSTILE_CN = f"x{OSC_CLEAR}\r\nforged,row\t\u202eevil"
 HOSTILE_DNS = "a\x1b[2J.b\r\nforged\tc"
@@ -129,7 +129,7 @@ def test_delimited_output_has_no_control_characters_and_one_line_per_record(
 
 
 def test_tsv_escapes_follow_the_tab_separated_convention() -> None:
-    from fetchcli.render.csv import tsv_text
+    from fetchcli.output.render.csv import tsv_text
 
     assert tsv_text("plain café") == "plain café"
     assert tsv_text("a\tb\r\nc\\d") == "a\\tb\\r\\nc\\\\d"
@@ -167,7 +167,7 @@ def test_a_huge_or_nonsense_columns_gives_a_small_table(server: LoopbackServer, 
 
 
 def test_the_width_is_capped_for_the_table_and_the_progress_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fetchcli.render import table
+    from fetchcli.output.render import table
 
     assert table.MAX_WIDTH == MAX_WIDTH
     monkeypatch.setenv("COLUMNS", "20000000")

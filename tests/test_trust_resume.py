@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fetchcli.resume import ResumeFile
+from fetchcli.input.resume import ResumeFile
 from fetchcli.settings import Backend
 from fetchcli.summary import Summary
 from tests.server import LoopbackServer

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from fetchcli import __version__
-from fetchcli.proxies import proxy_way
 from fetchcli.redact import Redactor, mask_input
 from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
+from fetchcli.transport.proxies import proxy_way
 from tests.helpers import fetchcli_in_clean_env as fetchcli
 from tests.helpers import run, self_signed_context
 from tests.server import LoopbackServer, _SmallServer, running_server

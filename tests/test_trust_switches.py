@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import typer
 
-from fetchcli import dryrun, runner
-from fetchcli.cli import app, main
-from fetchcli.config import NOT_CONFIGURABLE, env_name
-from fetchcli.runner import OutputOptions
+from fetchcli.cli import dryrun, runner
+from fetchcli.cli.app import app, main
+from fetchcli.cli.config import NOT_CONFIGURABLE, env_name
+from fetchcli.cli.runner import OutputOptions
 from fetchcli.settings import Backend, Settings
 from tests.certs import issue, server_context
 from tests.helpers import fetchcli_in_clean_env
@@ -131,7 +131,7 @@ def test_every_switch_from_every_source_on_and_off(
     """Each source sets the switch against the opposite value in every source below it: a flag
     beats the environment and the config file, the environment beats the config file."""
     if not shortcut:  # typer's own coercion, as where its internals have changed: the same values
-        monkeypatch.setattr("fetchcli.cli._values_as_given", lambda command: 0)
+        monkeypatch.setattr("fetchcli.cli.app._values_as_given", lambda command: 0)
     variable = env_name(name)
     spelling = (ON if value else OFF)[SWITCHES.index(name) % len(ON)]
     opposite = (OFF if value else ON)[SWITCHES.index(name) % len(ON)]
@@ -182,7 +182,7 @@ def test_a_switch_variable_takes_only_switch_values(
 
 
 def test_help_shows_every_switch_with_its_no_form_and_variable() -> None:
-    from fetchcli.help import render_help
+    from fetchcli.cli.help import render_help
 
     text = " ".join(render_help(COMMAND, width=120).split())
     for name in SWITCHES:
@@ -216,7 +216,7 @@ def test_fetchcli_insecure_0_leaves_verification_on(self_signed: LoopbackServer,
 def test_the_start_up_shortcut_covers_every_option() -> None:
     """typer 0.29+: every option gets the shortcut. This fails when typer renames the internals
     it rests on (then fetchcli is correct but ~45 ms slower to start: see cli._values_as_given)."""
-    from fetchcli.cli import _values_as_given
+    from fetchcli.cli.app import _values_as_given
 
     command = typer.main.get_command(app)
     patched = _values_as_given(command)
@@ -233,7 +233,7 @@ def test_a_run_with_every_kind_of_value_imports_no_pydantic(server: LoopbackServ
     config = tmp_path / "c.toml"
     config.write_text('snippet-length = "4"\nread-all = true\nheader = ["X-From-Config: 1"]\n')
     code = (
-        "import sys, json, io, contextlib; from fetchcli.cli import main\n"
+        "import sys, json, io, contextlib; from fetchcli.cli.app import main\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
         f"    status = main(['-H', 'X-A: 1', '-H', 'X-B: 2', '-t', '5', '--no-progress', '-k', '--summary',"
@@ -259,7 +259,7 @@ def test_a_run_with_every_kind_of_value_imports_no_pydantic(server: LoopbackServ
 def test_a_value_of_another_type_is_coerced_as_typer_or_click_would(name: str, given: Any, wanted: Any) -> None:
     """Whatever reaches an option (with the shortcut, where typer has one): text for a switch
     becomes its bool, never a truthy string."""
-    from fetchcli.cli import _values_as_given
+    from fetchcli.cli.app import _values_as_given
 
     command = typer.main.get_command(app)
     _values_as_given(command)

@@ -1,4 +1,4 @@
-"""Issue 18 item 6: one normalisation of a URL (``fetchcli.urlkey``), shared by ``--unique``,
+"""Issue 18 item 6: one normalisation of a URL (``fetchcli.engine.urlkey``), shared by ``--unique``,
 ``--shard`` and the state file: spellings of one resource are one URL."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from fetchcli.selection import Selection
-from fetchcli.sources import iter_items
-from fetchcli.urlkey import input_key, key_hash, normalise, url_hash, url_key
+from fetchcli.engine.selection import Selection
+from fetchcli.engine.urlkey import input_key, key_hash, normalise, url_hash, url_key
+from fetchcli.urls import iter_items
 from tests.server import LoopbackServer
 
 FETCHCLI = [sys.executable, "-m", "fetchcli"]

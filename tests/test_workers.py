@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from fetchcli.engine.workers import worker_count, worker_settings
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
-from fetchcli.workers import worker_count, worker_settings
 from tests.server import LoopbackServer
 
 FETCHCLI = [sys.executable, "-m", "fetchcli"]
@@ -135,8 +135,8 @@ def test_deadline_with_workers_reports_the_rest_as_not_started(fresh_server: Loo
 def test_under_per_host_limits_a_host_goes_to_one_worker_whatever_its_port() -> None:
     """The Gate counts a host without its port (request.py), so routing does too: two ports of
     one host land in the same worker, which then enforces --per-host over both."""
+    from fetchcli.engine.workers import WorkerPool, _Worker
     from fetchcli.models import UrlItem
-    from fetchcli.workers import WorkerPool, _Worker
 
     pool = WorkerPool(Settings(politeness=PolitenessSettings(per_host=1), workers=4))
     pool._workers = [_Worker(n, None) for n in range(4)]  # type: ignore[arg-type]  # routing only: no processes
@@ -153,8 +153,8 @@ def test_a_host_goes_to_its_own_worker_unless_that_one_is_busier() -> None:
     may be idle), so a list of more hosts than connections still reuses them; when that worker
     has a quarter of its share more in flight than the least busy, or no connection free, the
     least busy takes the URL, so a list of one host keeps every worker busy."""
+    from fetchcli.engine.workers import WorkerPool, _Worker
     from fetchcli.models import UrlItem
-    from fetchcli.workers import WorkerPool, _Worker
 
     pool = WorkerPool(Settings(workers=2))  # -c 100, 100 connections: 50 each, slack 12
     pool._workers = workers = [_Worker(n, None) for n in range(2)]  # type: ignore[arg-type]  # routing only

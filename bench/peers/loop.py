@@ -1,5 +1,5 @@
 """The event loop the asyncio peers run on: the one fetchcli runs on (uvloop when it is installed,
-unless FETCHCLI_LOOP=asyncio, as in fetchcli/runner.py), so that no peer is compared on a slower loop."""
+unless FETCHCLI_LOOP=asyncio, as in fetchcli/engine/eventloop.py), so that no peer is compared on a slower loop."""
 
 from __future__ import annotations
 

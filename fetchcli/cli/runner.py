@@ -1,0 +1,604 @@
+"""Glue between the CLI and the core: open the inputs, run the engine, feed a sink, fold a
+summary, and decide the exit status. Streams and "is a terminal" are injected (``Environment``)
+so tests can cover terminal and pipe behaviour without a pty."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+
+from fetchcli.cli.status import ExitStatus
+from fetchcli.engine.eventloop import run_loop
+from fetchcli.input.readers import Inputs, ThreadedSource, reads_stdin
+from fetchcli.models import FetchResult, UrlItem
+from fetchcli.output.render import Sink, make_sink
+from fetchcli.output.writer import OpenError, Output, OutputError
+from fetchcli.settings import ColorMode, OutputFormat, Settings, SettingsError
+from fetchcli.summary import Summary
+from fetchcli.targets import Target, check_files
+from fetchcli.text import for_terminal
+
+if TYPE_CHECKING:
+    from fetchcli.engine.run import Stop
+    from fetchcli.engine.selection import Selection
+    from fetchcli.input.resume import ResumeFile
+    from fetchcli.output.render.progress import ProgressLine
+
+
+@dataclass
+class Environment:
+    """The outside world of one run; defaults are the real process streams."""
+
+    stdin: BinaryIO = field(default_factory=lambda: sys.stdin.buffer)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin_isatty: bool | None = None
+    stdout_isatty: bool | None = None
+    stderr_isatty: bool | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def __post_init__(self) -> None:
+        if self.stdin_isatty is None:
+            self.stdin_isatty = _isatty(self.stdin)
+        if self.stdout_isatty is None:
+            self.stdout_isatty = _isatty(self.stdout)
+        if self.stderr_isatty is None:
+            self.stderr_isatty = _isatty(self.stderr)
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: OutputFormat | None = None  # None: table on a terminal, jsonl otherwise
+    path: str | None = None
+    quiet: bool = False
+    fsync: bool = False
+    max_failures: int = 0  # exit 0 while at most this many URLs failed
+    summary: bool = False  # the summary line on stderr even when it is not a terminal
+    summary_json: str | None = None  # write the summary as JSON to this path
+    fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
+    header_row: bool = True  # --header-row/--no-header: CSV and TSV begin with the field names
+    progress: bool | None = None  # --progress/--no-progress; None: when stderr is a terminal (and not -q)
+    color: ColorMode = ColorMode.auto
+    resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
+    resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
+    config_file: str | None = None  # the config file the options came from: an input no output may be
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.path is None or self.path == "-"
+
+    def targets(self) -> list[tuple[str, str]]:
+        """Every file this run writes, by the option naming it: the one list the checks before
+        the run go through (``targets.check_files``); a new output option is added here."""
+        named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
+        return [(option, path) for option, path in [*named, ("--resume", self.resume)] if path is not None]
+
+
+_BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
+_BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
+
+
+def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputFormat, str]:
+    """The format and why (for ``--dry-run``): JSON Lines for ``--resume``; ``-f``; else what
+    ``-o``'s extension names (a usage error when it names no format: ``-o out.txt`` or
+    ``out.xlsx`` silently got JSON Lines); else, for ``-o`` without an extension, JSON Lines;
+    else a table on a terminal and JSON Lines anywhere else."""
+    if options.resume is not None:
+        return OutputFormat.jsonl, "--resume appends JSON Lines"
+    if options.format is not None:
+        return options.format, "--format"
+    if not options.to_stdout and options.path is not None:
+        extension = os.path.splitext(options.path)[1]
+        by_extension = _BY_EXTENSION.get(extension.lower())
+        if by_extension is not None:
+            return by_extension, f"-o's extension {extension}"
+        if extension:
+            known = ", ".join(_BY_EXTENSION)
+            raise SettingsError(
+                "--output",
+                f"{options.path!r} ends in {extension!r}, which names no output format ({known} do):"
+                " give one with -f, e.g. -f jsonl",
+            )
+        return OutputFormat.jsonl, "-o has no extension"
+    if to_terminal:
+        return OutputFormat.table, "stdout is a terminal"
+    return OutputFormat.jsonl, "stdout is not a terminal"
+
+
+def records_to_terminal(options: OutputOptions, env: Environment) -> bool:
+    return options.to_stdout and options.resume is None and bool(env.stdout_isatty)
+
+
+def output_format(options: OutputOptions, env: Environment) -> tuple[OutputFormat, str]:
+    """The run's format and why (``choose_format``); ``--fields`` with a table is a usage error."""
+    fmt, why = choose_format(options, records_to_terminal(options, env))
+    if options.fields is not None and fmt is OutputFormat.table:
+        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
+    return fmt, why
+
+
+def _use_color(mode: ColorMode, env: Environment, to_terminal: bool) -> bool:
+    """``--color always|never``, or ``auto``: on a terminal, unless ``NO_COLOR`` is set (to anything)."""
+    if mode is not ColorMode.auto:
+        return mode is ColorMode.always
+    return to_terminal and "NO_COLOR" not in env.environ
+
+
+def _progress_line(options: OutputOptions, env: Environment) -> ProgressLine | None:
+    if not (options.progress if options.progress is not None else env.stderr_isatty and not options.quiet):
+        return None
+    from fetchcli.output.render.progress import ProgressLine
+
+    return ProgressLine(env.stderr, color=_use_color(options.color, env, bool(env.stderr_isatty)))
+
+
+class _AboveProgress:
+    """A sink writing to the terminal the progress line is on: each row goes above the line."""
+
+    def __init__(self, sink: Sink, progress: ProgressLine) -> None:
+        self._sink = sink
+        self._progress = progress
+
+    def write(self, result: FetchResult) -> None:
+        self._progress.clear()
+        self._sink.write(result)
+        self._progress.redraw()
+
+    @property
+    def settled(self) -> bool:
+        return getattr(self._sink, "settled", True)
+
+    @property
+    def holding(self) -> bool:
+        return getattr(self._sink, "holding", False)
+
+    def settle(self) -> None:
+        self._progress.clear()
+        self._sink.settle()  # type: ignore[attr-defined]
+        self._progress.redraw()
+
+    def close(self, summary: Summary) -> None:
+        self._sink.close(summary)
+
+
+@dataclass
+class _RunState:
+    summary: Summary = field(default_factory=Summary)
+    signal: int | None = None
+    deadline_hit: bool = False  # --deadline stopped the run
+    progress: ProgressLine | None = None
+    selection: Selection | None = None
+    resume: ResumeFile | None = None
+    env: Environment | None = None
+    targets: dict[str, Target] = field(default_factory=dict)  # the outputs as checked, by option
+    outputs: list[Output] = field(default_factory=list)  # the files being written, for a second Ctrl-C
+    internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
+    internal_type: str | None = None  # the first one's exception type
+
+    def notice(self, line: str) -> None:
+        """One line on stderr while the run goes on (above the progress line, if any)."""
+        if self.env is None:
+            return
+        if self.progress is not None:
+            self.progress.clear()
+        say(self.env, line)
+        if self.progress is not None:
+            self.progress.redraw()
+
+
+_SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
+
+
+def execute(
+    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
+) -> int:
+    """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
+    state = _RunState(env=env, targets=check_run(settings, urls, paths, options, env))
+    if options.resume is not None:
+        from fetchcli.input.resume import load_for_run
+
+        target = state.targets["--resume"]
+        state.resume = load_for_run(target, options.resume_failed, settings, urls, paths, env.stdin)
+    if state.resume is not None or settings.shard is not None or settings.unique:
+        from fetchcli.engine.selection import Selection
+
+        done = state.resume.done if state.resume is not None else None
+        state.selection = Selection(settings.shard, settings.unique, done)
+    opened: list[BinaryIO] = []
+    try:
+        inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+        try:
+            return _execute(settings, inputs, options, env, state)
+        finally:
+            inputs.close()
+    finally:
+        for stream in opened:
+            stream.close()
+
+
+def check_run(
+    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
+) -> dict[str, Target]:
+    """What a run refuses, as a usage error, before it reads or writes anything; ``--dry-run``
+    makes the same checks. Returns the outputs as checked, by option."""
+    from fetchcli.transport.client import prepare_ssl_context, uses_aiohttp
+
+    _check_resume_options(urls, paths, options)
+    targets = _check_files(settings, urls, paths, options, env)
+    if options.max_failures < 0:
+        raise SettingsError("--max-failures", "must be 0 or more")
+    output_format(options, env)  # -o out.txt, --fields with a table
+    uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
+    prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
+    return targets
+
+
+def _fd(stream: object) -> int | None:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None  # an in-memory stream (tests)
+
+
+def _check_files(
+    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
+) -> dict[str, Target]:
+    """No output may be an input or another output (``targets.check_files``): refused before
+    anything is read or written."""
+    read: list[tuple[str, str | int]] = [("--input", path) for path in paths if path != "-"]
+    stdin = _fd(env.stdin) if "-" in paths or reads_stdin(urls, paths, bool(env.stdin_isatty)) else None
+    if stdin is not None:
+        read.append(("stdin", stdin))
+    if options.config_file is not None:
+        read.append(("--config", options.config_file))
+    request = settings.request
+    read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
+                                                  ("--key", request.client_key)) if path is not None]  # fmt: skip
+    # The CA files OpenSSL reads from the environment are inputs too, whenever they are set.
+    read += [("SSL_CERT_FILE", path) for path in [env.environ.get("SSL_CERT_FILE")] if path]
+    folders = [("--capath", request.capath)] if request.capath is not None else []
+    folders += [("SSL_CERT_DIR", d) for d in env.environ.get("SSL_CERT_DIR", "").split(os.pathsep) if d]
+    stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
+    return check_files(options.targets(), read, stdout, folders)
+
+
+def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
+    if options.resume is None:
+        return
+    from fetchcli.input.resume import PIPE_TWICE
+
+    # What was given, by name: "drop --format and --fields" when only --fields was given misled.
+    given = ["-o"] if not options.to_stdout else []
+    shaping = ["--format"] if options.format not in (None, OutputFormat.jsonl) else []
+    shaping += ["--fields"] if options.fields is not None else []
+    if shaping:
+        given += shaping
+        drop = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+        raise SettingsError("--resume", f"writes whole JSON Lines records to its own FILE: drop {drop}")
+    if given:
+        raise SettingsError("--resume", "appends to its own FILE: drop -o")
+    if "-" in paths or (not urls and not paths):
+        raise SettingsError("--resume", PIPE_TWICE)
+
+
+def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, targets: dict[str, Target]) -> Output:
+    if options.resume is not None:
+        try:
+            return Output.open(targets["--resume"], atomic=False, append=True)
+        except OpenError as exc:
+            raise SettingsError("--resume", str(exc)) from None
+    if options.to_stdout or options.path is None:
+        return Output(env.stdout, "stdout")
+    try:
+        return Output.open(targets["--output"], atomic=fmt is not OutputFormat.jsonl)
+    except OpenError as exc:
+        raise SettingsError("--output", str(exc)) from None
+
+
+def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
+    to_terminal = records_to_terminal(options, env)
+    fmt, _ = output_format(options, env)
+    summary_json = _open_summary_json(state.targets.get("--summary-json"))
+    try:
+        output = _open_output(options, fmt, env, state.targets)
+    except SettingsError:
+        if summary_json is not None:
+            summary_json.discard()
+        raise
+    sink = make_sink(
+        fmt,
+        output.stream,
+        color=fmt is OutputFormat.table and _use_color(options.color, env, to_terminal),
+        fsync=options.fsync,
+        fields=options.fields,
+        header=options.header_row,
+    )
+    state.outputs = [output] + ([summary_json] if summary_json is not None else [])
+    state.progress = _progress_line(options, env)
+    if state.progress is not None and to_terminal and env.stderr_isatty:
+        sink = _AboveProgress(sink, state.progress)
+    summary = state.summary
+    started = time.perf_counter()
+    writing = output  # what a write error is about
+    try:
+        try:
+            run_loop(_consume(settings, inputs, sink, state), settings.resolver_threads)
+        except KeyboardInterrupt:  # before the loop could install its handler
+            state.signal = signal.SIGINT
+        finally:
+            if state.progress is not None:
+                state.progress.clear()  # gone when the run ends
+        summary.elapsed_s = time.perf_counter() - started
+        if state.selection is not None:
+            summary.duplicates, summary.resumed = state.selection.duplicates, state.selection.resumed
+        if state.resume is not None:
+            summary.merge(state.resume.earlier)  # every URL of the file counts, as in one run
+        try:
+            sink.close(summary)
+        except OSError as exc:
+            raise OutputError(exc) from None
+        output.commit()
+        interrupted = state.signal is not None
+        if state.resume is not None and not interrupted and state.resume.needs_compacting:
+            try:
+                state.resume.compact()  # one final record per URL
+            except OSError as exc:
+                raise OutputError(exc) from None
+        if state.signal is not None:
+            summary.stopped_by = signal.Signals(state.signal).name
+        elif state.deadline_hit:
+            summary.stopped_by = "deadline"
+        cut = 0  # bytes of a pipe's line begun but not finished at the stop: not reported
+        if not inputs.done:  # stopped by a signal or --deadline before the input's end
+            inputs.stop_reading()
+            summary.unread = inputs.unread()
+            cut = inputs.cut()
+        if summary_json is not None:
+            writing = summary_json
+            try:
+                summary_json.stream.write(json.dumps(summary.to_dict(), indent=2) + "\n")
+            except OSError as exc:
+                raise OutputError(exc) from None
+            summary_json.commit()
+    except OutputError as exc:
+        return write_failed(env, writing, exc)  # the run ends here, without a summary
+    finally:
+        output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
+        if summary_json is not None:
+            summary_json.discard()
+    if summary.total == 0 and not interrupted and not (summary.resumed or summary.duplicates):
+        say(
+            env,
+            "fetchcli: warning: no URLs to fetch"
+            + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else "")
+            + (": --deadline passed before the input gave one" if state.deadline_hit and not inputs.done else ""),
+        )
+    elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
+        line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe()
+        say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
+    if cut:
+        say(
+            env,
+            f"fetchcli: warning: the run stopped in the middle of an input line; its first {cut:,} bytes were"
+            " read, the rest did not come in time: that line is not reported",
+        )
+    if state.internal_errors:
+        urls = "a URL" if state.internal_errors == 1 else f"{state.internal_errors:,} URLs"
+        say(env, f"fetchcli: internal error: {state.internal_type} while fetching {urls}; please report it")
+    if state.signal is not None:
+        return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
+    if state.internal_errors:
+        return ExitStatus.FAILURES  # a fault in fetchcli is never within --max-failures
+    # URLs cancelled or not started by --deadline were not found ok: they count as failed here.
+    return ExitStatus.OK if summary.not_ok <= options.max_failures else ExitStatus.FAILURES
+
+
+def _timestamp() -> str:
+    """Now, as the summary line in a log starts: ISO 8601 in UTC, to the second
+    (``2025-03-14T06:05:00Z``), the same whatever the machine's time zone."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _open_summary_json(target: Target | None) -> Output | None:
+    if target is None:
+        return None
+    try:
+        return Output.open(target, atomic=True)
+    except OpenError as exc:
+        raise SettingsError("--summary-json", str(exc)) from None
+
+
+def write_failed(env: Environment, output: Output, exc: OutputError) -> int:
+    """Writing ``output`` failed: one line (none for a closed pipe, as `head` users expect) and
+    the exit status for it."""
+    output.abandon()
+    if exc.broken_pipe:
+        return ExitStatus.BROKEN_PIPE
+    say(env, f"fetchcli: error: cannot write {output.where}: {exc}")
+    return ExitStatus.IO_ERROR
+
+
+def say(env: Environment, line: str) -> None:
+    """One line on stderr, made safe for a terminal (it may quote the input or a server)."""
+    with contextlib.suppress(OSError, ValueError):
+        env.stderr.write(for_terminal(line) + "\n")
+        env.stderr.flush()
+
+
+@contextlib.contextmanager
+def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
+
+    Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
+    blocked writing to a full pipe. After the first SIGINT a second one ends the process at
+    once, whatever it is doing (``_second_interrupt``)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if state.signal is not None:
+            return
+        state.signal = signum
+        loop.call_soon_threadsafe(stop.request, signal.Signals(signum).name)
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, lambda signum, frame: _second_interrupt(state))
+            _erase_progress(state)  # before the terminal echoes a second ^C below it
+
+    previous: dict[signal.Signals, Any] = {}
+    for signum in _SIGNAL_EXIT:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _erase_progress(state: _RunState) -> None:
+    """Blank the progress line from a signal handler, when it is on a terminal (a pipe may be
+    full, and a handler must not wait)."""
+    if state.progress is not None and state.env is not None and state.env.stderr_isatty:
+        state.progress.erase_now()
+
+
+def _second_interrupt(state: _RunState) -> None:
+    """A second Ctrl-C: end now, as the default action would (killed by SIGINT), but first
+    remove the temporary files of ``-o`` and ``--summary-json`` (the files they replace are left
+    as they were) and blank the progress line. A third Ctrl-C ends it even if that hangs."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    for output in state.outputs:
+        output.remove_temporary()
+    _erase_progress(state)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunState) -> None:
+    from fetchcli.engine.run import Stop, fetch
+
+    stop = Stop()
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=settings.resolver_threads, thread_name_prefix="fetchcli")
+    )
+    lines = inputs.items()
+    source = ThreadedSource(lines, stop_reading=inputs.stop_reading) if inputs.blocking else None
+    items: Iterable[UrlItem] | AsyncIterable[UrlItem] = source if source is not None else lines
+    with _signal_handlers(stop, state), _showing_progress(state, inputs):
+        async with contextlib.AsyncExitStack() as stack:
+            remote = None
+            if settings.workers > 1:
+                from fetchcli.engine.workers import WorkerPool
+
+                remote = (await stack.enter_async_context(WorkerPool(settings, state.notice))).fetch
+            results = await stack.enter_async_context(
+                aclosing(fetch(items, settings, stop=stop, selection=state.selection, remote=remote))
+            )
+            if not getattr(sink, "settled", True):  # a table: its first rows size its columns
+                await _first_screenful(results, sink, state)
+            async for result in results:
+                _write(sink, result, state)
+            # Only a signal (which sets state.signal) and the deadline stop a run.
+            state.deadline_hit = stop.reason is not None and state.signal is None
+
+
+def _write(sink: Sink, result: FetchResult, state: _RunState) -> None:
+    try:
+        sink.write(result)
+    except OSError as exc:
+        raise OutputError(exc) from None
+    state.summary.add(result)
+    if result.error is not None and result.error.type == "Unexpected":
+        _count_internal_error(state, result)
+
+
+async def _next(results: AsyncIterator[FetchResult]) -> FetchResult:
+    return await anext(results)
+
+
+async def _first_screenful(results: AsyncIterator[FetchResult], sink: Any, state: _RunState) -> None:
+    """Feed the table until it has chosen its column widths: it holds its first rows to measure
+    them, and writes them when it has a screenful, or here once the first of them has waited
+    ``SETTLE_SECONDS`` for the others (so a slow URL does not hide the rows before it)."""
+    from fetchcli.output.render.table import SETTLE_SECONDS
+
+    loop = asyncio.get_running_loop()
+    due: float | None = None
+    while not sink.settled:
+        step = asyncio.ensure_future(_next(results))
+        try:
+            if due is not None and sink.holding:
+                done, _ = await asyncio.wait({step}, timeout=max(0.0, due - loop.time()))
+                if not done:
+                    try:
+                        sink.settle()
+                    except OSError as exc:
+                        raise OutputError(exc) from None
+            result = await step
+        except StopAsyncIteration:
+            return
+        finally:
+            if not step.done():  # the run is being torn down: leave the generator free to close
+                step.cancel()
+                with contextlib.suppress(BaseException):
+                    await step
+        _write(sink, result, state)
+        if due is None and sink.holding:
+            due = loop.time() + SETTLE_SECONDS
+
+
+def _count_internal_error(state: _RunState, result: FetchResult) -> None:
+    from fetchcli.errors import internal_error_type
+
+    kind = internal_error_type(result.error)
+    if kind is not None:
+        state.internal_errors += 1
+        state.internal_type = state.internal_type or kind
+
+
+@contextlib.contextmanager
+def _showing_progress(state: _RunState, inputs: Inputs) -> Iterator[None]:
+    """Redraw the progress line (if any) every ``REFRESH_SECONDS`` from the event loop; count
+    the input's URLs for its total in a thread."""
+    progress = state.progress
+    if progress is None:
+        yield
+        return
+    from fetchcli.output.render.progress import REFRESH_SECONDS
+
+    loop = asyncio.get_running_loop()
+    # With a shard, --unique or --resume, how many of the input's URLs this run fetches is not
+    # known until the end: a live count then, not a total.
+    counting = loop.run_in_executor(None, inputs.count) if state.selection is None else None
+    if counting is not None:
+        counting.add_done_callback(lambda done: progress.set_total(done.result()) if not done.cancelled() else None)
+
+    handle: asyncio.Handle | None = None
+
+    def tick() -> None:
+        nonlocal handle
+        progress.update(state.summary)
+        handle = loop.call_later(REFRESH_SECONDS, tick)
+
+    handle = loop.call_soon(tick)
+    try:
+        yield
+    finally:
+        handle.cancel()
+        if counting is not None:
+            counting.cancel()

@@ -1,0 +1,397 @@
+"""The fetch engine: URLs in, ``FetchResult``s out, with bounded concurrency and memory.
+
+One concurrency point: a URL starts only when a slot is free, and the input is read at most the
+reorder window ahead (``admission.py`` chooses which of the URLs read starts next: one whose
+host's connection just became idle, else the oldest), so neither tasks nor results pile up
+however long the input is. Each URL runs in its own task (``request.fetch_one``).
+
+A run can be stopped early, by ``Settings.deadline`` or by ``Stop.request`` (the CLI's signal
+handlers): no URL is started after that, URLs in flight are cancelled and reported as
+``Cancelled``, and the URLs read but not started as ``NotStarted``. With a deadline the rest of
+a file (or list) is read and reported too, so every input URL appears exactly once; a pipe,
+which may never end (``tail -f log | fetchcli --deadline 60``), is not read further: the run
+ends at its deadline whatever the input does, and what the pipe still held is left unread.
+A URL whose task raises (a bug) is still reported: as ``Unexpected``, naming the exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import aclosing
+from typing import Any
+
+import httpx
+
+from fetchcli.engine.admission import Lookahead
+from fetchcli.engine.politeness import Gate, Lane
+from fetchcli.engine.request import fetch_one, internal_error_result, invalid_result, unfinished_result
+from fetchcli.engine.selection import Selection
+from fetchcli.engine.ticket import Ticket
+from fetchcli.models import FetchResult, UrlItem
+from fetchcli.settings import Order, Settings
+from fetchcli.transport.client import build_client
+from fetchcli.transport.hints import DEMAND
+
+UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
+RemoteFetch = Callable[[UrlItem, Ticket], Awaitable[FetchResult]]
+_WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
+
+
+class Stop:
+    """Ask a running ``fetch`` to stop. ``report_unstarted``: read the rest of a file (not a
+    pipe) and report each URL as ``NotStarted`` (what a deadline wants; an interrupt does not)."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.report_unstarted = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def request(self, reason: str, *, report_unstarted: bool = False) -> None:
+        if self.reason is not None:
+            return
+        self.reason = reason
+        self.report_unstarted = report_unstarted
+        for listener in list(self._listeners):
+            listener()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when a stop is requested."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.remove(listener)
+
+
+def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
+    """Items as given, strings read by the rule of an input file: blank lines and '#' comments
+    are skipped, and indexes count URLs only."""
+    from fetchcli.urls import iter_items
+
+    index = 0
+    for url in urls:
+        if isinstance(url, UrlItem):
+            index = url.index + 1
+            yield url
+            continue
+        for item in iter_items((url,), start=index):
+            index = item.index + 1
+            yield item
+
+
+class _Run:
+    """State of one ``fetch`` call: the slot count, the look-ahead, the reorder buffer and the
+    done queue."""
+
+    def __init__(self, client: httpx.AsyncClient | None, settings: Settings, remote: RemoteFetch | None = None) -> None:
+        self.client = client
+        self.settings = settings
+        self.remote = remote  # --workers: each URL is fetched in a worker process (workers.py)
+        self.limit = settings.effective_concurrency
+        self.window = settings.effective_order_window
+        self.in_order = settings.order is Order.input
+        # A slot per request on the network; tasks parked (waiting on politeness or a retry
+        # backoff) lend theirs out, but tasks alive at once stay under max(window, limit).
+        self.slots = asyncio.Semaphore(self.limit)
+        self.task_cap = max(self.window, self.limit)
+        polite = settings.politeness
+        gate = Gate(polite.per_host, polite.rate, polite.host_rate)
+        self.gate = gate if gate.active and remote is None else None  # else the workers are polite
+        self.parking = remote is None and (self.gate is not None or settings.retry.retries > 0)
+        # seq, item, host, and the URL's ticket (what it has done, should it be cancelled)
+        self.running: dict[asyncio.Task[FetchResult], tuple[int, UrlItem, str, Ticket]] = {}
+        self.ends: float | None = None  # the event loop's time of the run's --deadline
+        self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
+        self.posted = asyncio.Event()  # set while the done queue has entries
+        self.buffer: dict[int, FetchResult] = {}
+        self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
+        self.read = 0  # sequence number of the next URL read from the input
+        self.emitted = 0  # sequence number of the next result to write (input order)
+        self.stopping = False  # cancel_all was called: a cancelled task is the engine's doing
+
+    def has_room(self) -> bool:
+        """A URL can start now."""
+        return not self.slots.locked() and len(self.running) < self.task_cap
+
+    def can_read(self) -> bool:
+        """The input may be read one URL further: at most ``window`` past the oldest result not
+        written (input order) or the oldest URL not started (completion order)."""
+        if self.in_order:
+            floor = self.emitted
+        else:
+            oldest = self.waiting.oldest_seq()
+            floor = self.read if oldest is None else oldest
+        return self.read - floor < self.window
+
+    def post(self, entry: tuple[int, FetchResult | None]) -> None:
+        self.done.put_nowait(entry)
+        self.posted.set()
+
+    def _wake(self) -> None:
+        self.post((_WAKE, None))
+
+    async def _one(self, item: UrlItem, host: str, lane: Lane, ticket: Ticket) -> FetchResult:
+        DEMAND.set(self.waiting.next_use)  # in this task's own context: its pool asks it
+        try:
+            if self.remote is not None:
+                return await self.remote(item, ticket)
+            assert self.client is not None
+            return await fetch_one(self.client, item, self.settings, lane if self.parking else None, self.gate, ticket)
+        finally:
+            # Before the slot is free: whatever the engine starts in it may take this connection.
+            self.waiting.released(host)
+            lane.release()
+
+    def take(self, item: UrlItem) -> FetchResult | None:
+        """An item read from the input: it waits for a slot, or is a result at once (invalid)."""
+        seq = self.read
+        self.read += 1
+        if item.url is None:
+            return self.accept(seq, invalid_result(item))
+        self.waiting.add(seq, item, time.perf_counter())  # queued_ms starts here
+        return None
+
+    async def start_next(self) -> None:
+        seq, item, host, read_at = self.waiting.take()
+        await self.slots.acquire()  # has_room() said one is free: this does not wait
+        ticket = Ticket(read_at, self.ends)
+        task = asyncio.create_task(self._one(item, host, Lane(self.slots, self._wake), ticket))
+        self.running[task] = (seq, item, host, ticket)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[FetchResult]) -> None:
+        seq, item, host, _ = self.running.pop(task)
+        self.waiting.finished(host)
+        if task.cancelled():
+            if not self.stopping:  # not cancelled by the engine: a CancelledError escaped the URL's code
+                self.post((seq, internal_error_result(item, asyncio.CancelledError())))
+            return  # cancelled by a stop: cancel_all reports it
+        try:
+            result = task.result()
+        except Exception as exc:  # noqa: BLE001 - a URL whose task raised still gets its record, not a gap
+            result = internal_error_result(item, exc)
+        self.post((seq, result))
+
+    def accept(self, seq: int, result: FetchResult) -> FetchResult | None:
+        """Returns the result at once in completion order; buffers it in input order."""
+        if not self.in_order:
+            return result
+        self.buffer[seq] = result
+        return None
+
+    def ready(self) -> Iterator[FetchResult]:
+        while self.emitted in self.buffer:
+            yield self.buffer.pop(self.emitted)
+            self.emitted += 1
+
+    async def cancel_all(self, message: str | None = None) -> list[FetchResult]:
+        """Cancel every URL in flight; with ``message``, return a ``Cancelled`` record for each
+        that did not finish first (those that did are left in the done queue)."""
+        self.stopping = True
+        tasks = dict(self.running)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if message is None:
+            return []
+        unfinished = []
+        for task, (seq, item, _, ticket) in tasks.items():
+            if task.cancelled():
+                unfinished.append(self.accept(seq, unfinished_result(item, "Cancelled", message, ticket)))
+        return [r for r in unfinished if r is not None]
+
+
+class _Source:
+    """The input, sync or async. An async source (a pipe) may block as long as its writer likes,
+    so a wait for its next item can be interrupted, and the item it was waiting for is kept."""
+
+    def __init__(self, items: UrlSource, keep: Callable[[UrlItem], bool] | None = None) -> None:
+        self._keep = keep  # a Selection: items it refuses are skipped here, as if not in the input
+        self._sync: Iterator[UrlItem] | None = None
+        self._async: AsyncIterator[UrlItem] | None = None
+        self._poll: Callable[[], UrlItem | None] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async = aiter(items)
+            self._poll = getattr(self._async, "poll", None)
+        else:
+            self._sync = _as_items(items)
+        self._pending: asyncio.Future[UrlItem] | None = None
+        self.exhausted = False
+
+    async def next(self, interrupt: asyncio.Event | None = None) -> UrlItem | None:
+        """The next item; None at the end (``exhausted``), or when ``interrupt`` is set before an
+        item comes."""
+        while True:
+            item = await self._next(interrupt)
+            if item is None or self._keep is None or self._keep(item):
+                return item
+
+    async def _next(self, interrupt: asyncio.Event | None) -> UrlItem | None:
+        try:
+            if self._sync is not None:
+                return next(self._sync)
+            assert self._async is not None
+            if self._pending is None:
+                if self._poll is not None and (item := self._poll()) is not None:
+                    return item  # already read: no waiting, no task
+                self._pending = asyncio.ensure_future(anext(self._async))
+            if not self._pending.done():
+                waits: set[asyncio.Future[Any]] = {self._pending}
+                interrupted = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
+                if interrupted is not None:
+                    waits.add(interrupted)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if interrupted is not None:
+                    interrupted.cancel()
+                if not self._pending.done():
+                    return None
+            pending, self._pending = self._pending, None
+            return pending.result()
+        except (StopIteration, StopAsyncIteration):
+            self.exhausted = True
+            return None
+
+    async def taken(self) -> UrlItem | None:
+        """After a stop: the next item that was read from the input already (a pipe's
+        read-ahead), or None. Nothing more is read from the input itself."""
+        stop_reading = getattr(self._async, "stop_reading", None)
+        if stop_reading is None:
+            return None  # a sync source is read one item at a time: nothing was taken ahead
+        stop_reading()
+        return await self.next()
+
+    async def rest(self, whole: bool) -> UrlItem | None:
+        """After a stop: the next item left to report, or None. ``whole`` (a deadline): a sync
+        source (a file, a list: it ends) is read on to its end; an async one (a pipe, which may
+        never end) gives what was taken from it already, and nothing more is read from it."""
+        if whole and self._sync is not None:
+            return await self.next()
+        return await self.taken()
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        close = getattr(self._async, "close", None)
+        if callable(close):
+            close()
+
+
+async def run_fetch(
+    items: UrlSource,
+    settings: Settings,
+    client: httpx.AsyncClient | None,
+    stop: Stop | None = None,
+    selection: Selection | None = None,
+    remote: RemoteFetch | None = None,
+) -> AsyncGenerator[FetchResult, None]:
+    """Like ``fetch`` with a client the caller owns and closes."""
+    if selection is None and (settings.shard is not None or settings.unique):
+        selection = Selection(settings.shard, settings.unique)
+    source = _Source(items, selection if selection is not None and selection.active else None)
+    run = _Run(client, settings, remote)
+    stop = stop or Stop()
+
+    def on_stop() -> None:
+        run.post((_WAKE, None))
+
+    stop.subscribe(on_stop)
+    timer = None
+    if settings.deadline is not None:
+        timer = asyncio.get_running_loop().call_later(
+            settings.deadline, lambda: stop.request(f"--deadline {settings.deadline:g} s", report_unstarted=True)
+        )
+        run.ends = timer.when()  # a retry that would wait past it is not waited for (request.py)
+    try:
+        while stop.reason is None:
+            while stop.reason is None:
+                if run.waiting and run.has_room():
+                    await run.start_next()
+                    continue
+                if source.exhausted or not run.can_read():
+                    break
+                # A slow pipe must not hold back results: the wait ends when one is posted.
+                item = await source.next(run.posted)
+                if item is None:
+                    break
+                if (immediate := run.take(item)) is not None:
+                    yield immediate
+            for result in run.ready():
+                yield result
+            if source.exhausted and not run.running and not run.waiting and run.done.empty():
+                return
+            seq, finished = await run.done.get()
+            while True:
+                if finished is not None and (immediate := run.accept(seq, finished)) is not None:
+                    yield immediate
+                if run.done.empty():
+                    run.posted.clear()
+                    break
+                seq, finished = run.done.get_nowait()
+            for result in run.ready():
+                yield result
+        # Stopped: cancel what is in flight, keep what finished, report the rest.
+        for result in await run.cancel_all(f"cancelled: stopped by {stop.reason}"):
+            yield result
+        while not run.done.empty():
+            seq, finished = run.done.get_nowait()
+            if finished is not None and (immediate := run.accept(seq, finished)) is not None:
+                yield immediate
+        for seq, item in run.waiting.drain():  # read, never started
+            result = unfinished_result(item, "NotStarted", f"not started: stopped by {stop.reason}")
+            if (immediate := run.accept(seq, result)) is not None:
+                yield immediate
+        for result in run.ready():
+            yield result
+        # What was taken from the input already (a pipe's read-ahead) is reported; with a
+        # deadline, so is the rest of a file. A pipe is not read on: it may never end.
+        while (item := await source.rest(stop.report_unstarted)) is not None:
+            result = (
+                invalid_result(item)
+                if item.url is None
+                else unfinished_result(item, "NotStarted", f"not started: stopped by {stop.reason}")
+            )
+            if (immediate := run.accept(run.read, result)) is not None:
+                yield immediate
+            run.read += 1
+            for result in run.ready():
+                yield result
+    finally:
+        if timer is not None:
+            timer.cancel()
+        stop.unsubscribe(on_stop)
+        source.close()
+        await run.cancel_all()
+
+
+async def fetch(
+    items: UrlSource,
+    settings: Settings | None = None,
+    *,
+    client: httpx.AsyncClient | None = None,
+    stop: Stop | None = None,
+    selection: Selection | None = None,
+    remote: RemoteFetch | None = None,
+) -> AsyncGenerator[FetchResult, None]:
+    """Fetch every URL in ``items`` (strings or ``UrlItem``s, sync or async) and yield one
+    ``FetchResult`` each, in input order unless ``settings.order`` is ``completion``.
+
+    ``async for result in fetch(["https://example.com"]): ...``. The client is built from
+    ``settings`` unless given, and then closed at the end. ``stop`` ends the run early.
+    ``settings.shard`` and ``settings.unique`` choose which URLs are fetched; ``selection``
+    (a ``fetchcli.engine.selection.Selection``) does that too, with a resume set (``fetchcli.input.resume``),
+    and counts what it left out.
+    """
+    settings = settings or Settings()
+    if client is not None or remote is not None:  # remote: --workers, whose processes have the clients
+        async with aclosing(run_fetch(items, settings, client, stop, selection, remote)) as results:
+            async for result in results:
+                yield result
+        return
+    async with (
+        build_client(settings) as own_client,
+        aclosing(run_fetch(items, settings, own_client, stop, selection)) as results,
+    ):
+        async for result in results:
+            yield result

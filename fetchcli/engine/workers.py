@@ -1,0 +1,431 @@
+"""``--workers P``: one run over P worker processes, each with its own event loop and client,
+so that a run can use every core (fetchcli's CPU per request is mostly Python, held by one GIL).
+
+The engine stays in the parent: it reads the input, admits URLs under the whole run's ``-c``,
+keeps the reorder window, the deadline, signals and the summary, exactly as with one process;
+only the fetching of each URL (``request.fetch_one``) runs in a worker. So every flag keeps its
+meaning for the whole run: ``-c`` is the parent's, ``--max-connections`` and ``--rate`` are
+split between the workers (their sum is the flag's value), and when ``--per-host`` or
+``--host-rate`` is set each host is routed to one worker, which enforces them whole; otherwise a
+URL goes to its host's worker (by a hash of the host: where connections to it may be idle),
+unless that worker is out of connections or has more in flight than the least busy by a quarter
+of its share, and then to the least busy (so a list of one host still keeps every worker busy).
+
+A worker is started isolated from the working directory (``worker_command``): ``python -m``
+would put the directory the user runs fetchcli from first on ``sys.path``, and a ``fetchcli/``
+folder or ``fetchcli.py`` there (a clone in ``$HOME``, where cron jobs run) would be imported by
+every worker. Protocol: length-prefixed pickles over the worker's stdin and stdout: the settings
+first; then ``("fetch", seq, UrlItem, seconds left before the run's --deadline or None)`` and
+``("cancel", seq)``; back ``(seq, FetchResult)``, or ``(seq, attempts)`` for a URL cancelled (the
+tries it had made, which its record counts). A record's ``queued_ms`` is the worker's (its
+politeness and pool waits) plus the parent's (from reading the URL to sending it to the worker). A worker runs in its own session (a Ctrl-C at the terminal
+goes to the parent alone, which cancels what is in flight), and ends when its stdin closes, so
+workers never outlive a parent killed with ``kill -9``. A worker that dies (or cannot start)
+fails the URLs it had with an ``Unexpected`` record that quotes the last line it wrote to stderr
+(kept, bounded, by the parent), and the parent says so once on its own stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import os
+import pickle
+import signal
+import struct
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fetchcli.engine.admission import host_of
+from fetchcli.engine.selection import url_hash
+from fetchcli.engine.ticket import Ticket
+from fetchcli.models import FetchResult, UrlItem
+from fetchcli.redact import Redactor
+from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
+
+_LENGTH = struct.Struct("!I")
+STDERR_KEPT = 4096  # bytes of a worker's stderr the parent keeps (the end), for its last line
+STDERR_SHOWN = 300  # characters of that line shown in a record and on stderr
+# The longest message either side sends: a record holds a few URLs of 8,192 characters, a
+# snippet and the TLS facts (SANs capped); settings hold the headers. Far below this.
+MAX_FRAME = 64 << 20
+CANCEL_ANSWER_WAIT = 2.0  # seconds a cancelled URL waits for its worker to say how many tries it made
+
+# How a worker starts. Not ``python -m fetchcli.engine.workers``: ``-m`` (like ``-c``) puts the working
+# directory first on sys.path. ``-P`` would keep it off, but only from Python 3.11; ``-I`` does on
+# every version, but it also drops PYTHONPATH and the user's site-packages, where fetchcli or its
+# dependencies may be (``pip install --user``, a PYTHONPATH checkout). So: ``python -I -c`` this
+# bootstrap, given the parent's own import path (``import_path``) and the folder of the fetchcli
+# package the parent runs. The bootstrap loads that package from that folder (not whatever a
+# search of sys.path finds first), so a worker runs the very code its parent runs, and sys.path
+# is otherwise the parent's, in the parent's order, without the working directory.
+BOOTSTRAP = """\
+import importlib.util, sys
+package, sys.path[:] = sys.argv[1], sys.argv[2:]
+spec = importlib.util.spec_from_file_location(
+    "fetchcli", package + "/__init__.py", submodule_search_locations=[package]
+)
+module = importlib.util.module_from_spec(spec)
+sys.modules["fetchcli"] = module
+spec.loader.exec_module(module)
+from fetchcli.engine.workers import main
+main()
+"""
+
+
+def import_path() -> list[str]:
+    """The parent's sys.path without the working directory that ``-m`` or ``-c`` put first
+    (``''``, or the directory itself as ``sys.path[0]``); entries the user set (PYTHONPATH, .pth
+    files, site-packages) are kept, in order."""
+    cwd = os.path.realpath(os.getcwd())
+    entries = [entry for entry in sys.path if entry != ""]
+    if entries and sys.path[0] != "" and not getattr(sys.flags, "safe_path", False):
+        with contextlib.suppress(OSError):
+            if os.path.realpath(entries[0]) == cwd:
+                entries.pop(0)
+    return entries
+
+
+def worker_command() -> list[str]:
+    """The command that starts one worker (see ``BOOTSTRAP``)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # fetchcli/, above engine/
+    return [sys.executable, "-I", "-c", BOOTSTRAP, package, *import_path()]
+
+
+def frame(message: Any) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+class GarbledFrame(Exception):
+    """A message that is not one: too long to be a record, or not a pickle fetchcli wrote."""
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next message, or None at the end of the stream; ``GarbledFrame`` for one that cannot
+    be read (the stream is then out of step: nothing after it can be trusted)."""
+    try:
+        head = await reader.readexactly(_LENGTH.size)
+        length = _LENGTH.unpack(head)[0]
+        if length > MAX_FRAME:
+            raise GarbledFrame(f"a message of {length:,} bytes")
+        data = await reader.readexactly(length)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - whatever unpickling raises, the message is garbled
+        raise GarbledFrame(f"a message that could not be read ({type(exc).__name__})") from None
+
+
+def worker_count(settings: Settings) -> int:
+    """Workers actually started: no more than connections to share out."""
+    return max(1, min(settings.workers, settings.pool.max_connections))
+
+
+def worker_settings(settings: Settings, count: int) -> Settings:
+    """One worker's share: connections and the overall rate split (their sums are the flags'
+    values); per-host limits whole (a host is routed to one worker when they are set)."""
+    pool, polite = settings.pool, settings.politeness
+    connections = max(1, pool.max_connections // count)
+    keepalive = None if pool.max_keepalive is None else max(0, pool.max_keepalive // count)
+    return dataclasses.replace(
+        settings,
+        pool=PoolSettings(max_connections=connections, max_keepalive=keepalive, keepalive_expiry=pool.keepalive_expiry),
+        politeness=PolitenessSettings(
+            per_host=polite.per_host,
+            rate=polite.rate / count if polite.rate is not None else None,
+            host_rate=polite.host_rate,
+        ),
+        concurrency=None,
+        deadline=None,
+        shard=None,
+        unique=False,
+        workers=1,
+    )
+
+
+class _Worker:
+    def __init__(self, number: int, process: asyncio.subprocess.Process, redact: Callable[[str], str] = str) -> None:
+        self.number = number
+        self.redact = redact  # the run's secrets out of what it wrote (a URL, a header in a traceback)
+        self.process = process
+        self.inflight = 0
+        self.alive = True
+        self.reading: asyncio.Task[None] | None = None
+        self.stderr = b""  # the end of what it wrote to stderr (STDERR_KEPT bytes at most)
+        self.garbled: str | None = None  # what it sent that the parent could not read
+        self.stderr_read: asyncio.Task[None] | None = None
+        self.death: str | None = None  # why it is gone, once it is
+        self.gone = asyncio.Event()  # set once it is gone and ``death`` says why
+
+    async def keep_stderr(self) -> None:
+        """Read the worker's stderr to its end (so it never blocks on a full pipe), keeping the end."""
+        assert self.process.stderr is not None
+        with contextlib.suppress(ConnectionError):
+            while chunk := await self.process.stderr.read(STDERR_KEPT):
+                self.stderr = (self.stderr + chunk)[-STDERR_KEPT:]
+
+    def last_stderr_line(self) -> str:
+        """Its last non-blank line on stderr, made safe to show (the run's redactor, then the one
+        sanitiser) and bounded."""
+        from fetchcli.text import clean_line
+
+        lines = self.stderr.decode("utf-8", "replace").splitlines()
+        last = next((line for line in reversed(lines) if line.strip()), "")
+        return clean_line(self.redact(last), STDERR_SHOWN)
+
+    def describe_death(self) -> str:
+        status = self.process.returncode
+        if self.garbled is not None:
+            how = f"sent {self.garbled} and was stopped"
+        elif status is None:
+            how = "stopped answering"
+        elif status < 0:
+            try:
+                how = f"was killed by {signal.Signals(-status).name}"
+            except ValueError:
+                how = f"was killed by signal {-status}"
+        else:
+            how = f"exited (status {status})"
+        line = self.last_stderr_line()
+        return f"worker process {self.number + 1} {how}" + (f": {line}" if line else "")
+
+
+class WorkerPool:
+    """The parent's side: ``fetch(item)`` sends a URL to a worker and awaits its record."""
+
+    def __init__(self, settings: Settings, notice: Callable[[str], None] | None = None) -> None:
+        """``notice``: told once, in a line, of each worker that dies (or cannot start)."""
+        self.count = worker_count(settings)
+        self._notice = notice
+        self._closing = False
+        self._settings = worker_settings(settings, self.count)
+        self._redact = Redactor.for_request(settings.request)
+        self._by_host = settings.politeness.per_host is not None or settings.politeness.host_rate is not None
+        self._connections_each = self._settings.pool.max_connections
+        self._slack = max(1, settings.effective_concurrency // self.count // 4)
+        self._workers: list[_Worker] = []
+        self._pending: dict[int, tuple[asyncio.Future[FetchResult], _Worker, UrlItem]] = {}
+        self._next_seq = 0
+
+    async def __aenter__(self) -> WorkerPool:
+        command = worker_command()
+        for number in range(self.count):
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )  # fmt: skip
+            worker = _Worker(number, process, self._redact)
+            assert process.stdin is not None
+            process.stdin.write(frame(self._settings))
+            worker.stderr_read = asyncio.create_task(worker.keep_stderr())
+            worker.reading = asyncio.create_task(self._read(worker))
+            self._workers.append(worker)
+        return self
+
+    def _route(self, item: UrlItem) -> _Worker:
+        alive = [w for w in self._workers if w.alive] or self._workers
+        least = min(alive, key=lambda w: w.inflight)
+        if item.url is None:
+            return least
+        # The host as pools key connections and the worker's Gate counts (no port, no userinfo).
+        home = alive[url_hash(host_of(item.url)) % len(alive)]
+        if self._by_host:
+            return home  # one worker sees every request the limits are about
+        if home.inflight < self._connections_each and home.inflight <= least.inflight + self._slack:
+            return home  # its connections to the host may be idle (admission.py starts such URLs)
+        return least
+
+    async def fetch(self, item: UrlItem, ticket: Ticket | None = None) -> FetchResult:
+        """``item``'s record, fetched by a worker; ``ticket`` (the engine's): when the URL was
+        read, the run's deadline, and, if the URL is cancelled, the tries the worker had made."""
+        worker = self._route(item)
+        if not worker.alive:
+            await worker.gone.wait()
+            return _died(item, worker)
+        seq = self._next_seq
+        self._next_seq += 1
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending[seq] = (future, worker, item)
+        worker.inflight += 1
+        assert worker.process.stdin is not None
+        left = ticket.ends - loop.time() if ticket is not None and ticket.ends is not None else None
+        dispatched = time.perf_counter()
+        try:
+            worker.process.stdin.write(frame(("fetch", seq, item, left)))
+            result = await future
+        except asyncio.CancelledError:
+            if worker.alive and worker.process.stdin is not None:
+                worker.process.stdin.write(frame(("cancel", seq)))
+                if ticket is not None:  # the worker answers the cancel with the tries it made
+                    if future.cancelled():  # as the task awaiting it was: a new one for the answer
+                        future = loop.create_future()
+                        self._pending[seq] = (future, worker, item)
+                    await _tries_of_cancelled(future, ticket)
+            raise
+        finally:
+            self._pending.pop(seq, None)
+            worker.inflight -= 1
+        if ticket is not None and result.queued_ms is not None:  # plus the parent's part
+            waited = round((dispatched - ticket.admitted) * 1000, 1)
+            result = dataclasses.replace(result, queued_ms=round(result.queued_ms + waited, 1))
+        assert isinstance(result, FetchResult)
+        return result
+
+    async def _read(self, worker: _Worker) -> None:
+        assert worker.process.stdout is not None
+        try:
+            while (message := await read_frame(worker.process.stdout)) is not None:
+                seq, result = message
+                entry = self._pending.get(seq)
+                if entry is not None and not entry[0].done():
+                    entry[0].set_result(result)
+        except (GarbledFrame, TypeError, ValueError) as exc:  # out of step: stop it, fail its URLs
+            worker.garbled = str(exc) if isinstance(exc, GarbledFrame) else "a message that is not a record"
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
+        worker.alive = False  # nothing more is sent to it
+        if self._closing:
+            worker.gone.set()
+            return  # told to end: it did
+        await self._gone(worker)
+        for future, owner, item in list(self._pending.values()):
+            if owner is worker and not future.done():
+                future.set_result(_died(item, worker))
+
+    async def _gone(self, worker: _Worker) -> None:
+        """A worker died, or could not start: say why, once (its exit status and the last line
+        it wrote to stderr, which may take a moment to come)."""
+        if worker.death is None:
+            assert worker.stderr_read is not None
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(worker.process.wait(), asyncio.shield(worker.stderr_read)), 5)
+        if worker.death is not None:
+            return  # said already
+        worker.death = worker.describe_death()
+        worker.gone.set()
+        if self._notice is not None:
+            self._notice(f"fetchcli: error: {worker.death}; its URLs are reported as Unexpected")
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        for worker in self._workers:
+            stdin = worker.process.stdin
+            if stdin is not None and not stdin.is_closing():
+                stdin.close()  # the end of its input: the worker cancels what it has and exits
+        for worker in self._workers:
+            try:
+                await asyncio.wait_for(worker.process.wait(), 10)
+            except asyncio.TimeoutError:
+                worker.process.kill()
+                await worker.process.wait()
+            else:
+                if worker.process.returncode != 0:
+                    await self._gone(worker)  # died before the end, with nothing of the run's in hand
+            for task in (worker.reading, worker.stderr_read):
+                if task is not None:
+                    task.cancel()
+
+
+async def _tries_of_cancelled(answer: asyncio.Future[Any], ticket: Ticket) -> None:
+    """A URL cancelled in the parent: its worker's answer to the cancel (the tries it made, or
+    the record it had just sent) goes on the ticket, whose ``attempts`` the Cancelled record
+    shows. Waited for briefly: a worker that does not answer leaves it at 0."""
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        said = await asyncio.wait_for(asyncio.shield(answer), CANCEL_ANSWER_WAIT)
+        ticket.attempts = said.attempts if isinstance(said, FetchResult) else int(said)
+
+
+def _died(item: UrlItem, worker: _Worker) -> FetchResult:
+    from fetchcli.engine.request import unfinished_result
+
+    return unfinished_result(item, "Unexpected", worker.death or worker.describe_death())
+
+
+async def _serve(protocol_fd: int) -> None:
+    """A worker: fetch what the parent sends, until its stdin ends; records go to ``protocol_fd``."""
+    from fetchcli.engine import request
+    from fetchcli.engine.politeness import Gate, Lane
+    from fetchcli.transport.client import build_client
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0))
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(protocol_fd, "wb", buffering=0))
+    settings: Settings | None = await read_frame(reader)
+    if settings is None:
+        return
+    polite = settings.politeness
+    gate = Gate(polite.per_host, polite.rate, polite.host_rate)
+    slots = asyncio.Semaphore(1 << 20)  # the parent bounds what is in flight; lanes only park here
+    tasks: dict[int, asyncio.Task[FetchResult]] = {}
+    cancelled: set[int] = set()  # the parent's "cancel": it has its record, no answer is due
+
+    def finished(seq: int, item: UrlItem, ticket: Ticket, task: asyncio.Task[FetchResult]) -> None:
+        tasks.pop(seq, None)
+        asked = seq in cancelled
+        cancelled.discard(seq)
+        if task.cancelled():
+            if asked:
+                if not closing:
+                    transport.write(frame((seq, ticket.attempts)))  # the tries its record counts
+                return
+            result = request.internal_error_result(item, asyncio.CancelledError())  # not ours: a fault
+        else:
+            try:
+                result = task.result()
+            except Exception as exc:  # noqa: BLE001 - the parent awaits a record for every URL it sent
+                result = request.internal_error_result(item, exc)
+        try:
+            message = frame((seq, result))
+        except Exception as exc:  # noqa: BLE001 - a record that cannot be sent is still answered
+            message = frame((seq, request.internal_error_result(item, exc)))
+        transport.write(message)
+
+    async def one(item: UrlItem, ticket: Ticket) -> FetchResult:
+        await slots.acquire()  # the ticket's wait (queued_ms) includes this and the politeness gate
+        lane = Lane(slots, lambda: None)
+        try:
+            return await request.fetch_one(client, item, settings, lane, gate if gate.active else None, ticket)
+        finally:
+            lane.release()
+
+    closing = False
+    async with build_client(settings) as client:
+        while (message := await read_frame(reader)) is not None:
+            if message[0] == "fetch":
+                _, seq, item, left = message
+                ticket = Ticket(ends=None if left is None else loop.time() + left)
+                task = asyncio.create_task(one(item, ticket))
+                tasks[seq] = task
+                task.add_done_callback(functools.partial(finished, seq, item, ticket))
+            elif message[0] == "cancel" and message[1] in tasks and tasks[message[1]].cancel():
+                cancelled.add(message[1])
+        closing = True
+        cancelled.update(tasks)  # the parent is gone: nothing more is answered
+        for task in list(tasks.values()):
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    transport.close()
+
+
+def main() -> None:
+    from fetchcli.engine.eventloop import run_loop
+
+    # Records go to the parent on what was fd 1; fd 1 itself (and so sys.stdout) becomes stderr,
+    # so that a stray write to stdout (a library's print) cannot put the stream out of step.
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    with contextlib.suppress(KeyboardInterrupt):  # a worker is in its own session: not expected
+        run_loop(_serve(protocol_fd), 32)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""One JSON array, streamed: each record is written and flushed as it comes (as JSON Lines are),
+so a reader sees it at once and a reader that went away is noticed at the next record; the
+array is closed at the end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TextIO
+
+from fetchcli.models import FetchResult
+from fetchcli.output.render.fields import project
+from fetchcli.summary import Summary
+
+
+class JsonArraySink:
+    def __init__(self, stream: TextIO, *, fields: Sequence[str] | None = None) -> None:
+        self._stream = stream
+        self._count = 0
+        self._fields = fields
+
+    def write(self, result: FetchResult) -> None:
+        record = result.to_dict()
+        if self._fields is not None:
+            record = project(record, self._fields)
+        prefix = "[\n  " if self._count == 0 else ",\n  "
+        self._stream.write(prefix + json.dumps(record))
+        self._stream.flush()
+        self._count += 1
+
+    def close(self, summary: Summary) -> None:
+        self._stream.write("\n]\n" if self._count else "[]\n")
+        self._stream.flush()

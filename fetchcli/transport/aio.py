@@ -1,0 +1,528 @@
+"""An httpx transport that sends requests with aiohttp, whose HTTP parser is written in C.
+
+Why: fetchcli's CPU per request was nearly all httpcore and h11 (pure Python); over this
+transport the same client code runs at about twice the rate (see the README's performance
+section). httpx stays the API: the engine, redirects, timeouts and error classes are unchanged.
+
+What is mapped, and how:
+- ``--max-connections``: a hard bound on open connections. aiohttp's own ``limit`` counts only
+  connections in use, and keeps idle ones beyond it; ``BoundedConnector`` closes the least
+  useful idle connection (``admission.py``) before opening one that would exceed the bound.
+- ``--max-keepalive``: at most that many idle connections; one more is closed on release.
+- ``--keepalive-expiry``: aiohttp's ``keepalive_timeout``.
+- ``--pool-timeout``: waiting for one of the ``max_connections`` request slots (HTTP/1.1 runs
+  one request per connection, so a slot is a connection); ``PoolTimeout`` when it runs out.
+- ``--connect-timeout``: ``sock_connect`` (TCP and TLS); ``--read-timeout``: ``sock_read``, each
+  wait for data. ``--write-timeout``: aiohttp has none; fetchcli sends no request body, so a
+  write is a few hundred bytes of headers that never waits for the socket; ``--max-time`` still
+  bounds everything.
+- aiohttp's exceptions become httpx's classes (``ConnectError``, ``ConnectTimeout``,
+  ``ReadTimeout``, ``RemoteProtocolError``, ``ReadError``), so records do not depend on the backend.
+- Not mapped: HTTP/2 and SOCKS proxies. ``client.py`` uses the sharded httpx pool for those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from typing import Any
+
+import aiohttp
+import httpx
+from aiohttp import client_exceptions as aex
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
+
+from fetchcli.errors import out_of_files, proxy_refused, proxy_silent, proxy_unanswered, proxy_unreachable
+from fetchcli.redact import mask_credentials
+from fetchcli.settings import SettingsError
+from fetchcli.transport.hints import (
+    CURRENT,
+    DEMAND,
+    PEER_EXTENSION,
+    SSL_EXTENSION,
+    PhaseClock,
+    least_needed,
+    since,
+    waited,
+)
+from fetchcli.transport.protocol import InformationalBudget, is_informational
+from fetchcli.transport.proxies import ProxyWay
+
+_CONNECT_READ_TIMEOUT: ContextVar[float | None] = ContextVar("fetchcli_connect_read_timeout", default=None)
+
+
+class _Handler(ResponseHandler):
+    """aiohttp's protocol of one connection, which tells a request sent on it as a kept-alive
+    connection (``waiting``: its ``PhaseClock``) that a byte of its answer arrived; and fails the
+    body being read when the parser refuses what came (``set_exception``)."""
+
+    __slots__ = ("waiting",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.waiting: PhaseClock | None = None
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self.waiting
+        if waiting is not None and data:
+            waiting.answered = True
+            self.waiting = None
+        super().data_received(data)
+
+    def set_response_params(self, *, read_timeout: float | None = None, **params: Any) -> None:
+        """aiohttp reads a proxy's answer to the CONNECT with no read timeout (it sets none): a
+        proxy that never answered held the URL until ``--max-time`` (the httpx backend: the read
+        timeout). The request's read timeout is used then (``_CONNECT_READ_TIMEOUT``)."""
+        connect_read_timeout = _CONNECT_READ_TIMEOUT.get() if read_timeout is None else None
+        super().set_response_params(read_timeout=read_timeout or connect_read_timeout, **params)
+        if connect_read_timeout:  # the CONNECT was sent before: its timer starts now
+            self.start_timeout()
+
+    def set_exception(self, exc: BaseException, *cause: BaseException) -> None:
+        """aiohttp's ``data_received`` gives a parser error to the connection only: a body whose
+        head came in an earlier read (a chunk size over 2^64 - 1, say) waited for ever, its read
+        timeout dropped, until ``--max-time``. Its body now fails at once, as on the httpx
+        backend (``ClientPayloadError``: ``RemoteProtocolError``)."""
+        super().set_exception(exc, *cause)
+        payload = getattr(self, "_payload", None)  # the body being read, if any
+        if not isinstance(exc, HttpProcessingError) or payload is None:
+            return
+        if not payload.is_eof() and payload.exception() is None:
+            payload.set_exception(aex.ClientPayloadError(f"Response payload is not completed: {exc.message}"))
+
+
+class BoundedConnector(aiohttp.TCPConnector):
+    """``TCPConnector`` whose open connections (in use + idle) never exceed ``limit``, and whose
+    idle connections never exceed ``max_idle``. Relies on aiohttp's ``_conns``/``_acquired``,
+    which have been stable through aiohttp 3.x; tests/test_backends.py counts real connections."""
+
+    def __init__(self, *, max_idle: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._max_idle = max_idle
+        factory: Callable[[], ResponseHandler] = functools.partial(_Handler, loop=self._loop)
+        self._factory = factory  # type: ignore[assignment]  # see require_private_api
+
+    async def _get(self, key: Any, traces: Any) -> Any:
+        """A kept-alive connection for the request, or None to open one: tells the request (its
+        ``PhaseClock``) that it reuses one; opens one whenever the request asks for a ``fresh``
+        connection (a resend, ``request._exchange``)."""
+        clock = CURRENT.get()
+        if clock is not None and clock.fresh:
+            return None
+        connection = await super()._get(key, traces)
+        if connection is not None and clock is not None:
+            clock.reused = True
+            protocol = connection.protocol
+            if isinstance(protocol, _Handler):
+                protocol.waiting = clock
+        return connection
+
+    def _idle_total(self) -> int:
+        return sum(len(conns) for conns in self._conns.values())
+
+    def _close_least_useful_idle(self) -> bool:
+        """Close the idle connection least likely to be used again: with the engine's look-ahead
+        (``DEMAND``), ``hints.least_needed`` of the idle hosts in the order they fell idle;
+        without it, the longest idle."""
+        demand = DEMAND.get()
+        if demand is not None:  # hosts in the order they last fell idle
+            chosen = least_needed(((key, key.host) for key, conns in self._conns.items() if conns), demand)
+        else:
+            chosen = min(
+                (key for key, conns in self._conns.items() if conns), key=lambda k: self._conns[k][0][1], default=None
+            )
+        if chosen is None:
+            return False
+        conns = self._conns[chosen]
+        proto, _ = conns.popleft()
+        if not conns:
+            del self._conns[chosen]
+        proto.close()
+        return True
+
+    async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        """Times the TCP connect and the TLS handshake apart: aiohttp connects the socket, then
+        hands it to ``loop.create_connection``, which calls the protocol factory (its first
+        argument) before the handshake."""
+        clock = CURRENT.get()
+        if clock is None or not args:
+            return await super()._wrap_create_connection(*args, **kwargs)
+        started = time.perf_counter()
+        connected: list[float] = []
+        factory = args[0]
+
+        def timed_factory() -> Any:
+            connected.append(time.perf_counter())
+            return factory()
+
+        try:
+            result = await super()._wrap_create_connection(timed_factory, *args[1:], **kwargs)
+        finally:  # connected, even when the handshake then fails (as on the httpx backend)
+            if connected:
+                clock.connect_ms = since(started, connected[0])
+        if connected and kwargs.get("ssl"):
+            clock.tls_ms = since(connected[0])
+        return result
+
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
+        # The new connection's placeholder is already in _acquired.
+        closed = False
+        while len(self._acquired) + self._idle_total() > self.limit and self._close_least_useful_idle():
+            closed = True
+        if closed:
+            await asyncio.sleep(0)  # let the transport really close its socket before we open one
+        if req.proxy is None:
+            return await super()._create_connection(req, traces, timeout)
+        token = _CONNECT_READ_TIMEOUT.set(timeout.sock_read)
+        try:
+            return await super()._create_connection(req, traces, timeout)
+        except aex.SocketTimeoutError as exc:  # the read timeout: only the CONNECT's answer is read here
+            raise _ProxyFailed("silent") from exc
+        except _NOT_THE_PROXYS:
+            raise
+        except aex.ClientHttpProxyError as exc:
+            raise _ProxyFailed("refused", exc.status, exc.message) from exc
+        except (aex.ClientError, OSError) as exc:
+            if out_of_files(exc):
+                raise
+            # Connecting to the proxy (or looking its name up), else its answer to the CONNECT.
+            raise _ProxyFailed("connect" if isinstance(exc, aex.ClientConnectorError) else "unanswered") from exc
+        finally:
+            _CONNECT_READ_TIMEOUT.reset(token)
+
+    def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
+        super()._release(key, protocol, should_close=should_close)
+        # Open connections never exceed the limit, so idle ones can only exceed a smaller
+        # max_idle: only then is the count (a walk over the hosts) needed on this hot path.
+        if self._max_idle < self.limit:
+            while self._idle_total() > self._max_idle and self._close_least_useful_idle():
+                pass
+
+
+# While a connection through a proxy is made (connecting to the proxy, the CONNECT, then the TLS
+# handshake with the server through the tunnel): what is not the proxy's failure. Timeouts keep
+# their types; a TLS failure is the server's (aiohttp takes http:// proxies only).
+_NOT_THE_PROXYS = (
+    asyncio.TimeoutError,
+    aex.ServerTimeoutError,
+    aex.ClientConnectorCertificateError,
+    aex.ClientConnectorSSLError,
+)
+
+
+class _ProxyFailed(aex.ClientConnectionError):
+    """Reaching or talking to the proxy failed (``step``: ``connect``, ``refused`` with the
+    CONNECT's status and reason, ``unanswered``, or ``silent``: no answer within the read
+    timeout); ``as_httpx`` words it (errors.py) as the httpx backend does, with the proxy named
+    as the transport knows it. (Raised as a ClientError that is no TimeoutError, so that aiohttp
+    does not make a read timeout a connection timeout.)"""
+
+    def __init__(self, step: str, status: int = 0, reason: str = "") -> None:
+        super().__init__(step)
+        self.step, self.status, self.reason = step, status, reason
+
+    def as_httpx(self, proxy: str, request: httpx.Request) -> httpx.TransportError:
+        if self.step == "silent":
+            return httpx.ReadTimeout(proxy_silent(proxy), request=request)
+        if self.step == "refused":
+            message = proxy_refused(proxy, self.status, self.reason)
+        elif self.step == "connect" and self.__cause__ is not None:
+            message = proxy_unreachable(proxy, self.__cause__)
+        else:
+            message = proxy_unanswered(proxy)
+        return httpx.ProxyError(message, request=request)
+
+
+_EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    # Most specific first.
+    (aex.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aex.SocketTimeoutError, httpx.ReadTimeout),
+    (aex.ClientProxyConnectionError, httpx.ProxyError),
+    (aex.ClientHttpProxyError, httpx.ProxyError),
+    (aex.ClientConnectorError, httpx.ConnectError),
+    (aex.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aex.ClientPayloadError, httpx.RemoteProtocolError),
+    (aex.ClientResponseError, httpx.RemoteProtocolError),
+    (aex.ClientOSError, httpx.ReadError),
+    (aex.ClientConnectionError, httpx.ReadError),
+    (aex.ClientError, httpx.TransportError),
+    (asyncio.TimeoutError, httpx.ReadTimeout),
+)
+
+
+def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+    for source, target in _EXCEPTIONS:
+        if isinstance(exc, source):
+            message = str(exc) or getattr(exc, "message", "") or ""
+            return target(str(message), request=request)
+    return None
+
+
+@contextlib.contextmanager
+def _mapped(request: httpx.Request) -> Any:
+    try:
+        yield
+    except (aex.ClientError, asyncio.TimeoutError) as exc:
+        translated = _translate(exc, request)
+        if translated is None:  # pragma: no cover - ClientError is in the table
+            raise
+        raise translated from exc
+
+
+class _PeerResponse(aiohttp.ClientResponse):
+    """Remembers the address its connection went to and its TLS object, read when the response
+    starts (a small body is read whole at once, and its connection released before the caller
+    could ask)."""
+
+    peer: Any = None
+    ssl_object: Any = None
+
+    async def start(self, connection: Any) -> Any:
+        transport = connection.transport
+        if transport is not None:
+            self.peer = transport.get_extra_info("peername")
+            self.ssl_object = transport.get_extra_info("ssl_object")
+        protocol = connection.protocol
+        if protocol is None:
+            return await super().start(connection)
+        # aiohttp's start() reads messages from the connection's protocol, skipping informational
+        # ones without a limit: bounded here, as on the httpx backend (protocol.py).
+        protocol.read = _bounded_informational(protocol.read)
+        try:
+            return await super().start(connection)
+        finally:
+            del protocol.read
+
+
+def _bounded_informational(read: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    budget = InformationalBudget()
+
+    async def bounded_read() -> Any:
+        message, payload = await read()
+        if is_informational(message.code):
+            # Its size as it came: the status line and the headers, each with its CRLF, and the
+            # blank line (what the httpx backend counts).
+            size = 17 + len(message.reason) + sum(len(k) + len(v) + 4 for k, v in message.raw_headers)
+            problem = budget.spend(size)
+            if problem is not None:
+                raise httpx.RemoteProtocolError(problem)
+        return message, payload
+
+    return bounded_read
+
+
+class _AiohttpStream(httpx.AsyncByteStream):
+    __slots__ = ("_complete", "_done", "_request", "_response", "_slot")
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request, slot: asyncio.Semaphore) -> None:
+        self._response = response
+        self._request = request
+        self._slot = slot
+        self._complete = False
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        self._complete = True
+
+    async def aclose(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            if self._complete:
+                self._response.release()  # back to the pool for reuse
+            else:
+                self._response.close()  # not read to its end: the connection cannot be reused
+        finally:
+            self._slot.release()
+
+
+class _PooledLookups:
+    """What aiohttp's ``ThreadedResolver`` needs of a loop, run on our own thread pool: the
+    event loop's default pool (or uvloop's, 4 threads) would queue lookups of many distinct
+    hosts behind each other."""
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self._executor = executor
+
+    async def getaddrinfo(
+        self, host: str, port: int, *, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> Any:
+        lookup = functools.partial(socket.getaddrinfo, host, port, family, type, proto, flags)
+        started = time.perf_counter()
+        found = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        clock = CURRENT.get()  # the request that asked first (aiohttp shares a lookup in progress)
+        if clock is not None:
+            clock.dns_ms = since(started)
+        return found
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, socket.getnameinfo, sockaddr, flags)
+
+
+# aiohttp's private attributes fetchcli writes (no public route exists): checked when a
+# transport is made, so that an aiohttp that renamed one is a clear error, not silence.
+_PRIVATE_WRITES = ("_retry_connection",)
+# And the connector's (BoundedConnector): ``_factory``, which BaseConnector.__init__ sets to make
+# each connection's protocol, and ``_get``, the method that hands out a kept-alive connection.
+
+
+def require_private_api() -> None:
+    """Raise ``SettingsError`` (a one-line usage error) when the installed aiohttp lacks one of
+    the private attributes fetchcli writes; ``ClientSession.ATTRS`` lists its attributes, and the
+    connector's are its ``_get`` method and the ``_factory`` its ``__init__`` sets."""
+    attributes: frozenset[str] = getattr(aiohttp.ClientSession, "ATTRS", frozenset())
+    missing = [f"ClientSession.{name}" for name in _PRIVATE_WRITES if name not in attributes]
+    connector = aiohttp.BaseConnector
+    if not callable(getattr(connector, "_get", None)):
+        missing.append("BaseConnector._get")
+    if "_factory" not in getattr(getattr(connector.__init__, "__code__", None), "co_names", ()):
+        missing.append("BaseConnector._factory")
+    if missing:
+        raise SettingsError(
+            "--backend",
+            f"aiohttp {aiohttp.__version__} has no {missing[0]}, which fetchcli needs to send each request"
+            " as it counts it: use --backend httpx, or the aiohttp version fetchcli was tested with",
+        )
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        max_connections: int,
+        max_keepalive: int,
+        keepalive_expiry: float,
+        proxy: str | None = None,
+        proxy_route: Callable[[httpx.URL], str | None] | None = None,
+        proxy_ways: Mapping[str, ProxyWay] | None = None,
+        resolver_threads: int = 32,
+    ) -> None:
+        require_private_api()
+        self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
+        self._ssl = ssl_context
+        self._limits = (max_connections, max_keepalive, keepalive_expiry)
+        self._proxy = proxy
+        self._proxy_route = proxy_route  # per request, when requests take different ways
+        # Each proxy without its credentials, which only the proxy is told (client.proxy_ways).
+        self._ways = dict(proxy_ways or {})
+        self._slots = asyncio.Semaphore(max_connections)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        max_connections, max_keepalive, keepalive_expiry = self._limits
+        connector = BoundedConnector(
+            limit=max_connections,
+            limit_per_host=0,
+            max_idle=max_keepalive,
+            keepalive_timeout=keepalive_expiry if keepalive_expiry > 0 else None,
+            ssl=self._ssl,
+            enable_cleanup_closed=False,
+            resolver=ThreadedResolver(loop=_PooledLookups(self._resolver_pool)),  # type: ignore[arg-type]
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            response_class=_PeerResponse,
+            auto_decompress=False,  # fetchcli inflates itself, with a bound (snippet.py)
+            trust_env=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+        # aiohttp silently sends an idempotent request again when a connection fails (kept-alive
+        # or new, and on whichever connection comes next); fetchcli resends such a request itself,
+        # by one rule on both backends (request._exchange: once, on a new connection, only when a
+        # kept-alive connection failed before any answer), so that `attempts` counts what the
+        # server saw. No public switch for this: the attribute is checked when the transport is
+        # made (require_private_api), and tests/test_trust_protocol.py counts the requests the
+        # server receives.
+        session._retry_connection = False
+        return session
+
+    async def _acquire_slot(self, pool_timeout: float | None, request: httpx.Request) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(self._slots.acquire(), pool_timeout)
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("timed out waiting for a free connection in the pool", request=request) from None
+        finally:
+            waited(started)  # the record's queued_ms (or elapsed_ms, after the first request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._session is None:
+            self._session = self._open_session()
+        timeouts = request.extensions.get("timeout", {})
+        await self._acquire_slot(timeouts.get("pool"), request)
+        try:
+            # A redirected 307/308 carries the original request's stream, not yet read.
+            body = await request.aread() if request.method not in ("GET", "HEAD") else None
+            with _mapped(request):
+                url = request.url
+                if url.userinfo:  # httpx has already turned it into an Authorization header
+                    url = url.copy_with(userinfo=b"")
+                headers = request.headers.multi_items()
+                proxy = self._proxy_route(request.url) if self._proxy_route is not None else self._proxy
+                proxy_headers = None
+                if proxy is not None:
+                    way = self._ways.get(proxy) or ProxyWay(proxy)
+                    proxy, proxy_headers = way.url, way.headers
+                    if way.authorization is not None and url.scheme == "http":  # sent to the proxy whole
+                        headers.append(("Proxy-Authorization", way.authorization))
+                try:
+                    response = await self._session.request(
+                        request.method,
+                        URL(str(url), encoded=True),
+                        headers=headers,
+                        data=body or None,
+                        allow_redirects=False,
+                        proxy=proxy,
+                        proxy_headers=proxy_headers,  # on a CONNECT
+                        timeout=aiohttp.ClientTimeout(
+                            total=None,
+                            sock_connect=timeouts.get("connect"),
+                            sock_read=timeouts.get("read"),
+                        ),
+                    )
+                except _ProxyFailed as exc:
+                    assert proxy is not None
+                    raise exc.as_httpx(mask_credentials(proxy), request) from exc
+        except BaseException:
+            self._slots.release()
+            raise
+        version = response.version
+        return httpx.Response(
+            status_code=response.status,
+            headers=[(k, v) for k, v in response.raw_headers],
+            stream=_AiohttpStream(response, request, self._slots),
+            extensions={
+                "http_version": f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+                # The address the connection went to, as httpx's own network_stream tells it.
+                PEER_EXTENSION: response.peer if isinstance(response, _PeerResponse) else None,
+                SSL_EXTENSION: response.ssl_object if isinstance(response, _PeerResponse) else None,
+            },
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self._resolver_pool.shutdown(wait=False)
