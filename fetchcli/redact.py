@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import urllib.parse
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -130,11 +131,23 @@ def basic_credentials(userinfo: str) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
+# A header whose name holds one of these words (split on ``-`` and ``_``) carries a credential
+# by its name: X-Vault-Token, X-Access-Token, X-Amz-Security-Token, X-Goog-Api-Key, X-Api-Secret,
+# X-Session-Id, X-CSRF-Token, Client-Password... Masking a value that was not secret costs a
+# reader little; showing one that was is what cannot be taken back.
+SECRET_WORDS = frozenset({"token", "secret", "password", "passwd", "apikey", "credential", "credentials", "session"})
+_NAME_WORDS = re.compile(r"[-_]+")
+
+
 def is_secret_header(name: str, extra: Iterable[str] = ()) -> bool:
-    """Whether a header's value is a secret: one of ``SECRET_HEADERS`` or of ``extra`` (names
-    given to ``--secret-header``, in any case)."""
+    """Whether a header's value is a secret: one of ``SECRET_HEADERS``, a name holding a word of
+    ``SECRET_WORDS`` or ``api-key`` (``X-RapidAPI-Key``), or one of ``extra`` (names given to
+    ``--secret-header``, in any case)."""
     lowered = name.lower()
-    return lowered in SECRET_HEADERS or any(lowered == other.lower() for other in extra)
+    if lowered in SECRET_HEADERS or any(lowered == other.lower() for other in extra):
+        return True
+    words = _NAME_WORDS.split(lowered)
+    return not SECRET_WORDS.isdisjoint(words) or "api-key" in "-".join(words)
 
 
 MIN_SECRET_LENGTH = 3  # shorter, a secret would mask ordinary text ("a", "12")

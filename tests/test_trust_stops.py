@@ -189,3 +189,23 @@ def test_closed_stdin_is_no_input(server: LoopbackServer) -> None:
     done = _run_with_closed((0,), server.url("/ok/closed-stdin"))  # URLs as arguments: as usual
     _no_crash(done)
     assert done.returncode == 0 and _records(done.stdout)[0]["ok"]
+
+
+def test_without_a_summary_line_a_deadline_still_says_the_input_was_not_read(server: LoopbackServer) -> None:
+    """cron: no --summary, stderr a log file. The URLs the pipe had not yet given have no record;
+    a warning says so (it used to be written only inside the summary line)."""
+    read_end, write_end = os.pipe()  # held open: the input never ends
+    proc = subprocess.Popen(
+        [*FETCHCLI, "--deadline", "2"],
+        stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    os.close(read_end)
+    try:
+        os.write(write_end, (server.url("/ok/a") + "\n").encode())
+        out, err = proc.communicate(timeout=40)
+    finally:
+        proc.kill()
+        os.close(write_end)
+    assert len(_records(out)) == 1
+    assert "fetchcli: warning: --deadline stopped the run before the end of its input, which no record reports" in err
+    assert "Traceback" not in err

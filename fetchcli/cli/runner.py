@@ -27,6 +27,7 @@ from fetchcli.settings import ColorMode, OutputFormat, Settings, SettingsError
 from fetchcli.summary import Summary
 from fetchcli.targets import Target, check_files
 from fetchcli.text import for_terminal
+from fetchcli.units import count
 
 if TYPE_CHECKING:
     from fetchcli.engine.run import Stop
@@ -393,6 +394,14 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
         line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe()
         say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
+    elif summary.unread is not None:  # no summary line to say it: the URLs never read have no record
+        n = summary.unread
+        left = (
+            "before the end of its input"
+            if n < 0
+            else f"with {count(n)} URL{'s' if n != 1 else ''} of its input unread"
+        )
+        say(env, f"fetchcli: warning: --deadline stopped the run {left}, which no record reports")
     if cut:
         say(
             env,
