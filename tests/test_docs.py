@@ -43,51 +43,70 @@ def test_every_record_field_is_in_the_record_reference() -> None:
     assert missing == []
 
 
-def _help_options() -> dict[str, str | None]:
-    """Each option of ``fetchcli --help`` (short, long and --no- forms) -> the default the help
-    shows for it, or None. Read from the text a user sees, with its wrapped lines joined again."""
+def _group(title: str) -> str:
+    """``Timeouts (seconds; ...)`` -> ``Timeouts``."""
+    return title.split(" (", 1)[0].strip()
+
+
+def _help_options() -> dict[str, tuple[str, str | None]]:
+    """Each option of ``fetchcli --help`` (short, long and --no- forms) -> its group and the
+    default the help shows for it, or None. Read from the text a user sees, with its wrapped
+    lines joined again."""
     done = fetchcli_in_clean_env("--help", env={"COLUMNS": "120"})
     assert done.returncode == 0, done.stderr
     options_part = done.stdout.split("\n\nEvery option can also be set", 1)[0]
-    entries: list[str] = []
+    entries: list[tuple[str, str]] = []
+    group = ""
     for line in options_part.splitlines()[1:]:
-        if re.match(r"^  \S", line):  # an option (or URL...) starts; long flags stand on a line of their own
-            entries.append(line.strip() if "  " in line.strip() else line.strip() + "  ")
+        if re.match(r"^\S", line):  # a group's title (or the lines of the usage before them)
+            group = _group(line)
+        elif re.match(r"^  \S", line):  # an option (or URL...) starts; long flags stand on a line of their own
+            entries.append((group, line.strip() if "  " in line.strip() else line.strip() + "  "))
         elif re.match(r"^ {3,}\S", line) and entries:  # its text, continued
-            glue = "" if re.search(r"\w-$", entries[-1]) else " "  # textwrap breaks after a word's hyphen
-            entries[-1] += glue + line.strip()
-    found: dict[str, str | None] = {}
-    for entry in entries:
+            glue = "" if re.search(r"\w-$", entries[-1][1]) else " "  # textwrap breaks after a word's hyphen
+            entries[-1] = (entries[-1][0], entries[-1][1] + glue + line.strip())
+    found: dict[str, tuple[str, str | None]] = {}
+    for group, entry in entries:
         flags, _, details = (part.strip() for part in entry.partition("  "))
         if not flags.startswith("-"):
             continue  # URL...
         default = re.search(r"\[default: (.*?)\](?: \[env: |$)", details)
         for opt in re.findall(r"(?<![\w-])--?[A-Za-z0-9][\w-]*", flags):
-            found[opt] = default.group(1) if default else None
+            found[opt] = (group, default.group(1) if default else None)
     return found
 
 
-def _reference_options() -> dict[str, str]:
-    """Each option in the first column of docs/options.md's option tables -> its default cell,
-    without Markdown's backticks and with ``VERSION`` for the version."""
+def _reference_options() -> dict[str, tuple[str, str]]:
+    """Each option in the first column of docs/options.md's option tables -> its group (the
+    heading above the table) and its default cell, without Markdown's backticks and with
+    ``VERSION`` for the version."""
     section = OPTIONS.split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
-    found = {}
-    for line in re.findall(r"^\| `-.*\|$", section, flags=re.MULTILINE):
-        flags, _, default = (cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1])  # `a\|b` is no border
-        for opt in re.findall(r"`(--?[A-Za-z0-9][\w-]*)", flags):
-            found[opt] = default.replace("`", "").replace("VERSION", __version__).strip()
+    found: dict[str, tuple[str, str]] = {}
+    for block in section.split("\n### ")[1:]:
+        group = _group(block.split("\n", 1)[0].replace("`", ""))
+        for line in re.findall(r"^\| `-.*\|$", block, flags=re.MULTILINE):
+            flags, _, default = (cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1])  # `a\|b` is no border
+            for opt in re.findall(r"`(--?[A-Za-z0-9][\w-]*)", flags):
+                if opt not in found or default:  # `--shard K/N` and `--shard auto`: one option, one default
+                    found[opt] = (group, default.replace("`", "").replace("VERSION", __version__).strip())
     return found
 
 
 def test_the_option_reference_is_the_help() -> None:
     """Every option of --help is in docs/options.md's tables and every option there is in
-    --help; where --help shows a default, the reference's default is the same text."""
+    --help, in the same group, and the groups in the same order; where --help shows a default,
+    the reference's default is the same text."""
     shown, documented = _help_options(), _reference_options()
     assert len(shown) > 60
     assert sorted(set(shown) - set(documented)) == [], "options of --help that docs/options.md does not document"
     assert sorted(set(documented) - set(shown)) == [], "options in docs/options.md that --help does not have"
+    elsewhere = {opt: (group, documented[opt][0]) for opt, (group, _) in shown.items() if documented[opt][0] != group}
+    assert elsewhere == {}, "(--help's group, docs/options.md's)"
+    assert list(dict.fromkeys(g for g, _ in shown.values())) == list(dict.fromkeys(g for g, _ in documented.values()))
     differ = {
-        opt: (default, documented[opt]) for opt, default in shown.items() if default and documented[opt] != default
+        opt: (default, documented[opt][1])
+        for opt, (_, default) in shown.items()
+        if default and documented[opt][1] != default
     }
     assert differ == {}, "(--help's default, docs/options.md's)"
 
