@@ -174,9 +174,9 @@ def test_shell_completion_completes_options_and_choices() -> None:
     assert formats.stdout.split() == ["json", "jsonl"]
 
 
-def test_the_readmes_config_example_is_accepted(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    example = readme.split("# cron.toml: a cron set-up", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+def test_the_option_references_config_example_is_accepted(tmp_path: Path) -> None:
+    options = (Path(__file__).resolve().parent.parent / "docs" / "options.md").read_text()
+    example = options.split("# cron.toml: a cron set-up", 1)[1].split("\n", 1)[1].split("```", 1)[0]
     (tmp_path / "cron.toml").write_text(example)
     (tmp_path / "sites.txt").write_text("https://example.com/\n")
     done = fetchcli("--dry-run", "--config", "cron.toml", cwd=tmp_path)

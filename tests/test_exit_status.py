@@ -102,5 +102,5 @@ def test_a_real_process_exits_with(status: ExitStatus, server: LoopbackServer, t
 
 def test_the_readme_and_help_list_every_status() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    table = readme.split("### Exit status", 1)[1].split("\n## ", 1)[0]
+    table = readme.split("\n## Exit status\n", 1)[1].split("\n## ", 1)[0]
     assert sorted(int(code) for code in re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)) == sorted(ExitStatus)

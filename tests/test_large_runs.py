@@ -241,15 +241,13 @@ def test_selection_with_a_resume_set_from_python(tmp_path: Path) -> None:
     assert [item.index for item in items if selection(item)] == [0, 2] and selection.resumed == 1
 
 
-def test_the_readmes_shard_example_from_python(fresh_server: LoopbackServer, tmp_path: Path) -> None:
-    """The README's "one shard in a Dask or Ray task" example, run as written, twice per shard
+def test_the_docs_shard_example_from_python(fresh_server: LoopbackServer, tmp_path: Path) -> None:
+    """docs/python.md's "one shard in a Dask or Ray task" example, run as written, twice per shard
     (the second run finds everything done), for both shards of a list."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    code = (
-        readme.split("One shard of a list, in a Dask or Ray task", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    )
+    page = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
+    code = page.split("One shard of a list, in a Dask or Ray task", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/python.md", "exec"), namespace)
     urls = [fresh_server.url(f"/ok/dask-{n}") for n in range(50)]
     for k in (1, 2):
         for _ in range(2):

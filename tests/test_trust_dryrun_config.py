@@ -7,7 +7,7 @@
 - ``--dry-run`` names where each value that is not the default came from;
 - a malformed proxy variable is a usage error naming the variable, never quoting it;
 - CSV and TSV write an object named by ``--fields`` as its fields, never a Python repr;
-- small things: ``1 URL``, the summary JSON keys in the README, ``python -m``, the wording of
+- small things: ``1 URL``, the summary JSON keys in the option reference, ``python -m``, the wording of
   ``--resume``'s refusal, the CA bundle actually used."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from tests.helpers import fetchcli_in_clean_env, self_signed_context
 from tests.server import LoopbackServer, running_server
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+OPTIONS = (Path(__file__).resolve().parent.parent / "docs" / "options.md").read_text()  # the option reference
 NOTE = f"fetchcli: note: {LOCAL_CONFIG_NOTE}\n"
 
 
@@ -299,10 +300,10 @@ def test_the_readmes_advice_on_a_secret_header_keeps_the_config_files_headers(tm
     config file's ``header = ["Accept: text/html"]``; but the variable replaces the file's list
     whole, so Accept silently went. The README's own example of the variable is run here with
     its config example: every header of both is sent."""
-    example = README.split("# cron.toml: a cron set-up", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    example = OPTIONS.split("# cron.toml: a cron set-up", 1)[1].split("\n", 1)[1].split("```", 1)[0]
     (tmp_path / "cron.toml").write_text(example)
     (tmp_path / "sites.txt").write_text("https://example.com/\n")
-    [advice] = re.findall(r"`(FETCHCLI_HEADER=\$'[^`]*')`", README)
+    [advice] = re.findall(r"`(FETCHCLI_HEADER=\$'[^`]*')`", OPTIONS)
     value = subprocess.run(["bash", "-c", f"{advice}; printf %s \"$FETCHCLI_HEADER\""],
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     done = fetchcli_in_clean_env("--dry-run", "--config", "cron.toml", env={"FETCHCLI_HEADER": value}, cwd=tmp_path)
@@ -310,7 +311,7 @@ def test_the_readmes_advice_on_a_secret_header_keeps_the_config_files_headers(tm
     headers = [line[14:] for line in done.stdout.splitlines() if line.startswith("header ")]
     assert "Accept: text/html (from FETCHCLI_HEADER)" in headers
     assert "Authorization: *** (from FETCHCLI_HEADER)" in headers
-    assert "a secret belongs in the job's environment: FETCHCLI_HEADER" not in README
+    assert all("a secret belongs in the job's environment: FETCHCLI_HEADER" not in text for text in (README, OPTIONS))
 
 
 # Item 6: CSV and TSV write an object named by --fields as its fields.
@@ -360,16 +361,16 @@ def test_dry_run_counts_one_url_in_the_singular(cwd: Path, capsys: pytest.Captur
 
 def test_the_readme_lists_every_key_of_the_summary_json() -> None:
     start = "- `--summary-json PATH` writes the same summary for monitoring:"
-    paragraph = README.split(start, 1)[1].split("\n- ", 1)[0]
+    paragraph = OPTIONS.split(start, 1)[1].split("\n- ", 1)[0]
     listed = set(re.findall(r'"([a-z_0-9]+)"', paragraph))
     keys = set(Summary().to_dict())
-    assert keys - listed == set(), "keys of the summary JSON the README does not list"
+    assert keys - listed == set(), "keys of the summary JSON docs/options.md does not list"
     nested = {"p50", "p95", "max", "2xx", "404", "ConnectError", "SIGINT", "SIGTERM", "deadline"}
-    assert listed - keys - nested == set(), "keys the README lists that the summary JSON does not have"
+    assert listed - keys - nested == set(), "keys docs/options.md lists that the summary JSON does not have"
 
 
 def test_the_readme_says_python_dash_m_imports_from_the_working_directory() -> None:
-    usage = " ".join(README.split("## Usage", 1)[1].split("### Options", 1)[0].split()).lower()
+    usage = " ".join(OPTIONS.split("\n## Usage\n", 1)[1].split("\n## Options\n", 1)[0].split()).lower()
     assert "python -m fetchcli" in usage
     assert "working directory" in usage and "cron" in usage
 

@@ -16,7 +16,7 @@ from tests.server import LoopbackServer
 
 FETCHCLI = [sys.executable, "-m", "fetchcli"]
 
-# (input line, its key): one row per rule of the README's "URL identity".
+# (input line, its key): one row per rule of "A URL's key" in docs/large-runs.md.
 RULES = [
     ("HTTP://localhost/", "http://localhost/"),  # scheme case
     ("http://LOCALHOST/", "http://localhost/"),  # host case
