@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from fetchcli.errortype import ErrorType
 from fetchcli.redact import mask_credentials
 from fetchcli.timing import Timing
 from fetchcli.tls import TlsInfo
@@ -19,10 +20,10 @@ RECORD_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
-    """Why a URL has no (good) response: ``type`` is an exception class name such as
-    ``ConnectError``, ``ReadTimeout`` or ``InvalidURL``; ``message`` is one sanitised line."""
+    """Why a URL has no (good) response: ``type`` is an ``ErrorType`` (an exception class name
+    such as ``ConnectError``, ``ReadTimeout`` or ``InvalidURL``); ``message`` is one sanitised line."""
 
-    type: str
+    type: ErrorType
     message: str
 
     def to_dict(self) -> dict[str, str]:

@@ -17,6 +17,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from fetchcli.errortype import ErrorType
 from fetchcli.inputs import Inputs, ThreadedSource, reads_stdin
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output import OpenError, Output, OutputError
@@ -522,7 +523,7 @@ def _write(sink: Sink, result: FetchResult, state: _RunState) -> None:
     except OSError as exc:
         raise OutputError(exc) from None
     state.summary.add(result)
-    if result.error is not None and result.error.type == "Unexpected":
+    if result.error is not None and result.error.type == ErrorType.Unexpected:
         _count_internal_error(state, result)
 
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import fetchcli
 from fetchcli.admission import host_of
+from fetchcli.errortype import ErrorType
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.redact import Redactor
 from fetchcli.selection import url_hash
@@ -347,7 +348,7 @@ async def _tries_of_cancelled(answer: asyncio.Future[Any], ticket: Ticket) -> No
 def _died(item: UrlItem, worker: _Worker) -> FetchResult:
     from fetchcli.request import unfinished_result
 
-    return unfinished_result(item, "Unexpected", worker.death or worker.describe_death())
+    return unfinished_result(item, ErrorType.Unexpected, worker.death or worker.describe_death())
 
 
 async def _serve(protocol_fd: int) -> None:

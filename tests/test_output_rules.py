@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from fetchcli.cli import main
+from fetchcli.errortype import ErrorType
 from fetchcli.help import render_help
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.render import make_sink
@@ -87,7 +88,7 @@ def _finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
 def _records() -> list[FetchResult]:
     return [
         FetchResult(index=0, url="http://a.example/", ok=True, status=200, elapsed_ms=1.5, snippet="a\tb\\c"),
-        FetchResult(index=1, url="ftp://b", ok=False, error=ErrorInfo("InvalidURL", "bad\r\nline")),
+        FetchResult(index=1, url="ftp://b", ok=False, error=ErrorInfo(ErrorType.InvalidURL, "bad\r\nline")),
     ]
 
 
