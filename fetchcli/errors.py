@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from fetchcli.errortype import ErrorType
+from fetchcli.errortype import ErrorType as ErrorType  # the vocabulary, re-exported
 from fetchcli.models import ErrorInfo
 from fetchcli.snippet import BodyDecodingError, clean_line
 
