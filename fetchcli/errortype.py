@@ -59,7 +59,7 @@ class ErrorType(str, Enum):
     ReadError = "ReadError", "the connection failed while reading the response (reset or closed by the server)"
     RemoteProtocolError = "RemoteProtocolError", "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses (HTTP/1.1 and HTTP/2), an HTTP/2 response without exactly one valid `:status`..."
     TooManyRedirects = "TooManyRedirects", "-L followed --max-redirects redirects and there were more"
-    InvalidRedirect = "InvalidRedirect", "-L met a redirect whose Location is not a URL fetchcli can request (no host, an invalid host or a port outside 1-65535...)"
+    InvalidRedirect = "InvalidRedirect", "-L met a redirect whose Location is not a URL fetchcli would take as input (no host, an invalid host, a port outside 1-65535, a `\\` before its path, or not a URL at all); it is not followed"
     UnsupportedRedirect = "UnsupportedRedirect", "-L met a redirect to a scheme other than http and https"
     DecodingError = "DecodingError", "the body's gzip or deflate encoding is broken"
     ExpectFailed = "ExpectFailed", "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex"

@@ -50,3 +50,14 @@ def test_the_schema_and_the_summary_use_the_names() -> None:
     summary.add(FetchResult(index=0, url="u", ok=False, error=ErrorInfo(ErrorType.DNSError, "m")))
     assert json.dumps(summary.to_dict()["by_error_type"]) == '{"DNSError": 1}'
     assert summary.describe().startswith("1 URL: 0 ok, 1 failed (1 DNSError)")
+
+
+def test_no_description_is_cut_short() -> None:
+    """The review of issue 18 found ``InvalidRedirect`` described as "(no host, an invalid host or
+    a port outside 1-65535...)": every cause -L refuses is named, and it says the redirect is
+    not followed."""
+    described = ErrorType.InvalidRedirect.description
+    assert not described.rstrip(")").endswith(("...", "\u2026")), described
+    for cause in ("no host", "an invalid host", "a port outside 1-65535", "`\\` before its path", "not a URL"):
+        assert cause in described
+    assert described.endswith("it is not followed")
