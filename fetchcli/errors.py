@@ -98,6 +98,8 @@ _BY_CLASS: tuple[tuple[type[BaseException], ErrorType], ...] = (
 )
 
 _TOO_MANY_FILES = (errno.EMFILE, errno.ENFILE)
+# Types a cause behind them may make more precise (``_cause``); None: a class not in _BY_CLASS.
+_CAUSE_MAY_TELL = (None, ErrorType.ConnectError, ErrorType.ReadError, ErrorType.WriteError)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -205,7 +207,7 @@ def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:
     ``redact`` (``redact.Redactor``) takes the run's secrets out of a message before it is cut to
     one line of bounded length: a secret cut in two would no longer be found."""
     etype = next((name for cls, name in _BY_CLASS if isinstance(exc, cls)), None)
-    cause = _cause(exc) if etype in (None, ErrorType.ConnectError, ErrorType.ReadError, ErrorType.WriteError) else None
+    cause = _cause(exc) if etype in _CAUSE_MAY_TELL else None
     if cause is not None:
         etype, root = cause
         message = _message(root, redact)
