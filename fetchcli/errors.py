@@ -1,7 +1,7 @@
 """The closed vocabulary of ``error.type``: the one place where an exception,
 from whichever library raised it, becomes an ``ErrorInfo``.
 
-``error.type`` is always one of ``ERROR_TYPES``, the same on both backends for the same event.
+``error.type`` is always an ``ErrorType`` (errortype.py), the same on both backends for the same event.
 Causes are read from the whole exception chain (``__cause__``, ``__context__``, exception groups,
 aiohttp's ``os_error`` and ``certificate_error``), most specific first, so a failed connection
 says why: ``DNSError``, ``ConnectionRefused``, ``CertificateError``, ``TLSError``,
@@ -20,38 +20,13 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
+from fetchcli.errortype import ErrorType as ErrorType  # the vocabulary, re-exported
 from fetchcli.models import ErrorInfo
 from fetchcli.text import clean_line
 
-# The vocabulary: every value of error.type, with what it means (the README's table is this).
-ERROR_TYPES: dict[str, str] = {
-    "InvalidURL": "the input is not an http(s) URL fetchcli can request; no request was made",
-    "DNSError": "the host name could not be resolved",
-    "ConnectionRefused": "nothing accepted the connection on that address and port",
-    "CertificateError": "the server's TLS certificate failed verification (untrusted, expired, wrong name); -k skips it",
-    "TLSError": "the TLS handshake failed for another reason",
-    "CertificateExpiring": "the response came, but its certificate has fewer whole days left than --cert-expiry-days (tls.days_left)",
-    "TooManyOpenFiles": "out of file descriptors: lower -c / --max-connections, or raise `ulimit -n`",
-    "ConnectError": "the connection could not be made for another reason (network or host unreachable...)",
-    "ProxyError": "fetchcli could not reach or talk to the proxy (refused, a name that does not resolve, a failed TLS or SOCKS handshake, a CONNECT refused or not answered in HTTP); the message names the proxy",
-    "ConnectTimeout": "--connect-timeout passed while connecting (TCP and TLS)",
-    "PoolTimeout": "--pool-timeout passed while waiting for a free connection",
-    "WriteTimeout": "--write-timeout passed while sending the request",
-    "ReadTimeout": "--read-timeout passed while waiting for data from the server",
-    "TotalTimeout": "--max-time passed for this URL (redirects, retries and body included), counted from its first request; what was known is kept: the redirects followed, and the status, headers and connection facts of a response whose body stalled",
-    "WriteError": "the connection failed while sending the request",
-    "ReadError": "the connection failed while reading the response (reset or closed by the server)",
-    "RemoteProtocolError": "the server broke HTTP: a bad status line, chunk or header, a body shorter than declared, a status outside 100-599, an unasked 101, more than 100 (or 64 KiB of) informational 1xx responses (HTTP/1.1 and HTTP/2), an HTTP/2 response without exactly one valid `:status`...",
-    "TooManyRedirects": "-L followed --max-redirects redirects and there were more",
-    "InvalidRedirect": "-L met a redirect whose Location is not a URL fetchcli can request (no host, an invalid host or a port outside 1-65535...)",
-    "UnsupportedRedirect": "-L met a redirect to a scheme other than http and https",
-    "DecodingError": "the body's gzip or deflate encoding is broken",
-    "ExpectFailed": "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex",
-    "RetryAfterTooLong": "the response (its status kept) was worth a retry, but its Retry-After asked for a longer wait than --max-time or --deadline left: not retried",
-    "Cancelled": "in flight when --deadline or a signal stopped the run",
-    "NotStarted": "read from the input but not started when --deadline or a signal stopped the run",
-    "Unexpected": "anything else: a fault fetchcli did not foresee; the message names the original exception",
-}
+# The vocabulary: every value of error.type, with what it means (the README's table is this):
+# ``ErrorType`` (errortype.py) is the one list; this is its view by name.
+ERROR_TYPES: dict[str, str] = {member.value: member.description for member in ErrorType}
 
 
 # The start of the message of a URL whose fetch raised instead of returning a record: a fault in
@@ -63,12 +38,14 @@ INTERNAL_ERROR = "internal error: "
 def internal_error(exc: BaseException) -> ErrorInfo:
     """The error of a URL whose fetch raised (a bug, an exception nobody mapped): the exception's
     type only, no traceback and no internals."""
-    return ErrorInfo("Unexpected", f"{INTERNAL_ERROR}{clean_line(type(exc).__name__, 80)} while fetching this URL")
+    return ErrorInfo(
+        ErrorType.Unexpected, f"{INTERNAL_ERROR}{clean_line(type(exc).__name__, 80)} while fetching this URL"
+    )
 
 
 def internal_error_type(error: ErrorInfo | None) -> str | None:
     """The exception type named by an ``internal_error``, None for any other error."""
-    if error is None or error.type != "Unexpected" or not error.message.startswith(INTERNAL_ERROR):
+    if error is None or error.type != ErrorType.Unexpected or not error.message.startswith(INTERNAL_ERROR):
         return None
     return error.message[len(INTERNAL_ERROR) :].split(" ", 1)[0]
 
@@ -95,36 +72,38 @@ class InvalidRequestURL(Exception):
 
 # What to say when an exception carries no message of its own (httpx's timeouts often don't).
 _DEFAULT_MESSAGES = {
-    "ConnectTimeout": "timed out while connecting",
-    "ReadTimeout": "timed out waiting for data from the server",
-    "WriteTimeout": "timed out sending the request",
-    "PoolTimeout": "timed out waiting for a free connection in the pool",
-    "RemoteProtocolError": "the server broke the HTTP protocol",
-    "ReadError": "the connection failed while reading",
-    "WriteError": "the connection failed while writing",
-    "ConnectError": "could not connect",
+    ErrorType.ConnectTimeout: "timed out while connecting",
+    ErrorType.ReadTimeout: "timed out waiting for data from the server",
+    ErrorType.WriteTimeout: "timed out sending the request",
+    ErrorType.PoolTimeout: "timed out waiting for a free connection in the pool",
+    ErrorType.RemoteProtocolError: "the server broke the HTTP protocol",
+    ErrorType.ReadError: "the connection failed while reading",
+    ErrorType.WriteError: "the connection failed while writing",
+    ErrorType.ConnectError: "could not connect",
 }
 
 # Exceptions whose class decides the type outright, most specific first.
-_BY_CLASS: tuple[tuple[type[BaseException], str], ...] = (
-    (TotalTimeout, "TotalTimeout"),
-    (BodyDecodingError, "DecodingError"),
-    (InvalidRequestURL, "InvalidURL"),
-    (UnsupportedRedirect, "UnsupportedRedirect"),
-    (InvalidRedirect, "InvalidRedirect"),
-    (httpx.TooManyRedirects, "TooManyRedirects"),
-    (httpx.ConnectTimeout, "ConnectTimeout"),
-    (httpx.ReadTimeout, "ReadTimeout"),
-    (httpx.WriteTimeout, "WriteTimeout"),
-    (httpx.PoolTimeout, "PoolTimeout"),
-    (httpx.ProxyError, "ProxyError"),
-    (httpx.WriteError, "WriteError"),
-    (httpx.ReadError, "ReadError"),
-    (httpx.RemoteProtocolError, "RemoteProtocolError"),
-    (httpx.ConnectError, "ConnectError"),
+_BY_CLASS: tuple[tuple[type[BaseException], ErrorType], ...] = (
+    (TotalTimeout, ErrorType.TotalTimeout),
+    (BodyDecodingError, ErrorType.DecodingError),
+    (InvalidRequestURL, ErrorType.InvalidURL),
+    (UnsupportedRedirect, ErrorType.UnsupportedRedirect),
+    (InvalidRedirect, ErrorType.InvalidRedirect),
+    (httpx.TooManyRedirects, ErrorType.TooManyRedirects),
+    (httpx.ConnectTimeout, ErrorType.ConnectTimeout),
+    (httpx.ReadTimeout, ErrorType.ReadTimeout),
+    (httpx.WriteTimeout, ErrorType.WriteTimeout),
+    (httpx.PoolTimeout, ErrorType.PoolTimeout),
+    (httpx.ProxyError, ErrorType.ProxyError),
+    (httpx.WriteError, ErrorType.WriteError),
+    (httpx.ReadError, ErrorType.ReadError),
+    (httpx.RemoteProtocolError, ErrorType.RemoteProtocolError),
+    (httpx.ConnectError, ErrorType.ConnectError),
 )
 
 _TOO_MANY_FILES = (errno.EMFILE, errno.ENFILE)
+# Types a cause behind them may make more precise (``_cause``); None: a class not in _BY_CLASS.
+_CAUSE_MAY_TELL = (None, ErrorType.ConnectError, ErrorType.ReadError, ErrorType.WriteError)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -145,20 +124,20 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         queue += [e for e in behind if isinstance(e, BaseException)]
 
 
-def _cause(exc: BaseException) -> tuple[str, BaseException] | None:
+def _cause(exc: BaseException) -> tuple[ErrorType, BaseException] | None:
     """The root cause of a failure to connect, when the chain shows one."""
     for link in _chain(exc):
         if isinstance(link, OSError) and link.errno in _TOO_MANY_FILES:
-            return "TooManyOpenFiles", link
+            return ErrorType.TooManyOpenFiles, link
     for link in _chain(exc):
         if isinstance(link, socket.gaierror):
-            return "DNSError", link
+            return ErrorType.DNSError, link
         if isinstance(link, ssl.SSLCertVerificationError):
-            return "CertificateError", link
+            return ErrorType.CertificateError, link
         if isinstance(link, ssl.SSLError):
-            return "TLSError", link
+            return ErrorType.TLSError, link
         if isinstance(link, ConnectionRefusedError):
-            return "ConnectionRefused", link
+            return ErrorType.ConnectionRefused, link
     return None
 
 
@@ -199,12 +178,12 @@ def proxy_unreachable(proxy: str, exc: BaseException) -> str:
     """The connection to ``proxy`` (TCP, or TLS with an ``https://`` proxy) failed with ``exc``."""
     cause = _cause(exc)
     kind, root = cause if cause is not None else (None, exc)
-    if kind == "ConnectionRefused":
+    if kind is ErrorType.ConnectionRefused:
         return f"cannot connect to proxy {proxy}: connection refused"
     detail = _message(root, _unchanged) or "could not connect"
-    if kind == "DNSError":
+    if kind is ErrorType.DNSError:
         return f"cannot connect to proxy {proxy}: its host name does not resolve ({detail})"
-    if kind in ("TLSError", "CertificateError"):
+    if kind in (ErrorType.TLSError, ErrorType.CertificateError):
         return f"TLS handshake with proxy {proxy} failed: {detail}"
     return f"cannot connect to proxy {proxy}: {detail}"
 
@@ -232,15 +211,15 @@ def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:
     ``redact`` (``redact.Redactor``) takes the run's secrets out of a message before it is cut to
     one line of bounded length: a secret cut in two would no longer be found."""
     etype = next((name for cls, name in _BY_CLASS if isinstance(exc, cls)), None)
-    cause = _cause(exc) if etype in (None, "ConnectError", "ReadError", "WriteError") else None
+    cause = _cause(exc) if etype in _CAUSE_MAY_TELL else None
     if cause is not None:
         etype, root = cause
         message = _message(root, redact)
     elif etype is None:  # not foreseen: say what it was, from the bottom of the chain
         told = [link for link in _chain(exc) if _told(link)]
         if not told:
-            return ErrorInfo("Unexpected", type(exc).__name__)
-        return ErrorInfo("Unexpected", clean_line(redact(f"{type(told[-1]).__name__}: {told[-1]}")))
+            return ErrorInfo(ErrorType.Unexpected, type(exc).__name__)
+        return ErrorInfo(ErrorType.Unexpected, clean_line(redact(f"{type(told[-1]).__name__}: {told[-1]}")))
     else:
         message = _message(exc, redact)
-    return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, ERROR_TYPES[etype]))
+    return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, etype.description))

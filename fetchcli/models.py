@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from fetchcli.errortype import ErrorType
 from fetchcli.redact import mask_credentials
 
 # Bumped when a field of the record changes meaning or goes away (adding one does not).
@@ -17,10 +18,10 @@ RECORD_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
-    """Why a URL has no (good) response: ``type`` is an exception class name such as
-    ``ConnectError``, ``ReadTimeout`` or ``InvalidURL``; ``message`` is one sanitised line."""
+    """Why a URL has no (good) response: ``type`` is an ``ErrorType`` (an exception class name
+    such as ``ConnectError``, ``ReadTimeout`` or ``InvalidURL``); ``message`` is one sanitised line."""
 
-    type: str
+    type: ErrorType
     message: str
 
     def to_dict(self) -> dict[str, str]:

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fetchcli import units
+from fetchcli.errortype import ErrorType
 from fetchcli.models import FetchResult
 
 # 2: ``failed`` no longer counts ``cancelled`` and ``not_started`` (fields of their own), and
 # ``urls_per_second`` is over the URLs finished.
 SUMMARY_SCHEMA_VERSION = 2
-UNFINISHED = ("Cancelled", "NotStarted")  # the error types of URLs a stop left unanswered
+UNFINISHED = (ErrorType.Cancelled, ErrorType.NotStarted)  # the error types of URLs a stop left unanswered
 
 
 @dataclass(slots=True)
@@ -67,7 +68,7 @@ class Summary:
         if result.ok:
             self.ok += 1
         elif result.error is not None and result.error.type in UNFINISHED:
-            if result.error.type == "Cancelled":
+            if result.error.type == ErrorType.Cancelled:
                 self.cancelled += 1
             else:
                 self.not_started += 1

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, UrlItem
 from fetchcli.redact import mask_input
 
@@ -34,7 +35,7 @@ def _invalid(index: int, raw: str, message: str, *, cut: bool = False) -> UrlIte
     ``_RAW_PREVIEW`` characters after: cut first, a password could lose the '@' that marks it."""
     shown = mask_input(raw, cut=cut)
     shown = shown if len(shown) <= _RAW_PREVIEW else shown[:_RAW_PREVIEW] + "..."
-    return UrlItem(index=index, raw=shown, url=None, error=ErrorInfo("InvalidURL", message))
+    return UrlItem(index=index, raw=shown, url=None, error=ErrorInfo(ErrorType.InvalidURL, message))
 
 
 def _describe_char(ch: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fetchcli.errors import ERROR_TYPES
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo
 from fetchcli.settings import Backend
 from tests.server import LoopbackServer, running_server
@@ -55,20 +55,21 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return request.param
 
 
-_SEEN_ERROR_TYPES: set[str] = set()
+_SEEN_ERROR_TYPES: set[object] = set()
 _original_error_init = ErrorInfo.__init__
 
 
-def _recording_init(self: ErrorInfo, type: str, message: str) -> None:
+def _recording_init(self: ErrorInfo, type: ErrorType, message: str) -> None:
     _SEEN_ERROR_TYPES.add(type)
     _original_error_init(self, type, message)
 
 
 @pytest.fixture(autouse=True)
 def error_types_are_in_the_vocabulary(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every ``error.type`` a test produces (in this process) is in the documented vocabulary."""
+    """Every ``error.type`` a test produces (in this process) is in the documented vocabulary:
+    an ``ErrorType`` member, not merely its name (tests/test_workers.py checks worker processes)."""
     monkeypatch.setattr(ErrorInfo, "__init__", _recording_init)
     _SEEN_ERROR_TYPES.clear()
     yield
-    unknown = _SEEN_ERROR_TYPES - set(ERROR_TYPES)
-    assert not unknown, f"error types outside fetchcli.errors.ERROR_TYPES: {sorted(unknown)}"
+    unknown = {repr(seen) for seen in _SEEN_ERROR_TYPES if type(seen) is not ErrorType}
+    assert not unknown, f"error types that are not fetchcli.errortype.ErrorType members: {sorted(unknown)}"

@@ -171,11 +171,11 @@ def test_example_urls_file_exists_and_parses() -> None:
 
 
 def test_the_error_vocabulary_is_the_record_references_table() -> None:
-    from fetchcli.errors import ERROR_TYPES
+    from fetchcli.errortype import ErrorType
 
     section = RECORDS.split("| `error.type` | meaning |", 1)[1].split("\n\n", 1)[0]
     listed = re.findall(r"^\| `(\w+)` \| (.+) \|$", section, flags=re.MULTILINE)
-    assert dict(listed) == ERROR_TYPES
+    assert listed == [(member.value, member.description) for member in ErrorType]
 
 
 def test_links_between_the_docs_lead_somewhere() -> None:

@@ -24,6 +24,7 @@ import pytest
 
 from fetchcli.cli.app import main
 from fetchcli.cli.help import render_help
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.output.render import make_sink
 from fetchcli.settings import Backend, OutputFormat, RequestSettings, Settings, SettingsError, parse_status_ranges
@@ -87,7 +88,7 @@ def _finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
 def _records() -> list[FetchResult]:
     return [
         FetchResult(index=0, url="http://a.example/", ok=True, status=200, elapsed_ms=1.5, snippet="a\tb\\c"),
-        FetchResult(index=1, url="ftp://b", ok=False, error=ErrorInfo("InvalidURL", "bad\r\nline")),
+        FetchResult(index=1, url="ftp://b", ok=False, error=ErrorInfo(ErrorType.InvalidURL, "bad\r\nline")),
     ]
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from fetchcli.engine.retry import AFTER_SENDING, BEFORE_SENDING, backoff_seconds, may_retry, retry_after_seconds
 from fetchcli.errors import ERROR_TYPES
+from fetchcli.errortype import ErrorType
 from fetchcli.settings import RetrySettings
 
 POLICY = RetrySettings(retries=3, backoff=0.5, max_wait=4)
@@ -28,11 +29,17 @@ def test_after_sending_only_idempotent_methods(method: str, expected: bool) -> N
         assert may_retry(method, error_type, None, POLICY) is expected
     assert may_retry(method, None, 503, POLICY) is expected
     everything = RetrySettings(retries=3, all_methods=True)
-    assert may_retry(method, "ReadError", None, everything) and may_retry(method, None, 503, everything)
+    assert may_retry(method, ErrorType.ReadError, None, everything) and may_retry(method, None, 503, everything)
 
 
 def test_what_a_retry_cannot_fix() -> None:
-    for error_type in ("CertificateError", "TooManyRedirects", "DecodingError", "InvalidURL", "Unexpected"):
+    for error_type in (
+        ErrorType.CertificateError,
+        ErrorType.TooManyRedirects,
+        ErrorType.DecodingError,
+        ErrorType.InvalidURL,
+        ErrorType.Unexpected,
+    ):
         assert not may_retry("GET", error_type, None, POLICY)
     assert not may_retry("GET", None, 404, POLICY) and not may_retry("GET", None, 200, POLICY)
 

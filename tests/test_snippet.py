@@ -94,13 +94,14 @@ async def test_unrequested_encoding_is_not_inflated() -> None:
 
 
 def test_summary_counts_every_failure_by_cause() -> None:
+    from fetchcli.errortype import ErrorType
     from fetchcli.models import ErrorInfo, FetchResult
     from fetchcli.summary import Summary
 
     summary = Summary()
     for status in (200, 200, 404, 500, 301, 404):
         summary.add(FetchResult(index=0, url="u", ok=status < 400, status=status))
-    for etype in ("RemoteProtocolError", "ConnectError"):
+    for etype in (ErrorType.RemoteProtocolError, ErrorType.ConnectError):
         summary.add(FetchResult(index=0, url="u", ok=False, error=ErrorInfo(etype, "m")))
     summary.elapsed_s = 1.5
     assert (

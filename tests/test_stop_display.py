@@ -27,6 +27,7 @@ import pytest
 
 from fetchcli.cli.runner import Environment, OutputOptions, execute
 from fetchcli.cli.status import ExitStatus
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.settings import Backend, ColorMode, OutputFormat, Settings
 from fetchcli.summary import Summary
@@ -87,7 +88,7 @@ def test_the_summary_counts_cancelled_and_not_started_apart() -> None:
         if n < 60:
             result = FetchResult(index=n, url="u", ok=True, status=200, elapsed_ms=40.0, attempts=1)
         else:
-            kind = "Cancelled" if n < 80 else "NotStarted"
+            kind = ErrorType.Cancelled if n < 80 else ErrorType.NotStarted
             result = FetchResult(index=n, url="u", ok=False, error=ErrorInfo(kind, "stopped by SIGINT"))
         summary.add(result)
     summary.elapsed_s = 3.68

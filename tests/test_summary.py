@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.summary import Summary
 from tests.server import LoopbackServer
@@ -16,7 +17,7 @@ def test_percentiles_from_bounded_counts() -> None:
     summary = Summary()
     for ms in range(1, 101):  # 1..100 ms
         summary.add(FetchResult(index=ms, url="u", ok=True, status=200, elapsed_ms=float(ms), attempts=1))
-    summary.add(FetchResult(index=0, url="u", ok=False, error=ErrorInfo("InvalidURL", "m")))  # no time
+    summary.add(FetchResult(index=0, url="u", ok=False, error=ErrorInfo(ErrorType.InvalidURL, "m")))  # no time
     assert (summary.percentile(0.5), summary.percentile(0.95), max(summary.times_ms)) == (50, 95, 100)
     for n in range(10_000):  # a million distinct times would still be a few thousand keys
         summary.add(FetchResult(index=n, url="u", ok=True, status=200, elapsed_ms=n / 7, attempts=1))

@@ -16,6 +16,7 @@ import time
 import pytest
 from rich.cells import cell_len
 
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.output.render.progress import ProgressLine
 from fetchcli.output.render.table import TableSink
@@ -29,7 +30,7 @@ def _ok(index: int, url: str, ms: float = 12.5, **kwargs: object) -> FetchResult
     return FetchResult(index=index, url=url, ok=True, status=200, elapsed_ms=ms, attempts=1, **kwargs)  # type: ignore[arg-type]
 
 
-def _failed(index: int, url: str, kind: str, ms: float = 3.0) -> FetchResult:
+def _failed(index: int, url: str, kind: ErrorType, ms: float = 3.0) -> FetchResult:
     return FetchResult(
         index=index, url=url, ok=False, elapsed_ms=ms, attempts=1, error=ErrorInfo(kind, "what went wrong")
     )
@@ -38,8 +39,8 @@ def _failed(index: int, url: str, kind: str, ms: float = 3.0) -> FetchResult:
 def _first_screenful() -> list[FetchResult]:
     rows = [
         _ok(0, f"{HOST}/status/200", ms=5097.3, snippet="hello " * 40, bytes_read=1256),
-        _failed(1, "https://127.0.0.1:9/refused", "ConnectionRefused"),
-        _failed(2, f"{HOST}/tls/expired", "CertificateError"),
+        _failed(1, "https://127.0.0.1:9/refused", ErrorType.ConnectionRefused),
+        _failed(2, f"{HOST}/tls/expired", ErrorType.CertificateError),
     ]
     return rows + [_ok(n, f"{HOST}/status/200?n={n}") for n in range(3, 25)]
 
@@ -62,8 +63,8 @@ def _row(lines: list[str], index: int) -> str:
 @pytest.mark.parametrize("width", [60, 100, 200])
 def test_error_types_are_never_cut(width: int) -> None:
     later = [
-        _failed(25, f"{HOST}/bad-chunk", "RemoteProtocolError"),
-        _failed(26, f"{HOST}/later", "UnsupportedRedirect"),
+        _failed(25, f"{HOST}/bad-chunk", ErrorType.RemoteProtocolError),
+        _failed(26, f"{HOST}/later", ErrorType.UnsupportedRedirect),
     ]
     lines = _table(width, _first_screenful() + later)
     for index, kind in [(1, "ConnectionRefused"), (2, "CertificateError"), (25, "RemoteProtocolError")]:
@@ -75,7 +76,7 @@ def test_error_types_are_never_cut(width: int) -> None:
 @pytest.mark.parametrize("width", [60, 100, 200])
 def test_a_wider_error_type_later_keeps_the_columns_after_it_in_place(width: int) -> None:
     lines = _table(
-        width, [_ok(n, f"{HOST}/ok/{n}") for n in range(20)] + [_failed(20, f"{HOST}/x", "RemoteProtocolError")]
+        width, [_ok(n, f"{HOST}/ok/{n}") for n in range(20)] + [_failed(20, f"{HOST}/x", ErrorType.RemoteProtocolError)]
     )
     late, earlier = _row(lines, 20), _row(lines, 19)
     assert "RemoteProtocolError" in late
@@ -162,7 +163,7 @@ def test_one_number_format_in_the_table_the_summary_and_the_progress_line() -> N
 def test_the_progress_line_leaves_fields_out_rather_than_cutting_them(width: int) -> None:
     summary = Summary()
     for n in range(1234):
-        summary.add(_ok(n, "u") if n % 10 else _failed(n, "u", "ReadTimeout"))
+        summary.add(_ok(n, "u") if n % 10 else _failed(n, "u", ErrorType.ReadTimeout))
     out = io.StringIO()
     progress = ProgressLine(out, color=False, width=width)
     progress.set_total(5000)

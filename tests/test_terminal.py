@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.output.render.table import Layout, TableSink, _middle
 from fetchcli.summary import Summary
@@ -62,7 +63,7 @@ def test_rows_fit_the_terminal_and_the_url_is_always_shown(width: int) -> None:
     sink.write(_result(0, long_url, status=200, snippet="x" * 300, bytes_read=300))
     sink.write(
         FetchResult(
-            index=1, url="http://e/", ok=False, error=ErrorInfo("RemoteProtocolError", "m" * 300), fetched_at=""
+            index=1, url="http://e/", ok=False, error=ErrorInfo(ErrorType.RemoteProtocolError, "m" * 300), fetched_at=""
         )
     )
     sink.write(_result(2, "http://e/b", status=200, binary=True, bytes_read=10))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from fetchcli.cli.status import ExitStatus
 from fetchcli.engine.eventloop import run_loop
+from fetchcli.errortype import ErrorType
 from fetchcli.input.readers import Inputs, ThreadedSource, reads_stdin
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output.render import Sink, make_sink
@@ -532,7 +533,7 @@ def _write(sink: Sink, result: FetchResult, state: _RunState) -> None:
     except OSError as exc:
         raise OutputError(exc) from None
     state.summary.add(result)
-    if result.error is not None and result.error.type == "Unexpected":
+    if result.error is not None and result.error.type == ErrorType.Unexpected:
         _count_internal_error(state, result)
 
 

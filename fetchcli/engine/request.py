@@ -25,6 +25,7 @@ from fetchcli.errors import (
     classify,
     internal_error,
 )
+from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, Timing, TlsInfo, UrlItem
 from fetchcli.redact import Redactor, is_secret_header
 from fetchcli.settings import Settings
@@ -44,11 +45,11 @@ def _header_int(value: str | None) -> int | None:
 
 
 def invalid_result(item: UrlItem) -> FetchResult:
-    error = item.error or ErrorInfo("InvalidURL", "invalid URL")
+    error = item.error or ErrorInfo(ErrorType.InvalidURL, "invalid URL")
     return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=error)
 
 
-def unfinished_result(item: UrlItem, error_type: str, message: str, ticket: Ticket | None = None) -> FetchResult:
+def unfinished_result(item: UrlItem, error_type: ErrorType, message: str, ticket: Ticket | None = None) -> FetchResult:
     """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``). With the
     ``ticket`` of a URL that was sent: its tries, when it was sent and how long it had waited
     (no ``elapsed_ms``: the stop cut it short, it is not the URL's time)."""
@@ -288,7 +289,7 @@ async def _unverified_tls(outcome: _Outcome, settings: Settings, left: float | N
     """After ``CertificateError``: what the server presents, read by one more handshake (not
     through a proxy, which would have to be asked for another tunnel: then None), within the
     connect timeout and the ``left`` seconds of ``--max-time`` (None: no limit), else None."""
-    if outcome.error is None or outcome.error.type != "CertificateError" or outcome.trail is None:
+    if outcome.error is None or outcome.error.type != ErrorType.CertificateError or outcome.trail is None:
         return None
     url, req = outcome.trail.last, settings.request
     if proxy_for(url.scheme, url.host, req.proxy, req.proxy_by_scheme, req.no_proxy) is not None:
@@ -309,7 +310,7 @@ def _expiring(tls: TlsInfo | None, settings: Settings) -> ErrorInfo | None:
         return None
     when = f"expired {-tls.days_left} days ago" if tls.days_left < 0 else f"expires in {tls.days_left} days"
     return ErrorInfo(
-        "CertificateExpiring", f"the certificate {when} ({tls.not_after}), within --cert-expiry-days {days}"
+        ErrorType.CertificateExpiring, f"the certificate {when} ({tls.not_after}), within --cert-expiry-days {days}"
     )
 
 
@@ -320,9 +321,9 @@ def _unmet_expectation(text: str, settings: Settings) -> ErrorInfo | None:
     if not success.checks_body:
         return None
     if success.expect_text is not None and success.expect_text not in text:
-        return ErrorInfo("ExpectFailed", f"the body read does not contain {clean_line(success.expect_text)!r}")
+        return ErrorInfo(ErrorType.ExpectFailed, f"the body read does not contain {clean_line(success.expect_text)!r}")
     if success.expect_regex is not None and re.search(success.expect_regex, text) is None:
-        return ErrorInfo("ExpectFailed", f"the body read does not match {clean_line(success.expect_regex)!r}")
+        return ErrorInfo(ErrorType.ExpectFailed, f"the body read does not match {clean_line(success.expect_regex)!r}")
     return None
 
 
@@ -351,7 +352,7 @@ def _too_long(outcome: _Outcome, wait: float, ticket: Ticket) -> bool:
         asked = hinted_seconds(response.headers.get("retry-after"), response.status_code)
         if asked is not None:
             outcome.error = ErrorInfo(
-                "RetryAfterTooLong",
+                ErrorType.RetryAfterTooLong,
                 f"the server asked to wait {asked:g} s before a retry (Retry-After), longer than the"
                 f" {max(left[0], 0):.1f} s {left[1]} left: not retried",
             )
@@ -365,7 +366,7 @@ async def _attempts(
     lane: Lane | None,
     gate: Gate | None,
     ticket: Ticket,
-    final: frozenset[str] = frozenset(),
+    final: frozenset[ErrorType] = frozenset(),
 ) -> _Outcome:
     """Try ``request`` as the retry policy allows; an error of a type in ``final`` ends the tries
     at once (``--scheme-fallback`` then tries http://)."""
@@ -400,8 +401,8 @@ async def _attempts(
 # What makes --scheme-fallback try http:// for an input without a scheme: the https:// try met a
 # server that does not speak TLS (a plain HTTP server answers the handshake with text:
 # WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes).
-FALLBACK_ON = frozenset({"TLSError", "ConnectionRefused"})
-_NONE: frozenset[str] = frozenset()
+FALLBACK_ON = frozenset({ErrorType.TLSError, ErrorType.ConnectionRefused})
+_NONE: frozenset[ErrorType] = frozenset()
 _NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fallback tries http:// next"
 
 

@@ -30,22 +30,31 @@ import email.utils
 import random
 from datetime import datetime, timezone
 
+from fetchcli.errortype import ErrorType
 from fetchcli.settings import RetrySettings
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BEFORE_SENDING = frozenset(
     {
-        "DNSError",
-        "ConnectionRefused",
-        "ConnectError",
-        "ConnectTimeout",
-        "PoolTimeout",
-        "TLSError",
-        "TooManyOpenFiles",
-        "ProxyError",  # the proxy could not be reached, or refused or failed the CONNECT: the server saw nothing
+        ErrorType.DNSError,
+        ErrorType.ConnectionRefused,
+        ErrorType.ConnectError,
+        ErrorType.ConnectTimeout,
+        ErrorType.PoolTimeout,
+        ErrorType.TLSError,
+        ErrorType.TooManyOpenFiles,
+        ErrorType.ProxyError,  # the proxy could not be reached, or refused or failed the CONNECT: the server saw nothing
     }
 )
-AFTER_SENDING = frozenset({"WriteError", "WriteTimeout", "ReadError", "ReadTimeout", "RemoteProtocolError"})
+AFTER_SENDING = frozenset(
+    {
+        ErrorType.WriteError,
+        ErrorType.WriteTimeout,
+        ErrorType.ReadError,
+        ErrorType.ReadTimeout,
+        ErrorType.RemoteProtocolError,
+    }
+)
 _HINTED_STATUSES = (429, 503)
 
 
@@ -65,7 +74,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def may_retry(method: str, error_type: str | None, status: int | None, policy: RetrySettings) -> bool:
+def may_retry(method: str, error_type: ErrorType | None, status: int | None, policy: RetrySettings) -> bool:
     """Whether this outcome (an ``error.type``, or else a response ``status``) is worth another
     try under ``policy``, before counting tries."""
     if error_type is not None:

@@ -29,6 +29,7 @@ from fetchcli.engine.politeness import Gate, Lane
 from fetchcli.engine.request import fetch_one, internal_error_result, invalid_result, unfinished_result
 from fetchcli.engine.selection import Selection
 from fetchcli.engine.ticket import Ticket
+from fetchcli.errortype import ErrorType
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.settings import Order, Settings
 from fetchcli.transport.client import build_client
@@ -199,7 +200,7 @@ class _Run:
         unfinished = []
         for task, (seq, item, _, ticket) in tasks.items():
             if task.cancelled():
-                unfinished.append(self.accept(seq, unfinished_result(item, "Cancelled", message, ticket)))
+                unfinished.append(self.accept(seq, unfinished_result(item, ErrorType.Cancelled, message, ticket)))
         return [r for r in unfinished if r is not None]
 
 
@@ -339,7 +340,7 @@ async def run_fetch(
             if finished is not None and (immediate := run.accept(seq, finished)) is not None:
                 yield immediate
         for seq, item in run.waiting.drain():  # read, never started
-            result = unfinished_result(item, "NotStarted", f"not started: stopped by {stop.reason}")
+            result = unfinished_result(item, ErrorType.NotStarted, f"not started: stopped by {stop.reason}")
             if (immediate := run.accept(seq, result)) is not None:
                 yield immediate
         for result in run.ready():
@@ -350,7 +351,7 @@ async def run_fetch(
             result = (
                 invalid_result(item)
                 if item.url is None
-                else unfinished_result(item, "NotStarted", f"not started: stopped by {stop.reason}")
+                else unfinished_result(item, ErrorType.NotStarted, f"not started: stopped by {stop.reason}")
             )
             if (immediate := run.accept(run.read, result)) is not None:
                 yield immediate

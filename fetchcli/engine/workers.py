@@ -43,7 +43,8 @@ from typing import Any
 from fetchcli.engine.admission import host_of
 from fetchcli.engine.selection import url_hash
 from fetchcli.engine.ticket import Ticket
-from fetchcli.models import FetchResult, UrlItem
+from fetchcli.errortype import ErrorType
+from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.redact import Redactor
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
 
@@ -103,6 +104,10 @@ def frame(message: Any) -> bytes:
 
 class GarbledFrame(Exception):
     """A message that is not one: too long to be a record, or not a pickle fetchcli wrote."""
+
+
+class UnknownErrorType(Exception):
+    """A worker's record whose ``error.type`` is not in the vocabulary (a fault of fetchcli's)."""
 
 
 async def read_frame(reader: asyncio.StreamReader) -> Any:
@@ -273,6 +278,7 @@ class WorkerPool:
         finally:
             self._pending.pop(seq, None)
             worker.inflight -= 1
+        result = _typed(result, item)
         if ticket is not None and result.queued_ms is not None:  # plus the parent's part
             waited = round((dispatched - ticket.admitted) * 1000, 1)
             result = dataclasses.replace(result, queued_ms=round(result.queued_ms + waited, 1))
@@ -343,10 +349,26 @@ async def _tries_of_cancelled(answer: asyncio.Future[Any], ticket: Ticket) -> No
         ticket.attempts = said.attempts if isinstance(said, FetchResult) else int(said)
 
 
+def _typed(result: FetchResult, item: UrlItem) -> FetchResult:
+    """A worker's record with its ``error.type`` an ``ErrorType``. A member comes back from the
+    pickle as one (its name is what the frame carries); text in its place (a worker's fault) is
+    read back into the vocabulary, and a name outside it makes the record the URL's internal
+    error (``Unexpected``, which the run reports as one), never a type the README does not list."""
+    error = result.error
+    if error is None or type(error.type) is ErrorType:
+        return result
+    known = ErrorType.named(error.type)
+    if known is None:
+        from fetchcli.engine.request import internal_error_result
+
+        return internal_error_result(item, UnknownErrorType())
+    return dataclasses.replace(result, error=ErrorInfo(known, error.message))
+
+
 def _died(item: UrlItem, worker: _Worker) -> FetchResult:
     from fetchcli.engine.request import unfinished_result
 
-    return unfinished_result(item, "Unexpected", worker.death or worker.describe_death())
+    return unfinished_result(item, ErrorType.Unexpected, worker.death or worker.describe_death())
 
 
 async def _serve(protocol_fd: int) -> None:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from fetchcli.engine.selection import Hash64Set, Selection, url_hash
+from fetchcli.errortype import ErrorType
 from fetchcli.input.readers import Inputs
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH, Settings, SettingsError
@@ -41,7 +42,7 @@ from fetchcli.summary import Summary
 from fetchcli.targets import OpenError, Target, open_checked
 from fetchcli.urls import MAX_URL_LENGTH
 
-UNFINISHED = frozenset({"Cancelled", "NotStarted"})  # error types of URLs a stop left unfetched
+UNFINISHED = frozenset({ErrorType.Cancelled, ErrorType.NotStarted})  # error types of URLs a stop left unfetched
 
 
 class _Bits:
@@ -354,13 +355,24 @@ def _counted(record: dict[str, Any], ok: bool) -> _Counted:
     )
 
 
+def _rename_type(one: Summary, name: str) -> None:
+    """``one`` counts a record whose error type is not in the vocabulary (a newer fetchcli's
+    file, an edited one), added as ``Unexpected``: count it under the name it has instead."""
+    for by_cause in (one.by_error_type, one.failures):
+        if ErrorType.Unexpected in by_cause:
+            by_cause[name] = by_cause.pop(ErrorType.Unexpected)
+
+
 def _summary(counts: dict[_Counted, int]) -> Summary:
     """The summary of records counted by outcome: ``Summary.add`` once per distinct outcome."""
     total = Summary()
     for (ok, status, etype, elapsed, tried), n in counts.items():
-        error = ErrorInfo(etype, "") if etype is not None else None
+        known = ErrorType.named(etype)
+        error = ErrorInfo(known or ErrorType.Unexpected, "") if etype is not None else None
         one = Summary()
         one.add(FetchResult(0, "", ok, status=status, error=error, elapsed_ms=elapsed, attempts=int(tried)))
+        if etype is not None and known is None:
+            _rename_type(one, etype)
         total.merge(one, times=n)
     total.earlier = 0
     return total

@@ -8,7 +8,7 @@ import types
 import typing
 from typing import Any
 
-from fetchcli.errors import ERROR_TYPES
+from fetchcli.errortype import ErrorType
 from fetchcli.models import RECORD_SCHEMA_VERSION, ErrorInfo, FetchResult
 
 _JSON_TYPES: dict[Any, str] = {int: "integer", float: "number", str: "string", bool: "boolean"}
@@ -25,7 +25,7 @@ def _type_schema(hint: Any) -> dict[str, Any]:
     if hint is ErrorInfo:
         return {
             "type": "object",
-            "properties": {"type": {"enum": list(ERROR_TYPES)}, "message": {"type": "string"}},
+            "properties": {"type": {"enum": [member.value for member in ErrorType]}, "message": {"type": "string"}},
             "required": ["type", "message"],
             "additionalProperties": False,
         }

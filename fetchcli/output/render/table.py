@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.style import Style
 
 from fetchcli import units
+from fetchcli.errortype import ErrorType
 from fetchcli.models import FetchResult
 from fetchcli.summary import Summary
 from fetchcli.text import can_write, encodable, for_terminal, stream_encoding
@@ -261,7 +262,7 @@ class TableSink:
         )
 
     def write(self, result: FetchResult) -> None:
-        if result.error is not None and result.error.type == "NotStarted":
+        if result.error is not None and result.error.type == ErrorType.NotStarted:
             self._count_not_started(result)
             return
         row = _row(result, self._encoding)
