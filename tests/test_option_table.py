@@ -265,3 +265,22 @@ def test_what_a_config_file_may_set() -> None:
 def test_sections_are_the_helps_and_every_option_is_in_one() -> None:
     assert {o.section for o in OPTIONS} == set(SECTIONS)
     assert sum(len(section_names(s)) for s in SECTIONS) == len(OPTIONS)
+
+
+def test_dry_run_names_only_the_tables_options() -> None:
+    """``--dry-run`` says where a value came from by parameter name: each name it asks about
+    is an option of the table (a misspelt one would never say)."""
+    import ast
+    import inspect
+
+    from fetchcli import dryrun
+
+    asked = {
+        arg.value
+        for node in ast.walk(ast.parse(inspect.getsource(dryrun)))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_from"
+        for arg in node.args[1:]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+    }
+    assert len(asked) >= 20
+    assert asked <= set(BY_NAME)
