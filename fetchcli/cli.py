@@ -1,14 +1,17 @@
 """The command line: Typer options -> one ``Settings`` -> ``runner.execute`` -> exit status.
 
-Every option also comes from ``FETCHCLI_<NAME>`` and from a config file (``config.py``):
-flag > environment > config file > default. Values arrive as text and are parsed by
-``settings.parse_*``, so every bad value is a usage error in fetchcli's own words. ``--help``
-is fetchcli's own (``help.py``). Usage errors are one plain line on stderr
-(``fetchcli: error: --timeout must be 0 or more``), exit 2: they end up in cron mail and logs.
+The options are the rows of the option table (``options.py``); the command's Typer parameters
+are generated from it (``_typer_parameter``: the command's signature). Every option also comes
+from ``FETCHCLI_<NAME>`` and from a config file (``config.py``): flag > environment > config
+file > default. Values arrive as text and are parsed by the table's parsers
+(``options.settings_from_values``), so every bad value is a usage error in fetchcli's own words,
+naming where it came from. ``--help`` is fetchcli's own (``help.py``). Usage errors are one
+plain line on stderr (``fetchcli: error: --timeout must be 0 or more``), exit 2: they end up in
+cron mail and logs.
 """
 
-# No ``from __future__ import annotations`` here: typer reads the command's annotations, and
-# evaluating 280 of them from strings at every start-up took 20 ms (objects: 2 ms).
+# No ``from __future__ import annotations`` here: typer reads the command's annotations, which
+# are objects built once from the table (evaluating them from strings cost ~20 ms per start-up).
 import inspect
 import os
 import sys
