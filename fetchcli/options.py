@@ -396,11 +396,13 @@ def defaults() -> dict[str, Any]:
     return {option.name: option.default for option in OPTIONS}
 
 
-def _in_field_order(prefix: str, names: tuple[str, ...]) -> list[Option]:
-    rank = {name: i for i, name in enumerate(names)}
-    found = [o for o in OPTIONS if o.lands is not None and o.lands.startswith(prefix)]
-    found = [o for o in found if o.lands is not None and o.lands[len(prefix) :] in rank]
-    return sorted(found, key=lambda o: rank[(o.lands or "")[len(prefix) :]])
+_BY_TARGET = {option.lands: option for option in OPTIONS if option.lands is not None}
+
+
+def _landing_in(kind: type[Any], prefix: str = "") -> list[tuple[str, Option]]:
+    """(field, the option that sets it) for the fields of the dataclass ``kind`` that an option
+    sets (``prefix`` + field name is its ``lands``), in the order of the fields."""
+    return [(f.name, _BY_TARGET[prefix + f.name]) for f in fields(kind) if prefix + f.name in _BY_TARGET]
 
 
 _GROUPS: dict[str, type[Any]] = {
@@ -434,14 +436,11 @@ def settings_from_values(values: Mapping[str, Any], environ: Environ | None = No
     for field in fields(Settings):
         group = _GROUPS.get(field.name)
         if group is None:
-            for option in _in_field_order("", (field.name,)):
+            option = _BY_TARGET.get(field.name)
+            if option is not None:
                 top[field.name] = option.parse(values[option.name], environ)
             continue
-        names = tuple(f.name for f in fields(group))
-        kwargs = {
-            (option.lands or "").split(".", 1)[1]: option.parse(values[option.name], environ)
-            for option in _in_field_order(f"{field.name}.", names)
-        }
+        kwargs = {name: o.parse(values[o.name], environ) for name, o in _landing_in(group, f"{field.name}.")}
         if group is RequestSettings:
             kwargs.update(proxy=proxies.proxy, proxy_by_scheme=proxies.by_scheme, no_proxy=proxies.no_proxy)
         top[field.name] = group(**kwargs)
@@ -453,11 +452,7 @@ def output_options_from_values(values: Mapping[str, Any], config_file: str | Non
     from fetchcli.runner import OutputOptions
 
     values = {**defaults(), **values}
-    names = tuple(f.name for f in fields(OutputOptions))
-    kwargs = {
-        (option.lands or "").split(".", 1)[1]: option.parse(values[option.name], {})
-        for option in _in_field_order("output.", names)
-    }
+    kwargs = {name: option.parse(values[option.name], {}) for name, option in _landing_in(OutputOptions, "output.")}
     options = OutputOptions(**kwargs, config_file=config_file)
     if options.resume_failed and options.resume is None:
         raise SettingsError("--resume-failed", "goes with --resume FILE")
