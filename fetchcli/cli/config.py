@@ -38,11 +38,13 @@ import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any
 
+from fetchcli.cli.options import BY_NAME, OPTIONS, Kind
+from fetchcli.cli.options import ENV_PREFIX as ENV_PREFIX
+from fetchcli.cli.options import env_name as env_name
 from fetchcli.settings import SettingsError
 
-ENV_PREFIX = "FETCHCLI_"
 CONFIG_ENV = "FETCHCLI_CONFIG"
 USER_CONFIG = os.path.join("fetchcli", "config.toml")  # under $XDG_CONFIG_HOME
 # Read from the working directory by fetchcli before issue 17, when no config file was named;
@@ -52,40 +54,27 @@ LOCAL_CONFIG_NOTE = (
     f"./{LOCAL_CONFIG} is not read (config files come from --config FILE, {CONFIG_ENV} or"
     f" ~/.config/fetchcli/config.toml); use --config {LOCAL_CONFIG} to read it"
 )
-# Options a config file cannot set: they act at once rather than configure a run.
-NOT_CONFIGURABLE = frozenset({"config", "help", "version", "schema", "install_completion", "show_completion"})
+# Options a config file cannot set: they act at once rather than configure a run (the table's,
+# and Typer's shell completion options).
+NOT_CONFIGURABLE = frozenset(
+    {option.name for option in OPTIONS if not option.configurable} | {"install_completion", "show_completion"}
+)
 SWITCH_ON = ("1", "true", "yes", "on")
 SWITCH_OFF = ("0", "false", "no", "off")
 
-Kind = Literal["flag", "list", "value"]
-
-
-def env_name(long_option: str) -> str:
-    """``--max-connections`` (or the parameter's name, ``max_connections``) ->
-    ``FETCHCLI_MAX_CONNECTIONS``."""
-    return ENV_PREFIX + long_option.lstrip("-").replace("-", "_").upper()
-
-
 # Options given more than once: their environment variables hold one value per line.
-LIST_ENV = {name: env_name(name) for name in ("header", "input", "secret_header")}
+LIST_ENV = {o.name: o.variable for o in OPTIONS if o.kind == "list" and o.variable is not None}
+# The options a config file may set, by parameter name, and their kinds.
+KINDS: dict[str, Kind] = {option.name: option.kind for option in OPTIONS if option.configurable}
 
 
-def kind_of(param: Any) -> Kind:
-    """A Click parameter's kind: a switch, an option given more than once, or one value."""
-    if getattr(param, "is_flag", False):
-        return "flag"
-    return "list" if getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1 else "value"
-
-
-def own_variable(name: str, kind: Kind) -> str | None:
-    """The environment variable fetchcli reads itself (not Click) for the option ``name``."""
-    if name == "config":
-        return CONFIG_ENV
-    if name in NOT_CONFIGURABLE:
+def own_variable(name: str) -> str | None:
+    """The environment variable fetchcli reads itself (not Click) for the option ``name``:
+    ``FETCHCLI_CONFIG``, and those of switches and of options given more than once."""
+    option = BY_NAME.get(name)
+    if option is None or option.variable is None or option.variable_read_by_click:
         return None
-    if kind == "flag" or name in LIST_ENV:
-        return env_name(name)
-    return None
+    return option.variable
 
 
 def parse_switch(variable: str, text: str) -> bool:
@@ -251,10 +240,10 @@ def _config_file(given: str | None, environ: Mapping[str, str]) -> tuple[IO[byte
     return stream, path, "your config file" if stream is not None else f"{path} does not exist", None
 
 
-def load(given: str | None, kinds: Mapping[str, Kind], environ: Mapping[str, str]) -> Loaded:
+def load(given: str | None, environ: Mapping[str, str], kinds: Mapping[str, Kind] = KINDS) -> Loaded:
     """Click's ``default_map`` for a run: the config file's values, with the variables fetchcli
     reads itself (switches, lists) over them. ``given`` is ``--config``'s value (None when not
-    given); ``kinds`` names every option of the command (by parameter name) and its kind."""
+    given); ``kinds``: the options a config file may set (by parameter name), and their kinds."""
     stream, path, source, warning = _config_file(given, environ)
     chosen = given is not None or CONFIG_ENV in environ
     note = local_config_note(chosen, stream)
@@ -269,7 +258,7 @@ def load(given: str | None, kinds: Mapping[str, Kind], environ: Mapping[str, str
             values[name] = _value(label, f"{path}: {key}", kinds[name], value)
             origins[name] = f"{path}: {key}"
     for name, kind in kinds.items():
-        variable = own_variable(name, kind) if name != "config" else None
+        variable = own_variable(name)
         text = environ.get(variable) if variable is not None else None
         if variable is None or text is None:
             continue

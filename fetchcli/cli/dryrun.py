@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import BinaryIO, TextIO
 
+from fetchcli.cli.options import BODY, POLITE, POOL, RETRY, TIMEOUTS, section_names
 from fetchcli.cli.runner import Environment, OutputOptions, check_run, output_format
 from fetchcli.cli.status import ExitStatus
 from fetchcli.input.readers import Inputs
@@ -26,9 +27,6 @@ from fetchcli.units import count
 
 def _seconds(value: float | None) -> str:
     return "no limit" if value is None else f"{value:g} s"
-
-
-_TIMEOUTS = ("timeout", "connect_timeout", "read_timeout", "write_timeout", "pool_timeout", "max_time", "deadline")
 
 
 def _from(origins: Mapping[str, str], *names: str) -> str:
@@ -76,13 +74,14 @@ def _settings_lines(settings: Settings, proxies: Proxies, origins: Mapping[str, 
             "connections",
             f"at most {pool.max_connections} open, {pool.effective_max_keepalive} kept idle for "
             f"{pool.keepalive_expiry:g} s; {settings.effective_concurrency} requests in flight"
-            + _from(origins, "max_connections", "max_keepalive", "keepalive_expiry", "concurrency"),
+            + _from(origins, *section_names(POOL)),
         ),
         (
             "timeouts",
             f"connect {_seconds(t.phase(t.connect))}, read {_seconds(t.phase(t.read))}, "
             f"write {_seconds(t.phase(t.write))}, pool {_seconds(t.phase(t.pool))}; "
-            f"per URL {_seconds(t.total)}; whole run {_seconds(settings.deadline)}" + _from(origins, *_TIMEOUTS),
+            f"per URL {_seconds(t.total)}; whole run {_seconds(settings.deadline)}"
+            + _from(origins, *section_names(TIMEOUTS)),
         ),
         (
             "request",
@@ -127,7 +126,7 @@ def _settings_lines(settings: Settings, proxies: Proxies, origins: Mapping[str, 
         (
             "retries",
             (f"{retry.retries} on {','.join(map(str, sorted(retry.retry_on)))}" if retry.retries else "none")
-            + _from(origins, "retries", "retry_on", "retry_backoff", "retry_max_wait", "retry_all_methods"),
+            + _from(origins, *section_names(RETRY)),
         )
     )
     limits = [f"{polite.per_host} per host" if polite.per_host else "", f"{polite.rate:g}/s" if polite.rate else ""]
@@ -135,7 +134,7 @@ def _settings_lines(settings: Settings, proxies: Proxies, origins: Mapping[str, 
     rows.append(
         (
             "politeness",
-            (", ".join(x for x in limits if x) or "no limits") + _from(origins, "per_host", "rate", "host_rate"),
+            (", ".join(x for x in limits if x) or "no limits") + _from(origins, *section_names(POLITE)),
         )
     )
     ok = ",".join(f"{a}-{b}" if a != b else str(a) for a, b in success.ok_status) or "below 400"
@@ -166,7 +165,7 @@ def _settings_lines(settings: Settings, proxies: Proxies, origins: Mapping[str, 
             "body",
             f"{settings.body.max_body_bytes:,} bytes read at most; {settings.body.snippet_length} characters shown"
             + ("; each body read to its end" if settings.body.read_all else "")
-            + _from(origins, "max_body_bytes", "snippet_length", "read_all"),
+            + _from(origins, *section_names(BODY)),
         )
     )
     return rows

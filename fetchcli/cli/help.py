@@ -10,23 +10,9 @@ import shutil
 import textwrap
 from typing import Any
 
-from fetchcli.cli.config import LIST_ENV, kind_of, own_variable
+from fetchcli.cli.config import LIST_ENV, own_variable
+from fetchcli.cli.options import SECTIONS
 
-SECTIONS = (
-    "Input",
-    "Output",
-    "Success and exit status",
-    "Request",
-    "TLS",
-    "Proxy",
-    "Connection pool",
-    "Timeouts",
-    "Retries",
-    "Politeness",
-    "Body",
-    "Large runs",
-    "Other",
-)
 NOTES = {
     "Timeouts": "seconds; 0 or inf means no limit",
     "Proxy": "curl's rules: NO_PROXY applies to --proxy too",
@@ -81,7 +67,7 @@ def _details(param: Any) -> str:
     if isinstance(default, str) and default:
         parts.append(f"[default: {default}]")
     if getattr(param, "param_type_name", "") != "argument":
-        envvar = param.envvar or own_variable(param.name, kind_of(param))
+        envvar = param.envvar or own_variable(param.name)
         if param.name in LIST_ENV:
             envvar = f"{envvar}, one per line"
         if envvar is not None:
