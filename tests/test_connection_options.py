@@ -157,6 +157,7 @@ def test_http2_offered_to_an_http1_server_keeps_its_concurrency(tmp_path: Path) 
 
 
 @pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_http2_does_not_hold_a_burst_behind_a_slow_first_answer(tmp_path: Path) -> None:
     """The others wait for the first answer of an origin only briefly (PROBE_WAIT), then go their
     own way: no PoolTimeout because the first URL is slow."""

@@ -126,6 +126,7 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tupl
 
 
 @pytest.mark.usefixtures("no_dns")
+@pytest.mark.slow  # seconds of timers
 def test_both_backends_give_the_same_record_for_the_same_event(servers: dict[str, LoopbackServer]) -> None:
     aio = _outcomes(Backend.aiohttp, servers)
     plain = _outcomes(Backend.httpx, servers)

@@ -174,6 +174,7 @@ def test_a_connect_refused_with_407() -> None:
 
 
 @pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_a_proxy_that_never_answers_the_connect_is_a_timeout_on_both() -> None:
     with answering_proxy("silent") as proxy:
         record = _on_both("https://127.0.0.1:9/x", f"http://127.0.0.1:{proxy.port}")

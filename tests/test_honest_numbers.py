@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fetchcli.models import FetchResult
 from fetchcli.settings import (
     Backend,
@@ -74,6 +76,7 @@ def test_rate_waits_are_queued_not_elapsed(fresh_server: LoopbackServer, backend
     assert p95 < FAST_MS  # the percentiles are of the answers, not of the politeness schedule
 
 
+@pytest.mark.slow  # seconds of timers
 def test_max_time_does_not_count_the_politeness_wait(fresh_server: LoopbackServer, backend: Backend) -> None:
     # --rate 5 spaces 10 URLs over 1.8 s; each answers at once: none is a TotalTimeout at -m 1.
     urls = [fresh_server.url(f"/ok/{n}") for n in range(10)]

@@ -104,6 +104,7 @@ def test_max_time_bounds_all_tries(server: LoopbackServer) -> None:
 
 
 @pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_a_host_backing_off_does_not_hold_up_others() -> None:
     with running_server(extra_hosts=("127.0.0.2",)) as srv:
         slow_host = srv.url(f"/fail/{key()}/1?status=503&retry_after=3")

@@ -501,6 +501,7 @@ def test_chunked_bodies_that_keep_the_rules_are_read_alike(backend: Backend, par
 
 
 @pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_the_largest_chunk_size_is_waited_for_on_both_backends() -> None:
     """2^64 - 1 is a size both parsers take: both wait for its data (ReadTimeout)."""
     outcomes = set()
