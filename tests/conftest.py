@@ -15,7 +15,6 @@ import pytest
 from fetchcli.errors import ERROR_TYPES
 from fetchcli.models import ErrorInfo
 from fetchcli.settings import Backend
-from tests.helpers import fetchcli_in_clean_env
 from tests.server import LoopbackServer, running_server
 
 _CONFIG_HOME: list[str] = []
@@ -76,11 +75,15 @@ def _starts_processes(code: types.CodeType, names: dict[str, Any], seen: set[typ
         if name in _SPAWNING_NAMES:
             return True
         found = names.get(name)
-        if found is subprocess or found is pty or found is fetchcli_in_clean_env:
+        if found is subprocess or found is pty or _is_function(found, "tests.helpers", "fetchcli_in_clean_env"):
             return True
         if any(_starts_processes(f.__code__, f.__globals__, seen) for f in _tests_functions(found)):
             return True
     return any(isinstance(c, types.CodeType) and _starts_processes(c, names, seen) for c in code.co_consts)
+
+
+def _is_function(found: object, module: str, name: str) -> bool:
+    return isinstance(found, types.FunctionType) and (found.__module__, found.__name__) == (module, name)
 
 
 def _tests_functions(found: object) -> list[types.FunctionType]:
