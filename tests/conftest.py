@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import os
+import pty
 import shutil
+import socket
+import subprocess
 import tempfile
+import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,6 +33,82 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _CONFIG_HOME:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# Fixtures that start a server on 127.0.0.1 (here and in the test files): a test that uses one,
+# directly or through another fixture, is marked ``live``. A test that starts a server itself
+# carries ``@pytest.mark.live``; under a ``-m`` that names ``live``, an unmarked test that opens a
+# listening socket fails (see ``live_tests_are_marked``), so the tier cannot go stale unseen.
+LIVE_FIXTURES = frozenset(
+    {
+        "server", "fresh_server", "two_hosts", "multi_host_server", "two_origins", "servers", "tls_server",
+        "tls_origin", "full_backlog", "charset_bomb", "broken_h2", "expiring", "ca_signed", "title_bomb",
+        "many_names", "hostile", "plain", "self_signed",
+    }
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if LIVE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.live)
+        function = getattr(item, "function", None)
+        if isinstance(function, types.FunctionType) and _starts_processes(
+            function.__code__, function.__globals__, set()
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+# ``slow`` also marks, without a decorator, every test that starts a child process: fetchcli as a
+# command (``fetchcli_in_clean_env``, ``subprocess``), a pty, a shell. Each pays Python's start-up
+# and fetchcli's imports (~0.3 s, seconds on a busy machine): together ~85% of the suite's time.
+# Found by reading the test's code and what it calls in tests/ (functions, methods of its
+# classes, functions in dicts it looks up), not by running it.
+_SPAWNING_NAMES = frozenset({"Popen", "create_subprocess_exec", "create_subprocess_shell", "fork", "forkpty"})
+
+
+def _starts_processes(code: types.CodeType, names: dict[str, Any], seen: set[types.CodeType]) -> bool:
+    if code in seen:
+        return False
+    seen.add(code)
+    for name in code.co_names:
+        if name in _SPAWNING_NAMES:
+            return True
+        found = names.get(name)
+        if found is subprocess or found is pty or _is_function(found, "tests.helpers", "fetchcli_in_clean_env"):
+            return True
+        if any(_starts_processes(f.__code__, f.__globals__, seen) for f in _tests_functions(found)):
+            return True
+    return any(isinstance(c, types.CodeType) and _starts_processes(c, names, seen) for c in code.co_consts)
+
+
+def _is_function(found: object, module: str, name: str) -> bool:
+    return isinstance(found, types.FunctionType) and (found.__module__, found.__name__) == (module, name)
+
+
+def _tests_functions(found: object) -> list[types.FunctionType]:
+    if isinstance(found, type):
+        found = list(vars(found).values())
+    elif isinstance(found, dict):
+        found = list(found.values())
+    candidates = found if isinstance(found, list) else [found]
+    return [f for f in candidates if isinstance(f, types.FunctionType) and f.__module__.startswith("tests.")]
+
+
+@pytest.fixture(autouse=True)
+def live_tests_are_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the run selects by ``live`` (``-m "not live"``), a test not marked ``live`` may not
+    listen on a socket: it fails, naming the marker, instead of running a server in a tier said
+    to have none. Plain ``pytest`` (everything) is not checked, so tests added elsewhere stay
+    runnable before they are marked."""
+    if "live" not in (request.config.option.markexpr or "") or request.node.get_closest_marker("live"):
+        return
+    node = request.node.nodeid
+
+    def refused(self: socket.socket, *args: Any) -> None:
+        pytest.fail(f"{node} starts a server on 127.0.0.1: mark it @pytest.mark.live (tests/conftest.py)")
+
+    monkeypatch.setattr(socket.socket, "listen", refused)
 
 
 @pytest.fixture(scope="session")

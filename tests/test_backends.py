@@ -68,6 +68,7 @@ MANY_HOSTS = tuple(f"127.0.1.{n}" for n in range(1, 41))  # 40 hosts, a pool of 
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.live
 def test_more_hosts_than_connections_still_reuse_connections(backend: Backend, loop: str) -> None:
     """A list cycling through more hosts than --max-connections: URLs whose host's connection
     is idle start first (admission.py), and a full pool closes the idle connection least

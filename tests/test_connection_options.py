@@ -86,6 +86,7 @@ def test_socks5_proxy(server: LoopbackServer) -> None:
     assert proxy.tunnels == [("127.0.0.1", server.port)]
 
 
+@pytest.mark.live
 def test_http2_is_negotiated(tmp_path: Path) -> None:
     """--http2 offers HTTP/2 by ALPN and speaks it when the server takes it (httpx backend, h2)."""
     pytest.importorskip("h2")
@@ -124,6 +125,7 @@ def test_every_timeout_flag_reaches_httpx() -> None:
     assert timeout_of(Settings(timeouts=TimeoutSettings(timeout=0))) == httpx.Timeout(None)
 
 
+@pytest.mark.live
 def test_http2_multiplexes_on_one_connection(tmp_path: Path) -> None:
     """--http2: 200 URLs at -c 50 to one origin share one connection (many streams), instead of
     a connection per request in flight; and --max-connections still bounds connections."""
@@ -142,6 +144,7 @@ def test_http2_multiplexes_on_one_connection(tmp_path: Path) -> None:
     assert h2_server.connections == 1
 
 
+@pytest.mark.live
 def test_http2_offered_to_an_http1_server_keeps_its_concurrency(tmp_path: Path) -> None:
     """--http2 against an https server that answers HTTP/1.1: after the first answer the origin
     is known, and its requests run side by side on their own connections, as without --http2."""
@@ -153,6 +156,8 @@ def test_http2_offered_to_an_http1_server_keeps_its_concurrency(tmp_path: Path) 
         assert server.stats.accepted <= 10
 
 
+@pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_http2_does_not_hold_a_burst_behind_a_slow_first_answer(tmp_path: Path) -> None:
     """The others wait for the first answer of an origin only briefly (PROBE_WAIT), then go their
     own way: no PoolTimeout because the first URL is slow."""

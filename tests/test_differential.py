@@ -126,6 +126,7 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tupl
 
 
 @pytest.mark.usefixtures("no_dns")
+@pytest.mark.slow  # seconds of timers
 def test_both_backends_give_the_same_record_for_the_same_event(servers: dict[str, LoopbackServer]) -> None:
     aio = _outcomes(Backend.aiohttp, servers)
     plain = _outcomes(Backend.httpx, servers)
@@ -143,6 +144,7 @@ def test_both_backends_give_the_same_record_for_the_same_event(servers: dict[str
 
 
 @pytest.mark.parametrize("retries", [0, 3])
+@pytest.mark.live
 def test_requests_seen_equal_the_attempts_reported(backend: Backend, retries: int) -> None:
     """With 20% of connections reset, the server's count and the records' agree exactly."""
     with running_server() as server:

@@ -283,7 +283,7 @@ def test_the_follower_reads_lawful_frames_cut_anywhere() -> None:
     for seed in range(30):
         problem, follower = _feed_in_pieces(data, seed)
         assert problem is None and not follower.off, seed
-        assert not follower._streams  # every stream ended
+        assert follower.open_streams == 0  # every stream ended
 
 
 def test_the_follower_finds_a_bad_head_wherever_the_reads_cut_it() -> None:
@@ -301,7 +301,7 @@ def test_trailers_need_no_status_and_a_head_after_the_final_one_is_trailers() ->
     head = HeadersFrame(1, data=encoder.encode([(":status", "204")]), flags=["END_HEADERS"])
     trailers = HeadersFrame(1, data=encoder.encode([("grpc-status", "0")]), flags=["END_HEADERS", "END_STREAM"])
     problem, follower = _feed_in_pieces(_preface() + head.serialize() + trailers.serialize(), 1)
-    assert problem is None and not follower._streams
+    assert problem is None and follower.open_streams == 0
 
 
 def test_what_h2_refuses_is_left_to_h2() -> None:
@@ -325,4 +325,4 @@ def test_the_streams_followed_are_bounded() -> None:
     for n in range(5000):
         block = encoder.encode([(":status", "200")])
         assert follower.feed(HeadersFrame(2 * n + 1, data=block, flags=["END_HEADERS"]).serialize()) is None
-    assert len(follower._streams) <= 1024
+    assert follower.open_streams <= 1024

@@ -154,6 +154,7 @@ def test_a_proxy_whose_name_does_not_resolve(scheme: str) -> None:
 
 
 @pytest.mark.parametrize("answer", ["garbage", "close"])
+@pytest.mark.live
 def test_a_connect_answered_with_something_that_is_not_http(answer: str) -> None:
     with answering_proxy(answer) as proxy:
         record = _on_both("https://127.0.0.1:9/x", f"http://alice:s3cret@127.0.0.1:{proxy.port}")
@@ -161,6 +162,7 @@ def test_a_connect_answered_with_something_that_is_not_http(answer: str) -> None
     assert record == (None, "ProxyError", message, 1)
 
 
+@pytest.mark.live
 def test_a_connect_refused_with_407() -> None:
     with answering_proxy("407") as proxy:
         refused = _on_both("https://127.0.0.1:9/x", f"http://alice:s3cret@127.0.0.1:{proxy.port}")
@@ -171,6 +173,8 @@ def test_a_connect_refused_with_407() -> None:
     assert forwarded == (407, None, None, 1)
 
 
+@pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_a_proxy_that_never_answers_the_connect_is_a_timeout_on_both() -> None:
     with answering_proxy("silent") as proxy:
         record = _on_both("https://127.0.0.1:9/x", f"http://127.0.0.1:{proxy.port}")
@@ -179,6 +183,7 @@ def test_a_proxy_that_never_answers_the_connect_is_a_timeout_on_both() -> None:
     assert record == (None, "ReadTimeout", message, 1)
 
 
+@pytest.mark.live
 def test_a_tls_failure_with_the_server_through_the_tunnel_is_the_servers(tmp_path: Path) -> None:
     """Through a working tunnel: a self-signed server is a CertificateError (not the proxy's
     fault), and with -k the answer comes."""
@@ -221,6 +226,7 @@ def test_a_socks_proxy_password_is_masked_in_its_messages() -> None:
     assert record[2] == f"cannot connect to proxy socks5://alice:***@127.0.0.1:{port}: connection refused"
 
 
+@pytest.mark.live
 def test_a_socks_proxy_that_breaks_its_handshake() -> None:
     """It was ReadError for an http:// URL and Unexpected ("ProtocolError: Malformed reply") for
     an https:// one."""
@@ -233,6 +239,7 @@ def test_a_socks_proxy_that_breaks_its_handshake() -> None:
             assert message.startswith(f"proxy socks5://127.0.0.1:{proxy.port} failed the SOCKS handshake")
 
 
+@pytest.mark.live
 def test_an_https_proxy_whose_certificate_fails(tmp_path: Path) -> None:
     """Its TLS handshake is the proxy's, so its failure is a ProxyError that says why."""
     with running_server(ssl_context=self_signed_context(tmp_path)) as tls_proxy:
@@ -259,6 +266,7 @@ def test_refused_proxy_and_server_are_told_apart(server: LoopbackServer) -> None
 # -x as curl reads it: no scheme is http://, '' is no proxy, another scheme is named.
 
 
+@pytest.mark.live
 def test_a_proxy_without_a_scheme_is_http(backend: Backend, tmp_path: Path) -> None:
     """``-x 127.0.0.1:3128`` was refused ("must be a URL such as http://host:port") though
     ``https_proxy=127.0.0.1:3128`` was taken; curl takes both."""

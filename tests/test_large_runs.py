@@ -77,6 +77,7 @@ def test_a_bad_shard_is_a_usage_error(text: str, env: dict[str, str], message: s
         parse_shard(text, env)
 
 
+@pytest.mark.slow
 def test_four_shards_as_processes_cover_the_input_once(fresh_server: LoopbackServer, tmp_path: Path) -> None:
     listing = tmp_path / "urls.txt"
     urls = [fresh_server.url(f"/ok/{n}") for n in range(2000)]
@@ -121,6 +122,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_at_random_points(fresh_server: LoopbackServer, tmp_path: Path) -> None:
     listing, results = tmp_path / "urls.txt", tmp_path / "results.jsonl"
     count = 400

@@ -62,6 +62,7 @@ def test_connection_checks_per_request_do_not_grow_with_the_pool(
     assert large <= small * 1.5 + 1
 
 
+@pytest.mark.slow
 def test_the_guard_would_catch_a_single_big_pool(server: LoopbackServer, idle_checks: list[int]) -> None:
     """The same measure on httpx's own transport grows with the pool: the guard can fail."""
     small = _checks_per_request(
@@ -175,6 +176,7 @@ def test_plain_requests_skip_client_send_and_give_the_same_records(
     assert sends[0] == 3  # two hops, and one with credentials: httpx's send
 
 
+@pytest.mark.live
 def test_http2_routing_per_request_does_not_grow_with_the_streams(tmp_path: Path) -> None:
     """--http2: requests of one origin share its connection as streams; the pool's routing work
     per request stays the same at 10 and at 50 streams in flight."""

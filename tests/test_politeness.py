@@ -47,14 +47,20 @@ def test_overall_rate(server: LoopbackServer, backend: Backend) -> None:
     assert elapsed >= 0.45  # ten intervals of 50 ms between eleven requests
 
 
-def test_host_rate_paces_each_host_separately(two_hosts: LoopbackServer) -> None:
+def test_host_rate_paces_each_host_separately(two_hosts: LoopbackServer, backend: Backend) -> None:
+    """Six URLs of each of two hosts at --host-rate 10 (one request every 100 ms per host).
+    Times are the server's arrivals, from each host's second request on: the first one's
+    connection set-up (and whatever a busy machine adds to it) would shorten the first gap, so it
+    is left out. Without pacing all six arrive within a few ms; the bounds are generous."""
     urls = [two_hosts.url(f"/ok/a{n}") for n in range(6)] + [two_hosts.url(f"/ok/b{n}", host=OTHER) for n in range(6)]
-    results = run(urls, Settings(politeness=PolitenessSettings(host_rate=10)))
+    results = run(urls, Settings(politeness=PolitenessSettings(host_rate=10)), backend=backend)
     assert all(r.ok for r in results)
     a_times, b_times = two_hosts.stats.times_by_host.values()
     for times in (a_times, b_times):
-        gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert len(times) == 6 and min(gaps) >= 0.08
+        assert len(times) == 6
+        paced = times[1:]
+        assert min(b - a for a, b in itertools.pairwise(paced)) >= 0.02  # each one held back
+        assert paced[-1] - paced[0] >= 0.3  # four intervals of 100 ms, less a generous 100 ms
     # The two hosts were paced side by side, not one after the other: their arrivals interleave.
     assert min(b_times) < max(a_times) and min(a_times) < max(b_times)
 

@@ -7,6 +7,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from fetchcli.engine.retry import retry_after_seconds
 from fetchcli.settings import Backend, Order, RequestSettings, RetrySettings, Settings
 from tests.helpers import run
@@ -101,6 +103,8 @@ def test_max_time_bounds_all_tries(server: LoopbackServer) -> None:
     assert server.stats.paths.count(path) == result.attempts < 11
 
 
+@pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_a_host_backing_off_does_not_hold_up_others() -> None:
     with running_server(extra_hosts=("127.0.0.2",)) as srv:
         slow_host = srv.url(f"/fail/{key()}/1?status=503&retry_after=3")

@@ -102,6 +102,7 @@ def test_the_summary_counts_cancelled_and_not_started_apart() -> None:
     assert data["urls_per_second"] == round(60 / 3.68, 3)  # over the URLs finished, not 300
 
 
+@pytest.mark.slow  # seconds of timers
 def test_a_deadline_summary_and_exit_status(server: LoopbackServer, backend: Backend, tmp_path: Path) -> None:
     """The URLs a deadline left unanswered count apart in the summary, and still against
     --max-failures for the exit status, as the README's "Exit status" says (not checked is not

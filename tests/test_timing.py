@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings
 from tests.helpers import run, self_signed_context
 from tests.server import LoopbackServer, running_server
@@ -37,6 +39,7 @@ def test_names_are_looked_up_once_per_ten_seconds(fresh_server: LoopbackServer, 
     assert fresh_server.stats.accepted == 2
 
 
+@pytest.mark.live
 def test_the_tls_handshake_is_timed(tmp_path: Path, backend: Backend) -> None:
     with running_server(ssl_context=self_signed_context(tmp_path)) as tls:
         [result] = run([tls.url("/ok/tls")], Settings(request=RequestSettings(insecure=True)), backend=backend)

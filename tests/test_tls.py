@@ -109,6 +109,7 @@ def test_capath_trusts_a_hashed_directory(ca_signed: LoopbackServer, ca: Issued,
     assert result.ok, result.error
 
 
+@pytest.mark.live
 def test_client_certificate(tmp_path: Path, ca: Issued, backend: object) -> None:
     """A server that demands a client certificate: --cert and --key present one."""
     server_cert = issue(tmp_path, "mtls", ca=ca)

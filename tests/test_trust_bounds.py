@@ -203,6 +203,7 @@ def test_a_record_keeps_the_first_100_names_and_says_so(
     jsonschema.Draft202012Validator(record_schema()).validate(record)
 
 
+@pytest.mark.live
 def test_a_record_of_a_certificate_with_few_names_is_not_marked(tmp_path: Path, backend: Backend) -> None:
     cert = issue(tmp_path, "few")
     with running_server(ssl_context=server_context(cert)) as srv:

@@ -178,6 +178,7 @@ def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     [(0.0, False, 200), (0.05, False, 200), (0.0, True, 50)],
     ids=["closed-at-once", "closed-after-50ms", "tls-closed-at-once"],
 )
+@pytest.mark.live
 def test_a_connection_the_server_closed_while_idle_is_no_failure(
     backend: Backend, close_after: float, tls: bool, count: int, tls_context: ssl.SSLContext
 ) -> None:
@@ -216,6 +217,7 @@ def _comparable(result: FetchResult) -> tuple[FetchResult, tuple[str, ...]]:
     return fields, phases
 
 
+@pytest.mark.live
 def test_both_backends_give_the_same_records_for_a_request_the_server_dropped_unread() -> None:
     """The server answers /1 and keeps the connection open; /2 goes on it (kept alive), and the
     server closes it without an answer. Both backends send /2 again, on a new connection, and
@@ -246,6 +248,7 @@ def test_both_backends_give_the_same_records_for_a_request_the_server_dropped_un
     ],
     ids=["GET", "DELETE", "PUT", "POST", "PATCH", "POST-retry-all-methods"],
 )
+@pytest.mark.live
 def test_only_an_idempotent_request_is_sent_again(
     backend: Backend, method: str, all_methods: bool, resent: bool
 ) -> None:
@@ -271,6 +274,7 @@ def test_only_an_idempotent_request_is_sent_again(
     [([], 1, 1, ["/1", "/2"]), (["--retry-all-methods"], 0, 2, ["/1", "/2", "/2"])],
     ids=["POST", "POST-retry-all-methods"],
 )
+@pytest.mark.live
 def test_the_cli_sends_a_post_again_only_when_told(
     backend: Backend, flags: list[str], status: int, attempts: int, seen: list[str]
 ) -> None:
@@ -302,6 +306,7 @@ def test_the_cli_sends_a_post_again_only_when_told(
     [b"H", b"HTTP/1.1 200 OK\r\nContent-", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"],
     ids=["one-byte", "half-a-head", "short-body"],
 )
+@pytest.mark.live
 def test_a_request_whose_answer_had_begun_is_not_sent_again(backend: Backend, second: bytes) -> None:
     """The server read the request and began to answer: it may have acted on it, and the
     failure is its answer's (RemoteProtocolError, once), not a connection closed while idle."""
@@ -313,6 +318,7 @@ def test_a_request_whose_answer_had_begun_is_not_sent_again(backend: Backend, se
     assert targets == ["/1", "/2"]
 
 
+@pytest.mark.live
 def test_the_resend_is_not_a_retry(backend: Backend) -> None:
     """The resend happens whatever --retries says, and takes none of its tries: with --retries 1,
     a request that no connection answers is sent on the kept-alive connection, again on a new
@@ -447,6 +453,7 @@ def script_server(parts: list[bytes]) -> Iterator[ScriptServer]:
     ],
     ids=["with-the-head", "after-the-head", "second-chunk-split", "2^64-with-extension"],
 )
+@pytest.mark.live
 def test_a_chunk_size_over_2_64_is_a_protocol_error_at_once_on_both_backends(parts: list[bytes]) -> None:
     """A chunk size of 20 hex digits on a connection left open: aiohttp said RemoteProtocolError
     at once, the httpx backend waited for the read timeout (h11 takes sizes up to 2^80 - 1). Now
@@ -479,6 +486,7 @@ def test_a_chunk_size_over_2_64_is_a_protocol_error_at_once_on_both_backends(par
     ],
     ids=["size-like-data", "size-like-data-split", "leading-zeros-split", "extensions-trailers", "after-a-1xx"],
 )
+@pytest.mark.live
 def test_chunked_bodies_that_keep_the_rules_are_read_alike(backend: Backend, parts: list[bytes], body: bytes) -> None:
     """What follows the chunk sizes tells data from sizes (a line of 20 hex digits inside a
     chunk's data is data), and ends with the body: the connection is kept alive for the next
@@ -492,6 +500,8 @@ def test_chunked_bodies_that_keep_the_rules_are_read_alike(backend: Backend, par
     assert connections == 1
 
 
+@pytest.mark.live
+@pytest.mark.slow  # seconds of timers
 def test_the_largest_chunk_size_is_waited_for_on_both_backends() -> None:
     """2^64 - 1 is a size both parsers take: both wait for its data (ReadTimeout)."""
     outcomes = set()

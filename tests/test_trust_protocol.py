@@ -123,6 +123,7 @@ def _endless_processing(server: RawServer, conn: socket.socket, number: int) -> 
         server.send(conn, burst)
 
 
+@pytest.mark.live
 def test_endless_informational_responses_are_a_protocol_error_in_bounded_memory(backend: Backend) -> None:
     """An endless stream of `102 Processing` grew aiohttp's memory without bound until --max-time
     (175 MB for one URL); now both backends give up after 100 of them. What the server could send
@@ -158,6 +159,7 @@ def _informational_then_ok(count: int, extra: bytes = b"") -> Callable[[RawServe
     ],
     ids=["100", "101", "3x8KB", "9x8KB"],
 )
+@pytest.mark.live
 def test_informational_responses_are_bounded_alike_on_both_backends(
     backend: Backend, count: int, extra: bytes, ok: bool
 ) -> None:
@@ -171,6 +173,7 @@ def test_informational_responses_are_bounded_alike_on_both_backends(
 
 
 @pytest.mark.parametrize("status", ["000", "001", "099", "101", "600", "799", "999"])
+@pytest.mark.live
 def test_a_status_outside_100_to_599_or_an_unasked_101_is_a_protocol_error(backend: Backend, status: str) -> None:
     """aiohttp took 000, 001, 099 and 101 as ok responses, and both backends reported 600-999 as
     statuses: all break HTTP, the same way on both."""
@@ -186,6 +189,7 @@ def test_a_status_outside_100_to_599_or_an_unasked_101_is_a_protocol_error(backe
     assert expected in result.error.message
 
 
+@pytest.mark.live
 def test_a_101_to_a_request_that_asked_for_an_upgrade_is_a_response(backend: Backend) -> None:
     def handle(server: RawServer, conn: socket.socket, number: int) -> None:
         if server.read_request(conn) is not None:
@@ -212,6 +216,7 @@ def _handshake_once_then_stall(context: ssl.SSLContext) -> Callable[[RawServer, 
     return handle
 
 
+@pytest.mark.live
 def test_the_certificate_read_after_a_certificate_error_is_within_max_time(tmp_path: Path, backend: Backend) -> None:
     """With `-t 0 -m 3`, a server that completes the first handshake (whose certificate fails
     verification) and stalls the second (the unverified one that reads the certificate) hung the
@@ -246,6 +251,7 @@ def _cookies_sent(server: RawServer) -> list[tuple[str, str]]:
     return [(target, headers["cookie"]) for target, headers in server.requests if "cookie" in headers]
 
 
+@pytest.mark.live
 def test_a_cookie_set_by_one_url_is_not_sent_on_another_urls_redirect(backend: Backend) -> None:
     settings = Settings(request=RequestSettings(follow_redirects=True), concurrency=1)
     with raw_server(_cookie_site) as server:
@@ -255,6 +261,7 @@ def test_a_cookie_set_by_one_url_is_not_sent_on_another_urls_redirect(backend: B
     assert _cookies_sent(server) == []
 
 
+@pytest.mark.live
 def test_a_redirect_drops_cookie_whatever_the_clients_jar_holds(backend: Backend) -> None:
     """The guarantee does not rest on the cookie jar: with a client whose jar keeps cookies (as
     fetchcli's did once a private write stopped working), a redirect still sends none."""
@@ -271,6 +278,7 @@ def test_a_redirect_drops_cookie_whatever_the_clients_jar_holds(backend: Backend
     assert _cookies_sent(server) == []
 
 
+@pytest.mark.live
 def test_fetchclis_cookie_jar_keeps_nothing(backend: Backend) -> None:
     """A long run with -L keeps no cookie in memory, and none could be sent."""
     settings = Settings(request=RequestSettings(follow_redirects=True), concurrency=1, backend=backend)
@@ -284,6 +292,7 @@ def test_fetchclis_cookie_jar_keeps_nothing(backend: Backend) -> None:
         assert asyncio.run(main(server)) == 0
 
 
+@pytest.mark.live
 def test_user_cookie_header_is_sent_on_the_first_request_only(backend: Backend) -> None:
     settings = Settings(request=RequestSettings(follow_redirects=True, headers=(("Cookie", "mine=1"),)))
     with raw_server(_cookie_site) as server:
@@ -318,6 +327,7 @@ def _never_answer_2(server: RawServer, conn: socket.socket, number: int) -> None
 @pytest.mark.parametrize(
     ("handle", "ok"), [(_drop_the_second_request, True), (_never_answer_2, False)], ids=["answered-then", "never"]
 )
+@pytest.mark.live
 def test_a_request_on_a_dropped_kept_alive_connection_is_sent_again_once_and_counted(
     backend: Backend, handle: Callable[[RawServer, socket.socket, int], None], ok: bool
 ) -> None:
@@ -338,6 +348,7 @@ def test_a_request_on_a_dropped_kept_alive_connection_is_sent_again_once_and_cou
     assert targets == ["/1", "/2", "/2"]  # sent again once, on a new connection: no more
 
 
+@pytest.mark.live
 def test_an_aiohttp_without_the_private_attribute_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import aiohttp
 
@@ -441,6 +452,7 @@ class _ContinuationFlood(_SmallServer):
             writer.close()
 
 
+@pytest.mark.live
 def test_an_http2_continuation_flood_is_a_protocol_error(tmp_path: Path) -> None:
     pytest.importorskip("h2")
     flood = _ContinuationFlood(self_signed_context(tmp_path)).start()

@@ -121,6 +121,7 @@ def test_every_spelling_of_a_secret_is_known() -> None:
 
 
 @pytest.mark.parametrize(("written", "sent"), PASSWORDS, ids=["backslash", "utf8", "quotes", "plain"])
+@pytest.mark.live
 def test_a_password_echoed_in_a_garbage_status_line_is_masked(backend: Backend, written: str, sent: str) -> None:
     """As the URL's password, and as a proxy's (the absolute-form request of an http:// URL)."""
     with echoing("garbage") as server:
@@ -140,6 +141,7 @@ def test_a_password_echoed_in_a_garbage_status_line_is_masked(backend: Backend, 
 
 
 @pytest.mark.parametrize("form", ["jsonl", "json", "csv", "tsv", "table"])
+@pytest.mark.live
 def test_a_proxy_repeating_its_credentials_is_masked_in_every_field(backend: Backend, form: str) -> None:
     with echoing("407") as proxy:
         args = ["--backend", backend.value, "-f", form, "--proxy", f"http://alice:PXsecret9@127.0.0.1:{proxy.port}"]

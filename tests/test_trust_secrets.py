@@ -156,6 +156,7 @@ def _leaked(secrets: tuple[str, ...], *texts: str) -> list[str]:
 
 
 @pytest.mark.parametrize("answer", ["403", "407", "garbage"])
+@pytest.mark.live
 def test_a_proxy_password_reaches_no_output_when_the_connect_is_refused(answer: str, backend: Backend) -> None:
     with hostile_proxy(answer) as proxy:
         proxy_url = f"http://alice:{PASSWORD}@127.0.0.1:{proxy.port}"

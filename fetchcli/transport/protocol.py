@@ -263,6 +263,11 @@ class Http2Responses:
         self._streams: dict[int, InformationalBudget | None] = {}
         self.off = False  # following has ended (a frame h2 will refuse, or a decoding error)
 
+    @property
+    def open_streams(self) -> int:
+        """Streams whose head has begun and that have not ended: what following holds."""
+        return len(self._streams)
+
     def feed(self, data: bytes) -> str | None:
         """Look at one read; the error message once a response breaks the rules, else None."""
         position, size = 0, len(data)
