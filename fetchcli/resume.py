@@ -33,6 +33,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
+from fetchcli.errors import ERROR_TYPES
 from fetchcli.inputs import Inputs
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.selection import Hash64Set, Selection, url_hash
@@ -171,7 +172,7 @@ class ResumeFile:
                     "is not a fetchcli record, nor the beginning of one (a torn last line, which is cut"
                     " off, begins like every record fetchcli writes); the file is left as it is",
                 )
-            self._add(*self._parse(number, line, urls))
+            self._add(number, *self._parse(number, line, urls))
             good_end += len(line)
         if self._refold:
             self._fold_last_records(f, good_end)
@@ -194,20 +195,26 @@ class ResumeFile:
             raise self._bad(
                 number, f"records index {index:,}, but the input has {has}: the input changed since; start a new file"
             )
+        wrong = _wrong_field(record)
+        if wrong is not None:
+            raise self._bad(number, f"has {wrong}: not a record fetchcli writes (an edited file?)")
         error = record.get("error")
         unfinished = isinstance(error, dict) and error.get("type") in UNFINISHED
         return index, url, ok, unfinished, record
 
-    def _add(self, index: int, url: str, ok: bool, unfinished: bool, record: dict[str, Any]) -> None:
+    def _add(self, number: int, index: int, url: str, ok: bool, unfinished: bool, record: dict[str, Any]) -> None:
         self.records += 1
+        key = record_key(index, url)
         if index in self._recorded:
+            if key not in self._keys:  # one index, two URLs: two lists mixed in one file
+                raise self._bad(number, f"records another URL at index {index} than an earlier line: start a new file")
             self.duplicates += 1
             self._refold = True
         elif not self._refold and not unfinished and not (self.redo_failed and not ok):
             counted = _counted(record, ok)
             self._counts[counted] = self._counts.get(counted, 0) + 1
         self._recorded.set(index)
-        self._keys.add(record_key(index, url))
+        self._keys.add(key)
         self._failed.set(index, not ok)
         self._unfinished.set(index, unfinished)
         self.unfinished += unfinished
@@ -241,10 +248,12 @@ class ResumeFile:
         for item in items:
             if item.index in self._recorded:
                 if record_key(item.index, item.display_url) not in self._keys:
+                    line = self._line_of(item.index)
                     raise SettingsError(
                         "--resume",
-                        f"{self.path} records another URL at index {item.index} than the input's "
-                        f"{item.display_url}: the input changed since; start a new file",
+                        f"{self.path} records another URL at index {item.index}"
+                        + (f" (line {line})" if line else "")
+                        + f" than the input's {item.display_url}: the input changed since; start a new file",
                     )
                 matched += 1
         recorded = self._recorded.count()
@@ -254,6 +263,18 @@ class ResumeFile:
                 f"{self.path} records {recorded - matched} URL(s) the input no longer has: the input "
                 "changed since (or this is another shard's file); start a new file",
             )
+
+    def _line_of(self, index: int) -> int | None:
+        """The number of the first line recording ``index`` (for an error message only)."""
+        try:
+            with open(self._where, "rb") as f:
+                for number, line in enumerate(f, 1):
+                    with contextlib.suppress(ValueError, TypeError, KeyError):
+                        if json.loads(line)["index"] == index:
+                            return number
+        except OSError:
+            pass
+        return None
 
     def done(self, item: UrlItem) -> bool:
         """Whether the engine leaves ``item`` out: recorded already, and not to be redone."""
@@ -339,6 +360,32 @@ def _lines(f: BinaryIO, end: int) -> Iterator[bytes]:
 # What the summary counts of a record: ok, status, error type, time (to the summary's three
 # digits) and whether it was tried.
 _Counted = tuple[bool, int | None, str | None, float | None, bool]
+
+
+# The longest time a record can hold (about 31 years): a bound, so that no file makes the
+# summary print a 300-digit time.
+_MAX_MS = 1e12
+
+
+def _wrong_field(record: dict[str, Any]) -> str | None:
+    """What of a record's fields counted by the summary fetchcli never writes (an edited or
+    crafted file: its text would reach the summary line), or None: ``status`` an int 100-599,
+    ``error.type`` one of ``ERROR_TYPES``, the times finite and >= 0, ``attempts`` an int >= 0,
+    each or null (or absent)."""
+    status = record.get("status")
+    if status is not None and (type(status) is not int or not 100 <= status <= 599):
+        return "a status that is not an HTTP status (100-599) or null"
+    error = record.get("error")
+    if error is not None and (not isinstance(error, dict) or error.get("type") not in ERROR_TYPES):
+        return "an error that is not null or one of fetchcli's error types"
+    for name in ("elapsed_ms", "queued_ms"):
+        ms = record.get(name)
+        if ms is not None and (type(ms) not in (int, float) or not 0 <= ms <= _MAX_MS):  # NaN fails too
+            return f"an {name} that is not a time (a number >= 0) or null"
+    attempts = record.get("attempts")
+    if attempts is not None and (type(attempts) is not int or attempts < 0):
+        return "attempts that are not a count or null"
+    return None
 
 
 def _counted(record: dict[str, Any], ok: bool) -> _Counted:
