@@ -37,7 +37,13 @@ from fetchcli.errors import ERROR_TYPES
 from fetchcli.inputs import Inputs
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.selection import Hash64Set, Selection, url_hash
-from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH, Settings, SettingsError
+from fetchcli.settings import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_SNIPPET_LENGTH,
+    Settings,
+    SettingsError,
+)
 from fetchcli.sources import MAX_URL_LENGTH
 from fetchcli.summary import Summary
 from fetchcli.targets import OpenError, Target, open_checked
@@ -72,15 +78,27 @@ class _Bits:
 
 # The longest line a record can be, generously: each URL it holds (the URL, final_url, every
 # redirect) is at most MAX_URL_LENGTH characters, 12 bytes each at worst once JSON-escaped (a
-# character outside the BMP: \ud83d\ude00); the snippet --snippet-length characters as well;
-# and 4 MiB for everything else (messages, header values, the certificate's names).
+# character outside the BMP: \ud83d\ude00); the snippet's characters as well; and 4 MiB for
+# everything else (messages, header values, the certificate's names). The snippet has at most
+# --snippet-length characters and comes from at most --max-body-bytes bytes (masking a secret
+# of one character makes it three: 3 characters a byte at most); the redirects are at most
+# --max-redirects. Both are counted up to a bound, so that no setting lets a crafted file make
+# fetchcli read a line of gigabytes: at most about 41 MB (records of URLs mostly ASCII, as they
+# are, fit with thousands of redirects; a snippet of a million characters fits).
 _URL_JSON = MAX_URL_LENGTH * 12
 _REST = 4 << 20
+_MAX_REDIRECTS_COUNTED = 256
+_MAX_SNIPPET_COUNTED = 1 << 20
 
 
-def record_line_limit(snippet_length: int = DEFAULT_SNIPPET_LENGTH, max_redirects: int = DEFAULT_MAX_REDIRECTS) -> int:
+def record_line_limit(
+    snippet_length: int = DEFAULT_SNIPPET_LENGTH,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> int:
     """The longest line ``ResumeFile.load`` takes for a record of a run with these settings."""
-    return (max_redirects + 2) * _URL_JSON + 12 * snippet_length + _REST
+    snippet = min(snippet_length, 3 * max_body_bytes, _MAX_SNIPPET_COUNTED)
+    return (min(max_redirects, _MAX_REDIRECTS_COUNTED) + 2) * _URL_JSON + 12 * snippet + _REST
 
 
 def record_key(index: int, url: str) -> int:
@@ -423,7 +441,9 @@ def load_for_run(
         size = inputs.unread()  # nothing was read yet: every URL of the input
     if size < 0:
         raise SettingsError("--resume", "cannot read the input through, to check FILE against it")
-    limit = record_line_limit(settings.body.snippet_length, settings.request.max_redirects)
+    limit = record_line_limit(
+        settings.body.snippet_length, settings.request.max_redirects, settings.body.max_body_bytes
+    )
     resume = ResumeFile.load(target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target)
     with _reading_again(urls, paths, stdin) as inputs:
         shard = Selection(settings.shard)

@@ -151,3 +151,51 @@ def test_every_record_fetchcli_writes_is_read_back(tmp_path: Path) -> None:
     earlier = loaded.earlier
     assert earlier.total == len(records) - 2  # Cancelled and NotStarted are fetched again
     assert all(json.dumps(v, allow_nan=False) for v in earlier.to_dict().values())
+
+
+# Finding 12: the line limit is bounded whatever the settings ---------------------------------------
+
+
+def test_the_line_limit_does_not_grow_without_bound_with_the_settings() -> None:
+    """Before: ``--max-redirects 100000000`` let a line of 9.8 TB be read, and a huge
+    ``--snippet-length`` as much; the snippet comes from at most --max-body-bytes anyway."""
+    from fetchcli.resume import record_line_limit
+
+    default = record_line_limit()
+    assert record_line_limit(max_redirects=10**8) < 64 << 20
+    assert record_line_limit(snippet_length=10**12, max_body_bytes=10**12) < 64 << 20
+    assert record_line_limit(10**12, 10**8, 10**12) < 64 << 20
+    assert record_line_limit(snippet_length=10**9) <= default + 12 * 3 * 65536  # by the 64 KiB body
+    assert record_line_limit(snippet_length=10**9, max_body_bytes=0) == record_line_limit(snippet_length=0)
+
+
+def test_a_line_past_the_bounded_limit_is_refused_from_the_command_line(tmp_path: Path) -> None:
+    """With every setting huge, a line of 48 MiB (past the bound) is refused, not read whole."""
+    path = tmp_path / "r.jsonl"
+    with path.open("w") as f:
+        f.write('{"schema_version": 1, "index": 0, "url": "http://127.0.0.1:9/", "ok": true, "snippet": "')
+        chunk = "x" * (1 << 20)
+        for _ in range(48):
+            f.write(chunk)
+        f.write('"}\n')
+    huge = ["--max-redirects", "100000000", "--snippet-length", "1000000000", "--max-body-bytes", "1000000000000"]
+    done = _run("--resume", str(path), *huge, "http://127.0.0.1:9/")
+    assert done.returncode == 2, done.stderr
+    assert f"--resume line 1 of {path} is longer than" in done.stderr
+
+
+@pytest.mark.parametrize(("snippet_length", "max_body_bytes"), [(10**9, 100), (1 << 20, 10**9)])
+def test_the_largest_record_fits_the_bounded_limit(snippet_length: int, max_body_bytes: int) -> None:
+    """The bound still takes every record fetchcli writes with such settings: the snippet at its
+    longest (3 characters a body byte, each the worst to escape), 256 redirects of URLs at
+    their longest."""
+    from fetchcli.models import Redirect
+    from fetchcli.resume import record_line_limit
+    from fetchcli.sources import MAX_URL_LENGTH
+
+    url = "http://h/" + "\U0001f600" * (MAX_URL_LENGTH - 9)
+    snippet = "\U0001f600" * min(snippet_length, 3 * max_body_bytes)
+    record = FetchResult(0, url, True, final_url=url, redirects=tuple(Redirect(url, 301) for _ in range(256)),
+                         snippet=snippet)  # fmt: skip
+    limit = record_line_limit(snippet_length, 10**6, max_body_bytes)
+    assert len(json.dumps(record.to_dict()).encode()) < limit
