@@ -95,6 +95,19 @@ _BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndj
 _BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
 
 
+def _extension(path: str) -> str:
+    """``-o``'s extension (``os.path.splitext``), and also a dot file's whole name when that is
+    a format's extension: ``-o .csv`` is a CSV file, as whoever writes it means (a dot file has
+    no extension for ``splitext``, and it got JSON Lines); another dot file (``.results``) has
+    none, as before."""
+    extension = os.path.splitext(path)[1]
+    if not extension:
+        name = "." + os.path.basename(path).lstrip(".")  # splitext skips a name's leading dots
+        if name.lower() in _BY_EXTENSION:
+            return name
+    return extension
+
+
 def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputFormat, str]:
     """The format and why (for ``--dry-run``): JSON Lines for ``--resume``; ``-f``; else what
     ``-o``'s extension names (a usage error when it names no format: ``-o out.txt`` or
@@ -105,7 +118,7 @@ def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputForm
     if options.format is not None:
         return options.format, "--format"
     if not options.to_stdout and options.path is not None:
-        extension = os.path.splitext(options.path)[1]
+        extension = _extension(options.path)
         by_extension = _BY_EXTENSION.get(extension.lower())
         if by_extension is not None:
             return by_extension, f"-o's extension {extension}"
