@@ -4,12 +4,15 @@
 - ``ResumeFile.load`` reads the file once. A last line without its newline that is the beginning
   of a record as fetchcli writes it (``{"schema_version": 1, "index": `` and digits: torn by the
   kill) is cut off the file, so its URL is fetched again; any other line that is not
-  a record, is longer than a record can be (``record_line_limit``; never read whole) or records
-  an index the input does not have (the input is counted first) is a usage error naming the line. What is kept per record is a bit for its index and a 64-bit hash of
-  (index, url) (``Hash64Set``): about 17 bytes per record, never the records.
-- ``check`` compares the input with the file before anything is fetched: a URL at a recorded
-  index must be the recorded URL, and every recorded index must still be in the input, else the
-  input was edited and resuming would mix two lists: a usage error.
+  a record, is longer than a record can be (``record_line_limit``; never read whole), records
+  an index the input does not have (the input is counted first), records an index an earlier
+  line records with another URL, or holds what fetchcli never writes (``_wrong_field``: the file
+  is input, and its error types, statuses and times reach the summary) is a usage error naming
+  the line. What is kept per record is a bit for its index and a 64-bit hash of (index, url)
+  (``Hash64Set``): about 17 bytes per record, never the records.
+- ``check`` compares the input with the file before anything is fetched: the URL at a recorded
+  index must be the recorded URL (one per index, as read), and every recorded index must still
+  be in the input, else the input was edited and resuming would mix two lists: a usage error.
 - ``done`` tells the engine which URLs to leave out (with ``--resume-failed``, records with
   ``"ok": false`` are fetched again). URLs recorded as ``Cancelled`` or ``NotStarted`` (a run
   stopped by a signal or ``--deadline``) were never fetched to the end: they are always fetched
