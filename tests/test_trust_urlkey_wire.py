@@ -61,12 +61,16 @@ class _Recorder:
         await writer.drain()
         writer.close()
 
-    async def requests(self, urls: list[str], backend: Backend) -> list[tuple[str, str]]:
-        """The request each URL made, one URL after the other (one connection each)."""
+    async def requests(self, urls: list[str], backend: Backend, *, proxy: bool = False) -> list[tuple[str, str]]:
+        """The request each URL made, one URL after the other (one connection each); with
+        ``proxy``, the server is every URL's HTTP proxy (so that any host name can be asked for)."""
         host = "::1" if self.family == socket.AF_INET6 else "127.0.0.1"
         server = await asyncio.start_server(self._handle, host, 0, family=self.family)
         port = server.sockets[0].getsockname()[1]
         settings = dataclasses.replace(Settings(concurrency=1), backend=backend)
+        if proxy:
+            request = dataclasses.replace(settings.request, proxy=f"http://127.0.0.1:{port}")
+            settings = dataclasses.replace(settings, request=request)
         made = []
         async with server:
             for url in urls:
@@ -92,6 +96,27 @@ def test_one_key_only_for_one_request_on_both_backends(first: str, second: str, 
 
 def _key(text: str) -> str:
     return input_key(text.replace("HOST", "127.0.0.1:PORT").replace("PORT", "8080"))
+
+
+# Host names no resolver knows, asked of an HTTP proxy (absolute-form request line and Host).
+PROXIED = [
+    ("http://BÜCHER.example/", "http://xn--bcher-kva.example/", True),  # IDNA, host case
+    ("http://bücher.example/", "http://xn--bcher-kva.EXAMPLE/", True),
+    ("http://example.com:80/", "http://example.com/", True),  # the default port
+    ("http://example.com:080/", "http://example.com/", True),
+    ("http://example.com./x", "http://example.com/x", False),  # a trailing dot of the host: kept
+    ("http://example.com/?", "http://example.com/", False),  # an empty query: httpx sends it
+]
+
+
+@pytest.mark.parametrize(("first", "second", "same"), PROXIED, ids=[f"{a}|{b}" for a, b, _ in PROXIED])
+def test_one_key_only_for_one_request_through_a_proxy(first: str, second: str, same: bool) -> None:
+    sent = {
+        backend: asyncio.run(_Recorder().requests([first, second], backend, proxy=True))
+        for backend in (Backend.aiohttp, Backend.httpx)
+    }
+    assert all(a == b for a, b in sent.values()) == same, sent
+    assert (input_key(first) == input_key(second)) == same
 
 
 def _ipv6_loopback() -> bool:
