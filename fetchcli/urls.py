@@ -108,8 +108,8 @@ def normalise_url(text: str, index: int) -> UrlItem:
         return _invalid(index, raw, _BACKSLASH)
     hostport = authority.rpartition("@")[2]
     if hostport.startswith("["):
-        host, _, after = hostport.partition("]")
-        host += "]"
+        host, bracket, after = hostport.partition("]")
+        host += bracket  # none: an unterminated IPv6 address (``http://[::1:8080/``), no port read
         port = after[1:] if after.startswith(":") else (None if not after else "!")
     else:
         host, colon, port_text = hostport.partition(":")

@@ -97,6 +97,19 @@ _BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndj
 _BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
 
 
+def _extension(path: str) -> str:
+    """``-o``'s extension (``os.path.splitext``), and also a dot file's whole name when that is
+    a format's extension: ``-o .csv`` is a CSV file, as whoever writes it means (a dot file has
+    no extension for ``splitext``, and it got JSON Lines); another dot file (``.results``) has
+    none, as before."""
+    extension = os.path.splitext(path)[1]
+    if not extension:
+        name = "." + os.path.basename(path).lstrip(".")  # splitext skips a name's leading dots
+        if name.lower() in _BY_EXTENSION:
+            return name
+    return extension
+
+
 def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputFormat, str]:
     """The format and why (for ``--dry-run``): JSON Lines for ``--resume``; ``-f``; else what
     ``-o``'s extension names (a usage error when it names no format: ``-o out.txt`` or
@@ -107,7 +120,7 @@ def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputForm
     if options.format is not None:
         return options.format, "--format"
     if not options.to_stdout and options.path is not None:
-        extension = os.path.splitext(options.path)[1]
+        extension = _extension(options.path)
         by_extension = _BY_EXTENSION.get(extension.lower())
         if by_extension is not None:
             return by_extension, f"-o's extension {extension}"
@@ -393,7 +406,8 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             + (": --deadline passed before the input gave one" if state.deadline_hit and not inputs.done else ""),
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
-        line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + summary.describe()
+        # for_terminal: a --resume file's records are counted in it (validated when read, and still).
+        line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + for_terminal(summary.describe())
         say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
     elif summary.unread is not None:  # no summary line to say it: the URLs never read have no record
         n = summary.unread

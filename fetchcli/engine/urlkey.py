@@ -2,22 +2,26 @@
 ``--shard`` hashes (``key_hash``) and a state file records, so that spellings of one resource
 count as one URL.
 
-The rules (RFC 3986 section 6.2.2, syntax-based normalisation, and 6.2.3 for the default port),
-applied to a URL as ``sources.normalise_url`` returns it (validated, a missing scheme added, an
-IPv4 host in any form already dotted: ``http://127.1/`` is ``http://127.0.0.1/``):
+Two URLs have one key only if both backends send one request for them (the same request line
+and ``Host``): the rules are what httpx and aiohttp do to a URL before sending it (RFC 3986
+section 6.2.2, syntax-based normalisation, and 6.2.3 for the default port, where the backends
+apply them), applied to a URL as ``sources.normalise_url`` returns it (validated, a missing
+scheme added, an IPv4 host in any form already dotted: ``http://127.1/`` is ``http://127.0.0.1/``):
 
-- the scheme and the host in lower case; an internationalised host name in its ASCII form
-  (IDNA, ``bücher.example`` -> ``xn--bcher-kva.example``); an IPv6 address in its short form
-  (``[0:0::1]`` -> ``[::1]``);
+- the scheme and the host name in lower case; an internationalised host name in its ASCII form
+  (IDNA, ``bücher.example`` -> ``xn--bcher-kva.example``);
 - the default port dropped (``:80`` for http, ``:443`` for https), leading zeros of a port too;
-- an empty path is ``/``; dot segments resolved (``/a/./b/../c`` -> ``/a/c``);
-- percent-escapes in upper case (``%2f`` -> ``%2F``); an escaped unreserved character (letter,
-  digit, ``-``, ``.``, ``_``, ``~``) decoded (``%7E`` -> ``~``); a character outside ASCII
-  percent-encoded as UTF-8 (``é`` -> ``%C3%A9``, as both backends send it);
+- an empty path is ``/``; dot segments resolved (``/a/./b/../c`` -> ``/a/c``, ``/a/b/..`` ->
+  ``/a``, as both backends send it);
+- a character outside ASCII percent-encoded as UTF-8 (``é`` -> ``%C3%A9``, as both backends
+  send it);
 - the fragment dropped (``#top``: never sent to the server).
 
-Kept as they are: the user name and password (other credentials, another answer), the query
-(its parameters' order, an empty ``?``), a trailing slash and a trailing dot of the host.
+Kept as they are, because the backends send them as they are: percent-escapes (``%2f`` is not
+``%2F``, ``%7E`` is not ``~``, and ``/a/%2E%2E/b`` is not ``/b``: an escaped dot is no dot
+segment), an IPv6 address as written (``[0:0::1]`` is not ``[::1]``, nor ``[::A]`` ``[::a]``);
+and the user name and password (other credentials, another answer), the query (its parameters'
+order, an empty ``?``), a trailing slash and a trailing dot of the host.
 
 Pure and cheap (a few string operations per URL, nothing built per call): it runs for every
 URL of a large run. ``url_hash`` is the stable 64-bit hash of a text (BLAKE2b).
@@ -26,7 +30,6 @@ URL of a large run. ``url_hash`` is the stable 64-bit hash of a text (BLAKE2b).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from typing import TYPE_CHECKING
 
@@ -36,10 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["input_key", "item_key", "key_hash", "url_hash", "url_key"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-# Every escape's replacement, by its hex digits in upper case, built once: 7E -> '~', 2F -> '%2F'.
-_ESCAPES = {f"{n:02X}": chr(n) if chr(n) in _UNRESERVED else f"%{n:02X}" for n in range(256)}
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
@@ -49,48 +48,34 @@ def url_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
 
 
-def _escape(match: re.Match[str]) -> str:
-    return _ESCAPES[match.group(1).upper()]
-
-
 def _quote(match: re.Match[str]) -> str:
     return "".join(f"%{b:02X}" for b in match.group().encode("utf-8", "surrogatepass"))
 
 
 def _escapes(text: str) -> str:
-    """Percent-escapes in one case, unreserved characters decoded, non-ASCII encoded."""
-    if "%" in text:
-        text = _ESCAPE.sub(_escape, text)
-    if not text.isascii():
-        text = _NOT_ASCII.sub(_quote, text)
-    return text
+    """Non-ASCII characters percent-encoded as UTF-8, as both backends send them; escapes kept."""
+    return text if text.isascii() else _NOT_ASCII.sub(_quote, text)
 
 
 def _without_dot_segments(path: str) -> str:
-    """RFC 3986 section 5.2.4 for an absolute path: ``/a/./b/../c`` -> ``/a/c``."""
-    segments = path.split("/")
+    """Dot segments of an absolute path resolved as both backends resolve them before sending:
+    ``/a/./b/../c`` -> ``/a/c``; a last ``.`` or ``..`` leaves no trailing slash (``/a/b/..`` ->
+    ``/a``, where RFC 3986 section 5.2.4 has ``/a/``)."""
     kept = [""]
-    for segment in segments[1:]:
+    for segment in path.split("/")[1:]:
         if segment == "..":
             if len(kept) > 1:
                 kept.pop()
         elif segment != ".":
             kept.append(segment)
-    if segments[-1] in (".", ".."):
-        kept.append("")
-    return "/".join(kept)
+    return "/".join(kept) or "/"
 
 
 def _host(host: str) -> str:
+    if host.startswith("["):
+        return host  # an IPv6 address: both backends send it as written, in its case
     if host.isascii():
-        host = host.lower()
-        if host.startswith("["):
-            address, percent, zone = host[1:-1].partition("%")
-            try:
-                return f"[{ipaddress.IPv6Address(address).compressed}{percent}{zone}]"
-            except ValueError:
-                return host
-        return host
+        return host.lower()
     import idna  # only for a host outside ASCII (httpx's and yarl's IDNA codec)
 
     try:
@@ -100,8 +85,8 @@ def _host(host: str) -> str:
 
 
 # A URL that is its own key: lower-case scheme and host name, no user name, a port that is not
-# the default (nor begins with 0), a path, no escape, fragment, dot segment or non-ASCII character.
-_KEY_ALREADY = re.compile(r"https?://[a-z0-9.\-]+(?::[1-9][0-9]*)?/[^%#]*")
+# the default (nor begins with 0), a path, no fragment, dot segment or non-ASCII character.
+_KEY_ALREADY = re.compile(r"https?://[a-z0-9.\-]+(?::[1-9][0-9]*)?/[^#]*")
 
 
 def _is_key(url: str) -> bool:
@@ -136,10 +121,10 @@ def normalise(url: str) -> str:
         authority, path, query = rest, "/", ""
     else:
         authority, (path, question_mark, query) = rest[:end], rest[end:].partition("?")
-        if "%" in query or not query.isascii():
+        if not query.isascii():
             query = _escapes(query)
         query = question_mark + query
-        if "%" in path or not path.isascii():
+        if not path.isascii():
             path = _escapes(path)
         elif not path:
             path = "/"
@@ -149,10 +134,12 @@ def normalise(url: str) -> str:
     userinfo = ""
     if at >= 0:
         userinfo, authority = authority[: at + 1], authority[at + 1 :]
-        if "%" in userinfo or not userinfo.isascii():
+        if not userinfo.isascii():
             userinfo = _escapes(userinfo)
     scheme = scheme.lower()
     colon = authority.rfind(":")
+    if authority[:1] == "[" and "]" not in authority:
+        colon = -1  # an IPv6 address never closed (an invalid URL): no port in it, kept as it is
     if colon >= 0 and authority.find("]", colon) < 0:  # a port, not a colon of an IPv6 address
         host, port = authority[:colon], authority[colon + 1 :]
         if port.isdigit() and port.isascii():

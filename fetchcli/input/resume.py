@@ -4,12 +4,15 @@
 - ``ResumeFile.load`` reads the file once. A last line without its newline that is the beginning
   of a record as fetchcli writes it (``{"schema_version": 1, "index": `` and digits: torn by the
   kill) is cut off the file, so its URL is fetched again; any other line that is not
-  a record, is longer than a record can be (``record_line_limit``; never read whole) or records
-  an index the input does not have (the input is counted first) is a usage error naming the line. What is kept per record is a bit for its index and a 64-bit hash of
-  (index, url) (``Hash64Set``): about 17 bytes per record, never the records.
-- ``check`` compares the input with the file before anything is fetched: a URL at a recorded
-  index must be the recorded URL, and every recorded index must still be in the input, else the
-  input was edited and resuming would mix two lists: a usage error.
+  a record, is longer than a record can be (``record_line_limit``; never read whole), records
+  an index the input does not have (the input is counted first), records an index an earlier
+  line records with another URL, or holds what fetchcli never writes (``_wrong_field``: the file
+  is input, and its error types, statuses and times reach the summary) is a usage error naming
+  the line. What is kept per record is a bit for its index and a 64-bit hash of (index, url)
+  (``Hash64Set``): about 17 bytes per record, never the records.
+- ``check`` compares the input with the file before anything is fetched: the URL at a recorded
+  index must be the recorded URL (one per index, as read), and every recorded index must still
+  be in the input, else the input was edited and resuming would mix two lists: a usage error.
 - ``done`` tells the engine which URLs to leave out (with ``--resume-failed``, records with
   ``"ok": false`` are fetched again). URLs recorded as ``Cancelled`` or ``NotStarted`` (a run
   stopped by a signal or ``--deadline``) were never fetched to the end: they are always fetched
@@ -37,7 +40,13 @@ from fetchcli.engine.selection import Hash64Set, Selection, url_hash
 from fetchcli.errortype import ErrorType
 from fetchcli.input.readers import Inputs
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
-from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH, Settings, SettingsError
+from fetchcli.settings import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_SNIPPET_LENGTH,
+    Settings,
+    SettingsError,
+)
 from fetchcli.summary import Summary
 from fetchcli.targets import OpenError, Target, open_checked
 from fetchcli.urls import MAX_URL_LENGTH
@@ -72,15 +81,27 @@ class _Bits:
 
 # The longest line a record can be, generously: each URL it holds (the URL, final_url, every
 # redirect) is at most MAX_URL_LENGTH characters, 12 bytes each at worst once JSON-escaped (a
-# character outside the BMP: \ud83d\ude00); the snippet --snippet-length characters as well;
-# and 4 MiB for everything else (messages, header values, the certificate's names).
+# character outside the BMP: \ud83d\ude00); the snippet's characters as well; and 4 MiB for
+# everything else (messages, header values, the certificate's names). The snippet has at most
+# --snippet-length characters and comes from at most --max-body-bytes bytes (masking a secret
+# of one character makes it three: 3 characters a byte at most); the redirects are at most
+# --max-redirects. Both are counted up to a bound, so that no setting lets a crafted file make
+# fetchcli read a line of gigabytes: at most about 41 MB (records of URLs mostly ASCII, as they
+# are, fit with thousands of redirects; a snippet of a million characters fits).
 _URL_JSON = MAX_URL_LENGTH * 12
 _REST = 4 << 20
+_MAX_REDIRECTS_COUNTED = 256
+_MAX_SNIPPET_COUNTED = 1 << 20
 
 
-def record_line_limit(snippet_length: int = DEFAULT_SNIPPET_LENGTH, max_redirects: int = DEFAULT_MAX_REDIRECTS) -> int:
+def record_line_limit(
+    snippet_length: int = DEFAULT_SNIPPET_LENGTH,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> int:
     """The longest line ``ResumeFile.load`` takes for a record of a run with these settings."""
-    return (max_redirects + 2) * _URL_JSON + 12 * snippet_length + _REST
+    snippet = min(snippet_length, 3 * max_body_bytes, _MAX_SNIPPET_COUNTED)
+    return (min(max_redirects, _MAX_REDIRECTS_COUNTED) + 2) * _URL_JSON + 12 * snippet + _REST
 
 
 def record_key(index: int, url: str) -> int:
@@ -172,7 +193,7 @@ class ResumeFile:
                     "is not a fetchcli record, nor the beginning of one (a torn last line, which is cut"
                     " off, begins like every record fetchcli writes); the file is left as it is",
                 )
-            self._add(*self._parse(number, line, urls))
+            self._add(number, *self._parse(number, line, urls))
             good_end += len(line)
         if self._refold:
             self._fold_last_records(f, good_end)
@@ -195,20 +216,26 @@ class ResumeFile:
             raise self._bad(
                 number, f"records index {index:,}, but the input has {has}: the input changed since; start a new file"
             )
+        wrong = _wrong_field(record)
+        if wrong is not None:
+            raise self._bad(number, f"has {wrong}: not a record fetchcli writes (an edited file?)")
         error = record.get("error")
         unfinished = isinstance(error, dict) and error.get("type") in UNFINISHED
         return index, url, ok, unfinished, record
 
-    def _add(self, index: int, url: str, ok: bool, unfinished: bool, record: dict[str, Any]) -> None:
+    def _add(self, number: int, index: int, url: str, ok: bool, unfinished: bool, record: dict[str, Any]) -> None:
         self.records += 1
+        key = record_key(index, url)
         if index in self._recorded:
+            if key not in self._keys:  # one index, two URLs: two lists mixed in one file
+                raise self._bad(number, f"records another URL at index {index} than an earlier line: start a new file")
             self.duplicates += 1
             self._refold = True
         elif not self._refold and not unfinished and not (self.redo_failed and not ok):
             counted = _counted(record, ok)
             self._counts[counted] = self._counts.get(counted, 0) + 1
         self._recorded.set(index)
-        self._keys.add(record_key(index, url))
+        self._keys.add(key)
         self._failed.set(index, not ok)
         self._unfinished.set(index, unfinished)
         self.unfinished += unfinished
@@ -242,10 +269,12 @@ class ResumeFile:
         for item in items:
             if item.index in self._recorded:
                 if record_key(item.index, item.display_url) not in self._keys:
+                    line = self._line_of(item.index)
                     raise SettingsError(
                         "--resume",
-                        f"{self.path} records another URL at index {item.index} than the input's "
-                        f"{item.display_url}: the input changed since; start a new file",
+                        f"{self.path} records another URL at index {item.index}"
+                        + (f" (line {line})" if line else "")
+                        + f" than the input's {item.display_url}: the input changed since; start a new file",
                     )
                 matched += 1
         recorded = self._recorded.count()
@@ -255,6 +284,18 @@ class ResumeFile:
                 f"{self.path} records {recorded - matched} URL(s) the input no longer has: the input "
                 "changed since (or this is another shard's file); start a new file",
             )
+
+    def _line_of(self, index: int) -> int | None:
+        """The number of the first line recording ``index`` (for an error message only)."""
+        try:
+            with open(self._where, "rb") as f:
+                for number, line in enumerate(f, 1):
+                    with contextlib.suppress(ValueError, TypeError, KeyError):
+                        if json.loads(line)["index"] == index:
+                            return number
+        except OSError:
+            pass
+        return None
 
     def done(self, item: UrlItem) -> bool:
         """Whether the engine leaves ``item`` out: recorded already, and not to be redone."""
@@ -342,6 +383,32 @@ def _lines(f: BinaryIO, end: int) -> Iterator[bytes]:
 _Counted = tuple[bool, int | None, str | None, float | None, bool]
 
 
+# The longest time a record can hold (about 31 years): a bound, so that no file makes the
+# summary print a 300-digit time.
+_MAX_MS = 1e12
+
+
+def _wrong_field(record: dict[str, Any]) -> str | None:
+    """What of a record's fields counted by the summary fetchcli never writes (an edited or
+    crafted file: its text would reach the summary line), or None: ``status`` an int 100-599,
+    ``error.type`` a name of ``ErrorType``, the times finite and >= 0, ``attempts`` an int >= 0,
+    each or null (or absent)."""
+    status = record.get("status")
+    if status is not None and (type(status) is not int or not 100 <= status <= 599):
+        return "a status that is not an HTTP status (100-599) or null"
+    error = record.get("error")
+    if error is not None and (not isinstance(error, dict) or ErrorType.named(error.get("type")) is None):
+        return "an error that is not null or one of fetchcli's error types"
+    for name in ("elapsed_ms", "queued_ms"):
+        ms = record.get(name)
+        if ms is not None and (type(ms) not in (int, float) or not 0 <= ms <= _MAX_MS):  # NaN fails too
+            return f"an {name} that is not a time (a number >= 0) or null"
+    attempts = record.get("attempts")
+    if attempts is not None and (type(attempts) is not int or attempts < 0):
+        return "attempts that are not a count or null"
+    return None
+
+
 def _counted(record: dict[str, Any], ok: bool) -> _Counted:
     """A record's ``_Counted``; a value of the wrong kind counts as absent (an edited file)."""
     status, error, elapsed = record.get("status"), record.get("error"), record.get("elapsed_ms")
@@ -388,7 +455,9 @@ def load_for_run(
         size = inputs.unread()  # nothing was read yet: every URL of the input
     if size < 0:
         raise SettingsError("--resume", "cannot read the input through, to check FILE against it")
-    limit = record_line_limit(settings.body.snippet_length, settings.request.max_redirects)
+    limit = record_line_limit(
+        settings.body.snippet_length, settings.request.max_redirects, settings.body.max_body_bytes
+    )
     resume = ResumeFile.load(target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target)
     with _reading_again(urls, paths, stdin) as inputs:
         shard = Selection(settings.shard)
