@@ -84,6 +84,7 @@ class _Recorder:
         return made
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(("first", "second", "same"), PAIRS, ids=[f"{a}|{b}" for a, b, _ in PAIRS])
 def test_one_key_only_for_one_request_on_both_backends(first: str, second: str, same: bool) -> None:
     sent = {
@@ -109,6 +110,7 @@ PROXIED = [
 ]
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(("first", "second", "same"), PROXIED, ids=[f"{a}|{b}" for a, b, _ in PROXIED])
 def test_one_key_only_for_one_request_through_a_proxy(first: str, second: str, same: bool) -> None:
     sent = {
@@ -128,6 +130,7 @@ def _ipv6_loopback() -> bool:
         return False
 
 
+@pytest.mark.live
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
 @pytest.mark.parametrize(
     ("first", "second"), [("http://[0:0::1]:PORT/x", "http://[::1]:PORT/x"), ("http://[::A]:1/", "http://[::a]:1/")]
