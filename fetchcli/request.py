@@ -117,6 +117,7 @@ class _Outcome:
     body: Body | None = None
     error: ErrorInfo | None = None
     trail: _Trail | None = None
+    heard: bool = False  # a server answered some request of these tries (or of an earlier try)
 
 
 # What a kept-alive connection the server closed gives the request sent on it.
@@ -364,12 +365,12 @@ async def _attempts(
     lane: Lane | None,
     gate: Gate | None,
     ticket: Ticket,
-    final: frozenset[str] = frozenset(),
 ) -> _Outcome:
-    """Try ``request`` as the retry policy allows; an error of a type in ``final`` ends the tries
-    at once (``--scheme-fallback`` then tries http://)."""
+    """Try ``request`` as the retry policy allows. The outcome is the last try's; ``heard`` says
+    whether any try got an answer (a response, or a redirect followed)."""
     host = request.url.host
     tries = 0  # as --retries counts them (ticket.attempts also counts a request sent again)
+    heard = False
     while True:
         if gate is not None and lane is not None:
             await gate.enter(host, lane)
@@ -385,8 +386,7 @@ async def _attempts(
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
-        if outcome.error is not None and outcome.error.type in final:
-            return outcome
+        heard = outcome.heard = heard or trail.response is not None or bool(trail.redirects)
         wait = _retry_wait(outcome, request.method, tries, settings)
         if wait is None or _too_long(outcome, wait, ticket):
             return outcome
@@ -398,10 +398,32 @@ async def _attempts(
 
 # What makes --scheme-fallback try http:// for an input without a scheme: the https:// try met a
 # server that does not speak TLS (a plain HTTP server answers the handshake with text:
-# WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes).
+# WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes), on the
+# input URL's own connection: never after any answer (a redirect followed, a response), and only
+# once --retries gave up.
 FALLBACK_ON = frozenset({"TLSError", "ConnectionRefused"})
-_NONE: frozenset[str] = frozenset()
 _NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fallback tries http:// next"
+
+
+def _secret_sent(request: httpx.Request, settings: Settings) -> str | None:
+    """What of ``request`` the user keeps secret (a secret header, by name; credentials in the
+    URL), which a fallback to http:// would send in cleartext; None when nothing."""
+    if request.url.userinfo:
+        return "credentials in the URL"
+    extra = settings.request.secret_headers
+    for name in request.headers:
+        if is_secret_header(name, extra):
+            return f"a secret header ({clean_line(name)})"
+    return None
+
+
+def _fallback_refused(first: ErrorInfo, secret: str) -> ErrorInfo:
+    """The https:// failure, saying why --scheme-fallback did not try http://."""
+    return ErrorInfo(
+        first.type,
+        f"{first.message} (--scheme-fallback did not try http://: the request carries {secret},"
+        " which is never sent in cleartext; give the URL with its scheme to choose)",
+    )
 
 
 async def _over_http(
@@ -443,14 +465,16 @@ async def fetch_one(
     timing: Timing | None = None
     try:
         request = _build_request(client, settings.request.method, item.url)
-        fallback = settings.request.scheme_fallback and scheme_added(item)
-        outcome = await _attempts(client, request, settings, lane, gate, ticket, FALLBACK_ON if fallback else _NONE)
+        outcome = await _attempts(client, request, settings, lane, gate, ticket)
         first = outcome.error
-        if first is not None and first.type in FALLBACK_ON and scheme_added(item):
-            if fallback:
-                outcome = await _over_http(client, item.url, first, settings, lane, gate, ticket)
-            else:
+        # Only a failure of the https:// connection of the input URL itself, no answer heard.
+        if first is not None and first.type in FALLBACK_ON and not outcome.heard and scheme_added(item):
+            if not settings.request.scheme_fallback:
                 outcome.error = ErrorInfo(first.type, f"{first.message} ({_NO_SCHEME_HINT})")
+            elif (secret := _secret_sent(request, settings)) is not None:
+                outcome.error = _fallback_refused(first, secret)
+            else:
+                outcome = await _over_http(client, item.url, first, settings, lane, gate, ticket)
         left = ticket.disarm()
         if outcome.response is None:
             assert outcome.error is not None
