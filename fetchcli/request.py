@@ -59,6 +59,7 @@ def unfinished_result(item: UrlItem, error_type: str, message: str, ticket: Tick
             fetched_at=_now_iso(),
             error=ErrorInfo(error_type, message),
             attempts=ticket.attempts if ticket is not None else 0,
+            queued_ms=_waited_unsent(ticket),
         )
     return FetchResult(
         index=item.index,
@@ -69,6 +70,12 @@ def unfinished_result(item: UrlItem, error_type: str, message: str, ticket: Tick
         attempts=ticket.attempts,
         queued_ms=ticket.queued_ms(),
     )
+
+
+def _waited_unsent(ticket: Ticket | None) -> float | None:
+    """``queued_ms`` of a URL none of whose requests left the pool: the whole wait, from when
+    it was read to its record; None when no request was even tried (never started)."""
+    return ticket.queued_ms() if ticket is not None and ticket.trail is not None else None
 
 
 def internal_error_result(item: UrlItem, exc: BaseException) -> FetchResult:
@@ -129,14 +136,16 @@ async def _resend(
 ) -> tuple[httpx.Response, PhaseClock, float]:
     """Send ``request`` once more, on a new connection (see ``_exchange``): the response, the
     clock of this request and when it was sent. Counted in ``attempts``, not as a --retries try."""
-    ticket.attempts += 1
     clock = trail.clock = PhaseClock(fresh=True)
     token = CURRENT.set(clock)
     started = time.perf_counter()
+    ticket.sending(clock, started, None)
     try:
         return await send(client, request, follow_redirects), clock, started
     finally:
         CURRENT.reset(token)
+        if clock.unsent:
+            ticket.unsent(clock)
 
 
 async def _exchange(
@@ -150,8 +159,7 @@ async def _exchange(
         clock = trail.clock = PhaseClock()
         token = CURRENT.set(clock)
         started = time.perf_counter()
-        if ticket.sent is None:
-            ticket.first_request(clock, started, settings.timeouts.total)
+        ticket.sending(clock, started, settings.timeouts.total)  # each hop is a request sent
         response: httpx.Response | None = None
         try:
             response = await send(client, request, req.follow_redirects)
@@ -164,6 +172,8 @@ async def _exchange(
                 raise
         finally:
             CURRENT.reset(token)
+            if clock.unsent:  # it never left the pool (PoolTimeout, or cancelled while waiting)
+                ticket.unsent(clock)
         if response is None:  # sent again outside the handler: its own error is the one reported
             response, clock, started = await _resend(client, request, req.follow_redirects, trail, ticket)
         clock.ttfb_ms = since(started + clock.pool_s)  # from sending: not the wait for a connection
@@ -376,7 +386,6 @@ async def _attempts(
             await gate.enter(host, lane)
         tries += 1
         trail = ticket.trail = _Trail(request.url)
-        ticket.attempts += 1  # handed to the transport now: counted even if it is cancelled
         try:
             outcome = await _exchange(client, request, settings, trail, ticket)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
@@ -542,7 +551,7 @@ async def fetch_one(
         url=item.display_url,
         ok=False,
         elapsed_ms=ticket.elapsed_ms() if sent else None,
-        queued_ms=ticket.queued_ms() if sent else None,
+        queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
         fetched_at=ticket.fetched_at() if sent else _now_iso(),
         error=error,
         attempts=ticket.attempts,
@@ -568,17 +577,18 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
     redirects = _redirects(trail, shown)
     timing = trail.clock.freeze() if trail is not None and trail.clock is not None else None
     if trail is None or response is None:
+        sent = ticket.sent is not None  # not when its only request waited in the pool
         return FetchResult(
             index=item.index,
             url=item.display_url,
             ok=False,
             redirects=redirects,
             timing=timing,
-            fetched_at=ticket.fetched_at(),
+            fetched_at=ticket.fetched_at() if sent else _now_iso(),
             error=error,
             attempts=ticket.attempts,
-            queued_ms=ticket.queued_ms(),
-            elapsed_ms=ticket.elapsed_ms(),
+            queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
+            elapsed_ms=ticket.elapsed_ms() if sent else None,
         )
     headers = _headers_read(response)
     content_type, server = headers.get(b"content-type"), headers.get(b"server")
