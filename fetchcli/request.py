@@ -149,9 +149,15 @@ async def _resend(
 
 
 async def _exchange(
-    client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail, ticket: Ticket
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    settings: Settings,
+    trail: _Trail,
+    ticket: Ticket,
+    polite: tuple[Gate, Lane] | None = None,
 ) -> _Outcome:
-    """One try: send, follow redirects if asked, read at most the body cap of each response."""
+    """One try: send, follow redirects if asked, read at most the body cap of each response.
+    ``polite``: the run's politeness, which a request sent again waits for too."""
     req = settings.request
     while True:
         trail.last = request.url
@@ -175,6 +181,8 @@ async def _exchange(
             if clock.unsent:  # it never left the pool (PoolTimeout, or cancelled while waiting)
                 ticket.unsent(clock)
         if response is None:  # sent again outside the handler: its own error is the one reported
+            if polite is not None:  # --rate, --host-rate: the resend is a request to the host too
+                await polite[0].pace(request.url.host, polite[1])
             response, clock, started = await _resend(client, request, req.follow_redirects, trail, ticket)
         clock.ttfb_ms = since(started + clock.pool_s)  # from sending: not the wait for a connection
         trail.response = response
@@ -379,6 +387,7 @@ async def _attempts(
     """Try ``request`` as the retry policy allows. The outcome is the last try's; ``heard`` says
     whether any try got an answer (a response, or a redirect followed)."""
     host = request.url.host
+    polite = (gate, lane) if gate is not None and lane is not None else None
     tries = 0  # as --retries counts them (ticket.attempts also counts a request sent again)
     heard = False
     while True:
@@ -387,7 +396,7 @@ async def _attempts(
         tries += 1
         trail = ticket.trail = _Trail(request.url)
         try:
-            outcome = await _exchange(client, request, settings, trail, ticket)
+            outcome = await _exchange(client, request, settings, trail, ticket, polite)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
             outcome = _Outcome(
                 error=classify(exc, Redactor.for_request(settings.request, request.url, trail.last)), trail=trail
