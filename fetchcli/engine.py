@@ -198,7 +198,9 @@ class _Run:
         unfinished = []
         for task, (seq, item, _, ticket) in tasks.items():
             if task.cancelled():
-                unfinished.append(self.accept(seq, unfinished_result(item, "Cancelled", message, ticket)))
+                unfinished.append(
+                    self.accept(seq, unfinished_result(item, "Cancelled", message, ticket, self.settings))
+                )
         return [r for r in unfinished if r is not None]
 
 

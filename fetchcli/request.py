@@ -25,7 +25,7 @@ from fetchcli.politeness import Gate, Lane
 from fetchcli.protocol import status_problem
 from fetchcli.proxies import proxy_for
 from fetchcli.redact import Redactor, is_secret_header
-from fetchcli.retry import backoff_seconds, hinted_seconds, may_resend, may_retry
+from fetchcli.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
 from fetchcli.servertext import ServerText
 from fetchcli.settings import Settings
 from fetchcli.snippet import Body, body_text, clean_line, read_body
@@ -47,10 +47,15 @@ def invalid_result(item: UrlItem) -> FetchResult:
     return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=error)
 
 
-def unfinished_result(item: UrlItem, error_type: str, message: str, ticket: Ticket | None = None) -> FetchResult:
+def unfinished_result(
+    item: UrlItem, error_type: str, message: str, ticket: Ticket | None = None, settings: Settings | None = None
+) -> FetchResult:
     """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``). With the
     ``ticket`` of a URL that was sent: its tries, when it was sent and how long it had waited
-    (no ``elapsed_ms``: the stop cut it short, it is not the URL's time)."""
+    (no ``elapsed_ms``: the stop cut it short, it is not the URL's time); with ``settings`` too,
+    what was known, as for ``TotalTimeout`` (``_cut_short``): the status received, the redirects."""
+    if ticket is not None and ticket.sent is not None and ticket.trail is not None and settings is not None:
+        return _cut_short(item, settings, ticket, ErrorInfo(error_type, message), elapsed=False)
     if ticket is None or ticket.sent is None:
         return FetchResult(
             index=item.index,
@@ -357,12 +362,14 @@ def _retry_wait(outcome: _Outcome, method: str, attempt: int, settings: Settings
     return backoff_seconds(attempt, policy, retry_after, status)
 
 
-def _too_long(outcome: _Outcome, wait: float, ticket: Ticket) -> bool:
-    """Whether a wait of ``wait`` seconds would outlast the URL's ``--max-time`` or the run's
-    ``--deadline``: then it is not made, and ``outcome`` is final. A response whose
-    ``Retry-After`` asked for that wait gets ``RetryAfterTooLong``, saying so."""
+def _too_long(outcome: _Outcome, wait: float, ticket: Ticket, tried: float) -> bool:
+    """Whether a wait of ``wait`` seconds would leave too little of the URL's ``--max-time`` or
+    the run's ``--deadline`` for one more try (``RETRY_MARGIN``, or ``tried``, the seconds the
+    last try took, if longer): then it is not made, and ``outcome`` is final (not cut short by the
+    stop after sleeping into it). A response whose ``Retry-After`` asked for that wait gets
+    ``RetryAfterTooLong``, saying so."""
     left = ticket.time_left()
-    if left is None or wait < left[0]:
+    if left is None or wait + max(RETRY_MARGIN, tried) < left[0]:
         return False
     response = outcome.response
     if response is not None:
@@ -370,7 +377,7 @@ def _too_long(outcome: _Outcome, wait: float, ticket: Ticket) -> bool:
         if asked is not None:
             outcome.error = ErrorInfo(
                 "RetryAfterTooLong",
-                f"the server asked to wait {asked:g} s before a retry (Retry-After), longer than the"
+                f"the server asked to wait {wait_text(asked)} before a retry (Retry-After), too long for the"
                 f" {max(left[0], 0):.1f} s {left[1]} left: not retried",
             )
     return True
@@ -395,6 +402,7 @@ async def _attempts(
             await gate.enter(host, lane)
         tries += 1
         trail = ticket.trail = _Trail(request.url)
+        began = time.perf_counter()
         try:
             outcome = await _exchange(client, request, settings, trail, ticket, polite)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
@@ -406,7 +414,7 @@ async def _attempts(
                 gate.leave(host)
         heard = outcome.heard = heard or trail.response is not None or bool(trail.redirects)
         wait = _retry_wait(outcome, request.method, tries, settings)
-        if wait is None or _too_long(outcome, wait, ticket):
+        if wait is None or _too_long(outcome, wait, ticket, time.perf_counter() - began):
             return outcome
         if lane is not None:
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
@@ -549,7 +557,8 @@ async def fetch_one(
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
-        return _timed_out(item, settings, ticket)
+        message = f"gave up after --max-time {settings.timeouts.max_time:g} s"
+        return _cut_short(item, settings, ticket, classify(TotalTimeout(message)))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
         error = classify(exc, Redactor.for_request(settings.request, item.url))
@@ -570,15 +579,17 @@ async def fetch_one(
     )
 
 
-def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult:
-    """``TotalTimeout``, with what was known when ``--max-time`` stopped the try in progress (or
-    the last try, when it ran out between tries): the redirects followed, the phases timed and,
-    when the last response's headers had come (the body stalled), its status, reason, version,
-    URL and headers, and the connection's facts, as curl keeps the status with its error 28. The
-    body read so far is not kept."""
+def _cut_short(
+    item: UrlItem, settings: Settings, ticket: Ticket, error: ErrorInfo, elapsed: bool = True
+) -> FetchResult:
+    """``error`` (``TotalTimeout``; ``Cancelled`` by a stop: then no ``elapsed_ms``), with what
+    was known when it stopped the try in progress (or the last try, when it came between tries):
+    the redirects followed, the phases timed and, when the last response's headers had come (the
+    body stalled, or a 503 was waiting out its Retry-After), its status, reason, version, URL and
+    headers, and the connection's facts, as curl keeps the status with its error 28. The body
+    read so far is not kept."""
     assert item.url is not None
     redact = Redactor.for_request(settings.request, item.url)
-    error = classify(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
     error = ErrorInfo(error.type, redact(error.message))
     trail = ticket.trail
     response = trail.response if trail is not None else None
@@ -597,7 +608,7 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
             error=error,
             attempts=ticket.attempts,
             queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
-            elapsed_ms=ticket.elapsed_ms() if sent else None,
+            elapsed_ms=ticket.elapsed_ms() if sent and elapsed else None,
         )
     headers = _headers_read(response)
     content_type, server = headers.get(b"content-type"), headers.get(b"server")
@@ -622,5 +633,5 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
         error=error,
         attempts=ticket.attempts,
         queued_ms=ticket.queued_ms(),
-        elapsed_ms=ticket.elapsed_ms(),
+        elapsed_ms=ticket.elapsed_ms() if elapsed else None,
     )
