@@ -26,6 +26,7 @@ DEFAULT_SNIPPET_LENGTH = 80
 DEFAULT_RETRY_ON = (408, 429, 500, 502, 503, 504)
 DEFAULT_RETRY_BACKOFF = 0.5
 DEFAULT_RETRY_MAX_WAIT = 30.0
+MAX_RETRY_MAX_WAIT = 86_400.0  # a day: a longer wait inside one run makes no sense
 # The reorder window for --order input, as a multiple of the concurrency (with a floor):
 # how far admission may run ahead of the oldest result not yet written.
 ORDER_WINDOW_FACTOR = 8
@@ -274,6 +275,8 @@ def validate(settings: Settings) -> None:
     _at_least("--retries", retry.retries, 0, "0 or more")
     _at_least("--retry-backoff", retry.backoff, 0, "0 or more")
     _at_least("--retry-max-wait", retry.max_wait, 0, "0 or more")
+    if retry.max_wait > MAX_RETRY_MAX_WAIT:
+        raise SettingsError("--retry-max-wait", f"must be at most {MAX_RETRY_MAX_WAIT:g} (a day)")
     if any(not 100 <= code <= 999 for code in retry.retry_on):
         raise SettingsError("--retry-on", "takes HTTP status codes from 100 to 999")
     _at_least("--per-host", polite.per_host, 1, "1 or more")

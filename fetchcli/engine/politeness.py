@@ -112,6 +112,13 @@ class Gate:
             self.leave(host)
             raise
 
+    async def pace(self, host: str, lane: Lane) -> None:
+        """Wait (parked) for a ``--rate`` and ``--host-rate`` turn to send ``host`` one more
+        request within a place already held (``enter``): a request sent again is a request."""
+        delay = self._reserve(host)
+        if delay > 0:
+            await lane.park(asyncio.sleep(delay))
+
     def _reserve(self, host: str) -> float:
         now = time.monotonic()
         delay = self._rate.reserve(now) if self._rate is not None else 0.0

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from fetchcli.engine.politeness import Gate, Lane
-from fetchcli.engine.retry import backoff_seconds, hinted_seconds, may_resend, may_retry
+from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
 from fetchcli.engine.servertext import ServerText
 from fetchcli.engine.snippet import Body, body_text, read_body
 from fetchcli.engine.ticket import Ticket
@@ -49,10 +49,15 @@ def invalid_result(item: UrlItem) -> FetchResult:
     return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=_now_iso(), error=error)
 
 
-def unfinished_result(item: UrlItem, error_type: ErrorType, message: str, ticket: Ticket | None = None) -> FetchResult:
+def unfinished_result(
+    item: UrlItem, error_type: ErrorType, message: str, ticket: Ticket | None = None, settings: Settings | None = None
+) -> FetchResult:
     """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``). With the
     ``ticket`` of a URL that was sent: its tries, when it was sent and how long it had waited
-    (no ``elapsed_ms``: the stop cut it short, it is not the URL's time)."""
+    (no ``elapsed_ms``: the stop cut it short, it is not the URL's time); with ``settings`` too,
+    what was known, as for ``TotalTimeout`` (``_cut_short``): the status received, the redirects."""
+    if ticket is not None and ticket.sent is not None and ticket.trail is not None and settings is not None:
+        return _cut_short(item, settings, ticket, ErrorInfo(error_type, message), elapsed=False)
     if ticket is None or ticket.sent is None:
         return FetchResult(
             index=item.index,
@@ -61,6 +66,7 @@ def unfinished_result(item: UrlItem, error_type: ErrorType, message: str, ticket
             fetched_at=_now_iso(),
             error=ErrorInfo(error_type, message),
             attempts=ticket.attempts if ticket is not None else 0,
+            queued_ms=_waited_unsent(ticket),
         )
     return FetchResult(
         index=item.index,
@@ -71,6 +77,12 @@ def unfinished_result(item: UrlItem, error_type: ErrorType, message: str, ticket
         attempts=ticket.attempts,
         queued_ms=ticket.queued_ms(),
     )
+
+
+def _waited_unsent(ticket: Ticket | None) -> float | None:
+    """``queued_ms`` of a URL none of whose requests left the pool: the whole wait, from when
+    it was read to its record; None when no request was even tried (never started)."""
+    return ticket.queued_ms() if ticket is not None and ticket.trail is not None else None
 
 
 def internal_error_result(item: UrlItem, exc: BaseException) -> FetchResult:
@@ -119,6 +131,7 @@ class _Outcome:
     body: Body | None = None
     error: ErrorInfo | None = None
     trail: _Trail | None = None
+    heard: bool = False  # a server answered some request of these tries (or of an earlier try)
 
 
 # What a kept-alive connection the server closed gives the request sent on it.
@@ -130,20 +143,28 @@ async def _resend(
 ) -> tuple[httpx.Response, PhaseClock, float]:
     """Send ``request`` once more, on a new connection (see ``_exchange``): the response, the
     clock of this request and when it was sent. Counted in ``attempts``, not as a --retries try."""
-    ticket.attempts += 1
     clock = trail.clock = PhaseClock(fresh=True)
     token = CURRENT.set(clock)
     started = time.perf_counter()
+    ticket.sending(clock, started, None)
     try:
         return await send(client, request, follow_redirects), clock, started
     finally:
         CURRENT.reset(token)
+        if clock.unsent:
+            ticket.unsent(clock)
 
 
 async def _exchange(
-    client: httpx.AsyncClient, request: httpx.Request, settings: Settings, trail: _Trail, ticket: Ticket
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    settings: Settings,
+    trail: _Trail,
+    ticket: Ticket,
+    polite: tuple[Gate, Lane] | None = None,
 ) -> _Outcome:
-    """One try: send, follow redirects if asked, read at most the body cap of each response."""
+    """One try: send, follow redirects if asked, read at most the body cap of each response.
+    ``polite``: the run's politeness, which a request sent again waits for too."""
     req = settings.request
     while True:
         trail.last = request.url
@@ -151,8 +172,7 @@ async def _exchange(
         clock = trail.clock = PhaseClock()
         token = CURRENT.set(clock)
         started = time.perf_counter()
-        if ticket.sent is None:
-            ticket.first_request(clock, started, settings.timeouts.total)
+        ticket.sending(clock, started, settings.timeouts.total)  # each hop is a request sent
         response: httpx.Response | None = None
         try:
             response = await send(client, request, req.follow_redirects)
@@ -165,7 +185,11 @@ async def _exchange(
                 raise
         finally:
             CURRENT.reset(token)
+            if clock.unsent:  # it never left the pool (PoolTimeout, or cancelled while waiting)
+                ticket.unsent(clock)
         if response is None:  # sent again outside the handler: its own error is the one reported
+            if polite is not None:  # --rate, --host-rate: the resend is a request to the host too
+                await polite[0].pace(request.url.host, polite[1])
             response, clock, started = await _resend(client, request, req.follow_redirects, trail, ticket)
         clock.ttfb_ms = since(started + clock.pool_s)  # from sending: not the wait for a connection
         trail.response = response
@@ -340,12 +364,14 @@ def _retry_wait(outcome: _Outcome, method: str, attempt: int, settings: Settings
     return backoff_seconds(attempt, policy, retry_after, status)
 
 
-def _too_long(outcome: _Outcome, wait: float, ticket: Ticket) -> bool:
-    """Whether a wait of ``wait`` seconds would outlast the URL's ``--max-time`` or the run's
-    ``--deadline``: then it is not made, and ``outcome`` is final. A response whose
-    ``Retry-After`` asked for that wait gets ``RetryAfterTooLong``, saying so."""
+def _too_long(outcome: _Outcome, wait: float, ticket: Ticket, tried: float) -> bool:
+    """Whether a wait of ``wait`` seconds would leave too little of the URL's ``--max-time`` or
+    the run's ``--deadline`` for one more try (``RETRY_MARGIN``, or ``tried``, the seconds the
+    last try took, if longer): then it is not made, and ``outcome`` is final (not cut short by the
+    stop after sleeping into it). A response whose ``Retry-After`` asked for that wait gets
+    ``RetryAfterTooLong``, saying so."""
     left = ticket.time_left()
-    if left is None or wait < left[0]:
+    if left is None or wait + max(RETRY_MARGIN, tried) < left[0]:
         return False
     response = outcome.response
     if response is not None:
@@ -353,7 +379,7 @@ def _too_long(outcome: _Outcome, wait: float, ticket: Ticket) -> bool:
         if asked is not None:
             outcome.error = ErrorInfo(
                 ErrorType.RetryAfterTooLong,
-                f"the server asked to wait {asked:g} s before a retry (Retry-After), longer than the"
+                f"the server asked to wait {wait_text(asked)} before a retry (Retry-After), too long for the"
                 f" {max(left[0], 0):.1f} s {left[1]} left: not retried",
             )
     return True
@@ -366,20 +392,21 @@ async def _attempts(
     lane: Lane | None,
     gate: Gate | None,
     ticket: Ticket,
-    final: frozenset[ErrorType] = frozenset(),
 ) -> _Outcome:
-    """Try ``request`` as the retry policy allows; an error of a type in ``final`` ends the tries
-    at once (``--scheme-fallback`` then tries http://)."""
+    """Try ``request`` as the retry policy allows. The outcome is the last try's; ``heard`` says
+    whether any try got an answer (a response, or a redirect followed)."""
     host = request.url.host
+    polite = (gate, lane) if gate is not None and lane is not None else None
     tries = 0  # as --retries counts them (ticket.attempts also counts a request sent again)
+    heard = False
     while True:
         if gate is not None and lane is not None:
             await gate.enter(host, lane)
         tries += 1
         trail = ticket.trail = _Trail(request.url)
-        ticket.attempts += 1  # handed to the transport now: counted even if it is cancelled
+        began = time.perf_counter()
         try:
-            outcome = await _exchange(client, request, settings, trail, ticket)
+            outcome = await _exchange(client, request, settings, trail, ticket, polite)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
             outcome = _Outcome(
                 error=classify(exc, Redactor.for_request(settings.request, request.url, trail.last)), trail=trail
@@ -387,10 +414,9 @@ async def _attempts(
         finally:
             if gate is not None and lane is not None:
                 gate.leave(host)
-        if outcome.error is not None and outcome.error.type in final:
-            return outcome
+        heard = outcome.heard = heard or trail.response is not None or bool(trail.redirects)
         wait = _retry_wait(outcome, request.method, tries, settings)
-        if wait is None or _too_long(outcome, wait, ticket):
+        if wait is None or _too_long(outcome, wait, ticket, time.perf_counter() - began):
             return outcome
         if lane is not None:
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
@@ -400,10 +426,32 @@ async def _attempts(
 
 # What makes --scheme-fallback try http:// for an input without a scheme: the https:// try met a
 # server that does not speak TLS (a plain HTTP server answers the handshake with text:
-# WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes).
+# WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes), on the
+# input URL's own connection: never after any answer (a redirect followed, a response), and only
+# once --retries gave up.
 FALLBACK_ON = frozenset({ErrorType.TLSError, ErrorType.ConnectionRefused})
-_NONE: frozenset[ErrorType] = frozenset()
 _NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fallback tries http:// next"
+
+
+def _secret_sent(request: httpx.Request, settings: Settings) -> str | None:
+    """What of ``request`` the user keeps secret (a secret header, by name; credentials in the
+    URL), which a fallback to http:// would send in cleartext; None when nothing."""
+    if request.url.userinfo:
+        return "credentials in the URL"
+    extra = settings.request.secret_headers
+    for name in request.headers:
+        if is_secret_header(name, extra):
+            return f"a secret header ({clean_line(name)})"
+    return None
+
+
+def _fallback_refused(first: ErrorInfo, secret: str) -> ErrorInfo:
+    """The https:// failure, saying why --scheme-fallback did not try http://."""
+    return ErrorInfo(
+        first.type,
+        f"{first.message} (--scheme-fallback did not try http://: the request carries {secret},"
+        " which is never sent in cleartext; give the URL with its scheme to choose)",
+    )
 
 
 async def _over_http(
@@ -445,14 +493,16 @@ async def fetch_one(
     timing: Timing | None = None
     try:
         request = _build_request(client, settings.request.method, item.url)
-        fallback = settings.request.scheme_fallback and scheme_added(item)
-        outcome = await _attempts(client, request, settings, lane, gate, ticket, FALLBACK_ON if fallback else _NONE)
+        outcome = await _attempts(client, request, settings, lane, gate, ticket)
         first = outcome.error
-        if first is not None and first.type in FALLBACK_ON and scheme_added(item):
-            if fallback:
-                outcome = await _over_http(client, item.url, first, settings, lane, gate, ticket)
-            else:
+        # Only a failure of the https:// connection of the input URL itself, no answer heard.
+        if first is not None and first.type in FALLBACK_ON and not outcome.heard and scheme_added(item):
+            if not settings.request.scheme_fallback:
                 outcome.error = ErrorInfo(first.type, f"{first.message} ({_NO_SCHEME_HINT})")
+            elif (secret := _secret_sent(request, settings)) is not None:
+                outcome.error = _fallback_refused(first, secret)
+            else:
+                outcome = await _over_http(client, item.url, first, settings, lane, gate, ticket)
         left = ticket.disarm()
         if outcome.response is None:
             assert outcome.error is not None
@@ -509,7 +559,8 @@ async def fetch_one(
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
-        return _timed_out(item, settings, ticket)
+        message = f"gave up after --max-time {settings.timeouts.max_time:g} s"
+        return _cut_short(item, settings, ticket, classify(TotalTimeout(message)))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
         error = classify(exc, Redactor.for_request(settings.request, item.url))
@@ -520,7 +571,7 @@ async def fetch_one(
         url=item.display_url,
         ok=False,
         elapsed_ms=ticket.elapsed_ms() if sent else None,
-        queued_ms=ticket.queued_ms() if sent else None,
+        queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
         fetched_at=ticket.fetched_at() if sent else _now_iso(),
         error=error,
         attempts=ticket.attempts,
@@ -530,15 +581,17 @@ async def fetch_one(
     )
 
 
-def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult:
-    """``TotalTimeout``, with what was known when ``--max-time`` stopped the try in progress (or
-    the last try, when it ran out between tries): the redirects followed, the phases timed and,
-    when the last response's headers had come (the body stalled), its status, reason, version,
-    URL and headers, and the connection's facts, as curl keeps the status with its error 28. The
-    body read so far is not kept."""
+def _cut_short(
+    item: UrlItem, settings: Settings, ticket: Ticket, error: ErrorInfo, elapsed: bool = True
+) -> FetchResult:
+    """``error`` (``TotalTimeout``; ``Cancelled`` by a stop: then no ``elapsed_ms``), with what
+    was known when it stopped the try in progress (or the last try, when it came between tries):
+    the redirects followed, the phases timed and, when the last response's headers had come (the
+    body stalled, or a 503 was waiting out its Retry-After), its status, reason, version, URL and
+    headers, and the connection's facts, as curl keeps the status with its error 28. The body
+    read so far is not kept."""
     assert item.url is not None
     redact = Redactor.for_request(settings.request, item.url)
-    error = classify(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
     error = ErrorInfo(error.type, redact(error.message))
     trail = ticket.trail
     response = trail.response if trail is not None else None
@@ -546,17 +599,18 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
     redirects = _redirects(trail, shown)
     timing = trail.clock.freeze() if trail is not None and trail.clock is not None else None
     if trail is None or response is None:
+        sent = ticket.sent is not None  # not when its only request waited in the pool
         return FetchResult(
             index=item.index,
             url=item.display_url,
             ok=False,
             redirects=redirects,
             timing=timing,
-            fetched_at=ticket.fetched_at(),
+            fetched_at=ticket.fetched_at() if sent else _now_iso(),
             error=error,
             attempts=ticket.attempts,
-            queued_ms=ticket.queued_ms(),
-            elapsed_ms=ticket.elapsed_ms(),
+            queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
+            elapsed_ms=ticket.elapsed_ms() if sent and elapsed else None,
         )
     headers = _headers_read(response)
     content_type, server = headers.get(b"content-type"), headers.get(b"server")
@@ -581,5 +635,5 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
         error=error,
         attempts=ticket.attempts,
         queued_ms=ticket.queued_ms(),
-        elapsed_ms=ticket.elapsed_ms(),
+        elapsed_ms=ticket.elapsed_ms() if elapsed else None,
     )

@@ -19,9 +19,10 @@ idle, as it may: RFC 9112 section 9.3.1) is sent once more, on a new connection,
 ``may_resend`` allows its method (``request._exchange``; browsers and urllib3 do the same).
 
 The wait is full-jitter exponential backoff (a random wait between 0 and ``backoff`` x 2^(n-1)),
-or the server's ``Retry-After`` on 429 and 503, both capped by ``--retry-max-wait``. A wait that
-would outlast the URL's ``--max-time`` or the run's ``--deadline`` is not made (``request.py``):
-the last outcome is the record.
+or the server's ``Retry-After`` on 429 and 503, both capped by ``--retry-max-wait`` (at most
+a day: ``settings.MAX_RETRY_MAX_WAIT``). A wait that would leave less than ``RETRY_MARGIN`` (or the last try's
+duration, if longer) before the URL's ``--max-time`` or the run's ``--deadline`` is not made
+(``request.py``): the last outcome is the record.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from datetime import datetime, timezone
 from fetchcli.errortype import ErrorType
 from fetchcli.settings import RetrySettings
 
+# The longest wait a Retry-After is taken to ask for: a longer one (or a 400-digit one) is "more
+# than" this, which no --retry-max-wait (at most settings.MAX_RETRY_MAX_WAIT) reaches anyway.
+RETRY_AFTER_CAP = 1_000_000_000.0
+# Time a try after a wait is given at least: a wait that would leave less before --max-time or
+# the --deadline is not made (the known answer is reported rather than cut short by the stop).
+RETRY_MARGIN = 0.25
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BEFORE_SENDING = frozenset(
     {
@@ -64,14 +71,20 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():  # str.isdigit alone accepts '²' and other digits float() refuses
-        return float(value)
+        digits = value.lstrip("0") or "0"
+        return float(digits) if len(digits) < 10 else RETRY_AFTER_CAP  # no 4,300-digit int() either
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), RETRY_AFTER_CAP)
+
+
+def wait_text(seconds: float) -> str:
+    """A wait asked for, as a message says it: ``120 s``; ``more than 1e+09 s`` when capped."""
+    return f"more than {RETRY_AFTER_CAP:g} s" if seconds >= RETRY_AFTER_CAP else f"{seconds:g} s"
 
 
 def may_retry(method: str, error_type: ErrorType | None, status: int | None, policy: RetrySettings) -> bool:
@@ -99,7 +112,8 @@ def backoff_seconds(
     hinted = hinted_seconds(retry_after, status)
     if hinted is not None:
         return min(hinted, policy.max_wait)
-    return random.uniform(0, min(policy.max_wait, policy.backoff * 2 ** (attempt - 1)))
+    # 2.0 ** 1024 would overflow: past 2 ** 64 the cap is reached anyway
+    return random.uniform(0, min(policy.max_wait, policy.backoff * 2.0 ** min(attempt - 1, 64)))
 
 
 def may_resend(method: str, policy: RetrySettings) -> bool:

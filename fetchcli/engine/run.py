@@ -200,7 +200,9 @@ class _Run:
         unfinished = []
         for task, (seq, item, _, ticket) in tasks.items():
             if task.cancelled():
-                unfinished.append(self.accept(seq, unfinished_result(item, ErrorType.Cancelled, message, ticket)))
+                unfinished.append(
+                    self.accept(seq, unfinished_result(item, ErrorType.Cancelled, message, ticket, self.settings))
+                )
         return [r for r in unfinished if r is not None]
 
 

@@ -62,7 +62,7 @@ class Ticket:
     def __init__(self, admitted: float | None = None, ends: float | None = None) -> None:
         self.admitted = time.perf_counter() if admitted is None else admitted
         self.ends = ends  # the event loop's time at which the run's --deadline stops it; None: none
-        self.attempts = 0  # tries handed to the transport, the one in progress included
+        self.attempts = 0  # requests sent (redirects, resends, the one in progress included)
         self.sent: float | None = None  # perf_counter: the first request handed to the transport
         self.sent_wall = 0.0  # the same moment, time.time()
         self.clock: PhaseClock | None = None  # the first request's (the transport adds its pool wait)
@@ -74,10 +74,26 @@ class Ticket:
         """The URL's first request is handed to the transport (``now``): its times start, and
         ``--max-time`` with them."""
         self.sent, self.sent_wall, self.clock = now, time.time(), clock
-        if max_time is not None:
+        if max_time is not None and self.handle is None:  # armed once: a try that was not sent keeps it
             task = asyncio.current_task()
             assert task is not None
             self.handle = asyncio.get_running_loop().call_later(max_time, self._fire, task)
+
+    def sending(self, clock: PhaseClock, now: float, max_time: float | None) -> None:
+        """A request (a try, a redirect, a resend) is handed to the transport: counted in
+        ``attempts`` (undone by ``unsent`` if it never leaves the pool); the first one starts the
+        URL's times."""
+        self.attempts += 1
+        if self.sent is None:
+            self.first_request(clock, now, max_time)
+
+    def unsent(self, clock: PhaseClock) -> None:
+        """The request of ``clock`` never left the transport's pool (its wait for a connection
+        timed out or was cancelled): not a request sent, so not an attempt; if it was the URL's
+        first, the URL has not been sent yet."""
+        self.attempts -= 1
+        if self.clock is clock:
+            self.sent, self.clock = None, None
 
     def _fire(self, task: asyncio.Task[FetchResult]) -> None:
         self.expired = True
@@ -110,7 +126,10 @@ class Ticket:
         return now_iso(self.sent_wall + self.clock.pool_s)
 
     def queued_ms(self) -> float:
-        return round((self._on_wire() - self.admitted) * 1000, 1)
+        """From ``admitted`` to the first request on the wire; for a URL never sent (its every
+        request waited in the pool until it gave up or was stopped), to now: the whole wait."""
+        until = time.perf_counter() if self.sent is None else self._on_wire()
+        return round((until - self.admitted) * 1000, 1)
 
     def elapsed_ms(self) -> float:
         return since(self._on_wire())

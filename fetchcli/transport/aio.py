@@ -458,12 +458,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await self._slots.acquire()
             return
         started = time.perf_counter()
+        got = False
         try:
             await asyncio.wait_for(self._slots.acquire(), pool_timeout)
+            got = True
         except asyncio.TimeoutError:
             raise httpx.PoolTimeout("timed out waiting for a free connection in the pool", request=request) from None
         finally:
-            waited(started)  # the record's queued_ms (or elapsed_ms, after the first request)
+            waited(started, got)  # the record's queued_ms (or elapsed_ms, after the first request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:

@@ -35,7 +35,9 @@ T = TypeVar("T")
 
 class PhaseClock:
     """Milliseconds per phase of one request, filled in as the phases happen; ``pool_s``, the
-    seconds it waited for a connection of the pool before it could be sent (``waited``); and, told
+    seconds it waited for a connection of the pool before it could be sent (``waited``);
+    ``unsent``, that wait ended without a connection (``PoolTimeout``, or cancelled: the request
+    never left the pool, so it was not sent and is no attempt); and, told
     the same way, what the transport knows of the connection the request went on (HTTP/1.1), for the
     resend of a request the server never read (``request._exchange``): ``reused``, the connection had
     carried an earlier request (a kept-alive one); ``answered``, then, a byte of the answer
@@ -45,7 +47,18 @@ class PhaseClock:
     through a proxy and is still talking to the proxy (connecting to it, its TLS, the CONNECT or
     the SOCKS handshake), told by the httpx backend's network backend (``netbackend.py``)."""
 
-    __slots__ = ("answered", "connect_ms", "dns_ms", "fresh", "pool_s", "proxy_stage", "reused", "tls_ms", "ttfb_ms")
+    __slots__ = (
+        "answered",
+        "connect_ms",
+        "dns_ms",
+        "fresh",
+        "pool_s",
+        "proxy_stage",
+        "reused",
+        "tls_ms",
+        "ttfb_ms",
+        "unsent",
+    )
 
     def __init__(self, *, fresh: bool = False) -> None:
         self.dns_ms: float | None = None
@@ -57,6 +70,7 @@ class PhaseClock:
         self.reused = False
         self.answered = False
         self.proxy_stage = False
+        self.unsent = False
 
     def freeze(self) -> Timing:
         return Timing(self.dns_ms, self.connect_ms, self.tls_ms, self.ttfb_ms)
@@ -65,13 +79,16 @@ class PhaseClock:
 CURRENT: ContextVar[PhaseClock | None] = ContextVar("fetchcli_phase_clock", default=None)
 
 
-def waited(started: float) -> None:
+def waited(started: float, got: bool = True) -> None:
     """A transport waited for a pooled connection since ``started`` (a ``time.perf_counter()``
-    reading): add it to the current request's ``pool_s``. Called on the slow path only (a
-    request that found a connection at once reads no clock for this)."""
+    reading): add it to the current request's ``pool_s``; ``got`` False: the wait ended without
+    one (the request is ``unsent``). Called on the slow path only (a request that found a
+    connection at once reads no clock for this)."""
     clock = CURRENT.get()
     if clock is not None:
         clock.pool_s += time.perf_counter() - started
+        if not got:
+            clock.unsent = True
 
 
 def since(started: float, until: float | None = None) -> float:

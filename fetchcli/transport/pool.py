@@ -180,8 +180,11 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         started = time.perf_counter()
+        got = False
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), self._pool_timeout)
+            index = await asyncio.wait_for(asyncio.shield(waiter), self._pool_timeout)
+            got = True
+            return index
         except asyncio.TimeoutError:
             raise httpx.PoolTimeout("timed out waiting for a free connection in the pool") from None
         except BaseException:
@@ -189,7 +192,7 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
                 await self._release(waiter.result(), None)  # handed over as we gave up: pass it on
             raise
         finally:
-            waited(started)  # the record's queued_ms (or elapsed_ms, after the first request)
+            waited(started, got)  # the record's queued_ms (or elapsed_ms, after the first request)
             if not waiter.done():
                 waiter.cancel()
 
@@ -244,16 +247,19 @@ class ShardedPoolTransport(httpx.AsyncBaseTransport):
             if probe is None or index is not None:
                 break
             started = time.perf_counter()
+            got = False  # cancelled while waiting: the request never left the pool
             try:
                 await asyncio.wait_for(asyncio.shield(probe[1]), PROBE_WAIT)
+                got = True
             except asyncio.TimeoutError:
+                got = True
                 # A slow first answer: stop waiting for it (and let no one else wait), and go on
                 # as without multiplexing; the protocol is still learnt when the answer comes.
                 if self._probes.get(origin) is probe:
                     del self._probes[origin]
                 break
             finally:
-                waited(started)
+                waited(started, got)
         index = await self._acquire(origin)
         self._streams[index] = 1
         if self._h2_origin[index] == origin:  # its kept connection is HTTP/2 to this origin

@@ -177,13 +177,16 @@ class ChunkSizes:
     read, from where the body begins), to refuse a chunk size above ``MAX_CHUNK_SIZE`` at once.
     Only the size lines are looked at, and of each only its leading hex digits (at most
     ``_SIZE_LINE_KEPT`` bytes of one are kept while it spans reads); the data is skipped by its
-    count. ``done`` once the last chunk (size 0) or a line h11 will refuse has come."""
+    count. ``done`` once the last chunk (size 0) or a line h11 will refuse has come. A size line
+    ending in a bare LF is refused at once, as aiohttp's parser does (h11 waits for a CRLF that
+    never comes, until the read timeout)."""
 
-    __slots__ = ("_left", "_line", "done")
+    __slots__ = ("_cr", "_left", "_line", "done")
 
     def __init__(self) -> None:
         self._left = 0  # bytes of the current chunk's data and its CRLF still to come
         self._line = b""  # the start of a size line that spans reads
+        self._cr = False  # the last byte read of such a line was a CR
         self.done = False
 
     def feed(self, data: bytes, position: int = 0) -> str | None:
@@ -198,10 +201,15 @@ class ChunkSizes:
             newline = data.find(b"\n", position)
             if newline < 0:
                 self._line = (self._line + data[position : position + _SIZE_LINE_KEPT])[:_SIZE_LINE_KEPT]
+                self._cr = data[size - 1] == 13
                 return None
             line = self._line + data[position : min(newline, position + _SIZE_LINE_KEPT)]
-            self._line = b""
+            cr = data[newline - 1] == 13 if newline > position else self._cr
+            self._line, self._cr = b"", False
             position = newline + 1
+            if not cr:
+                self.done = True
+                return "the server ended a chunk-size line with a bare LF, not CRLF"
             digits = _HEX_DIGITS.match(line)
             if digits is None:  # not a size line: h11's to refuse
                 self.done = True
