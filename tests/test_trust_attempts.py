@@ -48,6 +48,9 @@ class CountingServer(_SmallServer):
             writer.close()
 
 
+pytestmark = pytest.mark.live  # every test here starts a loopback server
+
+
 @pytest.fixture
 def hanging() -> Iterator[CountingServer]:
     server = CountingServer("hang").start()
@@ -89,7 +92,6 @@ def test_pool_timeouts_are_no_attempts(hanging: CountingServer, backend: Backend
             assert result.attempts == 0 and result.elapsed_ms is None and result.queued_ms is not None
 
 
-@pytest.mark.live
 def test_attempts_count_every_redirect_and_resend(backend: Backend) -> None:
     server = CountingServer("loopclose").start()
     try:
