@@ -86,6 +86,9 @@ class DualServer:
         self._sock.close()
 
 
+pytestmark = pytest.mark.live  # every test here starts loopback servers
+
+
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     return self_signed_context(Path(tmp_path_factory.mktemp("certs")))
