@@ -7,7 +7,8 @@ then chosen from them and kept, so no later row waits for the others and memory 
 with the number of URLs (Rich's ``Table`` measures every row before it prints any, which is why
 this renderer lays out rows itself and uses Rich only for the width, colours and cell widths).
 
-Columns, narrowest terminal first: ``#``, URL, status (the code, or the error type), time; then
+Columns, narrowest terminal first: ``#``, URL, status (the code, or the error type of a failure,
+even one with a code: a ``TotalTimeout`` after a 200 is not shown as a 200), time; then
 the snippet (or error message) from 80 columns, and the size from 120. A URL too long for its
 column is shortened in its path (``http://127.0.0.1:8080/…/status/200``), its scheme and host
 kept whole while they fit; a snippet is cut at its end. Numbers and error types are never cut: a
@@ -140,10 +141,12 @@ class _Row:
 
 def _row(result: FetchResult, encoding: str = "utf-8") -> _Row:
     """The cells of ``result``; what ``encoding`` cannot write is shown escaped (``encodable``)."""
-    if result.status is not None:
+    if result.error is not None:  # a failure shows as one, even with a status (TotalTimeout after a 200)
+        status, status_style = for_terminal(result.error.type), "bold red"
+    elif result.status is not None:
         status, status_style = str(result.status), _STATUS_STYLE.get(result.status // 100, "magenta")
     else:
-        status, status_style = for_terminal(result.error.type if result.error else "?"), "bold red"
+        status, status_style = "?", "bold red"
     if result.error is not None:
         detail, detail_style = for_terminal(result.error.message), "red"
     elif result.binary:
