@@ -6,8 +6,9 @@ keeps the reorder window, the deadline, signals and the summary, exactly as with
 only the fetching of each URL (``request.fetch_one``) runs in a worker. So every flag keeps its
 meaning for the whole run: ``-c`` is the parent's, ``--max-connections`` and ``--rate`` are
 split between the workers (their sum is the flag's value), and when ``--per-host`` or
-``--host-rate`` is set each host is routed to one worker, which enforces them whole; otherwise a
-URL goes to its host's worker (by a hash of the host: where connections to it may be idle),
+``--host-rate`` is set each host is routed to one worker, which enforces them whole; with
+``--rate`` alone the workers take URLs in turn (each paces its share, so the rates add up to the
+flag's only when each gets its share of the URLs); otherwise a URL goes to its host's worker (by a hash of the host: where connections to it may be idle),
 unless that worker is out of connections or has more in flight than the least busy by a quarter
 of its share, and then to the least busy (so a list of one host still keeps every worker busy).
 
@@ -156,6 +157,7 @@ class _Worker:
         self.redact = redact  # the run's secrets out of what it wrote (a URL, a header in a traceback)
         self.process = process
         self.inflight = 0
+        self.routed = 0  # URLs sent to it (with --rate alone, each worker gets them in turn)
         self.alive = True
         self.reading: asyncio.Task[None] | None = None
         self.stderr = b""  # the end of what it wrote to stderr (STDERR_KEPT bytes at most)
@@ -208,6 +210,9 @@ class WorkerPool:
         self._settings = worker_settings(settings, self.count)
         self._redact = Redactor.for_request(settings.request)
         self._by_host = settings.politeness.per_host is not None or settings.politeness.host_rate is not None
+        # --rate alone: each worker paces its share (rate / count), so each must get its share
+        # of the URLs, in turn; routed by host, one worker would send them all at its share.
+        self._in_turn = settings.politeness.rate is not None and not self._by_host
         self._connections_each = self._settings.pool.max_connections
         self._slack = max(1, settings.effective_concurrency // self.count // 4)
         self._workers: list[_Worker] = []
@@ -239,6 +244,8 @@ class WorkerPool:
         home = alive[url_hash(host_of(item.url)) % len(alive)]
         if self._by_host:
             return home  # one worker sees every request the limits are about
+        if self._in_turn:
+            return min(alive, key=lambda w: w.routed)
         if home.inflight < self._connections_each and home.inflight <= least.inflight + self._slack:
             return home  # its connections to the host may be idle (admission.py starts such URLs)
         return least
@@ -247,6 +254,7 @@ class WorkerPool:
         """``item``'s record, fetched by a worker; ``ticket`` (the engine's): when the URL was
         read, the run's deadline, and, if the URL is cancelled, the tries the worker had made."""
         worker = self._route(item)
+        worker.routed += 1
         if not worker.alive:
             await worker.gone.wait()
             return _died(item, worker)
