@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import socket
 import ssl
 import time
@@ -45,7 +46,7 @@ from yarl import URL
 from fetchcli.admission import DEMAND, least_needed
 from fetchcli.client import PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.errors import out_of_files, proxy_refused, proxy_silent, proxy_unanswered, proxy_unreachable
-from fetchcli.protocol import InformationalBudget, is_informational
+from fetchcli.protocol import InformationalBudget, chunk_size_too_large, is_informational
 from fetchcli.proxies import ProxyWay
 from fetchcli.redact import mask_credentials
 from fetchcli.settings import SettingsError
@@ -253,11 +254,31 @@ _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] 
 )
 
 
+_SHOWN_BYTES = re.compile(r"b'([0-9A-Fa-f]+)")
+_LINE_END = re.compile(r"\n|\\n")  # a newline, or one written as backslash-n (a repr)
+
+
+def _words(exc: BaseException) -> str:
+    """What aiohttp says of ``exc``, in one line: of a parser error (llhttp's, in a
+    ``ClientResponseError`` or a ``ClientPayloadError``) only its first line (not the bytes and
+    the caret drawn below it, nor ``400, message=...``); a chunk size too large in the words of
+    the httpx backend."""
+    if isinstance(exc, aex.ClientResponseError):
+        text = str(exc.message)
+    else:
+        text = str(exc) or str(getattr(exc, "message", "") or "")
+    if not isinstance(exc, (aex.ClientResponseError, aex.ClientPayloadError)):
+        return text
+    if "chunk size overflow" in text.lower():
+        found = _SHOWN_BYTES.search(text)
+        return chunk_size_too_large(found.group(1) if found else "")
+    return _LINE_END.split(text, maxsplit=1)[0].rstrip(": ")
+
+
 def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
-            message = str(exc) or getattr(exc, "message", "") or ""
-            return target(str(message), request=request)
+            return target(_words(exc), request=request)
     return None
 
 
