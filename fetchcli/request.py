@@ -173,15 +173,18 @@ async def _exchange(
             if problem is not None:
                 await response.aclose()
                 raise httpx.RemoteProtocolError(problem, request=request)
+        trail.body = []  # what has come, should --max-time cut the read (_timed_out)
         try:
             body = await read_body(
                 response.aiter_raw(),
                 response.headers.get("content-encoding"),
                 settings.body.max_body_bytes,
                 read_all=settings.body.read_all,
+                parts=trail.body,
             )
         finally:
             await response.aclose()
+        trail.body = None
         next_request = response.next_request
         # A Location -L cannot follow (client.redirect_problem): InvalidRedirect or UnsupportedRedirect.
         unfollowable = response.extensions.get(BAD_LOCATION) if req.follow_redirects else None
@@ -532,8 +535,9 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
     """``TotalTimeout``, with what was known when ``--max-time`` stopped the try in progress (or
     the last try, when it ran out between tries): the redirects followed, the phases timed and,
     when the last response's headers had come (the body stalled), its status, reason, version,
-    URL and headers, and the connection's facts, as curl keeps the status with its error 28. The
-    body read so far is not kept."""
+    URL and headers, and the connection's facts, as curl keeps the status with its error 28, and
+    the body read so far (``bytes_read``, ``snippet``, ``title``). Without the last response's
+    headers, ``final_url`` is the URL asked last (a redirect's target)."""
     assert item.url is not None
     redact = Redactor.for_request(settings.request, item.url)
     error = classify(TotalTimeout(f"gave up after --max-time {settings.timeouts.max_time:g} s"))
@@ -548,6 +552,7 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
             index=item.index,
             url=item.display_url,
             ok=False,
+            final_url=shown.url(trail.last) if trail is not None and trail.redirects else None,
             redirects=redirects,
             timing=timing,
             fetched_at=ticket.fetched_at(),
@@ -559,10 +564,16 @@ def _timed_out(item: UrlItem, settings: Settings, ticket: Ticket) -> FetchResult
     headers = _headers_read(response)
     content_type, server = headers.get(b"content-type"), headers.get(b"server")
     remote_ip, remote_port = _peer(response)
+    data = b"".join(trail.body) if trail.body else b""
+    text, binary = body_text(data, _charset(response, content_type)) if data else ("", False)
     return FetchResult(
         index=item.index,
         url=item.display_url,
         ok=False,
+        bytes_read=len(data),
+        binary=binary,
+        title=None if binary or not data else shown.title(text),
+        snippet="" if binary else shown.snippet(text, settings.body.snippet_length),
         status=response.status_code,
         reason=shown.line(response.reason_phrase),
         http_version=response.http_version,
