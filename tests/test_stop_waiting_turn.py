@@ -100,3 +100,17 @@ def test_table_not_started_line_after_a_stop_while_waiting(rate: str) -> None:
         seen = server.stats.requests
         assert f"{20 - seen} not started" in done.stdout + done.stderr
         assert done.stdout.count("Cancelled") <= 1
+
+
+def test_deadline_during_rate_with_workers(tmp_path: Path) -> None:
+    """With --workers the parent cancels and the worker answers with the tries it made: none for
+    a URL still waiting for its turn, which is then NotStarted too."""
+    with running_server() as server:
+        urls = [server.url(f"/ok?{n}") for n in range(30)]
+        out = tmp_path / "summary.json"
+        done = fetchcli_in_clean_env(
+            "--workers", "2", "-f", "jsonl", "--rate", "4", "--deadline", "1.5", "--summary-json", str(out), *urls
+        )
+        summary = _summary(out)
+        _check(server, summary, _types(done.stdout), 30)
+        assert summary["cancelled"] <= 1
