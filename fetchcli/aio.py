@@ -260,9 +260,9 @@ _LINE_END = re.compile(r"\n|\\n")  # a newline, or one written as backslash-n (a
 
 def _words(exc: BaseException) -> str:
     """What aiohttp says of ``exc``, in one line: of a parser error (llhttp's, in a
-    ``ClientResponseError`` or a ``ClientPayloadError``) only its first line (not the bytes and
-    the caret drawn below it, nor ``400, message=...``); a chunk size too large in the words of
-    the httpx backend."""
+    ``ClientResponseError`` or a ``ClientPayloadError``) its words and the bytes it quotes, not
+    the caret drawn below them nor ``400, message=..., url=...``; a chunk size too large in the
+    words of the httpx backend."""
     if isinstance(exc, aex.ClientResponseError):
         text = str(exc.message)
     else:
@@ -272,7 +272,8 @@ def _words(exc: BaseException) -> str:
     if "chunk size overflow" in text.lower():
         found = _SHOWN_BYTES.search(text)
         return chunk_size_too_large(found.group(1) if found else "")
-    return _LINE_END.split(text, maxsplit=1)[0].rstrip(": ")
+    lines = [line.strip() for line in _LINE_END.split(text)]
+    return " ".join(line for line in lines if line.strip("^~ "))  # not the caret line under the bytes
 
 
 def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
