@@ -82,6 +82,11 @@ _DEFAULT_MESSAGES = {
     ErrorType.ConnectError: "could not connect",
 }
 
+# Types told in fetchcli's words only, the same on both backends, whatever the library said; but
+# for messages of fetchcli's own that name the proxy (``proxy_silent``).
+_OWN_WORDS = frozenset({ErrorType.ConnectTimeout, ErrorType.ReadTimeout, ErrorType.WriteTimeout, ErrorType.PoolTimeout})
+_OURS = ("proxy ",)
+
 # Exceptions whose class decides the type outright, most specific first.
 _BY_CLASS: tuple[tuple[type[BaseException], ErrorType], ...] = (
     (TotalTimeout, ErrorType.TotalTimeout),
@@ -222,4 +227,6 @@ def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:
         return ErrorInfo(ErrorType.Unexpected, clean_line(redact(f"{type(told[-1]).__name__}: {told[-1]}")))
     else:
         message = _message(exc, redact)
+        if etype in _OWN_WORDS and not message.startswith(_OURS):
+            message = ""  # a library's words ("Timeout on reading data from socket", "(_ssl.c:1006)")
     return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, etype.description))

@@ -299,8 +299,12 @@ def validate(settings: Settings) -> None:
     if req.user_agent is not None and (problem := not_utf8(req.user_agent)) is not None:
         raise SettingsError("--user-agent", problem)
     success = settings.success
-    if any(not 100 <= low <= high <= 999 for low, high in success.ok_status):
-        raise SettingsError("--ok-status", "takes statuses and ranges from 100 to 999, e.g. 2xx,301,400-403")
+    # A status above 599 is refused as a protocol error (protocol.status_problem): no response has
+    # one, so a code or class that starts above it (6xx, 650) could never match.
+    if any(not 100 <= low <= high <= 999 or low > 599 for low, high in success.ok_status):
+        raise SettingsError(
+            "--ok-status", "takes statuses and ranges from 100 to 599 (no response has another), e.g. 2xx,301,400-403"
+        )
     _at_least("--cert-expiry-days", success.cert_expiry_days, 0, "0 or more")
     if success.expect_regex is not None:
         try:

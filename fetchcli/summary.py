@@ -136,7 +136,8 @@ class Summary:
             line += f", {units.count(self.not_started)} not started"
         line += f" in {units.seconds(self.elapsed_s)}"
         if self.times_ms:  # some URL was fetched (not only invalid input)
-            line += f", {units.rate(self.urls_per_second)}"
+            if self.finished > self.earlier:  # this run fetched some (a --resume run may not)
+                line += f", {units.rate(self.urls_per_second)}"
             p50, p95 = self.percentile(0.5) or 0.0, self.percentile(0.95) or 0.0
             line += f"; p50 {units.ms(p50)}, p95 {units.ms(p95)}, max {units.ms(max(self.times_ms))}"
         if self.resumed:

@@ -52,14 +52,15 @@ class Case:
     expect: tuple[int | None, str | None, int]  # status, error.type, attempts
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)
     snippet: str | None = None  # what the body must start with, where it matters
+    same_message: bool = False  # error.message too is the same on both backends (fetchcli's words)
 
 
 FOLLOW = {"follow_redirects": True, "max_redirects": 3}
 CASES = [
-    Case("hang", "/hang", (None, "ReadTimeout", 1), {"timeout": 0.5}),
+    Case("hang", "/hang", (None, "ReadTimeout", 1), {"timeout": 0.5}, same_message=True),
     Case("trickle", "/trickle", (200, "TotalTimeout", 1), {"max_time": 0.6}),  # the status came: kept
     Case("reset mid-status", "/reset-status", (None, "RemoteProtocolError", 1)),
-    Case("over-long chunk size", "/bad-chunk", (None, "RemoteProtocolError", 1)),
+    Case("over-long chunk size", "/bad-chunk", (None, "RemoteProtocolError", 1), same_message=True),
     Case("short body", "/short", (None, "RemoteProtocolError", 1)),
     Case("1 MiB header", "/bigheader", (None, "RemoteProtocolError", 1)),
     Case("redirect chain", "/redirect/2", (200, None, 3), FOLLOW),  # attempts: every request sent
@@ -75,6 +76,13 @@ CASES = [
     Case("unresolvable name", f"http://{UNRESOLVABLE}/", (None, "DNSError", 1)),
     Case("self-signed TLS", "https://127.0.0.1:{tls_port}/ok/tls", (None, "CertificateError", 1)),
     Case("self-signed TLS with -k", "https://127.0.0.1:{tls_port}/ok/tls-k", (200, None, 1), {"insecure": True}),
+    Case(
+        "TLS handshake never answered",
+        "https://127.0.0.1:{silent_port}/",
+        (None, "ConnectTimeout", 1),
+        {"timeout": 0.5},
+        same_message=True,
+    ),
     Case("retried 503", "/fail/{key}/2?status=503", (200, None, 3), {"retries": 3}),
     Case("dropped, GET retried", "/drop/{key}/1", (200, None, 2), {"retries": 3}),
     Case(
@@ -100,12 +108,23 @@ def servers(tls_context: ssl.SSLContext) -> Iterator[dict[str, LoopbackServer]]:
         yield {"plain": plain, "tls": tls, "v6": v6}
 
 
-def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tuple[str, Any, int, Any]]:
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[int]:
+    """A port that takes connections (the kernel's backlog) and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def _outcomes(backend: Backend, servers: dict[str, LoopbackServer], silent: int) -> list[tuple[str, Any, int, Any]]:
     plain = servers["plain"]
     outcomes = []
     for case in CASES:
         key = f"{backend.value}-{case.name.replace(' ', '-')}"
-        target = case.path.format(port=plain.port, tls_port=servers["tls"].port, v6_port=servers["v6"].port, key=key)
+        target = case.path.format(
+            port=plain.port, tls_port=servers["tls"].port, v6_port=servers["v6"].port, key=key, silent_port=silent
+        )
         url = target if "://" in target else plain.url(target)
         seen_before = sum(s.stats.requests + s.stats.dropped for s in servers.values())
         (result,) = run([url], _settings(case, backend))
@@ -116,7 +135,9 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tupl
         tls = result.tls.to_dict() if result.tls is not None else None
         timing = result.timing.to_dict() if result.timing is not None else {}
         phases = tuple(name for name, value in timing.items() if value is not None)  # which were timed
-        facts = ([(hop.url, hop.status) for hop in result.redirects], tls, phases)
+        message = result.error.message if result.error is not None and case.same_message else None
+        assert message is None or ("\n" not in message and "\\n" not in message), (backend, case.name, message)
+        facts = ([(hop.url, hop.status) for hop in result.redirects], tls, phases, message)
         outcomes.append((case.name, (result.status, error, result.attempts), seen, facts))
         if result.status is not None and "://" in target:  # where the connection went, on both
             assert result.remote_ip == ("::1" if "[::1]" in target else "127.0.0.1"), (backend, case.name)
@@ -127,14 +148,16 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer]) -> list[tupl
 
 @pytest.mark.usefixtures("no_dns")
 @pytest.mark.slow  # seconds of timers
-def test_both_backends_give_the_same_record_for_the_same_event(servers: dict[str, LoopbackServer]) -> None:
-    aio = _outcomes(Backend.aiohttp, servers)
-    plain = _outcomes(Backend.httpx, servers)
+def test_both_backends_give_the_same_record_for_the_same_event(
+    servers: dict[str, LoopbackServer], silent_port: int
+) -> None:
+    aio = _outcomes(Backend.aiohttp, servers, silent_port)
+    plain = _outcomes(Backend.httpx, servers, silent_port)
     expected = [(case.name, case.expect) for case in CASES]
     assert [(name, outcome) for name, outcome, *_ in aio] == expected, "aiohttp"
     assert [(name, outcome) for name, outcome, *_ in plain] == expected, "httpx"
     assert [seen for _, _, seen, _ in aio] == [seen for _, _, seen, _ in plain]  # what the server received
-    assert [facts for *_, facts in aio] == [facts for *_, facts in plain]  # redirects and TLS facts
+    assert [facts for *_, facts in aio] == [facts for *_, facts in plain]  # redirects, TLS facts, messages
     tls = {name: facts[1] for name, _, _, facts in aio if facts[1] is not None}
     assert tls["self-signed TLS"]["verified"] is False and tls["self-signed TLS with -k"]["verified"] is None
     assert tls["self-signed TLS"]["subject"] == "CN=127.0.0.1"

@@ -211,7 +211,7 @@ def test_a_total_timeout_before_the_answer_keeps_the_redirects(server: LoopbackS
     settings = Settings(request=RequestSettings(follow_redirects=True), timeouts=TimeoutSettings(timeout=5, max_time=1))
     [result] = run([server.url(start)], settings, backend=backend)
     assert result.error is not None and result.error.type == "TotalTimeout"
-    assert result.status is None and result.final_url is None
+    assert result.status is None and result.final_url == server.url("/hang")  # where the redirects ended
     assert [(hop.url, hop.status) for hop in result.redirects] == [(server.url(start), 302)]
 
 
@@ -219,13 +219,13 @@ def test_a_total_timeout_before_the_answer_keeps_the_redirects(server: LoopbackS
 
 
 def test_a_request_cancelled_by_the_deadline_counts_as_an_attempt(server: LoopbackServer, backend: Backend) -> None:
-    # /hang is sent and cancelled; the second URL waits for --rate 1 and is cancelled unsent.
+    # /hang is sent and cancelled; the second URL waits for --rate 1: never sent, NotStarted.
     urls = [server.url("/hang"), server.url("/ok/rate-cancelled")]
     settings = Settings(politeness=PolitenessSettings(rate=1), deadline=0.5)
     sent, unsent = run(urls, settings, backend=backend)
     assert sent.error is not None and sent.error.type == "Cancelled" and sent.attempts == 1
     assert sent.queued_ms is not None and sent.elapsed_ms is None  # cut short: not the URL's time
-    assert unsent.error is not None and unsent.error.type == "Cancelled" and unsent.attempts == 0
+    assert unsent.error is not None and unsent.error.type == "NotStarted" and unsent.attempts == 0
     assert unsent.queued_ms is None
 
 

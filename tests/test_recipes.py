@@ -269,8 +269,10 @@ def check_cron(code: str, tmp: Path, urls: list[str], server: LoopbackServer) ->
     summary = json.loads((tmp / "summary.json").read_text())
     assert (summary["total"], summary["ok"]) == (len(urls), 4)
     [logged] = (tmp / "summary.log").read_text().splitlines()
-    # the log line says when: an ISO 8601 time in UTC
-    assert re.match(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ {len(urls)} URLs: 4 ok", logged), logged
+    # the log line says when: an ISO 8601 time in UTC; and why the run ended early, if it did
+    assert re.match(
+        rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ (stopped by --deadline 4 s: )?{len(urls)} URLs: 4 ok", logged
+    ), logged
     assert len((tmp / "last.jsonl").read_text().splitlines()) == len(urls)
 
 

@@ -117,7 +117,11 @@ def test_a_deadline_summary_and_exit_status(server: LoopbackServer, backend: Bac
     assert (data["total"], data["ok"], data["failed"], data["cancelled"], data["not_started"]) == (33, 0, 1, 2, 30)
     assert data["failures"] == {"InvalidURL": 1}
     line = _text(env.stderr)
-    assert re.match(STAMP + r" 33 URLs: 0 ok, 1 failed \(1 InvalidURL\), 2 cancelled, 30 not started in ", line)
+    # Says why it stopped, as "interrupted by SIGINT: " does for a signal.
+    deadline = rf"stopped by --deadline {settings.deadline:g} s: "
+    assert re.match(
+        STAMP + " " + deadline + r"33 URLs: 0 ok, 1 failed \(1 InvalidURL\), 2 cancelled, 30 not started in ", line
+    )
     lenient = dataclasses.replace(settings)
     assert execute(lenient, urls, [], OutputOptions(max_failures=33), _env()) == ExitStatus.OK
     assert execute(lenient, urls, [], OutputOptions(max_failures=32), _env()) == ExitStatus.FAILURES

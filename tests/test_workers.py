@@ -30,8 +30,11 @@ def test_limits_are_split_so_that_their_sums_are_the_flags() -> None:
     )
     share = worker_settings(settings, worker_count(settings))
     assert share.pool.max_connections == 4 and share.pool.max_keepalive == 2  # 2 x 4 <= 9
-    assert share.politeness.rate == 5.0
+    # Hosts are routed (per_host, host_rate): the parent paces --rate, each worker at most at it.
+    assert share.politeness.rate == 10.0
     assert (share.politeness.per_host, share.politeness.host_rate) == (2, 1.0)  # whole: hosts are routed
+    alone = Settings(politeness=PolitenessSettings(rate=10.0), workers=2)
+    assert worker_settings(alone, worker_count(alone)).politeness.rate == 5.0  # URLs go to each in turn
     assert worker_count(Settings(pool=PoolSettings(max_connections=1), workers=4)) == 1
 
 

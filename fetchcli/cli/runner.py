@@ -406,8 +406,14 @@ def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: En
             + (": --deadline passed before the input gave one" if state.deadline_hit and not inputs.done else ""),
         )
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
+        if interrupted:
+            line = f"interrupted by {summary.stopped_by}: "
+        elif state.deadline_hit:
+            line = f"stopped by --deadline {settings.deadline:g} s: "
+        else:
+            line = ""
         # for_terminal: a --resume file's records are counted in it (validated when read, and still).
-        line = (f"interrupted by {summary.stopped_by}: " if interrupted else "") + for_terminal(summary.describe())
+        line += for_terminal(summary.describe())
         say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
     elif summary.unread is not None:  # no summary line to say it: the URLs never read have no record
         n = summary.unread

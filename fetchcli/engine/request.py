@@ -199,15 +199,18 @@ async def _exchange(
             if problem is not None:
                 await response.aclose()
                 raise httpx.RemoteProtocolError(problem, request=request)
+        trail.body = []  # what has come, should --max-time cut the read (_cut_short)
         try:
             body = await read_body(
                 response.aiter_raw(),
                 response.headers.get("content-encoding"),
                 settings.body.max_body_bytes,
                 read_all=settings.body.read_all,
+                parts=trail.body,
             )
         finally:
             await response.aclose()
+        trail.body = None
         next_request = response.next_request
         # A Location -L cannot follow (client.redirect_problem): InvalidRedirect or UnsupportedRedirect.
         unfollowable = response.extensions.get(BAD_LOCATION) if req.follow_redirects else None
@@ -588,8 +591,9 @@ def _cut_short(
     was known when it stopped the try in progress (or the last try, when it came between tries):
     the redirects followed, the phases timed and, when the last response's headers had come (the
     body stalled, or a 503 was waiting out its Retry-After), its status, reason, version, URL and
-    headers, and the connection's facts, as curl keeps the status with its error 28. The body
-    read so far is not kept."""
+    headers, and the connection's facts, as curl keeps the status with its error 28, and the body
+    read so far (``bytes_read``, ``snippet``, ``title``). Without the last response's headers,
+    ``final_url`` is the URL asked last (a redirect's target)."""
     assert item.url is not None
     redact = Redactor.for_request(settings.request, item.url)
     error = ErrorInfo(error.type, redact(error.message))
@@ -604,6 +608,7 @@ def _cut_short(
             index=item.index,
             url=item.display_url,
             ok=False,
+            final_url=shown.url(trail.last) if trail is not None and trail.redirects else None,
             redirects=redirects,
             timing=timing,
             fetched_at=ticket.fetched_at() if sent else _now_iso(),
@@ -615,10 +620,16 @@ def _cut_short(
     headers = _headers_read(response)
     content_type, server = headers.get(b"content-type"), headers.get(b"server")
     remote_ip, remote_port = _peer(response)
+    data = b"".join(trail.body) if trail.body else b""
+    text, binary = body_text(data, _charset(response, content_type)) if data else ("", False)
     return FetchResult(
         index=item.index,
         url=item.display_url,
         ok=False,
+        bytes_read=len(data),
+        binary=binary,
+        title=None if binary or not data else shown.title(text),
+        snippet="" if binary else shown.snippet(text, settings.body.snippet_length),
         status=response.status_code,
         reason=shown.line(response.reason_phrase),
         http_version=response.http_version,

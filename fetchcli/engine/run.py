@@ -7,7 +7,8 @@ however long the input is. Each URL runs in its own task (``request.fetch_one``)
 
 A run can be stopped early, by ``Settings.deadline`` or by ``Stop.request`` (the CLI's signal
 handlers): no URL is started after that, URLs in flight are cancelled and reported as
-``Cancelled``, and the URLs read but not started as ``NotStarted``. With a deadline the rest of
+``Cancelled``, and the URLs read but not sent as ``NotStarted`` (those too that had a task but
+were still waiting for their politeness turn). With a deadline the rest of
 a file (or list) is read and reported too, so every input URL appears exactly once; a pipe,
 which may never end (``tail -f log | fetchcli --deadline 60``), is not read further: the run
 ends at its deadline whatever the input does, and what the pipe still held is left unread.
@@ -186,23 +187,30 @@ class _Run:
             yield self.buffer.pop(self.emitted)
             self.emitted += 1
 
-    async def cancel_all(self, message: str | None = None) -> list[FetchResult]:
-        """Cancel every URL in flight; with ``message``, return a ``Cancelled`` record for each
-        that did not finish first (those that did are left in the done queue)."""
+    async def cancel_all(self, reason: str | None = None) -> list[FetchResult]:
+        """Cancel every URL in flight; with the stop's ``reason``, return a record for each that
+        did not finish first (those that did are left in the done queue): ``Cancelled`` when a
+        request of it had been sent, ``NotStarted`` when it was still waiting for its turn
+        (``--rate``, ``--per-host``, ``--host-rate``, a slot, a pooled connection): none of it
+        reached a server (``queued_ms`` then says how long it waited in the pool, if it did)."""
         self.stopping = True
         tasks = dict(self.running)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if message is None:
+        if reason is None:
             return []
         unfinished = []
         for task, (seq, item, _, ticket) in tasks.items():
             if task.cancelled():
-                unfinished.append(
-                    self.accept(seq, unfinished_result(item, ErrorType.Cancelled, message, ticket, self.settings))
-                )
+                if ticket.attempts:
+                    result = unfinished_result(
+                        item, ErrorType.Cancelled, f"cancelled: stopped by {reason}", ticket, self.settings
+                    )
+                else:
+                    result = unfinished_result(item, ErrorType.NotStarted, f"not started: stopped by {reason}", ticket)
+                unfinished.append(self.accept(seq, result))
         return [r for r in unfinished if r is not None]
 
 
@@ -335,7 +343,7 @@ async def run_fetch(
             for result in run.ready():
                 yield result
         # Stopped: cancel what is in flight, keep what finished, report the rest.
-        for result in await run.cancel_all(f"cancelled: stopped by {stop.reason}"):
+        for result in await run.cancel_all(stop.reason):
             yield result
         while not run.done.empty():
             seq, finished = run.done.get_nowait()

@@ -80,18 +80,26 @@ def _inflater_for(content_encoding: str | None) -> _Inflater | None:
 
 
 async def read_body(
-    raw_chunks: AsyncIterator[bytes], content_encoding: str | None, max_bytes: int, *, read_all: bool = False
+    raw_chunks: AsyncIterator[bytes],
+    content_encoding: str | None,
+    max_bytes: int,
+    *,
+    read_all: bool = False,
+    parts: list[bytes] | None = None,
 ) -> Body:
     """Read decoded bytes until ``max_bytes`` or the end of the body, whichever comes first.
 
     ``complete`` is True only when the body ended within the cap, i.e. the connection can be
     reused. The caller closes the response either way. With ``read_all``, read to the end
-    however long, keeping the first ``max_bytes`` and hashing all (``--read-all``).
+    however long, keeping the first ``max_bytes`` and hashing all (``--read-all``). ``parts``:
+    the caller's list the kept bytes are put in as they come (what arrived before a read was
+    cut short, for ``TotalTimeout``).
     """
     inflater = _inflater_for(content_encoding)
+    if parts is None:
+        parts = []
     if read_all:
-        return await _read_all(raw_chunks, inflater, max_bytes)
-    parts: list[bytes] = []
+        return await _read_all(raw_chunks, inflater, max_bytes, parts)
     size = 0
     async for chunk in raw_chunks:
         if inflater is not None:
@@ -104,9 +112,10 @@ async def read_body(
     return Body(b"".join(parts), complete=True)
 
 
-async def _read_all(raw_chunks: AsyncIterator[bytes], inflater: _Inflater | None, max_bytes: int) -> Body:
+async def _read_all(
+    raw_chunks: AsyncIterator[bytes], inflater: _Inflater | None, max_bytes: int, kept: list[bytes]
+) -> Body:
     digest = hashlib.sha256()
-    kept: list[bytes] = []
     size = 0
 
     def take(data: bytes) -> None:

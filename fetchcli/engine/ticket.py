@@ -43,6 +43,7 @@ class Trail:
     redirects: list[tuple[httpx.URL, int]] = field(default_factory=list)  # the URL that answered, its status
     clock: PhaseClock | None = None  # the phases of the last request
     response: httpx.Response | None = None  # the last request's, once its headers came
+    body: list[bytes] | None = None  # the last response's body bytes while they are read
 
 
 class Ticket:

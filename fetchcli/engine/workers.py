@@ -6,8 +6,10 @@ keeps the reorder window, the deadline, signals and the summary, exactly as with
 only the fetching of each URL (``request.fetch_one``) runs in a worker. So every flag keeps its
 meaning for the whole run: ``-c`` is the parent's, ``--max-connections`` and ``--rate`` are
 split between the workers (their sum is the flag's value), and when ``--per-host`` or
-``--host-rate`` is set each host is routed to one worker, which enforces them whole; otherwise a
-URL goes to its host's worker (by a hash of the host: where connections to it may be idle),
+``--host-rate`` is set each host is routed to one worker, which enforces them whole (and
+``--rate`` is then the parent's, which paces the URLs it hands out); with
+``--rate`` alone the workers take URLs in turn (each paces its share, so the rates add up to the
+flag's only when each gets its share of the URLs); otherwise a URL goes to its host's worker (by a hash of the host: where connections to it may be idle),
 unless that worker is out of connections or has more in flight than the least busy by a quarter
 of its share, and then to the least busy (so a list of one host still keeps every worker busy).
 
@@ -37,10 +39,11 @@ import signal
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fetchcli.engine.admission import host_of
+from fetchcli.engine.politeness import _Pacer
 from fetchcli.engine.selection import url_hash
 from fetchcli.engine.ticket import Ticket
 from fetchcli.errortype import ErrorType
@@ -76,6 +79,9 @@ spec.loader.exec_module(module)
 from fetchcli.engine.workers import main
 main()
 """
+
+
+READY = -1  # the sequence number of a worker's first frame: its client is built
 
 
 def import_path() -> list[str]:
@@ -132,10 +138,22 @@ def worker_count(settings: Settings) -> int:
     return max(1, min(settings.workers, settings.pool.max_connections))
 
 
+def parent_paces(settings: Settings) -> bool:
+    """Whether ``--rate`` is kept by the parent: with ``--per-host`` or ``--host-rate`` each host
+    goes to one worker, which may so get every URL: at its share of the rate (rate / P), the run
+    would send P times fewer requests than asked."""
+    polite = settings.politeness
+    return polite.rate is not None and (polite.per_host is not None or polite.host_rate is not None)
+
+
 def worker_settings(settings: Settings, count: int) -> Settings:
     """One worker's share: connections and the overall rate split (their sums are the flags'
-    values); per-host limits whole (a host is routed to one worker when they are set)."""
+    values; when ``parent_paces``, the parent keeps the run to the rate); per-host limits whole
+    (a host is routed to one worker when they are set)."""
     pool, polite = settings.pool, settings.politeness
+    # When the parent paces, a worker paces at the whole rate too: what the parent handed out
+    # while the worker was starting is not sent in a burst.
+    rate = polite.rate if parent_paces(settings) or polite.rate is None else polite.rate / count
     connections = max(1, pool.max_connections // count)
     keepalive = None if pool.max_keepalive is None else max(0, pool.max_keepalive // count)
     return dataclasses.replace(
@@ -143,7 +161,7 @@ def worker_settings(settings: Settings, count: int) -> Settings:
         pool=PoolSettings(max_connections=connections, max_keepalive=keepalive, keepalive_expiry=pool.keepalive_expiry),
         politeness=PolitenessSettings(
             per_host=polite.per_host,
-            rate=polite.rate / count if polite.rate is not None else None,
+            rate=rate,
             host_rate=polite.host_rate,
         ),
         concurrency=None,
@@ -160,6 +178,7 @@ class _Worker:
         self.redact = redact  # the run's secrets out of what it wrote (a URL, a header in a traceback)
         self.process = process
         self.inflight = 0
+        self.routed = 0  # URLs sent to it (with --rate alone, each worker gets them in turn)
         self.alive = True
         self.reading: asyncio.Task[None] | None = None
         self.stderr = b""  # the end of what it wrote to stderr (STDERR_KEPT bytes at most)
@@ -167,6 +186,7 @@ class _Worker:
         self.stderr_read: asyncio.Task[None] | None = None
         self.death: str | None = None  # why it is gone, once it is
         self.gone = asyncio.Event()  # set once it is gone and ``death`` says why
+        self.ready = asyncio.Event()  # its client is built: what it is sent now goes out at once
 
     async def keep_stderr(self) -> None:
         """Read the worker's stderr to its end (so it never blocks on a full pipe), keeping the end."""
@@ -212,6 +232,12 @@ class WorkerPool:
         self._settings = worker_settings(settings, self.count)
         self._redact = Redactor.for_request(settings.request)
         self._by_host = settings.politeness.per_host is not None or settings.politeness.host_rate is not None
+        # --rate alone: each worker paces its share (rate / count), so each must get its share
+        # of the URLs, in turn; routed by host, one worker would send them all at its share.
+        self._in_turn = settings.politeness.rate is not None and not self._by_host
+        # Else (hosts routed) the parent paces every URL it hands out (worker_settings).
+        rate = settings.politeness.rate
+        self._pacer = _Pacer(rate) if rate is not None and parent_paces(settings) else None
         self._connections_each = self._settings.pool.max_connections
         self._slack = max(1, settings.effective_concurrency // self.count // 4)
         self._workers: list[_Worker] = []
@@ -243,6 +269,8 @@ class WorkerPool:
         home = alive[url_hash(host_of(item.url)) % len(alive)]
         if self._by_host:
             return home  # one worker sees every request the limits are about
+        if self._in_turn:
+            return min(alive, key=lambda w: w.routed)
         if home.inflight < self._connections_each and home.inflight <= least.inflight + self._slack:
             return home  # its connections to the host may be idle (admission.py starts such URLs)
         return least
@@ -251,6 +279,13 @@ class WorkerPool:
         """``item``'s record, fetched by a worker; ``ticket`` (the engine's): when the URL was
         read, the run's deadline, and, if the URL is cancelled, the tries the worker had made."""
         worker = self._route(item)
+        worker.routed += 1
+        if self._pacer is not None:  # cancelled here: never sent, the ticket says no tries
+            if not worker.ready.is_set():  # what it was sent while starting would go out at once
+                waits = [asyncio.ensure_future(worker.ready.wait()), asyncio.ensure_future(worker.gone.wait())]
+                await _first_of(waits)
+            if (delay := self._pacer.reserve(time.monotonic())) > 0:
+                await asyncio.sleep(delay)
         if not worker.alive:
             await worker.gone.wait()
             return _died(item, worker)
@@ -290,6 +325,9 @@ class WorkerPool:
         try:
             while (message := await read_frame(worker.process.stdout)) is not None:
                 seq, result = message
+                if seq == READY:
+                    worker.ready.set()
+                    continue
                 entry = self._pending.get(seq)
                 if entry is not None and not entry[0].done():
                     entry[0].set_result(result)
@@ -338,6 +376,14 @@ class WorkerPool:
             for task in (worker.reading, worker.stderr_read):
                 if task is not None:
                     task.cancel()
+
+
+async def _first_of(waits: Sequence[asyncio.Future[Any]]) -> None:
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _tries_of_cancelled(answer: asyncio.Future[Any], ticket: Ticket) -> None:
@@ -421,6 +467,7 @@ async def _serve(protocol_fd: int) -> None:
 
     closing = False
     async with build_client(settings) as client:
+        transport.write(frame((READY, None)))
         while (message := await read_frame(reader)) is not None:
             if message[0] == "fetch":
                 _, seq, item, left = message

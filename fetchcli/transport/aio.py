@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import socket
 import ssl
 import time
@@ -55,7 +56,7 @@ from fetchcli.transport.hints import (
     since,
     waited,
 )
-from fetchcli.transport.protocol import InformationalBudget, is_informational
+from fetchcli.transport.protocol import InformationalBudget, chunk_size_too_large, is_informational
 from fetchcli.transport.proxies import ProxyWay
 
 _CONNECT_READ_TIMEOUT: ContextVar[float | None] = ContextVar("fetchcli_connect_read_timeout", default=None)
@@ -260,11 +261,32 @@ _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] 
 )
 
 
+_SHOWN_BYTES = re.compile(r"b'([0-9A-Fa-f]+)")
+_LINE_END = re.compile(r"\n|\\n")  # a newline, or one written as backslash-n (a repr)
+
+
+def _words(exc: BaseException) -> str:
+    """What aiohttp says of ``exc``, in one line: of a parser error (llhttp's, in a
+    ``ClientResponseError`` or a ``ClientPayloadError``) its words and the bytes it quotes, not
+    the caret drawn below them nor ``400, message=..., url=...``; a chunk size too large in the
+    words of the httpx backend."""
+    if isinstance(exc, aex.ClientResponseError):
+        text = str(exc.message)
+    else:
+        text = str(exc) or str(getattr(exc, "message", "") or "")
+    if not isinstance(exc, (aex.ClientResponseError, aex.ClientPayloadError)):
+        return text
+    if "chunk size overflow" in text.lower():
+        found = _SHOWN_BYTES.search(text)
+        return chunk_size_too_large(found.group(1) if found else "")
+    lines = [line.strip() for line in _LINE_END.split(text)]
+    return " ".join(line for line in lines if line.strip("^~ "))  # not the caret line under the bytes
+
+
 def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
-            message = str(exc) or getattr(exc, "message", "") or ""
-            return target(str(message), request=request)
+            return target(_words(exc), request=request)
     return None
 
 

@@ -168,6 +168,18 @@ class InformationalHeads:
 
 
 MAX_CHUNK_SIZE = 2**64 - 1  # bytes: the largest chunk size aiohttp's parser (llhttp) takes
+
+
+def chunk_size_too_large(digits: str) -> str:
+    """The message for a chunk size over ``MAX_CHUNK_SIZE`` (its hex ``digits``), on both backends."""
+    shown = digits[:24] + ("..." if len(digits) > 24 else "")
+    return (
+        f"the server sent a chunk size over 2^64-1 bytes ({shown})"
+        if shown
+        else "the server sent a chunk size over 2^64-1 bytes"
+    )
+
+
 _HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
 _SIZE_LINE_KEPT = 64  # bytes of a chunk-size line split between reads kept: its digits come first
 
@@ -216,8 +228,7 @@ class ChunkSizes:
                 return None
             chunk = int(digits.group(), 16)
             if chunk > MAX_CHUNK_SIZE:
-                shown = digits.group()[:24].decode("ascii")
-                return f"the server sent a chunk size over 2^64-1 bytes ({shown}{'...' if len(digits.group()) > 24 else ''})"
+                return chunk_size_too_large(digits.group().decode("ascii"))
             if chunk == 0:  # the last chunk: trailers, if any, and the end of the body
                 self.done = True
                 return None

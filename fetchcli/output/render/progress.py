@@ -75,7 +75,8 @@ class ProgressLine:
     def _fields(self, summary: Summary, elapsed: float) -> list[tuple[int, str, str]]:
         """``(priority, plain text, styled text)`` of each field, in the order shown; the lowest
         priority is the first left out when they do not all fit."""
-        done, total = summary.total, self._total
+        # URLs a stop left unstarted are not progress: after Ctrl-C the line does not jump to 100%.
+        done, total = summary.total - summary.not_started, self._total
         fields: list[tuple[int, str, str]] = []
 
         def add(priority: int, *parts: tuple[str, str]) -> None:

@@ -7,12 +7,14 @@ then chosen from them and kept, so no later row waits for the others and memory 
 with the number of URLs (Rich's ``Table`` measures every row before it prints any, which is why
 this renderer lays out rows itself and uses Rich only for the width, colours and cell widths).
 
-Columns, narrowest terminal first: ``#``, URL, status (the code, or the error type), time; then
+Columns, narrowest terminal first: ``#``, URL, status (the code, or the error type of a failure,
+even one with a code: a ``TotalTimeout`` after a 200 is not shown as a 200), time; then
 the snippet (or error message) from 80 columns, and the size from 120. A URL too long for its
 column is shortened in its path (``http://127.0.0.1:8080/…/status/200``), its scheme and host
 kept whole while they fit; a snippet is cut at its end. Numbers and error types are never cut: a
-later row whose error type or time is wider than its column takes the room from the URL, so the
-columns after it stay in place. URLs reported ``NotStarted`` by a stop get one
+later row whose error type or time is wider than its column pushes only the columns after it,
+taking the room from the snippet (else from what is unused at the end of a narrow line, and
+only then from the URL), so the URL and the columns before the wider cell stay in place. URLs reported ``NotStarted`` by a stop get one
 line at the end (``220 not started: stopped by SIGINT (#80 to #299)``), not a row each; the
 other formats keep every record. Numbers are written as everywhere else (``fetchcli.units``).
 
@@ -44,6 +46,7 @@ MIN_WIDTH = 40
 MAX_WIDTH = 1000  # wider is not a terminal but a mistake, or a way to make every row megabytes
 SETTLE_SECONDS = 1.0  # the longest the first rows are held to measure them
 MIN_HELD, MAX_HELD = 10, 50  # rows measured: the terminal's height, within these
+MIN_DETAIL = 10  # the snippet column lends a wider cell its room down to this
 
 _HEADERS = ("#", "URL", "status", "time", "size", "snippet")
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
@@ -141,10 +144,12 @@ class _Row:
 
 def _row(result: FetchResult, encoding: str = "utf-8") -> _Row:
     """The cells of ``result``; what ``encoding`` cannot write is shown escaped (``encodable``)."""
-    if result.status is not None:
+    if result.error is not None:  # a failure shows as one, even with a status (TotalTimeout after a 200)
+        status, status_style = for_terminal(result.error.type), "bold red"
+    elif result.status is not None:
         status, status_style = str(result.status), _STATUS_STYLE.get(result.status // 100, "magenta")
     else:
-        status, status_style = for_terminal(result.error.type if result.error else "?"), "bold red"
+        status, status_style = "?", "bold red"
     if result.error is not None:
         detail, detail_style = for_terminal(result.error.message), "red"
     elif result.binary:
@@ -188,8 +193,10 @@ class Layout:
         if rest - len(GAP) >= 40 and width >= 80:  # room for both: the URL gets up to three fifths
             self.url = min(url_needs, (rest - len(GAP)) * 3 // 5)
             self.detail = rest - len(GAP) - self.url
+            self.spare = 0
         else:
             self.url, self.detail = max(min(url_needs, rest), 1), 0
+            self.spare = max(0, rest - self.url)  # unused at the end of the line
         self.width = width
 
 
@@ -246,18 +253,27 @@ class TableSink:
 
     def _render(self, row: _Row, lay: Layout) -> str:
         # A cell that is never cut (a number, a status, an error type) but is wider than its
-        # column takes the room from the URL: the columns after the status stay in place.
-        over = max(0, cell_len(row.index) - lay.index) + max(0, cell_len(row.status) - lay.status)
-        over += max(0, cell_len(row.time) - lay.time) + (max(0, cell_len(row.size) - lay.size) if lay.size else 0)
-        url_width = max(1, lay.url - over)
+        # column pushes only the columns after it: the room comes from the snippet (cut at its
+        # end, down to MIN_DETAIL), else from what is unused at the end of a narrow line, and
+        # only then from the URL. So the URL and the columns before the wide cell stay in place.
+        index_w = max(lay.index, cell_len(row.index))
+        status_w = max(lay.status, cell_len(row.status))
+        time_w = max(lay.time, cell_len(row.time))
+        size_w = max(lay.size, cell_len(row.size)) if lay.size else 0
+        over = index_w - lay.index + status_w - lay.status + time_w - lay.time + size_w - lay.size
+        detail_w, url_w = lay.detail, lay.url
+        if over:
+            taken = min(over, max(0, detail_w - MIN_DETAIL)) if detail_w else min(over, lay.spare)
+            detail_w -= taken if detail_w else 0
+            url_w = max(1, url_w - (over - taken))
         return self._line(
             [
-                (row.index, lay.index, True, ""),
-                (shorten_url(row.url, url_width, self._ellipsis), url_width, False, ""),
-                (row.status, lay.status, False, row.status_style),
-                (row.time, lay.time, True, ""),
-                (row.size, lay.size, True, ""),
-                (_fit(row.detail, lay.detail, self._ellipsis), lay.detail, False, row.detail_style),
+                (row.index, index_w, True, ""),
+                (shorten_url(row.url, url_w, self._ellipsis), url_w, False, ""),
+                (row.status, status_w, False, row.status_style),
+                (row.time, time_w, True, ""),
+                (row.size, size_w, True, ""),
+                (_fit(row.detail, detail_w, self._ellipsis), detail_w, False, row.detail_style),
             ]
         )
 
