@@ -9,6 +9,7 @@ from tests.helpers import fetchcli_in_clean_env
 from tests.server import running_server
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("codes", ["6xx", "650", "2xx,700-799", "9XX"])
 def test_ok_status_above_599_is_a_usage_error(codes: str) -> None:
     with running_server() as server:
@@ -19,6 +20,7 @@ def test_ok_status_above_599_is_a_usage_error(codes: str) -> None:
     assert "Traceback" not in done.stderr and done.stdout == ""
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("codes", ["2xx", "200-999", "5xx,599"])
 def test_ok_status_within_the_statuses_is_taken(codes: str) -> None:
     with running_server() as server:

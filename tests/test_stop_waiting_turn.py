@@ -38,6 +38,7 @@ def _check(server: LoopbackServer, summary: dict[str, int], types: list[str | No
     assert summary["not_started"] == types.count("NotStarted") > 0
 
 
+@pytest.mark.live
 def test_deadline_during_rate_reports_waiting_urls_as_not_started(backend: Backend, tmp_path: Path) -> None:
     with running_server() as server:
         urls = [server.url(f"/ok?{n}") for n in range(40)]
@@ -53,6 +54,7 @@ def test_deadline_during_rate_reports_waiting_urls_as_not_started(backend: Backe
         assert "40 not started" not in done.stderr
 
 
+@pytest.mark.live
 def test_deadline_during_per_host_reports_queued_urls_as_not_started(backend: Backend, tmp_path: Path) -> None:
     with running_server(extra_hosts=("127.0.0.2",)) as server:
         hosts = ("127.0.0.1", "127.0.0.2")
@@ -68,6 +70,7 @@ def test_deadline_during_per_host_reports_queued_urls_as_not_started(backend: Ba
         assert summary["cancelled"] == server.stats.requests - summary["ok"]
 
 
+@pytest.mark.live
 def test_interrupt_during_host_rate_counts_not_started(tmp_path: Path) -> None:
     with running_server() as server:
         urls = [server.url(f"/ok?{n}") for n in range(30)]
@@ -92,6 +95,7 @@ def test_interrupt_during_host_rate_counts_not_started(tmp_path: Path) -> None:
         assert "not started" in stderr
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("rate", ["--rate", "--host-rate"])
 def test_table_not_started_line_after_a_stop_while_waiting(rate: str) -> None:
     with running_server() as server:
@@ -102,6 +106,7 @@ def test_table_not_started_line_after_a_stop_while_waiting(rate: str) -> None:
         assert done.stdout.count("Cancelled") <= 1
 
 
+@pytest.mark.live
 def test_deadline_during_rate_with_workers(tmp_path: Path) -> None:
     """With --workers the parent cancels and the worker answers with the tries it made: none for
     a URL still waiting for its turn, which is then NotStarted too."""

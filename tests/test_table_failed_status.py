@@ -47,6 +47,7 @@ def test_failure_with_a_status_shows_its_error_type_in_red(width: int, status: i
     assert f"{GREEN}200" in ok_row  # a success is still a green 200
 
 
+@pytest.mark.live
 def test_a_stall_after_the_headers_is_not_a_200_in_the_table(backend: Backend) -> None:
     """Real runs, both backends: the server answers 200 and then sends nothing more; --max-time
     ends it (TotalTimeout, status 200 kept in the record)."""

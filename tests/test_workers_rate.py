@@ -12,6 +12,7 @@ from tests.helpers import fetchcli_in_clean_env
 from tests.server import running_server
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_rate_is_the_whole_runs_with_workers(backend: Backend, workers: str) -> None:
     with running_server() as server:
@@ -28,6 +29,7 @@ def test_rate_is_the_whole_runs_with_workers(backend: Backend, workers: str) -> 
     assert 1.5 <= spread < 2.5, spread
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("limit", [("--per-host", "4"), ("--host-rate", "50")])
 def test_rate_with_hosts_routed_to_one_worker(limit: tuple[str, str]) -> None:
     """With --per-host or --host-rate each host goes to one worker: the parent paces --rate."""
