@@ -4,7 +4,8 @@ names and proxy standing for loopback ones) by bash, and its output checked.
 Each sees records of every kind, failures included: the URL list holds answers (200, 302, 404,
 500), a refused port, a line that is no URL (``InvalidURL``) and URLs that hang, and the
 environment stands for a user's config that makes the run end as runs do: one URL at a time,
-``--max-time 1`` and ``--deadline 4``. So the first hanging URL is a ``TotalTimeout`` (the
+``--max-time 1`` and ``--deadline 4``. So the first hanging URL (one that answered 200 and then
+stalls in its body: its record keeps the status) is a ``TotalTimeout`` (the
 URLs before it take well under 3 s), and the deadline leaves the last URL ``NotStarted`` (five
 hanging URLs take more than 4 s), with ``TotalTimeout``, ``Cancelled`` or ``NotStarted``
 records between them: those have a null ``status``, and all but ``TotalTimeout`` a null
@@ -94,7 +95,8 @@ def urls(server: LoopbackServer, tmp_path: Path) -> list[str]:
         server.url("/slow/300?slowest"),
         server.url("/status/500"),
         INVALID,
-        *(server.url(f"/hang?{n}") for n in range(1, 6)),
+        server.url("/trickle?1"),  # a 200, then a byte every 0.5 s: TotalTimeout with status 200
+        *(server.url(f"/hang?{n}") for n in range(2, 6)),
         server.url("/ok/late"),
     ]
     (tmp_path / "urls.txt").write_text("# recipes\n" + "\n".join(listed) + "\n")
@@ -156,7 +158,7 @@ def check_slowest(code: str, tmp: Path, urls: list[str], server: LoopbackServer)
     shown = [url for _, url in rows]
     tried = [url for url in urls if url not in (INVALID, urls[-1])]  # the late one was never started
     assert 8 <= len(rows) <= 10 and set(shown) <= set(tried)
-    hangs = [url for url in shown if "/hang" in url]  # cut at 1 s, the slowest
+    hangs = [url for url in shown if "/hang" in url or "/trickle" in url]  # cut at 1 s, the slowest
     assert hangs and shown[: len(hangs)] == hangs and shown[len(hangs)] == urls[5]  # then the slow one
 
 
@@ -339,7 +341,7 @@ def example_csv(command: str, tmp: Path, urls: list[str], server: LoopbackServer
 
 def example_tsv(command: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
     done = _bash(command, tmp)
-    assert done.stdout.splitlines() == [f"200\t{urls[n]}" for n in (0, 4, 5)], done.stderr
+    assert done.stdout.splitlines() == [f"true\t200\t{urls[n]}" for n in (0, 4, 5)], done.stderr
 
 
 def example_health(command: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:

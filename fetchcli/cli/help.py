@@ -34,7 +34,7 @@ Examples
   CSV, chosen by the extension:
     fetchcli -i urls.txt -o results.csv
   TSV for awk, cut and read (a record per line, LF line ends, no header row): what answered 200:
-    fetchcli -i urls.txt -f tsv --no-header --fields status,url | awk -F'\\t' '$1 == 200'
+    fetchcli -i urls.txt -f tsv --no-header --fields ok,status,url | awk -F'\\t' '$1 == "true" && $2 == 200'
   A health check for cron, which mails what a job prints: nothing unless a URL failed:
     fetchcli -q --expect-text up -o last.jsonl URL... || jq -c 'select(.ok | not)' last.jsonl
   Certificates expiring within 14 days (exit status 1 when there is one):
