@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from fetchcli.engine.urlkey import item_key, url_hash
 from fetchcli.models import UrlItem
-from fetchcli.settings import SettingsError, check_shard
+from fetchcli.settings import SettingProblem, check_shard
 
 __all__ = ["Hash64Set", "Selection", "Shard", "item_key", "parse_shard", "url_hash"]
 
@@ -86,11 +86,11 @@ class Shard:
         return f"{self.k}/{self.n}"
 
 
-def _count(option: str, text: str, what: str) -> int:
+def _count(text: str, what: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise SettingsError(option, f"{what} must be a whole number, not {text!r}") from None
+        raise SettingProblem("shard", f"{what} must be a whole number, not {text!r}") from None
 
 
 def parse_shard(text: str, environ: Mapping[str, str]) -> Shard:
@@ -102,28 +102,28 @@ def parse_shard(text: str, environ: Mapping[str, str]) -> Shard:
     head, _, tail = text.strip().partition("/")
     if head.lower() != "auto":
         if not tail:
-            raise SettingsError("--shard", f"must be K/N (e.g. 2/8) or auto, not {text!r}")
-        return _checked(_count("--shard", head, "K"), _count("--shard", tail, "N"))
+            raise SettingProblem("shard", f"must be K/N (e.g. 2/8) or auto, not {text!r}")
+        return _checked(_count(head, "K"), _count(tail, "N"))
     n_text = tail or environ.get("FETCHCLI_SHARDS")
     if "SLURM_ARRAY_TASK_ID" in environ:
-        task = _count("--shard", environ["SLURM_ARRAY_TASK_ID"], "SLURM_ARRAY_TASK_ID")
-        first = _count("--shard", environ.get("SLURM_ARRAY_TASK_MIN", "0"), "SLURM_ARRAY_TASK_MIN")
+        task = _count(environ["SLURM_ARRAY_TASK_ID"], "SLURM_ARRAY_TASK_ID")
+        first = _count(environ.get("SLURM_ARRAY_TASK_MIN", "0"), "SLURM_ARRAY_TASK_MIN")
         if n_text is None and "SLURM_ARRAY_TASK_COUNT" in environ:
             n_text = environ["SLURM_ARRAY_TASK_COUNT"]
         index = task - first
     elif "JOB_COMPLETION_INDEX" in environ:
-        index = _count("--shard", environ["JOB_COMPLETION_INDEX"], "JOB_COMPLETION_INDEX")
+        index = _count(environ["JOB_COMPLETION_INDEX"], "JOB_COMPLETION_INDEX")
     elif "AWS_BATCH_JOB_ARRAY_INDEX" in environ:
-        index = _count("--shard", environ["AWS_BATCH_JOB_ARRAY_INDEX"], "AWS_BATCH_JOB_ARRAY_INDEX")
+        index = _count(environ["AWS_BATCH_JOB_ARRAY_INDEX"], "AWS_BATCH_JOB_ARRAY_INDEX")
     else:
-        raise SettingsError(
-            "--shard",
+        raise SettingProblem(
+            "shard",
             "auto needs a batch system's task index: JOB_COMPLETION_INDEX (Kubernetes), "
             "SLURM_ARRAY_TASK_ID (Slurm) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch); none is set",
         )
     if n_text is None:
-        raise SettingsError("--shard", "auto needs the number of shards: --shard auto/N or FETCHCLI_SHARDS=N")
-    return _checked(index + 1, _count("--shard", n_text, "N"))
+        raise SettingProblem("shard", "auto needs the number of shards: --shard auto/N or FETCHCLI_SHARDS=N")
+    return _checked(index + 1, _count(n_text, "N"))
 
 
 def _checked(k: int, n: int) -> Shard:

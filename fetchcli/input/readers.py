@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import BinaryIO
 
 from fetchcli.models import UrlItem
-from fetchcli.settings import SettingsError
+from fetchcli.settings import SettingProblem
 from fetchcli.urls import iter_all, iter_binary_lines, url_text
 
 
@@ -271,8 +271,8 @@ class Inputs:
             self._sizes.append(lambda: given)
         implicit = reads_stdin(urls, paths, stdin_isatty)
         if implicit and not _can_hold_urls(stdin):
-            raise SettingsError(
-                "URL",
+            raise SettingProblem(
+                "urls",
                 "missing: no URLs given: pass URLs, -i FILE, or pipe them in (stdin is neither a pipe nor a file)",
             )
         for path in [*paths, *(["-"] if implicit else [])]:
@@ -288,7 +288,7 @@ class Inputs:
             groups.append(iter_binary_lines(reader))
 
         if not groups:
-            raise SettingsError("URL", "missing: give URLs as arguments, with --input FILE, or on stdin")
+            raise SettingProblem("urls", "missing: give URLs as arguments, with --input FILE, or on stdin")
         self._groups = groups
         self.done = False  # every line of every input was read
 
@@ -305,7 +305,7 @@ class Inputs:
         except OSError as exc:  # also a directory (EISDIR), found by open() once the fd is there
             if fd >= 0:
                 os.close(fd)
-            raise SettingsError("--input", f"cannot read {path!r}: {exc.strerror or exc}") from None
+            raise SettingProblem("input", f"cannot read {path!r}: {exc.strerror or exc}") from None
         opened.append(stream)
         return stream
 

@@ -44,8 +44,8 @@ from fetchcli.settings import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_SNIPPET_LENGTH,
+    SettingProblem,
     Settings,
-    SettingsError,
 )
 from fetchcli.summary import Summary
 from fetchcli.targets import OpenError, Target, open_checked
@@ -155,7 +155,7 @@ class ResumeFile:
             resume._where = target.resolved
             if target.alias or (target.existing is not None and not stat.S_ISREG(target.existing.st_mode)):
                 what = "a file's own path, not a descriptor's name" if target.alias else "a regular file"
-                raise SettingsError("--resume", f"needs {what}: {path!r} is read back, appended to and compacted")
+                raise SettingProblem("resume", f"needs {what}: {path!r} is read back, appended to and compacted")
             if target.existing is not None:
                 with os.fdopen(open_checked(target, os.O_RDWR), "r+b") as f:
                     torn_at = resume._read(f, urls, limit)
@@ -164,13 +164,13 @@ class ResumeFile:
         except FileNotFoundError:
             pass  # a first run: nothing to resume, the file is created
         except OpenError as exc:
-            raise SettingsError("--resume", str(exc)) from None
+            raise SettingProblem("resume", str(exc)) from None
         except OSError as exc:
-            raise SettingsError("--resume", f"cannot read {path!r}: {exc.strerror or exc}") from None
+            raise SettingProblem("resume", f"cannot read {path!r}: {exc.strerror or exc}") from None
         return resume
 
-    def _bad(self, number: int, what: str) -> SettingsError:
-        return SettingsError("--resume", f"line {number} of {self.path} {what}")
+    def _bad(self, number: int, what: str) -> SettingProblem:
+        return SettingProblem("resume", f"line {number} of {self.path} {what}")
 
     def _read(self, f: BinaryIO, urls: int | None, max_line: int) -> int | None:
         """Read every record; return where to cut a torn last line off, if there is one. At
@@ -263,15 +263,15 @@ class ResumeFile:
                 self._counts[counted] = self._counts.get(counted, 0) + 1
 
     def check(self, items: Iterable[UrlItem]) -> None:
-        """Raise ``SettingsError`` unless ``items`` (the whole input, as this run reads it, of
+        """Raise ``SettingProblem`` unless ``items`` (the whole input, as this run reads it, of
         this shard) holds every recorded URL at its recorded index."""
         matched = 0
         for item in items:
             if item.index in self._recorded:
                 if record_key(item.index, item.display_url) not in self._keys:
                     line = self._line_of(item.index)
-                    raise SettingsError(
-                        "--resume",
+                    raise SettingProblem(
+                        "resume",
                         f"{self.path} records another URL at index {item.index}"
                         + (f" (line {line})" if line else "")
                         + f" than the input's {item.display_url}: the input changed since; start a new file",
@@ -279,8 +279,8 @@ class ResumeFile:
                 matched += 1
         recorded = self._recorded.count()
         if matched != recorded:
-            raise SettingsError(
-                "--resume",
+            raise SettingProblem(
+                "resume",
                 f"{self.path} records {recorded - matched} URL(s) the input no longer has: the input "
                 "changed since (or this is another shard's file); start a new file",
             )
@@ -454,7 +454,7 @@ def load_for_run(
     with _reading_again(urls, paths, stdin) as inputs:
         size = inputs.unread()  # nothing was read yet: every URL of the input
     if size < 0:
-        raise SettingsError("--resume", "cannot read the input through, to check FILE against it")
+        raise SettingProblem("resume", "cannot read the input through, to check FILE against it")
     limit = record_line_limit(
         settings.body.snippet_length, settings.request.max_redirects, settings.body.max_body_bytes
     )
@@ -473,7 +473,7 @@ def _reading_again(urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO) -
         inputs = Inputs(urls, paths, stdin, True, opened)
         try:
             if inputs.blocking:
-                raise SettingsError("--resume", PIPE_TWICE)
+                raise SettingProblem("resume", PIPE_TWICE)
             yield inputs
         finally:
             inputs.close()

@@ -45,7 +45,7 @@ from yarl import URL
 
 from fetchcli.errors import out_of_files, proxy_refused, proxy_silent, proxy_unanswered, proxy_unreachable
 from fetchcli.redact import mask_credentials
-from fetchcli.settings import SettingsError
+from fetchcli.settings import SettingProblem
 from fetchcli.transport.hints import (
     CURRENT,
     DEMAND,
@@ -403,7 +403,7 @@ _PRIVATE_WRITES = ("_retry_connection",)
 
 
 def require_private_api() -> None:
-    """Raise ``SettingsError`` (a one-line usage error) when the installed aiohttp lacks one of
+    """Raise ``SettingProblem`` about ``backend`` (a one-line usage error) when the installed aiohttp lacks one of
     the private attributes fetchcli writes; ``ClientSession.ATTRS`` lists its attributes, and the
     connector's are its ``_get`` method and the ``_factory`` its ``__init__`` sets."""
     attributes: frozenset[str] = getattr(aiohttp.ClientSession, "ATTRS", frozenset())
@@ -414,8 +414,8 @@ def require_private_api() -> None:
     if "_factory" not in getattr(getattr(connector.__init__, "__code__", None), "co_names", ()):
         missing.append("BaseConnector._factory")
     if missing:
-        raise SettingsError(
-            "--backend",
+        raise SettingProblem(
+            "backend",
             f"aiohttp {aiohttp.__version__} has no {missing[0]}, which fetchcli needs to send each request"
             " as it counts it: use --backend httpx, or the aiohttp version fetchcli was tested with",
         )

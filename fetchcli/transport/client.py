@@ -20,7 +20,7 @@ import httpx
 from fetchcli._version import __version__
 from fetchcli.errors import InvalidRedirect, UnsupportedRedirect
 from fetchcli.redact import mask_input
-from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError, install_hint
+from fetchcli.settings import Backend, RequestSettings, SettingProblem, Settings, SettingsError, install_hint
 from fetchcli.transport.hints import BAD_LOCATION
 from fetchcli.transport.pool import ShardedPoolTransport
 from fetchcli.transport.proxies import ProxyWay, proxy_for, proxy_way
@@ -69,11 +69,13 @@ def check_http2(settings: Settings) -> None:
         try:
             import h2  # noqa: F401
         except ImportError:
-            raise SettingsError("--http2", f"needs the h2 package: {install_hint('http2')}") from None
+            raise SettingProblem("request.http2", f"needs the h2 package: {install_hint('http2')}") from None
 
 
 def _no_password() -> bytes:
-    raise SettingsError("--key", "is encrypted: fetchcli cannot ask for its password; give it an unencrypted key")
+    raise SettingProblem(
+        "request.client_key", "is encrypted: fetchcli cannot ask for its password; give it an unencrypted key"
+    )
 
 
 _SSL_BUILDING = threading.Lock()  # one build at a time: a second caller waits for the first's
@@ -132,15 +134,15 @@ def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
             context = httpx.create_ssl_context(verify=True)
     except (OSError, ssl.SSLError) as exc:
         if req.cacert is not None or req.capath is not None:
-            source = "--cacert" if req.cacert is not None else "--capath"
+            source = "request.cacert" if req.cacert is not None else "request.capath"
         else:  # what httpx read from the environment
             source = default_trust()[0]
-        raise SettingsError(source, f"cannot be used: {exc}") from None
+        raise SettingProblem(source, f"cannot be used: {exc}") from None
     if req.client_cert is not None:
         try:
             context.load_cert_chain(req.client_cert, req.client_key, password=_no_password)
         except (OSError, ssl.SSLError) as exc:
-            raise SettingsError("--cert", f"cannot be used: {exc}") from None
+            raise SettingProblem("request.client_cert", f"cannot be used: {exc}") from None
     return context
 
 
@@ -279,15 +281,15 @@ def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
 
 
 def uses_aiohttp(settings: Settings) -> bool:
-    """Whether ``--backend`` picks aiohttp; raises ``SettingsError`` when it cannot be honoured."""
+    """Whether ``--backend`` picks aiohttp; raises ``SettingProblem`` (``backend``) when it cannot be honoured."""
     check_http2(settings)
     unsupported = _aiohttp_unsupported(settings)
     installed = importlib.util.find_spec("aiohttp") is not None
     if settings.backend is Backend.aiohttp:
         if unsupported is not None:
-            raise SettingsError("--backend", f"aiohttp does not support {unsupported}: use --backend httpx")
+            raise SettingProblem("backend", f"aiohttp does not support {unsupported}: use --backend httpx")
         if not installed:
-            raise SettingsError("--backend", "aiohttp is not installed: pip install aiohttp")
+            raise SettingProblem("backend", "aiohttp is not installed: pip install aiohttp")
         return True
     return settings.backend is Backend.auto and unsupported is None and installed
 

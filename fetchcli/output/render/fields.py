@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fetchcli.models import NESTED_FIELDS, FetchResult
-from fetchcli.settings import SettingsError
+from fetchcli.settings import SettingProblem
 
 NESTED = tuple(f"{parent}.{child}" for parent, children in NESTED_FIELDS.items() for child in children)
 
@@ -41,7 +41,7 @@ def parse_fields(text: str) -> tuple[str, ...]:
     if not names or unknown:
         what = f"unknown field {unknown[0]!r}" if unknown else "needs at least one field"
         objects = ", ".join(NESTED_FIELDS)
-        raise SettingsError("--fields", f"{what}; fields are: {', '.join(all_fields(flat=True))}, {objects}")
+        raise SettingProblem("fields", f"{what}; fields are: {', '.join(all_fields(flat=True))}, {objects}")
     return names
 
 
