@@ -1,5 +1,5 @@
 """``--dry-run``: what a run would do, and nothing sent. It first makes every check a run makes
-before it reads or writes anything (``runner.check_run``: an output that is an input or another
+before it reads or writes anything (``plan.plan_run``: an output that is an input or another
 output, a read-only output, ``--resume`` with options it cannot take, ``-o`` with an extension
 that names no format...), each failure the same usage error (exit 2). Then it prints the config
 file read (if any), the effective settings (after flags, environment and config file), with
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import BinaryIO, TextIO
 
 from fetchcli.cli.options import BODY, POLITE, POOL, RETRY, TIMEOUTS, section_names
-from fetchcli.cli.runner import Environment, OutputOptions, check_run, output_format
+from fetchcli.cli.plan import Environment, OutputOptions, RunPlan, plan_run
 from fetchcli.cli.status import ExitStatus
 from fetchcli.input.readers import Inputs
 from fetchcli.output.writer import OutputError
@@ -56,8 +56,10 @@ def _tls_line(settings: Settings, origins: Mapping[str, str]) -> str:
     return tls + _from(origins, "insecure", "cacert", "capath", "cert", "key")
 
 
-def _settings_lines(settings: Settings, proxies: Proxies, origins: Mapping[str, str]) -> list[tuple[str, str]]:
-    from fetchcli.transport.client import headers_of, uses_aiohttp
+def _settings_lines(
+    settings: Settings, plan: RunPlan, proxies: Proxies, origins: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    from fetchcli.transport.client import headers_of
 
     pool, t, req, retry, polite, success = (
         settings.pool,
@@ -67,9 +69,8 @@ def _settings_lines(settings: Settings, proxies: Proxies, origins: Mapping[str, 
         settings.politeness,
         settings.success,
     )
-    backend = "aiohttp" if uses_aiohttp(settings) else "httpx"
     rows = [
-        ("backend", f"{backend} (--backend {settings.backend.value})" + _from(origins, "backend")),
+        ("backend", f"{plan.backend.value} (--backend {settings.backend.value})" + _from(origins, "backend")),
         (
             "connections",
             f"at most {pool.max_connections} open, {pool.effective_max_keepalive} kept idle for "
@@ -179,10 +180,10 @@ def _input_line(urls: Sequence[str], paths: Sequence[str], origins: Mapping[str,
 
 
 def _output_lines(
-    settings: Settings, options: OutputOptions, env: Environment, origins: Mapping[str, str]
+    settings: Settings, plan: RunPlan, options: OutputOptions, origins: Mapping[str, str]
 ) -> list[tuple[str, str]]:
     """Where the records would go and how, and what decides the exit status."""
-    fmt, why = output_format(options, env)
+    fmt, why = plan.format, plan.format_reason
     if options.resume is not None:
         records = f"appended to {options.resume}" + _from(origins, "resume")
     else:
@@ -247,7 +248,7 @@ def describe_run(
 
     options = options if options is not None else OutputOptions()
     origins = origins if origins is not None else {}
-    check_run(settings, urls, paths, options, env)  # what a run would refuse, refused the same way
+    plan = plan_run(settings, urls, paths, options, env)  # what a run would refuse, refused the same way
     ssl_context(settings.request)  # a CA or client certificate that cannot be used is a usage error here too
     out = env.stdout
     dry = origins.get("dry_run", "--dry-run")
@@ -256,10 +257,10 @@ def describe_run(
     _write(out, f"{'config':<14}{config}")
     if note is not None:
         _write(out, f"{'note':<14}{note}")
-    for name, value in _settings_lines(settings, proxies, origins):
+    for name, value in _settings_lines(settings, plan, proxies, origins):
         _write(out, f"{name:<14}{value}")
     _write(out, f"{'input':<14}{_input_line(urls, paths, origins)}")
-    for name, value in _output_lines(settings, options, env, origins):
+    for name, value in _output_lines(settings, plan, options, origins):
         _write(out, f"{name:<14}{value}")
     _write(out, "")
     from fetchcli.engine.selection import Selection

@@ -57,7 +57,7 @@ from fetchcli.settings import (
 )
 
 if TYPE_CHECKING:
-    from fetchcli.cli.runner import OutputOptions
+    from fetchcli.cli.plan import OutputOptions
     from fetchcli.transport.proxies import Proxies
 
 ENV_PREFIX = "FETCHCLI_"
@@ -449,7 +449,7 @@ def settings_from_values(values: Mapping[str, Any], environ: Environ | None = No
 
 def output_options_from_values(values: Mapping[str, Any], config_file: str | None = None) -> OutputOptions:
     """The run's ``OutputOptions`` (format, paths, what stderr shows), as ``settings_from_values``."""
-    from fetchcli.cli.runner import OutputOptions
+    from fetchcli.cli.plan import OutputOptions
 
     values = {**defaults(), **values}
     kwargs = {name: option.parse(values[option.name], {}) for name, option in _landing_in(OutputOptions, "output.")}

@@ -1,6 +1,7 @@
-"""Glue between the CLI and the core: open the inputs, run the engine, feed a sink, fold a
-summary, and decide the exit status. Streams and "is a terminal" are injected (``Environment``)
-so tests can cover terminal and pipe behaviour without a pty."""
+"""Glue between the CLI and the core: carry out the ``RunPlan`` (``plan.py``: every check made
+before any I/O): open the inputs, run the engine, feed a sink, fold a summary, and decide the
+exit status. Streams and "is a terminal" are injected (``Environment``) so tests can cover
+terminal and pipe behaviour without a pty."""
 
 from __future__ import annotations
 
@@ -9,24 +10,26 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from fetchcli.cli.plan import Environment as Environment
+from fetchcli.cli.plan import OutputOptions as OutputOptions
+from fetchcli.cli.plan import RunPlan, plan_run
 from fetchcli.cli.status import ExitStatus
 from fetchcli.engine.eventloop import run_loop
 from fetchcli.errortype import ErrorType
-from fetchcli.input.readers import Inputs, ThreadedSource, reads_stdin
+from fetchcli.input.readers import Inputs, ThreadedSource
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output.render import Sink, make_sink
 from fetchcli.output.writer import OpenError, Output, OutputError
 from fetchcli.settings import ColorMode, OutputFormat, Settings, SettingsError
 from fetchcli.summary import Summary
-from fetchcli.targets import Target, check_files
+from fetchcli.targets import Target
 from fetchcli.text import for_terminal
 from fetchcli.units import count
 
@@ -35,118 +38,6 @@ if TYPE_CHECKING:
     from fetchcli.engine.selection import Selection
     from fetchcli.input.resume import ResumeFile
     from fetchcli.output.render.progress import ProgressLine
-
-
-@dataclass
-class Environment:
-    """The outside world of one run; defaults are the real process streams."""
-
-    stdin: BinaryIO = field(default_factory=lambda: sys.stdin.buffer)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    stdin_isatty: bool | None = None
-    stdout_isatty: bool | None = None
-    stderr_isatty: bool | None = None
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
-
-    def __post_init__(self) -> None:
-        if self.stdin_isatty is None:
-            self.stdin_isatty = _isatty(self.stdin)
-        if self.stdout_isatty is None:
-            self.stdout_isatty = _isatty(self.stdout)
-        if self.stderr_isatty is None:
-            self.stderr_isatty = _isatty(self.stderr)
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    format: OutputFormat | None = None  # None: table on a terminal, jsonl otherwise
-    path: str | None = None
-    quiet: bool = False
-    fsync: bool = False
-    max_failures: int = 0  # exit 0 while at most this many URLs failed
-    summary: bool = False  # the summary line on stderr even when it is not a terminal
-    summary_json: str | None = None  # write the summary as JSON to this path
-    fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
-    header_row: bool = True  # --header-row/--no-header: CSV and TSV begin with the field names
-    progress: bool | None = None  # --progress/--no-progress; None: when stderr is a terminal (and not -q)
-    color: ColorMode = ColorMode.auto
-    resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
-    resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
-    config_file: str | None = None  # the config file the options came from: an input no output may be
-
-    @property
-    def to_stdout(self) -> bool:
-        return self.path is None or self.path == "-"
-
-    def targets(self) -> list[tuple[str, str]]:
-        """Every file this run writes, by the option naming it: the one list the checks before
-        the run go through (``targets.check_files``); a new output option is added here."""
-        named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
-        return [(option, path) for option, path in [*named, ("--resume", self.resume)] if path is not None]
-
-
-_BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
-_BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
-
-
-def _extension(path: str) -> str:
-    """``-o``'s extension (``os.path.splitext``), and also a dot file's whole name when that is
-    a format's extension: ``-o .csv`` is a CSV file, as whoever writes it means (a dot file has
-    no extension for ``splitext``, and it got JSON Lines); another dot file (``.results``) has
-    none, as before."""
-    extension = os.path.splitext(path)[1]
-    if not extension:
-        name = "." + os.path.basename(path).lstrip(".")  # splitext skips a name's leading dots
-        if name.lower() in _BY_EXTENSION:
-            return name
-    return extension
-
-
-def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputFormat, str]:
-    """The format and why (for ``--dry-run``): JSON Lines for ``--resume``; ``-f``; else what
-    ``-o``'s extension names (a usage error when it names no format: ``-o out.txt`` or
-    ``out.xlsx`` silently got JSON Lines); else, for ``-o`` without an extension, JSON Lines;
-    else a table on a terminal and JSON Lines anywhere else."""
-    if options.resume is not None:
-        return OutputFormat.jsonl, "--resume appends JSON Lines"
-    if options.format is not None:
-        return options.format, "--format"
-    if not options.to_stdout and options.path is not None:
-        extension = _extension(options.path)
-        by_extension = _BY_EXTENSION.get(extension.lower())
-        if by_extension is not None:
-            return by_extension, f"-o's extension {extension}"
-        if extension:
-            known = ", ".join(_BY_EXTENSION)
-            raise SettingsError(
-                "--output",
-                f"{options.path!r} ends in {extension!r}, which names no output format ({known} do):"
-                " give one with -f, e.g. -f jsonl",
-            )
-        return OutputFormat.jsonl, "-o has no extension"
-    if to_terminal:
-        return OutputFormat.table, "stdout is a terminal"
-    return OutputFormat.jsonl, "stdout is not a terminal"
-
-
-def records_to_terminal(options: OutputOptions, env: Environment) -> bool:
-    return options.to_stdout and options.resume is None and bool(env.stdout_isatty)
-
-
-def output_format(options: OutputOptions, env: Environment) -> tuple[OutputFormat, str]:
-    """The run's format and why (``choose_format``); ``--fields`` with a table is a usage error."""
-    fmt, why = choose_format(options, records_to_terminal(options, env))
-    if options.fields is not None and fmt is OutputFormat.table:
-        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
-    return fmt, why
 
 
 def _use_color(mode: ColorMode, env: Environment, to_terminal: bool) -> bool:
@@ -225,7 +116,9 @@ def execute(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
 ) -> int:
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
-    state = _RunState(env=env, targets=check_run(settings, urls, paths, options, env))
+    plan = plan_run(settings, urls, paths, options, env)  # every check, before any I/O
+    settings = plan.settings
+    state = _RunState(env=env, targets=plan.targets)
     if options.resume is not None:
         from fetchcli.input.resume import load_for_run
 
@@ -240,77 +133,12 @@ def execute(
     try:
         inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
         try:
-            return _execute(settings, inputs, options, env, state)
+            return _execute(plan, inputs, options, env, state)
         finally:
             inputs.close()
     finally:
         for stream in opened:
             stream.close()
-
-
-def check_run(
-    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
-) -> dict[str, Target]:
-    """What a run refuses, as a usage error, before it reads or writes anything; ``--dry-run``
-    makes the same checks. Returns the outputs as checked, by option."""
-    from fetchcli.transport.client import prepare_ssl_context, uses_aiohttp
-
-    _check_resume_options(urls, paths, options)
-    targets = _check_files(settings, urls, paths, options, env)
-    if options.max_failures < 0:
-        raise SettingsError("--max-failures", "must be 0 or more")
-    output_format(options, env)  # -o out.txt, --fields with a table
-    uses_aiohttp(settings)  # a backend that cannot serve these settings is a usage error, up front
-    prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
-    return targets
-
-
-def _fd(stream: object) -> int | None:
-    try:
-        return int(stream.fileno())  # type: ignore[attr-defined]
-    except (AttributeError, OSError, ValueError):
-        return None  # an in-memory stream (tests)
-
-
-def _check_files(
-    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
-) -> dict[str, Target]:
-    """No output may be an input or another output (``targets.check_files``): refused before
-    anything is read or written."""
-    read: list[tuple[str, str | int]] = [("--input", path) for path in paths if path != "-"]
-    stdin = _fd(env.stdin) if "-" in paths or reads_stdin(urls, paths, bool(env.stdin_isatty)) else None
-    if stdin is not None:
-        read.append(("stdin", stdin))
-    if options.config_file is not None:
-        read.append(("--config", options.config_file))
-    request = settings.request
-    read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
-                                                  ("--key", request.client_key)) if path is not None]  # fmt: skip
-    # The CA files OpenSSL reads from the environment are inputs too, whenever they are set.
-    read += [("SSL_CERT_FILE", path) for path in [env.environ.get("SSL_CERT_FILE")] if path]
-    folders = [("--capath", request.capath)] if request.capath is not None else []
-    folders += [("SSL_CERT_DIR", d) for d in env.environ.get("SSL_CERT_DIR", "").split(os.pathsep) if d]
-    stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
-    return check_files(options.targets(), read, stdout, folders)
-
-
-def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
-    if options.resume is None:
-        return
-    from fetchcli.input.resume import PIPE_TWICE
-
-    # What was given, by name: "drop --format and --fields" when only --fields was given misled.
-    given = ["-o"] if not options.to_stdout else []
-    shaping = ["--format"] if options.format not in (None, OutputFormat.jsonl) else []
-    shaping += ["--fields"] if options.fields is not None else []
-    if shaping:
-        given += shaping
-        drop = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
-        raise SettingsError("--resume", f"writes whole JSON Lines records to its own FILE: drop {drop}")
-    if given:
-        raise SettingsError("--resume", "appends to its own FILE: drop -o")
-    if "-" in paths or (not urls and not paths):
-        raise SettingsError("--resume", PIPE_TWICE)
 
 
 def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, targets: dict[str, Target]) -> Output:
@@ -327,9 +155,8 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, ta
         raise SettingsError("--output", str(exc)) from None
 
 
-def _execute(settings: Settings, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
-    to_terminal = records_to_terminal(options, env)
-    fmt, _ = output_format(options, env)
+def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
+    settings, fmt, to_terminal = plan.settings, plan.format, plan.to_terminal
     summary_json = _open_summary_json(state.targets.get("--summary-json"))
     try:
         output = _open_output(options, fmt, env, state.targets)

@@ -1,0 +1,223 @@
+"""One step before any I/O: ``plan_run`` makes every check a run makes before it reads or
+writes anything, and decides what is decided once, up front:
+
+- ``--resume`` with options it cannot take (``-o``, ``--format``, ``--fields``, an input read twice);
+- no output is an input or another output (``targets.check_files``), each output can be written;
+- ``--max-failures`` is not negative;
+- the output format (``-o out.txt`` names none; ``--fields`` does not shape a table);
+- a backend that can serve the settings (``--backend aiohttp`` with a SOCKS proxy cannot);
+- the TLS files (``--cacert``, ``--cert``, ``--key``) can be used.
+
+Each failure is a ``SettingsError`` (a one-line usage error, exit 2), found in this order.
+What passes is a ``RunPlan``: the run (``runner.execute``) carries it out, and ``--dry-run``
+(``dryrun.describe_run``) describes it, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
+
+from fetchcli.input.readers import reads_stdin
+from fetchcli.settings import Backend, ColorMode, OutputFormat, Settings, SettingsError
+from fetchcli.targets import Target, check_files
+
+
+@dataclass
+class Environment:
+    """The outside world of one run; defaults are the real process streams."""
+
+    stdin: BinaryIO = field(default_factory=lambda: sys.stdin.buffer)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin_isatty: bool | None = None
+    stdout_isatty: bool | None = None
+    stderr_isatty: bool | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def __post_init__(self) -> None:
+        if self.stdin_isatty is None:
+            self.stdin_isatty = _isatty(self.stdin)
+        if self.stdout_isatty is None:
+            self.stdout_isatty = _isatty(self.stdout)
+        if self.stderr_isatty is None:
+            self.stderr_isatty = _isatty(self.stderr)
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: OutputFormat | None = None  # None: table on a terminal, jsonl otherwise
+    path: str | None = None
+    quiet: bool = False
+    fsync: bool = False
+    max_failures: int = 0  # exit 0 while at most this many URLs failed
+    summary: bool = False  # the summary line on stderr even when it is not a terminal
+    summary_json: str | None = None  # write the summary as JSON to this path
+    fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
+    header_row: bool = True  # --header-row/--no-header: CSV and TSV begin with the field names
+    progress: bool | None = None  # --progress/--no-progress; None: when stderr is a terminal (and not -q)
+    color: ColorMode = ColorMode.auto
+    resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
+    resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
+    config_file: str | None = None  # the config file the options came from: an input no output may be
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.path is None or self.path == "-"
+
+    def targets(self) -> list[tuple[str, str]]:
+        """Every file this run writes, by the option naming it: the one list the checks before
+        the run go through (``targets.check_files``); a new output option is added here."""
+        named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
+        return [(option, path) for option, path in [*named, ("--resume", self.resume)] if path is not None]
+
+
+_BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
+_BY_EXTENSION |= {".csv": OutputFormat.csv, ".tsv": OutputFormat.tsv}
+
+
+def _extension(path: str) -> str:
+    """``-o``'s extension (``os.path.splitext``), and also a dot file's whole name when that is
+    a format's extension: ``-o .csv`` is a CSV file, as whoever writes it means (a dot file has
+    no extension for ``splitext``, and it got JSON Lines); another dot file (``.results``) has
+    none, as before."""
+    extension = os.path.splitext(path)[1]
+    if not extension:
+        name = "." + os.path.basename(path).lstrip(".")  # splitext skips a name's leading dots
+        if name.lower() in _BY_EXTENSION:
+            return name
+    return extension
+
+
+def choose_format(options: OutputOptions, to_terminal: bool) -> tuple[OutputFormat, str]:
+    """The format and why (for ``--dry-run``): JSON Lines for ``--resume``; ``-f``; else what
+    ``-o``'s extension names (a usage error when it names no format: ``-o out.txt`` or
+    ``out.xlsx`` silently got JSON Lines); else, for ``-o`` without an extension, JSON Lines;
+    else a table on a terminal and JSON Lines anywhere else."""
+    if options.resume is not None:
+        return OutputFormat.jsonl, "--resume appends JSON Lines"
+    if options.format is not None:
+        return options.format, "--format"
+    if not options.to_stdout and options.path is not None:
+        extension = _extension(options.path)
+        by_extension = _BY_EXTENSION.get(extension.lower())
+        if by_extension is not None:
+            return by_extension, f"-o's extension {extension}"
+        if extension:
+            known = ", ".join(_BY_EXTENSION)
+            raise SettingsError(
+                "--output",
+                f"{options.path!r} ends in {extension!r}, which names no output format ({known} do):"
+                " give one with -f, e.g. -f jsonl",
+            )
+        return OutputFormat.jsonl, "-o has no extension"
+    if to_terminal:
+        return OutputFormat.table, "stdout is a terminal"
+    return OutputFormat.jsonl, "stdout is not a terminal"
+
+
+def records_to_terminal(options: OutputOptions, env: Environment) -> bool:
+    return options.to_stdout and options.resume is None and bool(env.stdout_isatty)
+
+
+def output_format(options: OutputOptions, env: Environment) -> tuple[OutputFormat, str]:
+    """The run's format and why (``choose_format``); ``--fields`` with a table is a usage error."""
+    fmt, why = choose_format(options, records_to_terminal(options, env))
+    if options.fields is not None and fmt is OutputFormat.table:
+        raise SettingsError("--fields", "applies to json, jsonl, csv and tsv; the table has its own columns")
+    return fmt, why
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run does, decided before it reads or writes anything (``plan_run``)."""
+
+    settings: Settings  # the run's settings, ``backend`` resolved: aiohttp or httpx, never auto
+    targets: dict[str, Target]  # every output as checked, by option (--output, --summary-json, --resume)
+    format: OutputFormat
+    format_reason: str  # why that format: "--format", "-o's extension .csv", "stdout is a terminal"...
+    to_terminal: bool  # the records go to a terminal
+
+    @property
+    def backend(self) -> Backend:
+        return self.settings.backend
+
+
+def plan_run(
+    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
+) -> RunPlan:
+    """Every check a run makes before it reads or writes anything (see the module's docstring),
+    in order; ``--dry-run`` makes the same. Returns what the run then does."""
+    from fetchcli.transport.client import prepare_ssl_context, uses_aiohttp
+
+    _check_resume_options(urls, paths, options)
+    targets = _check_files(settings, urls, paths, options, env)
+    if options.max_failures < 0:
+        raise SettingsError("--max-failures", "must be 0 or more")
+    fmt, why = output_format(options, env)  # -o out.txt, --fields with a table
+    # A backend that cannot serve these settings is a usage error, up front; the run then uses
+    # the one chosen here (the same choice ``build_client`` would make for ``auto``).
+    backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
+    prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
+    if settings.backend is not backend:
+        settings = dataclasses.replace(settings, backend=backend)
+    return RunPlan(settings, targets, fmt, why, records_to_terminal(options, env))
+
+
+def _fd(stream: object) -> int | None:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None  # an in-memory stream (tests)
+
+
+def _check_files(
+    settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
+) -> dict[str, Target]:
+    """No output may be an input or another output (``targets.check_files``): refused before
+    anything is read or written."""
+    read: list[tuple[str, str | int]] = [("--input", path) for path in paths if path != "-"]
+    stdin = _fd(env.stdin) if "-" in paths or reads_stdin(urls, paths, bool(env.stdin_isatty)) else None
+    if stdin is not None:
+        read.append(("stdin", stdin))
+    if options.config_file is not None:
+        read.append(("--config", options.config_file))
+    request = settings.request
+    read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
+                                                  ("--key", request.client_key)) if path is not None]  # fmt: skip
+    # The CA files OpenSSL reads from the environment are inputs too, whenever they are set.
+    read += [("SSL_CERT_FILE", path) for path in [env.environ.get("SSL_CERT_FILE")] if path]
+    folders = [("--capath", request.capath)] if request.capath is not None else []
+    folders += [("SSL_CERT_DIR", d) for d in env.environ.get("SSL_CERT_DIR", "").split(os.pathsep) if d]
+    stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
+    return check_files(options.targets(), read, stdout, folders)
+
+
+def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
+    if options.resume is None:
+        return
+    from fetchcli.input.resume import PIPE_TWICE
+
+    # What was given, by name: "drop --format and --fields" when only --fields was given misled.
+    given = ["-o"] if not options.to_stdout else []
+    shaping = ["--format"] if options.format not in (None, OutputFormat.jsonl) else []
+    shaping += ["--fields"] if options.fields is not None else []
+    if shaping:
+        given += shaping
+        drop = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+        raise SettingsError("--resume", f"writes whole JSON Lines records to its own FILE: drop {drop}")
+    if given:
+        raise SettingsError("--resume", "appends to its own FILE: drop -o")
+    if "-" in paths or (not urls and not paths):
+        raise SettingsError("--resume", PIPE_TWICE)
