@@ -24,7 +24,7 @@ from fetchcli.errortype import ErrorType as ErrorType  # the vocabulary, re-expo
 from fetchcli.models import ErrorInfo
 from fetchcli.text import clean_line
 
-# The vocabulary: every value of error.type, with what it means (the README's table is this):
+# The vocabulary: every value of error.type, with what it means (docs/records.md's table is this):
 # ``ErrorType`` (errortype.py) is the one list; this is its view by name.
 ERROR_TYPES: dict[str, str] = {member.value: member.description for member in ErrorType}
 

@@ -1,5 +1,5 @@
 """``ErrorType``: the closed vocabulary of ``error.type``, each name with what it means (the
-README's table of error types is this, kept equal by tests/test_docs.py).
+table of error types in docs/records.md is this, kept equal by tests/test_docs.py).
 
 A ``str``-valued enum (``class ErrorType(str, Enum)``: ``StrEnum`` is Python 3.11+), so a record's
 JSON, CSV and text are unchanged: a member is its name wherever it is written, by ``json``,
@@ -19,7 +19,7 @@ class ErrorType(str, Enum):
     outside (a ``--resume`` file, a worker's frame) becomes a member with ``named``."""
 
     _value_: str
-    description: str  # what it means, in the README's words
+    description: str  # what it means, in the words of docs/records.md
 
     def __new__(cls, name: str, description: str) -> ErrorType:
         member = str.__new__(cls, name)

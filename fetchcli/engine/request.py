@@ -109,7 +109,7 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, follow_redirec
     credentials in the URL (httpx's auth turns them into Authorization). What it skips, per
     request: an auth flow generator, the hooks (fetchcli's one is for redirects), a stream
     wrapper timing ``response.elapsed`` (the record times itself), the cookie jar (none), a log
-    call. About 8% of the CPU per request (README, Performance)."""
+    call. About 8% of the CPU per request (docs/performance.md)."""
     transport = None if follow_redirects or request.url.userinfo else OWN_TRANSPORT.get(client)
     if transport is None:
         return await client.send(request, stream=True)

@@ -399,7 +399,7 @@ def _typed(result: FetchResult, item: UrlItem) -> FetchResult:
     """A worker's record with its ``error.type`` an ``ErrorType``. A member comes back from the
     pickle as one (its name is what the frame carries); text in its place (a worker's fault) is
     read back into the vocabulary, and a name outside it makes the record the URL's internal
-    error (``Unexpected``, which the run reports as one), never a type the README does not list."""
+    error (``Unexpected``, which the run reports as one), never a type docs/records.md does not list."""
     error = result.error
     if error is None or type(error.type) is ErrorType:
         return result

@@ -1,8 +1,8 @@
 """An httpx transport that sends requests with aiohttp, whose HTTP parser is written in C.
 
 Why: fetchcli's CPU per request was nearly all httpcore and h11 (pure Python); over this
-transport the same client code runs at about twice the rate (see the README's performance
-section). httpx stays the API: the engine, redirects, timeouts and error classes are unchanged.
+transport the same client code runs at about twice the rate (see docs/performance.md). httpx
+stays the API: the engine, redirects, timeouts and error classes are unchanged.
 
 What is mapped, and how:
 - ``--max-connections``: a hard bound on open connections. aiohttp's own ``limit`` counts only
