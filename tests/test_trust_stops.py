@@ -209,3 +209,26 @@ def test_without_a_summary_line_a_deadline_still_says_the_input_was_not_read(ser
     assert len(_records(out)) == 1
     assert "fetchcli: warning: --deadline stopped the run before the end of its input, which no record reports" in err
     assert "Traceback" not in err
+
+
+def test_without_a_summary_line_a_signal_is_named_as_what_stopped_the_run(server: LoopbackServer) -> None:
+    """-q after SIGTERM: no summary line, so the warning about the input left unread says what
+    stopped the run: the signal, not a --deadline that was never given."""
+    read_end, write_end = os.pipe()  # held open: the input never ends
+    proc = subprocess.Popen(
+        [*FETCHCLI, "-q"],
+        stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    os.close(read_end)
+    try:
+        os.write(write_end, (server.url("/ok/a") + "\n").encode())
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # its record is out: the run is waiting for more input
+        proc.send_signal(15)
+        out, err = proc.communicate(timeout=40)
+    finally:
+        proc.kill()
+        os.close(write_end)
+    assert len(_records(first + out)) == 1
+    assert "fetchcli: warning: SIGTERM stopped the run before the end of its input, which no record reports" in err
+    assert "--deadline" not in err and "Traceback" not in err

@@ -7,9 +7,9 @@ command itself), its ``FETCHCLI_<NAME>`` variable, whether it is a switch (with 
 form) and whether a config file may set it. The model is HTTPie's ``httpie/cli/definition.py``
 (options declared as data, the parser and the help generated from them).
 
-Generated from the table: the Typer parameters (``cli.py``), the environment and config file
+Generated from the table: the Typer parameters (``app.py``), the environment and config file
 handling (``config.py``), the help (``help.py``), where a value came from for ``--dry-run`` and
-for a usage error (``cli.py``), and the run's ``Settings`` (``settings_from_values``, pure: the
+for a usage error (``app.py``), and the run's ``Settings`` (``settings_from_values``, pure: the
 values by parameter name -> ``Settings``; the environment is an argument). No typer here: the
 core may import this module.
 """
@@ -230,8 +230,9 @@ OPTIONS: tuple[Option, ...] = (
     _value("input", "--input", "-i", section=INPUT, kind="list", metavar="PATH", any_bytes=True,
            help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped."),
     _switch("scheme_fallback", "--scheme-fallback", section=INPUT, lands="request.scheme_fallback",
-            help="A URL without a scheme: try https://, then http:// if the TLS handshake fails or the "
-            "connection is refused."),
+            help="A URL without a scheme: try https://, then http:// if its own TLS handshake fails or its "
+            "connection is refused (after --retries; never after an answer, never with secret headers or URL "
+            "credentials)."),
     _value("config", "--config", section=INPUT, metavar="FILE", configurable=False, any_bytes=True, eager=True,
            shown_default="$XDG_CONFIG_HOME/fetchcli/config.toml (~/.config/...) if only you can write it",
            help="Read option values from this TOML file instead; '' reads none."),
@@ -349,7 +350,7 @@ OPTIONS: tuple[Option, ...] = (
            help="First backoff; doubles each try, with full jitter."),
     _value("retry_max_wait", "--retry-max-wait", section=RETRY, metavar="SECONDS",
            default=f"{DEFAULT_RETRY_MAX_WAIT:g}", shown_default=f"{DEFAULT_RETRY_MAX_WAIT:g}", parser=_interval,
-           lands="retry.max_wait", help="Longest wait between tries, Retry-After included."),
+           lands="retry.max_wait", help="Longest wait between tries, Retry-After included; at most 86400 (a day)."),
     _switch("retry_all_methods", "--retry-all-methods", section=RETRY, lands="retry.all_methods",
             help="Also retry methods that are not idempotent (POST, PATCH) once a request was sent."),
     _value("per_host", "--per-host", section=POLITE, metavar="N", shown_default="no limit", parser=_integer,

@@ -249,7 +249,8 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
             if n < 0
             else f"with {count(n)} URL{'s' if n != 1 else ''} of its input unread"
         )
-        say(env, f"fetchcli: warning: --deadline stopped the run {left}, which no record reports")
+        stopper = "--deadline" if summary.stopped_by in (None, "deadline") else summary.stopped_by
+        say(env, f"fetchcli: warning: {stopper} stopped the run {left}, which no record reports")
     if cut:
         say(
             env,

@@ -3,7 +3,7 @@
 A process started with descriptor 0, 1 or 2 closed finds ``None`` in the matching ``sys`` stream,
 and the first file it opens takes the free number: uvloop's own descriptors landed on 2 and it
 aborted (SIGABRT) when something wrote to "stderr"; a closed stdout gave a traceback. So
-``cli.main`` fills each closed slot with /dev/null before anything else opens a file:
+``cli.app.main`` fills each closed slot with /dev/null before anything else opens a file:
 
 - 0 read-only: no input, as with ``< /dev/null``;
 - 1 read-only: writing the results then fails (EBADF), which is the documented write error (one

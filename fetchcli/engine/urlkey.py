@@ -5,7 +5,7 @@ count as one URL.
 Two URLs have one key only if both backends send one request for them (the same request line
 and ``Host``): the rules are what httpx and aiohttp do to a URL before sending it (RFC 3986
 section 6.2.2, syntax-based normalisation, and 6.2.3 for the default port, where the backends
-apply them), applied to a URL as ``sources.normalise_url`` returns it (validated, a missing
+apply them), applied to a URL as ``urls.normalise_url`` returns it (validated, a missing
 scheme added, an IPv4 host in any form already dotted: ``http://127.1/`` is ``http://127.0.0.1/``):
 
 - the scheme and the host name in lower case; an internationalised host name in its ASCII form
@@ -165,7 +165,7 @@ def item_key(item: UrlItem) -> str:
 
 def input_key(text: str) -> str:
     """The key of one line of input, validated and completed as fetchcli reads it
-    (``sources.normalise_url``): ``example.com`` and ``HTTPS://EXAMPLE.COM:443/#x`` are both
+    (``urls.normalise_url``): ``example.com`` and ``HTTPS://EXAMPLE.COM:443/#x`` are both
     ``https://example.com/``."""
     from fetchcli.urls import normalise_url
 

@@ -1,7 +1,7 @@
 """The inputs of one CLI run: files opened up front, pipes and terminals read by a thread
 straight from their descriptor, and a stop that leaves unread input unread.
 
-``sources.py`` turns lines into ``UrlItem``s; this module decides where the lines come from and
+``fetchcli/urls.py`` turns lines into ``UrlItem``s; this module decides where the lines come from and
 how far they were read.
 """
 

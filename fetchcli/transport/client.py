@@ -348,7 +348,7 @@ def _authority_problem(location: str) -> str | None:
 def redirect_problem(base: httpx.URL, location: str) -> InvalidRedirect | UnsupportedRedirect | None:
     """Why ``-L`` cannot follow ``location`` from ``base``, as an exception to raise, or None when
     it can: the URL it leads to (worked out as httpx does) must be one fetchcli would accept as
-    input (``sources.normalise_url``): http or https, a valid host and a port of 1-65535; its
+    input (``urls.normalise_url``): http or https, a valid host and a port of 1-65535; its
     authority must mean the same to every client (``_authority_problem``). A message quotes the
     Location masked (``redact.mask_input``): it may hold credentials."""
     try:
