@@ -27,8 +27,9 @@ import httpx
 
 from fetchcli.engine.admission import Lookahead
 from fetchcli.engine.politeness import Gate, Lane
+from fetchcli.engine.records import internal_error_result, invalid_result, unfinished_result
 from fetchcli.engine.reorder import ReorderBuffer
-from fetchcli.engine.request import fetch_one, internal_error_result, invalid_result, unfinished_result
+from fetchcli.engine.request import fetch_one
 from fetchcli.engine.selection import Selection
 from fetchcli.engine.ticket import Ticket
 from fetchcli.errortype import ErrorType
