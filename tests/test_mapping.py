@@ -203,7 +203,7 @@ def test_cookies_do_not_leak_between_urls() -> None:
 def test_record_headers_read_as_httpx_reads_them() -> None:
     """request._headers_read (one pass) gives what Headers.get gives: repeats joined, any case,
     the header set's own encoding."""
-    from fetchcli.engine.request import _charset, _headers_read
+    from fetchcli.engine.records import _charset, _headers_read
 
     raw = [(b"Server", b"a"), (b"content-TYPE", b"text/html; Charset=latin-1"), (b"SERVER", b"b"), (b"X", b"\xe9")]
     response = httpx.Response(200, headers=raw)

@@ -27,7 +27,9 @@ import httpx
 
 from fetchcli.engine.admission import Lookahead
 from fetchcli.engine.politeness import Gate, Lane
-from fetchcli.engine.request import fetch_one, internal_error_result, invalid_result, unfinished_result
+from fetchcli.engine.records import internal_error_result, invalid_result, unfinished_result
+from fetchcli.engine.reorder import ReorderBuffer
+from fetchcli.engine.request import fetch_one
 from fetchcli.engine.selection import Selection
 from fetchcli.engine.ticket import Ticket
 from fetchcli.errortype import ErrorType
@@ -83,8 +85,8 @@ def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
 
 
 class _Run:
-    """State of one ``fetch`` call: the slot count, the look-ahead, the reorder buffer and the
-    done queue."""
+    """State of one ``fetch`` call: the slot count, the look-ahead, the reorder buffer
+    (``reorder.py``) and the done queue."""
 
     def __init__(self, client: httpx.AsyncClient | None, settings: Settings, remote: RemoteFetch | None = None) -> None:
         self.client = client
@@ -106,10 +108,9 @@ class _Run:
         self.ends: float | None = None  # the event loop's time of the run's --deadline
         self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
         self.posted = asyncio.Event()  # set while the done queue has entries
-        self.buffer: dict[int, FetchResult] = {}
+        self.buffer: ReorderBuffer[FetchResult] = ReorderBuffer(self.window)  # input order only
         self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
         self.read = 0  # sequence number of the next URL read from the input
-        self.emitted = 0  # sequence number of the next result to write (input order)
         self.stopping = False  # cancel_all was called: a cancelled task is the engine's doing
 
     def has_room(self) -> bool:
@@ -120,11 +121,9 @@ class _Run:
         """The input may be read one URL further: at most ``window`` past the oldest result not
         written (input order) or the oldest URL not started (completion order)."""
         if self.in_order:
-            floor = self.emitted
-        else:
-            oldest = self.waiting.oldest_seq()
-            floor = self.read if oldest is None else oldest
-        return self.read - floor < self.window
+            return self.buffer.admits(self.read)
+        oldest = self.waiting.oldest_seq()
+        return oldest is None or self.read - oldest < self.window
 
     def post(self, entry: tuple[int, FetchResult | None]) -> None:
         self.done.put_nowait(entry)
@@ -179,13 +178,12 @@ class _Run:
         """Returns the result at once in completion order; buffers it in input order."""
         if not self.in_order:
             return result
-        self.buffer[seq] = result
+        self.buffer.put(seq, result)
         return None
 
     def ready(self) -> Iterator[FetchResult]:
-        while self.emitted in self.buffer:
-            yield self.buffer.pop(self.emitted)
-            self.emitted += 1
+        """The results whose turn has come (input order; none in completion order)."""
+        return self.buffer.ready()
 
     async def cancel_all(self, reason: str | None = None) -> list[FetchResult]:
         """Cancel every URL in flight; with the stop's ``reason``, return a record for each that
