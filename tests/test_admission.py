@@ -100,9 +100,9 @@ def test_a_full_sharded_pool_gives_the_least_needed_idle_connection_away() -> No
             await response.aclose()
         if demand is not None:
             DEMAND.set(lambda host: demand[host[0]])
-        index = pool._pick((b"http", b"d.test", None))
+        index = pool.table.pick((b"http", b"d.test", None))
         assert index is not None
-        return pool._kept_host[index][0]  # the host whose connection it held
+        return pool.table.host(index)[0]  # the host whose connection it held
 
     assert asyncio.run(main(None)) == "a"  # without the engine: the longest idle
     assert asyncio.run(main({"a": 5, "b": None, "c": 9})) == "b"  # b has no URL waiting
@@ -159,7 +159,7 @@ def test_choosing_the_connection_to_close_weighs_a_bounded_number_whatever_the_p
             await response.aclose()
         DEMAND.set(lambda host: int(host[1:].split(".")[0]))  # every host wanted; h0 soonest
         before = pool.routing_steps
-        assert pool._pick((b"http", b"new.test", None)) is not None
+        assert pool.table.pick((b"http", b"new.test", None)) is not None
         return pool.routing_steps - before
 
     assert asyncio.run(main(20)) <= 4 * EVICTION_CANDIDATES
