@@ -42,6 +42,9 @@ class HandOff:
             got = True
             return index
         except asyncio.TimeoutError:
+            if waiter.done() and not waiter.cancelled():  # handed over as the timeout fired: take it,
+                got = True  # or the shard would stay busy for good (the pool one connection short)
+                return waiter.result()
             raise httpx.PoolTimeout("timed out waiting for a free connection in the pool") from None
         except BaseException:
             if waiter.done() and not waiter.cancelled():
