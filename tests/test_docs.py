@@ -94,7 +94,7 @@ def _reference_options() -> dict[str, tuple[str, str]]:
 
 def test_the_option_reference_is_the_help() -> None:
     """Every option of --help is in docs/options.md's tables and every option there is in
-    --help, in the same group, and the groups in the same order; where --help shows a default,
+    --help, in the same group, the groups and the options in them in the same order; where --help shows a default,
     the reference's default is the same text."""
     shown, documented = _help_options(), _reference_options()
     assert len(shown) > 60
@@ -103,6 +103,7 @@ def test_the_option_reference_is_the_help() -> None:
     elsewhere = {opt: (group, documented[opt][0]) for opt, (group, _) in shown.items() if documented[opt][0] != group}
     assert elsewhere == {}, "(--help's group, docs/options.md's)"
     assert list(dict.fromkeys(g for g, _ in shown.values())) == list(dict.fromkeys(g for g, _ in documented.values()))
+    assert [o for o in documented if o in shown] == list(shown), "the options in --help's order within each group"
     differ = {
         opt: (default, documented[opt][1])
         for opt, (_, default) in shown.items()

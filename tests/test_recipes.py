@@ -345,11 +345,13 @@ def example_tsv(command: str, tmp: Path, urls: list[str], server: LoopbackServer
 
 
 def example_health(command: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
-    """Silent when every URL is up (cron mails nothing); the failures, as JSON, when not."""
-    up = [_say(server, '{"status": "up"}'), _say(server, "all up")]
+    """Silent when every URL is up (cron mails nothing); the failures, as JSON, when not: a body
+    that merely contains "up" (``"uptime"``, "backup") is not up."""
+    up = [_say(server, '{"status": "up"}'), _say(server, '{"status":"up","uptime":3}')]
     healthy = _bash(command.replace("URL...", " ".join(up)), tmp)
     assert (healthy.stdout, healthy.stderr) == ("", "")
-    sick = _bash(command.replace("URL...", " ".join([*up, _say(server, "down"), INVALID])), tmp)
+    down = _say(server, '{"status": "down", "uptime": 0, "backup": "up-to-date"}')
+    sick = _bash(command.replace("URL...", " ".join([*up, down, INVALID])), tmp)
     assert [(r["index"], r["error"]["type"]) for r in map(json.loads, sick.stdout.splitlines())] == [
         (2, "ExpectFailed"),
         (3, "InvalidURL"),

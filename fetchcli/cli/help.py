@@ -36,7 +36,7 @@ Examples
   TSV for awk, cut and read (a record per line, LF line ends, no header row): what answered 200:
     fetchcli -i urls.txt -f tsv --no-header --fields ok,status,url | awk -F'\\t' '$1 == "true" && $2 == 200'
   A health check for cron, which mails what a job prints: nothing unless a URL failed:
-    fetchcli -q --expect-text up -o last.jsonl URL... || jq -c 'select(.ok | not)' last.jsonl
+    fetchcli -q --expect-regex '"status"\\s*:\\s*"up"' -o last.jsonl URL... || jq -c 'select(.ok | not)' last.jsonl
   Certificates expiring within 14 days (exit status 1 when there is one):
     fetchcli -k --cert-expiry-days 14 -i sites.txt
 
