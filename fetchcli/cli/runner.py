@@ -130,6 +130,8 @@ def execute(
         done = state.resume.done if state.resume is not None else None
         state.selection = Selection(settings.shard, settings.unique, done)
     opened: list[BinaryIO] = []
+    if state.resume is not None and state.resume.held is not None:
+        opened.append(state.resume.held)  # the file and its lock, held to the end of the run
     try:
         inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
         try:
@@ -160,6 +162,14 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
     summary_json = _open_summary_json(state.targets.get("--summary-json"))
     try:
         output = _open_output(options, fmt, env, state.targets)
+        if state.resume is not None and state.resume.held is None:  # a new file: locked once made
+            from fetchcli.input.resume import lock_for_run
+
+            try:
+                lock_for_run(output.stream.fileno(), state.resume.path)
+            except SettingsError:
+                output.discard()
+                raise
     except SettingsError:
         if summary_json is not None:
             summary_json.discard()

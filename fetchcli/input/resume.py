@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import stat
@@ -104,6 +105,21 @@ def record_line_limit(
     return (min(max_redirects, _MAX_REDIRECTS_COUNTED) + 2) * _URL_JSON + 12 * snippet + _REST
 
 
+def lock_for_run(fd: int, path: str) -> None:
+    """Take the --resume file ``fd`` for this run (an exclusive ``flock``, not waited for): one
+    run at a time appends to a file, reads it back and compacts it. Two runs on one file (a cron
+    job that overran its slot) would each fetch what the file lacks and write every record twice;
+    the second is refused instead. The lock goes with the file's descriptor, at exit at the latest."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SettingProblem(
+            "resume", f"{path!r} is in use by another fetchcli run: one run at a time carries on a file"
+        ) from None
+    except OSError:
+        pass  # a filesystem without locks (some network ones): run unlocked, as before
+
+
 def record_key(index: int, url: str) -> int:
     return url_hash(f"{index}\t{url}")
 
@@ -120,6 +136,9 @@ class ResumeFile:
         self.records = 0  # lines read
         self.duplicates = 0  # records of an index recorded before (a redo not yet compacted)
         self.torn = False  # a torn last line was cut off
+        # The file, open and locked (flock) for the whole run, so that a second run on it (a cron
+        # job that overran its slot) is refused before it reads a line another run is writing.
+        self.held: BinaryIO | None = None
         self.unfinished = 0  # records of URLs a stop left unfetched (fetched again)
         self.max_index = -1
         # The records this run leaves as they are (not fetched again), counted by outcome as they
@@ -157,10 +176,16 @@ class ResumeFile:
                 what = "a file's own path, not a descriptor's name" if target.alias else "a regular file"
                 raise SettingProblem("resume", f"needs {what}: {path!r} is read back, appended to and compacted")
             if target.existing is not None:
-                with os.fdopen(open_checked(target, os.O_RDWR), "r+b") as f:
-                    torn_at = resume._read(f, urls, limit)
+                held = os.fdopen(open_checked(target, os.O_RDWR), "r+b")
+                try:
+                    lock_for_run(held.fileno(), path)
+                    torn_at = resume._read(held, urls, limit)
                     if torn_at is not None:
-                        f.truncate(torn_at)
+                        held.truncate(torn_at)
+                except BaseException:
+                    held.close()
+                    raise
+                resume.held = held
         except FileNotFoundError:
             pass  # a first run: nothing to resume, the file is created
         except OpenError as exc:
@@ -168,6 +193,12 @@ class ResumeFile:
         except OSError as exc:
             raise SettingProblem("resume", f"cannot read {path!r}: {exc.strerror or exc}") from None
         return resume
+
+    def release(self) -> None:
+        """Close the file held (and so its lock): at the end of the run."""
+        if self.held is not None:
+            self.held.close()
+            self.held = None
 
     def _bad(self, number: int, what: str) -> SettingProblem:
         return SettingProblem("resume", f"line {number} of {self.path} {what}")
