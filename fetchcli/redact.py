@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import itertools
 import re
 import urllib.parse
 from collections.abc import Iterable
@@ -135,19 +136,29 @@ def basic_credentials(userinfo: str) -> str:
 # by its name: X-Vault-Token, X-Access-Token, X-Amz-Security-Token, X-Goog-Api-Key, X-Api-Secret,
 # X-Session-Id, X-CSRF-Token, Client-Password... Masking a value that was not secret costs a
 # reader little; showing one that was is what cannot be taken back.
-SECRET_WORDS = frozenset({"token", "secret", "password", "passwd", "apikey", "credential", "credentials", "session"})
+SECRET_WORDS = frozenset(
+    {
+        "token", "secret", "password", "passwd", "apikey", "credential", "credentials", "session",
+        "auth", "authentication", "signature", "csrftoken", "xsrftoken",
+    }
+)  # fmt: skip
+# Two words in a row that name a key (``X-Auth-Key``, ``X-Access-Key``); ``key`` alone is not
+# (``Idempotency-Key``, ``Sec-WebSocket-Key``).
+SECRET_PAIRS = frozenset({("api", "key"), ("auth", "key"), ("access", "key"), ("private", "key"), ("secret", "key")})
 _NAME_WORDS = re.compile(r"[-_]+")
 
 
 def is_secret_header(name: str, extra: Iterable[str] = ()) -> bool:
     """Whether a header's value is a secret: one of ``SECRET_HEADERS``, a name holding a word of
-    ``SECRET_WORDS`` or ``api-key`` (``X-RapidAPI-Key``), or one of ``extra`` (names given to
-    ``--secret-header``, in any case)."""
+    ``SECRET_WORDS`` or two words of ``SECRET_PAIRS`` in a row (``X-RapidAPI-Key``,
+    ``X-Auth-Key``), or one of ``extra`` (names given to ``--secret-header``, in any case)."""
     lowered = name.lower()
     if lowered in SECRET_HEADERS or any(lowered == other.lower() for other in extra):
         return True
     words = _NAME_WORDS.split(lowered)
-    return not SECRET_WORDS.isdisjoint(words) or "api-key" in "-".join(words)
+    if not SECRET_WORDS.isdisjoint(words):
+        return True
+    return any((a[-3:] if a.endswith("api") else a, b) in SECRET_PAIRS for a, b in itertools.pairwise(words))
 
 
 MIN_SECRET_LENGTH = 3  # shorter, a secret would mask ordinary text ("a", "12")
@@ -255,6 +266,9 @@ def _header_secrets(headers: Iterable[tuple[str, str]], extra: tuple[str, ...]) 
     for name, value in headers:
         if value and is_secret_header(name, extra):
             secrets.append(value)
+            if name.lower() == "cookie" and ";" in value:  # each cookie, and its value alone
+                for pair in value.split(";"):
+                    secrets += [part.strip() for part in (pair, pair.partition("=")[2]) if part.strip()]
             scheme, _, credentials = value.partition(" ")
             credentials = credentials.strip()
             if credentials:  # 'Bearer TOKEN': the token alone must not leak either

@@ -25,8 +25,19 @@ SECRET = [
     "X-Session-Id",
     "X-Client-Credentials",
     "apikey",
+    "X-Auth-Key",
+    "X-Auth",
+    "X-Access-Key",
+    "Authentication",
+    "X-Amz-Signature",
+    "X-CSRFToken",
+    "X-XSRF-TOKEN",
+    "X-Private-Key",
 ]
-NOT_SECRET = ["Accept", "User-Agent", "X-Request-Id", "Idempotency-Key", "X-Tokenizer", "Sessionid", "Accept-Language"]
+NOT_SECRET = [
+    "Accept", "User-Agent", "X-Request-Id", "Idempotency-Key", "Sec-WebSocket-Key", "X-Tokenizer", "Sessionid",
+    "Accept-Language", "X-Author",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", SECRET)
@@ -46,3 +57,14 @@ def test_dry_run_masks_a_vault_token() -> None:
     assert done.returncode == 0, done.stderr
     assert "hvs.s3cr3tvalue" not in done.stdout + done.stderr
     assert "X-Vault-Token: ***" in done.stdout
+
+
+def test_each_cookie_of_a_cookie_header_is_a_secret_of_its_own() -> None:
+    """A server that repeats one cookie, or its value alone, has it masked (not only the whole
+    header's value)."""
+    from fetchcli.redact import Redactor
+    from fetchcli.settings import RequestSettings
+
+    redact = Redactor.for_request(RequestSettings(headers=(("Cookie", "sid=COOKIEVAL123; theme=dark"),)), None)
+    shown = redact("echo: sid=COOKIEVAL123 and COOKIEVAL123")
+    assert "COOKIEVAL123" not in shown
