@@ -67,6 +67,17 @@ def test_the_progress_line_shows_counts_and_the_total(server: LoopbackServer, tm
     assert "\r" not in (tmp_path / "out.jsonl").read_text()
 
 
+def test_a_slow_first_url_does_not_hold_the_count(server: LoopbackServer, tmp_path: Path) -> None:
+    """Input order, the slow URL first: the line counts the fast one as done while the slow one
+    is still going (it counted records written, and read 0/2 until the slow one ended)."""
+    listing = tmp_path / "urls.txt"
+    listing.write_text(server.url("/slow/1500?first") + "\n" + server.url("/ok/second") + "\n")
+    raw, _ = _pty_run(["-i", str(listing), "-o", str(tmp_path / "out.jsonl")])
+    plain = SGR.sub("", raw)
+    assert "1/2" in plain and "1 ok" in plain
+    assert [line.split('"index": ')[1][0] for line in (tmp_path / "out.jsonl").read_text().splitlines()] == ["0", "1"]
+
+
 def test_table_rows_go_above_the_progress_line(server: LoopbackServer) -> None:
     urls = [server.url(f"/slow/{n * 100}?row={n}") for n in range(1, 6)]
     raw, _ = _pty_run(["-c", "1", "--snippet-length", "10", *urls])

@@ -87,6 +87,7 @@ class _AboveProgress:
 @dataclass
 class _RunState:
     summary: Summary = field(default_factory=Summary)
+    finished: Summary = field(default_factory=Summary)  # the URLs done, as they finish: the progress line
     signal: int | None = None
     deadline_hit: bool = False  # --deadline stopped the run
     progress: ProgressLine | None = None
@@ -367,6 +368,9 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
     lines = inputs.items()
     source = ThreadedSource(lines, stop_reading=inputs.stop_reading) if inputs.blocking else None
     items: Iterable[UrlItem] | AsyncIterable[UrlItem] = source if source is not None else lines
+    # The progress line counts URLs as they finish, not as their records are written: in input
+    # order one slow URL would otherwise hold the count, the rate and the ETA for the rest.
+    finished = state.finished.add if state.progress is not None else None
     with _signal_handlers(stop, state), _showing_progress(state, inputs):
         async with contextlib.AsyncExitStack() as stack:
             remote = None
@@ -375,7 +379,9 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
 
                 remote = (await stack.enter_async_context(WorkerPool(settings, state.notice))).fetch
             results = await stack.enter_async_context(
-                aclosing(fetch(items, settings, stop=stop, selection=state.selection, remote=remote))
+                aclosing(
+                    fetch(items, settings, stop=stop, selection=state.selection, remote=remote, on_finished=finished)
+                )
             )
             if not getattr(sink, "settled", True):  # a table: its first rows size its columns
                 await _first_screenful(results, sink, state)
@@ -460,7 +466,7 @@ def _showing_progress(state: _RunState, inputs: Inputs) -> Iterator[None]:
 
     def tick() -> None:
         nonlocal handle
-        progress.update(state.summary)
+        progress.update(state.finished)
         handle = loop.call_later(REFRESH_SECONDS, tick)
 
     handle = loop.call_soon(tick)

@@ -88,8 +88,15 @@ class _Run:
     """State of one ``fetch`` call: the slot count, the look-ahead, the reorder buffer
     (``reorder.py``) and the done queue."""
 
-    def __init__(self, client: httpx.AsyncClient | None, settings: Settings, remote: RemoteFetch | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None,
+        settings: Settings,
+        remote: RemoteFetch | None = None,
+        on_finished: Callable[[FetchResult], None] | None = None,
+    ) -> None:
         self.client = client
+        self.on_finished = on_finished  # told of each URL's record as it is made, whatever the order
         self.settings = settings
         self.remote = remote  # --workers: each URL is fetched in a worker process (workers.py)
         self.limit = settings.effective_concurrency
@@ -176,6 +183,8 @@ class _Run:
 
     def accept(self, seq: int, result: FetchResult) -> FetchResult | None:
         """Returns the result at once in completion order; buffers it in input order."""
+        if self.on_finished is not None:
+            self.on_finished(result)
         if not self.in_order:
             return result
         self.buffer.put(seq, result)
@@ -294,12 +303,13 @@ async def run_fetch(
     stop: Stop | None = None,
     selection: Selection | None = None,
     remote: RemoteFetch | None = None,
+    on_finished: Callable[[FetchResult], None] | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Like ``fetch`` with a client the caller owns and closes."""
     if selection is None and (settings.shard is not None or settings.unique):
         selection = Selection(settings.shard, settings.unique)
     source = _Source(items, selection if selection is not None and selection.active else None)
-    run = _Run(client, settings, remote)
+    run = _Run(client, settings, remote, on_finished)
     stop = stop or Stop()
 
     def on_stop() -> None:
@@ -382,6 +392,7 @@ async def fetch(
     stop: Stop | None = None,
     selection: Selection | None = None,
     remote: RemoteFetch | None = None,
+    on_finished: Callable[[FetchResult], None] | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Fetch every URL in ``items`` (strings or ``UrlItem``s, sync or async) and yield one
     ``FetchResult`` each, in input order unless ``settings.order`` is ``completion``.
@@ -390,17 +401,18 @@ async def fetch(
     ``settings`` unless given, and then closed at the end. ``stop`` ends the run early.
     ``settings.shard`` and ``settings.unique`` choose which URLs are fetched; ``selection``
     (a ``fetchcli.engine.selection.Selection``) does that too, with a resume set (``fetchcli.input.resume``),
-    and counts what it left out.
+    and counts what it left out. ``on_finished`` is called with each record as soon as it is
+    made, before it waits for its turn in input order (a progress count of URLs done).
     """
     settings = settings or Settings()
     if client is not None or remote is not None:  # remote: --workers, whose processes have the clients
-        async with aclosing(run_fetch(items, settings, client, stop, selection, remote)) as results:
+        async with aclosing(run_fetch(items, settings, client, stop, selection, remote, on_finished)) as results:
             async for result in results:
                 yield result
         return
     async with (
         build_client(settings) as own_client,
-        aclosing(run_fetch(items, settings, own_client, stop, selection)) as results,
+        aclosing(run_fetch(items, settings, own_client, stop, selection, None, on_finished)) as results,
     ):
         async for result in results:
             yield result
