@@ -128,6 +128,9 @@ def _pad(text: str, width: int, *, right: bool = False) -> str:
     return fill + text if right else text + fill
 
 
+_RANGES_SHOWN = 4  # runs of consecutive indexes the not-started line names, then '… to #N'
+
+
 @dataclass(frozen=True)
 class _Row:
     """One result as the cells the table shows, before the column widths are known."""
@@ -212,7 +215,10 @@ class TableSink:
         self._color = ColorSystem.STANDARD if color else None
         self._styles: dict[str, Style] = {}
         self._not_started = 0
-        self._not_started_range: tuple[int, int] = (0, 0)
+        # Their indexes, as up to _RANGES_SHOWN runs of consecutive ones, and the highest.
+        self._not_started_runs: list[list[int]] = []
+        self._not_started_more = False
+        self._not_started_high = 0
         self._stop_reason = ""
         # A stream in a legacy encoding (PYTHONIOENCODING=latin-1, ascii) gets ASCII for the
         # rule and the ellipsis when it cannot write them, and escapes for what else it cannot.
@@ -303,14 +309,24 @@ class TableSink:
         self._stream.flush()
 
     def _count_not_started(self, result: FetchResult) -> None:
+        index, runs = result.index, self._not_started_runs
         if not self._not_started:
-            self._not_started_range = (result.index, result.index)
             message = result.error.message if result.error is not None else ""
             reason = for_terminal(message.removeprefix("not started").lstrip(": "))
             self._stop_reason = encodable(reason, self._encoding)
-        low, high = self._not_started_range
-        self._not_started_range = (min(low, result.index), max(high, result.index))
+        if runs and index == runs[-1][1] + 1 and not self._not_started_more:
+            runs[-1][1] = index
+        elif len(runs) < _RANGES_SHOWN and not self._not_started_more:
+            runs.append([index, index])
+        else:
+            self._not_started_more = True
+        self._not_started_high = max(self._not_started_high, index)
         self._not_started += 1
+
+    def _not_started_indexes(self) -> str:
+        """``#80 to #299``; ``#2, #4, #6``; ``#2, #4 to #9, #12, #14, … to #99`` (bounded)."""
+        shown = ", ".join(f"#{low}" if low == high else f"#{low} to #{high}" for low, high in self._not_started_runs)
+        return shown + (f", … to #{self._not_started_high}" if self._not_started_more else "")
 
     def close(self, summary: Summary) -> None:
         self.settle()
@@ -318,12 +334,10 @@ class TableSink:
             if self._layout is None:  # nothing but URLs not started: still a table
                 self._layout = Layout(self.width)
                 self._stream.write(self._header(self._layout))
-            low, high = self._not_started_range
             line = f"{units.count(self._not_started)} not started"
             if self._stop_reason:
                 line += f": {self._stop_reason}"
-            if high - low + 1 == self._not_started:
-                line += f" (#{low})" if low == high else f" (#{low} to #{high})"
+            line += f" ({self._not_started_indexes()})"
             lay = self._layout
             text = _fit(line, max(1, lay.width - lay.index - len(GAP)), self._ellipsis)
             self._stream.write(" " * lay.index + GAP + self._styled(text, "yellow") + "\n")
