@@ -309,8 +309,8 @@ def validate(settings: Settings) -> None:
     _at_least("--retry-max-wait", retry.max_wait, 0, "0 or more")
     if retry.max_wait > MAX_RETRY_MAX_WAIT:
         raise SettingsError("--retry-max-wait", f"must be at most {MAX_RETRY_MAX_WAIT:g} (a day)")
-    if any(not 100 <= code <= 999 for code in retry.retry_on):
-        raise SettingsError("--retry-on", "takes HTTP status codes from 100 to 999")
+    if any(not 100 <= code <= 599 for code in retry.retry_on):  # no response has another (as --ok-status)
+        raise SettingsError("--retry-on", "takes HTTP status codes from 100 to 599 (no response has another)")
     _at_least("--per-host", polite.per_host, 1, "1 or more")
     _at_least("--rate", polite.rate, 0.001, "more than 0")
     _at_least("--host-rate", polite.host_rate, 0.001, "more than 0")
