@@ -80,7 +80,7 @@ def test_pool_timeouts_are_no_attempts(hanging: CountingServer, backend: Backend
     settings = Settings(
         pool=PoolSettings(max_connections=1),
         concurrency=5,
-        deadline=5,
+        deadline=2.5,  # the PoolTimeouts end by ~0.7 s; then the deadline ends the hanging one
         timeouts=TimeoutSettings(timeout=0, pool=0.2),
         retry=RetrySettings(retries=2, backoff=0.01),
     )
