@@ -13,9 +13,6 @@ from fetchcli.engine.politeness import Gate, Lane
 
 # The records of URLs not sent are built in records.py; imported from here too (workers.py).
 from fetchcli.engine.records import Outcome, cut_short_result, failure_result, response_result
-from fetchcli.engine.records import internal_error_result as internal_error_result
-from fetchcli.engine.records import invalid_result as invalid_result
-from fetchcli.engine.records import unfinished_result as unfinished_result
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
 from fetchcli.engine.snippet import read_body
 from fetchcli.engine.ticket import Ticket

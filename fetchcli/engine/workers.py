@@ -405,14 +405,14 @@ def _typed(result: FetchResult, item: UrlItem) -> FetchResult:
         return result
     known = ErrorType.named(error.type)
     if known is None:
-        from fetchcli.engine.request import internal_error_result
+        from fetchcli.engine.records import internal_error_result
 
         return internal_error_result(item, UnknownErrorType())
     return dataclasses.replace(result, error=ErrorInfo(known, error.message))
 
 
 def _died(item: UrlItem, worker: _Worker) -> FetchResult:
-    from fetchcli.engine.request import unfinished_result
+    from fetchcli.engine.records import unfinished_result
 
     return unfinished_result(item, ErrorType.Unexpected, worker.death or worker.describe_death())
 
@@ -421,6 +421,7 @@ async def _serve(protocol_fd: int) -> None:
     """A worker: fetch what the parent sends, until its stdin ends; records go to ``protocol_fd``."""
     from fetchcli.engine import request
     from fetchcli.engine.politeness import Gate, Lane
+    from fetchcli.engine.records import internal_error_result
     from fetchcli.transport.client import build_client
 
     loop = asyncio.get_running_loop()
@@ -445,16 +446,16 @@ async def _serve(protocol_fd: int) -> None:
                 if not closing:
                     transport.write(frame((seq, ticket.attempts)))  # the tries its record counts
                 return
-            result = request.internal_error_result(item, asyncio.CancelledError())  # not ours: a fault
+            result = internal_error_result(item, asyncio.CancelledError())  # not ours: a fault
         else:
             try:
                 result = task.result()
             except Exception as exc:  # noqa: BLE001 - the parent awaits a record for every URL it sent
-                result = request.internal_error_result(item, exc)
+                result = internal_error_result(item, exc)
         try:
             message = frame((seq, result))
         except Exception as exc:  # noqa: BLE001 - a record that cannot be sent is still answered
-            message = frame((seq, request.internal_error_result(item, exc)))
+            message = frame((seq, internal_error_result(item, exc)))
         transport.write(message)
 
     async def one(item: UrlItem, ticket: Ticket) -> FetchResult:
