@@ -137,7 +137,7 @@ class ResumeFile:
         self.duplicates = 0  # records of an index recorded before (a redo not yet compacted)
         self.torn = False  # a torn last line was cut off
         # The file, open and locked (flock) for the whole run, so that a second run on it (a cron
-        # job that overran its slot) is refused before it reads a line another run is writing.
+        # job that overran its slot) is refused before it reads a line another run is writing; the run closes it at its end.
         self.held: BinaryIO | None = None
         self.unfinished = 0  # records of URLs a stop left unfetched (fetched again)
         self.max_index = -1
@@ -193,12 +193,6 @@ class ResumeFile:
         except OSError as exc:
             raise SettingProblem("resume", f"cannot read {path!r}: {exc.strerror or exc}") from None
         return resume
-
-    def release(self) -> None:
-        """Close the file held (and so its lock): at the end of the run."""
-        if self.held is not None:
-            self.held.close()
-            self.held = None
 
     def _bad(self, number: int, what: str) -> SettingProblem:
         return SettingProblem("resume", f"line {number} of {self.path} {what}")
