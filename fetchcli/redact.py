@@ -268,7 +268,8 @@ def _header_secrets(headers: Iterable[tuple[str, str]], extra: tuple[str, ...]) 
             secrets.append(value)
             if name.lower() == "cookie" and ";" in value:  # each cookie, and its value alone
                 for pair in value.split(";"):
-                    secrets += [part.strip() for part in (pair, pair.partition("=")[2]) if part.strip()]
+                    cookie = pair.strip()
+                    secrets += [cookie, cookie.partition("=")[2].strip()]
             scheme, _, credentials = value.partition(" ")
             credentials = credentials.strip()
             if credentials:  # 'Bearer TOKEN': the token alone must not leak either

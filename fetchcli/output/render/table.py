@@ -316,7 +316,7 @@ class TableSink:
             self._stop_reason = encodable(reason, self._encoding)
         if runs and index == runs[-1][1] + 1 and not self._not_started_more:
             runs[-1][1] = index
-        elif len(runs) < _RANGES_SHOWN and not self._not_started_more:
+        elif len(runs) < _RANGES_SHOWN:  # (once there are more, there are _RANGES_SHOWN runs)
             runs.append([index, index])
         else:
             self._not_started_more = True
