@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import os
 import ssl
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from fetchcli.cli.plan import Environment
 from fetchcli.engine.run import fetch
 from fetchcli.models import FetchResult
 from fetchcli.settings import Backend, Settings
@@ -80,4 +82,20 @@ def fetchcli_in_clean_env(
         timeout=60,
         env={**kept, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **(env or {})},
         cwd=cwd,
+    )
+
+
+def memory_environment(
+    *, stdout_tty: bool = False, stderr_tty: bool = False, stdin: bytes = b"", environ: dict[str, str] | None = None
+) -> Environment:
+    """A run's outside world in memory: stdout and stderr are ``io.StringIO``s, stdin the bytes
+    given (a terminal when there are none), no environment variables unless given."""
+    return Environment(
+        stdin=io.BytesIO(stdin),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        stdin_isatty=not stdin,
+        stdout_isatty=stdout_tty,
+        stderr_isatty=stderr_tty,
+        environ=environ or {},
     )

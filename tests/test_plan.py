@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import io
 from pathlib import Path
 
 import pytest
 
 from fetchcli.cli.plan import Environment, OutputOptions, RunPlan, plan_run
 from fetchcli.settings import Backend, OutputFormat, RequestSettings, Settings, SettingsError
+from tests.helpers import memory_environment
 
 URLS = ["http://127.0.0.1:9/"]
 
 
 def _env(*, terminal: bool = False) -> Environment:
-    return Environment(
-        stdin=io.BytesIO(),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-        stdin_isatty=True,
-        stdout_isatty=terminal,
-        stderr_isatty=False,
-        environ={},
-    )
+    return memory_environment(stdout_tty=terminal)
 
 
 def _plan(options: OutputOptions, settings: Settings | None = None, *, terminal: bool = False) -> RunPlan:

@@ -20,20 +20,12 @@ from fetchcli.settings import (
     RequestSettings,
     Settings,
 )
-from tests.helpers import run
+from tests.helpers import memory_environment, run
 from tests.server import LoopbackServer
 
 
 def _env(*, stderr_tty: bool, stdin: bytes = b"", environ: dict[str, str] | None = None) -> Environment:
-    return Environment(
-        stdin=io.BytesIO(stdin),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-        stdin_isatty=not stdin,
-        stdout_isatty=False,
-        stderr_isatty=stderr_tty,
-        environ=environ or {},
-    )
+    return memory_environment(stderr_tty=stderr_tty, stdin=stdin, environ=environ)
 
 
 def _stderr(env: Environment) -> str:

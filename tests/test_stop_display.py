@@ -31,6 +31,7 @@ from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult
 from fetchcli.settings import Backend, ColorMode, OutputFormat, Settings
 from fetchcli.summary import Summary
+from tests.helpers import memory_environment
 from tests.server import LoopbackServer
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -40,15 +41,7 @@ COLUMNS = 100
 
 
 def _env(*, stderr_tty: bool = False, stdout_tty: bool = False) -> Environment:
-    return Environment(
-        stdin=io.BytesIO(),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-        stdin_isatty=True,
-        stdout_isatty=stdout_tty,
-        stderr_isatty=stderr_tty,
-        environ={},
-    )
+    return memory_environment(stdout_tty=stdout_tty, stderr_tty=stderr_tty)
 
 
 def _text(stream: object) -> str:
