@@ -46,8 +46,9 @@ def test_only_the_importing_thread_gets_contexts_without_certificates() -> None:
 
 
 def test_a_run_does_not_import_pydantic(server: LoopbackServer) -> None:
-    """typer 0.29+ would coerce every option through pydantic (about 70 ms of start-up); fetchcli
-    passes its text options on as Click gives them. The values still arrive: a repeated -H."""
+    """typer 0.29+ would coerce every option through pydantic (about 100 ms of start-up), so
+    pyproject.toml keeps typer below 0.29: this fails if that bound goes while typer still does.
+    The values still arrive: a repeated -H."""
     code = (
         "import sys, json, io, contextlib; from fetchcli.cli.app import main;"
         f"out = io.StringIO();\nwith contextlib.redirect_stdout(out): status = main(['-H', 'X-A: 1', '-H', 'X-B: 2', "

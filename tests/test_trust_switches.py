@@ -1,14 +1,13 @@
 """Switches (options without a value) from the command line, the environment and a config file:
 on and off from each, precedence flag > environment > config > default, only 1/true/yes/on and
-0/false/no/off from the environment; and the start-up shortcut past typer's coercion (cli.py
-``_values_as_given``), which must be in effect and must never change a value.
+0/false/no/off from the environment; and a run that never imports pydantic (typer 0.29 would
+coerce every value through it: pyproject.toml keeps typer below 0.29).
 
 The table covers every switch the command has: a new one fails
 ``test_every_switch_is_in_the_table`` until it is added."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -34,7 +33,6 @@ COMMAND = typer.main.get_command(app)
 SWITCHES = sorted(
     p.name for p in COMMAND.params if p.name and getattr(p, "is_flag", False) and p.name not in NOT_CONFIGURABLE
 )
-TYPER_COERCES = importlib.util.find_spec("typer._coercion") is not None  # typer 0.29 and later
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,6 @@ def _config(folder: Path, name: str, value: bool | None) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("shortcut", [True, False], ids=["shortcut", "typer-coercion"])
 @pytest.mark.parametrize("value", [True, False], ids=["on", "off"])
 @pytest.mark.parametrize("source", ["flag", "env", "config"])
 @pytest.mark.parametrize("name", SWITCHES)
@@ -123,15 +120,12 @@ def test_every_switch_from_every_source_on_and_off(
     name: str,
     source: str,
     value: bool,
-    shortcut: bool,
     clean_env: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Each source sets the switch against the opposite value in every source below it: a flag
     beats the environment and the config file, the environment beats the config file."""
-    if not shortcut:  # typer's own coercion, as where its internals have changed: the same values
-        monkeypatch.setattr("fetchcli.cli.app._values_as_given", lambda command: 0)
     variable = env_name(name)
     spelling = (ON if value else OFF)[SWITCHES.index(name) % len(ON)]
     opposite = (OFF if value else ON)[SWITCHES.index(name) % len(ON)]
@@ -209,22 +203,7 @@ def test_fetchcli_insecure_0_leaves_verification_on(self_signed: LoopbackServer,
     assert on.returncode == 0 and json.loads(on.stdout)["ok"] is True
 
 
-# The start-up shortcut (item 15 of issue 17): in effect wherever typer has its own coercion, and
-# never the source of a value.
-
-
-def test_the_start_up_shortcut_covers_every_option() -> None:
-    """typer 0.29+: every option gets the shortcut. This fails when typer renames the internals
-    it rests on (then fetchcli is correct but ~45 ms slower to start: see cli._values_as_given)."""
-    from fetchcli.cli.app import _values_as_given
-
-    command = typer.main.get_command(app)
-    patched = _values_as_given(command)
-    if TYPER_COERCES:
-        assert patched == len(command.params)
-        assert all(getattr(param, "_runtime_param", None) is not None for param in command.params)
-    else:  # Click's own types: nothing to skip
-        assert patched == 0
+# Start-up (item 15 of issue 17): no run pays for pydantic, and a switch's value is Click's bool.
 
 
 def test_a_run_with_every_kind_of_value_imports_no_pydantic(server: LoopbackServer, tmp_path: Path) -> None:
@@ -257,12 +236,8 @@ def test_a_run_with_every_kind_of_value_imports_no_pydantic(server: LoopbackServ
     ("header", ("X-A: 1", "X-B: 2"), ["X-A: 1", "X-B: 2"]), ("timeout", "7", "7"),
 ])  # fmt: skip
 def test_a_value_of_another_type_is_coerced_as_typer_or_click_would(name: str, given: Any, wanted: Any) -> None:
-    """Whatever reaches an option (with the shortcut, where typer has one): text for a switch
-    becomes its bool, never a truthy string."""
-    from fetchcli.cli.app import _values_as_given
-
+    """Whatever reaches an option: text for a switch becomes its bool, never a truthy string."""
     command = typer.main.get_command(app)
-    _values_as_given(command)
     [param] = [p for p in command.params if p.name == name]
     value = param.process_value(command.context_class(command), given)
     if isinstance(wanted, list):  # a tuple with Click before 8.2 (typer makes it a list later)

@@ -273,62 +273,6 @@ def _usage_exception_types() -> tuple[type[Any], ...]:
     return (base,)
 
 
-# The annotations whose values Click already hands over as fetchcli wants them: text (parsed by
-# settings.parse_*), lists of text, and switches (Click's own bools, or config.py's).
-_AS_GIVEN: dict[Any, type] = {
-    str: str,
-    Optional[str]: str,
-    list[str]: list,
-    Optional[list[str]]: list,
-    bool: bool,
-    Optional[bool]: bool,
-}
-
-
-def _values_as_given(command: Any) -> int:
-    """Start-up, not behaviour: typer 0.29 and later coerce every value through a pydantic
-    ``TypeAdapter`` built on first use; importing pydantic and building them is about 45 ms of
-    every run. A value that already has its option's type (text, a list of text, a bool) is
-    passed on as it is instead; anything else goes to typer's own coercion, so this shortcut
-    can skip work but never change a value (and no switch depends on it: config.py reads their
-    variables). Returns the number of options given the shortcut.
-
-    It rests on typer internals (``typer._coercion.RuntimeParam`` and ``build_runtime_param``,
-    a parameter's lazily built ``_runtime_param`` and ``type_descriptor``). Where they are
-    missing or differ (typer before 0.29 has no coercion of its own to skip; a later one may
-    rename them), nothing is replaced and typer coerces as usual: the same values, only slower.
-    That fallback is silent at run time by design; tests/test_trust_switches.py fails loudly
-    instead, when a typer with this coercion module is installed and the shortcut is not in
-    effect for every option (or a run imports pydantic)."""
-    try:
-        from typer._coercion import RuntimeParam, build_runtime_param
-    except ImportError:
-        return 0
-
-    class _AsGiven(RuntimeParam):  # type: ignore[misc, unused-ignore]  # Any where typer has no _coercion
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            kind = _AS_GIVEN.get(self.annotation)
-            if kind is list and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-                return list(value)
-            if kind is not None and kind is not list and isinstance(value, kind):
-                return value
-            return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
-
-    patched = 0
-    for param in command.params:
-        descriptor: Any = getattr(param, "type_descriptor", None)
-        annotation = getattr(descriptor, "annotation", None)
-        # _runtime_param is None until typer builds it on first use; absent: typer has changed.
-        if not any(annotation == known for known in _AS_GIVEN) or getattr(param, "_runtime_param", False) is not None:
-            continue
-        try:
-            param._runtime_param = _AsGiven(parameter_info=descriptor.parameter_info, annotation=annotation)
-        except TypeError:  # RuntimeParam takes other fields now: typer's own coercion throughout
-            return patched
-        patched += 1
-    return patched
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return the exit status (no traceback for usage errors)."""
     from fetchcli.cli.stdstreams import fill_closed_standard_streams, unencodable_as_escapes
@@ -336,7 +280,6 @@ def main(argv: list[str] | None = None) -> int:
     fill_closed_standard_streams()  # first: before anything opens a file (see stdstreams.py)
     unencodable_as_escapes()
     command = typer.main.get_command(app)
-    _values_as_given(command)
     try:
         result = command.main(args=argv, prog_name="fetchcli", standalone_mode=False)
     except typer.Exit as exc:
