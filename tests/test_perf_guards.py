@@ -16,6 +16,7 @@ import httpcore
 import httpx
 import pytest
 
+from fetchcli import FetchResult, fetch
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings
 from fetchcli.transport.client import build_client, sharded_transport
 from tests.helpers import collect
@@ -99,23 +100,36 @@ def test_small_workload_opens_at_most_max_connections(fresh_server: LoopbackServ
 
 
 def test_reorder_buffer_stays_bounded(server: LoopbackServer) -> None:
-    """Memory per run does not grow with the input: results held at once stay under the window."""
-    from fetchcli.engine.run import _Run
+    """Memory per run does not grow with the input: the URLs read and not yet handed out (running,
+    done and waiting for their turn in input order, or read ahead) stay within the window, while
+    a slow first URL holds the rest back. Counted through public seams only: the URLs the input
+    gave, the records made (``on_finished``) and the records yielded."""
+    counts = {"read": 0, "finished": 0, "yielded": 0}
+    held: list[int] = []  # read and not yet yielded, at each URL read
+    waiting: list[int] = []  # finished and not yet yielded, at each record made
 
-    peaks: list[int] = []
-    original = _Run.ready
+    def urls() -> Iterator[str]:
+        yield server.url("/slow/200")
+        for n in range(500):
+            counts["read"] += 1
+            held.append(counts["read"] + 1 - counts["yielded"])  # + the slow first URL
+            yield server.url(f"/ok/{n}")
 
-    def spy(self: _Run) -> Iterator[object]:
-        peaks.append(len(self.buffer) + len(self.running))
-        return original(self)
+    def finished(_: FetchResult) -> None:
+        counts["finished"] += 1
+        waiting.append(counts["finished"] - counts["yielded"])
 
-    settings = Settings(concurrency=10, order_window=40)
-    urls = [server.url("/slow/200")] + [server.url(f"/ok/{n}") for n in range(500)]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_Run, "ready", spy)
-        results = asyncio.run(collect(urls, settings))
-    assert len(results) == 501
-    assert max(peaks) <= 40
+    async def main() -> list[FetchResult]:
+        results = []
+        async for result in fetch(urls(), Settings(concurrency=10, order_window=40), on_finished=finished):
+            counts["yielded"] += 1
+            results.append(result)
+        return results
+
+    results = asyncio.run(main())
+    assert [r.index for r in results] == list(range(501)) and all(r.ok for r in results)
+    assert max(held) <= 40  # never more read than the window
+    assert max(waiting) >= 20  # the slow URL did hold records back: the bound was tested
 
 
 def test_aiohttp_connector_does_no_per_request_scans(

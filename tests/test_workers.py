@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from fetchcli.engine.workers import worker_count, worker_settings
@@ -135,17 +136,27 @@ def test_deadline_with_workers_reports_the_rest_as_not_started(fresh_server: Loo
     assert done.returncode == 1
 
 
+@dataclass
+class _Load:
+    """A worker as routing sees it (fetchcli.engine.routing.Load): no process."""
+
+    number: int
+    alive: bool = True
+    inflight: int = 0
+    routed: int = 0
+
+
 def test_under_per_host_limits_a_host_goes_to_one_worker_whatever_its_port() -> None:
     """The Gate counts a host without its port (request.py), so routing does too: two ports of
     one host land in the same worker, which then enforces --per-host over both."""
-    from fetchcli.engine.workers import WorkerPool, _Worker
+    from fetchcli.engine.workers import WorkerPool
     from fetchcli.models import UrlItem
 
-    pool = WorkerPool(Settings(politeness=PolitenessSettings(per_host=1), workers=4))
-    pool._workers = [_Worker(n, None) for n in range(4)]  # type: ignore[arg-type]  # routing only: no processes
+    pool = WorkerPool(Settings(politeness=PolitenessSettings(per_host=1), workers=4))  # starts no process
+    workers = [_Load(n) for n in range(4)]
     for host in ("127.0.0.1", "example.com", "[::1]"):
         chosen = {
-            pool._route(UrlItem(n, url, url)).number
+            pool.router.choose(UrlItem(n, url, url), workers).number
             for n, url in enumerate((f"http://{host}:8080/a", f"https://{host}/b", f"http://user@{host.upper()}:9/c"))
         }
         assert len(chosen) == 1, (host, chosen)
@@ -156,28 +167,28 @@ def test_a_host_goes_to_its_own_worker_unless_that_one_is_busier() -> None:
     may be idle), so a list of more hosts than connections still reuses them; when that worker
     has a quarter of its share more in flight than the least busy, or no connection free, the
     least busy takes the URL, so a list of one host keeps every worker busy."""
-    from fetchcli.engine.workers import WorkerPool, _Worker
+    from fetchcli.engine.workers import WorkerPool
     from fetchcli.models import UrlItem
 
-    pool = WorkerPool(Settings(workers=2))  # -c 100, 100 connections: 50 each, slack 12
-    pool._workers = workers = [_Worker(n, None) for n in range(2)]  # type: ignore[arg-type]  # routing only
+    pool = WorkerPool(Settings(workers=2))  # -c 100, 100 connections: 50 each, slack 12; no process
+    workers = [_Load(n) for n in range(2)]
     url = "http://one.test/"
-    home = pool._route(UrlItem(0, url, url))
+    home = pool.router.choose(UrlItem(0, url, url), workers)
     other = workers[1 - home.number]
-    assert all(pool._route(UrlItem(n, url, url)) is home for n in range(5))
+    assert all(pool.router.choose(UrlItem(n, url, url), workers) is home for n in range(5))
     home.inflight, other.inflight = 12, 0
-    assert pool._route(UrlItem(1, url, url)) is home  # within the slack
+    assert pool.router.choose(UrlItem(1, url, url), workers) is home  # within the slack
     home.inflight = 13
-    assert pool._route(UrlItem(2, url, url)) is other
+    assert pool.router.choose(UrlItem(2, url, url), workers) is other
     routed = []
     home.inflight = other.inflight = 0
     for n in range(100):  # a one-host burst of 100: both workers get their share
-        worker = pool._route(UrlItem(n, url, url))
+        worker = pool.router.choose(UrlItem(n, url, url), workers)
         worker.inflight += 1
         routed.append(worker.number)
     assert 38 <= routed.count(home.number) <= 50 and routed.count(other.number) >= 50 - 12
     home.inflight = other.inflight = 0
     hosts = [f"http://h{n}.test/" for n in range(40)]
-    homes = [pool._route(UrlItem(0, u, u)).number for u in hosts]
-    assert [pool._route(UrlItem(0, u, u)).number for u in hosts] == homes  # each host its worker
+    homes = [pool.router.choose(UrlItem(0, u, u), workers).number for u in hosts]
+    assert [pool.router.choose(UrlItem(0, u, u), workers).number for u in hosts] == homes  # each host its worker
     assert set(homes) == {0, 1}  # hosts spread over both

@@ -42,9 +42,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fetchcli.engine.admission import host_of
 from fetchcli.engine.politeness import _Pacer
-from fetchcli.engine.selection import url_hash
+from fetchcli.engine.routing import Router
 from fetchcli.engine.ticket import Ticket
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
@@ -231,15 +230,10 @@ class WorkerPool:
         self._closing = False
         self._settings = worker_settings(settings, self.count)
         self._redact = Redactor.for_request(settings.request)
-        self._by_host = settings.politeness.per_host is not None or settings.politeness.host_rate is not None
-        # --rate alone: each worker paces its share (rate / count), so each must get its share
-        # of the URLs, in turn; routed by host, one worker would send them all at its share.
-        self._in_turn = settings.politeness.rate is not None and not self._by_host
-        # Else (hosts routed) the parent paces every URL it hands out (worker_settings).
+        # With --rate and hosts routed, the parent paces every URL it hands out (worker_settings).
         rate = settings.politeness.rate
         self._pacer = _Pacer(rate) if rate is not None and parent_paces(settings) else None
-        self._connections_each = self._settings.pool.max_connections
-        self._slack = max(1, settings.effective_concurrency // self.count // 4)
+        self.router = Router(settings, self.count, self._settings.pool.max_connections)
         self._workers: list[_Worker] = []
         self._pending: dict[int, tuple[asyncio.Future[FetchResult], _Worker, UrlItem]] = {}
         self._next_seq = 0
@@ -260,25 +254,10 @@ class WorkerPool:
             self._workers.append(worker)
         return self
 
-    def _route(self, item: UrlItem) -> _Worker:
-        alive = [w for w in self._workers if w.alive] or self._workers
-        least = min(alive, key=lambda w: w.inflight)
-        if item.url is None:
-            return least
-        # The host as pools key connections and the worker's Gate counts (no port, no userinfo).
-        home = alive[url_hash(host_of(item.url)) % len(alive)]
-        if self._by_host:
-            return home  # one worker sees every request the limits are about
-        if self._in_turn:
-            return min(alive, key=lambda w: w.routed)
-        if home.inflight < self._connections_each and home.inflight <= least.inflight + self._slack:
-            return home  # its connections to the host may be idle (admission.py starts such URLs)
-        return least
-
     async def fetch(self, item: UrlItem, ticket: Ticket | None = None) -> FetchResult:
         """``item``'s record, fetched by a worker; ``ticket`` (the engine's): when the URL was
         read, the run's deadline, and, if the URL is cancelled, the tries the worker had made."""
-        worker = self._route(item)
+        worker = self.router.choose(item, self._workers)
         worker.routed += 1
         if self._pacer is not None:  # cancelled here: never sent, the ticket says no tries
             if not worker.ready.is_set():  # what it was sent while starting would go out at once
