@@ -6,7 +6,6 @@ in test_backends.py; these pin the rules themselves."""
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass, field
 
 import httpx
@@ -14,6 +13,8 @@ import pytest
 
 from fetchcli.engine.admission import Lookahead, host_of
 from fetchcli.models import UrlItem
+from fetchcli.settings import Backend, PoolSettings, Settings
+from fetchcli.transport.client import build_client
 from fetchcli.transport.hints import DEMAND
 from fetchcli.transport.pool import ShardedPoolTransport
 
@@ -109,41 +110,84 @@ def test_a_full_sharded_pool_gives_the_least_needed_idle_connection_away() -> No
     assert asyncio.run(main({"a": 5, "b": 7, "c": 9})) == "c"  # c's next URL comes last
 
 
-@dataclass(frozen=True)
-class _Key:
-    host: str
-
-
-class _Proto:
-    transport = None
+class _KeepAliveServers:
+    """A minimal keep-alive HTTP/1.1 server on each of several loopback addresses (one host each,
+    as the pools key connections), in the test's own event loop: it answers every request with
+    ``ok`` and notes the address whose connection the client closed."""
 
     def __init__(self) -> None:
-        self.closed = False
+        self.servers: list[asyncio.Server] = []
+        self.urls: dict[str, str] = {}  # address -> URL
+        self.closed: list[str] = []  # the addresses whose connection the client closed, in order
 
-    def close(self) -> None:
-        self.closed = True
+    async def start(self, addresses: list[str]) -> None:
+        for address in addresses:
+            server = await asyncio.start_server(self._serve, address, 0)
+            self.servers.append(server)
+            self.urls[address] = f"http://{address}:{server.sockets[0].getsockname()[1]}/"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        address = writer.get_extra_info("sockname")[0]
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.closed.append(address)
+        finally:
+            writer.close()
+
+    async def wait_closed(self, count: int) -> None:
+        for _ in range(500):  # up to 5 s: a close is seen within a loop step or two
+            if len(self.closed) >= count:
+                return
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
 
 
-def test_a_full_aiohttp_connector_closes_the_least_needed_idle_connection() -> None:
-    from fetchcli.transport.aio import BoundedConnector
+async def _aiohttp_pool(servers: _KeepAliveServers, addresses: list[str], limit: int) -> httpx.AsyncClient:
+    """An aiohttp-backed client whose pool of ``limit`` connections holds one idle connection to
+    each of ``addresses``, fallen idle in that order."""
+    settings = Settings(backend=Backend.aiohttp, pool=PoolSettings(max_connections=limit))
+    client = build_client(settings)
+    for address in addresses:
+        assert (await client.get(servers.urls[address])).text == "ok"
+    return client
 
-    async def main(demand: dict[str, int | None] | None) -> str:
-        connector = BoundedConnector(limit=3, max_idle=3)
-        protos = {host: _Proto() for host in "abc"}
-        for age, host in enumerate("abc"):  # a idle the longest
-            connector._conns[_Key(host)] = deque([(protos[host], float(age))])  # type: ignore[index,list-item]
-        if demand is not None:
-            DEMAND.set(lambda host: demand[host])
-        assert connector._close_least_useful_idle()
-        closed = [host for host, proto in protos.items() if proto.closed]
-        connector._conns.clear()  # fakes: nothing for close() to wait for
-        await connector.close()
-        assert len(closed) == 1
-        return closed[0]
 
-    assert asyncio.run(main(None)) == "a"
-    assert asyncio.run(main({"a": 5, "b": None, "c": 9})) == "b"
-    assert asyncio.run(main({"a": 5, "b": 7, "c": 9})) == "c"
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("demand", "closed"),
+    [(None, "127.0.0.2"), ({"127.0.0.2": 5, "127.0.0.3": None, "127.0.0.4": 9}, "127.0.0.3"),
+     ({"127.0.0.2": 5, "127.0.0.3": 7, "127.0.0.4": 9}, "127.0.0.4")],
+    ids=["longest-idle", "no-url-waiting", "needed-last"],
+)  # fmt: skip
+def test_a_full_aiohttp_connector_closes_the_least_needed_idle_connection(
+    demand: dict[str, int | None] | None, closed: str
+) -> None:
+    """Three idle connections (127.0.0.2 idle longest), the pool full: a request to a fourth host
+    closes the least needed one, as the servers see it: without the engine the longest idle,
+    else one whose host has no URL waiting, else the one whose host's next URL comes last."""
+    idle = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+
+    async def main() -> list[str]:
+        servers = _KeepAliveServers()
+        await servers.start([*idle, "127.0.0.5"])
+        client = await _aiohttp_pool(servers, idle, limit=3)
+        try:
+            if demand is not None:
+                DEMAND.set(demand.__getitem__)
+            assert (await client.get(servers.urls["127.0.0.5"])).text == "ok"
+            await servers.wait_closed(1)
+            return list(servers.closed)
+        finally:
+            await client.aclose()
+            await servers.stop()
+
+    assert asyncio.run(main()) == [closed]
 
 
 def test_choosing_the_connection_to_close_weighs_a_bounded_number_whatever_the_pool() -> None:
@@ -166,24 +210,33 @@ def test_choosing_the_connection_to_close_weighs_a_bounded_number_whatever_the_p
     assert asyncio.run(main(200)) <= 4 * EVICTION_CANDIDATES  # 200 without the bound
 
 
+@pytest.mark.live
 def test_the_aiohttp_connector_weighs_a_bounded_number_of_idle_hosts() -> None:
-    from fetchcli.transport.aio import BoundedConnector
+    """A full pool of 60 idle connections, each host with a URL waiting (so no early stop): a
+    request to a new host asks the engine's demand about EVICTION_CANDIDATES hosts, not 60, and
+    closes one connection."""
     from fetchcli.transport.hints import EVICTION_CANDIDATES
 
-    async def main() -> int:
-        connector = BoundedConnector(limit=200, max_idle=200)
-        for n in range(200):
-            connector._conns[_Key(f"h{n}")] = deque([(_Proto(), float(n))])  # type: ignore[index,list-item]
+    hosts = [f"127.0.1.{n}" for n in range(1, 61)]
+    assert len(hosts) > 2 * EVICTION_CANDIDATES
+
+    async def main() -> tuple[int, int]:
+        servers = _KeepAliveServers()
+        await servers.start([*hosts, "127.0.2.1"])
+        client = await _aiohttp_pool(servers, hosts, limit=len(hosts))
         asked: list[str] = []
 
         def demand(host: str) -> int:
             asked.append(host)
             return 1  # every host wanted: no early stop
 
-        DEMAND.set(demand)
-        assert connector._close_least_useful_idle()
-        connector._conns.clear()
-        await connector.close()
-        return len(asked)
+        try:
+            DEMAND.set(demand)
+            assert (await client.get(servers.urls["127.0.2.1"])).text == "ok"
+            await servers.wait_closed(1)
+            return len(asked), len(servers.closed)
+        finally:
+            await client.aclose()
+            await servers.stop()
 
-    assert asyncio.run(main()) == EVICTION_CANDIDATES  # 200 without the bound
+    assert asyncio.run(main()) == (EVICTION_CANDIDATES, 1)  # 60 without the bound
