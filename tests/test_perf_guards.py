@@ -132,25 +132,21 @@ def test_reorder_buffer_stays_bounded(server: LoopbackServer) -> None:
     assert max(waiting) >= 20  # the slow URL did hold records back: the bound was tested
 
 
-def test_aiohttp_connector_does_no_per_request_scans(
-    fresh_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_aiohttp_connector_does_no_per_request_scans(fresh_server: LoopbackServer) -> None:
     """The bounded connector walks its idle connections only to open a new connection (or
     when --max-keepalive is below --max-connections), never for every request."""
-    from fetchcli.transport.aio import BoundedConnector
+    from fetchcli.transport.client import aiohttp_transport
 
-    walks = [0]
-    original = BoundedConnector._idle_total
-
-    def counting(self: BoundedConnector) -> int:
-        walks[0] += 1
-        return original(self)
-
-    monkeypatch.setattr(BoundedConnector, "_idle_total", counting)
+    settings = Settings(backend=Backend.aiohttp, pool=PoolSettings(max_connections=20))
+    transport = aiohttp_transport(settings)
     urls = [fresh_server.url(f"/ok/{n}") for n in range(600)]
-    results = asyncio.run(collect(urls, Settings(pool=PoolSettings(max_connections=20))))
-    assert all(r.ok for r in results)
-    assert walks[0] <= fresh_server.stats.accepted <= 20
+
+    async def go() -> list[FetchResult]:
+        async with build_client(settings, transport=transport) as client:
+            return await collect(urls, settings, client)
+
+    assert all(r.ok for r in asyncio.run(go()))
+    assert 0 < transport.idle_walks <= fresh_server.stats.accepted <= 20
 
 
 def test_plain_requests_skip_client_send_and_give_the_same_records(

@@ -201,10 +201,10 @@ def looks_binary(text: str) -> bool:
 
 _TITLE_OPEN = re.compile(r"<title\b", re.IGNORECASE)
 _TITLE_CLOSE = re.compile(r"</title\s*>", re.IGNORECASE)
-_TITLE_WINDOW = 32768  # a title is in the head of a page: only these first characters are read
+TITLE_WINDOW = 32768  # a title is in the head of a page: only these first characters are read
 
 
-def html_title(text: str, redact: Callable[[str], str] | None = None) -> str | None:
+def html_title(text: str, redact: Callable[[str], str] | None = None, window: int = TITLE_WINDOW) -> str | None:
     """The page's ``<title>``, entities decoded, ``redact`` applied (before it is cut to length)
     and sanitised; None when there is none.
 
@@ -214,7 +214,7 @@ def html_title(text: str, redact: Callable[[str], str] | None = None) -> str | N
     regex retried ``.*?`` from every ``<title>`` of a hostile page: quadratic, 2 s per 64 KiB)."""
     if "<" not in text:
         return None
-    end = min(len(text), _TITLE_WINDOW)
+    end = min(len(text), window)
     opening = _TITLE_OPEN.search(text, 0, end)
     if opening is None:
         return None

@@ -110,6 +110,7 @@ class BoundedConnector(aiohttp.TCPConnector):
     def __init__(self, *, max_idle: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._max_idle = max_idle
+        self.idle_walks = 0  # walks over the idle connections (counted: a guard test bounds them)
         factory: Callable[[], ResponseHandler] = functools.partial(_Handler, loop=self._loop)
         self._factory = factory  # type: ignore[assignment]  # see require_private_api
 
@@ -129,6 +130,7 @@ class BoundedConnector(aiohttp.TCPConnector):
         return connection
 
     def _idle_total(self) -> int:
+        self.idle_walks += 1
         return sum(len(conns) for conns in self._conns.values())
 
     def _close_least_useful_idle(self) -> bool:
@@ -444,6 +446,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ways = dict(proxy_ways or {})
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
+        self._connectors: list[BoundedConnector] = []  # each session's (one at a time)
+
+    @property
+    def idle_walks(self) -> int:
+        """How often the connection pools walked their idle connections (to open or put back a
+        connection beyond the limits): never once per request (tests/test_perf_guards.py)."""
+        return sum(connector.idle_walks for connector in self._connectors)
 
     def _open_session(self) -> aiohttp.ClientSession:
         max_connections, max_keepalive, keepalive_expiry = self._limits
@@ -456,6 +465,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             enable_cleanup_closed=False,
             resolver=ThreadedResolver(loop=_PooledLookups(self._resolver_pool)),  # type: ignore[arg-type]
         )
+        self._connectors.append(connector)
         session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),

@@ -13,7 +13,7 @@ import ssl
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,6 +25,9 @@ from fetchcli.transport.hints import BAD_LOCATION
 from fetchcli.transport.pool import ShardedPoolTransport
 from fetchcli.transport.proxies import ProxyWay, proxy_for, proxy_way
 from fetchcli.urls import SUPPORTED_SCHEMES, normalise_url
+
+if TYPE_CHECKING:  # imported when used: aiohttp is a start-up cost (lightimport.py)
+    from fetchcli.transport.aio import AiohttpTransport
 
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
 # offer br and zstd when their packages happen to be installed.
@@ -261,7 +264,7 @@ def _aiohttp_unsupported(settings: Settings) -> str | None:
     return None
 
 
-def aiohttp_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+def aiohttp_transport(settings: Settings) -> AiohttpTransport:
     from fetchcli.transport.lightimport import import_aiohttp
 
     import_aiohttp()  # before fetchcli.transport.aio imports it: without aiohttp's unused CA-bundle loads
