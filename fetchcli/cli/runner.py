@@ -8,18 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fetchcli.cli.plan import Environment as Environment
 from fetchcli.cli.plan import OutputOptions as OutputOptions
 from fetchcli.cli.plan import RunPlan, plan_run
+from fetchcli.cli.progressdisplay import AboveProgress, progress_line, showing_progress, use_color
+from fetchcli.cli.runstate import RunState, say
+from fetchcli.cli.signals import SIGNAL_EXIT, signal_handlers
 from fetchcli.cli.status import ExitStatus
 from fetchcli.engine.eventloop import run_loop
 from fetchcli.errortype import ErrorType
@@ -27,90 +28,13 @@ from fetchcli.input.readers import Inputs, ThreadedSource
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output.render import Sink, make_sink
 from fetchcli.output.writer import OpenError, Output, OutputError
-from fetchcli.settings import ColorMode, OutputFormat, Settings, SettingsError
-from fetchcli.summary import Summary
+from fetchcli.settings import OutputFormat, Settings, SettingsError
 from fetchcli.targets import Target
 from fetchcli.text import for_terminal
 from fetchcli.units import count
 
 if TYPE_CHECKING:
-    from fetchcli.engine.run import Stop
-    from fetchcli.engine.selection import Selection
-    from fetchcli.input.resume import ResumeFile
-    from fetchcli.output.render.progress import ProgressLine
-
-
-def _use_color(mode: ColorMode, env: Environment, to_terminal: bool) -> bool:
-    """``--color always|never``, or ``auto``: on a terminal, unless ``NO_COLOR`` is set (to anything)."""
-    if mode is not ColorMode.auto:
-        return mode is ColorMode.always
-    return to_terminal and "NO_COLOR" not in env.environ
-
-
-def _progress_line(options: OutputOptions, env: Environment) -> ProgressLine | None:
-    if not (options.progress if options.progress is not None else env.stderr_isatty and not options.quiet):
-        return None
-    from fetchcli.output.render.progress import ProgressLine
-
-    return ProgressLine(env.stderr, color=_use_color(options.color, env, bool(env.stderr_isatty)))
-
-
-class _AboveProgress:
-    """A sink writing to the terminal the progress line is on: each row goes above the line."""
-
-    def __init__(self, sink: Sink, progress: ProgressLine) -> None:
-        self._sink = sink
-        self._progress = progress
-
-    def write(self, result: FetchResult) -> None:
-        self._progress.clear()
-        self._sink.write(result)
-        self._progress.redraw()
-
-    @property
-    def settled(self) -> bool:
-        return getattr(self._sink, "settled", True)
-
-    @property
-    def holding(self) -> bool:
-        return getattr(self._sink, "holding", False)
-
-    def settle(self) -> None:
-        self._progress.clear()
-        self._sink.settle()  # type: ignore[attr-defined]
-        self._progress.redraw()
-
-    def close(self, summary: Summary) -> None:
-        self._sink.close(summary)
-
-
-@dataclass
-class _RunState:
-    summary: Summary = field(default_factory=Summary)
-    finished: Summary = field(default_factory=Summary)  # the URLs done, as they finish: the progress line
-    signal: int | None = None
-    deadline_hit: bool = False  # --deadline stopped the run
-    progress: ProgressLine | None = None
-    selection: Selection | None = None
-    resume: ResumeFile | None = None
-    env: Environment | None = None
-    targets: dict[str, Target] = field(default_factory=dict)  # the outputs as checked, by option
-    outputs: list[Output] = field(default_factory=list)  # the files being written, for a second Ctrl-C
-    internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
-    internal_type: str | None = None  # the first one's exception type
-
-    def notice(self, line: str) -> None:
-        """One line on stderr while the run goes on (above the progress line, if any)."""
-        if self.env is None:
-            return
-        if self.progress is not None:
-            self.progress.clear()
-        say(self.env, line)
-        if self.progress is not None:
-            self.progress.redraw()
-
-
-_SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
+    pass
 
 
 def execute(
@@ -119,7 +43,7 @@ def execute(
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
     plan = plan_run(settings, urls, paths, options, env)  # every check, before any I/O
     settings = plan.settings
-    state = _RunState(env=env, targets=plan.targets)
+    state = RunState(env=env, targets=plan.targets)
     if options.resume is not None:
         from fetchcli.input.resume import load_for_run
 
@@ -158,7 +82,7 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, ta
         raise SettingsError("--output", str(exc)) from None
 
 
-def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environment, state: _RunState) -> int:
+def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environment, state: RunState) -> int:
     settings, fmt, to_terminal = plan.settings, plan.format, plan.to_terminal
     summary_json = _open_summary_json(state.targets.get("--summary-json"))
     try:
@@ -178,15 +102,15 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
     sink = make_sink(
         fmt,
         output.stream,
-        color=fmt is OutputFormat.table and _use_color(options.color, env, to_terminal),
+        color=fmt is OutputFormat.table and use_color(options.color, env, to_terminal),
         fsync=options.fsync,
         fields=options.fields,
         header=options.header_row,
     )
     state.outputs = [output] + ([summary_json] if summary_json is not None else [])
-    state.progress = _progress_line(options, env)
+    state.progress = progress_line(options, env)
     if state.progress is not None and to_terminal and env.stderr_isatty:
-        sink = _AboveProgress(sink, state.progress)
+        sink = AboveProgress(sink, state.progress)
     summary = state.summary
     started = time.perf_counter()
     writing = output  # what a write error is about
@@ -272,7 +196,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         urls = "a URL" if state.internal_errors == 1 else f"{state.internal_errors:,} URLs"
         say(env, f"fetchcli: internal error: {state.internal_type} while fetching {urls}; please report it")
     if state.signal is not None:
-        return _SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
+        return SIGNAL_EXIT.get(signal.Signals(state.signal), ExitStatus.INTERRUPTED)
     if state.internal_errors:
         return ExitStatus.FAILURES  # a fault in fetchcli is never within --max-failures
     # URLs cancelled or not started by --deadline were not found ok: they count as failed here.
@@ -304,61 +228,7 @@ def write_failed(env: Environment, output: Output, exc: OutputError) -> int:
     return ExitStatus.IO_ERROR
 
 
-def say(env: Environment, line: str) -> None:
-    """One line on stderr, made safe for a terminal (it may quote the input or a server)."""
-    with contextlib.suppress(OSError, ValueError):
-        env.stderr.write(for_terminal(line) + "\n")
-        env.stderr.flush()
-
-
-@contextlib.contextmanager
-def _signal_handlers(stop: Stop, state: _RunState) -> Iterator[None]:
-    """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
-
-    Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
-    blocked writing to a full pipe. After the first SIGINT a second one ends the process at
-    once, whatever it is doing (``_second_interrupt``)."""
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if state.signal is not None:
-            return
-        state.signal = signum
-        loop.call_soon_threadsafe(stop.request, signal.Signals(signum).name)
-        if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, lambda signum, frame: _second_interrupt(state))
-            _erase_progress(state)  # before the terminal echoes a second ^C below it
-
-    previous: dict[signal.Signals, Any] = {}
-    for signum in _SIGNAL_EXIT:
-        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
-            previous[signum] = signal.signal(signum, on_signal)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _erase_progress(state: _RunState) -> None:
-    """Blank the progress line from a signal handler, when it is on a terminal (a pipe may be
-    full, and a handler must not wait)."""
-    if state.progress is not None and state.env is not None and state.env.stderr_isatty:
-        state.progress.erase_now()
-
-
-def _second_interrupt(state: _RunState) -> None:
-    """A second Ctrl-C: end now, as the default action would (killed by SIGINT), but first
-    remove the temporary files of ``-o`` and ``--summary-json`` (the files they replace are left
-    as they were) and blank the progress line. A third Ctrl-C ends it even if that hangs."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    for output in state.outputs:
-        output.remove_temporary()
-    _erase_progress(state)
-    os.kill(os.getpid(), signal.SIGINT)
-
-
-async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunState) -> None:
+async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: RunState) -> None:
     from fetchcli.engine.run import Stop, fetch
 
     stop = Stop()
@@ -371,7 +241,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
     # The progress line counts URLs as they finish, not as their records are written: in input
     # order one slow URL would otherwise hold the count, the rate and the ETA for the rest.
     finished = state.finished.add if state.progress is not None else None
-    with _signal_handlers(stop, state), _showing_progress(state, inputs):
+    with signal_handlers(stop, state), showing_progress(state, inputs):
         async with contextlib.AsyncExitStack() as stack:
             remote = None
             if settings.workers > 1:
@@ -391,7 +261,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: _RunSt
             state.deadline_hit = stop.reason is not None and state.signal is None
 
 
-def _write(sink: Sink, result: FetchResult, state: _RunState) -> None:
+def _write(sink: Sink, result: FetchResult, state: RunState) -> None:
     try:
         sink.write(result)
     except OSError as exc:
@@ -405,7 +275,7 @@ async def _next(results: AsyncIterator[FetchResult]) -> FetchResult:
     return await anext(results)
 
 
-async def _first_screenful(results: AsyncIterator[FetchResult], sink: Any, state: _RunState) -> None:
+async def _first_screenful(results: AsyncIterator[FetchResult], sink: Any, state: RunState) -> None:
     """Feed the table until it has chosen its column widths: it holds its first rows to measure
     them, and writes them when it has a screenful, or here once the first of them has waited
     ``SETTLE_SECONDS`` for the others (so a slow URL does not hide the rows before it)."""
@@ -436,43 +306,10 @@ async def _first_screenful(results: AsyncIterator[FetchResult], sink: Any, state
             due = loop.time() + SETTLE_SECONDS
 
 
-def _count_internal_error(state: _RunState, result: FetchResult) -> None:
+def _count_internal_error(state: RunState, result: FetchResult) -> None:
     from fetchcli.errors import internal_error_type
 
     kind = internal_error_type(result.error)
     if kind is not None:
         state.internal_errors += 1
         state.internal_type = state.internal_type or kind
-
-
-@contextlib.contextmanager
-def _showing_progress(state: _RunState, inputs: Inputs) -> Iterator[None]:
-    """Redraw the progress line (if any) every ``REFRESH_SECONDS`` from the event loop; count
-    the input's URLs for its total in a thread."""
-    progress = state.progress
-    if progress is None:
-        yield
-        return
-    from fetchcli.output.render.progress import REFRESH_SECONDS
-
-    loop = asyncio.get_running_loop()
-    # With a shard, --unique or --resume, how many of the input's URLs this run fetches is not
-    # known until the end: a live count then, not a total.
-    counting = loop.run_in_executor(None, inputs.count) if state.selection is None else None
-    if counting is not None:
-        counting.add_done_callback(lambda done: progress.set_total(done.result()) if not done.cancelled() else None)
-
-    handle: asyncio.Handle | None = None
-
-    def tick() -> None:
-        nonlocal handle
-        progress.update(state.finished)
-        handle = loop.call_later(REFRESH_SECONDS, tick)
-
-    handle = loop.call_soon(tick)
-    try:
-        yield
-    finally:
-        handle.cancel()
-        if counting is not None:
-            counting.cancel()

@@ -1,0 +1,53 @@
+"""What one run carries while it goes on, shared by its parts (``runner.py``, ``signals.py``,
+``progressdisplay.py``): the summary so far, the signal that stopped it, the progress line, the
+files being written; and ``say``, its one way to write a line on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fetchcli.summary import Summary
+from fetchcli.targets import Target
+from fetchcli.text import for_terminal
+
+if TYPE_CHECKING:
+    from fetchcli.cli.plan import Environment
+    from fetchcli.engine.selection import Selection
+    from fetchcli.input.resume import ResumeFile
+    from fetchcli.output.render.progress import ProgressLine
+    from fetchcli.output.writer import Output
+
+
+@dataclass
+class RunState:
+    summary: Summary = field(default_factory=Summary)
+    finished: Summary = field(default_factory=Summary)  # the URLs done, as they finish: the progress line
+    signal: int | None = None
+    deadline_hit: bool = False  # --deadline stopped the run
+    progress: ProgressLine | None = None
+    selection: Selection | None = None
+    resume: ResumeFile | None = None
+    env: Environment | None = None
+    targets: dict[str, Target] = field(default_factory=dict)  # the outputs as checked, by option
+    outputs: list[Output] = field(default_factory=list)  # the files being written, for a second Ctrl-C
+    internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
+    internal_type: str | None = None  # the first one's exception type
+
+    def notice(self, line: str) -> None:
+        """One line on stderr while the run goes on (above the progress line, if any)."""
+        if self.env is None:
+            return
+        if self.progress is not None:
+            self.progress.clear()
+        say(self.env, line)
+        if self.progress is not None:
+            self.progress.redraw()
+
+
+def say(env: Environment, line: str) -> None:
+    """One line on stderr, made safe for a terminal (it may quote the input or a server)."""
+    with contextlib.suppress(OSError, ValueError):
+        env.stderr.write(for_terminal(line) + "\n")
+        env.stderr.flush()

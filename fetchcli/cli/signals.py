@@ -1,0 +1,67 @@
+"""Signals during a run: the first SIGINT/SIGTERM stops it cleanly (exit 130/143), a second
+Ctrl-C ends it at once, leaving no temporary file behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fetchcli.cli.runstate import RunState
+from fetchcli.cli.status import ExitStatus
+
+if TYPE_CHECKING:
+    from fetchcli.engine.run import Stop
+
+
+SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
+
+
+@contextlib.contextmanager
+def signal_handlers(stop: Stop, state: RunState) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
+
+    Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
+    blocked writing to a full pipe. After the first SIGINT a second one ends the process at
+    once, whatever it is doing (``second_interrupt``)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if state.signal is not None:
+            return
+        state.signal = signum
+        loop.call_soon_threadsafe(stop.request, signal.Signals(signum).name)
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, lambda signum, frame: second_interrupt(state))
+            erase_progress(state)  # before the terminal echoes a second ^C below it
+
+    previous: dict[signal.Signals, Any] = {}
+    for signum in SIGNAL_EXIT:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def erase_progress(state: RunState) -> None:
+    """Blank the progress line from a signal handler, when it is on a terminal (a pipe may be
+    full, and a handler must not wait)."""
+    if state.progress is not None and state.env is not None and state.env.stderr_isatty:
+        state.progress.erase_now()
+
+
+def second_interrupt(state: RunState) -> None:
+    """A second Ctrl-C: end now, as the default action would (killed by SIGINT), but first
+    remove the temporary files of ``-o`` and ``--summary-json`` (the files they replace are left
+    as they were) and blank the progress line. A third Ctrl-C ends it even if that hangs."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    for output in state.outputs:
+        output.remove_temporary()
+    erase_progress(state)
+    os.kill(os.getpid(), signal.SIGINT)
