@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing
-from typing import Any
 
 import httpx
 
@@ -31,6 +30,7 @@ from fetchcli.engine.records import internal_error_result, invalid_result, unfin
 from fetchcli.engine.reorder import ReorderBuffer
 from fetchcli.engine.request import fetch_one
 from fetchcli.engine.selection import Selection
+from fetchcli.engine.source import Source, UrlSource
 from fetchcli.engine.ticket import Ticket
 from fetchcli.errortype import ErrorType
 from fetchcli.models import FetchResult, UrlItem
@@ -38,7 +38,6 @@ from fetchcli.settings import Order, Settings
 from fetchcli.transport.client import build_client
 from fetchcli.transport.hints import DEMAND
 
-UrlSource = Iterable[UrlItem | str] | AsyncIterable[UrlItem]
 RemoteFetch = Callable[[UrlItem, Ticket], Awaitable[FetchResult]]
 _WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
 
@@ -66,22 +65,6 @@ class Stop:
 
     def unsubscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.remove(listener)
-
-
-def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
-    """Items as given, strings read by the rule of an input file: blank lines and '#' comments
-    are skipped, and indexes count URLs only."""
-    from fetchcli.urls import iter_items
-
-    index = 0
-    for url in urls:
-        if isinstance(url, UrlItem):
-            index = url.index + 1
-            yield url
-            continue
-        for item in iter_items((url,), start=index):
-            index = item.index + 1
-            yield item
 
 
 class _Run:
@@ -221,81 +204,6 @@ class _Run:
         return [r for r in unfinished if r is not None]
 
 
-class _Source:
-    """The input, sync or async. An async source (a pipe) may block as long as its writer likes,
-    so a wait for its next item can be interrupted, and the item it was waiting for is kept."""
-
-    def __init__(self, items: UrlSource, keep: Callable[[UrlItem], bool] | None = None) -> None:
-        self._keep = keep  # a Selection: items it refuses are skipped here, as if not in the input
-        self._sync: Iterator[UrlItem] | None = None
-        self._async: AsyncIterator[UrlItem] | None = None
-        self._poll: Callable[[], UrlItem | None] | None = None
-        if isinstance(items, AsyncIterable):
-            self._async = aiter(items)
-            self._poll = getattr(self._async, "poll", None)
-        else:
-            self._sync = _as_items(items)
-        self._pending: asyncio.Future[UrlItem] | None = None
-        self.exhausted = False
-
-    async def next(self, interrupt: asyncio.Event | None = None) -> UrlItem | None:
-        """The next item; None at the end (``exhausted``), or when ``interrupt`` is set before an
-        item comes."""
-        while True:
-            item = await self._next(interrupt)
-            if item is None or self._keep is None or self._keep(item):
-                return item
-
-    async def _next(self, interrupt: asyncio.Event | None) -> UrlItem | None:
-        try:
-            if self._sync is not None:
-                return next(self._sync)
-            assert self._async is not None
-            if self._pending is None:
-                if self._poll is not None and (item := self._poll()) is not None:
-                    return item  # already read: no waiting, no task
-                self._pending = asyncio.ensure_future(anext(self._async))
-            if not self._pending.done():
-                waits: set[asyncio.Future[Any]] = {self._pending}
-                interrupted = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
-                if interrupted is not None:
-                    waits.add(interrupted)
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if interrupted is not None:
-                    interrupted.cancel()
-                if not self._pending.done():
-                    return None
-            pending, self._pending = self._pending, None
-            return pending.result()
-        except (StopIteration, StopAsyncIteration):
-            self.exhausted = True
-            return None
-
-    async def taken(self) -> UrlItem | None:
-        """After a stop: the next item that was read from the input already (a pipe's
-        read-ahead), or None. Nothing more is read from the input itself."""
-        stop_reading = getattr(self._async, "stop_reading", None)
-        if stop_reading is None:
-            return None  # a sync source is read one item at a time: nothing was taken ahead
-        stop_reading()
-        return await self.next()
-
-    async def rest(self, whole: bool) -> UrlItem | None:
-        """After a stop: the next item left to report, or None. ``whole`` (a deadline): a sync
-        source (a file, a list: it ends) is read on to its end; an async one (a pipe, which may
-        never end) gives what was taken from it already, and nothing more is read from it."""
-        if whole and self._sync is not None:
-            return await self.next()
-        return await self.taken()
-
-    def close(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-        close = getattr(self._async, "close", None)
-        if callable(close):
-            close()
-
-
 async def run_fetch(
     items: UrlSource,
     settings: Settings,
@@ -308,7 +216,7 @@ async def run_fetch(
     """Like ``fetch`` with a client the caller owns and closes."""
     if selection is None and (settings.shard is not None or settings.unique):
         selection = Selection(settings.shard, settings.unique)
-    source = _Source(items, selection if selection is not None and selection.active else None)
+    source = Source(items, selection if selection is not None and selection.active else None)
     run = _Run(client, settings, remote, on_finished)
     stop = stop or Stop()
 
