@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
+from fetchcli import FetchResult, fetch
+from fetchcli.engine.run import Stop
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, RetrySettings, Settings, TimeoutSettings
 from tests.helpers import run
 from tests.server import _SmallServer
@@ -80,11 +83,23 @@ def test_pool_timeouts_are_no_attempts(hanging: CountingServer, backend: Backend
     settings = Settings(
         pool=PoolSettings(max_connections=1),
         concurrency=5,
-        deadline=2.5,  # the PoolTimeouts end by ~0.7 s; then the deadline ends the hanging one
         timeouts=TimeoutSettings(timeout=0, pool=0.2),
         retry=RetrySettings(retries=2, backoff=0.01),
     )
-    results = run([f"http://127.0.0.1:{hanging.port}/{n}" for n in range(5)], settings, backend=backend)
+    stop = Stop()
+
+    def finished(result: FetchResult) -> None:  # the four PoolTimeouts made: end the hanging one
+        pool_timeouts.append(result)
+        if len(pool_timeouts) == 4:
+            stop.request("test")
+
+    pool_timeouts: list[FetchResult] = []
+
+    async def main() -> list[FetchResult]:
+        urls = [f"http://127.0.0.1:{hanging.port}/{n}" for n in range(5)]
+        return [r async for r in fetch(urls, replace(settings, backend=backend), stop=stop, on_finished=finished)]
+
+    results = asyncio.run(main())
     types = sorted(r.error.type for r in results if r.error is not None)
     assert types == ["Cancelled"] + ["PoolTimeout"] * 4
     assert hanging.requests == 1
