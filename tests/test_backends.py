@@ -10,7 +10,8 @@ import pytest
 import uvloop
 
 from fetchcli.settings import Backend, PoolSettings, RequestSettings, Settings, SettingsError
-from fetchcli.transport.client import build_client, uses_aiohttp
+from fetchcli.transport.backendchoice import uses_aiohttp
+from fetchcli.transport.client import build_client
 from tests.helpers import collect, run
 from tests.server import LoopbackServer, running_server
 

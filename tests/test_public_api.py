@@ -6,6 +6,8 @@ import asyncio
 import subprocess
 import sys
 
+import pytest
+
 import fetchcli
 from tests.server import LoopbackServer
 
@@ -43,7 +45,19 @@ def test_core_does_not_import_the_cli_stack() -> None:
     assert out.strip() == "[]"
 
 
-def test_version_does_not_import_httpx() -> None:
-    code = "import sys; from fetchcli.cli.app import main; main(['--version']); print('httpx' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines()[-1] == "False"
+@pytest.mark.parametrize(
+    "argv",
+    [["--version"], ["--help"], ["--schema"], ["--dry-run", "http://127.0.0.1:9/", "https://127.0.0.1:9/"],
+     ["--dry-run", "-k", "--http2", "--proxy", "http://127.0.0.1:9", "https://127.0.0.1:9/"]],
+    ids=["version", "help", "schema", "dry-run", "dry-run-tls-http2-proxy"],
+)  # fmt: skip
+def test_commands_that_fetch_nothing_import_no_http_library(argv: list[str]) -> None:
+    """--help, --version, --schema and --dry-run import neither httpx nor aiohttp (issue 20:
+    start-up): the backend choice, the TLS context and the headers need none of them."""
+    code = (
+        "import sys, io, contextlib; from fetchcli.cli.app import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()): status = main({argv!r})\n"
+        "print(int(status), sorted(m for m in ('httpx', 'httpcore', 'aiohttp') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines()[-1:] == ["0 []"], done.stderr

@@ -40,19 +40,19 @@ def _fields() -> None:
 
 
 def _backend() -> None:
-    from fetchcli.transport.client import uses_aiohttp
+    from fetchcli.transport.backendchoice import uses_aiohttp
 
     uses_aiohttp(Settings(request=RequestSettings(proxy="socks5://127.0.0.1:9"), backend=Backend.aiohttp))
 
 
 def _cacert(tmp: Path) -> None:
-    from fetchcli.transport.client import ssl_context
+    from fetchcli.transport.sslcontext import ssl_context
 
     ssl_context(RequestSettings(cacert=str(tmp / "missing.pem")))
 
 
 def _cert(tmp: Path) -> None:
-    from fetchcli.transport.client import ssl_context
+    from fetchcli.transport.sslcontext import ssl_context
 
     ssl_context(RequestSettings(client_cert=str(tmp / "missing.pem")))
 
@@ -105,7 +105,7 @@ def test_the_core_says_which_setting_as_data_and_the_flag_through_the_table(
 def test_a_setting_from_the_environment_is_named_as_its_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fetchcli.transport.client import ssl_context
+    from fetchcli.transport.sslcontext import ssl_context
 
     bad = tmp_path / "bundle.pem"
     bad.write_text("not a certificate\n")

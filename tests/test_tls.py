@@ -169,7 +169,7 @@ def test_ssl_cert_file_is_trusted_as_curl_and_httpx_do(ca_signed: LoopbackServer
 
 
 def test_an_unusable_ssl_cert_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
-    """The CA bundle loads in a thread of its own while the rest starts up (client.py); an error
+    """The CA bundle loads in a thread of its own while the rest starts up (transport/sslcontext.py); an error
     there still comes out as one usage line, naming the variable it came from."""
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate\n")
@@ -186,7 +186,7 @@ def test_the_ca_bundle_loads_in_a_thread_the_interpreter_waits_for(monkeypatch: 
     import threading
 
     from fetchcli.settings import RequestSettings
-    from fetchcli.transport import client
+    from fetchcli.transport import sslcontext
 
     started: list[threading.Thread] = []
     real_start = threading.Thread.start
@@ -196,8 +196,8 @@ def test_the_ca_bundle_loads_in_a_thread_the_interpreter_waits_for(monkeypatch: 
         real_start(thread)
 
     monkeypatch.setattr(threading.Thread, "start", start)
-    client._ssl_context.cache_clear()
-    client.prepare_ssl_context(RequestSettings())
+    sslcontext._ssl_context.cache_clear()
+    sslcontext.prepare_ssl_context(RequestSettings())
     [thread] = [t for t in started if t.name == "fetchcli-tls"]
     assert not thread.daemon
     thread.join()

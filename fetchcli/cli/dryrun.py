@@ -37,7 +37,7 @@ def _from(origins: Mapping[str, str], *names: str) -> str:
 
 
 def _tls_line(settings: Settings, origins: Mapping[str, str]) -> str:
-    from fetchcli.transport.client import default_trust
+    from fetchcli.transport.sslcontext import default_trust
 
     req = settings.request
     if req.insecure:
@@ -59,7 +59,7 @@ def _tls_line(settings: Settings, origins: Mapping[str, str]) -> str:
 def _settings_lines(
     settings: Settings, plan: RunPlan, proxies: Proxies, origins: Mapping[str, str]
 ) -> list[tuple[str, str]]:
-    from fetchcli.transport.client import headers_of
+    from fetchcli.transport.headers import headers_of
 
     pool, t, req, retry, polite, success = (
         settings.pool,
@@ -244,7 +244,7 @@ def describe_run(
     """``config``: the config file read and how it was chosen, or why there is none; ``note``:
     about a config file not read (``config.local_config_note``); ``origins``: where each option
     not at its default came from, by parameter name (the CLI knows)."""
-    from fetchcli.transport.client import ssl_context
+    from fetchcli.transport.sslcontext import ssl_context
 
     options = options if options is not None else OutputOptions()
     origins = origins if origins is not None else {}

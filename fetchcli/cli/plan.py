@@ -159,7 +159,8 @@ def plan_run(
 ) -> RunPlan:
     """Every check a run makes before it reads or writes anything (see the module's docstring),
     in order; ``--dry-run`` makes the same. Returns what the run then does."""
-    from fetchcli.transport.client import prepare_ssl_context, uses_aiohttp
+    from fetchcli.transport.backendchoice import uses_aiohttp
+    from fetchcli.transport.sslcontext import prepare_ssl_context
 
     _check_resume_options(urls, paths, options)
     targets = _check_files(settings, urls, paths, options, env)

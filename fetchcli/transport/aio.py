@@ -442,7 +442,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
         self._proxy = proxy
         self._proxy_route = proxy_route  # per request, when requests take different ways
-        # Each proxy without its credentials, which only the proxy is told (client.proxy_ways).
+        # Each proxy without its credentials, which only the proxy is told (headers.proxy_ways).
         self._ways = dict(proxy_ways or {})
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None

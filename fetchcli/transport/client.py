@@ -3,150 +3,34 @@ headers, TLS, HTTP/2, proxy, and the pool strategy (see ``pool.py`` for why it i
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import http.cookiejar
-import importlib.util
-import os
 import re
-import ssl
-import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from fetchcli._version import __version__
 from fetchcli.errors import InvalidRedirect, UnsupportedRedirect
 from fetchcli.redact import mask_input
-from fetchcli.settings import Backend, RequestSettings, SettingProblem, Settings, SettingsError, install_hint
+from fetchcli.settings import RequestSettings, Settings
+from fetchcli.transport.backendchoice import uses_aiohttp
+from fetchcli.transport.headers import headers_of, proxy_ways
 from fetchcli.transport.hints import BAD_LOCATION
 from fetchcli.transport.pool import ShardedPoolTransport
-from fetchcli.transport.proxies import ProxyWay, proxy_for, proxy_way
+from fetchcli.transport.proxies import proxy_for
+from fetchcli.transport.sslcontext import ssl_context
 from fetchcli.urls import SUPPORTED_SCHEMES, normalise_url
 
 if TYPE_CHECKING:  # imported when used: aiohttp is a start-up cost (lightimport.py)
     from fetchcli.transport.aio import AiohttpTransport
 
+
 # Only encodings whose decompression fetchcli can bound (see snippet.py); httpx would also
 # offer br and zstd when their packages happen to be installed.
-ACCEPT_ENCODING = "gzip, deflate"
-DEFAULT_USER_AGENT = f"fetchcli/{__version__}"
-
-
 def timeout_of(settings: Settings) -> httpx.Timeout:
     t = settings.timeouts
     return httpx.Timeout(connect=t.phase(t.connect), read=t.phase(t.read), write=t.phase(t.write), pool=t.phase(t.pool))
-
-
-def headers_of(settings: Settings) -> list[tuple[bytes, bytes]]:
-    """The default headers of every request: ours, replaced by any ``-H`` of the same name, then
-    the ``-H`` headers but ``Proxy-Authorization``, which only a proxy is sent (``proxy_ways``).
-    Values are sent as UTF-8 (names are ASCII tokens: settings checked them), as curl sends what
-    it is given; httpx alone would refuse anything but ASCII."""
-    req = settings.request
-    headers = [("User-Agent", req.user_agent or DEFAULT_USER_AGENT), ("Accept-Encoding", ACCEPT_ENCODING)]
-    given = [(name, value) for name, value in req.headers if name.lower() != "proxy-authorization"]
-    overridden = {name.lower() for name, _ in given}
-    headers = [(name, value) for name, value in headers if name.lower() not in overridden]
-    return [(name.encode("ascii"), value.encode("utf-8")) for name, value in headers + given]
-
-
-def _given(req: RequestSettings, name: str) -> str | None:
-    """The value of the last ``-H`` of this name (lower case), or None."""
-    found = [value for given, value in req.headers if given.lower() == name]
-    return found[-1] if found else None
-
-
-def proxy_ways(req: RequestSettings) -> dict[str, ProxyWay]:
-    """How to reach each proxy of a run (by its URL as given): without its credentials in a URL;
-    they, and the run's User-Agent, are told the proxy alone (``proxies.ProxyWay``)."""
-    user_agent = _given(req, "user-agent") or req.user_agent or DEFAULT_USER_AGENT
-    authorization = _given(req, "proxy-authorization")
-    return {proxy: proxy_way(proxy, user_agent, authorization) for proxy in req.proxies}
-
-
-def check_http2(settings: Settings) -> None:
-    if settings.request.http2:
-        try:
-            import h2  # noqa: F401
-        except ImportError:
-            raise SettingProblem("request.http2", f"needs the h2 package: {install_hint('http2')}") from None
-
-
-def _no_password() -> bytes:
-    raise SettingProblem(
-        "request.client_key", "is encrypted: fetchcli cannot ask for its password; give it an unencrypted key"
-    )
-
-
-_SSL_BUILDING = threading.Lock()  # one build at a time: a second caller waits for the first's
-
-
-def ssl_context(req: RequestSettings) -> ssl.SSLContext:
-    """The TLS context of a run, built once (loading a CA bundle takes tens of milliseconds) and
-    shared by every connection and both backends. See ``_ssl_context``."""
-    with _SSL_BUILDING:
-        return _ssl_context(req)
-
-
-def prepare_ssl_context(req: RequestSettings) -> None:
-    """Build the TLS context now: in this thread when files were given for it (so that one that
-    cannot be used is a usage error before anything is fetched), else in a thread of its own,
-    alongside the rest of the start-up (the CA bundle loads while aiohttp is imported); whoever
-    needs it first waits for it, and an error is raised to them."""
-    if req.insecure or req.cacert is not None or req.capath is not None or req.client_cert is not None:
-        ssl_context(req)
-        return
-
-    def build() -> None:
-        with contextlib.suppress(SettingsError):  # raised again to the first that needs it
-            ssl_context(req)
-
-    # Not a daemon: a run that ends early (a usage error found meanwhile) waits for the load at
-    # exit, instead of finalising the interpreter under a thread inside OpenSSL (a crash, SIGSEGV,
-    # was seen in place of exit status 2).
-    threading.Thread(target=build, name="fetchcli-tls", daemon=False).start()
-
-
-def default_trust() -> tuple[str, str]:
-    """What a run trusts without ``--cacert``/``--capath``, read as httpx reads it: (where
-    that came from, the file or directory): ``SSL_CERT_FILE`` when set, else ``SSL_CERT_DIR``,
-    else certifi's bundle."""
-    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-        if os.environ.get(variable):
-            return variable, os.environ[variable]
-    import certifi
-
-    return "certifi", certifi.where()
-
-
-@functools.lru_cache(maxsize=8)
-def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
-    """The TLS context of a run, built once (loading a CA bundle takes tens of milliseconds) and
-    shared by every connection and both backends. Trusts ``--cacert``/``--capath`` when given,
-    else what httpx trusts (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else certifi's
-    bundle); presents ``--cert``/``--key``. A file that cannot be used is a usage error."""
-    try:
-        if req.insecure:
-            context = httpx.create_ssl_context(verify=False)
-        elif req.cacert is not None or req.capath is not None:
-            context = ssl.create_default_context(cafile=req.cacert, capath=req.capath)
-        else:
-            context = httpx.create_ssl_context(verify=True)
-    except (OSError, ssl.SSLError) as exc:
-        if req.cacert is not None or req.capath is not None:
-            source = "request.cacert" if req.cacert is not None else "request.capath"
-        else:  # what httpx read from the environment
-            source = default_trust()[0]
-        raise SettingProblem(source, f"cannot be used: {exc}") from None
-    if req.client_cert is not None:
-        try:
-            context.load_cert_chain(req.client_cert, req.client_key, password=_no_password)
-        except (OSError, ssl.SSLError) as exc:
-            raise SettingProblem("request.client_cert", f"cannot be used: {exc}") from None
-    return context
 
 
 def sharded_transport(settings: Settings) -> ShardedPoolTransport:
@@ -255,15 +139,6 @@ class _NoCookieJar(http.cookiejar.CookieJar):
         return None
 
 
-def _aiohttp_unsupported(settings: Settings) -> str | None:
-    """Why the aiohttp backend cannot serve these settings, or None when it can."""
-    if settings.request.http2:
-        return "--http2"
-    if any(not proxy.startswith("http://") for proxy in settings.request.proxies):
-        return "a proxy other than http://"
-    return None
-
-
 def aiohttp_transport(settings: Settings) -> AiohttpTransport:
     from fetchcli.transport.lightimport import import_aiohttp
 
@@ -281,20 +156,6 @@ def aiohttp_transport(settings: Settings) -> AiohttpTransport:
         proxy_ways=proxy_ways(settings.request),
         resolver_threads=settings.resolver_threads,
     )
-
-
-def uses_aiohttp(settings: Settings) -> bool:
-    """Whether ``--backend`` picks aiohttp; raises ``SettingProblem`` (``backend``) when it cannot be honoured."""
-    check_http2(settings)
-    unsupported = _aiohttp_unsupported(settings)
-    installed = importlib.util.find_spec("aiohttp") is not None
-    if settings.backend is Backend.aiohttp:
-        if unsupported is not None:
-            raise SettingProblem("backend", f"aiohttp does not support {unsupported}: use --backend httpx")
-        if not installed:
-            raise SettingProblem("backend", "aiohttp is not installed: pip install aiohttp")
-        return True
-    return settings.backend is Backend.auto and unsupported is None and installed
 
 
 def default_transport(settings: Settings) -> httpx.AsyncBaseTransport:

@@ -1,7 +1,7 @@
 """Import aiohttp without its two CA-bundle loads: about 30 ms of every run's start-up.
 
 aiohttp's ``connector`` module builds two default ``SSLContext``s when it is imported, each
-loading the system's CA bundle. fetchcli hands its own context (``client.ssl_context``) to
+loading the system's CA bundle. fetchcli hands its own context (``sslcontext.ssl_context``) to
 aiohttp's connector, which then never uses those two. So while aiohttp is imported, in the
 importing thread only, ``ssl.create_default_context`` and ``SSLContext.set_default_verify_paths``
 load no certificates: aiohttp's unused defaults trust nothing (if they were ever used, they would

@@ -1,0 +1,38 @@
+"""The headers every request of a run carries (ours, then ``-H``), and how each proxy is reached:
+with its credentials and the run's User-Agent told the proxy alone."""
+
+from __future__ import annotations
+
+from fetchcli._version import __version__
+from fetchcli.settings import RequestSettings, Settings
+from fetchcli.transport.proxies import ProxyWay, proxy_way
+
+ACCEPT_ENCODING = "gzip, deflate"
+DEFAULT_USER_AGENT = f"fetchcli/{__version__}"
+
+
+def headers_of(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The default headers of every request: ours, replaced by any ``-H`` of the same name, then
+    the ``-H`` headers but ``Proxy-Authorization``, which only a proxy is sent (``proxy_ways``).
+    Values are sent as UTF-8 (names are ASCII tokens: settings checked them), as curl sends what
+    it is given; httpx alone would refuse anything but ASCII."""
+    req = settings.request
+    headers = [("User-Agent", req.user_agent or DEFAULT_USER_AGENT), ("Accept-Encoding", ACCEPT_ENCODING)]
+    given = [(name, value) for name, value in req.headers if name.lower() != "proxy-authorization"]
+    overridden = {name.lower() for name, _ in given}
+    headers = [(name, value) for name, value in headers if name.lower() not in overridden]
+    return [(name.encode("ascii"), value.encode("utf-8")) for name, value in headers + given]
+
+
+def _given(req: RequestSettings, name: str) -> str | None:
+    """The value of the last ``-H`` of this name (lower case), or None."""
+    found = [value for given, value in req.headers if given.lower() == name]
+    return found[-1] if found else None
+
+
+def proxy_ways(req: RequestSettings) -> dict[str, ProxyWay]:
+    """How to reach each proxy of a run (by its URL as given): without its credentials in a URL;
+    they, and the run's User-Agent, are told the proxy alone (``proxies.ProxyWay``)."""
+    user_agent = _given(req, "user-agent") or req.user_agent or DEFAULT_USER_AGENT
+    authorization = _given(req, "proxy-authorization")
+    return {proxy: proxy_way(proxy, user_agent, authorization) for proxy in req.proxies}
