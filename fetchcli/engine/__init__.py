@@ -1,8 +1,10 @@
-"""Stage 3, the engine: turns URLs into records. ``run`` (one concurrency point, the reorder
-buffer, ``Stop``), ``admission`` (which URL starts next), ``politeness`` (per-host pacing),
-``selection`` and ``urlkey`` (``--shard``, ``--unique``), ``request`` (one URL -> one record:
-redirects, retries by the pure policy in ``retry``), ``ticket``, ``snippet`` (bounded body
-reading), ``servertext``, ``workers`` (worker processes) and ``eventloop``.
+"""Stage 3, the engine: turns URLs into records. ``run`` (one concurrency point, ``--deadline``,
+``Stop``), ``source`` (the input as the engine reads it), ``reorder`` (the input-order window),
+``admission`` (which URL starts next), ``politeness`` (per-host pacing), ``selection`` and
+``urlkey`` (``--shard``, ``--unique``), ``request`` (one URL -> its outcome: redirects, retries by
+the pure policy in ``retry``), ``records`` (an outcome -> its ``FetchResult``), ``ticket``,
+``snippet`` (bounded body reading), ``servertext``, ``workers`` (worker processes) with
+``routing`` (which worker takes a URL), and ``eventloop``.
 
 May import the transports and the kernel; never input, output or the CLI (enforced by
 import-linter, see pyproject.toml). Nothing is imported here.
