@@ -81,6 +81,8 @@ def _ssl_context(req: RequestSettings) -> ssl.SSLContext:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         elif req.cacert is not None or req.capath is not None:
+            if req.capath is not None and not os.path.isdir(req.capath):  # OpenSSL would take it silently
+                raise SettingProblem("request.capath", f"cannot be used: {req.capath!r} is not a folder")
             context = ssl.create_default_context(cafile=req.cacert, capath=req.capath)
         else:
             context = _default_context()
