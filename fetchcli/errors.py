@@ -130,11 +130,17 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _cause(exc: BaseException) -> tuple[ErrorType, BaseException] | None:
-    """The root cause of a failure to connect, when the chain shows one."""
+    """The root cause of a failure to connect, when the chain shows one: the error itself, not
+    aiohttp's wrapper of it (a ``ClientConnectorCertificateError``, say, which is an ``ssl`` error
+    too but says "Cannot connect to host ... ssl:True [...]" around it), so both backends say it
+    in the same words."""
     for link in _chain(exc):
         if isinstance(link, OSError) and link.errno in _TOO_MANY_FILES:
             return ErrorType.TooManyOpenFiles, link
     for link in _chain(exc):
+        wrapped = getattr(link, "certificate_error", None) or getattr(link, "os_error", None)
+        if isinstance(wrapped, BaseException) and wrapped is not link:
+            continue  # the wrapped error comes later in the chain (_chain follows both attributes)
         if isinstance(link, socket.gaierror):
             return ErrorType.DNSError, link
         if isinstance(link, ssl.SSLCertVerificationError):

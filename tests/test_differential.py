@@ -72,9 +72,10 @@ CASES = [
     Case("URL credentials", "http://user:pw@127.0.0.1:{port}/headers?creds", (200, None, 1)),
     Case("decimal host", "http://2130706433:{port}/ok/decimal", (200, None, 1)),
     Case("IPv6 host", "http://[::1]:{v6_port}/ok/v6", (200, None, 1)),
-    Case("refused port", "http://127.0.0.1:9/", (None, "ConnectionRefused", 1)),
-    Case("unresolvable name", f"http://{UNRESOLVABLE}/", (None, "DNSError", 1)),
-    Case("self-signed TLS", "https://127.0.0.1:{tls_port}/ok/tls", (None, "CertificateError", 1)),
+    Case("refused port", "http://127.0.0.1:9/", (None, "ConnectionRefused", 1), same_message=True),
+    Case("unresolvable name", f"http://{UNRESOLVABLE}/", (None, "DNSError", 1), same_message=True),
+    Case("self-signed TLS", "https://127.0.0.1:{tls_port}/ok/tls", (None, "CertificateError", 1), same_message=True),
+    Case("TLS to a plain-HTTP port", "https://127.0.0.1:{http_port}/", (None, "TLSError", 1), same_message=True),
     Case("self-signed TLS with -k", "https://127.0.0.1:{tls_port}/ok/tls-k", (200, None, 1), {"insecure": True}),
     Case(
         "TLS handshake never answered",
@@ -117,13 +118,49 @@ def silent_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def _outcomes(backend: Backend, servers: dict[str, LoopbackServer], silent: int) -> list[tuple[str, Any, int, Any]]:
+@pytest.fixture(scope="module")
+def http_port() -> Iterator[int]:
+    """A port whose server answers whatever it is sent with an HTTP/1.1 400 at once: a TLS
+    ClientHello to it gets plain text back (OpenSSL's "wrong version number", a TLSError)."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                try:
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def _outcomes(
+    backend: Backend, servers: dict[str, LoopbackServer], silent: int, http: int
+) -> list[tuple[str, Any, int, Any]]:
     plain = servers["plain"]
     outcomes = []
     for case in CASES:
         key = f"{backend.value}-{case.name.replace(' ', '-')}"
         target = case.path.format(
-            port=plain.port, tls_port=servers["tls"].port, v6_port=servers["v6"].port, key=key, silent_port=silent
+            port=plain.port,
+            tls_port=servers["tls"].port,
+            v6_port=servers["v6"].port,
+            key=key,
+            silent_port=silent,
+            http_port=http,
         )
         url = target if "://" in target else plain.url(target)
         seen_before = sum(s.stats.requests + s.stats.dropped for s in servers.values())
@@ -149,10 +186,10 @@ def _outcomes(backend: Backend, servers: dict[str, LoopbackServer], silent: int)
 @pytest.mark.usefixtures("no_dns")
 @pytest.mark.slow  # seconds of timers
 def test_both_backends_give_the_same_record_for_the_same_event(
-    servers: dict[str, LoopbackServer], silent_port: int
+    servers: dict[str, LoopbackServer], silent_port: int, http_port: int
 ) -> None:
-    aio = _outcomes(Backend.aiohttp, servers, silent_port)
-    plain = _outcomes(Backend.httpx, servers, silent_port)
+    aio = _outcomes(Backend.aiohttp, servers, silent_port, http_port)
+    plain = _outcomes(Backend.httpx, servers, silent_port, http_port)
     expected = [(case.name, case.expect) for case in CASES]
     assert [(name, outcome) for name, outcome, *_ in aio] == expected, "aiohttp"
     assert [(name, outcome) for name, outcome, *_ in plain] == expected, "httpx"
