@@ -150,6 +150,8 @@ def read_only(path: str, found: os.stat_result) -> bool:
 
 def check_target(option: str, path: str) -> Target:
     """What ``path`` is now, for ``Output.open``; ``SettingsError`` when it cannot be written."""
+    if not path:  # not the working directory, which an empty path would resolve to
+        raise SettingsError(option, "is an empty path: name a file")
     descriptor = alias_descriptor(path)
     if descriptor is not None:
         # What the descriptor is now, and not what the name will lead to later: a descriptor not
