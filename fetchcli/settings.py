@@ -27,6 +27,11 @@ DEFAULT_RETRY_ON = (408, 429, 500, 502, 503, 504)
 DEFAULT_RETRY_BACKOFF = 0.5
 DEFAULT_RETRY_MAX_WAIT = 30.0
 MAX_RETRY_MAX_WAIT = 86_400.0  # a day: a longer wait inside one run makes no sense
+# Each connection takes a file descriptor, and Linux allows a process at most 1,048,576 of them
+# (fs.nr_open). The pools size their tables by --max-connections up front (the httpx backend's
+# shard table: ~100 bytes a connection), so a larger value cost gigabytes or failed with a
+# traceback (OverflowError past 2**63) instead of a usage error.
+MAX_CONNECTIONS = 1_048_576
 # The reorder window for --order input, as a multiple of the concurrency (with a floor):
 # how far admission may run ahead of the oldest result not yet written.
 ORDER_WINDOW_FACTOR = 8
@@ -286,6 +291,10 @@ def validate(settings: Settings) -> None:
     """Check every value; raise ``SettingsError`` naming the first bad flag."""
     pool, timeouts, req, body = settings.pool, settings.timeouts, settings.request, settings.body
     _at_least("--max-connections", pool.max_connections, 1, "1 or more")
+    if pool.max_connections > MAX_CONNECTIONS:
+        raise SettingsError(
+            "--max-connections", f"must be at most {MAX_CONNECTIONS} (each connection takes a file descriptor)"
+        )
     _at_least("--max-keepalive", pool.max_keepalive, 0, "0 or more")
     _at_least("--keepalive-expiry", pool.keepalive_expiry, 0, "0 or more")
     _at_least("--concurrency", settings.concurrency, 1, "1 or more")
