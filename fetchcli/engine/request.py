@@ -97,6 +97,8 @@ async def _exchange(
     ``polite``: the run's politeness, which a request sent again waits for too."""
     req = settings.request
     while True:
+        if trail.redirects and polite is not None:  # --rate, --host-rate: a redirect hop is a request too
+            await polite[0].pace(request.url.host, polite[1])
         trail.last = request.url
         trail.response = None
         clock = trail.clock = PhaseClock()
