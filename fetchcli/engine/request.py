@@ -358,4 +358,10 @@ async def fetch_one(
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
         return failure_result(item, settings, ticket, classify(exc, Redactor.for_request(settings.request, item.url)))
+    trail = outcome.trail
+    if trail is not None and trail.response is not None and trail.body is not None:
+        # The headers came, then reading the body failed (a ReadTimeout, a body shorter than
+        # declared, a broken chunk or gzip stream): the response is kept with its error, as for
+        # TotalTimeout (and as curl keeps the status with its errors 18, 28, 61).
+        return cut_short_result(item, settings, ticket, outcome.error)
     return failure_result(item, settings, ticket, outcome.error, tls, outcome)
