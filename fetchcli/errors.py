@@ -85,6 +85,14 @@ _DEFAULT_MESSAGES = {
 # Types told in fetchcli's words only, the same on both backends, whatever the library said; but
 # for messages of fetchcli's own that name the proxy (``proxy_silent``).
 _OWN_WORDS = frozenset({ErrorType.ConnectTimeout, ErrorType.ReadTimeout, ErrorType.WriteTimeout, ErrorType.PoolTimeout})
+# What each backend says of a body cut short (the connection closed before the Content-Length,
+# or the last chunk, came), said in fetchcli's words on both: h11's, then aiohttp's.
+BODY_CUT_SHORT = "the server closed the connection before the whole body came"
+_CUT_SHORT_WORDS = (
+    "peer closed connection without sending complete message body",
+    "Response payload is not completed: <ContentLengthError",
+    "Response payload is not completed: <TransferEncodingError",
+)
 _OURS = ("proxy ",)
 
 # Exceptions whose class decides the type outright, most specific first.
@@ -235,4 +243,6 @@ def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:
         message = _message(exc, redact)
         if etype in _OWN_WORDS and not message.startswith(_OURS):
             message = ""  # a library's words ("Timeout on reading data from socket", "(_ssl.c:1006)")
+        elif etype is ErrorType.RemoteProtocolError and message.startswith(_CUT_SHORT_WORDS):
+            message = BODY_CUT_SHORT
     return ErrorInfo(etype, message or _DEFAULT_MESSAGES.get(etype, etype.description))

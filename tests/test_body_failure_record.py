@@ -4,6 +4,14 @@ did answer. (A body shorter than declared: tests/test_differential.py, "short bo
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from fetchcli.errors import BODY_CUT_SHORT
 from fetchcli.errortype import ErrorType
 from fetchcli.settings import Backend, Settings, TimeoutSettings
 from tests.helpers import run
@@ -31,3 +39,38 @@ def test_no_answer_still_has_no_status(server: LoopbackServer, backend: Backend)
     (result,) = run([server.url("/hang")], Settings(timeouts=TimeoutSettings(timeout=0.3)), backend=backend)
     assert result.error is not None and result.error.type == ErrorType.ReadTimeout
     assert result.status is None and result.remote_ip is None
+
+
+@pytest.fixture(scope="module")
+def chunked_cut_port() -> Iterator[int]:
+    """A server answering every request with a chunked 200 whose connection closes after the first
+    chunk, before the last (zero-size) one."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection, contextlib.suppress(OSError):
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("how", ["content-length", "chunked"])
+def test_a_body_cut_short_is_said_in_the_same_words_on_both_backends(
+    server: LoopbackServer, chunked_cut_port: int, backend: Backend, how: str
+) -> None:
+    url = server.url("/short") if how == "content-length" else f"http://127.0.0.1:{chunked_cut_port}/"
+    (result,) = run([url], Settings(), backend=backend)
+    assert result.error is not None and result.error.type == ErrorType.RemoteProtocolError
+    assert result.error.message == BODY_CUT_SHORT
+    assert result.status == 200 and result.snippet == ("0123456789" if how == "content-length" else "hello")
