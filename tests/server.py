@@ -9,6 +9,8 @@ Paths:
   /size/N                 200, N bytes of 'a'
   /status/N               status N
   /slow/MS                answer after MS milliseconds
+  /hold/N/HOST            answer once N requests with the Host header HOST (its name or address,
+                          any port) have arrived (at most 10 s): an order of events, not of times
   /hang                   read the request, never answer
   /trickle                200 with Content-Length 100, one byte every 0.5 s
   /endless                200 claiming 2 GB, sending until the client goes away
@@ -234,6 +236,14 @@ class LoopbackServer:
         if path.startswith("/status/"):
             code = int(parts[1])
             return await self._send(writer, f"{code} Whatever", f"status {code}".encode())
+        if path.startswith("/hold/"):
+            wanted, host = int(parts[1]), parts[2]
+            for _ in range(2000):  # 10 s at most
+                seen = sum(len(t) for h, t in self.stats.times_by_host.items() if h.rsplit(":", 1)[0] == host)
+                if seen >= wanted:
+                    break
+                await asyncio.sleep(0.005)
+            return await self._send(writer, "200 OK", f"held for {wanted}".encode())
         if path.startswith("/slow/"):
             await asyncio.sleep(int(parts[1]) / 1000)
             return await self._send(writer, "200 OK", f"slow {parts[1]}".encode())

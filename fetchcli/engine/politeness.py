@@ -43,22 +43,44 @@ class Lane:
             self._slots.release()
 
 
-class _Pacer:
-    """A token bucket of one token (evenly spaced sends): ``reserve`` returns how long to wait."""
+class Pacer:
+    """A token bucket of one token (evenly spaced sends): ``reserve`` returns how long to wait;
+    ``wait_after_sent`` then holds a send at least an interval after the one before it actually
+    went (``sent``): a loop stalled past two turns must not wake both and send them at once."""
 
-    __slots__ = ("_interval", "_next")
+    __slots__ = ("_interval", "_next", "_sent")
 
     def __init__(self, rate: float) -> None:
         self._interval = 1.0 / rate
         self._next = 0.0
+        self._sent = float("-inf")
 
     def reserve(self, now: float) -> float:
         start = max(now, self._next)
         self._next = start + self._interval
         return start - now
 
+    def wait_after_sent(self, now: float) -> float:
+        return self._sent + self._interval - now
+
+    def sent(self, now: float) -> None:
+        self._sent = now
+        self._next = max(self._next, now + self._interval)
+
     def idle(self, now: float) -> bool:
         return self._next <= now
+
+    async def turn(self) -> None:
+        """Wait for a turn and take it: reserved, then held an interval after the last send."""
+        delay = self.reserve(time.monotonic())
+        while True:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.monotonic()
+            delay = self.wait_after_sent(now)
+            if delay <= 0:
+                self.sent(now)
+                return
 
 
 class _HostLimit:
@@ -76,9 +98,9 @@ class Gate:
 
     def __init__(self, per_host: int | None, rate: float | None, host_rate: float | None) -> None:
         self._per_host = per_host
-        self._rate = _Pacer(rate) if rate else None
+        self._rate = Pacer(rate) if rate else None
         self._host_rate = host_rate
-        self._host_pacers: dict[str, _Pacer] = {}
+        self._host_pacers: dict[str, Pacer] = {}
         self._hosts: dict[str, _HostLimit] = {}
 
     @property
@@ -105,9 +127,7 @@ class Gate:
             else:
                 limit.busy += 1
         try:
-            delay = self._reserve(host)
-            if delay > 0:
-                await lane.park(asyncio.sleep(delay))
+            await self.pace(host, lane)
         except BaseException:
             self.leave(host)
             raise
@@ -115,9 +135,31 @@ class Gate:
     async def pace(self, host: str, lane: Lane) -> None:
         """Wait (parked) for a ``--rate`` and ``--host-rate`` turn to send ``host`` one more
         request within a place already held (``enter``): a request sent again is a request."""
+        if self._rate is None and not self._host_rate:
+            return
         delay = self._reserve(host)
-        if delay > 0:
-            await lane.park(asyncio.sleep(delay))
+        while True:
+            if delay > 0:
+                await lane.park(asyncio.sleep(delay))
+            delay = self._settle(host)
+            if delay <= 0:
+                return
+
+    def _settle(self, host: str) -> float:
+        """At a reserved turn: how much longer to wait so that this send comes an interval after
+        the last one actually sent (by ``--rate`` and by the host's ``--host-rate``); when none,
+        the send is recorded as made now."""
+        now = time.monotonic()
+        host_pacer = self._host_pacers.get(host) if self._host_rate else None
+        wait = 0.0
+        for pacer in (self._rate, host_pacer):
+            if pacer is not None:
+                wait = max(wait, pacer.wait_after_sent(now))
+        if wait <= 0:
+            for pacer in (self._rate, host_pacer):
+                if pacer is not None:
+                    pacer.sent(now)
+        return wait
 
     def _reserve(self, host: str) -> float:
         now = time.monotonic()
@@ -127,7 +169,7 @@ class Gate:
             if pacer is None:
                 if len(self._host_pacers) >= self.PRUNE_AT:
                     self._host_pacers = {h: p for h, p in self._host_pacers.items() if not p.idle(now)}
-                pacer = self._host_pacers[host] = _Pacer(self._host_rate)
+                pacer = self._host_pacers[host] = Pacer(self._host_rate)
             delay = max(delay, pacer.reserve(now + delay))
         return delay
 

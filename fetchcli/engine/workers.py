@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fetchcli.engine.politeness import _Pacer
+from fetchcli.engine.politeness import Pacer
 from fetchcli.engine.routing import Router
 from fetchcli.engine.ticket import Ticket
 from fetchcli.errortype import ErrorType
@@ -232,7 +232,7 @@ class WorkerPool:
         self._redact = Redactor.for_request(settings.request)
         # With --rate and hosts routed, the parent paces every URL it hands out (worker_settings).
         rate = settings.politeness.rate
-        self._pacer = _Pacer(rate) if rate is not None and parent_paces(settings) else None
+        self._pacer = Pacer(rate) if rate is not None and parent_paces(settings) else None
         self.router = Router(settings, self.count, self._settings.pool.max_connections)
         self._workers: list[_Worker] = []
         self._pending: dict[int, tuple[asyncio.Future[FetchResult], _Worker, UrlItem]] = {}
@@ -263,8 +263,7 @@ class WorkerPool:
             if not worker.ready.is_set():  # what it was sent while starting would go out at once
                 waits = [asyncio.ensure_future(worker.ready.wait()), asyncio.ensure_future(worker.gone.wait())]
                 await _first_of(waits)
-            if (delay := self._pacer.reserve(time.monotonic())) > 0:
-                await asyncio.sleep(delay)
+            await self._pacer.turn()
         if not worker.alive:
             await worker.gone.wait()
             return _died(item, worker)
