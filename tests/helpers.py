@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import os
+import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -99,3 +102,26 @@ def memory_environment(
         stderr_isatty=stderr_tty,
         environ=environ or {},
     )
+
+
+@contextlib.contextmanager
+def answering_port(answer: bytes) -> Iterator[int]:
+    """A port on 127.0.0.1 whose server reads what each connection sends (up to 64 KiB), writes
+    ``answer`` and closes it: a fixed, possibly broken, reply whatever was asked."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection, contextlib.suppress(OSError):
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()

@@ -4,9 +4,6 @@ did answer. (A body shorter than declared: tests/test_differential.py, "short bo
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +11,7 @@ import pytest
 from fetchcli.errors import BODY_CUT_SHORT
 from fetchcli.errortype import ErrorType
 from fetchcli.settings import Backend, Settings, TimeoutSettings
-from tests.helpers import run
+from tests.helpers import answering_port, run
 from tests.server import LoopbackServer
 
 
@@ -45,23 +42,8 @@ def test_no_answer_still_has_no_status(server: LoopbackServer, backend: Backend)
 def chunked_cut_port() -> Iterator[int]:
     """A server answering every request with a chunked 200 whose connection closes after the first
     chunk, before the last (zero-size) one."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection, contextlib.suppress(OSError):
-                connection.recv(65536)
-                connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
+    with answering_port(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n") as port:
+        yield port
 
 
 @pytest.mark.live

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
-from tests.helpers import run, self_signed_context
+from tests.helpers import answering_port, run, self_signed_context
 from tests.server import LoopbackServer, running_server
 
 UNRESOLVABLE = "no-such-host.fetchcli.test"
@@ -122,29 +122,8 @@ def silent_port() -> Iterator[int]:
 def http_port() -> Iterator[int]:
     """A port whose server answers whatever it is sent with an HTTP/1.1 400 at once: a TLS
     ClientHello to it gets plain text back (OpenSSL's "wrong version number", a TLSError)."""
-    import threading
-
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                try:
-                    connection.recv(4096)
-                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
+    with answering_port(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n") as port:
+        yield port
 
 
 def _outcomes(
