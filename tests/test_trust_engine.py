@@ -124,7 +124,10 @@ def test_a_worker_that_cannot_start_says_why_in_its_records_and_once_on_stderr(
     )  # fmt: skip
     assert done.returncode == 1
     records = _records(done.stdout)
-    assert [r["index"] for r in records] == list(range(4))
+    assert [r["index"] for r in records] == list(range(4)), (
+        done.stdout,
+        done.stderr,
+    )  # seen once empty (CI under load)
     assert {_error_type(r) for r in records} == {"Unexpected"}
     for record in records:
         message = _error_message(record)
