@@ -11,7 +11,7 @@ import httpx
 
 from fetchcli.engine.politeness import Gate, Lane
 
-# The records of URLs not sent are built in records.py; imported from here too (workers.py).
+# The records are built in records.py.
 from fetchcli.engine.records import Outcome, cut_short_result, failure_result, response_result
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
 from fetchcli.engine.snippet import read_body
