@@ -278,14 +278,15 @@ class WorkerPool:
         dispatched = time.perf_counter()
         try:
             worker.process.stdin.write(frame(("fetch", seq, item, left)))
-            result = await future
+            # Shielded: a cancel of this task leaves the future to the answer. The worker's record
+            # may reach the pipe in the same turn as the cancel and be read first; it must not
+            # find the future cancelled and be dropped (the URL then waited in vain for an answer
+            # to its "cancel" and was reported NotStarted though the server had answered it).
+            result = await asyncio.shield(future)
         except asyncio.CancelledError:
             if worker.alive and worker.process.stdin is not None:
                 worker.process.stdin.write(frame(("cancel", seq)))
                 if ticket is not None:  # the worker answers the cancel with the tries it made
-                    if future.cancelled():  # as the task awaiting it was: a new one for the answer
-                        future = loop.create_future()
-                        self._pending[seq] = (future, worker, item)
                     await _tries_of_cancelled(future, ticket)
             raise
         finally:
