@@ -61,6 +61,15 @@ def _unsafe_run(safe: str) -> re.Pattern[str]:
     return re.compile("[^" + re.escape(_UNRESERVED + safe) + "]+")
 
 
+# The common case, which httpx gives back as written: http or https in lower case, a lower-case
+# name (or IPv4 address, checked), a port that is not the default, a path and query with nothing
+# to percent-encode. parse() still falls back to the full reading for dot segments.
+_AS_WRITTEN = re.compile(
+    r"(https?)://([a-z0-9._~-]+)(?::([1-9][0-9]{0,4}))?"
+    f"(/[{re.escape(_UNRESERVED + _PATH_SAFE)}]*)?"
+    rf"(?:\?([{re.escape(_UNRESERVED + _QUERY_SAFE)}]*))?"
+)
+
 _FRAG_UNSAFE = _unsafe_run(_FRAG_SAFE)
 _QUERY_UNSAFE = _unsafe_run(_QUERY_SAFE)
 _PATH_UNSAFE = _unsafe_run(_PATH_SAFE)
@@ -216,6 +225,19 @@ def parse(text: str) -> WireURL:
     """``httpx.URL(text)``, as a WireURL; BadURL where httpx raises InvalidURL."""
     if len(text) > MAX_URL_LENGTH:
         raise BadURL("URL too long")
+    plain = _AS_WRITTEN.fullmatch(text)
+    if plain is not None:
+        scheme, host, raw_port, path, query = plain.groups()
+        port = int(raw_port) if raw_port else None
+        if (
+            port != DEFAULT_PORTS[scheme]
+            and (not path or "/." not in path)
+            and (not host[-1].isdigit() or _IPV4_STYLE.match(host) is None or _ipv4_ok(host))
+        ):
+            target = path or "/"
+            if query is not None:
+                target = f"{target}?{query}"
+            return WireURL(scheme, "", host, port, target, "", text)
     control = _CONTROL.search(text)
     if control is not None:
         char = control.group()
@@ -232,7 +254,7 @@ def parse(text: str) -> WireURL:
         host = _encode_host(raw_host)
         if raw_port:
             try:
-                port: int | None = int(raw_port)  # as httpx: int() reads " 80", "+80", "8_0"
+                port = int(raw_port)  # as httpx: int() reads " 80", "+80", "8_0"
             except ValueError:
                 raise BadURL(f"Invalid port: {raw_port!r}") from None
             if port == DEFAULT_PORTS.get(raw_scheme or ""):  # the scheme as written, as httpx
@@ -278,6 +300,9 @@ def parse(text: str) -> WireURL:
     return WireURL(scheme, userinfo, host, port, target, fragment, whole)
 
 
+_JOIN_CHANGES = re.compile(r"[?#;\[\]]")
+
+
 def join(base: WireURL, location: str) -> WireURL:
     """``httpx.URL(str(base)).join(location)``: ``location`` read by httpx's rules, resolved
     against ``base`` by ``urllib.parse.urljoin`` (as httpx does, so it follows the running
@@ -285,9 +310,21 @@ def join(base: WireURL, location: str) -> WireURL:
     ValueError (Python 3.10 does for a "]" in what it takes for an authority, as in "1a://h]/")."""
     if len(base.text) > MAX_URL_LENGTH:
         raise BadURL("URL too long")
-    resolved = parse(location).text
+    absolute = parse(location)
+    resolved = absolute.text
+    if (
+        absolute.host
+        and absolute.scheme in ("http", "https")
+        and _JOIN_CHANGES.search(resolved) is None
+        and "[" not in base.text
+        and "]" not in base.text
+    ):
+        # urljoin gives such an absolute URL back as it is (urlunparse would drop an empty "?",
+        # "#" or ";"; Python checks "[...]" in either URL and may raise): skip it.
+        return parse(resolved)
     try:
         resolved = urljoin(base.text, resolved)
     except ValueError as error:
-        raise BadURL(f"Cannot resolve {location!r} against {base.text!r}: {error}") from None
+        # Neither URL is quoted: either may hold credentials.
+        raise BadURL(f"Location cannot be resolved against the URL: {error}") from None
     return parse(resolved)
