@@ -18,8 +18,6 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator
 
-import httpx
-
 from fetchcli.errortype import ErrorType as ErrorType  # the vocabulary, re-exported
 from fetchcli.models import ErrorInfo
 from fetchcli.text import clean_line
@@ -67,7 +65,57 @@ class InvalidRedirect(Exception):
 
 
 class InvalidRequestURL(Exception):
-    """A URL that passed input validation but that httpx cannot turn into a request."""
+    """A URL that passed input validation but cannot be turned into a request."""
+
+
+class TooManyRedirects(Exception):
+    """``-L`` met more redirects than ``--max-redirects``."""
+
+
+class TransportFailure(Exception):
+    """A request failed in a transport (``transport/contract.py``): each wire raises one of
+    these subclasses, whatever library it calls, so the type does not depend on the backend.
+    ``kind`` is the type; a cause behind it (``__cause__``) may say more (``_cause``)."""
+
+    kind = ErrorType.Unexpected
+
+
+class ConnectFailed(TransportFailure):
+    kind = ErrorType.ConnectError
+
+
+class ConnectTimedOut(TransportFailure):
+    kind = ErrorType.ConnectTimeout
+
+
+class ReadTimedOut(TransportFailure):
+    kind = ErrorType.ReadTimeout
+
+
+class WriteTimedOut(TransportFailure):
+    kind = ErrorType.WriteTimeout
+
+
+class PoolTimedOut(TransportFailure):
+    kind = ErrorType.PoolTimeout
+
+
+class ProxyFailed(TransportFailure):
+    kind = ErrorType.ProxyError
+
+
+class ReadFailed(TransportFailure):
+    kind = ErrorType.ReadError
+
+
+class WriteFailed(TransportFailure):
+    kind = ErrorType.WriteError
+
+
+class ProtocolBroken(TransportFailure):
+    """The server broke HTTP (or closed the connection before an answer)."""
+
+    kind = ErrorType.RemoteProtocolError
 
 
 # What to say when an exception carries no message of its own (httpx's timeouts often don't).
@@ -102,16 +150,7 @@ _BY_CLASS: tuple[tuple[type[BaseException], ErrorType], ...] = (
     (InvalidRequestURL, ErrorType.InvalidURL),
     (UnsupportedRedirect, ErrorType.UnsupportedRedirect),
     (InvalidRedirect, ErrorType.InvalidRedirect),
-    (httpx.TooManyRedirects, ErrorType.TooManyRedirects),
-    (httpx.ConnectTimeout, ErrorType.ConnectTimeout),
-    (httpx.ReadTimeout, ErrorType.ReadTimeout),
-    (httpx.WriteTimeout, ErrorType.WriteTimeout),
-    (httpx.PoolTimeout, ErrorType.PoolTimeout),
-    (httpx.ProxyError, ErrorType.ProxyError),
-    (httpx.WriteError, ErrorType.WriteError),
-    (httpx.ReadError, ErrorType.ReadError),
-    (httpx.RemoteProtocolError, ErrorType.RemoteProtocolError),
-    (httpx.ConnectError, ErrorType.ConnectError),
+    (TooManyRedirects, ErrorType.TooManyRedirects),
 )
 
 _TOO_MANY_FILES = (errno.EMFILE, errno.ENFILE)
@@ -229,7 +268,10 @@ def classify(exc: BaseException, redact: Redact = _unchanged) -> ErrorInfo:
     """The ``ErrorInfo`` for any exception raised while fetching one URL; never raises.
     ``redact`` (``redact.Redactor``) takes the run's secrets out of a message before it is cut to
     one line of bounded length: a secret cut in two would no longer be found."""
-    etype = next((name for cls, name in _BY_CLASS if isinstance(exc, cls)), None)
+    if isinstance(exc, TransportFailure):
+        etype: ErrorType | None = exc.kind
+    else:
+        etype = next((name for cls, name in _BY_CLASS if isinstance(exc, cls)), None)
     cause = _cause(exc) if etype in _CAUSE_MAY_TELL else None
     if cause is not None:
         etype, root = cause

@@ -6,6 +6,7 @@ import errno
 import re
 import socket
 import ssl
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -13,6 +14,9 @@ import respx
 
 from fetchcli.errors import ERROR_TYPES, classify
 from fetchcli.settings import RequestSettings, Settings
+from fetchcli.transport.contract import WireHeaders, WireResponse
+from fetchcli.transport.httpxwire import own_failure
+from fetchcli.transport.wireurl import parse
 from tests.helpers import run_httpx as run
 
 
@@ -87,6 +91,15 @@ class _Group(Exception):
         self.exceptions = exceptions
 
 
+def wired(exc: Exception) -> Exception:
+    """``exc`` as the httpx wire raises it: fetchcli's own class, from httpx's."""
+    ours = own_failure(exc)
+    if ours is None:
+        return exc
+    ours.__cause__ = exc
+    return ours
+
+
 @pytest.mark.parametrize(
     ("exc", "name"),
     [
@@ -109,7 +122,7 @@ class _Group(Exception):
     ],
 )
 def test_the_cause_of_a_failure_is_read_from_the_chain(exc: Exception, name: str) -> None:
-    info = classify(exc)
+    info = classify(wired(exc))
     assert info.type == name and info.type in ERROR_TYPES
     assert info.message
 
@@ -207,9 +220,20 @@ def test_record_headers_read_as_httpx_reads_them() -> None:
 
     raw = [(b"Server", b"a"), (b"content-TYPE", b"text/html; Charset=latin-1"), (b"SERVER", b"b"), (b"X", b"\xe9")]
     response = httpx.Response(200, headers=raw)
-    found = _headers_read(response)
+    ours = WireHeaders(raw)
+    found = _headers_read(WireResponse(parse("http://a.test/"), 200, "OK", "HTTP/1.1", ours, _NoBody()))
     for name in (b"server", b"content-type", b"content-length"):
-        assert found.get(name) == response.headers.get(name.decode())
-    assert _charset(response, found.get(b"content-type")) == response.charset_encoding == "latin-1"
+        assert found.get(name) == response.headers.get(name.decode()) == ours.get(name.decode())
+    assert ours.encoding == response.headers.encoding
+    assert _charset(found.get(b"content-type")) == response.charset_encoding == "latin-1"
     plain = httpx.Response(200, headers=[(b"Content-Type", b"text/plain")])
-    assert _charset(plain, "text/plain") is None and plain.charset_encoding is None
+    assert _charset("text/plain") is None and plain.charset_encoding is None
+
+
+class _NoBody:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+    async def aclose(self) -> None:
+        return None

@@ -4,8 +4,8 @@ network or an event loop: a response and its body, a failure, a try cut short, a
 from __future__ import annotations
 
 import time
-
-import httpx
+from collections.abc import AsyncIterator
+from http import HTTPStatus
 
 from fetchcli.engine.records import (
     Outcome,
@@ -21,7 +21,9 @@ from fetchcli.engine.ticket import Ticket, Trail
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, UrlItem
 from fetchcli.settings import Settings, SuccessSettings
+from fetchcli.transport.contract import WireHeaders, WireResponse
 from fetchcli.transport.hints import PhaseClock
+from fetchcli.transport.wireurl import parse
 
 URL = "http://127.0.0.1:9/page"
 PAGE = b"<html><head><title>Hello</title></head><body>the page</body></html>"
@@ -34,15 +36,24 @@ def _item(url: str = URL) -> UrlItem:
 def _sent(url: str = URL) -> tuple[Ticket, Trail]:
     """A URL whose first request was handed to the transport (no --max-time: no event loop)."""
     ticket = Ticket(admitted=time.perf_counter())
-    trail = ticket.trail = Trail(httpx.URL(url))
+    trail = ticket.trail = Trail(parse(url))
     trail.clock = PhaseClock()
     ticket.sending(trail.clock, time.perf_counter(), None)
     return ticket, trail
 
 
-def _response(status: int, url: str = URL, **headers: str) -> httpx.Response:
-    named = {name.replace("_", "-"): value for name, value in headers.items()}
-    return httpx.Response(status, headers=named, request=httpx.Request("GET", url))
+class _Body:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _response(status: int, url: str = URL, **headers: str) -> WireResponse:
+    named = [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
+    return WireResponse(parse(url), status, HTTPStatus(status).phrase, "HTTP/1.1", WireHeaders(named), _Body())
 
 
 def test_a_response_is_an_ok_record_with_what_it_said() -> None:
@@ -76,8 +87,8 @@ def test_a_response_that_fails_the_success_policy_is_not_ok() -> None:
 def test_a_failure_keeps_the_redirects_followed_and_masks_the_message() -> None:
     secret_url = "http://user:hunter2@127.0.0.1:9/start"
     ticket, trail = _sent(secret_url)
-    trail.redirects.append((httpx.URL(secret_url), 302))
-    trail.last = httpx.URL("http://127.0.0.1:9/next")
+    trail.redirects.append((parse(secret_url), 302))
+    trail.last = parse("http://127.0.0.1:9/next")
     error = ErrorInfo(ErrorType.ReadTimeout, "timed out reading http://user:hunter2@127.0.0.1:9/start")
     result = failure_result(_item(secret_url), Settings(), ticket, error, None, Outcome(error=error, trail=trail))
     assert not result.ok and result.status is None
@@ -113,8 +124,8 @@ def test_a_try_cut_short_keeps_the_status_and_the_body_read() -> None:
 
 def test_a_try_cut_short_before_its_headers_came() -> None:
     ticket, trail = _sent()
-    trail.redirects.append((httpx.URL(URL), 301))
-    trail.last = httpx.URL("http://127.0.0.1:9/moved")
+    trail.redirects.append((parse(URL), 301))
+    trail.last = parse("http://127.0.0.1:9/moved")
     result = cut_short_result(_item(), Settings(), ticket, ErrorInfo(ErrorType.TotalTimeout, "gave up"))
     assert result.status is None and result.final_url == "http://127.0.0.1:9/moved"
     assert [r.status for r in result.redirects] == [301]

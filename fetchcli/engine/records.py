@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
 
 from fetchcli.engine.servertext import ServerText
 from fetchcli.engine.snippet import Body, body_text
@@ -23,7 +20,7 @@ from fetchcli.redact import Redactor
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
-from fetchcli.transport.hints import PEER_EXTENSION, SSL_EXTENSION
+from fetchcli.transport.contract import WireResponse, charset_of
 
 
 @dataclass(slots=True)
@@ -31,7 +28,7 @@ class Outcome:
     """What the tries of one URL came to (``request._attempts``): the last response and its body
     read, or the error, and the trail of that try."""
 
-    response: httpx.Response | None = None
+    response: WireResponse | None = None
     body: Body | None = None
     error: ErrorInfo | None = None
     trail: Trail | None = None
@@ -95,7 +92,7 @@ def internal_error_result(item: UrlItem, exc: BaseException) -> FetchResult:
 _HEADERS_READ = (b"content-type", b"content-length", b"server")
 
 
-def _headers_read(response: httpx.Response) -> dict[bytes, str]:
+def _headers_read(response: WireResponse) -> dict[bytes, str]:
     """The headers a record shows, in one pass over the response's (``Headers.get`` walks them
     all for each name), as ``Headers.get`` gives them: decoded alike, repeats joined by ", "."""
     found: dict[bytes, str] = {}
@@ -108,12 +105,12 @@ def _headers_read(response: httpx.Response) -> dict[bytes, str]:
     return found
 
 
-def _charset(response: httpx.Response, content_type: str | None) -> str | None:
-    """``response.charset_encoding`` (which parses the header with ``email.message``), asked only
-    when the header names a charset at all."""
+def _charset(content_type: str | None) -> str | None:
+    """The charset ``Content-Type`` names (parsed with ``email.message``, as httpx does), asked
+    only when the header names a charset at all."""
     if content_type is None or "charset" not in content_type.lower():
         return None
-    return response.charset_encoding
+    return charset_of(content_type)
 
 
 def _timing(outcome: Outcome) -> Timing | None:
@@ -141,30 +138,19 @@ def _server_text(settings: Settings, item: UrlItem, trail: Trail | None) -> Serv
     return ServerText(Redactor.for_request(settings.request, item.url, trail.last))
 
 
-def _connection_info(response: httpx.Response, extension: str, info: str) -> Any:
-    """A fact of the connection the response came on: told by the aiohttp transport (in
-    ``extension``), or read from httpx's own network stream (``get_extra_info(info)``)."""
-    told = response.extensions.get(extension)
-    if told is None:
-        stream = response.extensions.get("network_stream")
-        told = stream.get_extra_info(info) if stream is not None else None
-    return told
-
-
-def _peer(response: httpx.Response) -> tuple[str | None, int | None]:
+def _peer(response: WireResponse) -> tuple[str | None, int | None]:
     """The IP address and port the response came from."""
-    peer = _connection_info(response, PEER_EXTENSION, "server_addr")
+    peer = response.peer
     if isinstance(peer, tuple) and len(peer) >= 2:
         return str(peer[0]), int(peer[1])
     return None, None
 
 
-def _tls(response: httpx.Response, settings: Settings) -> TlsInfo | None:
+def _tls(response: WireResponse, settings: Settings) -> TlsInfo | None:
     """The TLS facts of the connection the response came on (None for http://)."""
     if response.url.scheme != "https":
         return None
-    ssl_object = _connection_info(response, SSL_EXTENSION, "ssl_object")
-    return tls_facts.from_ssl_object(ssl_object, verified=None if settings.request.insecure else True)
+    return tls_facts.from_ssl_object(response.ssl_object, verified=None if settings.request.insecure else True)
 
 
 def _expiring(tls: TlsInfo | None, settings: Settings) -> ErrorInfo | None:
@@ -199,7 +185,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     assert response is not None and body is not None
     headers = _headers_read(response)
     content_type = headers.get(b"content-type")
-    text, binary = body_text(body.data, _charset(response, content_type))  # once, for all that reads it
+    text, binary = body_text(body.data, _charset(content_type))  # once, for all that reads it
     server = headers.get(b"server")
     remote_ip, remote_port = _peer(response)
     tls = _tls(response, settings)
@@ -211,10 +197,10 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     return FetchResult(
         index=item.index,
         url=item.display_url,
-        ok=unmet is None and settings.success.status_ok(response.status_code),
+        ok=unmet is None and settings.success.status_ok(response.status),
         error=unmet,
-        status=response.status_code,
-        reason=shown.line(response.reason_phrase),
+        status=response.status,
+        reason=shown.line(response.reason),
         http_version=response.http_version,
         final_url=shown.url(response.url),
         redirects=_redirects(outcome.trail, shown),
@@ -309,7 +295,7 @@ def cut_short_result(
     content_type, server = headers.get(b"content-type"), headers.get(b"server")
     remote_ip, remote_port = _peer(response)
     data = b"".join(trail.body) if trail.body else b""
-    text, binary = body_text(data, _charset(response, content_type)) if data else ("", False)
+    text, binary = body_text(data, _charset(content_type)) if data else ("", False)
     return FetchResult(
         index=item.index,
         url=item.display_url,
@@ -318,8 +304,8 @@ def cut_short_result(
         binary=binary,
         title=None if binary or not data else shown.title(text),
         snippet="" if binary else shown.snippet(text, settings.body.snippet_length),
-        status=response.status_code,
-        reason=shown.line(response.reason_phrase),
+        status=response.status,
+        reason=shown.line(response.reason),
         http_version=response.http_version,
         final_url=shown.url(response.url),
         redirects=redirects,

@@ -7,70 +7,64 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
-
 from fetchcli.engine.politeness import Gate, Lane
 
 # The records are built in records.py.
 from fetchcli.engine.records import Outcome, cut_short_result, failure_result, response_result
+from fetchcli.engine.redirect import (
+    REDIRECT_STATUSES,
+    first_request,
+    next_request,
+    redirect_problem,
+    redirect_target,
+)
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
 from fetchcli.engine.snippet import read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
-from fetchcli.errors import InvalidRequestURL, TotalTimeout, UnsupportedRedirect, classify
+from fetchcli.errors import (
+    InvalidRequestURL,
+    ProtocolBroken,
+    ReadFailed,
+    TooManyRedirects,
+    TotalTimeout,
+    WriteFailed,
+    classify,
+)
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult, TlsInfo, UrlItem
 from fetchcli.redact import Redactor, is_secret_header
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
-from fetchcli.transport.client import OWN_TRANSPORT, leaves_origin
-from fetchcli.transport.hints import BAD_LOCATION, CURRENT, PhaseClock, since
+from fetchcli.transport.contract import Wire, WireRequest, WireResponse
+from fetchcli.transport.hints import CURRENT, PhaseClock, since
 from fetchcli.transport.protocol import status_problem
 from fetchcli.transport.proxies import proxy_for
+from fetchcli.transport.wireurl import BadURL, parse
 from fetchcli.urls import scheme_added
 
 
-def _build_request(client: httpx.AsyncClient, method: str, url: str) -> httpx.Request:
-    """What ``client.build_request(method, url)`` builds, without its per-request merging: the
-    URL is absolute (no base URL to join), there are no query parameters to merge and no cookies
-    (the jar keeps none), so the client's headers and timeout are all there is to take (merging them,
-    and copying an empty cookie jar, was 4% of the CPU per request)."""
+def _build_request(wire: Wire, method: str, url: str) -> WireRequest:
+    """The first request for ``url``, with the wire's headers and timeouts."""
     try:
-        return httpx.Request(method, url, headers=client.headers, extensions={"timeout": client.timeout.as_dict()})
-    except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
+        parsed = parse(url)
+        if parsed.host.startswith("xn--"):  # as httpx reads it (URL.host): the A-label must decode
+            import idna
+
+            idna.decode(parsed.host)
+    except (BadURL, UnicodeError, ValueError) as exc:  # idna's errors are UnicodeError subclasses
         raise InvalidRequestURL(str(exc) or "invalid URL") from exc
-
-
-async def send(client: httpx.AsyncClient, request: httpx.Request, follow_redirects: bool) -> httpx.Response:
-    """``client.send(request, stream=True)``, straight to the transport of a client of
-    ``build_client`` when that is all it would do: no redirect to work out (``-L`` off), no
-    credentials in the URL (httpx's auth turns them into Authorization). What it skips, per
-    request: an auth flow generator, the hooks (fetchcli's one is for redirects), a stream
-    wrapper timing ``response.elapsed`` (the record times itself), the cookie jar (none), a log
-    call. About 8% of the CPU per request (docs/performance.md)."""
-    transport = None if follow_redirects or request.url.userinfo else OWN_TRANSPORT.get(client)
-    if transport is None:
-        return await client.send(request, stream=True)
-    try:
-        response = await transport.handle_async_request(request)
-    except httpx.RequestError as exc:
-        try:
-            exc.request  # noqa: B018 - set by the transport?
-        except RuntimeError:
-            exc.request = request  # as AsyncClient.send's request_context does
-        raise
-    response.request = request
-    return response
+    return first_request(method, parsed, wire.default_headers, wire.timeouts)
 
 
 # What a kept-alive connection the server closed gives the request sent on it.
-_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_DROPPED = (ProtocolBroken, ReadFailed, WriteFailed)
 
 
 async def _resend(
-    client: httpx.AsyncClient, request: httpx.Request, follow_redirects: bool, trail: _Trail, ticket: Ticket
-) -> tuple[httpx.Response, PhaseClock, float]:
+    wire: Wire, request: WireRequest, trail: _Trail, ticket: Ticket
+) -> tuple[WireResponse, PhaseClock, float]:
     """Send ``request`` once more, on a new connection (see ``_exchange``): the response, the
     clock of this request and when it was sent. Counted in ``attempts``, not as a --retries try."""
     clock = trail.clock = PhaseClock(fresh=True)
@@ -78,7 +72,7 @@ async def _resend(
     started = time.perf_counter()
     ticket.sending(clock, started, None)
     try:
-        return await send(client, request, follow_redirects), clock, started
+        return await wire.send(request), clock, started
     finally:
         CURRENT.reset(token)
         if clock.unsent:
@@ -86,8 +80,8 @@ async def _resend(
 
 
 async def _exchange(
-    client: httpx.AsyncClient,
-    request: httpx.Request,
+    wire: Wire,
+    request: WireRequest,
     settings: Settings,
     trail: _Trail,
     ticket: Ticket,
@@ -105,9 +99,9 @@ async def _exchange(
         token = CURRENT.set(clock)
         started = time.perf_counter()
         ticket.sending(clock, started, settings.timeouts.total)  # each hop is a request sent
-        response: httpx.Response | None = None
+        response: WireResponse | None = None
         try:
-            response = await send(client, request, req.follow_redirects)
+            response = await wire.send(request)
         except _DROPPED:
             # Failed on a kept-alive connection before any byte of an answer: the server closed
             # it while it lay idle, most likely without reading the request. Sent once more, on
@@ -122,15 +116,15 @@ async def _exchange(
         if response is None:  # sent again outside the handler: its own error is the one reported
             if polite is not None:  # --rate, --host-rate: the resend is a request to the host too
                 await polite[0].pace(request.url.host, polite[1])
-            response, clock, started = await _resend(client, request, req.follow_redirects, trail, ticket)
+            response, clock, started = await _resend(wire, request, trail, ticket)
         clock.ttfb_ms = since(started + clock.pool_s)  # from sending: not the wait for a connection
         trail.response = response
-        status = response.status_code
+        status = response.status
         if status < 200 or status > 599:  # 1xx are skipped by both backends: only 101 comes here
-            problem = status_problem(status, "upgrade" in request.headers)
+            problem = status_problem(status, request.header("upgrade") is not None)
             if problem is not None:
                 await response.aclose()
-                raise httpx.RemoteProtocolError(problem, request=request)
+                raise ProtocolBroken(problem)
         trail.body = []  # what has come, should --max-time cut the read (records.cut_short_result)
         try:
             body = await read_body(
@@ -143,30 +137,17 @@ async def _exchange(
         finally:
             await response.aclose()
         trail.body = None
-        next_request = response.next_request
-        # A Location -L cannot follow (client.redirect_problem): InvalidRedirect or UnsupportedRedirect.
-        unfollowable = response.extensions.get(BAD_LOCATION) if req.follow_redirects else None
-        if not req.follow_redirects or (next_request is None and unfollowable is None):
+        location = response.headers.get("location") if req.follow_redirects and status in REDIRECT_STATUSES else None
+        if location is None:
             return Outcome(response, body, trail=trail)
-        trail.redirects.append((request.url, response.status_code))  # shown in the record: _redirects
+        trail.redirects.append((request.url, status))  # shown in the record: _redirects
         if len(trail.redirects) > req.max_redirects:
-            raise httpx.TooManyRedirects(f"more than {req.max_redirects} redirects", request=request)
-        if isinstance(unfollowable, Exception):
+            raise TooManyRedirects(f"more than {req.max_redirects} redirects")
+        # A Location -L cannot follow: InvalidRedirect or UnsupportedRedirect.
+        unfollowable = redirect_problem(request.url, location)
+        if unfollowable is not None:
             raise unfollowable
-        assert next_request is not None
-        if next_request.url.scheme not in ("http", "https"):
-            raise UnsupportedRedirect(f"redirect to unsupported URL scheme {next_request.url.scheme!r}")
-        # httpx drops Authorization when a redirect leaves the origin; the other secret headers
-        # go with Authorization; a proxy's credentials never reach a server; and Cookie goes on
-        # every redirect, whatever a client's cookie jar holds (httpx adds the jar's cookies to
-        # the next request): URLs are independent probes, as with curl.
-        next_request.headers.pop("Proxy-Authorization", None)
-        next_request.headers.pop("Cookie", None)
-        if leaves_origin(request.url, next_request.url):
-            extra = req.secret_headers
-            for name in {name for name in next_request.headers if is_secret_header(name, extra)}:
-                next_request.headers.pop(name, None)
-        request = next_request
+        request = next_request(request, status, redirect_target(request.url, location), req.secret_headers)
 
 
 async def _unverified_tls(outcome: Outcome, settings: Settings, left: float | None) -> TlsInfo | None:
@@ -183,7 +164,7 @@ async def _unverified_tls(outcome: Outcome, settings: Settings, left: float | No
         if left <= 0:
             return None
         timeout = left if timeout is None else min(timeout, left)
-    return await tls_facts.probe(url.raw_host.decode("ascii"), url.port or 443, timeout)
+    return await tls_facts.probe(url.host, url.port or 443, timeout)
 
 
 def _retry_wait(outcome: Outcome, method: str, attempt: int, settings: Settings) -> float | None:
@@ -192,7 +173,7 @@ def _retry_wait(outcome: Outcome, method: str, attempt: int, settings: Settings)
     if attempt > policy.retries:
         return None
     response = outcome.response
-    status = response.status_code if response is not None else None
+    status = response.status if response is not None else None
     if not may_retry(method, outcome.error.type if outcome.error is not None else None, status, policy):
         return None
     retry_after = response.headers.get("retry-after") if response is not None else None
@@ -210,7 +191,7 @@ def _too_long(outcome: Outcome, wait: float, ticket: Ticket, tried: float) -> bo
         return False
     response = outcome.response
     if response is not None:
-        asked = hinted_seconds(response.headers.get("retry-after"), response.status_code)
+        asked = hinted_seconds(response.headers.get("retry-after"), response.status)
         if asked is not None:
             outcome.error = ErrorInfo(
                 ErrorType.RetryAfterTooLong,
@@ -221,8 +202,8 @@ def _too_long(outcome: Outcome, wait: float, ticket: Ticket, tried: float) -> bo
 
 
 async def _attempts(
-    client: httpx.AsyncClient,
-    request: httpx.Request,
+    wire: Wire,
+    request: WireRequest,
     settings: Settings,
     lane: Lane | None,
     gate: Gate | None,
@@ -241,7 +222,7 @@ async def _attempts(
         trail = ticket.trail = _Trail(request.url)
         began = time.perf_counter()
         try:
-            outcome = await _exchange(client, request, settings, trail, ticket, polite)
+            outcome = await _exchange(wire, request, settings, trail, ticket, polite)
         except Exception as exc:  # noqa: BLE001 - every failure is classified into the vocabulary
             outcome = Outcome(
                 error=classify(exc, Redactor.for_request(settings.request, request.url, trail.last)), trail=trail
@@ -268,13 +249,13 @@ FALLBACK_ON = frozenset({ErrorType.TLSError, ErrorType.ConnectionRefused})
 _NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fallback tries http:// next"
 
 
-def _secret_sent(request: httpx.Request, settings: Settings) -> str | None:
+def _secret_sent(request: WireRequest, settings: Settings) -> str | None:
     """What of ``request`` the user keeps secret (a secret header, by name; credentials in the
     URL), which a fallback to http:// would send in cleartext; None when nothing."""
     if request.url.userinfo:
         return "credentials in the URL"
     extra = settings.request.secret_headers
-    for name in request.headers:
+    for name, _ in request.headers:
         if is_secret_header(name, extra):
             return f"a secret header ({clean_line(name)})"
     return None
@@ -290,7 +271,7 @@ def _fallback_refused(first: ErrorInfo, secret: str) -> ErrorInfo:
 
 
 async def _over_http(
-    client: httpx.AsyncClient,
+    wire: Wire,
     url: str,
     first: ErrorInfo,
     settings: Settings,
@@ -300,8 +281,8 @@ async def _over_http(
 ) -> Outcome:
     """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
     ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
-    request = _build_request(client, settings.request.method, "http" + url[len("https") :])
-    outcome = await _attempts(client, request, settings, lane, gate, ticket)
+    request = _build_request(wire, settings.request.method, "http" + url[len("https") :])
+    outcome = await _attempts(wire, request, settings, lane, gate, ticket)
     if outcome.error is not None:
         told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
         outcome.error = ErrorInfo(outcome.error.type, told)
@@ -309,7 +290,7 @@ async def _over_http(
 
 
 async def fetch_one(
-    client: httpx.AsyncClient,
+    wire: Wire,
     item: UrlItem,
     settings: Settings,
     lane: Lane | None = None,
@@ -323,8 +304,8 @@ async def fetch_one(
     if ticket is None:
         ticket = Ticket()
     try:
-        request = _build_request(client, settings.request.method, item.url)
-        outcome = await _attempts(client, request, settings, lane, gate, ticket)
+        request = _build_request(wire, settings.request.method, item.url)
+        outcome = await _attempts(wire, request, settings, lane, gate, ticket)
         first = outcome.error
         # Only a failure of the https:// connection of the input URL itself, no answer heard.
         if first is not None and first.type in FALLBACK_ON and not outcome.heard and scheme_added(item):
@@ -333,7 +314,7 @@ async def fetch_one(
             elif (secret := _secret_sent(request, settings)) is not None:
                 outcome.error = _fallback_refused(first, secret)
             else:
-                outcome = await _over_http(client, item.url, first, settings, lane, gate, ticket)
+                outcome = await _over_http(wire, item.url, first, settings, lane, gate, ticket)
         left = ticket.disarm()
         if outcome.response is not None:
             return response_result(item, settings, ticket, outcome)

@@ -21,8 +21,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing
-
-import httpx
+from typing import TYPE_CHECKING
 
 from fetchcli.engine.admission import Lookahead
 from fetchcli.engine.politeness import Gate, Lane
@@ -35,8 +34,11 @@ from fetchcli.engine.ticket import Ticket
 from fetchcli.errortype import ErrorType
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.settings import Order, Settings
-from fetchcli.transport.client import build_client
+from fetchcli.transport.contract import Wire
 from fetchcli.transport.hints import DEMAND
+
+if TYPE_CHECKING:
+    import httpx
 
 RemoteFetch = Callable[[UrlItem, Ticket], Awaitable[FetchResult]]
 _WAKE = -1  # sequence number of the wake-up entry Stop puts in the done queue
@@ -73,12 +75,12 @@ class _Run:
 
     def __init__(
         self,
-        client: httpx.AsyncClient | None,
+        wire: Wire | None,
         settings: Settings,
         remote: RemoteFetch | None = None,
         on_finished: Callable[[FetchResult], None] | None = None,
     ) -> None:
-        self.client = client
+        self.wire = wire
         self.on_finished = on_finished  # told of each URL's record as it is made, whatever the order
         self.settings = settings
         self.remote = remote  # --workers: each URL is fetched in a worker process (workers.py)
@@ -127,8 +129,8 @@ class _Run:
         try:
             if self.remote is not None:
                 return await self.remote(item, ticket)
-            assert self.client is not None
-            return await fetch_one(self.client, item, self.settings, lane if self.parking else None, self.gate, ticket)
+            assert self.wire is not None
+            return await fetch_one(self.wire, item, self.settings, lane if self.parking else None, self.gate, ticket)
         finally:
             # Before the slot is free: whatever the engine starts in it may take this connection.
             self.waiting.released(host)
@@ -207,17 +209,17 @@ class _Run:
 async def run_fetch(
     items: UrlSource,
     settings: Settings,
-    client: httpx.AsyncClient | None,
+    wire: Wire | None,
     stop: Stop | None = None,
     selection: Selection | None = None,
     remote: RemoteFetch | None = None,
     on_finished: Callable[[FetchResult], None] | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
-    """Like ``fetch`` with a client the caller owns and closes."""
+    """Like ``fetch`` over a wire (``transport/contract.py``) the caller owns and closes."""
     if selection is None and (settings.shard is not None or settings.unique):
         selection = Selection(settings.shard, settings.unique)
     source = Source(items, selection if selection is not None and selection.active else None)
-    run = _Run(client, settings, remote, on_finished)
+    run = _Run(wire, settings, remote, on_finished)
     stop = stop or Stop()
 
     def on_stop() -> None:
@@ -313,14 +315,22 @@ async def fetch(
     made, before it waits for its turn in input order (a progress count of URLs done).
     """
     settings = settings or Settings()
-    if client is not None or remote is not None:  # remote: --workers, whose processes have the clients
-        async with aclosing(run_fetch(items, settings, client, stop, selection, remote, on_finished)) as results:
+    if remote is not None:  # --workers, whose processes have the wires
+        async with aclosing(run_fetch(items, settings, None, stop, selection, remote, on_finished)) as results:
             async for result in results:
                 yield result
         return
-    async with (
-        build_client(settings) as own_client,
-        aclosing(run_fetch(items, settings, own_client, stop, selection, None, on_finished)) as results,
-    ):
-        async for result in results:
-            yield result
+    if client is not None:
+        from fetchcli.transport.httpxwire import HttpxWire
+
+        wire: Wire = HttpxWire(client)  # the caller's: not closed here
+    else:
+        from fetchcli.transport.wires import build_wire
+
+        wire = build_wire(settings)
+    try:
+        async with aclosing(run_fetch(items, settings, wire, stop, selection, None, on_finished)) as results:
+            async for result in results:
+                yield result
+    finally:
+        await wire.aclose()

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-import httpx
-
 from fetchcli.transport.hints import PhaseClock, since
 
 if TYPE_CHECKING:
     from fetchcli.models import FetchResult
+    from fetchcli.transport.contract import WireResponse
+    from fetchcli.transport.wireurl import WireURL
 
 _second: list[object] = [None, ""]  # the current second and its ISO 8601 text, made once per second
 
@@ -39,10 +39,10 @@ class Trail:
     """The requests of one try: the URL asked last (the one that failed, if one did) and each
     redirect followed on the way to it."""
 
-    last: httpx.URL
-    redirects: list[tuple[httpx.URL, int]] = field(default_factory=list)  # the URL that answered, its status
+    last: WireURL
+    redirects: list[tuple[WireURL, int]] = field(default_factory=list)  # the URL that answered, its status
     clock: PhaseClock | None = None  # the phases of the last request
-    response: httpx.Response | None = None  # the last request's, once its headers came
+    response: WireResponse | None = None  # the last request's, once its headers came
     body: list[bytes] | None = None  # the last response's body bytes while they are read
 
 

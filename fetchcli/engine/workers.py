@@ -401,7 +401,7 @@ async def _serve(protocol_fd: int) -> None:
     from fetchcli.engine import request
     from fetchcli.engine.politeness import Gate, Lane
     from fetchcli.engine.records import internal_error_result
-    from fetchcli.transport.client import build_client
+    from fetchcli.transport.wires import build_wire
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -441,12 +441,13 @@ async def _serve(protocol_fd: int) -> None:
         await slots.acquire()  # the ticket's wait (queued_ms) includes this and the politeness gate
         lane = Lane(slots, lambda: None)
         try:
-            return await request.fetch_one(client, item, settings, lane, gate if gate.active else None, ticket)
+            return await request.fetch_one(wire, item, settings, lane, gate if gate.active else None, ticket)
         finally:
             lane.release()
 
     closing = False
-    async with build_client(settings) as client:
+    wire = build_wire(settings)
+    try:
         transport.write(frame((READY, None)))
         while (message := await read_frame(reader)) is not None:
             if message[0] == "fetch":
@@ -462,6 +463,8 @@ async def _serve(protocol_fd: int) -> None:
         for task in list(tasks.values()):
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
+    finally:
+        await wire.aclose()
     transport.close()
 
 

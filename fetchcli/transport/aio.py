@@ -1,8 +1,9 @@
-"""An httpx transport that sends requests with aiohttp, whose HTTP parser is written in C.
+"""The default wire (``contract.py``): requests sent with aiohttp, whose HTTP parser is written
+in C, called directly: no httpx object per request (``httpxwire.WireTransport`` puts an httpx
+face on it for ``build_client``'s clients).
 
-Why: fetchcli's CPU per request was nearly all httpcore and h11 (pure Python); over this
-transport the same client code runs at about twice the rate (see docs/performance.md). httpx
-stays the API: the engine, redirects, timeouts and error classes are unchanged.
+Why: fetchcli's CPU per request was nearly all httpcore and h11 (pure Python), then httpx's
+objects around aiohttp (see docs/performance.md).
 
 What is mapped, and how:
 - ``--max-connections``: a hard bound on open connections. aiohttp's own ``limit`` counts only
@@ -16,8 +17,9 @@ What is mapped, and how:
   wait for data. ``--write-timeout``: aiohttp has none; fetchcli sends no request body, so a
   write is a few hundred bytes of headers that never waits for the socket; ``--max-time`` still
   bounds everything.
-- aiohttp's exceptions become httpx's classes (``ConnectError``, ``ConnectTimeout``,
-  ``ReadTimeout``, ``RemoteProtocolError``, ``ReadError``), so records do not depend on the backend.
+- aiohttp's exceptions become fetchcli's own (``errors.TransportFailure``: ``ConnectFailed``,
+  ``ConnectTimedOut``, ``ReadTimedOut``, ``ProtocolBroken``, ``ReadFailed``...), each raised from
+  aiohttp's, so records do not depend on the backend.
 - Not mapped: HTTP/2 and SOCKS proxies. ``client.py`` uses the sharded httpx pool for those.
 """
 
@@ -36,28 +38,35 @@ from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
-import httpx
 from aiohttp import client_exceptions as aex
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-from fetchcli.errors import out_of_files, proxy_refused, proxy_silent, proxy_unanswered, proxy_unreachable
-from fetchcli.redact import mask_credentials
-from fetchcli.settings import SettingProblem
-from fetchcli.transport.hints import (
-    CURRENT,
-    DEMAND,
-    PEER_EXTENSION,
-    SSL_EXTENSION,
-    PhaseClock,
-    least_needed,
-    since,
-    waited,
+from fetchcli.errors import (
+    ConnectFailed,
+    ConnectTimedOut,
+    PoolTimedOut,
+    ProtocolBroken,
+    ProxyFailed,
+    ReadFailed,
+    ReadTimedOut,
+    TransportFailure,
+    out_of_files,
+    proxy_refused,
+    proxy_silent,
+    proxy_unanswered,
+    proxy_unreachable,
 )
+from fetchcli.redact import mask_credentials
+from fetchcli.settings import SettingProblem, Settings
+from fetchcli.transport.contract import Timeouts, WireHeaders, WireRequest, WireResponse
+from fetchcli.transport.headers import default_headers, proxy_ways
+from fetchcli.transport.hints import CURRENT, DEMAND, PhaseClock, least_needed, since, waited
 from fetchcli.transport.protocol import InformationalBudget, chunk_size_too_large, is_informational
-from fetchcli.transport.proxies import ProxyWay
+from fetchcli.transport.proxies import ProxyWay, proxy_route
+from fetchcli.transport.sslcontext import ssl_context
 
 _CONNECT_READ_TIMEOUT: ContextVar[float | None] = ContextVar("fetchcli_connect_read_timeout", default=None)
 
@@ -226,7 +235,7 @@ _NOT_THE_PROXYS = (
 class _ProxyFailed(aex.ClientConnectionError):
     """Reaching or talking to the proxy failed (``step``: ``connect``, ``refused`` with the
     CONNECT's status and reason, ``unanswered``, or ``silent``: no answer within the read
-    timeout); ``as_httpx`` words it (errors.py) as the httpx backend does, with the proxy named
+    timeout); ``as_own`` words it (errors.py) as the httpx backend does, with the proxy named
     as the transport knows it. (Raised as a ClientError that is no TimeoutError, so that aiohttp
     does not make a read timeout a connection timeout.)"""
 
@@ -234,32 +243,32 @@ class _ProxyFailed(aex.ClientConnectionError):
         super().__init__(step)
         self.step, self.status, self.reason = step, status, reason
 
-    def as_httpx(self, proxy: str, request: httpx.Request) -> httpx.TransportError:
+    def as_own(self, proxy: str) -> TransportFailure:
         if self.step == "silent":
-            return httpx.ReadTimeout(proxy_silent(proxy), request=request)
+            return ReadTimedOut(proxy_silent(proxy))
         if self.step == "refused":
             message = proxy_refused(proxy, self.status, self.reason)
         elif self.step == "connect" and self.__cause__ is not None:
             message = proxy_unreachable(proxy, self.__cause__)
         else:
             message = proxy_unanswered(proxy)
-        return httpx.ProxyError(message, request=request)
+        return ProxyFailed(message)
 
 
-_EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+_EXCEPTIONS: tuple[tuple[type[BaseException], type[TransportFailure]], ...] = (
     # Most specific first.
-    (aex.ConnectionTimeoutError, httpx.ConnectTimeout),
-    (aex.SocketTimeoutError, httpx.ReadTimeout),
-    (aex.ClientProxyConnectionError, httpx.ProxyError),
-    (aex.ClientHttpProxyError, httpx.ProxyError),
-    (aex.ClientConnectorError, httpx.ConnectError),
-    (aex.ServerDisconnectedError, httpx.RemoteProtocolError),
-    (aex.ClientPayloadError, httpx.RemoteProtocolError),
-    (aex.ClientResponseError, httpx.RemoteProtocolError),
-    (aex.ClientOSError, httpx.ReadError),
-    (aex.ClientConnectionError, httpx.ReadError),
-    (aex.ClientError, httpx.TransportError),
-    (asyncio.TimeoutError, httpx.ReadTimeout),
+    (aex.ConnectionTimeoutError, ConnectTimedOut),
+    (aex.SocketTimeoutError, ReadTimedOut),
+    (aex.ClientProxyConnectionError, ProxyFailed),
+    (aex.ClientHttpProxyError, ProxyFailed),
+    (aex.ClientConnectorError, ConnectFailed),
+    (aex.ServerDisconnectedError, ProtocolBroken),
+    (aex.ClientPayloadError, ProtocolBroken),
+    (aex.ClientResponseError, ProtocolBroken),
+    (aex.ClientOSError, ReadFailed),
+    (aex.ClientConnectionError, ReadFailed),
+    (aex.ClientError, TransportFailure),
+    (asyncio.TimeoutError, ReadTimedOut),
 )
 
 
@@ -285,19 +294,19 @@ def _words(exc: BaseException) -> str:
     return " ".join(line for line in lines if line.strip("^~ "))  # not the caret line under the bytes
 
 
-def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+def _translate(exc: BaseException) -> TransportFailure | None:
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
-            return target(_words(exc), request=request)
+            return target(_words(exc))
     return None
 
 
 @contextlib.contextmanager
-def _mapped(request: httpx.Request) -> Any:
+def _mapped() -> Any:
     try:
         yield
     except (aex.ClientError, asyncio.TimeoutError) as exc:
-        translated = _translate(exc, request)
+        translated = _translate(exc)
         if translated is None:  # pragma: no cover - ClientError is in the table
             raise
         raise translated from exc
@@ -339,24 +348,23 @@ def _bounded_informational(read: Callable[[], Awaitable[Any]]) -> Callable[[], A
             size = 17 + len(message.reason) + sum(len(k) + len(v) + 4 for k, v in message.raw_headers)
             problem = budget.spend(size)
             if problem is not None:
-                raise httpx.RemoteProtocolError(problem)
+                raise ProtocolBroken(problem)
         return message, payload
 
     return bounded_read
 
 
-class _AiohttpStream(httpx.AsyncByteStream):
-    __slots__ = ("_complete", "_done", "_request", "_response", "_slot")
+class _AiohttpStream:
+    __slots__ = ("_complete", "_done", "_response", "_slot")
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request, slot: asyncio.Semaphore) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, slot: asyncio.Semaphore) -> None:
         self._response = response
-        self._request = request
         self._slot = slot
         self._complete = False
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped(self._request):
+        with _mapped():
             async for chunk in self._response.content.iter_any():
                 yield chunk
         self._complete = True
@@ -423,7 +431,10 @@ def require_private_api() -> None:
         )
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+class AiohttpWire:
+    """The wire of the default backend (``contract.Wire``): ``default_headers`` and ``timeouts``
+    are every request's (``client.aiohttp_wire`` sets them from the run's settings)."""
+
     def __init__(
         self,
         *,
@@ -431,12 +442,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         max_connections: int,
         max_keepalive: int,
         keepalive_expiry: float,
+        default_headers: tuple[tuple[str, str], ...] = (),
+        timeouts: Timeouts | None = None,
         proxy: str | None = None,
-        proxy_route: Callable[[httpx.URL], str | None] | None = None,
+        proxy_route: Callable[[Any], str | None] | None = None,
         proxy_ways: Mapping[str, ProxyWay] | None = None,
         resolver_threads: int = 32,
     ) -> None:
         require_private_api()
+        self.default_headers = default_headers
+        self.timeouts = timeouts if timeouts is not None else Timeouts()
+        self._client_timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
         self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
         self._ssl = ssl_context
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
@@ -485,7 +501,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session._retry_connection = False
         return session
 
-    async def _acquire_slot(self, pool_timeout: float | None, request: httpx.Request) -> None:
+    async def _acquire_slot(self, pool_timeout: float | None) -> None:
         if not self._slots.locked():
             await self._slots.acquire()
             return
@@ -495,24 +511,28 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await asyncio.wait_for(self._slots.acquire(), pool_timeout)
             got = True
         except asyncio.TimeoutError:
-            raise httpx.PoolTimeout("timed out waiting for a free connection in the pool", request=request) from None
+            raise PoolTimedOut("timed out waiting for a free connection in the pool") from None
         finally:
             waited(started, got)  # the record's queued_ms (or elapsed_ms, after the first request)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        made = self._client_timeouts.get(timeouts)
+        if made is None:
+            made = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.read)
+            if len(self._client_timeouts) < 64:
+                self._client_timeouts[timeouts] = made
+        return made
+
+    async def send(self, request: WireRequest) -> WireResponse:
         if self._session is None:
             self._session = self._open_session()
-        timeouts = request.extensions.get("timeout", {})
-        await self._acquire_slot(timeouts.get("pool"), request)
+        timeouts = request.timeouts
+        await self._acquire_slot(timeouts.pool)
         try:
-            # A redirected 307/308 carries the original request's stream, not yet read.
-            body = await request.aread() if request.method not in ("GET", "HEAD") else None
-            with _mapped(request):
+            with _mapped():
                 url = request.url
-                if url.userinfo:  # httpx has already turned it into an Authorization header
-                    url = url.copy_with(userinfo=b"")
-                headers = request.headers.multi_items()
-                proxy = self._proxy_route(request.url) if self._proxy_route is not None else self._proxy
+                headers = list(request.headers)
+                proxy = self._proxy_route(url) if self._proxy_route is not None else self._proxy
                 proxy_headers = None
                 if proxy is not None:
                     way = self._ways.get(proxy) or ProxyWay(proxy)
@@ -522,37 +542,33 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 try:
                     response = await self._session.request(
                         request.method,
-                        URL(str(url), encoded=True),
+                        # Without the credentials (the request carries them as Authorization)
+                        # and the fragment (never sent).
+                        URL(f"{url.scheme}://{url.netloc}{url.target}", encoded=True),
                         headers=headers,
-                        data=body or None,
+                        data=request.body or None,
                         allow_redirects=False,
                         proxy=proxy,
                         proxy_headers=proxy_headers,  # on a CONNECT
-                        timeout=aiohttp.ClientTimeout(
-                            total=None,
-                            sock_connect=timeouts.get("connect"),
-                            sock_read=timeouts.get("read"),
-                        ),
+                        timeout=self._client_timeout(timeouts),
                     )
                 except _ProxyFailed as exc:
                     assert proxy is not None
-                    raise exc.as_httpx(mask_credentials(proxy), request) from exc
+                    raise exc.as_own(mask_credentials(proxy)) from exc
         except BaseException:
             self._slots.release()
             raise
         version = response.version
-        return httpx.Response(
-            status_code=response.status,
-            headers=[(k, v) for k, v in response.raw_headers],
-            stream=_AiohttpStream(response, request, self._slots),
-            extensions={
-                "http_version": f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1",
-                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
-                # The address the connection went to, as httpx's own network_stream tells it.
-                PEER_EXTENSION: response.peer if isinstance(response, _PeerResponse) else None,
-                SSL_EXTENSION: response.ssl_object if isinstance(response, _PeerResponse) else None,
-            },
-            request=request,
+        assert isinstance(response, _PeerResponse)  # the session's response_class
+        return WireResponse(
+            url,
+            response.status,
+            (response.reason or "").encode("latin-1", "replace").decode("ascii", "ignore"),
+            f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1",
+            WireHeaders(list(response.raw_headers)),
+            _AiohttpStream(response, self._slots),
+            response.peer,
+            response.ssl_object,
         )
 
     async def aclose(self) -> None:
@@ -560,3 +576,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await self._session.close()
             self._session = None
         self._resolver_pool.shutdown(wait=False)
+
+
+def wire_for(settings: Settings) -> AiohttpWire:
+    """The run's aiohttp wire, from its settings (``wires.aiohttp_wire`` imports aiohttp first)."""
+    pool, t = settings.pool, settings.timeouts
+    return AiohttpWire(
+        ssl_context=ssl_context(settings.request),
+        max_connections=pool.max_connections,
+        max_keepalive=pool.effective_max_keepalive,
+        keepalive_expiry=pool.keepalive_expiry,
+        default_headers=default_headers(settings),
+        timeouts=Timeouts(t.phase(t.connect), t.phase(t.read), t.phase(t.write), t.phase(t.pool)),
+        proxy=settings.request.proxy,
+        proxy_route=proxy_route(settings.request),
+        proxy_ways=proxy_ways(settings.request),
+        resolver_threads=settings.resolver_threads,
+    )

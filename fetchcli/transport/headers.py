@@ -36,3 +36,15 @@ def proxy_ways(req: RequestSettings) -> dict[str, ProxyWay]:
     user_agent = _given(req, "user-agent") or req.user_agent or DEFAULT_USER_AGENT
     authorization = _given(req, "proxy-authorization")
     return {proxy: proxy_way(proxy, user_agent, authorization) for proxy in req.proxies}
+
+
+def default_headers(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """Every request's headers as ``build_client``'s client sends them: httpx's ``Accept: */*``
+    and ``Connection: keep-alive`` (unless ``-H`` gives them), then ``headers_of``; so both
+    backends send the same bytes."""
+    given = [(name.decode("ascii"), value.decode("utf-8")) for name, value in headers_of(settings)]
+    named = {name.lower() for name, _ in given}
+    base = [
+        (name, value) for name, value in (("Accept", "*/*"), ("Connection", "keep-alive")) if name.lower() not in named
+    ]
+    return tuple(base + given)

@@ -17,8 +17,9 @@ its network backend, ``netbackend.py``):
 - ``ON_TLS``: told the protocol the server chose (ALPN) as soon as a TLS handshake of the current
   request is done (set by ``pool.py``, called by ``netbackend.py``).
 
-Response extensions (``httpx.Response.extensions``) a transport adds, read by the request path:
-``PEER_EXTENSION``, ``SSL_EXTENSION`` and ``BAD_LOCATION``.
+Response extensions (``httpx.Response.extensions``) an httpx transport of fetchcli's adds (the
+wire behind ``build_client``'s client, ``httpxwire.WireTransport``), read by ``httpxwire.HttpxWire``:
+``PEER_EXTENSION`` and ``SSL_EXTENSION``.
 """
 
 from __future__ import annotations
@@ -132,6 +133,5 @@ ON_TLS: ContextVar[Callable[[str | None], None] | None] = ContextVar("fetchcli_o
 
 # --- response extensions -------------------------------------------------------------------------
 
-BAD_LOCATION = "fetchcli.bad_location"
 PEER_EXTENSION = "fetchcli.peer"  # (ip, port) of the connection, set by the aiohttp transport
 SSL_EXTENSION = "fetchcli.ssl_object"  # the connection's ssl.SSLObject, set by the aiohttp transport

@@ -22,11 +22,12 @@ read it, with ``NO_PROXY`` / ``--noproxy`` exceptions.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fetchcli.redact import authority, basic_credentials
-from fetchcli.settings import check_proxy
+from fetchcli.settings import RequestSettings, check_proxy
 
 SCHEMES = ("http", "https")
 
@@ -156,3 +157,18 @@ def proxy_way(proxy: str, user_agent: str, authorization: str | None) -> ProxyWa
             authorization = basic_credentials(userinfo)
     credentials = (("Proxy-Authorization", authorization),) if authorization is not None else ()
     return ProxyWay(proxy, (("User-Agent", user_agent), *credentials), authorization)
+
+
+ProxyRoute = Callable[[Any], "str | None"]  # of a WireURL or an httpx.URL: its scheme and host
+
+
+def proxy_route(req: RequestSettings) -> ProxyRoute | None:
+    """How to pick each request's proxy, or None when every request takes the same way (no
+    proxy, or one proxy and no exceptions)."""
+    if not req.proxies or (req.proxy is not None and not req.no_proxy):
+        return None
+
+    def route(url: Any) -> str | None:
+        return proxy_for(url.scheme, url.host, req.proxy, req.proxy_by_scheme, req.no_proxy)
+
+    return route
