@@ -134,8 +134,9 @@ class FetchResult:
     error: ErrorInfo | None = None
     attempts: int = 0
     tls: TlsInfo | None = None
-    # Last, so that no column of CSV/TSV moved when it came (awk '$N' keeps working).
+    # Last, so that no column of CSV/TSV moved when they came (awk '$N' keeps working).
     queued_ms: float | None = None
+    location: str | None = None  # a 3xx's Location, resolved against the URL that answered
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +167,7 @@ class FetchResult:
             "attempts": self.attempts,
             "tls": self.tls.to_dict() if self.tls is not None else None,
             "queued_ms": self.queued_ms,
+            "location": self.location,
         }
 
 

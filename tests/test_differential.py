@@ -66,6 +66,7 @@ CASES = [
     Case("redirect chain", "/redirect/2", (200, None, 3), FOLLOW),  # attempts: every request sent
     Case("redirect loop", "/loop", (None, "TooManyRedirects", 4), FOLLOW),
     Case("broken Location, not followed", "/evil-location", (302, None, 1)),
+    Case("redirect not followed: its location", "/location?to=..%2Fa%20b%3Fq%23f", (302, None, 1)),
     Case("broken Location, -L", "/evil-location", (None, "InvalidRedirect", 1), FOLLOW),
     Case("307 POST", "/307", (200, None, 2), {**FOLLOW, "method": "POST"}, snippet="POST"),
     Case("308 PUT", "/308", (200, None, 2), {**FOLLOW, "method": "PUT"}, snippet="PUT"),
@@ -153,7 +154,7 @@ def _outcomes(
         phases = tuple(name for name, value in timing.items() if value is not None)  # which were timed
         message = result.error.message if result.error is not None and case.same_message else None
         assert message is None or ("\n" not in message and "\\n" not in message), (backend, case.name, message)
-        facts = ([(hop.url, hop.status) for hop in result.redirects], tls, phases, message)
+        facts = ([(hop.url, hop.status) for hop in result.redirects], tls, phases, message, result.location)
         outcomes.append((case.name, (result.status, error, result.attempts), seen, facts))
         if result.status is not None and "://" in target:  # where the connection went, on both
             assert result.remote_ip == ("::1" if "[::1]" in target else "127.0.0.1"), (backend, case.name)

@@ -166,6 +166,10 @@ def check_redirects(code: str, tmp: Path, urls: list[str], server: LoopbackServe
     assert _bash(code, tmp).stdout == f"{urls[3]} -> {server.url('/ok')} (2 hops)\n"
 
 
+def check_locations(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
+    assert _bash(code, tmp).stdout == f"302 {urls[3]} -> {server.url('/redirect/1')}\n"
+
+
 def check_certificates(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
     expiring = issue(tmp, "expiring", days=3)
     ca = issue(tmp, "ca", days=365, is_ca=True)
@@ -283,6 +287,7 @@ CHECKS: dict[str, Callable[[str, Path, list[str], LoopbackServer], None]] = {
     "Status histogram": check_histogram,
     "Slowest ten": check_slowest,
     "Where redirects end up": check_redirects,
+    "Which URLs redirect, and where to": check_locations,
     "Certificates expiring within 14 days": check_certificates,
     "CSV into a spreadsheet": check_spreadsheet,
     "A health check": check_health,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fetchcli.engine.redirect import redirect_target
 from fetchcli.engine.servertext import ServerText
 from fetchcli.engine.snippet import Body, body_text
 from fetchcli.engine.ticket import Ticket, Trail, now_iso
@@ -153,6 +154,21 @@ def _tls(response: WireResponse, settings: Settings) -> TlsInfo | None:
     return tls_facts.from_ssl_object(response.ssl_object, verified=None if settings.request.insecure else True)
 
 
+def _location(response: WireResponse, shown: ServerText) -> str | None:
+    """Where a 3xx points (``Location``), resolved against the URL that answered as ``-L``
+    would resolve it, masked and cleaned as any URL a server led to; the header as it came
+    (masked, cleaned) when it is not a URL. None for any other status, or without the header."""
+    if not 300 <= response.status < 400:
+        return None
+    value = response.headers.get("location")
+    if value is None:
+        return None
+    try:
+        return shown.url(redirect_target(response.url, value))
+    except ValueError:  # BadURL: not a URL
+        return shown.url(value)
+
+
 def _expiring(tls: TlsInfo | None, settings: Settings) -> ErrorInfo | None:
     """``CertificateExpiring`` when ``--cert-expiry-days N`` is set and the certificate has fewer
     than N whole days left."""
@@ -203,6 +219,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
         reason=shown.line(response.reason),
         http_version=response.http_version,
         final_url=shown.url(response.url),
+        location=_location(response, shown),
         redirects=_redirects(outcome.trail, shown),
         content_type=shown.optional(content_type),
         content_length=_header_int(headers.get(b"content-length")),
@@ -308,6 +325,7 @@ def cut_short_result(
         reason=shown.line(response.reason),
         http_version=response.http_version,
         final_url=shown.url(response.url),
+        location=_location(response, shown),
         redirects=redirects,
         timing=timing,
         content_type=shown.optional(content_type),

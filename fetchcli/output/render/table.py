@@ -155,6 +155,8 @@ def _row(result: FetchResult, encoding: str = "utf-8") -> _Row:
         status, status_style = "?", "bold red"
     if result.error is not None:
         detail, detail_style = for_terminal(result.error.message), "red"
+    elif result.location is not None:  # a 3xx: where it points, not its (mostly boilerplate) body
+        detail, detail_style = f"→ {for_terminal(result.location)}", "cyan"
     elif result.binary:
         detail, detail_style = "(binary)", "dim"
     else:
