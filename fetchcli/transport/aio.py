@@ -62,7 +62,7 @@ from fetchcli.errors import (
 from fetchcli.redact import mask_credentials
 from fetchcli.settings import SettingProblem, Settings
 from fetchcli.transport.contract import Timeouts, WireHeaders, WireRequest, WireResponse
-from fetchcli.transport.headers import default_headers, proxy_ways
+from fetchcli.transport.headers import default_headers, one_spelling, proxy_ways, spellings_vary
 from fetchcli.transport.hints import CURRENT, DEMAND, PhaseClock, least_needed, since, waited
 from fetchcli.transport.protocol import InformationalBudget, chunk_size_too_large, is_informational
 from fetchcli.transport.proxies import ProxyWay, proxy_route
@@ -451,6 +451,8 @@ class AiohttpWire:
     ) -> None:
         require_private_api()
         self.default_headers = default_headers
+        # A name repeated in another case loses values in aiohttp: respelled (headers.one_spelling).
+        self._respell = spellings_vary(default_headers)
         self.timeouts = timeouts if timeouts is not None else Timeouts()
         self._client_timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
         self._resolver_pool = ThreadPoolExecutor(max_workers=resolver_threads, thread_name_prefix="fetchcli-dns")
@@ -488,7 +490,9 @@ class AiohttpWire:
             response_class=_PeerResponse,
             auto_decompress=False,  # fetchcli inflates itself, with a bound (snippet.py)
             trust_env=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            # The request carries its own headers; and no Content-Type: application/octet-stream on
+            # a POST, PUT or PATCH without a body (aiohttp adds one; httpx does not).
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
             timeout=aiohttp.ClientTimeout(total=None),
         )
         # aiohttp silently sends an idempotent request again when a connection fails (kept-alive
@@ -531,7 +535,7 @@ class AiohttpWire:
         try:
             with _mapped():
                 url = request.url
-                headers = list(request.headers)
+                headers = one_spelling(request.headers) if self._respell else list(request.headers)
                 proxy = self._proxy_route(url) if self._proxy_route is not None else self._proxy
                 proxy_headers = None
                 if proxy is not None:

@@ -3,6 +3,8 @@ with its credentials and the run's User-Agent told the proxy alone."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fetchcli._version import __version__
 from fetchcli.settings import RequestSettings, Settings
 from fetchcli.transport.proxies import ProxyWay, proxy_way
@@ -48,3 +50,18 @@ def default_headers(settings: Settings) -> tuple[tuple[str, str], ...]:
         (name, value) for name, value in (("Accept", "*/*"), ("Connection", "keep-alive")) if name.lower() not in named
     ]
     return tuple(base + given)
+
+
+def spellings_vary(headers: Iterable[tuple[str, str]]) -> bool:
+    """Whether a header name repeats spelled in another case (``X-A`` then ``x-a``)."""
+    spelled: dict[str, str] = {}
+    return any(spelled.setdefault(name.lower(), name) != name for name, _ in headers)
+
+
+def one_spelling(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` in order, each repeat of a name spelled as its first. aiohttp (3.x,
+    ``ClientSession._prepare_headers``) keeps only the last of the repeats of a name when their
+    spellings differ (``-H 'X-A: 1' -H 'x-a: 2'`` sent ``x-a: 2`` alone); names are
+    case-insensitive, values must all go, as on the httpx backend."""
+    spelled: dict[str, str] = {}
+    return [(spelled.setdefault(name.lower(), name), value) for name, value in headers]
