@@ -9,8 +9,10 @@ import socket
 
 import pytest
 
+from fetchcli.errortype import ErrorType
 from fetchcli.settings import Backend, RequestSettings, Settings
 from tests.helpers import run
+from tests.server import LoopbackServer
 from tests.test_trust_protocol import RawServer, raw_server
 
 
@@ -67,3 +69,15 @@ def test_a_request_without_a_body_carries_no_content_type(backend: Backend, meth
     heads = _heads(server)
     assert [_values(head, "content-type") for head in heads] == [[], ["text/plain"]]
     assert [_values(head, "content-length") for head in heads] == [["0"], ["0"]]
+
+
+@pytest.mark.live
+def test_a_redirect_to_a_host_idna_cannot_decode_is_not_followed(server: LoopbackServer, backend: Backend) -> None:
+    """``xn--a.com`` parses, but its A-label does not decode: as an input URL it is InvalidURL
+    and nothing is sent; as a redirect's target it is InvalidRedirect, not looked up."""
+    settings = Settings(request=RequestSettings(follow_redirects=True))
+    [result] = run([server.url("/location?to=http%3A%2F%2Fxn--a.com%2F")], settings, backend=backend)
+    assert result.error is not None and result.error.type == ErrorType.InvalidRedirect, result.error
+    assert "Codepoint" in result.error.message and [hop.status for hop in result.redirects] == [302]
+    [direct] = run(["http://xn--a.com/"], settings, backend=backend)
+    assert direct.error is not None and direct.error.type == ErrorType.InvalidURL and direct.attempts == 0

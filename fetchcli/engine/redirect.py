@@ -91,6 +91,25 @@ def redirect_problem(base: WireURL, location: str) -> InvalidRedirect | Unsuppor
     error = normalise_url(str(target), 0).error
     if error is not None:
         return InvalidRedirect(f"redirect to an invalid URL: {error.message}")
+    problem = host_problem(target)
+    if problem is not None:
+        return InvalidRedirect(f"redirect to an invalid URL: {problem}")
+    return None
+
+
+def host_problem(url: WireURL) -> str | None:
+    """Why httpx would refuse to send to ``url``'s host, which its URL parser accepted: an IDNA
+    A-label (``xn--``) that does not decode (httpx decodes one when it reads ``URL.host``), as
+    ``InvalidCodepoint`` says it; None when nothing is wrong. Checked for the input's URL and
+    for a redirect's, on both backends, so that nothing is sent to such a host."""
+    if not url.host.startswith("xn--"):
+        return None
+    import idna  # only for such a host
+
+    try:
+        idna.decode(url.host)
+    except (UnicodeError, ValueError) as exc:  # idna's errors are UnicodeError subclasses
+        return str(exc) or "invalid host"
     return None
 
 

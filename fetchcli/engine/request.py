@@ -14,6 +14,7 @@ from fetchcli.engine.records import Outcome, cut_short_result, failure_result, r
 from fetchcli.engine.redirect import (
     REDIRECT_STATUSES,
     first_request,
+    host_problem,
     next_request,
     redirect_problem,
     redirect_target,
@@ -49,12 +50,11 @@ def _build_request(wire: Wire, method: str, url: str) -> WireRequest:
     """The first request for ``url``, with the wire's headers and timeouts."""
     try:
         parsed = parse(url)
-        if parsed.host.startswith("xn--"):  # as httpx reads it (URL.host): the A-label must decode
-            import idna
-
-            idna.decode(parsed.host)
-    except (BadURL, UnicodeError, ValueError) as exc:  # idna's errors are UnicodeError subclasses
+    except BadURL as exc:
         raise InvalidRequestURL(str(exc) or "invalid URL") from exc
+    problem = host_problem(parsed)
+    if problem is not None:
+        raise InvalidRequestURL(problem)
     return first_request(method, parsed, wire.default_headers, wire.timeouts)
 
 
