@@ -186,6 +186,8 @@ class RequestSettings:
     # An input without a scheme: https://, then http:// when the https:// try meets a TLS
     # handshake failure or a refused connection (``--scheme-fallback``)
     scheme_fallback: bool = False
+    # The body every URL is sent (-d, --data-binary, --json), read once; None: none
+    body: bytes | None = None
 
     @property
     def proxies(self) -> tuple[str, ...]:

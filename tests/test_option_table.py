@@ -28,7 +28,13 @@ SETTINGS_ROWS = [o for o in OPTIONS if o.lands is not None and not o.lands.start
 OUTPUT_ROWS = [o for o in OPTIONS if o.lands is not None and o.lands.startswith("output.")]
 # Settings fields that no single option sets: the proxies come from --proxy, --noproxy,
 # --env-proxy and the environment together; the reorder window is for Python callers.
-DERIVED = {"order_window", "request.proxy", "request.proxy_by_scheme", "request.no_proxy"}
+DERIVED = {
+    "order_window",
+    "request.proxy",
+    "request.proxy_by_scheme",
+    "request.no_proxy",
+    "request.body",
+}  # body: requestbody.py
 
 # A valid value for every option that lands somewhere, and what it becomes there.
 GOOD: dict[str, tuple[Any, Any]] = {

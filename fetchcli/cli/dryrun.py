@@ -108,6 +108,8 @@ def _settings_lines(
     if "proxy-authorization" in given:
         where = "to the proxy only; never to a server" if req.proxies else "not sent: no proxy"
         rows.append(("header", f"Proxy-Authorization: {MASK} ({where})" + _from(origins, "header")))
+    if req.body is not None:  # its length only: a body may hold secrets, and be binary
+        rows.append(("request body", f"{count(len(req.body))} bytes, sent to every URL"))
     if req.secret_headers:
         rows.append(("secret header", ", ".join(req.secret_headers) + _from(origins, "secret_header")))
     rows.append(("tls", _tls_line(settings, origins)))

@@ -46,8 +46,8 @@ from fetchcli.transport.wireurl import BadURL, parse
 from fetchcli.urls import scheme_added
 
 
-def _build_request(wire: Wire, method: str, url: str) -> WireRequest:
-    """The first request for ``url``, with the wire's headers and timeouts."""
+def _build_request(wire: Wire, method: str, url: str, body: bytes | None = None) -> WireRequest:
+    """The first request for ``url``, with the wire's headers and timeouts, and the run's body."""
     try:
         parsed = parse(url)
     except BadURL as exc:
@@ -55,7 +55,7 @@ def _build_request(wire: Wire, method: str, url: str) -> WireRequest:
     problem = host_problem(parsed)
     if problem is not None:
         raise InvalidRequestURL(problem)
-    return first_request(method, parsed, wire.default_headers, wire.timeouts)
+    return first_request(method, parsed, wire.default_headers, wire.timeouts, body)
 
 
 # What a kept-alive connection the server closed gives the request sent on it.
@@ -281,7 +281,7 @@ async def _over_http(
 ) -> Outcome:
     """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
     ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
-    request = _build_request(wire, settings.request.method, "http" + url[len("https") :])
+    request = _build_request(wire, settings.request.method, "http" + url[len("https") :], settings.request.body)
     outcome = await _attempts(wire, request, settings, lane, gate, ticket)
     if outcome.error is not None:
         told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
@@ -304,7 +304,7 @@ async def fetch_one(
     if ticket is None:
         ticket = Ticket()
     try:
-        request = _build_request(wire, settings.request.method, item.url)
+        request = _build_request(wire, settings.request.method, item.url, settings.request.body)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
         first = outcome.error
         # Only a failure of the https:// connection of the input URL itself, no answer heard.
