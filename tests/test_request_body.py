@@ -136,6 +136,10 @@ def test_a_post_is_retried_only_with_retry_all_methods_and_workers_send_the_body
                                       "--retry-all-methods", server.url("/fail/b/1?status=503"))  # fmt: skip
         assert '"status": 503' in once.stdout and '"attempts": 1' in once.stdout
         assert '"status": 200' in again.stdout and '"attempts": 2' in again.stdout
-        workers = fetchcli_in_clean_env("-q", "--workers", "2", "-d", "w=1", *(server.url(f"/ok/{n}") for n in range(4)))
+        workers = fetchcli_in_clean_env(
+            "-q", "--workers", "2", "-d", "w=1", *(server.url(f"/ok/{n}") for n in range(4))
+        )
         assert workers.returncode == 0, workers.stderr
-        assert sorted(t for m, t, _, _, b in _sent(server) if b == b"w=1" and m == "POST") == [f"/ok/{n}" for n in range(4)]
+        assert sorted(t for m, t, _, _, b in _sent(server) if b == b"w=1" and m == "POST") == [
+            f"/ok/{n}" for n in range(4)
+        ]

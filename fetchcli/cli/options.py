@@ -169,6 +169,20 @@ def _headers(flag: str, texts: list[str] | None, environ: Environ) -> tuple[tupl
     return tuple(parse_header(text) for text in texts or ())
 
 
+def _resolves(flag: str, texts: list[str] | None, environ: Environ) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
+    from fetchcli.transport.addressmap import parse_resolve
+
+    return tuple(parse_resolve(flag, text) for text in texts or ())
+
+
+def _connects_to(
+    flag: str, texts: list[str] | None, environ: Environ
+) -> tuple[tuple[str | None, int | None, str | None, int | None], ...]:
+    from fetchcli.transport.addressmap import parse_connect_to
+
+    return tuple(parse_connect_to(flag, text) for text in texts or ())
+
+
 def _names(flag: str, texts: list[str] | None, environ: Environ) -> tuple[str, ...]:
     return tuple(text.strip() for text in texts or ())
 
@@ -292,6 +306,14 @@ OPTIONS: tuple[Option, ...] = (
            help="A header whose value is a secret, like Authorization: masked in every output, dropped on a "
            "redirect to another origin; repeatable (Authorization, Proxy-Authorization, Cookie, X-Api-Key, "
            "Api-Key, X-Auth-Token and PRIVATE-TOKEN always are)."),
+    _value("resolve", "--resolve", section=REQUEST, kind="list", metavar="HOST:PORT:ADDR[,ADDR]", parser=_resolves,
+           lands="request.resolve",
+           help="Connect to HOST on PORT at these addresses, without looking the name up (curl's --resolve); "
+           "Host, TLS name and certificate stay the URL's; repeatable."),
+    _value("connect_to", "--connect-to", section=REQUEST, kind="list", metavar="HOST1:PORT1:HOST2:PORT2",
+           parser=_connects_to, lands="request.connect_to",
+           help="Connect to HOST2:PORT2 for HOST1:PORT1 (any may be empty: any, or the same), as curl's "
+           "--connect-to; Host, TLS name and certificate stay the URL's; repeatable."),
     _value("user_agent", "--user-agent", "-A", section=REQUEST, metavar="TEXT", shown_default=f"fetchcli/{__version__}",
            lands="request.user_agent", help="User-Agent header."),
     _switch("follow_redirects", "--follow-redirects", "-L", section=REQUEST, lands="request.follow_redirects",

@@ -38,6 +38,7 @@ from fetchcli.redact import Redactor, is_secret_header
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
+from fetchcli.transport.addressmap import AddressMap
 from fetchcli.transport.contract import Wire, WireRequest, WireResponse
 from fetchcli.transport.hints import CURRENT, PhaseClock, since
 from fetchcli.transport.protocol import status_problem
@@ -164,7 +165,14 @@ async def _unverified_tls(outcome: Outcome, settings: Settings, left: float | No
         if left <= 0:
             return None
         timeout = left if timeout is None else min(timeout, left)
-    return await tls_facts.probe(url.host, url.port or 443, timeout)
+    port = url.port or 443
+    connect = None
+    if req.resolve or req.connect_to:  # where the request's own connection went
+        mapped = AddressMap(req.resolve, req.connect_to)
+        target, to = mapped.target(url.host, port)
+        fixed = mapped.addresses(target, to)
+        connect = (fixed[0] if fixed else target, to)
+    return await tls_facts.probe(url.host, port, timeout, connect)
 
 
 def _retry_wait(outcome: Outcome, method: str, attempt: int, settings: Settings) -> float | None:
