@@ -186,6 +186,11 @@ class RequestSettings:
     # An input without a scheme: https://, then http:// when the https:// try meets a TLS
     # handshake failure or a refused connection (``--scheme-fallback``)
     scheme_fallback: bool = False
+    # The body every URL is sent (-d, --data-binary, --json), read once; None: none
+    body: bytes | None = None
+    # Where connections go (--resolve HOST:PORT:ADDRS, --connect-to H1:P1:H2:P2; transport/addressmap.py)
+    resolve: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+    connect_to: tuple[tuple[str | None, int | None, str | None, int | None], ...] = ()
 
     @property
     def proxies(self) -> tuple[str, ...]:

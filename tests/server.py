@@ -73,6 +73,8 @@ class Stats:
     times_by_host: dict[str, list[float]] = field(default_factory=dict)
     dropped: int = 0
     headers_seen: dict[str, dict[str, str]] = field(default_factory=dict)  # by request target
+    # (method, target, headers, body) of each request whose body came (Content-Length), in order
+    bodies: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
 
 
 GZIP_BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
@@ -149,7 +151,8 @@ class LoopbackServer:
                         headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length", "0") or 0)
                 if length:
-                    await reader.readexactly(length)
+                    body = await reader.readexactly(length)
+                    stats.bodies.append((method, target, headers, body))
                 if self.fault_rate and self._fails(target):
                     stats.dropped += 1  # the connection fails: reset instead of an answer
                     writer.transport.abort()

@@ -28,7 +28,13 @@ SETTINGS_ROWS = [o for o in OPTIONS if o.lands is not None and not o.lands.start
 OUTPUT_ROWS = [o for o in OPTIONS if o.lands is not None and o.lands.startswith("output.")]
 # Settings fields that no single option sets: the proxies come from --proxy, --noproxy,
 # --env-proxy and the environment together; the reorder window is for Python callers.
-DERIVED = {"order_window", "request.proxy", "request.proxy_by_scheme", "request.no_proxy"}
+DERIVED = {
+    "order_window",
+    "request.proxy",
+    "request.proxy_by_scheme",
+    "request.no_proxy",
+    "request.body",
+}  # body: requestbody.py
 
 # A valid value for every option that lands somewhere, and what it becomes there.
 GOOD: dict[str, tuple[Any, Any]] = {
@@ -50,6 +56,8 @@ GOOD: dict[str, tuple[Any, Any]] = {
     "max_failures": ("3", 3),
     "method": ("post", "POST"),
     "header": (["A: 1", "B:2 "], (("A", "1"), ("B", "2"))),
+    "resolve": (["Site.test:443:127.0.0.1,[::1]"], (("site.test", 443, ("127.0.0.1", "::1")),)),
+    "connect_to": (["a.test:80:[::1]:8080", "::b.test:"], (("a.test", 80, "::1", 8080), (None, None, "b.test", None))),
     "secret_header": ([" X-Token "], ("X-Token",)),
     "user_agent": ("me/1", "me/1"),
     "follow_redirects": (True, True),
@@ -100,6 +108,8 @@ BAD: dict[str, Any] = {
     "ok_status": "2yy",
     "max_failures": "many",
     "header": ["no colon"],
+    "resolve": ["a.test:443:not-an-address"],
+    "connect_to": ["a.test:443"],
     "max_redirects": "x",
     "backend": "curl",
     "cert_expiry_days": "soon",

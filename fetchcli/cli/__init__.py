@@ -3,7 +3,7 @@ together for one run, show progress and decide the exit status.
 
 ``options`` (the option table: every option declared once), ``app`` (the Typer command and
 ``main``, built from the table), ``config`` (``FETCHCLI_*`` and the config file), ``help``,
-``dryrun``, ``plan`` (every check before any I/O -> a ``RunPlan``), ``runner`` (carries the plan
+``dryrun``, ``requestbody`` (-d, --data-binary, --json: the body, read once), ``plan`` (every check before any I/O -> a ``RunPlan``), ``runner`` (carries the plan
 out: inputs -> engine -> output), ``runstate`` (what a run carries while it goes on), ``signals``
 (SIGINT, SIGTERM), ``progressdisplay`` (the live progress line), ``status`` (exit statuses),
 ``stdstreams`` (closed standard streams filled first).

@@ -16,7 +16,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -24,6 +24,9 @@ from fetchcli._version import __version__
 from fetchcli.cli.options import OPTIONS, Option
 from fetchcli.cli.status import ExitStatus
 from fetchcli.settings import SettingsError, not_utf8
+
+if TYPE_CHECKING:
+    from fetchcli.cli.requestbody import RequestBody
 
 app = typer.Typer(
     add_completion=True,
@@ -148,6 +151,21 @@ def _check_utf8(values: dict[str, Any]) -> None:
                 raise SettingsError(option.long, problem)
 
 
+def _body(values: dict[str, Any]) -> "RequestBody | None":
+    """The body of -d, --data-binary or --json, read now (files, standard input)."""
+    if not (values.get("data") or values.get("data_binary") or values.get("json")):
+        return None
+    from fetchcli.cli.requestbody import body_of
+    from fetchcli.input.readers import reads_stdin
+
+    urls, paths = values.get("urls") or [], values.get("input") or []
+    stdin_has_urls = "-" in paths or reads_stdin(urls, paths, sys.stdin.isatty())
+    return body_of(
+        values.get("data") or [], values.get("data_binary") or [], values.get("json") or [],
+        sys.stdin.buffer.read, stdin_has_urls,
+    )  # fmt: skip
+
+
 def _run(ctx: typer.Context, values: dict[str, Any]) -> None:
     """The command: the options' values -> Settings -> a run (or ``--dry-run``) -> exit status."""
     from fetchcli.cli.options import output_options_from_values, proxies_from_values, settings_from_values
@@ -157,7 +175,7 @@ def _run(ctx: typer.Context, values: dict[str, Any]) -> None:
     if not values.get("urls") and ctx.default_map:  # Click before 8.2 never looks up URL arguments there
         values["urls"] = list(ctx.default_map.get("urls") or [])
     loaded = ctx.meta.get(_LOADED)  # the config file read, if any
-    settings = settings_from_values(values, os.environ)
+    settings = settings_from_values(values, os.environ, _body(values))
     options = output_options_from_values(values, loaded.path if loaded is not None else None)
     urls, paths = values.get("urls") or [], values.get("input") or []
     if values.get("dry_run"):

@@ -108,8 +108,16 @@ def _settings_lines(
     if "proxy-authorization" in given:
         where = "to the proxy only; never to a server" if req.proxies else "not sent: no proxy"
         rows.append(("header", f"Proxy-Authorization: {MASK} ({where})" + _from(origins, "header")))
+    if req.body is not None:  # its length only: a body may hold secrets, and be binary
+        rows.append(("request body", f"{count(len(req.body))} bytes, sent to every URL"))
     if req.secret_headers:
         rows.append(("secret header", ", ".join(req.secret_headers) + _from(origins, "secret_header")))
+    for host, port, addresses in req.resolve:
+        rows.append(("resolve", f"{host}:{port} at {', '.join(addresses)}, not looked up" + _from(origins, "resolve")))
+    for host1, port1, host2, port2 in req.connect_to:
+        frm = f"{host1 or '(any host)'}:{port1 or '(any port)'}"
+        to = f"{host2 or '(the same host)'}:{port2 or '(the same port)'}"
+        rows.append(("connect to", f"{for_terminal(to)} for {for_terminal(frm)}" + _from(origins, "connect_to")))
     rows.append(("tls", _tls_line(settings, origins)))
     origin = dict(proxies.source)
     if req.proxy is not None:

@@ -58,6 +58,7 @@ from fetchcli.settings import (
 
 if TYPE_CHECKING:
     from fetchcli.cli.plan import OutputOptions
+    from fetchcli.cli.requestbody import RequestBody
     from fetchcli.transport.proxies import Proxies
 
 ENV_PREFIX = "FETCHCLI_"
@@ -160,12 +161,26 @@ def _choice(choices: type[enum.Enum]) -> Parser:
     return lambda flag, text, environ: None if text is None else parse_choice(flag, text, choices)
 
 
-def _method(flag: str, text: str, environ: Environ) -> str:
-    return text.upper()
+def _method(flag: str, text: str | None, environ: Environ) -> str | None:
+    return None if text is None else text.upper()  # None: GET, or POST with a body (settings_from_values)
 
 
 def _headers(flag: str, texts: list[str] | None, environ: Environ) -> tuple[tuple[str, str], ...]:
     return tuple(parse_header(text) for text in texts or ())
+
+
+def _resolves(flag: str, texts: list[str] | None, environ: Environ) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
+    from fetchcli.transport.addressmap import parse_resolve
+
+    return tuple(parse_resolve(flag, text) for text in texts or ())
+
+
+def _connects_to(
+    flag: str, texts: list[str] | None, environ: Environ
+) -> tuple[tuple[str | None, int | None, str | None, int | None], ...]:
+    from fetchcli.transport.addressmap import parse_connect_to
+
+    return tuple(parse_connect_to(flag, text) for text in texts or ())
 
 
 def _names(flag: str, texts: list[str] | None, environ: Environ) -> tuple[str, ...]:
@@ -273,8 +288,17 @@ OPTIONS: tuple[Option, ...] = (
     _value("max_failures", "--max-failures", section=SUCCESS, metavar="N", default="0", shown_default="0",
            parser=_integer, lands="output.max_failures",
            help="Exit 0 while at most N URLs failed (the records still say which)."),
-    _value("method", "--method", "-X", section=REQUEST, metavar="METHOD", default=DEFAULT_METHOD,
-           shown_default=DEFAULT_METHOD, parser=_method, lands="request.method", help="HTTP method."),
+    _value("method", "--method", "-X", section=REQUEST, metavar="METHOD",
+           shown_default=f"{DEFAULT_METHOD}, POST with a body", parser=_method, lands="request.method",
+           help="HTTP method."),
+    _value("data", "--data", "-d", section=REQUEST, kind="list", metavar="TEXT|@FILE", env=False, configurable=False,
+           help="Send this body to every URL (POST unless -X says otherwise), form-encoded as curl's -d: @FILE "
+           "without its newlines, @- from stdin; repeatable, joined by '&'."),
+    _value("data_binary", "--data-binary", section=REQUEST, kind="list", metavar="TEXT|@FILE", env=False,
+           configurable=False, help="As --data, the bytes exactly (a file's newlines kept)."),
+    _value("json", "--json", section=REQUEST, kind="list", metavar="TEXT|@FILE", env=False, configurable=False,
+           help="Send this JSON body, with Content-Type and Accept: application/json (curl's --json); repeatable, "
+           "concatenated."),
     _value("header", "--header", "-H", section=REQUEST, kind="list", metavar="'NAME: VALUE'", parser=_headers,
            lands="request.headers", help="Extra request header; repeatable."),
     _value("secret_header", "--secret-header", section=REQUEST, kind="list", metavar="NAME", parser=_names,
@@ -282,6 +306,14 @@ OPTIONS: tuple[Option, ...] = (
            help="A header whose value is a secret, like Authorization: masked in every output, dropped on a "
            "redirect to another origin; repeatable (Authorization, Proxy-Authorization, Cookie, X-Api-Key, "
            "Api-Key, X-Auth-Token and PRIVATE-TOKEN always are)."),
+    _value("resolve", "--resolve", section=REQUEST, kind="list", metavar="HOST:PORT:ADDR[,ADDR]", parser=_resolves,
+           lands="request.resolve",
+           help="Connect to HOST on PORT at these addresses, without looking the name up (curl's --resolve); "
+           "Host, TLS name and certificate stay the URL's; repeatable."),
+    _value("connect_to", "--connect-to", section=REQUEST, kind="list", metavar="HOST1:PORT1:HOST2:PORT2",
+           parser=_connects_to, lands="request.connect_to",
+           help="Connect to HOST2:PORT2 for HOST1:PORT1 (any may be empty: any, or the same), as curl's "
+           "--connect-to; Host, TLS name and certificate stay the URL's; repeatable."),
     _value("user_agent", "--user-agent", "-A", section=REQUEST, metavar="TEXT", shown_default=f"fetchcli/{__version__}",
            lands="request.user_agent", help="User-Agent header."),
     _switch("follow_redirects", "--follow-redirects", "-L", section=REQUEST, lands="request.follow_redirects",
@@ -425,11 +457,14 @@ def proxies_from_values(values: Mapping[str, Any], environ: Environ) -> Proxies:
     return resolve_proxies(values.get("proxy"), values.get("noproxy"), environ if env_proxy else {})
 
 
-def settings_from_values(values: Mapping[str, Any], environ: Environ | None = None) -> Settings:
+def settings_from_values(
+    values: Mapping[str, Any], environ: Environ | None = None, body: RequestBody | None = None
+) -> Settings:
     """The run's ``Settings`` from the options' values as the command line gives them (text,
     lists of text, bools), by parameter name; a name left out has its default. A bad value is
     a ``SettingsError`` naming its flag; values are parsed in the order of Settings' fields, so
-    the first bad one is named. ``environ``: for the proxy variables and ``--shard auto``."""
+    the first bad one is named. ``environ``: for the proxy variables and ``--shard auto``.
+    ``body``: the body read from -d, --data-binary or --json (``requestbody.body_of``)."""
     environ = os.environ if environ is None else environ
     values = {**defaults(), **values}
     proxies = proxies_from_values(values, environ)
@@ -444,8 +479,24 @@ def settings_from_values(values: Mapping[str, Any], environ: Environ | None = No
         kwargs = {name: o.parse(values[o.name], environ) for name, o in _landing_in(group, f"{field.name}.")}
         if group is RequestSettings:
             kwargs.update(proxy=proxies.proxy, proxy_by_scheme=proxies.by_scheme, no_proxy=proxies.no_proxy)
+            _with_body(kwargs, body)
         top[field.name] = group(**kwargs)
     return Settings(**top)
+
+
+def _with_body(kwargs: dict[str, Any], body: RequestBody | None) -> None:
+    """The request's method (GET, or POST with a body, unless -X), its body, and the body's
+    Content-Type (and Accept, for --json) among the headers unless -H gives them."""
+    if kwargs.get("method") is None:
+        kwargs["method"] = "POST" if body is not None else DEFAULT_METHOD
+    if body is None:
+        return
+    headers = tuple(kwargs.get("headers", ()))
+    given = {name.lower() for name, _ in headers}
+    added = [("Content-Type", body.content_type)] if "content-type" not in given else []
+    if body.accept is not None and "accept" not in given:
+        added.append(("Accept", body.accept))
+    kwargs.update(body=body.data, headers=headers + tuple(added))
 
 
 def output_options_from_values(values: Mapping[str, Any], config_file: str | None = None) -> OutputOptions:

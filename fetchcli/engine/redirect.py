@@ -158,17 +158,21 @@ def with_credentials(url: WireURL, headers: list[tuple[str, str]]) -> list[tuple
 _EMPTY_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # sent with Content-Length: 0, as httpx sends them
 
 
-def first_request(method: str, url: WireURL, defaults: tuple[tuple[str, str], ...], timeouts: Timeouts) -> WireRequest:
+def first_request(
+    method: str, url: WireURL, defaults: tuple[tuple[str, str], ...], timeouts: Timeouts, body: bytes | None = None
+) -> WireRequest:
     """The request for ``url``, its headers as httpx's ``Request`` makes them: ``Host`` first
-    (unless the defaults carry one), ``Content-Length: 0`` for a POST, PUT or PATCH (fetchcli
-    sends no body yet), the default headers, the URL's credentials as ``Authorization``."""
-    if not url.userinfo and method not in _EMPTY_BODY_METHODS and not _names_host(defaults):
-        return WireRequest(method, url, (("Host", url.netloc), *defaults), timeouts)  # the common case
+    (unless the defaults carry one), ``Content-Length: 0`` for a POST, PUT or PATCH without a
+    body (a body's length is the transport's to send), the default headers, the URL's
+    credentials as ``Authorization``."""
+    empty = body is None and method in _EMPTY_BODY_METHODS
+    if not url.userinfo and not empty and not _names_host(defaults):
+        return WireRequest(method, url, (("Host", url.netloc), *defaults), timeouts, body)  # the common case
     headers = list(defaults)
     auto = [] if _names_host(defaults) else [("Host", url.netloc)]
-    if method in _EMPTY_BODY_METHODS and not any(name.lower() == "content-length" for name, _ in headers):
+    if empty and not any(name.lower() == "content-length" for name, _ in headers):
         auto.append(("Content-Length", "0"))
-    return WireRequest(method, url, tuple(with_credentials(url, auto + headers)), timeouts)
+    return WireRequest(method, url, tuple(with_credentials(url, auto + headers)), timeouts, body)
 
 
 def _names_host(headers: tuple[tuple[str, str], ...]) -> bool:

@@ -38,6 +38,7 @@ from fetchcli.redact import Redactor, is_secret_header
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
+from fetchcli.transport.addressmap import AddressMap
 from fetchcli.transport.contract import Wire, WireRequest, WireResponse
 from fetchcli.transport.hints import CURRENT, PhaseClock, since
 from fetchcli.transport.protocol import status_problem
@@ -46,8 +47,8 @@ from fetchcli.transport.wireurl import BadURL, parse
 from fetchcli.urls import scheme_added
 
 
-def _build_request(wire: Wire, method: str, url: str) -> WireRequest:
-    """The first request for ``url``, with the wire's headers and timeouts."""
+def _build_request(wire: Wire, method: str, url: str, body: bytes | None = None) -> WireRequest:
+    """The first request for ``url``, with the wire's headers and timeouts, and the run's body."""
     try:
         parsed = parse(url)
     except BadURL as exc:
@@ -55,7 +56,7 @@ def _build_request(wire: Wire, method: str, url: str) -> WireRequest:
     problem = host_problem(parsed)
     if problem is not None:
         raise InvalidRequestURL(problem)
-    return first_request(method, parsed, wire.default_headers, wire.timeouts)
+    return first_request(method, parsed, wire.default_headers, wire.timeouts, body)
 
 
 # What a kept-alive connection the server closed gives the request sent on it.
@@ -164,7 +165,14 @@ async def _unverified_tls(outcome: Outcome, settings: Settings, left: float | No
         if left <= 0:
             return None
         timeout = left if timeout is None else min(timeout, left)
-    return await tls_facts.probe(url.host, url.port or 443, timeout)
+    port = url.port or 443
+    connect = None
+    if req.resolve or req.connect_to:  # where the request's own connection went
+        mapped = AddressMap(req.resolve, req.connect_to)
+        target, to = mapped.target(url.host, port)
+        fixed = mapped.addresses(target, to)
+        connect = (fixed[0] if fixed else target, to)
+    return await tls_facts.probe(url.host, port, timeout, connect)
 
 
 def _retry_wait(outcome: Outcome, method: str, attempt: int, settings: Settings) -> float | None:
@@ -281,7 +289,7 @@ async def _over_http(
 ) -> Outcome:
     """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
     ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
-    request = _build_request(wire, settings.request.method, "http" + url[len("https") :])
+    request = _build_request(wire, settings.request.method, "http" + url[len("https") :], settings.request.body)
     outcome = await _attempts(wire, request, settings, lane, gate, ticket)
     if outcome.error is not None:
         told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
@@ -304,7 +312,7 @@ async def fetch_one(
     if ticket is None:
         ticket = Ticket()
     try:
-        request = _build_request(wire, settings.request.method, item.url)
+        request = _build_request(wire, settings.request.method, item.url, settings.request.body)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
         first = outcome.error
         # Only a failure of the https:// connection of the input URL itself, no answer heard.

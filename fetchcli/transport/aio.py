@@ -61,6 +61,7 @@ from fetchcli.errors import (
 )
 from fetchcli.redact import mask_credentials
 from fetchcli.settings import SettingProblem, Settings
+from fetchcli.transport.addressmap import AddressMap
 from fetchcli.transport.contract import Timeouts, WireHeaders, WireRequest, WireResponse
 from fetchcli.transport.headers import default_headers, one_spelling, proxy_ways, spellings_vary
 from fetchcli.transport.hints import CURRENT, DEMAND, PhaseClock, least_needed, since, waited
@@ -116,9 +117,10 @@ class BoundedConnector(aiohttp.TCPConnector):
     idle connections never exceed ``max_idle``. Relies on aiohttp's ``_conns``/``_acquired``,
     which have been stable through aiohttp 3.x; tests/test_backends.py counts real connections."""
 
-    def __init__(self, *, max_idle: int, **kwargs: Any) -> None:
+    def __init__(self, *, max_idle: int, address_map: AddressMap | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._max_idle = max_idle
+        self._address_map = address_map if address_map else None
         self.idle_walks = 0  # walks over the idle connections (counted: a guard test bounds them)
         factory: Callable[[], ResponseHandler] = functools.partial(_Handler, loop=self._loop)
         self._factory = factory  # type: ignore[assignment]  # see require_private_api
@@ -137,6 +139,28 @@ class BoundedConnector(aiohttp.TCPConnector):
             if isinstance(protocol, _Handler):
                 protocol.waiting = clock
         return connection
+
+    async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
+        """``--connect-to`` and ``--resolve`` (``addressmap.py``): where the connection goes. The
+        TLS server name stays the URL's host (aiohttp takes it from the request, not from here)."""
+        mapped = self._address_map
+        if mapped is None:
+            return await super()._resolve_host(host, port, traces)
+        target, port = mapped.target(host, port)
+        fixed = mapped.addresses(target, port)
+        if fixed is None:
+            return await super()._resolve_host(target, port, traces)
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in fixed
+        ]
 
     def _idle_total(self) -> int:
         self.idle_walks += 1
@@ -421,6 +445,8 @@ def require_private_api() -> None:
     connector = aiohttp.BaseConnector
     if not callable(getattr(connector, "_get", None)):
         missing.append("BaseConnector._get")
+    if not callable(getattr(aiohttp.TCPConnector, "_resolve_host", None)):
+        missing.append("TCPConnector._resolve_host")
     if "_factory" not in getattr(getattr(connector.__init__, "__code__", None), "co_names", ()):
         missing.append("BaseConnector._factory")
     if missing:
@@ -448,8 +474,10 @@ class AiohttpWire:
         proxy_route: Callable[[Any], str | None] | None = None,
         proxy_ways: Mapping[str, ProxyWay] | None = None,
         resolver_threads: int = 32,
+        address_map: AddressMap | None = None,
     ) -> None:
         require_private_api()
+        self._address_map = address_map
         self.default_headers = default_headers
         # A name repeated in another case loses values in aiohttp: respelled (headers.one_spelling).
         self._respell = spellings_vary(default_headers)
@@ -478,6 +506,7 @@ class AiohttpWire:
             limit=max_connections,
             limit_per_host=0,
             max_idle=max_keepalive,
+            address_map=self._address_map,
             keepalive_timeout=keepalive_expiry if keepalive_expiry > 0 else None,
             ssl=self._ssl,
             enable_cleanup_closed=False,
@@ -596,4 +625,5 @@ def wire_for(settings: Settings) -> AiohttpWire:
         proxy_route=proxy_route(settings.request),
         proxy_ways=proxy_ways(settings.request),
         resolver_threads=settings.resolver_threads,
+        address_map=AddressMap(settings.request.resolve, settings.request.connect_to),
     )

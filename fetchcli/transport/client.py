@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from fetchcli.settings import Settings
+from fetchcli.transport.addressmap import AddressMap
 from fetchcli.transport.backendchoice import uses_aiohttp
 from fetchcli.transport.headers import headers_of, proxy_ways
 from fetchcli.transport.httpxwire import OWN_TRANSPORT, WireTransport
@@ -40,7 +41,8 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
     from fetchcli.transport.coretransport import core_transport
     from fetchcli.transport.netbackend import TimedBackend
 
-    network = TimedBackend(httpcore.AnyIOBackend())  # one name cache for every shard
+    # One name cache for every shard; --resolve and --connect-to.
+    network = TimedBackend(httpcore.AnyIOBackend(), AddressMap(req.resolve, req.connect_to))
 
     ways = proxy_ways(req)
 

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import httpcore
 
+from fetchcli.transport.addressmap import AddressMap
 from fetchcli.transport.hints import CURRENT, ON_TLS, PhaseClock, since
 from fetchcli.transport.protocol import ChunkSizes, Http2Responses, InformationalHeads
 
@@ -183,9 +184,10 @@ class _TimedStream(ConnectionStream):
 class TimedBackend(httpcore.AsyncNetworkBackend):
     """Wraps httpcore's own backend (``inner``) for the connections of one client."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, address_map: AddressMap | None = None) -> None:
         self._inner = inner
         self._names: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self._address_map = address_map if address_map else None  # --resolve, --connect-to
 
     async def _addresses(self, host: str, port: int) -> list[str]:
         if _is_ip(host):
@@ -214,9 +216,14 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        mapped = self._address_map
+        fixed = None
+        if mapped is not None:
+            host, port = mapped.target(host, port)
+            fixed = mapped.addresses(host, port)
         try:
             with anyio.fail_after(timeout):
-                addresses = await self._addresses(host, port)
+                addresses = list(fixed) if fixed is not None else await self._addresses(host, port)
                 started = time.perf_counter()
                 stream = await self._first_that_answers(addresses, port, local_address, socket_options)
         except TimeoutError as exc:

@@ -1,0 +1,113 @@
+"""``--resolve`` and ``--connect-to``: where a connection goes, as curl's options of the same
+names say, the same on both backends (aiohttp's connector, ``aio.BoundedConnector``; the httpx
+backend's network backend, ``netbackend.TimedBackend``).
+
+- ``--resolve HOST:PORT:ADDR[,ADDR...]``: a connection to HOST on PORT goes to these addresses
+  (in order, the first that answers), without looking the name up.
+- ``--connect-to HOST1:PORT1:HOST2:PORT2``: a connection to HOST1 on PORT1 goes to HOST2 on
+  PORT2 instead (an empty HOST1 or PORT1: any; an empty HOST2 or PORT2: the same). The first
+  that matches applies; then ``--resolve`` applies to where it leads.
+
+Only where the TCP connection goes changes: the request's ``Host``, the TLS server name and the
+certificate checked are the URL's, and so is the connection pool's key. A host is matched in
+lower case, as sent (IDNA A-labels; an IPv6 address without brackets). A proxy's own name is
+mapped too when it matches (as curl does).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from fetchcli.settings import SettingsError
+
+
+def _host(text: str) -> str:
+    return text.strip("[]").lower().rstrip(".") if text.startswith("[") else text.lower().rstrip(".")
+
+
+def _split(text: str, parts: int) -> list[str]:
+    """``text`` cut at colons into ``parts`` fields; a field in brackets (an IPv6 address) keeps its colons."""
+    fields: list[str] = []
+    rest = text
+    while rest and len(fields) < parts - 1:
+        if rest.startswith("["):
+            end = rest.find("]")
+            if end < 0:
+                return []
+            fields.append(rest[: end + 1])
+            rest = rest[end + 1 :]
+            if rest and not rest.startswith(":"):
+                return []
+            rest = rest[1:]
+            continue
+        field, colon, rest = rest.partition(":")
+        fields.append(field)
+        if not colon:
+            break
+    else:
+        fields.append(rest)
+    return fields if len(fields) == parts else []
+
+
+def _port(flag: str, text: str, given: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SettingsError(flag, f"has a port that is not 1-65535 in {given!r}")
+    return int(text)
+
+
+def parse_resolve(flag: str, text: str) -> tuple[str, int, tuple[str, ...]]:
+    """``HOST:PORT:ADDR[,ADDR...]`` -> (host, port, addresses); a ``SettingsError`` otherwise."""
+    fields = _split(text.strip(), 3)
+    if not fields or not fields[0]:
+        raise SettingsError(flag, f"must look like HOST:PORT:ADDRESS[,ADDRESS...], not {text!r}")
+    port = _port(flag, fields[1], text)
+    addresses = []
+    for address in fields[2].split(","):
+        bare = address.strip().strip("[]")
+        try:
+            addresses.append(str(ipaddress.ip_address(bare)))
+        except ValueError:
+            raise SettingsError(flag, f"has {address.strip()!r}, which is not an IP address, in {text!r}") from None
+    return _host(fields[0]), port, tuple(addresses)
+
+
+def parse_connect_to(flag: str, text: str) -> tuple[str | None, int | None, str | None, int | None]:
+    """``HOST1:PORT1:HOST2:PORT2`` (each may be empty) -> the four, None for an empty one."""
+    fields = _split(text.strip(), 4)
+    if not fields:
+        raise SettingsError(flag, f"must look like HOST1:PORT1:HOST2:PORT2 (any may be empty), not {text!r}")
+    host1, port1, host2, port2 = fields
+    return (
+        _host(host1) if host1 else None,
+        _port(flag, port1, text) if port1 else None,
+        _host(host2) if host2 else None,
+        _port(flag, port2, text) if port2 else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AddressMap:
+    """The run's ``--resolve`` and ``--connect-to`` entries."""
+
+    resolve: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+    connect_to: tuple[tuple[str | None, int | None, str | None, int | None], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.resolve or self.connect_to)
+
+    def target(self, host: str, port: int) -> tuple[str, int]:
+        """Where a connection to ``host`` on ``port`` goes (``--connect-to``, the first match)."""
+        key = _host(host)
+        for host1, port1, host2, port2 in self.connect_to:
+            if (host1 is None or host1 == key) and (port1 is None or port1 == port):
+                return (host2 if host2 is not None else host), (port2 if port2 is not None else port)
+        return host, port
+
+    def addresses(self, host: str, port: int) -> tuple[str, ...] | None:
+        """The addresses ``--resolve`` gives ``host`` on ``port``, or None: look it up."""
+        key = _host(host)
+        for name, known, addresses in self.resolve:
+            if name == key and known == port:
+                return addresses
+        return None
