@@ -246,8 +246,8 @@ OPTIONS: tuple[Option, ...] = (
            help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped."),
     _switch("scheme_fallback", "--scheme-fallback", section=INPUT, lands="request.scheme_fallback",
             help="A URL without a scheme: try https://, then http:// if its own TLS handshake fails or its "
-            "connection is refused (after --retries; never after an answer, never with secret headers or URL "
-            "credentials)."),
+            "connection is refused (after --retries; never after an answer, never with secret headers, URL "
+            "credentials or a request body)."),
     _value("config", "--config", section=INPUT, metavar="FILE", configurable=False, any_bytes=True, eager=True,
            shown_default="$XDG_CONFIG_HOME/fetchcli/config.toml (~/.config/...) if only you can write it",
            help="Read option values from this TOML file instead; '' reads none."),

@@ -1,0 +1,46 @@
+"""Review r22 of issue 22's first features (request bodies, ``location``, ``--resolve``): what an
+attacker or a surprised user met, each proven against a real loopback server on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fetchcli.settings import Backend, RequestSettings, Settings
+from tests.helpers import fetchcli_in_clean_env, run
+from tests.test_trust_scheme import PlainServer  # answers a TLS handshake with plain HTTP, as real servers do
+
+
+@pytest.fixture
+def plain() -> Iterator[PlainServer]:
+    server = PlainServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.live
+def test_a_body_is_never_sent_in_cleartext_by_scheme_fallback(plain: PlainServer, backend: Backend) -> None:
+    """``-d password=...`` to a URL without a scheme: https:// meets a plain HTTP server; the
+    fallback would POST the password over http://. A body may be a secret, as a secret header."""
+    settings = Settings(
+        request=RequestSettings(scheme_fallback=True, method="POST", body=b"password=TOPSECRET"), backend=backend
+    )
+    [result] = run([f"127.0.0.1:{plain.port}/method"], settings)
+    assert plain.paths == [] and plain.handshakes == 1  # nothing was sent over http://
+    assert not result.ok and result.error is not None and result.error.type == "TLSError", result.error
+    assert "--scheme-fallback did not try http://" in result.error.message
+    assert "request body" in result.error.message and "TOPSECRET" not in result.error.message
+
+
+@pytest.mark.live
+def test_the_command_line_says_why_a_body_is_not_sent_over_http(plain: PlainServer, backend: Backend) -> None:
+    done = fetchcli_in_clean_env(
+        "--backend", backend.value, "-f", "jsonl", "--scheme-fallback", "-d", "password=TOPSECRET",
+        f"127.0.0.1:{plain.port}/method",
+    )  # fmt: skip
+    assert plain.paths == []
+    assert done.returncode == 1, done.stderr
+    assert "did not try http://" in done.stdout and "TOPSECRET" not in done.stdout + done.stderr
