@@ -3,12 +3,14 @@ attacker or a surprised user met, each proven against a real loopback server on 
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 
 from fetchcli.settings import Backend, RequestSettings, Settings
 from tests.helpers import fetchcli_in_clean_env, run
+from tests.server import running_server
 from tests.test_trust_scheme import PlainServer  # answers a TLS handshake with plain HTTP, as real servers do
 
 
@@ -44,3 +46,16 @@ def test_the_command_line_says_why_a_body_is_not_sent_over_http(plain: PlainServ
     assert plain.paths == []
     assert done.returncode == 1, done.stderr
     assert "did not try http://" in done.stdout and "TOPSECRET" not in done.stdout + done.stderr
+
+
+@pytest.mark.live
+def test_a_location_of_another_scheme_is_shown_as_it_came(backend: Backend) -> None:
+    """``javascript:alert(1)`` was shown as ``javascript://127.0.0.1alert(1)`` and ``mailto:a@b``
+    as ``mailto://***@b``: the request's host was put into any scheme without a host, a rule
+    for ``http:/path`` alone. ``-L`` does not follow these (UnsupportedRedirect)."""
+    with running_server() as server:
+        targets = ["javascript:alert(1)", "mailto:a@b", "data:text/html,<b>x</b>", "ftp:/pub", "https:/x"]
+        urls = [server.url("/location?to=" + urllib.parse.quote(target, safe="")) for target in targets]
+        results = run(urls, Settings(), backend=backend)
+    assert [r.status for r in results] == [302] * 5
+    assert [r.location for r in results] == [*targets[:4], "https://127.0.0.1/x"]  # https:/x: as -L goes
