@@ -59,3 +59,21 @@ def test_a_location_of_another_scheme_is_shown_as_it_came(backend: Backend) -> N
         results = run(urls, Settings(), backend=backend)
     assert [r.status for r in results] == [302] * 5
     assert [r.location for r in results] == [*targets[:4], "https://127.0.0.1/x"]  # https:/x: as -L goes
+
+
+@pytest.mark.live
+def test_a_redirect_that_drops_the_body_drops_its_content_type(backend: Backend) -> None:
+    """``-L -d k=v`` meeting a 302: the GET that follows has no body, so no form Content-Type
+    either (curl sends none; the Fetch standard removes it). A header the user gave to a request
+    without a body (-X POST -H) is theirs and stays."""
+    with running_server() as server:
+        form = (("Content-Type", "application/x-www-form-urlencoded"),)
+        with_body = RequestSettings(method="POST", body=b"k=v", headers=form, follow_redirects=True)
+        without = RequestSettings(method="POST", headers=form, follow_redirects=True)
+        for settings, key in ((with_body, "body"), (without, "none")):
+            url = server.url("/location?to=" + urllib.parse.quote(f"/headers?{key}", safe=""))
+            [result] = run([url], Settings(request=settings), backend=backend)
+            assert result.ok and len(result.redirects) == 1, result.error
+        seen = server.stats.headers_seen
+    assert "content-type" not in seen["/headers?body"] and "content-length" not in seen["/headers?body"]
+    assert seen["/headers?none"]["content-type"] == "application/x-www-form-urlencoded"
