@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fetchcli.settings import Backend, RequestSettings, Settings
+from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
+from fetchcli.transport.addressmap import AddressMap, parse_resolve
 from tests.helpers import fetchcli_in_clean_env, run
 from tests.server import running_server
 from tests.test_trust_scheme import PlainServer  # answers a TLS handshake with plain HTTP, as real servers do
@@ -77,3 +78,25 @@ def test_a_redirect_that_drops_the_body_drops_its_content_type(backend: Backend)
         seen = server.stats.headers_seen
     assert "content-type" not in seen["/headers?body"] and "content-length" not in seen["/headers?body"]
     assert seen["/headers?none"]["content-type"] == "application/x-www-form-urlencoded"
+
+
+def test_resolve_takes_curls_wildcard_and_prefix_and_refuses_what_it_cannot_do() -> None:
+    """``*:PORT:ADDR`` and ``+HOST:PORT:ADDR`` were taken as host names "*" and "+host" that no URL
+    has: accepted, silently never applied. An unbalanced bracket was taken as an address."""
+    assert parse_resolve("--resolve", "+a.test:80:127.0.0.1") == ("a.test", 80, ("127.0.0.1",))
+    mapped = AddressMap(resolve=(parse_resolve("--resolve", "*:80:127.0.0.2"), ("b.test", 80, ("127.0.0.3",))))
+    assert mapped.addresses("any.test", 80) == ("127.0.0.2",) and mapped.addresses("any.test", 81) is None
+    assert mapped.addresses("b.test", 80) == ("127.0.0.3",)  # a named entry first, wherever it is (curl)
+    for bad in ("-a.test:80", "-a.test:80:127.0.0.1", "a.test:80:[::1", "a.test:80:::1]"):
+        with pytest.raises(SettingsError):
+            parse_resolve("--resolve", bad)
+
+
+@pytest.mark.live
+def test_a_wildcard_resolve_reaches_the_server(backend: Backend) -> None:
+    with running_server() as server:
+        resolve = (parse_resolve("--resolve", f"*:{server.port}:127.0.0.1"),)
+        settings = Settings(request=RequestSettings(resolve=resolve), backend=backend)
+        [result] = run([f"http://any.name.test:{server.port}/headers?wild"], settings)
+        assert result.ok and result.remote_ip == "127.0.0.1", result.error
+        assert server.stats.headers_seen["/headers?wild"]["host"] == f"any.name.test:{server.port}"
