@@ -3,8 +3,10 @@ attacker or a surprised user met, each proven against a real loopback server on 
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +102,15 @@ def test_a_wildcard_resolve_reaches_the_server(backend: Backend) -> None:
         [result] = run([f"http://any.name.test:{server.port}/headers?wild"], settings)
         assert result.ok and result.remote_ip == "127.0.0.1", result.error
         assert server.stats.headers_seen["/headers?wild"]["host"] == f"any.name.test:{server.port}"
+
+
+@pytest.mark.live
+def test_a_body_and_its_file_name_may_be_any_bytes(backend: Backend, tmp_path: Path) -> None:
+    """``--data-binary $'\\xff\\xfe'`` and ``-d @$'name\\xff.txt'`` were usage errors ("not valid
+    UTF-8"), where curl sends the bytes and reads the file: a body is bytes, a file name too."""
+    (tmp_path / os.fsdecode(b"name\xff.txt")).write_bytes(b"a=1\n")
+    with running_server() as server:
+        for args in (["--data-binary", "\udcff\udcfe"], ["-d", "@" + os.fsdecode(b"name\xff.txt")]):
+            done = fetchcli_in_clean_env("--backend", backend.value, "-q", *args, server.url("/method"), cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+        assert [body for _, _, _, body in server.stats.bodies] == [b"\xff\xfe", b"a=1"]
