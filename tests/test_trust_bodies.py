@@ -114,3 +114,29 @@ def test_a_body_and_its_file_name_may_be_any_bytes(backend: Backend, tmp_path: P
             done = fetchcli_in_clean_env("--backend", backend.value, "-q", *args, server.url("/method"), cwd=tmp_path)
             assert done.returncode == 0, done.stderr
         assert [body for _, _, _, body in server.stats.bodies] == [b"\xff\xfe", b"a=1"]
+
+
+def test_a_body_larger_than_memory_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    """``--data-binary @FILE`` of a file larger than the memory the process may have (here a 4 GiB
+    sparse file under a 1 GiB address-space limit: nothing is really allocated) was a MemoryError
+    traceback with exit status 1. Standard input that never ends (``yes | fetchcli -d @-``) too."""
+    import resource
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as file:
+        file.truncate(4 << 30)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    for args in (["--data-binary", f"@{big}"], ["-d", "@-"]):
+        with open(big, "rb") as stdin:
+            done = subprocess.run(
+                [sys.executable, "-m", "fetchcli", *args, "http://127.0.0.1:9/"],
+                stdin=stdin, capture_output=True, text=True, timeout=120, preexec_fn=limited,
+                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            )  # fmt: skip
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-300:]
+        assert len(done.stderr.strip().splitlines()) == 1 and "more than memory holds" in done.stderr
