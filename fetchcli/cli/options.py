@@ -99,7 +99,7 @@ class Option:
     configurable: bool = True  # a config file may set it
     switch: bool = False  # --NAME/--no-NAME
     off: str | None = None  # another spelling of the switch's off form (--no-header)
-    any_bytes: bool = False  # a path: any bytes, not only UTF-8 text
+    any_bytes: bool = False  # a path, or a body (-d TEXT|@FILE): any bytes, not only UTF-8 text
     choices: type[enum.Enum] | None = None
     eager: bool = False  # acts before the other options are read (--config, --version, ...)
 
@@ -246,8 +246,8 @@ OPTIONS: tuple[Option, ...] = (
            help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped."),
     _switch("scheme_fallback", "--scheme-fallback", section=INPUT, lands="request.scheme_fallback",
             help="A URL without a scheme: try https://, then http:// if its own TLS handshake fails or its "
-            "connection is refused (after --retries; never after an answer, never with secret headers or URL "
-            "credentials)."),
+            "connection is refused (after --retries; never after an answer, never with secret headers, URL "
+            "credentials or a request body)."),
     _value("config", "--config", section=INPUT, metavar="FILE", configurable=False, any_bytes=True, eager=True,
            shown_default="$XDG_CONFIG_HOME/fetchcli/config.toml (~/.config/...) if only you can write it",
            help="Read option values from this TOML file instead; '' reads none."),
@@ -292,11 +292,13 @@ OPTIONS: tuple[Option, ...] = (
            shown_default=f"{DEFAULT_METHOD}, POST with a body", parser=_method, lands="request.method",
            help="HTTP method."),
     _value("data", "--data", "-d", section=REQUEST, kind="list", metavar="TEXT|@FILE", env=False, configurable=False,
+           any_bytes=True,
            help="Send this body to every URL (POST unless -X says otherwise), form-encoded as curl's -d: @FILE "
            "without its newlines, @- from stdin; repeatable, joined by '&'."),
     _value("data_binary", "--data-binary", section=REQUEST, kind="list", metavar="TEXT|@FILE", env=False,
-           configurable=False, help="As --data, the bytes exactly (a file's newlines kept)."),
+           configurable=False, any_bytes=True, help="As --data, the bytes exactly (a file's newlines kept)."),
     _value("json", "--json", section=REQUEST, kind="list", metavar="TEXT|@FILE", env=False, configurable=False,
+           any_bytes=True,
            help="Send this JSON body, with Content-Type and Accept: application/json (curl's --json); repeatable, "
            "concatenated."),
     _value("header", "--header", "-H", section=REQUEST, kind="list", metavar="'NAME: VALUE'", parser=_headers,

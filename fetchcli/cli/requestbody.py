@@ -42,7 +42,10 @@ def _read(flag: str, text: str, read_stdin: Callable[[], bytes], stdin_has_urls:
             raise SettingsError(
                 flag, "@- reads standard input, which carries the URLs: give them with -i FILE or as arguments"
             )
-        return read_stdin()
+        try:
+            return read_stdin()
+        except MemoryError:  # an endless pipe (yes | fetchcli -d @- ...)
+            raise SettingsError(flag, "cannot read standard input: more than memory holds") from None
     if not path:
         raise SettingsError(flag, "@ names no file: give @FILE, or @- for standard input")
     try:
@@ -50,6 +53,8 @@ def _read(flag: str, text: str, read_stdin: Callable[[], bytes], stdin_has_urls:
             return file.read()
     except OSError as exc:
         raise SettingsError(flag, f"cannot read {path!r}: {exc.strerror or exc}") from None
+    except MemoryError:  # a file larger than memory, or one that never ends (a device, a FIFO)
+        raise SettingsError(flag, f"cannot read {path!r}: more than memory holds") from None
 
 
 def _stripped(data: bytes) -> bytes:

@@ -22,6 +22,7 @@ from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
 from fetchcli.transport.contract import WireResponse, charset_of
+from fetchcli.transport.wireurl import parse
 
 
 @dataclass(slots=True)
@@ -157,16 +158,23 @@ def _tls(response: WireResponse, settings: Settings) -> TlsInfo | None:
 def _location(response: WireResponse, shown: ServerText) -> str | None:
     """Where a 3xx points (``Location``), resolved against the URL that answered as ``-L``
     would resolve it, masked and cleaned as any URL a server led to; the header as it came
-    (masked, cleaned) when it is not a URL. None for any other status, or without the header."""
+    (masked, cleaned) when it is not a URL, or not one of http or https (``javascript:x``,
+    ``mailto:a@b``: the request's host is put only into an ``http:/path``, as ``-L`` does). None
+    for any other status, or without the header."""
     if not 300 <= response.status < 400:
         return None
     value = response.headers.get("location")
     if value is None:
         return None
     try:
+        if parse(value).scheme not in _RESOLVED_SCHEMES:
+            return shown.url(value)
         return shown.url(redirect_target(response.url, value))
     except ValueError:  # BadURL: not a URL
         return shown.url(value)
+
+
+_RESOLVED_SCHEMES = frozenset({"", "http", "https"})  # a relative Location, or one -L may follow
 
 
 def _expiring(tls: TlsInfo | None, settings: Settings) -> ErrorInfo | None:

@@ -179,12 +179,16 @@ def _names_host(headers: tuple[tuple[str, str], ...]) -> bool:
     return any(name.lower() == "host" for name, _ in headers)
 
 
+_BODY_HEADERS = ("Content-Length", "Transfer-Encoding", "Content-Type", "Content-Encoding", "Content-Language")
+
+
 def next_request(request: WireRequest, status: int, target: WireURL, secret_headers: tuple[str, ...]) -> WireRequest:
     """The request a redirect (``status`` to ``target``) leads to, by httpx's rules: 303 and
     302 become GET (but HEAD), 301 turns a POST into a GET; a body goes only with the method
     kept; ``Authorization`` is dropped off the origin (but an http:80 -> https:443 upgrade of
     the host), ``Host`` set to the new origin. And fetchcli's: ``Proxy-Authorization`` and
-    ``Cookie`` never follow; off the origin, every secret header goes with ``Authorization``."""
+    ``Cookie`` never follow; off the origin, every secret header goes with ``Authorization``; a
+    body dropped takes its Content-Type (and -Encoding, -Language) with it, as curl does."""
     method = request.method
     if status in (302, 303) and method != "HEAD":
         method = "GET"
@@ -199,7 +203,10 @@ def next_request(request: WireRequest, status: int, target: WireURL, secret_head
             headers.append(("Host", target.netloc))
     body = request.body
     if method != request.method and method == "GET":
-        headers = _without(headers, "Content-Length", "Transfer-Encoding")
+        # The body's own headers go with it (as curl does and the Fetch standard says): a form's
+        # Content-Type on a GET without a body would describe nothing.
+        named = ("Content-Length", "Transfer-Encoding") if body is None else _BODY_HEADERS
+        headers = _without(headers, *named)
         body = None
     headers = _without(headers, "Cookie", "Proxy-Authorization")
     return WireRequest(method, target, tuple(with_credentials(target, headers)), request.timeouts, body)

@@ -259,9 +259,12 @@ _NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fall
 
 def _secret_sent(request: WireRequest, settings: Settings) -> str | None:
     """What of ``request`` the user keeps secret (a secret header, by name; credentials in the
-    URL), which a fallback to http:// would send in cleartext; None when nothing."""
+    URL; a body, which fetchcli cannot tell from a password: ``-d password=...``), which a
+    fallback to http:// would send in cleartext; None when nothing."""
     if request.url.userinfo:
         return "credentials in the URL"
+    if request.body is not None:
+        return "a request body (-d, --data-binary, --json)"
     extra = settings.request.secret_headers
     for name, _ in request.headers:
         if is_secret_header(name, extra):

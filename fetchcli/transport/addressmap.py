@@ -2,8 +2,9 @@
 names say, the same on both backends (aiohttp's connector, ``aio.BoundedConnector``; the httpx
 backend's network backend, ``netbackend.TimedBackend``).
 
-- ``--resolve HOST:PORT:ADDR[,ADDR...]``: a connection to HOST on PORT goes to these addresses
-  (in order, the first that answers), without looking the name up.
+- ``--resolve [+]HOST:PORT:ADDR[,ADDR...]``: a connection to HOST on PORT goes to these addresses
+  (in order, the first that answers), without looking the name up; HOST ``*``: any host no entry names
+  (curl's wildcard); curl's ``+`` prefix is allowed, ``-`` (remove a cached entry) is not.
 - ``--connect-to HOST1:PORT1:HOST2:PORT2``: a connection to HOST1 on PORT1 goes to HOST2 on
   PORT2 instead (an empty HOST1 or PORT1: any; an empty HOST2 or PORT2: the same). The first
   that matches applies; then ``--resolve`` applies to where it leads.
@@ -57,14 +58,20 @@ def _port(flag: str, text: str, given: str) -> int:
 
 
 def parse_resolve(flag: str, text: str) -> tuple[str, int, tuple[str, ...]]:
-    """``HOST:PORT:ADDR[,ADDR...]`` -> (host, port, addresses); a ``SettingsError`` otherwise."""
-    fields = _split(text.strip(), 3)
+    """``[+]HOST:PORT:ADDR[,ADDR...]`` -> (host, port, addresses); a ``SettingsError`` otherwise.
+    ``HOST`` ``*``: any host on that port (curl's wildcard)."""
+    given = text.strip()
+    if given.startswith("-"):  # curl's "-HOST:PORT" takes an entry of an earlier run's cache away
+        raise SettingsError(flag, f"has nothing to remove in {text!r}: fetchcli keeps no names between runs")
+    fields = _split(given.removeprefix("+"), 3)  # curl's "+": the entry times out, which here is the run's end
     if not fields or not fields[0]:
         raise SettingsError(flag, f"must look like HOST:PORT:ADDRESS[,ADDRESS...], not {text!r}")
     port = _port(flag, fields[1], text)
     addresses = []
     for address in fields[2].split(","):
-        bare = address.strip().strip("[]")
+        bare = address.strip()
+        if bare.startswith("[") and bare.endswith("]"):
+            bare = bare[1:-1]
         try:
             addresses.append(str(ipaddress.ip_address(bare)))
         except ValueError:
@@ -107,7 +114,11 @@ class AddressMap:
     def addresses(self, host: str, port: int) -> tuple[str, ...] | None:
         """The addresses ``--resolve`` gives ``host`` on ``port``, or None: look it up."""
         key = _host(host)
+        wildcard = None
         for name, known, addresses in self.resolve:
-            if name == key and known == port:
-                return addresses
-        return None
+            if known == port:
+                if name == key:
+                    return addresses
+                if name == "*" and wildcard is None:
+                    wildcard = addresses
+        return wildcard  # curl's "*:PORT": only when no entry names the host
