@@ -109,7 +109,8 @@ def _settings_lines(
         where = "to the proxy only; never to a server" if req.proxies else "not sent: no proxy"
         rows.append(("header", f"Proxy-Authorization: {MASK} ({where})" + _from(origins, "header")))
     if req.body is not None:  # its length only: a body may hold secrets, and be binary
-        rows.append(("request body", f"{count(len(req.body))} bytes, sent to every URL"))
+        size = len(req.body)
+        rows.append(("request body", f"{count(size)} byte{'' if size == 1 else 's'}, sent to every URL"))
     if req.secret_headers:
         rows.append(("secret header", ", ".join(req.secret_headers) + _from(origins, "secret_header")))
     for host, port, addresses in req.resolve:
