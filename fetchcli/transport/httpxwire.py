@@ -9,8 +9,9 @@ client the caller made goes through ``client.send``, with its own auth, hooks an
 
 from __future__ import annotations
 
+import contextlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -60,6 +61,21 @@ def own_failure(exc: Exception) -> Exception | None:
     return None
 
 
+@contextlib.contextmanager
+def _own_failures() -> Iterator[None]:
+    """httpx's failures raised as fetchcli's (``own_failure``), from them; fetchcli's own, and
+    what has no counterpart, as they are."""
+    try:
+        yield
+    except TransportFailure:
+        raise
+    except Exception as exc:
+        ours = own_failure(exc)
+        if ours is None:
+            raise
+        raise ours from exc
+
+
 def _connection_info(response: httpx.Response, extension: str, info: str) -> Any:
     """A fact of the connection the response came on: told by a transport of fetchcli's (in
     ``extension``), or read from httpx's own network stream (``get_extra_info(info)``)."""
@@ -79,16 +95,9 @@ class _Body:
         self._response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
+        with _own_failures():
             async for chunk in self._response.aiter_raw():
                 yield chunk
-        except TransportFailure:
-            raise
-        except Exception as exc:
-            ours = own_failure(exc)
-            if ours is None:
-                raise
-            raise ours from exc
 
     async def aclose(self) -> None:
         await self._response.aclose()
@@ -123,19 +132,12 @@ class HttpxWire:
             )
         except Exception as exc:  # httpx.InvalidURL, idna's errors (UnicodeError subclasses), ...
             raise InvalidRequestURL(str(exc) or "invalid URL") from exc
-        try:
+        with _own_failures():
             if self._transport is not None:
                 response = await self._transport.handle_async_request(outgoing)
                 response.request = outgoing
             else:
                 response = await self.client.send(outgoing, stream=True)
-        except TransportFailure:
-            raise
-        except Exception as exc:
-            ours = own_failure(exc)
-            if ours is None:
-                raise
-            raise ours from exc
         # A client of the caller's may follow redirects itself: the URL that answered.
         url = request.url if not response.history else parse(str(response.url))
         return WireResponse(
