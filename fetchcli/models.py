@@ -137,6 +137,7 @@ class FetchResult:
     # Last, so that no column of CSV/TSV moved when they came (awk '$N' keeps working).
     queued_ms: float | None = None
     location: str | None = None  # a 3xx's Location, resolved against the URL that answered
+    method: str | None = None  # the method of the request asked last (GET after --head-fallback)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +169,7 @@ class FetchResult:
             "tls": self.tls.to_dict() if self.tls is not None else None,
             "queued_ms": self.queued_ms,
             "location": self.location,
+            "method": self.method,
         }
 
 

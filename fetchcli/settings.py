@@ -188,6 +188,8 @@ class RequestSettings:
     scheme_fallback: bool = False
     # The body every URL is sent (-d, --data-binary, --json), read once; None: none
     body: bytes | None = None
+    # -X HEAD answered 405 or 501 (or 403/404 where a GET gives 2xx): asked again with GET (--head-fallback)
+    head_fallback: bool = False
     # Where connections go (--resolve HOST:PORT:ADDRS, --connect-to H1:P1:H2:P2; transport/addressmap.py)
     resolve: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
     connect_to: tuple[tuple[str | None, int | None, str | None, int | None], ...] = ()

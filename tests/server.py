@@ -29,6 +29,7 @@ Paths:
   /short                  Content-Length 100, then 10 bytes and the connection closed
   /307, /308              that redirect to /method
   /method                 the request's method and body length, as the body
+  /head/H/G               a HEAD answered with status H, any other method with status G
   /escape                 body and reason phrase with terminal escapes and Rich markup
   /binary                 PNG-like bytes with NULs
   /charset/NAME           'café' encoded in latin-1, declared as charset NAME
@@ -205,6 +206,11 @@ class LoopbackServer:
         parsed = urllib.parse.urlsplit(target)
         path = parsed.path
         parts = path.strip("/").split("/")
+        if path.startswith("/head/"):  # /head/H/G: a HEAD answered H (no body), anything else G
+            head_status, get_status = (int(part) for part in parts[1:3])
+            if method == "HEAD":
+                return await self._send(writer, f"{head_status} Status", b"")
+            return await self._send(writer, f"{get_status} Status", f"{method} answered {get_status}".encode())
         if method == "HEAD":
             return await self._send(writer, "200 OK", b"")
         if target.startswith("http://"):  # absolute form: we were asked as a forward proxy

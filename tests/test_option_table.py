@@ -39,6 +39,7 @@ DERIVED = {
 # A valid value for every option that lands somewhere, and what it becomes there.
 GOOD: dict[str, tuple[Any, Any]] = {
     "scheme_fallback": (True, True),
+    "head_fallback": (False, False),  # True goes with -X HEAD (tests/test_head_fallback.py)
     "format": ("CSV", "csv"),
     "fields": ("url, status", ("url", "status")),
     "order": ("completion", "completion"),

@@ -65,8 +65,9 @@ RESOLVED: dict[str, Callable[[Run], Any]] = {
     "read_all": lambda run: run.settings.body.read_all,
     "unique": lambda run: run.settings.unique,
     "scheme_fallback": lambda run: run.settings.request.scheme_fallback,
+    "head_fallback": lambda run: run.settings.request.head_fallback,
 }
-NEEDS = {"resume_failed": ["--resume", "resume.jsonl"]}
+NEEDS = {"resume_failed": ["--resume", "resume.jsonl"], "head_fallback": ["-X", "HEAD"]}
 ON = ("1", "true", "YES", " On ", "on\n")
 OFF = ("0", "false", "No", " OFF ", "no\n")
 

@@ -291,6 +291,9 @@ OPTIONS: tuple[Option, ...] = (
     _value("method", "--method", "-X", section=REQUEST, metavar="METHOD",
            shown_default=f"{DEFAULT_METHOD}, POST with a body", parser=_method, lands="request.method",
            help="HTTP method."),
+    _switch("head_fallback", "--head-fallback", section=REQUEST, lands="request.head_fallback",
+            help="With -X HEAD: ask again with GET (reading no body) when a server answers HEAD with 405 or 501, "
+            "or 403/404 where GET gives a 2xx; the record's method says which answered."),
     _value("data", "--data", "-d", section=REQUEST, kind="list", metavar="TEXT|@FILE", env=False, configurable=False,
            any_bytes=True,
            help="Send this body to every URL (POST unless -X says otherwise), form-encoded as curl's -d: @FILE "
@@ -491,6 +494,8 @@ def _with_body(kwargs: dict[str, Any], body: RequestBody | None) -> None:
     Content-Type (and Accept, for --json) among the headers unless -H gives them."""
     if kwargs.get("method") is None:
         kwargs["method"] = "POST" if body is not None else DEFAULT_METHOD
+    if kwargs.get("head_fallback") and kwargs["method"] != "HEAD":
+        raise SettingsError("--head-fallback", "goes with -X HEAD")
     if body is None:
         return
     headers = tuple(kwargs.get("headers", ()))

@@ -229,6 +229,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
         final_url=shown.url(response.url),
         location=_location(response, shown),
         redirects=_redirects(outcome.trail, shown),
+        method=outcome.trail.method if outcome.trail is not None else None,
         content_type=shown.optional(content_type),
         content_length=_header_int(headers.get(b"content-length")),
         server=shown.optional(server),
@@ -280,6 +281,9 @@ def failure_result(
         tls=tls,
         redirects=redirects,
         timing=timing,
+        method=outcome.trail.method
+        if outcome is not None and outcome.trail is not None and ticket.sent is not None
+        else None,
     )
 
 
@@ -309,6 +313,7 @@ def cut_short_result(
             ok=False,
             final_url=shown.url(trail.last) if trail is not None and trail.redirects else None,
             redirects=redirects,
+            method=trail.method if trail is not None and sent else None,
             timing=timing,
             fetched_at=ticket.fetched_at() if sent else now_iso(),
             error=error,
@@ -335,6 +340,7 @@ def cut_short_result(
         final_url=shown.url(response.url),
         location=_location(response, shown),
         redirects=redirects,
+        method=trail.method,
         timing=timing,
         content_type=shown.optional(content_type),
         content_length=_header_int(headers.get(b"content-length")),

@@ -5,6 +5,7 @@ Never raises for anything the network or the input can do."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from fetchcli.engine.politeness import Gate, Lane
@@ -94,7 +95,7 @@ async def _exchange(
     while True:
         if trail.redirects and polite is not None:  # --rate, --host-rate: a redirect hop is a request too
             await polite[0].pace(request.url.host, polite[1])
-        trail.last = request.url
+        trail.last, trail.method = request.url, request.method
         trail.response = None
         clock = trail.clock = PhaseClock()
         token = CURRENT.set(clock)
@@ -300,6 +301,36 @@ async def _over_http(
     return outcome
 
 
+# --head-fallback: a HEAD answered so is asked again with GET; the GET's answer is the record's
+# for these always, and for those only when it is a 2xx (a server that hides HEAD, lychee #27).
+HEAD_REFUSED = frozenset({405, 501})
+HEAD_NOT_FOUND = frozenset({403, 404})
+
+
+async def _head_fallback(
+    wire: Wire,
+    item: UrlItem,
+    outcome: Outcome,
+    settings: Settings,
+    lane: Lane | None,
+    gate: Gate | None,
+    ticket: Ticket,
+) -> Outcome:
+    """``--head-fallback``: the outcome of a GET of the URL, reading no body, when the HEAD's
+    answer says so; else the HEAD's ``outcome``."""
+    status = outcome.response.status if outcome.response is not None else None
+    if status not in HEAD_REFUSED and status not in HEAD_NOT_FOUND:
+        return outcome
+    assert item.url is not None
+    no_body = dataclasses.replace(settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False))
+    request = _build_request(wire, "GET", item.url)
+    got = await _attempts(wire, request, no_body, lane, gate, ticket)
+    if status in HEAD_REFUSED:
+        return got
+    answered = got.response.status if got.response is not None else None
+    return got if answered is not None and 200 <= answered < 300 else outcome
+
+
 async def fetch_one(
     wire: Wire,
     item: UrlItem,
@@ -317,6 +348,8 @@ async def fetch_one(
     try:
         request = _build_request(wire, settings.request.method, item.url, settings.request.body)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
+        if settings.request.head_fallback and request.method == "HEAD":
+            outcome = await _head_fallback(wire, item, outcome, settings, lane, gate, ticket)
         first = outcome.error
         # Only a failure of the https:// connection of the input URL itself, no answer heard.
         if first is not None and first.type in FALLBACK_ON and not outcome.heard and scheme_added(item):

@@ -44,6 +44,7 @@ class Trail:
     clock: PhaseClock | None = None  # the phases of the last request
     response: WireResponse | None = None  # the last request's, once its headers came
     body: list[bytes] | None = None  # the last response's body bytes while they are read
+    method: str = "GET"  # the method of the request asked last
 
 
 class Ticket:
