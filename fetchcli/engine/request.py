@@ -170,8 +170,7 @@ async def _unverified_tls(outcome: Outcome, settings: Settings, left: float | No
     connect = None
     if req.resolve or req.connect_to:  # where the request's own connection went
         mapped = AddressMap(req.resolve, req.connect_to)
-        target, to = mapped.target(url.host, port)
-        fixed = mapped.addresses(target, to)
+        target, to, fixed = mapped.route(url.host, port)
         connect = (fixed[0] if fixed else target, to)
     return await tls_facts.probe(url.host, port, timeout, connect)
 

@@ -111,6 +111,12 @@ class AddressMap:
                 return (host2 if host2 is not None else host), (port2 if port2 is not None else port)
         return host, port
 
+    def route(self, host: str, port: int) -> tuple[str, int, tuple[str, ...] | None]:
+        """Where a connection to ``host`` on ``port`` goes: the host and port after
+        ``--connect-to``, and the addresses ``--resolve`` gives them (None: look the name up)."""
+        target, port = self.target(host, port)
+        return target, port, self.addresses(target, port)
+
     def addresses(self, host: str, port: int) -> tuple[str, ...] | None:
         """The addresses ``--resolve`` gives ``host`` on ``port``, or None: look it up."""
         key = _host(host)

@@ -146,8 +146,7 @@ class BoundedConnector(aiohttp.TCPConnector):
         mapped = self._address_map
         if mapped is None:
             return await super()._resolve_host(host, port, traces)
-        target, port = mapped.target(host, port)
-        fixed = mapped.addresses(target, port)
+        target, port, fixed = mapped.route(host, port)
         if fixed is None:
             return await super()._resolve_host(target, port, traces)
         return [

@@ -219,8 +219,7 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
         mapped = self._address_map
         fixed = None
         if mapped is not None:
-            host, port = mapped.target(host, port)
-            fixed = mapped.addresses(host, port)
+            host, port, fixed = mapped.route(host, port)
         try:
             with anyio.fail_after(timeout):
                 addresses = list(fixed) if fixed is not None else await self._addresses(host, port)
