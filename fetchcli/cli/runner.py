@@ -86,6 +86,13 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
     settings, fmt, to_terminal = plan.settings, plan.format, plan.to_terminal
     summary_json = _open_summary_json(state.targets.get("--summary-json"))
     try:
+        metrics = _open_metrics(state.targets.get("--metrics"))
+    except SettingsError:
+        if summary_json is not None:
+            summary_json.discard()
+        raise
+    extra = [out for out in (summary_json, metrics) if out is not None]  # written at the end of the run
+    try:
         output = _open_output(options, fmt, env, state.targets)
         if state.resume is not None and state.resume.held is None:  # a new file: locked once made
             from fetchcli.input.resume import lock_for_run
@@ -96,9 +103,13 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
                 output.discard()
                 raise
     except SettingsError:
-        if summary_json is not None:
-            summary_json.discard()
+        for out in extra:
+            out.discard()
         raise
+    if metrics is not None:
+        from fetchcli.output.metrics import MetricsCollector
+
+        state.metrics = MetricsCollector(options.metrics_max_urls)
     sink = make_sink(
         fmt,
         output.stream,
@@ -107,7 +118,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         fields=options.fields,
         header=options.header_row,
     )
-    state.outputs = [output] + ([summary_json] if summary_json is not None else [])
+    state.outputs = [output, *extra]
     state.progress = progress_line(options, env)
     if state.progress is not None and to_terminal and env.stderr_isatty:
         sink = AboveProgress(sink, state.progress)
@@ -154,12 +165,19 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
             except OSError as exc:
                 raise OutputError(exc) from None
             summary_json.commit()
+        if metrics is not None and state.metrics is not None:
+            writing = metrics
+            try:
+                metrics.stream.write(state.metrics.render(summary, now=time.time()))
+            except OSError as exc:
+                raise OutputError(exc) from None
+            metrics.commit()
     except OutputError as exc:
         return write_failed(env, writing, exc)  # the run ends here, without a summary
     finally:
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
-        if summary_json is not None:
-            summary_json.discard()
+        for out in extra:
+            out.discard()
     if summary.total == 0 and not interrupted and not (summary.resumed or summary.duplicates):
         say(
             env,
@@ -207,6 +225,17 @@ def _timestamp() -> str:
     """Now, as the summary line in a log starts: ISO 8601 in UTC, to the second
     (``2025-03-14T06:05:00Z``), the same whatever the machine's time zone."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _open_metrics(target: Target | None) -> Output | None:
+    """``--metrics``: opened before the run (a file that cannot be written is a usage error),
+    written at its end, atomically."""
+    if target is None:
+        return None
+    try:
+        return Output.open(target, atomic=True)
+    except OpenError as exc:
+        raise SettingsError("--metrics", str(exc)) from None
 
 
 def _open_summary_json(target: Target | None) -> Output | None:
@@ -267,6 +296,8 @@ def _write(sink: Sink, result: FetchResult, state: RunState) -> None:
     except OSError as exc:
         raise OutputError(exc) from None
     state.summary.add(result)
+    if state.metrics is not None:
+        state.metrics.add(result)
     if result.error is not None and result.error.type == ErrorType.Unexpected:
         _count_internal_error(state, result)
 
