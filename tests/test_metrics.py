@@ -364,3 +364,13 @@ def test_the_readme_crontab_line_writes_metrics_the_readme_alert_rules_fire_on(t
     tests.write_text(json.dumps(cases))  # JSON is YAML
     fired = subprocess.run([promtool(), "test", "rules", str(tests)], capture_output=True, text=True, timeout=60)
     assert fired.returncode == 0 and "SUCCESS" in fired.stdout, fired.stdout + fired.stderr
+
+
+def test_a_metrics_file_that_cannot_be_written_is_refused_before_any_request(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = server.stats.requests
+    status = main(["--metrics", str(tmp_path / "no" / "such" / "folder.prom"), server.url("/ok/never")])
+    assert status == ExitStatus.USAGE
+    assert capsys.readouterr().err.startswith("fetchcli: error: --metrics ")
+    assert server.stats.requests == before
