@@ -136,7 +136,7 @@ def test_a_label_with_quotes_backslashes_and_newlines_round_trips() -> None:
     assert per_url(parse(text), "probe_success") == {nasty: 0, "http://h.test/\\x1b[31mred": 1}
 
 
-def test_the_certificate_expiry_is_the_leafs(tmp_path: Path) -> None:
+def test_the_certificate_expiry_is_the_leafs(backend: Backend, tmp_path: Path) -> None:
     """blackbox_exporter reports the earliest expiry of the chain (its issue #340); fetchcli the
     leaf's, which is what a user renewing a certificate means."""
     ca = issue(tmp_path, "ca", days=10, is_ca=True)
@@ -147,7 +147,8 @@ def test_the_certificate_expiry_is_the_leafs(tmp_path: Path) -> None:
     context.load_cert_chain(chain, leaf.key)  # the server sends the CA too: the chain's earliest
     out = tmp_path / "tls.prom"
     with running_server(ssl_context=context) as server:
-        result = runner.invoke(app, ["--cacert", str(ca.cert), "--metrics", str(out), "-o", "-", server.url("/ok")])
+        args = ["--backend", backend.value, "--cacert", str(ca.cert), "--metrics", str(out), "-o", "-"]
+        result = runner.invoke(app, [*args, server.url("/ok")])
     assert result.exit_code == ExitStatus.OK, result.output
     samples = parse(out.read_text())
     [expiry] = per_url(samples, "probe_ssl_earliest_cert_expiry").values()

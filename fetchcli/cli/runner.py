@@ -84,9 +84,9 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, ta
 
 def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environment, state: RunState) -> int:
     settings, fmt, to_terminal = plan.settings, plan.format, plan.to_terminal
-    summary_json = _open_summary_json(state.targets.get("--summary-json"))
+    summary_json = _open_at_end("--summary-json", state.targets)
     try:
-        metrics = _open_metrics(state.targets.get("--metrics"))
+        metrics = _open_at_end("--metrics", state.targets)
     except SettingsError:
         if summary_json is not None:
             summary_json.discard()
@@ -227,24 +227,16 @@ def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _open_metrics(target: Target | None) -> Output | None:
-    """``--metrics``: opened before the run (a file that cannot be written is a usage error),
-    written at its end, atomically."""
+def _open_at_end(option: str, targets: dict[str, Target]) -> Output | None:
+    """``--summary-json``, ``--metrics``: opened before the run (a file that cannot be written
+    is a usage error), written at its end, atomically."""
+    target = targets.get(option)
     if target is None:
         return None
     try:
         return Output.open(target, atomic=True)
     except OpenError as exc:
-        raise SettingsError("--metrics", str(exc)) from None
-
-
-def _open_summary_json(target: Target | None) -> Output | None:
-    if target is None:
-        return None
-    try:
-        return Output.open(target, atomic=True)
-    except OpenError as exc:
-        raise SettingsError("--summary-json", str(exc)) from None
+        raise SettingsError(option, str(exc)) from None
 
 
 def write_failed(env: Environment, output: Output, exc: OutputError) -> int:
