@@ -108,6 +108,7 @@ def test_the_file_names_what_blackbox_exporter_names(backend: Backend, tmp_path:
     assert per_url(samples, "probe_http_status_code") == dict(zip(urls[:5], [200, 404, 200, 200, 200], strict=True))
     assert per_url(samples, "probe_http_version") == dict.fromkeys(urls[:5], 1.1)
     assert per_url(samples, "probe_http_ssl") == dict.fromkeys(urls[:5], 0)
+    assert per_url(samples, "probe_ip_protocol") == dict.fromkeys(urls[:5], 4)
     assert per_url(samples, "probe_http_redirects") == dict(zip(urls, [0, 0, 2, 0, 0, 0, 0], strict=True))
     assert per_url(samples, "probe_http_content_length")[ok] > 0
     durations = per_url(samples, "probe_duration_seconds")

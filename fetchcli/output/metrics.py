@@ -44,6 +44,7 @@ class _Probe(NamedTuple):
     http_version: float | None
     content_length: int | None
     ssl: int | None
+    ip_protocol: int | None
 
 
 # (name, the _Probe field it shows, help) of each per-URL gauge, in the file's order.
@@ -77,6 +78,7 @@ _PER_URL: tuple[tuple[str, str, str], ...] = (
         "Content-Length header of the final response; no sample without one",
     ),
     ("probe_http_ssl", "ssl", "1 when the final response came over TLS, else 0; no sample when no response came"),
+    ("probe_ip_protocol", "ip_protocol", "4 or 6: the IP version of the address the final response came from"),
 )
 _PHASES = (("resolve", "resolve_s"), ("connect", "connect_s"), ("tls", "tls_s"), ("processing", "processing_s"))
 _RESULTS = ("ok", "failed", "cancelled", "not_started")
@@ -137,6 +139,7 @@ def _probe(result: FetchResult) -> _Probe:
         http_version=_version(result.http_version),
         content_length=result.content_length,
         ssl=(1 if result.tls is not None else 0) if answered else None,
+        ip_protocol=None if not result.remote_ip else (6 if ":" in result.remote_ip else 4),
     )
 
 
