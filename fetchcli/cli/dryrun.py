@@ -221,9 +221,19 @@ def _output_lines(
         ("fields", fields),
         ("order", f"{settings.order.value}" + _from(origins, "order")),
         ("summary json", (options.summary_json or "none") + _from(origins, "summary_json")),
+        ("metrics", _metrics(options, origins)),
         ("resume", resume),
         ("max failures", f"{n}: {tolerated}" + _from(origins, "max_failures")),
     ]
+
+
+def _metrics(options: OutputOptions, origins: Mapping[str, str]) -> str:
+    if options.metrics is None:
+        return "none"
+    n = options.metrics_max_urls
+    return f"{options.metrics}, at the end of the run: per-URL series for at most {count(n)} URLs" + _from(
+        origins, "metrics", "metrics_max_urls"
+    )
 
 
 def _write(out: TextIO, line: str) -> None:

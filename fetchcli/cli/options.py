@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 from fetchcli._version import __version__
+from fetchcli.output.metrics import DEFAULT_MAX_URLS as DEFAULT_METRICS_MAX_URLS
 from fetchcli.settings import (
     DEFAULT_KEEPALIVE_EXPIRY,
     DEFAULT_MAX_BODY_BYTES,
@@ -137,6 +138,14 @@ class Option:
 
 def _integer(flag: str, text: str | None, environ: Environ) -> int | None:
     return None if text is None else parse_int(flag, text)
+
+
+def _count(flag: str, text: str, environ: Environ) -> int:
+    """A whole number, 0 or more."""
+    number = parse_int(flag, text)
+    if number < 0:
+        raise SettingsError(flag, "must be 0 or more")
+    return number
 
 
 def _seconds(flag: str, text: str | None, environ: Environ) -> float | None:
@@ -276,6 +285,12 @@ OPTIONS: tuple[Option, ...] = (
             help="Print the summary line on stderr even when it is not a terminal."),
     _value("summary_json", "--summary-json", section=OUTPUT, metavar="PATH", lands="output.summary_json",
            any_bytes=True, help="Write the run's summary as JSON to PATH (same rules as -o)."),
+    _value("metrics", "--metrics", section=OUTPUT, metavar="FILE.prom", lands="output.metrics", any_bytes=True,
+           help="At the end of the run, write Prometheus metrics for node_exporter's textfile collector to FILE.prom, "
+           "named as blackbox_exporter's (same rules as -o; docs/metrics.md)."),
+    _value("metrics_max_urls", "--metrics-max-urls", section=OUTPUT, metavar="N", default=str(DEFAULT_METRICS_MAX_URLS),
+           shown_default=f"{DEFAULT_METRICS_MAX_URLS:,}", parser=_count, lands="output.metrics_max_urls",
+           help="--metrics: per-URL series for at most N URLs; beyond them only the run's totals."),
     _switch("quiet", "--quiet", "-q", section=OUTPUT, lands="output.quiet",
             help="No summary line and no progress line on stderr."),
     _value("ok_status", "--ok-status", section=SUCCESS, metavar="CODES", shown_default="below 400",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from fetchcli.cli.plan import Environment
     from fetchcli.engine.selection import Selection
     from fetchcli.input.resume import ResumeFile
+    from fetchcli.output.metrics import MetricsCollector
     from fetchcli.output.render.progress import ProgressLine
     from fetchcli.output.writer import Output
 
@@ -34,6 +35,7 @@ class RunState:
     outputs: list[Output] = field(default_factory=list)  # the files being written, for a second Ctrl-C
     internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
     internal_type: str | None = None  # the first one's exception type
+    metrics: MetricsCollector | None = None  # --metrics: what the file will say, gathered as records are written
 
     def notice(self, line: str) -> None:
         """One line on stderr while the run goes on (above the progress line, if any)."""
