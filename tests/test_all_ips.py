@@ -239,3 +239,13 @@ def test_usage_errors_on_the_command_line(tmp_path: Path) -> None:
         done = fetchcli_in_clean_env(*args, "http://127.0.0.1:9/")
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("fetchcli: error: --")
+
+
+def test_dry_run_says_so() -> None:
+    done = fetchcli_in_clean_env("--dry-run", "-6", "--all-ips", "http://site.test/")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("addresses")]
+    assert lines == [
+        "addresses     IPv6 only (from --ipv6)",
+        "addresses     every address of each URL's host probed, one record each (from --all-ips)",
+    ]
