@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from fetchcli.models import FetchResult
-from fetchcli.settings import Backend, RequestSettings, Settings, SettingsError
+from fetchcli.settings import Backend, PolitenessSettings, RequestSettings, Settings, SettingsError
 from fetchcli.transport.addressmap import parse_resolve
 from tests.helpers import collect, fetchcli_in_clean_env
+
+GAUGE = [0, 0]  # requests to /slow in flight now, and at most, on all the servers together
 
 
 class CountingServer:
@@ -49,6 +51,11 @@ class CountingServer:
                 path = head.split(b" ", 2)[1]
                 self.paths.append(path.decode())
                 body = self.address.encode()
+                if path == b"/slow":  # counted in flight across every server (GAUGE)
+                    GAUGE[0] += 1
+                    GAUGE[1] = max(GAUGE)
+                    await asyncio.sleep(0.2)
+                    GAUGE[0] -= 1
                 if path.startswith(b"/to/"):  # /to/TARGET: a redirect there
                     writer.write(b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % path[4:])
                 else:
@@ -114,8 +121,8 @@ def _ipv6_loopback() -> str | None:
 needs_ipv6 = pytest.mark.skipif(_ipv6_loopback() is not None, reason=str(_ipv6_loopback()))
 
 
-def _run(urls: list[str], backend: Backend, **request: Any) -> list[FetchResult]:
-    settings = Settings(request=RequestSettings(**request), backend=backend)
+def _run(urls: list[str], backend: Backend, concurrency: int | None = None, **request: Any) -> list[FetchResult]:
+    settings = Settings(request=RequestSettings(**request), backend=backend, concurrency=concurrency)
     return asyncio.run(collect(urls, settings))
 
 
@@ -124,7 +131,8 @@ def test_all_ips_probes_each_address_once(backend: Backend) -> None:
     with servers_on("127.0.0.2", "127.0.0.3") as (two, three):
         resolve = (parse_resolve("--resolve", f"site.test:{two.port}:127.0.0.2,127.0.0.3"),)
         urls = [f"http://site.test:{two.port}/a", f"http://127.0.0.2:{two.port}/literal"]
-        records = _run(urls, backend, resolve=resolve, all_ips=True)
+        # One at a time: the second address must not get the first one's kept-alive connection.
+        records = _run(urls, backend, concurrency=1, resolve=resolve, all_ips=True)
         assert [(r.index, r.url, r.remote_ip, r.status) for r in records] == [
             (0, urls[0], "127.0.0.2", 200),
             (0, urls[0], "127.0.0.3", 200),
@@ -132,6 +140,22 @@ def test_all_ips_probes_each_address_once(backend: Backend) -> None:
         ]
         assert [r.snippet for r in records] == ["127.0.0.2", "127.0.0.3", "127.0.0.2"]  # who answered
         assert (two.paths, three.paths) == (["/a", "/literal"], ["/a"])  # one request each, at its address
+
+
+@pytest.mark.live
+def test_per_host_counts_each_address_probe(backend: Backend) -> None:
+    """--per-host 1: the probes of one host's addresses go one after the other."""
+    with servers_on("127.0.0.2", "127.0.0.3") as (two, three):
+        GAUGE[:] = [0, 0]
+        resolve = (parse_resolve("--resolve", f"site.test:{two.port}:127.0.0.2,127.0.0.3"),)
+        settings = Settings(
+            request=RequestSettings(resolve=resolve, all_ips=True),
+            politeness=PolitenessSettings(per_host=1),
+            backend=backend,
+        )
+        records = asyncio.run(collect([f"http://site.test:{two.port}/slow"] * 2, settings))
+        assert [r.status for r in records] == [200] * 4 and (two.hits, three.hits) == (2, 2)
+        assert GAUGE == [0, 1]
 
 
 @pytest.mark.live
