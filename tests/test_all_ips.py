@@ -273,3 +273,28 @@ def test_dry_run_says_so() -> None:
         "addresses     IPv6 only (from --ipv6)",
         "addresses     every address of each URL's host probed, one record each (from --all-ips)",
     ]
+
+
+@pytest.mark.live
+def test_deadline_during_a_lookup(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup that has not ended when --deadline strikes: its URL is one NotStarted record;
+    the URL after it, looked up already, one NotStarted record per address, each naming it."""
+    import time
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow.test":
+            time.sleep(2)  # longer than the deadline (the executor's thread ends it anyway)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    resolve = (parse_resolve("--resolve", "site.test:9:127.0.0.2,127.0.0.3"),)
+    settings = Settings(request=RequestSettings(resolve=resolve, all_ips=True), backend=backend, deadline=0.3)
+    records = asyncio.run(collect(["http://slow.test/", "http://site.test:9/"], settings))
+    assert [(r.index, r.remote_ip, r.error.type if r.error else None) for r in records] == [
+        (0, None, "NotStarted"),
+        (1, "127.0.0.2", "NotStarted"),
+        (1, "127.0.0.3", "NotStarted"),
+    ]

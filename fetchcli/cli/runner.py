@@ -241,7 +241,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: RunSta
     # The progress line counts URLs as they finish, not as their records are written: in input
     # order one slow URL would otherwise hold the count, the rate and the ETA for the rest.
     finished = state.finished.add if state.progress is not None else None
-    with signal_handlers(stop, state), showing_progress(state, inputs):
+    with signal_handlers(stop, state), showing_progress(state, inputs, not settings.request.all_ips):
         async with contextlib.AsyncExitStack() as stack:
             remote = None
             if settings.workers > 1:

@@ -94,7 +94,7 @@ class AddressSource:
         item, lookup = self._lookups.popleft()
         try:
             found = lookup.result() if lookup is not None else []
-        except (OSError, asyncio.TimeoutError, UnicodeError):
+        except (OSError, asyncio.TimeoutError, asyncio.CancelledError, UnicodeError):
             found = []  # the item goes unpinned: the transport says why (DNSError, ConnectTimeout)
         if not found:
             self._ready.append(item)
@@ -130,15 +130,18 @@ class AddressSource:
         return self._ready.popleft()
 
     async def rest(self, whole: bool) -> UrlItem | None:
-        """After a stop: what is left to report (``Source.rest``); a URL whose lookup had not
-        ended is reported once, unexpanded."""
+        """After a stop: what is left to report (``Source.rest``): a URL looked up already, one
+        item per address; one whose lookup had not ended, once, unexpanded."""
+        while not self._ready and self._lookups:
+            lookup = self._lookups[0][1]
+            if lookup is not None and not lookup.done():
+                lookup.cancel()
+                await asyncio.sleep(0)  # let the lookup see its cancellation
+                self._ready.append(self._lookups.popleft()[0])
+            else:
+                self._expanded()
         if self._ready:
             return self._ready.popleft()
-        if self._lookups:
-            item, lookup = self._lookups.popleft()
-            if lookup is not None:
-                lookup.cancel()
-            return item
         return await self._inner.rest(whole)
 
     def close(self) -> None:
