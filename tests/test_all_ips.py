@@ -298,3 +298,49 @@ def test_deadline_during_a_lookup(backend: Backend, monkeypatch: pytest.MonkeyPa
         (1, "127.0.0.2", "NotStarted"),
         (1, "127.0.0.3", "NotStarted"),
     ]
+
+
+@pytest.mark.live
+def test_all_ips_after_connect_to(backend: Backend) -> None:
+    """--connect-to first, then the addresses of where it leads: each probed on its port."""
+    from fetchcli.transport.addressmap import parse_connect_to
+
+    with servers_on("127.0.0.2", "127.0.0.3") as (two, three):
+        connect_to = (parse_connect_to("--connect-to", f"site.test:80:multi.test:{two.port}"),)
+        resolve = (parse_resolve("--resolve", f"multi.test:{two.port}:127.0.0.2,127.0.0.3"),)
+        records = _run(["http://site.test/via"], backend, connect_to=connect_to, resolve=resolve, all_ips=True)
+        assert [(r.remote_ip, r.remote_port, r.status) for r in records] == [
+            ("127.0.0.2", two.port, 200),
+            ("127.0.0.3", two.port, 200),
+        ]
+        assert (two.paths, three.paths) == (["/via"], ["/via"])
+
+
+@pytest.mark.live
+def test_family_applies_to_the_proxy_too(backend: Backend) -> None:
+    """As curl: -6 with a proxy at an IPv4 address cannot reach the proxy (nothing is sent)."""
+    with servers_on("127.0.0.1") as (proxy,):
+        [record] = _run(["http://site.test/"], backend, proxy=f"http://127.0.0.1:{proxy.port}", ipv6=True)
+        assert proxy.hits == 0
+    assert record.error is not None and record.error.type == "ProxyError"
+    assert "127.0.0.1 is an IPv4 address and -6 allows IPv6 only" in record.error.message
+
+
+@pytest.mark.live
+def test_all_ips_with_workers_on_the_command_line() -> None:
+    """Through the CLI and worker processes: the pinned items travel to the workers."""
+    import json
+
+    with servers_on("127.0.0.2", "127.0.0.3") as (two, three):
+        done = fetchcli_in_clean_env(
+            "--all-ips", "--workers", "2", "--resolve", f"site.test:{two.port}:127.0.0.2,127.0.0.3",
+            f"http://site.test:{two.port}/w", "--summary",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        records = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [(r["index"], r["remote_ip"], r["status"]) for r in records] == [
+            (0, "127.0.0.2", 200),
+            (0, "127.0.0.3", 200),
+        ]
+        assert (two.hits, three.hits) == (1, 1)
+        assert " 2 URLs: 2 ok" in done.stderr  # the summary counts records
