@@ -343,4 +343,4 @@ def test_all_ips_with_workers_on_the_command_line() -> None:
             (0, "127.0.0.3", 200),
         ]
         assert (two.hits, three.hits) == (1, 1)
-        assert " 2 URLs: 2 ok" in done.stderr  # the summary counts records
+        assert " 2 probes: 2 ok" in done.stderr and "probes/s" in done.stderr  # the summary counts records

@@ -175,7 +175,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         else:
             line = ""
         # for_terminal: a --resume file's records are counted in it (validated when read, and still).
-        line += for_terminal(summary.describe())
+        line += for_terminal(summary.describe("probe" if settings.request.all_ips else "URL"))
         say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
     elif summary.unread is not None:  # no summary line to say it: the URLs never read have no record
         n = summary.unread
