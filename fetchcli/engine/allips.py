@@ -94,8 +94,8 @@ class AddressSource:
         item, lookup = self._lookups.popleft()
         try:
             found = lookup.result() if lookup is not None else []
-        except (OSError, asyncio.TimeoutError, asyncio.CancelledError, UnicodeError):
-            found = []  # the item goes unpinned: the transport says why (DNSError, ConnectTimeout)
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - never a traceback: the record says it
+            found = []  # the item goes unpinned: the transport says why (DNSError, ConnectTimeout...)
         if not found:
             self._ready.append(item)
         self._ready.extend(dataclasses.replace(item, address=address) for address in found)
