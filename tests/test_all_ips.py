@@ -344,3 +344,27 @@ def test_all_ips_with_workers_on_the_command_line() -> None:
         ]
         assert (two.hits, three.hits) == (1, 1)
         assert " 2 probes: 2 ok" in done.stderr and "probes/s" in done.stderr  # the summary counts records
+
+
+@pytest.mark.live
+def test_all_ips_scheme_fallback_stays_on_the_address(backend: Backend) -> None:
+    """An input without a scheme, --scheme-fallback: https:// refused at each address (here
+    --connect-to sends 443 to port 9, where nothing listens), then http:// at that same address."""
+    from fetchcli.transport.addressmap import parse_connect_to
+
+    with servers_on("127.0.0.2", "127.0.0.3") as (two, three):
+        connect_to = (
+            parse_connect_to("--connect-to", "site.test:443::9"),
+            parse_connect_to("--connect-to", f"site.test:80::{two.port}"),
+        )
+        resolve = (parse_resolve("--resolve", "site.test:9:127.0.0.2,127.0.0.3"),)
+        settings = Settings(
+            request=RequestSettings(connect_to=connect_to, resolve=resolve, all_ips=True, scheme_fallback=True),
+            backend=backend,
+        )
+        records = asyncio.run(collect(["site.test/fb"], settings))
+        assert [(r.remote_ip, r.status, r.final_url) for r in records] == [
+            ("127.0.0.2", 200, "http://site.test/fb"),
+            ("127.0.0.3", 200, "http://site.test/fb"),
+        ]
+        assert (two.paths, three.paths) == (["/fb"], ["/fb"])

@@ -37,6 +37,7 @@ from fetchcli.models import FetchResult, UrlItem
 from fetchcli.settings import Settings
 from fetchcli.transport.addressmap import PIN, AddressMap, pin_for
 from fetchcli.transport.wireurl import BadURL, WireURL, parse
+from fetchcli.urls import scheme_added
 
 
 def _host_port(url: str) -> tuple[WireURL, int] | None:
@@ -153,15 +154,24 @@ class AddressSource:
 
 @contextlib.contextmanager
 def pinned(item: UrlItem, settings: Settings) -> Iterator[None]:
-    """While the item is fetched: its URL's host and port connect to ``item.address`` only."""
+    """While the item is fetched: its URL's host and port connect to ``item.address`` only; so
+    does ``--scheme-fallback``'s ``http://`` try of an input without a scheme (port 80 unless
+    the input gave one), when ``--connect-to`` takes it to the same host."""
     assert item.url is not None and item.address is not None
     where = _host_port(item.url)
     if where is None:
         yield
         return
     url, port = where
-    _, target_port = AddressMap.for_request(settings.request).target(url.host, port)  # --connect-to's port
-    token = PIN.set(pin_for(url.host, port, item.address, target_port))
+    mapped = AddressMap.for_request(settings.request)
+    target, target_port = mapped.target(url.host, port)  # --connect-to's
+    ports = [(port, target_port)]
+    if settings.request.scheme_fallback and scheme_added(item):
+        plain = url.port if url.port is not None else 80
+        plain_target, plain_to = mapped.target(url.host, plain)
+        if plain != port and plain_target == target:
+            ports.append((plain, plain_to))
+    token = PIN.set(pin_for(url.host, item.address, tuple(ports)))
     try:
         yield
     finally:

@@ -105,13 +105,15 @@ def parse_connect_to(flag: str, text: str) -> tuple[str | None, int | None, str 
     )
 
 
-# --all-ips: (host as matched, port, the address, the port to connect to) for the URL's task
-PIN: ContextVar[tuple[str, int, str, int] | None] = ContextVar("fetchcli_address_pin", default=None)
+# --all-ips: (host as matched, the address, (port, the port to connect to) pairs) for the URL's task
+Pin = tuple[str, str, tuple[tuple[int, int], ...]]
+PIN: ContextVar[Pin | None] = ContextVar("fetchcli_address_pin", default=None)
 
 
-def pin_for(host: str, port: int, address: str, target_port: int) -> tuple[str, int, str, int]:
-    """The ``PIN`` of a request to ``host`` on ``port``: ``address`` on ``target_port``."""
-    return _host(host), port, address, target_port
+def pin_for(host: str, address: str, ports: tuple[tuple[int, int], ...]) -> Pin:
+    """The ``PIN`` of requests to ``host``: on each port of ``ports``, ``address`` on the port
+    paired with it (``--connect-to``'s)."""
+    return _host(host), address, ports
 
 
 def family_of(address: str) -> int:
@@ -172,8 +174,10 @@ class AddressMap:
         the pinned address (``PIN``) when the request's URL's host and port are pinned."""
         if self.pinning:
             pin = PIN.get()
-            if pin is not None and pin[1] == port and pin[0] == _host(host):
-                return host, pin[3], (pin[2],)
+            if pin is not None and pin[0] == _host(host):
+                for known, to in pin[2]:
+                    if known == port:
+                        return host, to, (pin[1],)
         target, port = self.target(host, port)
         return target, port, self.addresses(target, port)
 
