@@ -92,12 +92,15 @@ class UrlItem:
 
     ``url`` is the normalised URL to fetch (a missing scheme added), or ``None`` when the
     input was rejected, in which case ``error`` says why and no request is made.
+    ``address``: with ``--all-ips``, the one address of the URL's host this item probes
+    (``engine/allips.py``); None: the host's addresses as looked up.
     """
 
     index: int
     raw: str
     url: str | None
     error: ErrorInfo | None = None
+    address: str | None = None
 
     @property
     def display_url(self) -> str:

@@ -193,6 +193,14 @@ class RequestSettings:
     # Where connections go (--resolve HOST:PORT:ADDRS, --connect-to H1:P1:H2:P2; transport/addressmap.py)
     resolve: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
     connect_to: tuple[tuple[str | None, int | None, str | None, int | None], ...] = ()
+    ipv4: bool = False  # -4: resolve and connect over IPv4 only
+    ipv6: bool = False  # -6: over IPv6 only
+    all_ips: bool = False  # --all-ips: one request per address of the URL's host (engine/allips.py)
+
+    @property
+    def family(self) -> int:
+        """4 (-4), 6 (-6), or 0: either."""
+        return 4 if self.ipv4 else 6 if self.ipv6 else 0
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -330,6 +338,13 @@ def validate(settings: Settings) -> None:
     _at_least("--per-host", polite.per_host, 1, "1 or more")
     _at_least("--rate", polite.rate, 0.001, "more than 0")
     _at_least("--host-rate", polite.host_rate, 0.001, "more than 0")
+    if req.ipv4 and req.ipv6:
+        raise SettingsError("--ipv4", "and --ipv6 (-4, -6) cannot be used together")
+    if req.all_ips and req.proxies and "*" not in req.no_proxy:
+        raise SettingsError(
+            "--all-ips",
+            "cannot go through a proxy: the proxy looks the names up, not fetchcli (add --noproxy '*' or --no-env-proxy)",
+        )
     if not _TOKEN.match(req.method):
         raise SettingsError("--method", f"must be an HTTP method token, not {req.method!r}")
     for name, value in req.headers:

@@ -90,6 +90,11 @@ CASES = [
     Case(
         "dropped, POST not retried", "/drop/{key}/1", (None, "RemoteProtocolError", 1), {"retries": 3, "method": "POST"}
     ),
+    Case("-4, an IPv4 address", "/ok/four", (200, None, 1), {"ipv4": True}),
+    Case("-6, an IPv6 address", "http://[::1]:{v6_port}/ok/six", (200, None, 1), {"ipv6": True}),
+    Case("-6, an IPv4 address", "/ok/not-six", (None, "DNSError", 1), {"ipv6": True}, same_message=True),
+    Case("-4, a name without IPv4", f"http://{UNRESOLVABLE}/", (None, "DNSError", 1), {"ipv4": True}),
+    Case("--all-ips, an address", "/ok/all-ips", (200, None, 1), {"all_ips": True}),
 ]
 
 

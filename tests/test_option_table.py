@@ -40,6 +40,9 @@ DERIVED = {
 GOOD: dict[str, tuple[Any, Any]] = {
     "scheme_fallback": (True, True),
     "head_fallback": (False, False),  # True goes with -X HEAD (tests/test_head_fallback.py)
+    "ipv4": (True, True),
+    "ipv6": (True, True),
+    "all_ips": (True, True),
     "format": ("CSV", "csv"),
     "fields": ("url, status", ("url", "status")),
     "order": ("completion", "completion"),

@@ -170,6 +170,20 @@ def check_locations(code: str, tmp: Path, urls: list[str], server: LoopbackServe
     assert _bash(code, tmp).stdout == f"302 {urls[3]} -> {server.url('/redirect/1')}\n"
 
 
+def check_all_ips(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
+    """A name with two addresses (given by FETCHCLI_RESOLVE: the test has no DNS), the server
+    listening on the first only; a name that does not resolve is one record."""
+    site = server.url("/ok/ips").replace("127.0.0.1", "site.test")
+    (tmp / "urls.txt").write_text(f"{site}\nhttp://nowhere.invalid/\n")
+    done = _bash(code, tmp, {"FETCHCLI_RESOLVE": f"site.test:{server.port}:127.0.0.1,127.0.0.2"}, errexit=False)
+    _no_jq_error(done)
+    assert [line.split("\t") for line in done.stdout.splitlines()] == [
+        ["0", site, "127.0.0.1", "200"],
+        ["0", site, "127.0.0.2", "ConnectionRefused"],
+        ["1", "http://nowhere.invalid/", "", "DNSError"],
+    ], done.stderr
+
+
 def check_certificates(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
     expiring = issue(tmp, "expiring", days=3)
     ca = issue(tmp, "ca", days=365, is_ca=True)
@@ -288,6 +302,7 @@ CHECKS: dict[str, Callable[[str, Path, list[str], LoopbackServer], None]] = {
     "Slowest ten": check_slowest,
     "Where redirects end up": check_redirects,
     "Which URLs redirect, and where to": check_locations,
+    "Every address of a host": check_all_ips,
     "Certificates expiring within 14 days": check_certificates,
     "CSV into a spreadsheet": check_spreadsheet,
     "A health check": check_health,

@@ -119,6 +119,12 @@ def _settings_lines(
         frm = f"{host1 or '(any host)'}:{port1 or '(any port)'}"
         to = f"{host2 or '(the same host)'}:{port2 or '(the same port)'}"
         rows.append(("connect to", f"{for_terminal(to)} for {for_terminal(frm)}" + _from(origins, "connect_to")))
+    if req.family:
+        rows.append(("addresses", f"IPv{req.family} only" + _from(origins, f"ipv{req.family}")))
+    if req.all_ips:
+        rows.append(
+            ("addresses", "every address of each URL's host probed, one record each" + _from(origins, "all_ips"))
+        )
     rows.append(("tls", _tls_line(settings, origins)))
     origin = dict(proxies.source)
     if req.proxy is not None:

@@ -334,6 +334,13 @@ OPTIONS: tuple[Option, ...] = (
            parser=_connects_to, lands="request.connect_to",
            help="Connect to HOST2:PORT2 for HOST1:PORT1 (any may be empty: any, or the same), as curl's "
            "--connect-to; Host, TLS name and certificate stay the URL's; repeatable."),
+    _switch("ipv4", "--ipv4", "-4", section=REQUEST, lands="request.ipv4",
+            help="Resolve names to IPv4 addresses only, and connect over IPv4 only (proxies too), as curl's -4."),
+    _switch("ipv6", "--ipv6", "-6", section=REQUEST, lands="request.ipv6",
+            help="Resolve names to IPv6 addresses only, and connect over IPv6 only (proxies too), as curl's -6."),
+    _switch("all_ips", "--all-ips", section=REQUEST, lands="request.all_ips",
+            help="Probe every address the URL's host resolves to (after -4/-6 and --resolve): one record per "
+            "address, each with its remote_ip and the URL's index."),
     _value("user_agent", "--user-agent", "-A", section=REQUEST, metavar="TEXT", shown_default=f"fetchcli/{__version__}",
            lands="request.user_agent", help="User-Agent header."),
     _switch("follow_redirects", "--follow-redirects", "-L", section=REQUEST, lands="request.follow_redirects",

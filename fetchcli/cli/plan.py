@@ -167,6 +167,11 @@ def plan_run(
     from fetchcli.transport.sslcontext import prepare_ssl_context
 
     _check_resume_options(urls, paths, options)
+    if options.resume is not None and settings.request.all_ips:
+        raise SettingsError(
+            "--all-ips",
+            "cannot be used with --resume, which keeps one record per URL and --all-ips writes one per address",
+        )
     targets = _check_files(settings, urls, paths, options, env)
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")

@@ -193,7 +193,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         else:
             line = ""
         # for_terminal: a --resume file's records are counted in it (validated when read, and still).
-        line += for_terminal(summary.describe())
+        line += for_terminal(summary.describe("probe" if settings.request.all_ips else "URL"))
         say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
     elif summary.unread is not None:  # no summary line to say it: the URLs never read have no record
         n = summary.unread
@@ -262,7 +262,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: RunSta
     # The progress line counts URLs as they finish, not as their records are written: in input
     # order one slow URL would otherwise hold the count, the rate and the ETA for the rest.
     finished = state.finished.add if state.progress is not None else None
-    with signal_handlers(stop, state), showing_progress(state, inputs):
+    with signal_handlers(stop, state), showing_progress(state, inputs, not settings.request.all_ips):
         async with contextlib.AsyncExitStack() as stack:
             remote = None
             if settings.workers > 1:

@@ -1,5 +1,5 @@
 """Stage 3, the engine: turns URLs into records. ``run`` (one concurrency point, ``--deadline``,
-``Stop``), ``source`` (the input as the engine reads it), ``reorder`` (the input-order window),
+``Stop``), ``source`` (the input as the engine reads it), ``allips`` (``--all-ips``: a URL per address), ``reorder`` (the input-order window),
 ``admission`` (which URL starts next), ``politeness`` (per-host pacing), ``selection`` and
 ``urlkey`` (``--shard``, ``--unique``), ``request`` (one URL -> its outcome: redirects by ``redirect``, retries by
 the pure policy in ``retry``), ``records`` (an outcome -> its ``FetchResult``), ``ticket``,

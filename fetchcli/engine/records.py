@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fetchcli.engine.allips import with_address
 from fetchcli.engine.redirect import redirect_target
 from fetchcli.engine.servertext import ServerText
 from fetchcli.engine.snippet import Body, body_text
@@ -54,7 +55,15 @@ def unfinished_result(
     """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``). With the
     ``ticket`` of a URL that was sent: its tries, when it was sent and how long it had waited
     (no ``elapsed_ms``: the stop cut it short, it is not the URL's time); with ``settings`` too,
-    what was known, as for ``TotalTimeout`` (``cut_short_result``): the status received, the redirects."""
+    what was known, as for ``TotalTimeout`` (``cut_short_result``): the status received, the redirects.
+    An ``--all-ips`` item's record names its address."""
+    result = _unfinished(item, error_type, message, ticket, settings)
+    return with_address(result, item) if item.address is not None else result
+
+
+def _unfinished(
+    item: UrlItem, error_type: ErrorType, message: str, ticket: Ticket | None = None, settings: Settings | None = None
+) -> FetchResult:
     if ticket is not None and ticket.sent is not None and ticket.trail is not None and settings is not None:
         return cut_short_result(item, settings, ticket, ErrorInfo(error_type, message), elapsed=False)
     if ticket is None or ticket.sent is None:

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import time
 
+from fetchcli.engine.allips import pinned, with_address
 from fetchcli.engine.politeness import Gate, Lane
 
 # The records are built in records.py.
@@ -39,7 +40,7 @@ from fetchcli.redact import Redactor, is_secret_header
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
-from fetchcli.transport.addressmap import AddressMap
+from fetchcli.transport.addressmap import PIN, AddressMap
 from fetchcli.transport.contract import Wire, WireRequest, WireResponse
 from fetchcli.transport.hints import CURRENT, PhaseClock, since
 from fetchcli.transport.protocol import status_problem
@@ -97,7 +98,7 @@ async def _exchange(
             await polite[0].pace(request.url.host, polite[1])
         trail.last, trail.method = request.url, request.method
         trail.response = None
-        clock = trail.clock = PhaseClock()
+        clock = trail.clock = PhaseClock(fresh=PIN.get() is not None)  # --all-ips: a new connection per address
         token = CURRENT.set(clock)
         started = time.perf_counter()
         ticket.sending(clock, started, settings.timeouts.total)  # each hop is a request sent
@@ -168,11 +169,11 @@ async def _unverified_tls(outcome: Outcome, settings: Settings, left: float | No
         timeout = left if timeout is None else min(timeout, left)
     port = url.port or 443
     connect = None
-    if req.resolve or req.connect_to:  # where the request's own connection went
-        mapped = AddressMap(req.resolve, req.connect_to)
+    mapped = AddressMap.for_request(req)
+    if mapped:  # where the request's own connection went (--resolve, --connect-to, --all-ips)
         target, to, fixed = mapped.route(url.host, port)
         connect = (fixed[0] if fixed else target, to)
-    return await tls_facts.probe(url.host, port, timeout, connect)
+    return await tls_facts.probe(url.host, port, timeout, connect, mapped.socket_family)
 
 
 def _retry_wait(outcome: Outcome, method: str, attempt: int, settings: Settings) -> float | None:
@@ -340,7 +341,22 @@ async def fetch_one(
 ) -> FetchResult:
     """Fetch one valid URL (with retries, politeness and redirects as set) and never raise
     (except ``CancelledError`` from outside). ``--max-time`` bounds all tries together, from the
-    first request. ``ticket``: the engine's, to read if it cancels the URL (else one of its own)."""
+    first request. ``ticket``: the engine's, to read if it cancels the URL (else one of its own).
+    An item pinned to one address (``--all-ips``) goes there (``allips.pinned``)."""
+    if item.address is not None:
+        with pinned(item, settings):
+            return with_address(await _fetch_one(wire, item, settings, lane, gate, ticket), item)
+    return await _fetch_one(wire, item, settings, lane, gate, ticket)
+
+
+async def _fetch_one(
+    wire: Wire,
+    item: UrlItem,
+    settings: Settings,
+    lane: Lane | None,
+    gate: Gate | None,
+    ticket: Ticket | None,
+) -> FetchResult:
     assert item.url is not None
     if ticket is None:
         ticket = Ticket()
