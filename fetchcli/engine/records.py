@@ -45,7 +45,9 @@ def _header_int(value: str | None) -> int | None:
 
 def invalid_result(item: UrlItem) -> FetchResult:
     error = item.error or ErrorInfo(ErrorType.InvalidURL, "invalid URL")
-    return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=now_iso(), error=error)
+    return FetchResult(
+        index=item.index, url=item.display_url, ok=False, fetched_at=now_iso(), error=error, meta=item.meta
+    )
 
 
 def unfinished_result(
@@ -61,6 +63,7 @@ def unfinished_result(
         return FetchResult(
             index=item.index,
             url=item.display_url,
+            meta=item.meta,
             ok=False,
             fetched_at=now_iso(),
             error=ErrorInfo(error_type, message),
@@ -70,6 +73,7 @@ def unfinished_result(
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         fetched_at=ticket.fetched_at(),
         error=ErrorInfo(error_type, message),
@@ -221,6 +225,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=unmet is None and settings.success.status_ok(response.status),
         error=unmet,
         status=response.status,
@@ -272,6 +277,7 @@ def failure_result(
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         elapsed_ms=ticket.elapsed_ms() if sent else None,
         queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
@@ -310,6 +316,7 @@ def cut_short_result(
         return FetchResult(
             index=item.index,
             url=item.display_url,
+            meta=item.meta,
             ok=False,
             final_url=shown.url(trail.last) if trail is not None and trail.redirects else None,
             redirects=redirects,
@@ -329,6 +336,7 @@ def cut_short_result(
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         bytes_read=len(data),
         binary=binary,
