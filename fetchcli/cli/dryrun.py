@@ -17,6 +17,7 @@ from fetchcli.cli.options import BODY, POLITE, POOL, RETRY, TIMEOUTS, section_na
 from fetchcli.cli.plan import Environment, OutputOptions, RunPlan, plan_run
 from fetchcli.cli.status import ExitStatus
 from fetchcli.input.readers import Inputs
+from fetchcli.models import UrlItem
 from fetchcli.output.writer import OutputError
 from fetchcli.redact import MASK, is_secret_header, mask_credentials
 from fetchcli.settings import Settings
@@ -238,6 +239,20 @@ def _write(out: TextIO, line: str) -> None:
         raise OutputError(exc) from None
 
 
+def _own_request(item: UrlItem, settings: Settings) -> str:
+    """A JSON Lines line's own request: ``  (PUT, 2 headers, a 10-byte body)``; empty for none.
+    Its body's length only, as for the run's body."""
+    own = item.request
+    if own is None:
+        return ""
+    parts = [own.method_with(settings.request.method)]
+    if own.headers:
+        parts.append(f"{len(own.headers)} header{'' if len(own.headers) == 1 else 's'} of its own")
+    if own.body is not None:
+        parts.append(f"a {count(len(own.body))}-byte body")
+    return f"  ({', '.join(parts)})"
+
+
 def describe_run(
     settings: Settings,
     urls: Sequence[str],
@@ -277,7 +292,7 @@ def describe_run(
     opened: list[BinaryIO] = []
     valid = invalid = left_out = 0
     selection = Selection(settings.shard, settings.unique)
-    inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+    inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened, settings.input_format)
     if settings.deadline is not None:
         inputs.stop_reading_after(settings.deadline)  # as the run would: a FIFO never written ends
     try:
@@ -287,7 +302,7 @@ def describe_run(
                 continue
             if item.error is None:
                 valid += 1
-                _write(out, f"{item.index:>6}  {item.display_url}")
+                _write(out, f"{item.index:>6}  {item.display_url}{_own_request(item, settings)}")
             else:
                 invalid += 1
                 _write(out, f"{item.index:>6}  {item.display_url}  -> {item.error.type}: {item.error.message}")
