@@ -8,9 +8,11 @@ method, headers and body are what a loopback server receives (both backends, and
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fetchcli.cli.app import app
-from fetchcli.input.jsonl import MAX_META_BYTES, jsonl_item
+from fetchcli.input.jsonl import MAX_META_BYTES, iter_jsonl_items, jsonl_item
 from fetchcli.input.readers import Inputs
 from fetchcli.settings import Backend, InputFormat
 from tests.helpers import fetchcli_in_clean_env
@@ -340,3 +342,41 @@ def test_ten_thousand_lines_one_record_each_and_meta_round_trips_through_jq(tmp_
     n, meta = metas[1234]
     compact = meta.replace(", ", ",").replace(": ", ":").replace("a,b:c", "a, b: c")  # not inside the string
     assert f'"meta": {compact}}}' in raw[n]
+
+
+@pytest.mark.live
+def test_both_backends_send_the_same_request_for_each_line(tmp_path: Path) -> None:
+    """A differential case: every line's request as the server received it (method, target,
+    headers, body) is the same from aiohttp and httpx."""
+    seen: dict[str, list[tuple[str, str, list[tuple[str, str]], bytes]]] = {}
+    with running_server() as server:
+        path = _write(
+            tmp_path / "diff.jsonl",
+            {"url": server.url("/method?1"), "method": "PATCH", "headers": {"X-A": "1", "x-b": "é"}, "data": "d"},
+            {"url": server.url("/method?2"), "json": [1, {"k": None}], "headers": {"Accept": "text/plain"}},
+            {"url": server.url("/method?3"), "data": "", "headers": {"User-Agent": "mine", "Host": "other.example"}},
+            {"url": server.url("/method?4")},
+        )
+        for backend in (Backend.aiohttp, Backend.httpx):
+            server.stats.bodies.clear()
+            code, records, _ = _run("--backend", backend.value, "--json", '{"run": 1}', "-i", str(path))
+            assert code == 0 and len(records) == 4, [(r["status"], r["error"]) for r in records]
+            seen[backend.value] = sorted((m, t, sorted(h.items()), b) for m, t, h, b in server.stats.bodies)
+    assert seen["aiohttp"] == seen["httpx"]
+    assert ("x-b", "é".encode().decode("latin-1")) in seen["httpx"][0][2]  # sent as UTF-8, as -H values are
+    assert [(m, t, b) for m, t, _, b in seen["httpx"]] == [
+        ("PATCH", "/method?1", b"d"),
+        ("POST", "/method?2", b'[1,{"k":null}]'),
+        ("POST", "/method?4", b'{"run": 1}'),
+    ]  # an empty data is a body of 0 bytes: not recorded by the server
+
+
+def test_a_jsonl_input_is_read_lazily() -> None:
+    def endless() -> Iterator[str]:
+        n = 0
+        while True:
+            yield json.dumps({"url": f"a{n}.example", "meta": {"n": n}})
+            n += 1
+
+    first = list(itertools.islice(iter_jsonl_items(endless()), 5))
+    assert [item.meta for item in first] == [f'{{"n":{n}}}' for n in range(5)]
