@@ -268,6 +268,7 @@ def test_dry_run_shows_each_lines_method_and_body_length(tmp_path: Path) -> None
     )
     result = runner.invoke(app, ["--dry-run", "-X", "PUT", "-i", str(path)])
     assert result.exit_code == 1
+    assert f"-i {path} (JSON Lines) (from --input)\n" in result.stdout
     assert "     0  http://127.0.0.1:9/a  (PUT, a 9-byte body)\n" in result.stdout
     assert "     1  http://127.0.0.1:9/b  (DELETE, 1 header of its own)\n" in result.stdout
     assert "     2  http://127.0.0.1:9/c\n" in result.stdout

@@ -16,11 +16,11 @@ from typing import BinaryIO, TextIO
 from fetchcli.cli.options import BODY, POLITE, POOL, RETRY, TIMEOUTS, section_names
 from fetchcli.cli.plan import Environment, OutputOptions, RunPlan, plan_run
 from fetchcli.cli.status import ExitStatus
-from fetchcli.input.readers import Inputs
+from fetchcli.input.readers import Inputs, is_jsonl
 from fetchcli.models import UrlItem
 from fetchcli.output.writer import OutputError
 from fetchcli.redact import MASK, is_secret_header, mask_credentials
-from fetchcli.settings import Settings
+from fetchcli.settings import InputFormat, Settings
 from fetchcli.text import for_terminal
 from fetchcli.transport.proxies import Proxies
 from fetchcli.units import count
@@ -182,11 +182,14 @@ def _settings_lines(
     return rows
 
 
-def _input_line(urls: Sequence[str], paths: Sequence[str], origins: Mapping[str, str]) -> str:
+def _input_line(
+    urls: Sequence[str], paths: Sequence[str], origins: Mapping[str, str], fmt: InputFormat = InputFormat.auto
+) -> str:
     parts = [f"{count(len(urls))} URL{'s' if len(urls) != 1 else ''} given" + _from(origins, "urls")] if urls else []
     if paths:
-        parts.append("-i " + ", ".join(paths) + _from(origins, "input"))
-    return "; ".join(parts) or "stdin"
+        shown = [path + (" (JSON Lines)" if is_jsonl(path, fmt) else "") for path in paths]
+        parts.append("-i " + ", ".join(shown) + _from(origins, "input", "input_format"))
+    return "; ".join(parts) or ("stdin (JSON Lines)" if fmt is InputFormat.jsonl else "stdin")
 
 
 def _output_lines(
@@ -283,7 +286,7 @@ def describe_run(
         _write(out, f"{'note':<14}{note}")
     for name, value in _settings_lines(settings, plan, proxies, origins):
         _write(out, f"{name:<14}{value}")
-    _write(out, f"{'input':<14}{_input_line(urls, paths, origins)}")
+    _write(out, f"{'input':<14}{_input_line(urls, paths, origins, settings.input_format)}")
     for name, value in _output_lines(settings, plan, options, origins):
         _write(out, f"{name:<14}{value}")
     _write(out, "")
