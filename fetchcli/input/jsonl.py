@@ -14,8 +14,10 @@
 - A line with a body and no ``method`` is sent with the run's method, or POST when that is GET
   or HEAD (a body without ``-X`` means POST, as curl).
 - ``meta``: an object, at most ``MAX_META_BYTES`` of compact JSON, copied into the record as
-  written (``models.RawJson``): key order and number spellings kept, only the whitespace between
-  tokens taken out, so ``jq`` reads the same value in the record as in the input.
+  written (``models.RawJson``): key order, number spellings and escapes kept; only the
+  whitespace between tokens taken out, and a character outside ASCII written as its ``\\u``
+  escape (as every other string of a record is), so ``jq`` reads the same value in the record as
+  in the input.
 
 A blank line is skipped (and takes no index), as in a URL list; JSON Lines has no comments, so
 a line starting with ``#`` is an ``InvalidInput`` record, as is every other line that is not a
@@ -53,6 +55,7 @@ _WS = re.compile(r"[ \t\n\r]*")
 # A JSON string (escapes kept as written) or a run of whitespace: compacting keeps the strings.
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\n\r]+', re.DOTALL)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 _PREVIEW = 200
 
 
@@ -74,9 +77,20 @@ def is_request_line(line: str) -> bool:
     return bool(_text(line))
 
 
+def _escaped(char: re.Match[str]) -> str:
+    return json.dumps(char.group())[1:-1]  # \u00e9; a character beyond the BMP as its surrogate pair
+
+
 def _compact(raw: str) -> str:
     """JSON text without the whitespace between its tokens; strings, numbers and key order as written."""
     return _TOKENS.sub(lambda m: m.group() if m.group()[0] == '"' else "", raw)
+
+
+def _ascii(text: str) -> str:
+    """JSON text with each character outside ASCII (only a string can hold one) as its ``\\u``
+    escape, as ``json.dumps`` writes the rest of a record: the same value, in ASCII whatever the
+    output's encoding. Numbers, key order and the escapes written stay as they are."""
+    return text if text.isascii() else _NON_ASCII.sub(_escaped, text)
 
 
 class _Bad(Exception):
@@ -220,8 +234,8 @@ def jsonl_item(line: str, index: int, number: int) -> UrlItem | None:
             value, raw = found["meta"]
             if not isinstance(value, dict):
                 raise _Bad("meta must be an object")
-            compact = _compact(raw)
-            size = len(compact.encode("utf-8", "surrogatepass"))
+            compact = _ascii(_compact(raw))
+            size = len(compact)  # ASCII: characters are bytes
             if size > MAX_META_BYTES:
                 raise _Bad(f"meta is {size:,} bytes of compact JSON, more than {MAX_META_BYTES:,}")
             meta = RawJson(compact)
