@@ -85,6 +85,20 @@ def test_a_bad_line_is_an_invalid_input_item_naming_its_line(line: str, problem:
     assert item.index == 3
 
 
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ('{"url": "http://u:pw@h/x", "headers": {"Authorization": "Bearer S"},}', "http://u:***@h/x"),
+        ('{"headers": {"Authorization": "Bearer S", "X-A": "v"}, "data": "pw=1"', '{"headers": {"Authorization": "***", "X-A": "v"}, "data": "***"'),
+        ('{"url": 5, "headers": {"X-Api-Key": "S"}}', '{"url": 5, "headers": {"X-Api-Key": "***"}}'),
+    ],
+)  # fmt: skip
+def test_a_bad_line_shows_its_url_or_the_line_with_secrets_masked(line: str, shown: str) -> None:
+    item = jsonl_item(line, 0, 1)
+    assert item is not None and item.error is not None
+    assert item.display_url == shown
+
+
 def test_meta_is_kept_as_written_and_capped() -> None:
     line = '{"url": "a.example", "meta": {"z": 1.10, "a": [123456789012345678901234567890, "\\u00e9\\n"], "e": 1E+2}}'
     item = jsonl_item(line, 0, 1)

@@ -38,7 +38,7 @@ from typing import Any
 
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, RawJson, UrlItem, UrlRequest
-from fetchcli.redact import mask_input
+from fetchcli.redact import MASK, is_secret_header, mask_input
 from fetchcli.settings import header_problem, is_token, not_utf8
 from fetchcli.text import clean_line
 from fetchcli.urls import normalise_url
@@ -193,8 +193,24 @@ def _request(found: dict[str, tuple[Any, str]]) -> UrlRequest | None:
     return UrlRequest(method, headers, body, content_type, accept)
 
 
-def _line_preview(text: str) -> str:
-    """What a record's ``url`` shows of a bad line: masked, cut, a byte that is not UTF-8 as U+FFFD."""
+# In a line that is not JSON: its url, else each "name": "value" pair, to mask a secret header's
+# value (and a body's: data).
+_URL_IN_LINE = re.compile(r'"url"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def _masked_pair(pair: re.Match[str]) -> str:
+    name = pair.group(1)
+    return f'"{name}"{pair.group(2)}"{MASK}"' if name == "data" or is_secret_header(name) else pair.group()
+
+
+def _line_preview(text: str, parsed: bool = True) -> str:
+    """What a record's ``url`` shows of a bad line: masked, cut, a byte that is not UTF-8 as
+    U+FFFD. For a line that is not JSON (``parsed`` False): its ``url``'s text when one is
+    found, else the line with the values of secret headers and of ``data`` masked."""
+    if not parsed:
+        found = _URL_IN_LINE.search(text)
+        text = found.group(1) if found is not None else _PAIR.sub(_masked_pair, text)
     text = _SURROGATE.sub("\ufffd", text[: _PREVIEW * 4])
     shown = mask_input(text)
     return shown if len(shown) <= _PREVIEW else shown[:_PREVIEW] + "..."
@@ -220,7 +236,7 @@ def jsonl_item(line: str, index: int, number: int) -> UrlItem | None:
     except (ValueError, StopIteration, RecursionError):
         members = None
     if members is None:
-        return _invalid(index, number, _line_preview(text), _why_not_an_object(text))
+        return _invalid(index, number, _line_preview(text, parsed=False), _why_not_an_object(text))
     found: dict[str, tuple[Any, str]] = {}
     meta: RawJson | None = None
     try:
@@ -244,8 +260,9 @@ def jsonl_item(line: str, index: int, number: int) -> UrlItem | None:
         url = _string("url", found["url"][0])
         request = _request(found)
     except _Bad as exc:
-        shown = found["url"][0] if "url" in found and isinstance(found["url"][0], str) else text
-        return _invalid(index, number, _line_preview(shown), str(exc), meta)
+        url_given = found["url"][0] if "url" in found else None
+        shown = _line_preview(url_given) if isinstance(url_given, str) else _line_preview(text, parsed=False)
+        return _invalid(index, number, shown, str(exc), meta)
     item = normalise_url(url.strip(), index)
     if item.error is not None:
         error = ErrorInfo(item.error.type, f"line {number}: {item.error.message}")
