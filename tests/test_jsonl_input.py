@@ -396,3 +396,18 @@ def test_a_jsonl_input_is_read_lazily() -> None:
 
     first = list(itertools.islice(iter_jsonl_items(endless()), 5))
     assert [item.meta for item in first] == [f'{{"n":{n}}}' for n in range(5)]
+
+
+@pytest.mark.live
+def test_a_lines_secret_header_is_masked_in_what_the_server_echoes(backend: Backend, tmp_path: Path) -> None:
+    """As a secret -H is: a server that echoes the request (/headers) shows *** for the value
+    of the line's Authorization, and the server did receive it."""
+    with running_server() as server:
+        path = _write(
+            tmp_path / "s.jsonl",
+            {"url": server.url("/headers?secret"), "headers": {"Authorization": "Bearer line-token-42"}},
+        )
+        code, records, out = _run("--backend", backend.value, "--snippet-length", "2000", "-i", str(path))
+        assert code == 0
+        assert server.stats.headers_seen["/headers?secret"]["authorization"] == "Bearer line-token-42"
+        assert "line-token-42" not in out and "Authorization: ***" in records[0]["snippet"]

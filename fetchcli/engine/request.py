@@ -11,7 +11,7 @@ import time
 from fetchcli.engine.politeness import Gate, Lane
 
 # The records are built in records.py.
-from fetchcli.engine.records import Outcome, cut_short_result, failure_result, response_result
+from fetchcli.engine.records import Outcome, cut_short_result, failure_result, redactor_of, response_result
 from fetchcli.engine.redirect import (
     REDIRECT_STATUSES,
     first_request,
@@ -419,7 +419,7 @@ async def fetch_one(
         return cut_short_result(item, settings, ticket, classify(TotalTimeout(message)))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
-        return failure_result(item, settings, ticket, classify(exc, Redactor.for_request(settings.request, item.url)))
+        return failure_result(item, settings, ticket, classify(exc, redactor_of(settings, item)))
     trail = outcome.trail
     if trail is not None and trail.response is not None and trail.body is not None:
         # The headers came, then reading the body failed (a ReadTimeout, a body shorter than
