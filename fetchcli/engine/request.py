@@ -72,11 +72,11 @@ _Ask = tuple[str, bytes | None, tuple[tuple[str, str], ...] | None]
 
 
 def _ask(wire: Wire, item: UrlItem, settings: Settings) -> _Ask:
-    """The run's request (``-X``, ``-H``, the body), or with what the item's line (JSON Lines:
-    ``models.UrlRequest``) says instead:
-    its method (else the run's, or POST for a body of its own when the run's is GET or HEAD),
-    its headers each replacing the run's of that name, its body with that body's Content-Type
-    (and Accept, for ``json``) unless its headers name them."""
+    """The run's request (``-X``, ``-H``, the body), with what the item's JSON Lines line
+    (``models.UrlRequest``) says instead: its method (else the run's, or POST for a body of its
+    own when the run's is GET or HEAD), its headers each replacing the run's of that name, its
+    body with that body's Content-Type (and Accept, for ``json``) unless its headers name them.
+    Nothing is built for an item without one (the common case)."""
     req, own = settings.request, item.request
     if own is None:
         return req.method, req.body, None
