@@ -42,6 +42,7 @@ class ErrorType(str, Enum):
     # checks that the two agree).
     # fmt: off
     InvalidURL = "InvalidURL", "the input is not an http(s) URL fetchcli can request; no request was made"
+    InvalidInput = "InvalidInput", "a line of a JSON Lines input (-i FILE.jsonl, --input-format jsonl) is not a request fetchcli can make: not JSON, not an object, no url, an unknown key, a value of the wrong type, a bad header, a meta over 4 KiB...; the message names the line and the problem; no request was made"
     DNSError = "DNSError", "the host name could not be resolved"
     ConnectionRefused = "ConnectionRefused", "nothing accepted the connection on that address and port"
     CertificateError = "CertificateError", "the server's TLS certificate failed verification (untrusted, expired, wrong name); -k skips it"

@@ -112,6 +112,16 @@ class Backend(str, enum.Enum):
     httpx = "httpx"
 
 
+class InputFormat(str, enum.Enum):
+    """``--input-format``: how ``-i`` files and stdin are read. ``auto``: JSON Lines for a file
+    named ``*.jsonl`` or ``*.ndjson``, else a URL a line (stdin too); ``text``: a URL a line;
+    ``jsonl``: a request a line (``input/jsonl.py``). URLs given as arguments are URLs."""
+
+    auto = "auto"
+    text = "text"
+    jsonl = "jsonl"
+
+
 class ColorMode(str, enum.Enum):
     """``--color``: ``auto`` colours a terminal unless ``NO_COLOR`` is set."""
 
@@ -276,6 +286,7 @@ class Settings:
     shard: tuple[int, int] | None = None  # (K, N): fetch only shard K (1-based) of N (selection.py)
     unique: bool = False  # fetch each URL once: later repeats are left out
     workers: int = 1  # processes that fetch (workers.py); the engine stays in the caller's
+    input_format: InputFormat = InputFormat.auto  # how -i files and stdin are read (--input-format)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -348,12 +359,8 @@ def validate(settings: Settings) -> None:
     if not _TOKEN.match(req.method):
         raise SettingsError("--method", f"must be an HTTP method token, not {req.method!r}")
     for name, value in req.headers:
-        if not _TOKEN.match(name):
-            raise SettingsError("--header", _bad_header_name(name))
-        if (problem := not_utf8(value)) is not None:
-            raise SettingsError("--header", f"value for {name!r} {problem}")
-        if _CONTROL.search(value):
-            raise SettingsError("--header", f"value for {name!r} must not contain control characters")
+        if (problem := header_problem(name, value)) is not None:
+            raise SettingsError("--header", problem)
     for name in req.secret_headers:
         if not _TOKEN.match(name):
             raise SettingsError("--secret-header", f"must be a header name, not {name!r}")
@@ -392,6 +399,23 @@ def check_proxy(option: str, proxy: str) -> None:
     _check_proxy_address(option, proxy)
     if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
         raise SettingsError(option, f"socks5:// needs the socksio package: {install_hint('socks')}")
+
+
+def is_token(text: str) -> bool:
+    """Whether ``text`` is an HTTP token (RFC 9110 5.6.2): what a method or a header name is."""
+    return _TOKEN.match(text) is not None
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why ``name: value`` cannot be sent as a header (``-H``, a JSON Lines line's ``headers``),
+    quoting no value; None when it can."""
+    if not _TOKEN.match(name):
+        return _bad_header_name(name)
+    if (problem := not_utf8(value)) is not None:
+        return f"value for {name!r} {problem}"
+    if _CONTROL.search(value):
+        return f"value for {name!r} must not contain control characters"
+    return None
 
 
 def _bad_header_name(name: str) -> str:

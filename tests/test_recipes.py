@@ -228,6 +228,20 @@ def check_health(code: str, tmp: Path, urls: list[str], server: LoopbackServer) 
     assert (sick.returncode, sick.stdout) == (1, "")
 
 
+def check_jsonl_requests(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
+    """The failures come back under the lines' own ids (a bad line has none), in input order."""
+    (tmp / "requests.jsonl").write_text(
+        json.dumps({"url": server.url("/method?recipe"), "method": "DELETE", "meta": {"id": 7}})
+        + "\n"
+        + json.dumps({"url": server.url("/status/404?recipe"), "meta": {"id": "b-2"}})
+        + "\n"
+        + json.dumps({"url": "http://127.0.0.1:9/", "meta": {"id": 3}})
+        + "\n{not json\n"
+    )
+    done = _bash(code, tmp, errexit=False)
+    assert done.stdout.splitlines() == ["b-2\t404", "3\tConnectionRefused", "\tInvalidInput"], done.stderr
+
+
 def check_tsv_tools(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
     done = _bash(code, tmp)
     assert done.stdout.splitlines() == [urls[0], urls[4], urls[5]], done.stderr
@@ -303,6 +317,7 @@ CHECKS: dict[str, Callable[[str, Path, list[str], LoopbackServer], None]] = {
     "Where redirects end up": check_redirects,
     "Which URLs redirect, and where to": check_locations,
     "Every address of a host": check_all_ips,
+    "Requests from JSON Lines, failures by your own ids": check_jsonl_requests,
     "Certificates expiring within 14 days": check_certificates,
     "CSV into a spreadsheet": check_spreadsheet,
     "A health check": check_health,

@@ -16,10 +16,11 @@ from typing import BinaryIO, TextIO
 from fetchcli.cli.options import BODY, POLITE, POOL, RETRY, TIMEOUTS, section_names
 from fetchcli.cli.plan import Environment, OutputOptions, RunPlan, plan_run
 from fetchcli.cli.status import ExitStatus
-from fetchcli.input.readers import Inputs
+from fetchcli.input.readers import Inputs, is_jsonl
+from fetchcli.models import UrlItem
 from fetchcli.output.writer import OutputError
 from fetchcli.redact import MASK, is_secret_header, mask_credentials
-from fetchcli.settings import Settings
+from fetchcli.settings import InputFormat, Settings
 from fetchcli.text import for_terminal
 from fetchcli.transport.proxies import Proxies
 from fetchcli.units import count
@@ -187,11 +188,14 @@ def _settings_lines(
     return rows
 
 
-def _input_line(urls: Sequence[str], paths: Sequence[str], origins: Mapping[str, str]) -> str:
+def _input_line(
+    urls: Sequence[str], paths: Sequence[str], origins: Mapping[str, str], fmt: InputFormat = InputFormat.auto
+) -> str:
     parts = [f"{count(len(urls))} URL{'s' if len(urls) != 1 else ''} given" + _from(origins, "urls")] if urls else []
     if paths:
-        parts.append("-i " + ", ".join(paths) + _from(origins, "input"))
-    return "; ".join(parts) or "stdin"
+        shown = [path + (" (JSON Lines)" if is_jsonl(path, fmt) else "") for path in paths]
+        parts.append("-i " + ", ".join(shown) + _from(origins, "input", "input_format"))
+    return "; ".join(parts) or ("stdin (JSON Lines)" if fmt is InputFormat.jsonl else "stdin")
 
 
 def _output_lines(
@@ -254,6 +258,20 @@ def _write(out: TextIO, line: str) -> None:
         raise OutputError(exc) from None
 
 
+def _own_request(item: UrlItem, settings: Settings) -> str:
+    """A JSON Lines line's own request: ``  (PUT, 2 headers, a 10-byte body)``; empty for none.
+    Its body's length only, as for the run's body."""
+    own = item.request
+    if own is None:
+        return ""
+    parts = [own.method_with(settings.request.method)]
+    if own.headers:
+        parts.append(f"{len(own.headers)} header{'' if len(own.headers) == 1 else 's'} of its own")
+    if own.body is not None:
+        parts.append(f"a {count(len(own.body))}-byte body")
+    return f"  ({', '.join(parts)})"
+
+
 def describe_run(
     settings: Settings,
     urls: Sequence[str],
@@ -284,7 +302,7 @@ def describe_run(
         _write(out, f"{'note':<14}{note}")
     for name, value in _settings_lines(settings, plan, proxies, origins):
         _write(out, f"{name:<14}{value}")
-    _write(out, f"{'input':<14}{_input_line(urls, paths, origins)}")
+    _write(out, f"{'input':<14}{_input_line(urls, paths, origins, settings.input_format)}")
     for name, value in _output_lines(settings, plan, options, origins):
         _write(out, f"{name:<14}{value}")
     _write(out, "")
@@ -293,7 +311,7 @@ def describe_run(
     opened: list[BinaryIO] = []
     valid = invalid = left_out = 0
     selection = Selection(settings.shard, settings.unique)
-    inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+    inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened, settings.input_format)
     if settings.deadline is not None:
         inputs.stop_reading_after(settings.deadline)  # as the run would: a FIFO never written ends
     try:
@@ -303,7 +321,7 @@ def describe_run(
                 continue
             if item.error is None:
                 valid += 1
-                _write(out, f"{item.index:>6}  {item.display_url}")
+                _write(out, f"{item.index:>6}  {item.display_url}{_own_request(item, settings)}")
             else:
                 invalid += 1
                 _write(out, f"{item.index:>6}  {item.display_url}  -> {item.error.type}: {item.error.message}")

@@ -39,6 +39,7 @@ from fetchcli.settings import (
     Backend,
     BodySettings,
     ColorMode,
+    InputFormat,
     Order,
     OutputFormat,
     PolitenessSettings,
@@ -252,7 +253,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("urls", (), INPUT, "URLs to fetch ('https://' is added when no scheme is given).", kind="list",
            metavar="URL...", any_bytes=True),
     _value("input", "--input", "-i", section=INPUT, kind="list", metavar="PATH", any_bytes=True,
-           help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped."),
+           help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped. "
+           "A file named *.jsonl or *.ndjson holds a request a line (--input-format)."),
+    _pick("input_format", "--input-format", section=INPUT, choices=InputFormat, default="auto", shown_default="auto",
+          lands="input_format",
+          help="How -i files and stdin are read: text (a URL a line), jsonl (a JSON object a line: "
+          "url, and optional method, headers, data, json, meta), or auto (jsonl for *.jsonl and *.ndjson, else text)."),
     _switch("scheme_fallback", "--scheme-fallback", section=INPUT, lands="request.scheme_fallback",
             help="A URL without a scheme: try https://, then http:// if its own TLS handshake fails or its "
             "connection is refused (after --retries; never after an answer, never with secret headers, URL "

@@ -58,7 +58,7 @@ def execute(
     if state.resume is not None and state.resume.held is not None:
         opened.append(state.resume.held)  # the file and its lock, held to the end of the run
     try:
-        inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+        inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened, settings.input_format)
         try:
             return _execute(plan, inputs, options, env, state)
         finally:

@@ -18,7 +18,7 @@ from fetchcli.engine.ticket import Ticket, Trail, now_iso
 from fetchcli.errors import internal_error
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, Timing, TlsInfo, UrlItem
-from fetchcli.redact import Redactor
+from fetchcli.redact import Redactor, header_secrets
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
@@ -46,7 +46,9 @@ def _header_int(value: str | None) -> int | None:
 
 def invalid_result(item: UrlItem) -> FetchResult:
     error = item.error or ErrorInfo(ErrorType.InvalidURL, "invalid URL")
-    return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=now_iso(), error=error)
+    return FetchResult(
+        index=item.index, url=item.display_url, ok=False, fetched_at=now_iso(), error=error, meta=item.meta
+    )
 
 
 def unfinished_result(
@@ -70,6 +72,7 @@ def _unfinished(
         return FetchResult(
             index=item.index,
             url=item.display_url,
+            meta=item.meta,
             ok=False,
             fetched_at=now_iso(),
             error=ErrorInfo(error_type, message),
@@ -79,6 +82,7 @@ def _unfinished(
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         fetched_at=ticket.fetched_at(),
         error=ErrorInfo(error_type, message),
@@ -140,13 +144,24 @@ def _redirects(trail: Trail | None, shown: ServerText) -> tuple[Redirect, ...]:
     return tuple(Redirect(shown.url(url), status) for url, status in trail.redirects) if trail is not None else ()
 
 
+def redactor_of(settings: Settings, item: UrlItem, *urls: object) -> Redactor:
+    """The run's redactor with the passwords of ``item``'s URL and of ``urls``, and the values of
+    the secret headers of ``item``'s own request (a JSON Lines line's ``headers``)."""
+    redact = Redactor.for_request(settings.request, item.url, *urls)
+    own = item.request
+    if own is None or not own.headers:
+        return redact
+    return redact.with_secrets(header_secrets(own.headers, settings.request.secret_headers))
+
+
 def _server_text(settings: Settings, item: UrlItem, trail: Trail | None) -> ServerText:
-    """How the record of ``item`` shows what servers said: the run's secrets masked, and the
-    passwords of the URL asked first and last (a redirect's target may carry credentials)."""
+    """How the record of ``item`` shows what servers said: the run's secrets (and its line's)
+    masked, and the passwords of the URL asked first and last (a redirect's target may carry
+    credentials)."""
     assert item.url is not None
     if trail is None or not trail.last.userinfo:  # the common case: no credentials from a redirect
-        return ServerText(Redactor.for_request(settings.request, item.url))
-    return ServerText(Redactor.for_request(settings.request, item.url, trail.last))
+        return ServerText(redactor_of(settings, item))
+    return ServerText(redactor_of(settings, item, trail.last))
 
 
 def _peer(response: WireResponse) -> tuple[str | None, int | None]:
@@ -230,6 +245,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=unmet is None and settings.success.status_ok(response.status),
         error=unmet,
         status=response.status,
@@ -276,11 +292,12 @@ def failure_result(
     if outcome is not None:
         redirects = _redirects(outcome.trail, _server_text(settings, item, outcome.trail))
         timing = _timing(outcome)
-    error = ErrorInfo(error.type, Redactor.for_request(settings.request, item.url)(error.message))  # once more
+    error = ErrorInfo(error.type, redactor_of(settings, item)(error.message))  # once more
     sent = ticket.sent is not None
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         elapsed_ms=ticket.elapsed_ms() if sent else None,
         queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
@@ -307,7 +324,7 @@ def cut_short_result(
     read so far (``bytes_read``, ``snippet``, ``title``). Without the last response's headers,
     ``final_url`` is the URL asked last (a redirect's target)."""
     assert item.url is not None
-    redact = Redactor.for_request(settings.request, item.url)
+    redact = redactor_of(settings, item)
     error = ErrorInfo(error.type, redact(error.message))
     trail = ticket.trail
     response = trail.response if trail is not None else None
@@ -319,6 +336,7 @@ def cut_short_result(
         return FetchResult(
             index=item.index,
             url=item.display_url,
+            meta=item.meta,
             ok=False,
             final_url=shown.url(trail.last) if trail is not None and trail.redirects else None,
             redirects=redirects,
@@ -338,6 +356,7 @@ def cut_short_result(
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         bytes_read=len(data),
         binary=binary,

@@ -12,7 +12,7 @@ from fetchcli.engine.allips import pinned, with_address
 from fetchcli.engine.politeness import Gate, Lane
 
 # The records are built in records.py.
-from fetchcli.engine.records import Outcome, cut_short_result, failure_result, response_result
+from fetchcli.engine.records import Outcome, cut_short_result, failure_result, redactor_of, response_result
 from fetchcli.engine.redirect import (
     REDIRECT_STATUSES,
     first_request,
@@ -49,8 +49,15 @@ from fetchcli.transport.wireurl import BadURL, parse
 from fetchcli.urls import scheme_added
 
 
-def _build_request(wire: Wire, method: str, url: str, body: bytes | None = None) -> WireRequest:
-    """The first request for ``url``, with the wire's headers and timeouts, and the run's body."""
+def _build_request(
+    wire: Wire,
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: tuple[tuple[str, str], ...] | None = None,
+) -> WireRequest:
+    """The first request for ``url``, with the wire's timeouts, ``headers`` (None: the wire's)
+    and ``body``."""
     try:
         parsed = parse(url)
     except BadURL as exc:
@@ -58,7 +65,35 @@ def _build_request(wire: Wire, method: str, url: str, body: bytes | None = None)
     problem = host_problem(parsed)
     if problem is not None:
         raise InvalidRequestURL(problem)
-    return first_request(method, parsed, wire.default_headers, wire.timeouts, body)
+    return first_request(method, parsed, wire.default_headers if headers is None else headers, wire.timeouts, body)
+
+
+# What a URL is asked with: (method, body, headers; None: the wire's).
+_Ask = tuple[str, bytes | None, tuple[tuple[str, str], ...] | None]
+
+
+def _ask(wire: Wire, item: UrlItem, settings: Settings) -> _Ask:
+    """The run's request (``-X``, ``-H``, the body), with what the item's JSON Lines line
+    (``models.UrlRequest``) says instead: its method (else the run's, or POST for a body of its
+    own when the run's is GET or HEAD), its headers each replacing the run's of that name, its
+    body with that body's Content-Type (and Accept, for ``json``) unless its headers name them.
+    Nothing is built for an item without one (the common case)."""
+    req, own = settings.request, item.request
+    if own is None:
+        return req.method, req.body, None
+    body = own.body if own.body is not None else req.body
+    method = own.method_with(req.method)
+    added = list(own.headers)
+    named = {name.lower() for name, _ in added}
+    if own.body is not None:
+        for name, value in (("Content-Type", own.content_type), ("Accept", own.accept)):
+            if value is not None and name.lower() not in named:
+                added.append((name, value))
+                named.add(name.lower())
+    if not added:
+        return method, body, None
+    kept = tuple((name, value) for name, value in wire.default_headers if name.lower() not in named)
+    return method, body, kept + tuple(added)
 
 
 # What a kept-alive connection the server closed gives the request sent on it.
@@ -284,6 +319,7 @@ def _fallback_refused(first: ErrorInfo, secret: str) -> ErrorInfo:
 
 async def _over_http(
     wire: Wire,
+    item: UrlItem,
     url: str,
     first: ErrorInfo,
     settings: Settings,
@@ -293,7 +329,8 @@ async def _over_http(
 ) -> Outcome:
     """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
     ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
-    request = _build_request(wire, settings.request.method, "http" + url[len("https") :], settings.request.body)
+    method, body, headers = _ask(wire, item, settings)
+    request = _build_request(wire, method, "http" + url[len("https") :], body, headers)
     outcome = await _attempts(wire, request, settings, lane, gate, ticket)
     if outcome.error is not None:
         told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
@@ -323,7 +360,7 @@ async def _head_fallback(
         return outcome
     assert item.url is not None
     no_body = dataclasses.replace(settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False))
-    request = _build_request(wire, "GET", item.url)
+    request = _build_request(wire, "GET", item.url, None, _ask(wire, item, settings)[2])
     got = await _attempts(wire, request, no_body, lane, gate, ticket)
     if status in HEAD_REFUSED:
         return got
@@ -361,7 +398,8 @@ async def _fetch_one(
     if ticket is None:
         ticket = Ticket()
     try:
-        request = _build_request(wire, settings.request.method, item.url, settings.request.body)
+        method, body, headers = _ask(wire, item, settings)
+        request = _build_request(wire, method, item.url, body, headers)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
         if settings.request.head_fallback and request.method == "HEAD":
             outcome = await _head_fallback(wire, item, outcome, settings, lane, gate, ticket)
@@ -373,7 +411,7 @@ async def _fetch_one(
             elif (secret := _secret_sent(request, settings)) is not None:
                 outcome.error = _fallback_refused(first, secret)
             else:
-                outcome = await _over_http(wire, item.url, first, settings, lane, gate, ticket)
+                outcome = await _over_http(wire, item, item.url, first, settings, lane, gate, ticket)
         left = ticket.disarm()
         if outcome.response is not None:
             return response_result(item, settings, ticket, outcome)
@@ -397,7 +435,7 @@ async def _fetch_one(
         return cut_short_result(item, settings, ticket, classify(TotalTimeout(message)))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
-        return failure_result(item, settings, ticket, classify(exc, Redactor.for_request(settings.request, item.url)))
+        return failure_result(item, settings, ticket, classify(exc, redactor_of(settings, item)))
     trail = outcome.trail
     if trail is not None and trail.response is not None and trail.body is not None:
         # The headers came, then reading the body failed (a ReadTimeout, a body shorter than
