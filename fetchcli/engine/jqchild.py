@@ -77,12 +77,12 @@ def _limit_memory(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ImportError, ValueError, OSError):
         pass
-    try:
+    try:  # PR_SET_PDEATHSIG: signalled when the thread that started it ends (jqcheck: it never does)
         import ctypes
         import signal
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except Exception:  # noqa: BLE001 - not Linux: no such call (the closed pipe still ends it between bodies)
         pass
 
 
@@ -94,18 +94,24 @@ def _read(stream: BinaryIO, size: int) -> bytes | None:
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     header = json.loads(stdin.readline())
     _limit_memory(int(header["memory"]))
-    import jq
-
+    program: Any = None
+    broken: str | None = None
     try:
-        program: Any = jq.compile(header["expression"])
-        broken = None
+        import jq
+
+        program = jq.compile(header["expression"])
+    except ImportError:
+        broken = "--expect-jq needs the jq package"
     except ValueError as exc:
-        program, broken = None, f"--expect-jq does not compile: {str(exc)[: SHOWN * 2]}"
+        broken = f"--expect-jq does not compile: {str(exc)[: SHOWN * 2]}"
     while (size := _read(stdin, 8)) is not None:
         data = _read(stdin, int.from_bytes(size, "big"))
         if data is None:
             return
-        why = broken if broken is not None else judge(program, data)
+        try:
+            why = broken if broken is not None else judge(program, data)
+        except Exception as exc:  # noqa: BLE001 - whatever jq or a conversion raises: the answer says so
+            why = f"--expect-jq failed: {type(exc).__name__}: {str(exc)[:SHOWN]}"
         stdout.write(json.dumps({"why": why}).encode() + b"\n")
         stdout.flush()
 
