@@ -207,6 +207,10 @@ def test_a_pathological_expression_is_bounded_by_max_time() -> None:
         loop = fetchcli_in_clean_env(
             "--max-time", "0", "--read-timeout", "2", "-f", "jsonl", "--expect-jq", "def f: f; f", urls[0]
         )
+        stopped = fetchcli_in_clean_env(
+            "--max-time", "0", "--read-timeout", "0", "--deadline", "3", "-f", "jsonl",
+            "--expect-jq", "[range(1e9)] | length > 0", *urls,
+        )  # fmt: skip
     assert took < 40  # a 1e9-element array would take minutes and gigabytes
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["status"], r["error"]["type"], r["error"]["message"]) for r in records] == [
@@ -214,6 +218,9 @@ def test_a_pathological_expression_is_bounded_by_max_time() -> None:
     ] * 2
     [record] = [json.loads(line) for line in loop.stdout.splitlines()]
     assert record["error"] == {"type": "ExpectFailed", "message": "--expect-jq did not finish within 2 s"}
+    assert [(r["status"], r["error"]["type"]) for r in map(json.loads, stopped.stdout.splitlines())] == [
+        (200, "Cancelled")
+    ] * 2
     deadline = time.monotonic() + 20  # the killed children are gone
     while _children() - before and time.monotonic() < deadline:
         time.sleep(0.2)
