@@ -58,9 +58,10 @@ _SOURCE = Path(__file__).with_name("jqchild.py")
 
 
 def child_command() -> list[str]:
-    """The child: ``jqchild``'s text run by this Python, without the script's (or the current)
-    directory on its path, so no file there can shadow a module it imports."""
-    return [sys.executable, "-c", "import sys; del sys.path[0]\n" + _SOURCE.read_text(encoding="utf-8")]
+    """The child: ``jqchild``'s text run by this Python, without the current directory (which
+    ``-c`` puts first) on its path, so no file there can shadow a module it imports."""
+    first = "import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"  # not there with -P
+    return [sys.executable, "-c", first + _SOURCE.read_text(encoding="utf-8")]
 
 
 class _Died(Exception):
