@@ -149,8 +149,8 @@ def test_without_the_jq_package_it_is_a_usage_error(
     monkeypatch.setitem(sys.modules, "jq", None)  # import jq raises ImportError
     assert main(["--expect-jq", ".ok", "http://127.0.0.1:9/"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "fetchcli: error: --expect-jq needs the jq package: pip install 'fetchcli[jq]' (in fetchcli's "
-        "clone: pip install '.[jq]')"
+        "fetchcli: error: --expect-jq needs the jq package: in fetchcli's clone, pip install '.[jq]' (or pip "
+        "install jq into its environment)"
     ]
 
 

@@ -300,7 +300,7 @@ OPTIONS: tuple[Option, ...] = (
     _value("expect_jq", "--expect-jq", section=SUCCESS, metavar="EXPR", parser=_jq_expression,
            lands="success.expect_jq",
            help="A URL is ok only if the jq expression EXPR, run on the whole body parsed as JSON, yields true "
-           "(every output, at least one); needs fetchcli[jq]."),
+           "(every output, at least one); needs the jq extra."),
     _value("max_failures", "--max-failures", section=SUCCESS, metavar="N", default="0", shown_default="0",
            parser=_integer, lands="output.max_failures",
            help="Exit 0 while at most N URLs failed (the records still say which)."),

@@ -27,7 +27,8 @@ from pathlib import Path
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 
-MISSING = "needs the jq package: pip install 'fetchcli[jq]' (in fetchcli's clone: pip install '.[jq]')"
+# fetchcli is installed from its clone, not from the package index (as settings.install_hint).
+MISSING = "needs the jq package: in fetchcli's clone, pip install '.[jq]' (or pip install jq into its environment)"
 MEMORY_BASE = 1 << 30  # bytes a child may take, plus MEMORY_PER_BODY_BYTE per byte of --max-body-bytes
 MEMORY_PER_BODY_BYTE = 32
 MAX_CHILDREN = 4  # processes judging bodies side by side, at most (each takes a core while it runs)
