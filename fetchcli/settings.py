@@ -252,11 +252,13 @@ class PolitenessSettings:
 class SuccessSettings:
     """What makes a response ``ok``: a status in ``ok_status`` (ranges, inclusive; empty means
     below 400), and a body whose first ``--max-body-bytes``, decoded, contain ``expect_text`` and
-    match ``expect_regex`` when given (a health check in one line)."""
+    match ``expect_regex`` when given (a health check in one line); and a whole body that, parsed
+    as JSON, makes the jq expression ``expect_jq`` yield only ``true`` (``engine/jqcheck.py``)."""
 
     ok_status: tuple[tuple[int, int], ...] = ()
     expect_text: str | None = None
     expect_regex: str | None = None
+    expect_jq: str | None = None
     cert_expiry_days: int | None = None  # an https certificate with fewer whole days left fails
 
     def status_ok(self, status: int) -> bool:

@@ -242,6 +242,18 @@ def check_jsonl_requests(code: str, tmp: Path, urls: list[str], server: Loopback
     assert done.stdout.splitlines() == ["b-2\t404", "3\tConnectionRefused", "\tInvalidInput"], done.stderr
 
 
+def check_json_health(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
+    """Healthy when every URL's JSON says up with every check ok; sick when one check is not."""
+    up = _say(server, '{"status": "up", "checks": [{"ok": true}, {"ok": true}]}')
+    failing = _say(server, '{"status": "up", "checks": [{"ok": true}, {"ok": false}]}')
+    (tmp / "health-urls.txt").write_text(f"{up}\n{up}\n")
+    healthy = _bash(code, tmp)
+    assert (healthy.returncode, healthy.stdout) == (0, "healthy\n"), healthy.stderr
+    (tmp / "health-urls.txt").write_text(f"{up}\n{failing}\n")
+    sick = _bash(code, tmp)
+    assert (sick.returncode, sick.stdout) == (1, "")
+
+
 def check_tsv_tools(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
     done = _bash(code, tmp)
     assert done.stdout.splitlines() == [urls[0], urls[4], urls[5]], done.stderr
@@ -321,6 +333,7 @@ CHECKS: dict[str, Callable[[str, Path, list[str], LoopbackServer], None]] = {
     "Certificates expiring within 14 days": check_certificates,
     "CSV into a spreadsheet": check_spreadsheet,
     "A health check": check_health,
+    "A JSON health check": check_json_health,
     "With awk, cut or read": check_tsv_tools,
     "Behind a corporate proxy": check_proxy,
     "A stream of URLs": check_stream,

@@ -160,6 +160,8 @@ def _settings_lines(
         checks.append(f"body contains {success.expect_text!r}")
     if success.expect_regex is not None:
         checks.append(f"body matches {success.expect_regex!r}")
+    if success.expect_jq is not None:
+        checks.append(f"jq {success.expect_jq!r} yields true on the whole body as JSON")
     if settings.shard is not None:
         checks_shard = f"shard {settings.shard[0]}/{settings.shard[1]}"
         rows.append(
@@ -175,7 +177,11 @@ def _settings_lines(
     if success.cert_expiry_days is not None:
         checks.append(f"certificate valid for {success.cert_expiry_days}+ days")
     rows.append(
-        ("ok when", "; ".join(checks) + _from(origins, "ok_status", "expect_text", "expect_regex", "cert_expiry_days"))
+        (
+            "ok when",
+            "; ".join(checks)
+            + _from(origins, "ok_status", "expect_text", "expect_regex", "expect_jq", "cert_expiry_days"),
+        )
     )
     rows.append(
         (

@@ -205,6 +205,18 @@ def _ok_statuses(flag: str, text: str | None, environ: Environ) -> tuple[tuple[i
     return parse_status_ranges(text) if text is not None else ()
 
 
+def _jq_expression(flag: str, text: str | None, environ: Environ) -> str | None:
+    """A jq expression that compiles (checked here, before anything is sent), with jq installed."""
+    if text is None:
+        return None
+    from fetchcli.engine.jqcheck import compile_problem
+
+    problem = compile_problem(text)
+    if problem is not None:
+        raise SettingsError(flag, problem)
+    return text
+
+
 def _shard(flag: str, text: str | None, environ: Environ) -> tuple[int, int] | None:
     if text is None:
         return None
@@ -306,6 +318,10 @@ OPTIONS: tuple[Option, ...] = (
            help="A URL is ok only if the body read (--max-body-bytes) contains TEXT."),
     _value("expect_regex", "--expect-regex", section=SUCCESS, metavar="RE", lands="success.expect_regex",
            help="A URL is ok only if the body read matches the regular expression RE."),
+    _value("expect_jq", "--expect-jq", section=SUCCESS, metavar="EXPR", parser=_jq_expression,
+           lands="success.expect_jq",
+           help="A URL is ok only if the jq expression EXPR, run on the whole body parsed as JSON, yields true "
+           "(every output, at least one); needs the jq extra."),
     _value("max_failures", "--max-failures", section=SUCCESS, metavar="N", default="0", shown_default="0",
            parser=_integer, lands="output.max_failures",
            help="Exit 0 while at most N URLs failed (the records still say which)."),

@@ -1,5 +1,5 @@
 """A finished URL -> its ``FetchResult``. The record of a response (ok, or failing the success
-policy: ``--ok-status``, ``--expect-text``/``--expect-regex``, ``--cert-expiry-days``), of a
+policy: ``--ok-status``, ``--expect-text``/``--expect-regex``/``--expect-jq``, ``--cert-expiry-days``), of a
 failure, of a URL cut short (``--max-time``, a stop) with what was known when it stopped, and of
 a URL never sent (an invalid URL, ``NotStarted``, an internal error). No I/O and no waiting:
 ``request.py`` sends, follows redirects and retries, and hands what it learnt (an ``Outcome``,
@@ -36,6 +36,7 @@ class Outcome:
     error: ErrorInfo | None = None
     trail: Trail | None = None
     heard: bool = False  # a server answered some request of these tries (or of an earlier try)
+    jq_problem: str | None = None  # why the body fails --expect-jq (jqcheck.py)
 
 
 def _header_int(value: str | None) -> int | None:
@@ -238,6 +239,8 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     remote_ip, remote_port = _peer(response)
     tls = _tls(response, settings)
     unmet = outcome.error or _expiring(tls, settings) or _unmet_expectation(text, settings)
+    if unmet is None and outcome.jq_problem is not None:
+        unmet = ErrorInfo(ErrorType.ExpectFailed, outcome.jq_problem)
     # What reading the body's text costs is part of the URL's time (elapsed_ms comes last).
     shown = _server_text(settings, item, outcome.trail)
     title = None if binary else shown.title(text)

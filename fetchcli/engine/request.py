@@ -9,6 +9,7 @@ import dataclasses
 import time
 
 from fetchcli.engine.allips import pinned, with_address
+from fetchcli.engine.jqcheck import checks_for, time_limit, whole_body
 from fetchcli.engine.politeness import Gate, Lane
 
 # The records are built in records.py.
@@ -22,7 +23,7 @@ from fetchcli.engine.redirect import (
     redirect_target,
 )
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
-from fetchcli.engine.snippet import read_body
+from fetchcli.engine.snippet import Body, read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
 from fetchcli.errors import (
@@ -368,6 +369,14 @@ async def _head_fallback(
     return got if answered is not None and 200 <= answered < 300 else outcome
 
 
+async def _judged(body: Body, settings: Settings) -> str | None:
+    """Why the body fails ``--expect-jq``, or None: judged whole, in a child process (jqcheck)."""
+    cut = whole_body(body.data, body.complete, body.size, settings)
+    if cut is not None:
+        return cut
+    return await checks_for(settings).check(body.data, time_limit(settings))
+
+
 async def fetch_one(
     wire: Wire,
     item: UrlItem,
@@ -397,6 +406,7 @@ async def _fetch_one(
     assert item.url is not None
     if ticket is None:
         ticket = Ticket()
+    judging = False
     try:
         method, body, headers = _ask(wire, item, settings)
         request = _build_request(wire, method, item.url, body, headers)
@@ -412,6 +422,10 @@ async def _fetch_one(
                 outcome.error = _fallback_refused(first, secret)
             else:
                 outcome = await _over_http(wire, item, item.url, first, settings, lane, gate, ticket)
+        if settings.success.expect_jq is not None and outcome.body is not None and outcome.error is None:
+            judging = True
+            outcome.jq_problem = await _judged(outcome.body, settings)
+            judging = False
         left = ticket.disarm()
         if outcome.response is not None:
             return response_result(item, settings, ticket, outcome)
@@ -432,6 +446,8 @@ async def _fetch_one(
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
         message = f"gave up after --max-time {settings.timeouts.max_time:g} s"
+        if judging:
+            message += " (while --expect-jq ran)"
         return cut_short_result(item, settings, ticket, classify(TotalTimeout(message)))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
