@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fetchcli.engine.redirect import redirect_target
 from fetchcli.engine.servertext import ServerText
@@ -24,6 +25,9 @@ from fetchcli.transport import tls as tls_facts
 from fetchcli.transport.contract import WireResponse, charset_of
 from fetchcli.transport.wireurl import parse
 
+if TYPE_CHECKING:
+    from fetchcli.engine.savefile import SavePart
+
 
 @dataclass(slots=True)
 class Outcome:
@@ -35,6 +39,8 @@ class Outcome:
     error: ErrorInfo | None = None
     trail: Trail | None = None
     heard: bool = False  # a server answered some request of these tries (or of an earlier try)
+    saved: SavePart | None = None  # --save: the body's part file, until it is kept or discarded
+    saved_path: str | None = None  # --save: where it was kept, relative to DIR
 
 
 def _header_int(value: str | None) -> int | None:
@@ -246,6 +252,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
         tls=tls,
         timing=_timing(outcome),
         queued_ms=ticket.queued_ms(),
+        saved_path=outcome.saved_path,
         elapsed_ms=ticket.elapsed_ms(),  # last: the arguments above are evaluated before it
     )
 
@@ -331,6 +338,7 @@ def cut_short_result(
         url=item.display_url,
         ok=False,
         bytes_read=len(data),
+        truncated=error.type is ErrorType.BodyTooLarge,  # --save: the rest of the body was not read
         binary=binary,
         title=None if binary or not data else shown.title(text),
         snippet="" if binary else shown.snippet(text, settings.body.snippet_length),

@@ -21,6 +21,7 @@ from fetchcli.engine.redirect import (
     redirect_target,
 )
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
+from fetchcli.engine.savefile import SavePart, saved_name, saver_for
 from fetchcli.engine.snippet import read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
@@ -28,6 +29,7 @@ from fetchcli.errors import (
     InvalidRequestURL,
     ProtocolBroken,
     ReadFailed,
+    SaveFailed,
     TooManyRedirects,
     TotalTimeout,
     WriteFailed,
@@ -127,21 +129,29 @@ async def _exchange(
             if problem is not None:
                 await response.aclose()
                 raise ProtocolBroken(problem)
+        location = response.headers.get("location") if req.follow_redirects and status in REDIRECT_STATUSES else None
         trail.body = []  # what has come, should --max-time cut the read (records.cut_short_result)
+        part: SavePart | None = None
         try:
+            if location is None and settings.body.save_dir is not None and request.method != "HEAD":
+                part = saver_for(settings.body.save_dir).part(settings.body.max_save_bytes)
             body = await read_body(
                 response.aiter_raw(),
                 response.headers.get("content-encoding"),
                 settings.body.max_body_bytes,
                 read_all=settings.body.read_all,
                 parts=trail.body,
+                sink=part.write if part is not None else None,
             )
+        except BaseException:
+            if part is not None:
+                part.discard()
+            raise
         finally:
             await response.aclose()
         trail.body = None
-        location = response.headers.get("location") if req.follow_redirects and status in REDIRECT_STATUSES else None
         if location is None:
-            return Outcome(response, body, trail=trail)
+            return Outcome(response, body, trail=trail, saved=part)
         trail.redirects.append((request.url, status))  # shown in the record: _redirects
         if len(trail.redirects) > req.max_redirects:
             raise TooManyRedirects(f"more than {req.max_redirects} redirects")
@@ -242,6 +252,8 @@ async def _attempts(
         wait = _retry_wait(outcome, request.method, tries, settings)
         if wait is None or _too_long(outcome, wait, ticket, time.perf_counter() - began):
             return outcome
+        if outcome.saved is not None:  # --save: only the last try's body is kept
+            outcome.saved.discard()
         if lane is not None:
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
         else:
@@ -321,13 +333,29 @@ async def _head_fallback(
     if status not in HEAD_REFUSED and status not in HEAD_NOT_FOUND:
         return outcome
     assert item.url is not None
-    no_body = dataclasses.replace(settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False))
+    no_body = dataclasses.replace(
+        settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False, save_dir=None)
+    )
     request = _build_request(wire, "GET", item.url)
     got = await _attempts(wire, request, no_body, lane, gate, ticket)
     if status in HEAD_REFUSED:
         return got
     answered = got.response.status if got.response is not None else None
     return got if answered is not None and 200 <= answered < 300 else outcome
+
+
+def _keep_saved(outcome: Outcome, item: UrlItem, settings: Settings) -> None:
+    """``--save``: the body's part file renamed to its name under DIR (``saved_path``), or
+    ``SaveError`` when it cannot be."""
+    part, body = outcome.saved, outcome.body
+    assert part is not None and item.url is not None
+    outcome.saved = None
+    try:
+        names = saved_name(settings.body.save_name, item.index, item.url, body.sha256 if body is not None else None)
+        outcome.saved_path = part.commit(names, item.url, settings.body.save_fsync)
+    except SaveFailed as exc:
+        part.discard()
+        outcome.error = outcome.error or classify(exc)
 
 
 async def fetch_one(
@@ -344,6 +372,7 @@ async def fetch_one(
     assert item.url is not None
     if ticket is None:
         ticket = Ticket()
+    outcome: Outcome | None = None
     try:
         request = _build_request(wire, settings.request.method, item.url, settings.request.body)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
@@ -360,6 +389,8 @@ async def fetch_one(
                 outcome = await _over_http(wire, item.url, first, settings, lane, gate, ticket)
         left = ticket.disarm()
         if outcome.response is not None:
+            if outcome.saved is not None:
+                _keep_saved(outcome, item, settings)
             return response_result(item, settings, ticket, outcome)
         assert outcome.error is not None
         tls = await _unverified_tls(outcome, settings, left)  # bounded by what --max-time left
@@ -382,6 +413,9 @@ async def fetch_one(
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
         return failure_result(item, settings, ticket, classify(exc, Redactor.for_request(settings.request, item.url)))
+    finally:
+        if outcome is not None and outcome.saved is not None:  # not kept: a failure, a cancellation
+            outcome.saved.discard()
     trail = outcome.trail
     if trail is not None and trail.response is not None and trail.body is not None:
         # The headers came, then reading the body failed (a ReadTimeout, a body shorter than
