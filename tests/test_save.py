@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -36,8 +37,8 @@ def body_of(path: str, size: int = 1000) -> bytes:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    seen: list[str]
-    stall: threading.Event
+    seen: ClassVar[list[str]]
+    stall: ClassVar[threading.Event]
 
     def log_message(self, *args: object) -> None:
         pass
@@ -67,16 +68,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class Server:
     def __init__(self) -> None:
-        handler = type("Handler", (_Handler,), {"seen": [], "stall": threading.Event()})
-        self.handler = handler
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        class Handler(_Handler):  # its own record of requests, per server
+            seen: ClassVar[list[str]] = []
+            stall: ClassVar[threading.Event] = threading.Event()
+
+        self.handler: type[_Handler] = Handler
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def seen(self) -> list[str]:
-        return self.handler.seen  # type: ignore[no-any-return]
+        return self.handler.seen
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
