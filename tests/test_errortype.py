@@ -14,7 +14,7 @@ from fetchcli.summary import Summary
 
 
 def test_each_member_is_its_name_and_says_what_it_means() -> None:
-    assert len(ErrorType) == 26
+    assert len(ErrorType) == 28  # BodyTooLarge and SaveError: --save
     for member in ErrorType:
         assert isinstance(member, str) and member.value == member.name
         assert member.description and member.description == member.description.strip()

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import pytest
 
-from fetchcli.engine.savefile import COMPONENT_BYTES, TOTAL_BYTES, check_template, saved_name
+from fetchcli.engine.savefile import COMPONENT_BYTES, TOTAL_BYTES, check_template, conflict_name, saved_name
 from fetchcli.settings import Backend, BodySettings, RequestSettings, Settings
 from tests.helpers import fetchcli_in_clean_env, run
 
@@ -323,3 +323,15 @@ def test_a_thousand_mib_bodies_saved_with_flat_memory(files_server: Server, tmp_
         data = (save / record["saved_path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == record["sha256"] == hashlib.sha256(body_of(path, MIB)).hexdigest()
     assert len(files_server.seen) == count
+
+
+@pytest.mark.live
+def test_a_name_that_cannot_be_made_anywhere_is_a_save_error(files_server: Server, tmp_path: Path) -> None:
+    url = files_server.url("/blocked.txt")
+    names = saved_name("{host}/{path}", 0, url, None)
+    (tmp_path / names[0]).write_bytes(b"a file where the host's directory goes")
+    (tmp_path / conflict_name(names, url) / "full").mkdir(parents=True)  # and a directory at the fallback
+    [result] = run([url, files_server.url("/fine.txt")], Settings(body=BodySettings(save_dir=str(tmp_path))))[:1]
+    assert result.status == 200 and not result.ok and result.saved_path is None
+    assert result.error is not None and result.error.type == "SaveError" and "blocked.txt" in result.error.message
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -182,7 +182,7 @@ def saved_name(template: str, index: int, url: str, sha256: str | None) -> list[
     return names
 
 
-def _conflict_name(names: list[str], url: str) -> str:
+def conflict_name(names: list[str], url: str) -> str:
     """The flat name at DIR's top for a name that cannot be made where it belongs."""
     return _with_hash(_cut("__".join(names), 150), "conflict-" + url_digest(url))
 
@@ -298,7 +298,7 @@ class SavePart:
         except OSError as exc:
             self.discard()
             raise SaveFailed(f"cannot write to --save DIR: {exc.strerror or exc}") from None
-        for attempt in (names, [_conflict_name(names, url)]):
+        for attempt in (names, [conflict_name(names, url)]):
             parent = self._parent(attempt[:-1])
             if parent is None:
                 continue
