@@ -66,6 +66,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Quiet(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client gone (reset) at the end of a run: not the test's business
+
+
 class Server:
     def __init__(self) -> None:
         class Handler(_Handler):  # its own record of requests, per server
@@ -73,7 +78,7 @@ class Server:
             stall: ClassVar[threading.Event] = threading.Event()
 
         self.handler: type[_Handler] = Handler
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
