@@ -50,6 +50,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers = {"Content-Type": "application/octet-stream"}
         if self.path.startswith("/gz/"):
             data, headers["Content-Encoding"] = gzip.compress(data), "gzip"
+        if self.path.startswith("/gzbomb"):  # 16 MiB of zeros in 16 KiB
+            data, headers["Content-Encoding"] = gzip.compress(bytes(16 * MIB), compresslevel=9), "gzip"
         if self.path.startswith("/stall/"):  # half the body, then nothing until the test ends
             self.send_response(200)
             self.send_header("Content-Length", str(2 * MIB))
@@ -147,9 +149,11 @@ def test_bodies_are_saved_whole_and_decoded(files_server: Server, backend: Backe
 @pytest.mark.live
 def test_a_body_over_max_save_bytes_is_not_saved(files_server: Server, backend: Backend, tmp_path: Path) -> None:
     settings = _saving(tmp_path, max_save_bytes=64 * 1024)
-    [big, small] = run([files_server.url("/mib/x"), files_server.url("/small")], settings, backend=backend)
-    assert big.error is not None and big.error.type == "BodyTooLarge" and not big.ok
-    assert big.status == 200 and big.truncated and big.saved_path is None and big.sha256 is None
+    urls = [files_server.url("/mib/x"), files_server.url("/gzbomb"), files_server.url("/small")]
+    [big, bomb, small] = run(urls, settings, backend=backend)
+    for failed in (big, bomb):  # the bomb is inflated no further than the cap
+        assert failed.error is not None and failed.error.type == "BodyTooLarge" and not failed.ok
+        assert failed.status == 200 and failed.truncated and failed.saved_path is None and failed.sha256 is None
     assert small.ok and small.saved_path is not None
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["small"]  # no part file left
 

@@ -214,11 +214,12 @@ def prepare(path: str) -> None:
     except OSError as exc:
         raise SaveFailed(f"cannot open the directory {path!r}: {exc.strerror or exc}") from None
     try:
-        for name in os.listdir(root):
-            pid = _part_pid(name)
-            if pid is not None and not _alive(pid):
-                with contextlib.suppress(OSError):
-                    os.unlink(name, dir_fd=root)
+        with os.scandir(root) as entries:  # streamed: DIR's top may hold many files ({index})
+            for entry in entries:
+                pid = _part_pid(entry.name)
+                if pid is not None and not _alive(pid):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.name, dir_fd=root)
     finally:
         os.close(root)
 
