@@ -21,7 +21,7 @@ from fetchcli.engine.redirect import (
     redirect_target,
 )
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
-from fetchcli.engine.savefile import SavePart, saved_name, saver_for
+from fetchcli.engine.savefile import SavePart, keep, saver_for
 from fetchcli.engine.snippet import read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
@@ -29,7 +29,6 @@ from fetchcli.errors import (
     InvalidRequestURL,
     ProtocolBroken,
     ReadFailed,
-    SaveFailed,
     TooManyRedirects,
     TotalTimeout,
     WriteFailed,
@@ -344,20 +343,6 @@ async def _head_fallback(
     return got if answered is not None and 200 <= answered < 300 else outcome
 
 
-def _keep_saved(outcome: Outcome, item: UrlItem, settings: Settings) -> None:
-    """``--save``: the body's part file renamed to its name under DIR (``saved_path``), or
-    ``SaveError`` when it cannot be."""
-    part, body = outcome.saved, outcome.body
-    assert part is not None and item.url is not None
-    outcome.saved = None
-    try:
-        names = saved_name(settings.body.save_name, item.index, item.url, body.sha256 if body is not None else None)
-        outcome.saved_path = part.commit(names, item.url, settings.body.save_fsync)
-    except SaveFailed as exc:
-        part.discard()
-        outcome.error = outcome.error or classify(exc)
-
-
 async def fetch_one(
     wire: Wire,
     item: UrlItem,
@@ -389,8 +374,9 @@ async def fetch_one(
                 outcome = await _over_http(wire, item.url, first, settings, lane, gate, ticket)
         left = ticket.disarm()
         if outcome.response is not None:
-            if outcome.saved is not None:
-                _keep_saved(outcome, item, settings)
+            if outcome.saved is not None:  # --save: renamed into place, or a SaveError
+                outcome.saved_path, failed = keep(outcome.saved, settings.body, item, outcome.body)
+                outcome.saved, outcome.error = None, outcome.error or failed
             return response_result(item, settings, ticket, outcome)
         assert outcome.error is not None
         tls = await _unverified_tls(outcome, settings, left)  # bounded by what --max-time left

@@ -39,8 +39,10 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from fetchcli.errors import SaveFailed, SaveTooLarge
-from fetchcli.settings import SettingsError
+from fetchcli.engine.snippet import Body
+from fetchcli.errors import SaveFailed, SaveTooLarge, classify
+from fetchcli.models import ErrorInfo, UrlItem
+from fetchcli.settings import BodySettings, SettingsError
 from fetchcli.transport.wireurl import parse
 
 PLACEHOLDERS = ("index", "sha256", "host", "path")
@@ -355,6 +357,18 @@ class Saver:
                 raise SaveFailed(f"cannot open --save DIR {self.path!r}: {exc.strerror or exc}") from None
             self.pid = os.getpid()
         return SavePart(self.root, limit)
+
+
+def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -> tuple[str | None, ErrorInfo | None]:
+    """The body of ``item`` in ``part`` renamed to its name under DIR: ``(saved_path, None)``,
+    or ``(None, SaveError)`` when it cannot be (the part file is then removed)."""
+    assert item.url is not None and body.save_dir is not None
+    try:
+        names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
+        return part.commit(names, item.url, body.save_fsync), None
+    except SaveFailed as exc:
+        part.discard()
+        return None, classify(exc)
 
 
 _SAVERS: dict[str, Saver] = {}
