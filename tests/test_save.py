@@ -345,3 +345,17 @@ def test_a_name_that_cannot_be_made_anywhere_is_a_save_error(files_server: Serve
     assert result.status == 200 and not result.ok and result.saved_path is None
     assert result.error is not None and result.error.type == "SaveError" and "blocked.txt" in result.error.message
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.live
+def test_a_symlink_planted_as_the_host_directory_is_not_followed(files_server: Server, tmp_path: Path) -> None:
+    save, outside = tmp_path / "save", tmp_path / "outside"
+    save.mkdir()
+    outside.mkdir()
+    url = files_server.url("/page.html")
+    names = saved_name("{host}/{path}", 0, url, None)
+    (save / names[0]).symlink_to(outside, target_is_directory=True)
+    [result] = run([url], _saving(save))
+    assert list(outside.iterdir()) == []
+    assert result.ok and result.saved_path == conflict_name(names, url) and "/" not in result.saved_path
+    assert (save / result.saved_path).read_bytes() == body_of("/page.html")
