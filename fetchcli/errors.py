@@ -52,6 +52,15 @@ class BodyDecodingError(Exception):
     """The body claimed an encoding (gzip, deflate) that its bytes do not follow."""
 
 
+class SaveFailed(Exception):
+    """``--save``: the body could not be written under DIR (a full disk, no permission, a name
+    that cannot be made there)."""
+
+
+class SaveTooLarge(Exception):
+    """``--save``: the body passed ``--max-save-bytes``."""
+
+
 class TotalTimeout(Exception):
     """A URL took longer than ``--max-time`` in all (redirects and body included)."""
 
@@ -147,6 +156,8 @@ _OURS = ("proxy ",)
 _BY_CLASS: tuple[tuple[type[BaseException], ErrorType], ...] = (
     (TotalTimeout, ErrorType.TotalTimeout),
     (BodyDecodingError, ErrorType.DecodingError),
+    (SaveTooLarge, ErrorType.BodyTooLarge),
+    (SaveFailed, ErrorType.SaveError),
     (InvalidRequestURL, ErrorType.InvalidURL),
     (UnsupportedRedirect, ErrorType.UnsupportedRedirect),
     (InvalidRedirect, ErrorType.InvalidRedirect),

@@ -174,6 +174,7 @@ class FetchResult:
     queued_ms: float | None = None
     location: str | None = None  # a 3xx's Location, resolved against the URL that answered
     method: str | None = None  # the method of the request asked last (GET after --head-fallback)
+    saved_path: str | None = None  # --save: where the body was saved, relative to DIR
     meta: RawJson | None = None  # a JSON Lines input line's meta, as compact JSON text
 
     def to_dict(self) -> dict[str, Any]:
@@ -207,6 +208,7 @@ class FetchResult:
             "queued_ms": self.queued_ms,
             "location": self.location,
             "method": self.method,
+            "saved_path": self.saved_path,
             "meta": self.meta,
         }
 

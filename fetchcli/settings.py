@@ -22,6 +22,8 @@ DEFAULT_MAX_TIME = 30.0
 DEFAULT_METHOD = "GET"
 DEFAULT_MAX_REDIRECTS = 20
 DEFAULT_MAX_BODY_BYTES = 65536
+DEFAULT_MAX_SAVE_BYTES = 100 * 1024 * 1024  # --save: a body larger is not saved (100 MiB)
+DEFAULT_SAVE_NAME = "{host}/{path}"  # --save-name
 DEFAULT_SNIPPET_LENGTH = 80
 DEFAULT_RETRY_ON = (408, 429, 500, 502, 503, 504)
 DEFAULT_RETRY_BACKOFF = 0.5
@@ -223,6 +225,10 @@ class BodySettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     snippet_length: int = DEFAULT_SNIPPET_LENGTH
     read_all: bool = False  # read every body to its end (not kept): exact size and sha256
+    save_dir: str | None = None  # --save DIR: every body written whole, decoded, under DIR
+    max_save_bytes: int = DEFAULT_MAX_SAVE_BYTES
+    save_name: str = DEFAULT_SAVE_NAME  # --save-name: the template of a saved file's name
+    save_fsync: bool = False  # --fsync: each saved file synced before its rename
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +340,7 @@ def validate(settings: Settings) -> None:
     _at_least("--max-time", timeouts.max_time, 0, "0 or more")
     _at_least("--max-redirects", req.max_redirects, 0, "0 or more")
     _at_least("--max-body-bytes", body.max_body_bytes, 0, "0 or more")
+    _at_least("--max-save-bytes", body.max_save_bytes, 0, "0 or more")
     _at_least("--snippet-length", body.snippet_length, 0, "0 or more")
     _at_least("order_window", settings.order_window, 1, "1 or more")  # Python API only
     _at_least("--deadline", settings.deadline, 0, "0 or more")

@@ -34,7 +34,8 @@ DERIVED = {
     "request.proxy_by_scheme",
     "request.no_proxy",
     "request.body",
-}  # body: requestbody.py
+    "body.save_fsync",
+}  # body: requestbody.py; save_fsync: --fsync
 
 # A valid value for every option that lands somewhere, and what it becomes there.
 GOOD: dict[str, tuple[Any, Any]] = {
@@ -100,6 +101,9 @@ GOOD: dict[str, tuple[Any, Any]] = {
     "max_body_bytes": ("1_000", 1000),
     "snippet_length": ("20", 20),
     "read_all": (True, True),
+    "save": ("saved", "saved"),
+    "max_save_bytes": ("2_000", 2000),
+    "save_name": ("{index}", "{index}"),
     "shard": ("2/3", (2, 3)),
     "workers": ("2", 2),
     "unique": (True, True),
@@ -143,6 +147,8 @@ BAD: dict[str, Any] = {
     "rate": "fast",
     "host_rate": "x",
     "max_body_bytes": "1MB",
+    "max_save_bytes": "-1",
+    "save_name": "{nope}",
     "snippet_length": "x",
     "shard": "1-of-2",
     "workers": "many",

@@ -188,10 +188,22 @@ def _settings_lines(
             "body",
             f"{settings.body.max_body_bytes:,} bytes read at most; {settings.body.snippet_length} characters shown"
             + ("; each body read to its end" if settings.body.read_all else "")
+            + _saving(settings)
             + _from(origins, *section_names(BODY)),
         )
     )
     return rows
+
+
+def _saving(settings: Settings) -> str:
+    """``--save``: where, under which names, up to what size (nothing is made by --dry-run)."""
+    body = settings.body
+    if body.save_dir is None:
+        return ""
+    return (
+        f"; saved under {for_terminal(body.save_dir)!r} as {for_terminal(body.save_name)!r},"
+        f" {body.max_save_bytes:,} bytes at most"
+    )
 
 
 def _input_line(

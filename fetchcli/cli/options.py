@@ -29,11 +29,13 @@ from fetchcli.settings import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_SAVE_BYTES,
     DEFAULT_MAX_TIME,
     DEFAULT_METHOD,
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_MAX_WAIT,
     DEFAULT_RETRY_ON,
+    DEFAULT_SAVE_NAME,
     DEFAULT_SNIPPET_LENGTH,
     DEFAULT_TIMEOUT,
     Backend,
@@ -234,6 +236,15 @@ def _fields(flag: str, text: str | None, environ: Environ) -> tuple[str, ...] | 
     from fetchcli.output.render.fields import parse_fields
 
     return parse_fields(text) if text is not None else None
+
+
+def _save_name(flag: str, text: str, environ: Environ) -> str:
+    from fetchcli.engine.savefile import TemplateError, check_template
+
+    try:
+        return check_template(text)
+    except TemplateError as exc:
+        raise SettingsError(flag, str(exc)) from None
 
 
 def _enum_metavar(choices: type[enum.Enum]) -> str:
@@ -448,6 +459,15 @@ OPTIONS: tuple[Option, ...] = (
            help="Characters of body text shown."),
     _switch("read_all", "--read-all", section=BODY, lands="body.read_all",
             help="Read each body to its end, keeping only --max-body-bytes: exact bytes_read and sha256."),
+    _value("save", "--save", section=BODY, metavar="DIR", lands="body.save_dir", any_bytes=True,
+           help="Save each body, whole and decoded, to a file under DIR (made if missing), named by --save-name; "
+           "never written outside DIR. The record's saved_path and sha256 say where and what."),
+    _value("max_save_bytes", "--max-save-bytes", section=BODY, metavar="N", default=str(DEFAULT_MAX_SAVE_BYTES),
+           shown_default=str(DEFAULT_MAX_SAVE_BYTES), parser=_integer, lands="body.max_save_bytes",
+           help="With --save: a body larger than N bytes (decoded) is not saved, and its URL fails (BodyTooLarge)."),
+    _value("save_name", "--save-name", section=BODY, metavar="TEMPLATE", default=DEFAULT_SAVE_NAME,
+           shown_default=DEFAULT_SAVE_NAME, parser=_save_name, lands="body.save_name",
+           help="With --save: the file's name under DIR, from {host}, {path}, {index}, {sha256} and text."),
     _value("shard", "--shard", section=LARGE, metavar="K/N|auto", parser=_shard, lands="shard",
            help="Fetch only shard K of N (by a stable hash of each URL; indexes stay those of the whole input). "
            "auto: K from the batch system (Kubernetes, Slurm, AWS Batch); N from auto/N or FETCHCLI_SHARDS."),
@@ -526,6 +546,8 @@ def settings_from_values(
                 top[field.name] = option.parse(values[option.name], environ)
             continue
         kwargs = {name: o.parse(values[o.name], environ) for name, o in _landing_in(group, f"{field.name}.")}
+        if group is BodySettings:
+            kwargs["save_fsync"] = bool(values.get("fsync"))
         if group is RequestSettings:
             kwargs.update(proxy=proxies.proxy, proxy_by_scheme=proxies.by_scheme, no_proxy=proxies.no_proxy)
             _with_body(kwargs, body)

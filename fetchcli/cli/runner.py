@@ -44,6 +44,10 @@ def execute(
     plan = plan_run(settings, urls, paths, options, env)  # every check, before any I/O
     settings = plan.settings
     state = RunState(env=env, targets=plan.targets)
+    if settings.body.save_dir is not None:
+        from fetchcli.engine.savefile import prepare_option
+
+        prepare_option(settings.body.save_dir)  # made if missing; a SettingsError if it cannot be
     if options.resume is not None:
         from fetchcli.input.resume import load_for_run
 

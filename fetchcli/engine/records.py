@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fetchcli.engine.allips import with_address
 from fetchcli.engine.redirect import redirect_target
@@ -25,6 +26,9 @@ from fetchcli.transport import tls as tls_facts
 from fetchcli.transport.contract import WireResponse, charset_of
 from fetchcli.transport.wireurl import parse
 
+if TYPE_CHECKING:
+    from fetchcli.engine.savefile import SavePart
+
 
 @dataclass(slots=True)
 class Outcome:
@@ -37,6 +41,8 @@ class Outcome:
     trail: Trail | None = None
     heard: bool = False  # a server answered some request of these tries (or of an earlier try)
     jq_problem: str | None = None  # why the body fails --expect-jq (jqcheck.py)
+    saved: SavePart | None = None  # --save: the body's part file, until it is kept or discarded
+    saved_path: str | None = None  # --save: where it was kept, relative to DIR
 
 
 def _header_int(value: str | None) -> int | None:
@@ -274,6 +280,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
         tls=tls,
         timing=_timing(outcome),
         queued_ms=ticket.queued_ms(),
+        saved_path=outcome.saved_path,
         elapsed_ms=ticket.elapsed_ms(),  # last: the arguments above are evaluated before it
     )
 
@@ -362,6 +369,7 @@ def cut_short_result(
         meta=item.meta,
         ok=False,
         bytes_read=len(data),
+        truncated=error.type is ErrorType.BodyTooLarge,  # --save: the rest of the body was not read
         binary=binary,
         title=None if binary or not data else shown.title(text),
         snippet="" if binary else shown.snippet(text, settings.body.snippet_length),

@@ -23,6 +23,7 @@ from fetchcli.engine.redirect import (
     redirect_target,
 )
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
+from fetchcli.engine.savefile import SavePart, keep, saver_for
 from fetchcli.engine.snippet import Body, read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
@@ -164,21 +165,29 @@ async def _exchange(
             if problem is not None:
                 await response.aclose()
                 raise ProtocolBroken(problem)
+        location = response.headers.get("location") if req.follow_redirects and status in REDIRECT_STATUSES else None
         trail.body = []  # what has come, should --max-time cut the read (records.cut_short_result)
+        part: SavePart | None = None
         try:
+            if location is None and settings.body.save_dir is not None and request.method != "HEAD":
+                part = saver_for(settings.body.save_dir).part(settings.body.max_save_bytes)
             body = await read_body(
                 response.aiter_raw(),
                 response.headers.get("content-encoding"),
                 settings.body.max_body_bytes,
                 read_all=settings.body.read_all,
                 parts=trail.body,
+                sink=part.write if part is not None else None,
             )
+        except BaseException:
+            if part is not None:
+                part.discard()
+            raise
         finally:
             await response.aclose()
         trail.body = None
-        location = response.headers.get("location") if req.follow_redirects and status in REDIRECT_STATUSES else None
         if location is None:
-            return Outcome(response, body, trail=trail)
+            return Outcome(response, body, trail=trail, saved=part)
         trail.redirects.append((request.url, status))  # shown in the record: _redirects
         if len(trail.redirects) > req.max_redirects:
             raise TooManyRedirects(f"more than {req.max_redirects} redirects")
@@ -279,6 +288,8 @@ async def _attempts(
         wait = _retry_wait(outcome, request.method, tries, settings)
         if wait is None or _too_long(outcome, wait, ticket, time.perf_counter() - began):
             return outcome
+        if outcome.saved is not None:  # --save: only the last try's body is kept
+            outcome.saved.discard()
         if lane is not None:
             await lane.park(asyncio.sleep(wait))  # other URLs use our slot meanwhile
         else:
@@ -360,7 +371,9 @@ async def _head_fallback(
     if status not in HEAD_REFUSED and status not in HEAD_NOT_FOUND:
         return outcome
     assert item.url is not None
-    no_body = dataclasses.replace(settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False))
+    no_body = dataclasses.replace(
+        settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False, save_dir=None)
+    )
     request = _build_request(wire, "GET", item.url, None, _ask(wire, item, settings)[2])
     got = await _attempts(wire, request, no_body, lane, gate, ticket)
     if status in HEAD_REFUSED:
@@ -407,6 +420,7 @@ async def _fetch_one(
     if ticket is None:
         ticket = Ticket()
     judging = False
+    outcome: Outcome | None = None
     try:
         method, body, headers = _ask(wire, item, settings)
         request = _build_request(wire, method, item.url, body, headers)
@@ -428,6 +442,9 @@ async def _fetch_one(
             judging = False
         left = ticket.disarm()
         if outcome.response is not None:
+            if outcome.saved is not None:  # --save: renamed into place, or a SaveError
+                outcome.saved_path, failed = keep(outcome.saved, settings.body, item, outcome.body)
+                outcome.saved, outcome.error = None, outcome.error or failed
             return response_result(item, settings, ticket, outcome)
         assert outcome.error is not None
         tls = await _unverified_tls(outcome, settings, left)  # bounded by what --max-time left
@@ -452,6 +469,9 @@ async def _fetch_one(
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
         return failure_result(item, settings, ticket, classify(exc, redactor_of(settings, item)))
+    finally:
+        if outcome is not None and outcome.saved is not None:  # not kept: a failure, a cancellation
+            outcome.saved.discard()
     trail = outcome.trail
     if trail is not None and trail.response is not None and trail.body is not None:
         # The headers came, then reading the body failed (a ReadTimeout, a body shorter than

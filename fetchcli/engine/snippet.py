@@ -86,6 +86,7 @@ async def read_body(
     *,
     read_all: bool = False,
     parts: list[bytes] | None = None,
+    sink: Callable[[bytes], None] | None = None,
 ) -> Body:
     """Read decoded bytes until ``max_bytes`` or the end of the body, whichever comes first.
 
@@ -93,13 +94,14 @@ async def read_body(
     reused. The caller closes the response either way. With ``read_all``, read to the end
     however long, keeping the first ``max_bytes`` and hashing all (``--read-all``). ``parts``:
     the caller's list the kept bytes are put in as they come (what arrived before a read was
-    cut short, for ``TotalTimeout``).
+    cut short, for ``TotalTimeout``). ``sink`` (``--save``): read to the end as ``read_all``,
+    every decoded byte handed to it as it comes (it may raise to stop the read).
     """
     inflater = _inflater_for(content_encoding)
     if parts is None:
         parts = []
-    if read_all:
-        return await _read_all(raw_chunks, inflater, max_bytes, parts)
+    if read_all or sink is not None:
+        return await _read_all(raw_chunks, inflater, max_bytes, parts, sink)
     size = 0
     async for chunk in raw_chunks:
         if inflater is not None:
@@ -113,7 +115,11 @@ async def read_body(
 
 
 async def _read_all(
-    raw_chunks: AsyncIterator[bytes], inflater: _Inflater | None, max_bytes: int, kept: list[bytes]
+    raw_chunks: AsyncIterator[bytes],
+    inflater: _Inflater | None,
+    max_bytes: int,
+    kept: list[bytes],
+    sink: Callable[[bytes], None] | None = None,
 ) -> Body:
     digest = hashlib.sha256()
     size = 0
@@ -124,6 +130,8 @@ async def _read_all(
             kept.append(data[: max_bytes - size])
         size += len(data)
         digest.update(data)
+        if sink is not None:
+            sink(data)
 
     async for chunk in raw_chunks:
         for data in inflater.drain(chunk) if inflater is not None else (chunk,):

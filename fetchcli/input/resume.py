@@ -37,6 +37,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
+from fetchcli.engine.savefile import saved_file_missing
 from fetchcli.engine.selection import Hash64Set, Selection, url_hash
 from fetchcli.errortype import ErrorType
 from fetchcli.input.readers import Inputs
@@ -146,6 +147,7 @@ class ResumeFile:
         # are read (``earlier``): a resumed run's summary and exit status count them too.
         self._counts: dict[_Counted, int] = {}
         self._refold = False  # an index recorded twice: ``earlier`` is folded again, last-one-wins
+        self.save_dir: str | None = None  # --save DIR: a record whose saved file is gone is redone
 
     @classmethod
     def load(
@@ -156,6 +158,7 @@ class ResumeFile:
         urls: int | None = None,
         max_line: int | None = None,
         target: Target | None = None,
+        save_dir: str | None = None,
     ) -> ResumeFile:
         """Read ``path``; ``urls``: how many URLs the whole input holds (every shard's), so that a
         recorded index must be one of them (give it: an index is also the size of a bitmap);
@@ -163,6 +166,7 @@ class ResumeFile:
         ``path`` as ``targets.check_target`` found it, so that the file read (and cut) is that
         very file, never a link swapped in since."""
         resume = cls(path, redo_failed)
+        resume.save_dir = save_dir
         limit = max_line if max_line is not None else record_line_limit()
         try:
             if target is None:
@@ -247,6 +251,8 @@ class ResumeFile:
             raise self._bad(number, f"has {wrong}: not a record fetchcli writes (an edited file?)")
         error = record.get("error")
         unfinished = isinstance(error, dict) and error.get("type") in UNFINISHED
+        if not unfinished and self.save_dir is not None:  # --save: its file went missing: fetched again
+            unfinished = saved_file_missing(self.save_dir, record.get("saved_path"))
         return index, url, ok, unfinished, record
 
     def _add(self, number: int, index: int, url: str, ok: bool, unfinished: bool, record: dict[str, Any]) -> None:
@@ -484,7 +490,9 @@ def load_for_run(
     limit = record_line_limit(
         settings.body.snippet_length, settings.request.max_redirects, settings.body.max_body_bytes
     )
-    resume = ResumeFile.load(target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target)
+    resume = ResumeFile.load(
+        target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target, save_dir=settings.body.save_dir
+    )
     with _reading_again(urls, paths, stdin, settings.input_format) as inputs:
         shard = Selection(settings.shard)
         resume.check(item for item in inputs.items() if shard(item))
