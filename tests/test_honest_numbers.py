@@ -131,8 +131,9 @@ def test_with_workers_the_politeness_wait_of_a_worker_is_queued(fresh_server: Lo
 def test_queued_ms_is_in_every_format(server: LoopbackServer, tmp_path: Path) -> None:
     url = server.url("/ok/queued-formats")
     csv = fetchcli_in_clean_env("-f", "csv", url).stdout.splitlines()
-    assert csv[0].rstrip("\r").split(",")[-4:-1] == ["queued_ms", "location", "method"]  # added after it: none moved
-    assert float(csv[1].rstrip("\r").split(",")[-4]) >= 0
+    header = csv[0].rstrip("\r").split(",")
+    assert header[-5:] == ["queued_ms", "location", "method", "saved_path", "meta"]  # added after it: none moved
+    assert float(csv[1].rstrip("\r").split(",")[-5]) >= 0
     picked = fetchcli_in_clean_env("-f", "jsonl", "--fields", "url,queued_ms,elapsed_ms", url)
     record = json.loads(picked.stdout)
     assert list(record) == ["url", "queued_ms", "elapsed_ms"] and record["queued_ms"] >= 0

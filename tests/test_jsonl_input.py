@@ -294,7 +294,7 @@ def test_csv_carries_meta_last_and_cleaned_and_the_json_array_keeps_it(tmp_path:
     path.write_text('{"url": "ftp://x", "meta": {"n": 1.10, "t": "a\u202eb", "e": "\\u001b[2J"}}\n', encoding="utf-8")
     result = runner.invoke(app, ["-f", "csv", "-i", str(path)])
     header, row = result.stdout.splitlines()
-    assert header.endswith(",method,meta")
+    assert header.endswith(",method,saved_path,meta")
     assert row.endswith(',"{""n"":1.10,""t"":""a\\u202eb"",""e"":""\\u001b[2J""}"')
     assert "\u202e" not in result.stdout and "\x1b" not in result.stdout
     as_json = runner.invoke(app, ["-f", "json", "--fields", "meta,index", "-i", str(path)]).stdout

@@ -69,5 +69,5 @@ def test_the_table_shows_the_target_and_jsonl_the_field(server: LoopbackServer) 
     assert [json.loads(line)["location"] for line in jsonl.stdout.splitlines()] == [server.url("/ok"), None]
     csv = fetchcli_in_clean_env("-f", "csv", server.url("/redirect/1"))
     header, row = csv.stdout.splitlines()[:2]
-    assert header.rstrip("\r").split(",")[-4:-1] == ["queued_ms", "location", "method"]  # no earlier column moved
-    assert row.rstrip("\r").endswith(server.url("/ok") + ",GET,")  # saved_path: empty
+    assert header.rstrip("\r").split(",")[-5:] == ["queued_ms", "location", "method", "saved_path", "meta"]
+    assert row.rstrip("\r").endswith(server.url("/ok") + ",GET,,")  # saved_path and meta: empty
