@@ -196,7 +196,8 @@ def _request(found: dict[str, tuple[Any, str]]) -> UrlRequest | None:
 # In a line that is not JSON: its url, else each "name": "value" pair, to mask a secret header's
 # value (and a body's: data).
 _URL_IN_LINE = re.compile(r'"url"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"(?:[^"\\]|\\.)*"')
+# A value may run to the end of the text: a line cut at MAX_LINE_BYTES.
+_PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)')
 
 
 def _masked_pair(pair: re.Match[str]) -> str:
@@ -227,10 +228,10 @@ def jsonl_item(line: str, index: int, number: int) -> UrlItem | None:
         and len(line) >= MAX_LINE_BYTES // 4
         and len(line.encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES
     ):
-        return _invalid(index, number, _line_preview(text), f"longer than {MAX_LINE_BYTES:,} bytes")
+        return _invalid(index, number, _line_preview(text, parsed=False), f"longer than {MAX_LINE_BYTES:,} bytes")
     problem = not_utf8(text)
     if problem is not None:
-        return _invalid(index, number, _line_preview(text), problem.removeprefix("is "))
+        return _invalid(index, number, _line_preview(text, parsed=False), problem.removeprefix("is "))
     try:
         members = _members(text)
     except (ValueError, StopIteration, RecursionError):
