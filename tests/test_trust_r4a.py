@@ -28,3 +28,32 @@ def test_a_too_long_or_not_utf8_line_shows_no_secret(line: str) -> None:
     assert item is not None and item.error is not None and item.error.type == "InvalidInput"
     shown = json.dumps(item.display_url) + item.error.message
     assert not [secret for secret in SECRETS if secret in shown], shown
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00\\ud800", "\\uDBFF x"])
+def test_meta_with_a_lone_surrogate_is_invalid_input(escape: str) -> None:
+    """jq refuses a record holding a lone surrogate, and stops there: every record after it lost."""
+    item = jsonl_item('{"url": "h.example", "meta": {"id": 1, "s": "' + escape + '"}}', 0, 4)
+    assert item is not None and item.error is not None and item.error.type == "InvalidInput"
+    assert item.error.message.startswith("line 4: meta holds a lone surrogate") and item.meta is None
+    paired = jsonl_item('{"url": "h.example", "meta": {"s": "\\ud83d\\ude00\\u00e9"}}', 0, 1)
+    assert paired is not None and paired.error is None and paired.meta == '{"s":"\\ud83d\\ude00\\u00e9"}'
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"meta": {"id": 7}, "url": "h.example", "bogus": 1}', "unknown key 'bogus'"),
+        ('{"meta": {"id": 7}, "url": "h.example", "url": "g.example"}', "url is given twice"),
+        ('{"url": "h.example", "x": 1, "meta": {"id": 7}}', "unknown key 'x'"),
+    ],
+)
+def test_a_bad_line_keeps_its_good_meta_whatever_the_order_of_its_keys(line: str, problem: str) -> None:
+    """The module says a bad line's record still carries its meta, so that it joins back."""
+    item = jsonl_item(line, 0, 2)
+    assert item is not None and item.error is not None and item.error.type == "InvalidInput"
+    assert item.error.message.startswith(f"line 2: {problem}")
+    assert item.meta == '{"id":7}'
+    twice = jsonl_item('{"url": "h.example", "meta": {"id": 1}, "meta": {"id": 2}}', 0, 3)
+    assert twice is not None and twice.error is not None and "meta is given twice" in twice.error.message
+    assert twice.meta is None  # which one? neither

@@ -22,9 +22,10 @@
 A blank line is skipped (and takes no index), as in a URL list; JSON Lines has no comments, so
 a line starting with ``#`` is an ``InvalidInput`` record, as is every other line that is not a
 request: not UTF-8, not JSON, not an object, no ``url``, an unknown or repeated key, a value of
-the wrong type, a bad header, a ``meta`` too large, a line over ``MAX_LINE_BYTES``. Its message
-starts with the line's number (``line 12: ...``); its ``meta`` is still copied when it was good,
-so the record joins back. A ``url`` that is not a URL fetchcli can request is ``InvalidURL``, as
+the wrong type, a bad header, a ``meta`` too large or holding a lone surrogate
+(``"\\ud800"``: not text, and ``jq`` stops reading at it), a line over ``MAX_LINE_BYTES``. Its message
+starts with the line's number (``line 12: ...``); its ``meta`` is still copied when it was good (and
+given once), whatever else is wrong, so the record joins back. A ``url`` that is not a URL fetchcli can request is ``InvalidURL``, as
 in a URL list. Nothing is held but the line being read.
 """
 
@@ -172,6 +173,23 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _meta(value: Any, raw: str) -> RawJson:
+    if not isinstance(value, dict):
+        raise _Bad("meta must be an object")
+    compact = _ascii(_compact(raw))
+    size = len(compact)  # ASCII: characters are bytes
+    if size > MAX_META_BYTES:
+        raise _Bad(f"meta is {size:,} bytes of compact JSON, more than {MAX_META_BYTES:,}")
+    if "\\ud" in compact or "\\uD" in compact:  # an escaped surrogate: paired, or not text
+        try:
+            lone = _SURROGATE.search(json.dumps(value, ensure_ascii=False))
+        except RecursionError:
+            raise _Bad("meta is nested too deeply") from None
+        if lone is not None:  # jq (and a strict reader) refuses the record, and every one after it
+            raise _Bad(f"meta holds a lone surrogate (\\u{ord(lone.group()):04x}), which is not text")
+    return RawJson(compact)
+
+
 def _request(found: dict[str, tuple[Any, str]]) -> UrlRequest | None:
     """The line's own request from its members (value, raw text), or None when it has none."""
     method = None
@@ -239,23 +257,22 @@ def jsonl_item(line: str, index: int, number: int) -> UrlItem | None:
     if members is None:
         return _invalid(index, number, _line_preview(text, parsed=False), _why_not_an_object(text))
     found: dict[str, tuple[Any, str]] = {}
+    wrong: str | None = None  # the first key that is not right; the others are still read
+    repeated: set[str] = set()
+    for key, value, start, end in members:
+        if key not in KEYS:
+            wrong = wrong or f"unknown key {_shown(key)}: the keys are {', '.join(KEYS)}"
+        elif key in found:
+            wrong = wrong or f"{key} is given twice"
+            repeated.add(key)
+        else:
+            found[key] = (value, text[start:end])
     meta: RawJson | None = None
     try:
-        for key, value, start, end in members:
-            if key not in KEYS:
-                raise _Bad(f"unknown key {_shown(key)}: the keys are {', '.join(KEYS)}")
-            if key in found:
-                raise _Bad(f"{key} is given twice")
-            found[key] = (value, text[start:end])
-        if "meta" in found:
-            value, raw = found["meta"]
-            if not isinstance(value, dict):
-                raise _Bad("meta must be an object")
-            compact = _ascii(_compact(raw))
-            size = len(compact)  # ASCII: characters are bytes
-            if size > MAX_META_BYTES:
-                raise _Bad(f"meta is {size:,} bytes of compact JSON, more than {MAX_META_BYTES:,}")
-            meta = RawJson(compact)
+        if "meta" in found and "meta" not in repeated:  # copied even to a bad line's record: it joins back
+            meta = _meta(*found["meta"])
+        if wrong is not None:
+            raise _Bad(wrong)
         if "url" not in found:
             raise _Bad("no url")
         url = _string("url", found["url"][0])
