@@ -7,6 +7,9 @@ import json
 import pytest
 
 from fetchcli.input.jsonl import MAX_LINE_BYTES, jsonl_item
+from fetchcli.settings import Backend
+from fetchcli.transport.addressmap import parse_resolve
+from tests.test_all_ips import _run, servers_on
 
 SECRETS = ("LEAKTOKEN", "LEAKDATA")
 
@@ -57,3 +60,15 @@ def test_a_bad_line_keeps_its_good_meta_whatever_the_order_of_its_keys(line: str
     twice = jsonl_item('{"url": "h.example", "meta": {"id": 1}, "meta": {"id": 2}}', 0, 3)
     assert twice is not None and twice.error is not None and "meta is given twice" in twice.error.message
     assert twice.meta is None  # which one? neither
+
+
+@pytest.mark.live
+def test_all_ips_probes_an_address_given_twice_by_resolve_once(backend: Backend) -> None:
+    """The module says each address once; --resolve's list (written twice, or as two spellings
+    of one IPv6 address) was taken as it came."""
+    with servers_on("127.0.0.2") as (two,):
+        given = f"site.test:{two.port}:127.0.0.2,127.0.0.2,[0:0::1],::1"
+        resolve = (parse_resolve("--resolve", given),)
+        records = _run([f"http://site.test:{two.port}/a"], backend, concurrency=1, resolve=resolve, all_ips=True)
+        assert [r.remote_ip for r in records] == ["127.0.0.2", "::1"]
+        assert two.hits == 1
