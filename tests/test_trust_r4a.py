@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from fetchcli.cli.app import app, main
 from fetchcli.input.jsonl import MAX_LINE_BYTES, jsonl_item
 from fetchcli.settings import Backend
 from fetchcli.transport.addressmap import parse_resolve
+from tests.server import running_server
 from tests.test_all_ips import _run, servers_on
 
 SECRETS = ("LEAKTOKEN", "LEAKDATA")
@@ -72,3 +76,24 @@ def test_all_ips_probes_an_address_given_twice_by_resolve_once(backend: Backend)
         records = _run([f"http://site.test:{two.port}/a"], backend, concurrency=1, resolve=resolve, all_ips=True)
         assert [r.remote_ip for r in records] == ["127.0.0.2", "::1"]
         assert two.hits == 1
+
+
+@pytest.mark.parametrize("header", ["Content-Length: 5", "transfer-encoding: chunked"])
+def test_a_framing_header_is_refused_before_anything_is_sent(
+    header: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given by hand, Content-Length or Transfer-Encoding disagreed with the body sent: aiohttp cut
+    the body to the length (the record said ok) or sent "chunked" over an unframed body, httpx
+    refused with an Unexpected error; both sent the two headers together (RFC 9112 6.2)."""
+    name, value = header.split(": ")
+    with running_server() as server:
+        url = server.url("/headers")
+        assert main(["-f", "jsonl", "-H", header, "-d", "hello world", url]) == 2
+        assert f"fetchcli: error: --header cannot set {name}" in capsys.readouterr().err
+        lines = tmp_path / "in.jsonl"
+        lines.write_text(json.dumps({"url": url, "headers": {name: value}, "data": "hello", "meta": {"id": 1}}) + "\n")
+        result = CliRunner().invoke(app, ["-f", "jsonl", "-i", str(lines)])
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [(r["error"]["type"], r["meta"]) for r in records] == [("InvalidInput", {"id": 1})]
+        assert f"line 1: headers: cannot set {name}" in records[0]["error"]["message"]
+        assert server.stats.requests == 0
