@@ -10,10 +10,14 @@ from typer.testing import CliRunner
 
 from fetchcli.cli.app import app, main
 from fetchcli.input.jsonl import MAX_LINE_BYTES, jsonl_item
+from fetchcli.models import FetchResult
+from fetchcli.output.metrics import MetricsCollector
 from fetchcli.settings import Backend
+from fetchcli.summary import Summary
 from fetchcli.transport.addressmap import parse_resolve
 from tests.server import running_server
 from tests.test_all_ips import _run, servers_on
+from tests.test_metrics import parse, per_url
 
 SECRETS = ("LEAKTOKEN", "LEAKDATA")
 
@@ -97,3 +101,15 @@ def test_a_framing_header_is_refused_before_anything_is_sent(
         assert [(r["error"]["type"], r["meta"]) for r in records] == [("InvalidInput", {"id": 1})]
         assert f"line 1: headers: cannot set {name}" in records[0]["error"]["message"]
         assert server.stats.requests == 0
+
+
+def test_two_urls_whose_labels_are_written_alike_are_one_series() -> None:
+    """An ESC (or U+202E) in a URL is written as the text of its escape, which another URL can
+    hold as written: the file had the series twice, which node_exporter's collector rejects."""
+    collector = MetricsCollector()
+    collector.add(FetchResult(index=0, url="http://h.test/\x1b", ok=False))
+    collector.add(FetchResult(index=1, url="http://h.test/\\x1b", ok=True, status=200))
+    collector.add(FetchResult(index=2, url="http://h.test/\u202e", ok=True, status=200))
+    collector.add(FetchResult(index=3, url="http://h.test/\\u202e", ok=False))
+    text = collector.render(Summary(total=4, ok=2, failed=2), now=0.0)
+    assert per_url(parse(text), "probe_success") == {"http://h.test/\\x1b": 1, "http://h.test/\\u202e": 0}
