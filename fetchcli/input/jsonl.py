@@ -229,7 +229,8 @@ def _line_preview(text: str, parsed: bool = True) -> str:
     found, else the line with the values of secret headers and of ``data`` masked."""
     if not parsed:
         found = _URL_IN_LINE.search(text)
-        text = found.group(1) if found is not None else _PAIR.sub(_masked_pair, text)
+        # only what is shown is masked: a value cut there is masked to its end (_PAIR)
+        text = found.group(1) if found is not None else _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
     text = _SURROGATE.sub("\ufffd", text[: _PREVIEW * 4])
     shown = mask_input(text)
     return shown if len(shown) <= _PREVIEW else shown[:_PREVIEW] + "..."
