@@ -113,3 +113,22 @@ def test_two_urls_whose_labels_are_written_alike_are_one_series() -> None:
     collector.add(FetchResult(index=3, url="http://h.test/\\u202e", ok=False))
     text = collector.render(Summary(total=4, ok=2, failed=2), now=0.0)
     assert per_url(parse(text), "probe_success") == {"http://h.test/\\x1b": 1, "http://h.test/\\u202e": 0}
+
+
+@pytest.mark.parametrize(
+    ("body_flag", "output_flag"),
+    [("-d", "-o"), ("--data-binary", "--metrics"), ("--json", "--summary-json"), ("--data", "--metrics")],
+)
+def test_an_output_that_is_a_body_file_is_refused(
+    body_flag: str, output_flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-d @FILE is read as --input is, but was not in the inputs no output may be: the run wrote
+    its records (or metrics, or summary) over the user's request body."""
+    body = tmp_path / "payload.json"
+    body.write_text('{"id": 1}\n')
+    args = [output_flag, str(body), body_flag, f"@{tmp_path}/./payload.json", "http://127.0.0.1:9/"]
+    assert main(["-f", "jsonl", *args]) == 2
+    err = capsys.readouterr().err
+    named = "--output" if output_flag == "-o" else output_flag
+    assert err.startswith(f"fetchcli: error: {named} ") and "writing would destroy what is read" in err
+    assert body.read_text() == '{"id": 1}\n'
