@@ -132,3 +132,9 @@ def test_an_output_that_is_a_body_file_is_refused(
     named = "--output" if output_flag == "-o" else output_flag
     assert err.startswith(f"fetchcli: error: {named} ") and "writing would destroy what is read" in err
     assert body.read_text() == '{"id": 1}\n'
+
+
+def test_a_raw_control_character_is_named_once() -> None:
+    item = jsonl_item('{"url": "h.example", "meta": {"s": "a\tb"}}', 0, 1)
+    assert item is not None and item.error is not None
+    assert item.error.message == "line 1: not JSON: Invalid control character at column 38"

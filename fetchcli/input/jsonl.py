@@ -134,7 +134,7 @@ def _why_not_an_object(text: str) -> str:
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        return f"not JSON: {exc.msg} at column {exc.colno}"
+        return f"not JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"  # json: "Invalid control character at"
     except (ValueError, RecursionError) as exc:
         return f"not JSON: {exc}"
     kind = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(type(value), "a number")
