@@ -415,11 +415,18 @@ def is_token(text: str) -> bool:
     return _TOKEN.match(text) is not None
 
 
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
 def header_problem(name: str, value: str) -> str | None:
     """Why ``name: value`` cannot be sent as a header (``-H``, a JSON Lines line's ``headers``),
     quoting no value; None when it can."""
     if not _TOKEN.match(name):
         return _bad_header_name(name)
+    if name.lower() in _FRAMING:
+        # Given by hand it disagrees with the body sent: aiohttp cut the body to it, or waited,
+        # httpx refused; both sent Transfer-Encoding and Content-Length together.
+        return f"cannot set {name}: fetchcli sets it from the body it sends (-d, --json, a line's data or json)"
     if (problem := not_utf8(value)) is not None:
         return f"value for {name!r} {problem}"
     if _CONTROL.search(value):

@@ -193,7 +193,8 @@ def test_the_table_sets_every_field_of_settings_and_output_options_once() -> Non
     assert len(lands) == len(set(lands))
     assert {x for x in lands if not x.startswith("output.")} == _fields_of(Settings) - DERIVED
     assert {x for x in lands if x.startswith("output.")} == {f"output.{f}" for f in _fields_of(OutputOptions)} - {
-        "output.config_file"
+        "output.config_file",
+        "output.body_files",  # the @FILEs of -d, --data-binary, --json: inputs no output may be
     }
 
 

@@ -578,7 +578,13 @@ def output_options_from_values(values: Mapping[str, Any], config_file: str | Non
 
     values = {**defaults(), **values}
     kwargs = {name: option.parse(values[option.name], {}) for name, option in _landing_in(OutputOptions, "output.")}
-    options = OutputOptions(**kwargs, config_file=config_file)
+    body_files = tuple(
+        (flag, text[1:])
+        for flag, name in (("--data", "data"), ("--data-binary", "data_binary"), ("--json", "json"))
+        for text in values.get(name) or ()
+        if text.startswith("@") and text not in ("@", "@-")
+    )
+    options = OutputOptions(**kwargs, config_file=config_file, body_files=body_files)
     if options.resume_failed and options.resume is None:
         raise SettingsError("--resume-failed", "goes with --resume FILE")
     return options

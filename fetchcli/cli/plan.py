@@ -74,6 +74,7 @@ class OutputOptions:
     resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
     resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
     config_file: str | None = None  # the config file the options came from: an input no output may be
+    body_files: tuple[tuple[str, str], ...] = ()  # (option, FILE) of -d/--data-binary/--json @FILE: inputs too
 
     @property
     def to_stdout(self) -> bool:
@@ -203,6 +204,7 @@ def _check_files(
         read.append(("stdin", stdin))
     if options.config_file is not None:
         read.append(("--config", options.config_file))
+    read += options.body_files
     request = settings.request
     read += [(option, path) for option, path in (("--cacert", request.cacert), ("--cert", request.client_cert),
                                                   ("--key", request.client_key)) if path is not None]  # fmt: skip

@@ -75,7 +75,7 @@ class AddressSource:
     async def _addresses(self, host: str, port: int) -> list[str]:
         target, to, fixed = self._map.route(host, port)
         if fixed is not None:
-            found = list(fixed)
+            found = list(dict.fromkeys(fixed))  # --resolve h:p:a,a (its addresses are normalised)
         elif _is_address(target):
             found = [target]
         else:

@@ -22,9 +22,10 @@
 A blank line is skipped (and takes no index), as in a URL list; JSON Lines has no comments, so
 a line starting with ``#`` is an ``InvalidInput`` record, as is every other line that is not a
 request: not UTF-8, not JSON, not an object, no ``url``, an unknown or repeated key, a value of
-the wrong type, a bad header, a ``meta`` too large, a line over ``MAX_LINE_BYTES``. Its message
-starts with the line's number (``line 12: ...``); its ``meta`` is still copied when it was good,
-so the record joins back. A ``url`` that is not a URL fetchcli can request is ``InvalidURL``, as
+the wrong type, a bad header, a ``meta`` too large or holding a lone surrogate
+(``"\\ud800"``: not text, and ``jq`` stops reading at it), a line over ``MAX_LINE_BYTES``. Its message
+starts with the line's number (``line 12: ...``); its ``meta`` is still copied when it was good (and
+given once), whatever else is wrong, so the record joins back. A ``url`` that is not a URL fetchcli can request is ``InvalidURL``, as
 in a URL list. Nothing is held but the line being read.
 """
 
@@ -133,7 +134,7 @@ def _why_not_an_object(text: str) -> str:
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        return f"not JSON: {exc.msg} at column {exc.colno}"
+        return f"not JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"  # json: "Invalid control character at"
     except (ValueError, RecursionError) as exc:
         return f"not JSON: {exc}"
     kind = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(type(value), "a number")
@@ -172,6 +173,23 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _meta(value: Any, raw: str) -> RawJson:
+    if not isinstance(value, dict):
+        raise _Bad("meta must be an object")
+    compact = _ascii(_compact(raw))
+    size = len(compact)  # ASCII: characters are bytes
+    if size > MAX_META_BYTES:
+        raise _Bad(f"meta is {size:,} bytes of compact JSON, more than {MAX_META_BYTES:,}")
+    if "\\ud" in compact or "\\uD" in compact:  # an escaped surrogate: paired, or not text
+        try:
+            lone = _SURROGATE.search(json.dumps(value, ensure_ascii=False))
+        except RecursionError:
+            raise _Bad("meta is nested too deeply") from None
+        if lone is not None:  # jq (and a strict reader) refuses the record, and every one after it
+            raise _Bad(f"meta holds a lone surrogate (\\u{ord(lone.group()):04x}), which is not text")
+    return RawJson(compact)
+
+
 def _request(found: dict[str, tuple[Any, str]]) -> UrlRequest | None:
     """The line's own request from its members (value, raw text), or None when it has none."""
     method = None
@@ -196,7 +214,8 @@ def _request(found: dict[str, tuple[Any, str]]) -> UrlRequest | None:
 # In a line that is not JSON: its url, else each "name": "value" pair, to mask a secret header's
 # value (and a body's: data).
 _URL_IN_LINE = re.compile(r'"url"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"(?:[^"\\]|\\.)*"')
+# A value may run to the end of the text: a line cut at MAX_LINE_BYTES.
+_PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)')
 
 
 def _masked_pair(pair: re.Match[str]) -> str:
@@ -210,7 +229,8 @@ def _line_preview(text: str, parsed: bool = True) -> str:
     found, else the line with the values of secret headers and of ``data`` masked."""
     if not parsed:
         found = _URL_IN_LINE.search(text)
-        text = found.group(1) if found is not None else _PAIR.sub(_masked_pair, text)
+        # only what is shown is masked: a value cut there is masked to its end (_PAIR)
+        text = found.group(1) if found is not None else _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
     text = _SURROGATE.sub("\ufffd", text[: _PREVIEW * 4])
     shown = mask_input(text)
     return shown if len(shown) <= _PREVIEW else shown[:_PREVIEW] + "..."
@@ -227,10 +247,10 @@ def jsonl_item(line: str, index: int, number: int) -> UrlItem | None:
         and len(line) >= MAX_LINE_BYTES // 4
         and len(line.encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES
     ):
-        return _invalid(index, number, _line_preview(text), f"longer than {MAX_LINE_BYTES:,} bytes")
+        return _invalid(index, number, _line_preview(text, parsed=False), f"longer than {MAX_LINE_BYTES:,} bytes")
     problem = not_utf8(text)
     if problem is not None:
-        return _invalid(index, number, _line_preview(text), problem.removeprefix("is "))
+        return _invalid(index, number, _line_preview(text, parsed=False), problem.removeprefix("is "))
     try:
         members = _members(text)
     except (ValueError, StopIteration, RecursionError):
@@ -238,23 +258,22 @@ def jsonl_item(line: str, index: int, number: int) -> UrlItem | None:
     if members is None:
         return _invalid(index, number, _line_preview(text, parsed=False), _why_not_an_object(text))
     found: dict[str, tuple[Any, str]] = {}
+    wrong: str | None = None  # the first key that is not right; the others are still read
+    repeated: set[str] = set()
+    for key, value, start, end in members:
+        if key not in KEYS:
+            wrong = wrong or f"unknown key {_shown(key)}: the keys are {', '.join(KEYS)}"
+        elif key in found:
+            wrong = wrong or f"{key} is given twice"
+            repeated.add(key)
+        else:
+            found[key] = (value, text[start:end])
     meta: RawJson | None = None
     try:
-        for key, value, start, end in members:
-            if key not in KEYS:
-                raise _Bad(f"unknown key {_shown(key)}: the keys are {', '.join(KEYS)}")
-            if key in found:
-                raise _Bad(f"{key} is given twice")
-            found[key] = (value, text[start:end])
-        if "meta" in found:
-            value, raw = found["meta"]
-            if not isinstance(value, dict):
-                raise _Bad("meta must be an object")
-            compact = _ascii(_compact(raw))
-            size = len(compact)  # ASCII: characters are bytes
-            if size > MAX_META_BYTES:
-                raise _Bad(f"meta is {size:,} bytes of compact JSON, more than {MAX_META_BYTES:,}")
-            meta = RawJson(compact)
+        if "meta" in found and "meta" not in repeated:  # copied even to a bad line's record: it joins back
+            meta = _meta(*found["meta"])
+        if wrong is not None:
+            raise _Bad(wrong)
         if "url" not in found:
             raise _Bad("no url")
         url = _string("url", found["url"][0])
