@@ -376,3 +376,23 @@ def test_a_metrics_file_that_cannot_be_written_is_refused_before_any_request(
     assert status == ExitStatus.USAGE
     assert capsys.readouterr().err.startswith("fetchcli: error: --metrics ")
     assert server.stats.requests == before
+
+
+@pytest.mark.live
+def test_all_ips_gives_each_address_its_own_series(tmp_path: Path) -> None:
+    """--all-ips: a URL's series is per address (label ip); a good address never hides a dead
+    one (one series per URL kept only the last record's probe_success)."""
+    from tests.test_all_ips import servers_on
+
+    with servers_on("127.0.0.2") as (two,):
+        url = f"http://site.test:{two.port}/ok"
+        prom = tmp_path / "f.prom"
+        result = runner.invoke(
+            app,
+            ["-q", "-c", "1", "--all-ips", "--resolve", f"site.test:{two.port}:127.0.0.3,127.0.0.2", "--metrics", str(prom), url],
+        )  # fmt: skip
+        assert result.exit_code == 1, result.output
+    samples = parse(prom.read_text())
+    assert samples[("probe_success", (("ip", "127.0.0.3"), ("url", url)))] == 0
+    assert samples[("probe_success", (("ip", "127.0.0.2"), ("url", url)))] == 1
+    check_with_promtool(prom)

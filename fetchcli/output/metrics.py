@@ -7,7 +7,9 @@ numbers the file needs, for at most ``max_urls`` distinct URLs (``--metrics-max-
 beyond them is counted in ``fetchcli_metrics_urls_dropped`` and in the run's totals, never
 kept, so memory is bounded whatever the length of the input. A URL given twice is one series,
 the last record's; so are two URLs whose labels are written alike (a control character and the
-text of its escape), never one series written twice. ``render`` writes the file's text at the end of the run: every family's
+text of its escape), never one series written twice. With ``--all-ips`` a series is a URL and
+one of its addresses (label ``ip``): one bad address of a host is never hidden by a good one.
+``render`` writes the file's text at the end of the run: every family's
 ``# HELP`` and ``# TYPE`` once, followed by all its samples (the format asks for a family's
 samples together); a sample whose value is unknown (a null phase, no response) is left out,
 never written as 0. Label values are escaped as the format says (backslash, double quote,
@@ -151,8 +153,9 @@ def _number(value: float) -> str:
 class MetricsCollector:
     """The per-URL numbers of at most ``max_urls`` URLs, gathered as records are written."""
 
-    def __init__(self, max_urls: int = DEFAULT_MAX_URLS) -> None:
+    def __init__(self, max_urls: int = DEFAULT_MAX_URLS, *, by_address: bool = False) -> None:
         self.max_urls = max_urls
+        self.by_address = by_address  # --all-ips: one series per URL and address (label ip)
         self.dropped = 0  # URLs not kept: beyond max_urls
         self._probes: dict[str, _Probe] = {}
 
@@ -160,7 +163,9 @@ class MetricsCollector:
         probes = self._probes
         # By label: two URLs the file would write alike (an escape character and the text of its
         # escape, \x1b) are one series, never a series written twice, which the collector rejects.
-        label = escape_label(result.url)
+        label = f'url="{escape_label(result.url)}"'
+        if self.by_address:
+            label += f',ip="{escape_label(result.remote_ip or "")}"'
         if label in probes or len(probes) < self.max_urls:
             probes[label] = _probe(result)
         else:
@@ -177,7 +182,7 @@ class MetricsCollector:
             for label, probe in self._probes.items():
                 value = getattr(probe, attribute)
                 if value is not None:
-                    yield f'{name}{{url="{label}"}} {_number(value)}\n'
+                    yield f"{name}{{{label}}} {_number(value)}\n"
             if name == "probe_duration_seconds":  # blackbox's phases follow its total
                 yield from _family(
                     "probe_http_duration_seconds",
@@ -188,7 +193,7 @@ class MetricsCollector:
                     for phase, field in _PHASES:
                         value = getattr(probe, field)
                         if value is not None:
-                            yield f'probe_http_duration_seconds{{phase="{phase}",url="{label}"}} {_number(value)}\n'
+                            yield f'probe_http_duration_seconds{{phase="{phase}",{label}}} {_number(value)}\n'
         yield from _family("fetchcli_urls", "URLs of the run by result, as the summary counts them")
         counts = (summary.ok, summary.failed, summary.cancelled, summary.not_started)
         for result, n in zip(_RESULTS, counts, strict=True):
