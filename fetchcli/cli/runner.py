@@ -109,7 +109,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
     if metrics is not None:
         from fetchcli.output.metrics import MetricsCollector
 
-        state.metrics = MetricsCollector(options.metrics_max_urls)
+        state.metrics = MetricsCollector(options.metrics_max_urls, by_address=settings.request.all_ips)
     sink = make_sink(
         fmt,
         output.stream,

@@ -6,7 +6,9 @@ and alert rules work (``docs/metrics.md`` lists every metric).
 numbers the file needs, for at most ``max_urls`` distinct URLs (``--metrics-max-urls``): a URL
 beyond them is counted in ``fetchcli_metrics_urls_dropped`` and in the run's totals, never
 kept, so memory is bounded whatever the length of the input. A URL given twice is one series,
-the last record's. ``render`` writes the file's text at the end of the run: every family's
+the last record's. With ``--all-ips`` (``by_address``) each address probed is a series of its own,
+labelled ``ip`` too: one URL's probes would otherwise overwrite one another, the last address
+hiding a failure of the others. ``render`` writes the file's text at the end of the run: every family's
 ``# HELP`` and ``# TYPE`` once, followed by all its samples (the format asks for a family's
 samples together); a sample whose value is unknown (a null phase, no response) is left out,
 never written as 0. Label values are escaped as the format says (backslash, double quote,
@@ -150,15 +152,17 @@ def _number(value: float) -> str:
 class MetricsCollector:
     """The per-URL numbers of at most ``max_urls`` URLs, gathered as records are written."""
 
-    def __init__(self, max_urls: int = DEFAULT_MAX_URLS) -> None:
+    def __init__(self, max_urls: int = DEFAULT_MAX_URLS, *, by_address: bool = False) -> None:
         self.max_urls = max_urls
+        self.by_address = by_address  # --all-ips: a series per (URL, address probed)
         self.dropped = 0  # URLs not kept: beyond max_urls
-        self._probes: dict[str, _Probe] = {}
+        self._probes: dict[tuple[str, str], _Probe] = {}
 
     def add(self, result: FetchResult) -> None:
         probes = self._probes
-        if result.url in probes or len(probes) < self.max_urls:
-            probes[result.url] = _probe(result)
+        key = (result.url, (result.remote_ip or "") if self.by_address else "")
+        if key in probes or len(probes) < self.max_urls:
+            probes[key] = _probe(result)
         else:
             self.dropped += 1
 
@@ -168,24 +172,27 @@ class MetricsCollector:
         return "".join(self._lines(summary, now))
 
     def _lines(self, summary: Summary, now: float) -> Iterator[str]:
-        labels = {url: escape_label(url) for url in self._probes}
+        labels = {
+            key: f'url="{escape_label(key[0])}"' + (f',ip="{escape_label(key[1])}"' if key[1] else "")
+            for key in self._probes
+        }
         for name, attribute, text in _PER_URL:
             yield from _family(name, text)
-            for url, probe in self._probes.items():
+            for key, probe in self._probes.items():
                 value = getattr(probe, attribute)
                 if value is not None:
-                    yield f'{name}{{url="{labels[url]}"}} {_number(value)}\n'
+                    yield f"{name}{{{labels[key]}}} {_number(value)}\n"
             if name == "probe_duration_seconds":  # blackbox's phases follow its total
                 yield from _family(
                     "probe_http_duration_seconds",
                     "The last request's time by phase: resolve, connect, tls, processing (to the response's"
                     " headers); no sample for a phase not timed, no transfer phase",
                 )
-                for url, probe in self._probes.items():
+                for key, probe in self._probes.items():
                     for phase, field in _PHASES:
                         value = getattr(probe, field)
                         if value is not None:
-                            yield f'probe_http_duration_seconds{{phase="{phase}",url="{labels[url]}"}} {_number(value)}\n'
+                            yield f'probe_http_duration_seconds{{phase="{phase}",{labels[key]}}} {_number(value)}\n'
         yield from _family("fetchcli_urls", "URLs of the run by result, as the summary counts them")
         counts = (summary.ok, summary.failed, summary.cancelled, summary.not_started)
         for result, n in zip(_RESULTS, counts, strict=True):
