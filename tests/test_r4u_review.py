@@ -32,3 +32,21 @@ def test_all_ips_metrics_have_a_series_per_address(backend: Backend, server: Loo
     }
     assert success == {"127.0.0.3": 0, "127.0.0.1": 1}
     assert samples[("probe_http_status_code", (("ip", "127.0.0.1"), ("url", url)))] == 200
+
+
+def test_all_ips_table_rows_say_which_address(server: LoopbackServer) -> None:
+    # A URL's rows share its index and URL: without the address they cannot be told apart.
+    url = f"http://site.test:{server.port}/ok"
+    args = ["-f", "table", "--all-ips", "--resolve", f"site.test:{server.port}:127.0.0.3,127.0.0.1", url]
+    result = runner.invoke(app, args, env={"COLUMNS": "140"})
+    assert result.exit_code == ExitStatus.FAILURES, result.output
+    rows = [line for line in result.stdout.splitlines() if "site.test" in line]
+    assert len(rows) == 2, result.stdout
+    assert f"{url} [127.0.0.3]" in rows[0] and "ConnectionRefused" in rows[0]
+    assert f"{url} [127.0.0.1]" in rows[1] and " 200 " in rows[1]
+
+
+def test_without_all_ips_the_table_shows_no_address(server: LoopbackServer) -> None:
+    result = runner.invoke(app, ["-f", "table", server.url("/ok")], env={"COLUMNS": "140"})
+    assert result.exit_code == ExitStatus.OK, result.output
+    assert "[127.0.0.1]" not in result.stdout
