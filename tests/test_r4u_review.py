@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -50,3 +51,21 @@ def test_without_all_ips_the_table_shows_no_address(server: LoopbackServer) -> N
     result = runner.invoke(app, ["-f", "table", server.url("/ok")], env={"COLUMNS": "140"})
     assert result.exit_code == ExitStatus.OK, result.output
     assert "[127.0.0.1]" not in result.stdout
+
+
+def test_a_json_lines_file_read_as_a_url_list_says_so_and_shows_no_secret(tmp_path: Path) -> None:
+    # requests.json is not *.jsonl: its lines are read as URLs. Each says what to do, and its
+    # record shows the object's url, not the line (whose headers may carry a token).
+    requests = tmp_path / "requests.json"
+    requests.write_text(
+        '{"url": "http://127.0.0.1:1/a", "headers": {"Authorization": "Bearer s3cret-token"}}\n'
+        '{"headers": {"Authorization": "Bearer s3cret-token"}}\n'
+    )
+    result = runner.invoke(app, ["-i", str(requests), "-f", "jsonl"])
+    assert result.exit_code == ExitStatus.FAILURES, result.output
+    assert "s3cret" not in result.stdout
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["url"] for r in records] == ["http://127.0.0.1:1/a", "{...}"]
+    for record in records:
+        assert record["error"]["type"] == "InvalidURL"
+        assert "--input-format jsonl" in record["error"]["message"]
