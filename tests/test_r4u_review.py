@@ -1,10 +1,14 @@
-"""Review r4u (a new user of issues 21 and 22): ``--all-ips`` with ``--metrics`` and the table."""
+"""Review r4u (a new user of issues 21 and 22): --all-ips with --metrics and the table, JSON Lines input."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fetchcli.cli.app import app
@@ -69,3 +73,27 @@ def test_a_json_lines_file_read_as_a_url_list_says_so_and_shows_no_secret(tmp_pa
     for record in records:
         assert record["error"]["type"] == "InvalidURL"
         assert "--input-format jsonl" in record["error"]["message"]
+
+
+def test_the_vegeta_conversion_in_the_docs_makes_requests_fetchcli_sends(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    jq = shutil.which("jq")
+    if jq is None:
+        pytest.skip("jq is not installed")
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "options.md").read_text()
+    command = re.search(r"\*\*Coming from vegeta\.\*\*.*?```sh\n(.*?)\n```", docs, re.DOTALL)
+    assert command is not None
+    targets = [
+        {"method": "POST", "url": server.url("/headers?v=1"), "body": "aGVsbG8=", "header": {"X-A": ["1", "2"]}},
+        {"method": "GET", "url": server.url("/headers?v=2")},
+        {"url": server.url("/headers?v=3"), "header": {}},
+    ]
+    (tmp_path / "targets.json").write_text("".join(json.dumps(t) + "\n" for t in targets))
+    done = subprocess.run(["bash", "-c", command.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = runner.invoke(app, ["-i", str(tmp_path / "requests.jsonl"), "-f", "jsonl", "--snippet-length", "400"])
+    assert result.exit_code == ExitStatus.OK, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["method"] for r in records] == ["POST", "GET", "GET"]
+    assert "X-A: 1, 2" in records[0]["snippet"] and "Content-Length: 5" in records[0]["snippet"]
