@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -97,3 +98,36 @@ def test_the_vegeta_conversion_in_the_docs_makes_requests_fetchcli_sends(
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["method"] for r in records] == ["POST", "GET", "GET"]
     assert "X-A: 1, 2" in records[0]["snippet"] and "Content-Length: 5" in records[0]["snippet"]
+
+
+def _has_no_ipv6(name: str) -> bool:
+    try:
+        socket.getaddrinfo(name, 80, socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("all_ips", [False, True])
+def test_a_lookup_failed_under_6_says_only_ipv6_was_asked_for(
+    backend: Backend, server: LoopbackServer, all_ips: bool
+) -> None:
+    # The system's "Name or service not known" for localhost, which has an IPv4 address, reads
+    # as if the name did not exist: the record says that -6 asked for IPv6 addresses only.
+    urls = ["http://nx.test:1/"]
+    if _has_no_ipv6("localhost"):
+        urls.append(f"http://localhost:{server.port}/ok")
+    args = ["--backend", backend.value, "-6", "-f", "jsonl", *(["--all-ips"] if all_ips else []), *urls]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitStatus.FAILURES, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == len(urls)
+    for record in records:
+        assert record["error"]["type"] == "DNSError"
+        assert record["error"]["message"].endswith("(IPv6 addresses only: -6)"), record["error"]
+
+
+def test_a_lookup_failed_without_4_or_6_is_said_as_before(backend: Backend) -> None:
+    result = runner.invoke(app, ["--backend", backend.value, "-f", "jsonl", "http://nx.test:1/"])
+    record = json.loads(result.stdout)
+    assert record["error"]["type"] == "DNSError" and "addresses only" not in record["error"]["message"]
