@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -14,7 +15,11 @@ from typer.testing import CliRunner
 
 from fetchcli.cli.app import app
 from fetchcli.cli.status import ExitStatus
+from fetchcli.errortype import ErrorType
+from fetchcli.models import ErrorInfo, FetchResult
+from fetchcli.output.render.table import TableSink
 from fetchcli.settings import Backend
+from fetchcli.summary import Summary
 from tests.server import LoopbackServer
 from tests.test_metrics import check_with_promtool, parse
 
@@ -131,3 +136,17 @@ def test_a_lookup_failed_without_4_or_6_is_said_as_before(backend: Backend) -> N
     result = runner.invoke(app, ["--backend", backend.value, "-f", "jsonl", "http://nx.test:1/"])
     record = json.loads(result.stdout)
     assert record["error"]["type"] == "DNSError" and "addresses only" not in record["error"]["message"]
+
+
+def test_the_not_started_line_names_an_all_ips_index_once() -> None:
+    # --all-ips: a URL's probes share its index; #1 three times read "#0 to #1, #1, #1".
+    out = io.StringIO()
+    sink = TableSink(out, width=200, held=10, color=False, addresses=True)
+    error = ErrorInfo(ErrorType.NotStarted, "not started: stopped by --deadline 1.5 s")
+    sink.write(
+        FetchResult(index=0, url="http://site.test/", ok=True, status=200, elapsed_ms=1.0, remote_ip="127.0.0.1")
+    )
+    for index, address in ((0, "::1"), (1, "127.0.0.1"), (1, "::1"), (1, "127.0.0.2"), (3, "127.0.0.1")):
+        sink.write(FetchResult(index=index, url="http://site.test/", ok=False, error=error, remote_ip=address))
+    sink.close(Summary())
+    assert out.getvalue().splitlines()[-1].strip() == "5 not started: stopped by --deadline 1.5 s (#0 to #1, #3)"

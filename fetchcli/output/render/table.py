@@ -326,8 +326,8 @@ class TableSink:
             message = result.error.message if result.error is not None else ""
             reason = for_terminal(message.removeprefix("not started").lstrip(": "))
             self._stop_reason = encodable(reason, self._encoding)
-        if runs and index == runs[-1][1] + 1 and not self._not_started_more:
-            runs[-1][1] = index
+        if runs and runs[-1][0] <= index <= runs[-1][1] + 1 and not self._not_started_more:
+            runs[-1][1] = max(runs[-1][1], index)  # (--all-ips: a URL's probes share its index)
         elif len(runs) < _RANGES_SHOWN:  # (once there are more, there are _RANGES_SHOWN runs)
             runs.append([index, index])
         else:
