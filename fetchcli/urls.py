@@ -215,15 +215,16 @@ def _json_object_line(text: str, index: int) -> UrlItem:
     return _invalid(index, found.group(1) if found is not None else "{...}", _JSON_HINT)
 
 
-def iter_items(lines: Iterable[str], *, start: int = 0) -> Iterator[UrlItem]:
-    """Turn lines into ``UrlItem``s, skipping blanks and comments; indexes count URLs only."""
+def iter_items(lines: Iterable[str], *, start: int = 0, a_file: bool = False) -> Iterator[UrlItem]:
+    """Turn lines into ``UrlItem``s, skipping blanks and comments; indexes count URLs only.
+    ``a_file``: the lines of a file or stdin, where a JSON object says to read them as JSON Lines."""
     index = start
     for line in lines:
         text = url_text(line)
         if text is None:
             continue
         item = normalise_url(text, index)
-        if item.error is not None and text.startswith("{"):
+        if a_file and item.error is not None and text.startswith("{"):
             item = _json_object_line(text, index)
         yield item
         index += 1

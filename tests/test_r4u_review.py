@@ -150,3 +150,16 @@ def test_the_not_started_line_names_an_all_ips_index_once() -> None:
         sink.write(FetchResult(index=index, url="http://site.test/", ok=False, error=error, remote_ip=address))
     sink.close(Summary())
     assert out.getvalue().splitlines()[-1].strip() == "5 not started: stopped by --deadline 1.5 s (#0 to #1, #3)"
+
+
+def test_a_json_object_given_as_an_argument_gets_no_input_format_hint() -> None:
+    # Arguments are always URLs, whatever --input-format says: the hint would mislead.
+    result = runner.invoke(app, ["-f", "jsonl", '{"url": "http://127.0.0.1:1/"}'])
+    record = json.loads(result.stdout)
+    assert record["error"]["type"] == "InvalidURL" and "--input-format" not in record["error"]["message"]
+
+
+def test_a_json_object_on_stdin_read_as_urls_gets_the_hint() -> None:
+    result = runner.invoke(app, ["-f", "jsonl"], input='{"url": "http://127.0.0.1:1/"}\n')
+    record = json.loads(result.stdout)
+    assert record["url"] == "http://127.0.0.1:1/" and "--input-format jsonl" in record["error"]["message"]
