@@ -204,14 +204,29 @@ def iter_binary_lines(
         yield chunk.decode("utf-8", errors=errors)
 
 
-def iter_items(lines: Iterable[str], *, start: int = 0) -> Iterator[UrlItem]:
-    """Turn lines into ``UrlItem``s, skipping blanks and comments; indexes count URLs only."""
+# A URL list's line that is a JSON object: a JSON Lines file read as a URL list (named *.json, or
+# on stdin). Its record shows the object's url, never the rest (a secret header's value).
+_URL_IN_OBJECT = re.compile(r'"url"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_JSON_HINT = "a JSON object, not a URL: to read a request a line, give --input-format jsonl (or name the file *.jsonl)"
+
+
+def _json_object_line(text: str, index: int) -> UrlItem:
+    found = _URL_IN_OBJECT.search(text)
+    return _invalid(index, found.group(1) if found is not None else "{...}", _JSON_HINT)
+
+
+def iter_items(lines: Iterable[str], *, start: int = 0, a_file: bool = False) -> Iterator[UrlItem]:
+    """Turn lines into ``UrlItem``s, skipping blanks and comments; indexes count URLs only.
+    ``a_file``: the lines of a file or stdin, where a JSON object says to read them as JSON Lines."""
     index = start
     for line in lines:
         text = url_text(line)
         if text is None:
             continue
-        yield normalise_url(text, index)
+        item = normalise_url(text, index)
+        if a_file and item.error is not None and text.startswith("{"):
+            item = _json_object_line(text, index)
+        yield item
         index += 1
 
 

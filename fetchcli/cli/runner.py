@@ -121,6 +121,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         fsync=options.fsync,
         fields=options.fields,
         header=options.header_row,
+        addresses=settings.request.all_ips,
     )
     state.outputs = [output, *extra]
     state.progress = progress_line(options, env)

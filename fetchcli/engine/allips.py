@@ -82,7 +82,10 @@ class AddressSource:
             lookup = asyncio.get_running_loop().getaddrinfo(
                 target, to, family=self._map.socket_family, type=socket.SOCK_STREAM
             )
-            infos = await asyncio.wait_for(lookup, self._timeout)
+            try:
+                infos = await asyncio.wait_for(lookup, self._timeout)
+            except OSError as exc:
+                raise self._map.lookup_failed(exc) from exc
             found = list(dict.fromkeys(str(info[4][0]) for info in infos))
         return self._map.of_family(target, found)
 

@@ -319,7 +319,7 @@ class Inputs:
                 reader = FdLineReader(stream.fileno())
                 self._readers.append(reader)
                 lines = _lines_of(reader, jsonl)
-            groups.append(functools.partial(iter_jsonl_items if jsonl else _text_items, lines))
+            groups.append(functools.partial(iter_jsonl_items if jsonl else _file_items, lines))
 
         if not groups:
             raise SettingProblem("urls", "missing: give URLs as arguments, with --input FILE, or on stdin")
@@ -402,6 +402,10 @@ COUNT_LIMIT = 256 * 1024 * 1024  # bytes of input files a progress display's cou
 
 def _text_items(lines: Iterable[str], start: int) -> Iterator[UrlItem]:
     return iter_items(lines, start=start)
+
+
+def _file_items(lines: Iterable[str], start: int) -> Iterator[UrlItem]:
+    return iter_items(lines, start=start, a_file=True)
 
 
 def _lines_of(stream: BinaryIO | FdLineReader, jsonl: bool) -> Iterator[str]:

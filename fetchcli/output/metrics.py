@@ -164,8 +164,8 @@ class MetricsCollector:
         # By label: two URLs the file would write alike (an escape character and the text of its
         # escape, \x1b) are one series, never a series written twice, which the collector rejects.
         label = f'url="{escape_label(result.url)}"'
-        if self.by_address:
-            label += f',ip="{escape_label(result.remote_ip or "")}"'
+        if self.by_address and result.remote_ip:  # none on a URL whose name did not resolve
+            label += f',ip="{escape_label(result.remote_ip)}"'
         if label in probes or len(probes) < self.max_urls:
             probes[label] = _probe(result)
         else:

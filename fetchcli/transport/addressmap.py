@@ -160,6 +160,14 @@ class AddressMap:
             )
         raise socket.gaierror(f"{bare} has no IPv{self.family} address (-{self.family})")
 
+    def lookup_failed(self, exc: OSError) -> OSError:
+        """A failed name lookup; under -4/-6 one that says only that family was asked for (the
+        system's "Name or service not known" for a name that has addresses of the other one)."""
+        if not self.family or not isinstance(exc, socket.gaierror):
+            return exc
+        said = exc.strerror or str(exc)
+        return socket.gaierror(exc.errno, f"{said} (IPv{self.family} addresses only: -{self.family})")
+
     def target(self, host: str, port: int) -> tuple[str, int]:
         """Where a connection to ``host`` on ``port`` goes (``--connect-to``, the first match)."""
         key = _host(host)

@@ -149,9 +149,12 @@ class BoundedConnector(aiohttp.TCPConnector):
             return await super()._resolve_host(host, port, traces)
         target, port, fixed = mapped.route(host, port)
         if fixed is None:
-            found = await super()._resolve_host(target, port, traces)
             if not mapped.family:
-                return found
+                return await super()._resolve_host(target, port, traces)
+            try:
+                found = await super()._resolve_host(target, port, traces)
+            except OSError as exc:
+                raise mapped.lookup_failed(exc) from exc
             kept = mapped.of_family(target, [str(info["host"]) for info in found])  # -4, -6
             return [info for info in found if info["host"] in kept]
         fixed = tuple(mapped.of_family(host, fixed))

@@ -198,8 +198,14 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
         if cached is not None and cached[0] > now:
             return cached[1]
         started = time.perf_counter()
-        family = self._address_map.socket_family if self._address_map is not None else 0
-        found = await anyio.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+        mapped = self._address_map
+        family = mapped.socket_family if mapped is not None else 0
+        try:
+            found = await anyio.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            if mapped is None:
+                raise
+            raise mapped.lookup_failed(exc) from exc
         clock = CURRENT.get()
         if clock is not None:
             clock.dns_ms = since(started)

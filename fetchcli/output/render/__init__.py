@@ -25,10 +25,12 @@ def make_sink(
     fsync: bool = False,
     fields: Sequence[str] | None = None,
     header: bool = True,
+    addresses: bool = False,
 ) -> Sink:
     """The renderer for ``fmt`` writing to ``stream`` (imports only what that format needs);
     ``fields`` selects and orders the fields of structured formats (``--fields``); ``header``:
-    CSV and TSV begin with a header row (``--header-row/--no-header``)."""
+    CSV and TSV begin with a header row (``--header-row/--no-header``); ``addresses``: the table
+    shows each row's ``remote_ip`` after its URL (``--all-ips``: a URL's rows differ by it)."""
     if fmt in (OutputFormat.csv, OutputFormat.tsv):
         from fetchcli.output.render.csv import DelimitedSink
         from fetchcli.output.render.fields import all_fields
@@ -45,7 +47,7 @@ def make_sink(
         return JsonArraySink(stream, fields=fields)
     from fetchcli.output.render.table import TableSink
 
-    return TableSink(stream, color=color, width=width)
+    return TableSink(stream, color=color, width=width, addresses=addresses)
 
 
 __all__ = ["Sink", "make_sink"]

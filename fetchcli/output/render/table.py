@@ -145,8 +145,9 @@ class _Row:
     detail_style: str
 
 
-def _row(result: FetchResult, encoding: str = "utf-8") -> _Row:
-    """The cells of ``result``; what ``encoding`` cannot write is shown escaped (``encodable``)."""
+def _row(result: FetchResult, encoding: str = "utf-8", address: bool = False) -> _Row:
+    """The cells of ``result``; what ``encoding`` cannot write is shown escaped (``encodable``);
+    ``address``: the URL followed by the address it was fetched from (``--all-ips``)."""
     if result.error is not None:  # a failure shows as one, even with a status (TotalTimeout after a 200)
         status, status_style = for_terminal(result.error.type), "bold red"
     elif result.status is not None:
@@ -167,6 +168,8 @@ def _row(result: FetchResult, encoding: str = "utf-8") -> _Row:
         size = units.count(shown) + ("+" if result.truncated and result.content_length is None else "")
     elapsed = units.ms(result.elapsed_ms) if result.elapsed_ms is not None else ""
     url = for_terminal(result.url)
+    if address and result.remote_ip:
+        url = f"{url} [{result.remote_ip}]"
     if not encoding.startswith("utf-"):
         url, status, detail = (encodable(text, encoding) for text in (url, status, detail))
     return _Row(str(result.index), url, status, status_style, elapsed, size, detail, detail_style)
@@ -207,9 +210,16 @@ class Layout:
 
 class TableSink:
     def __init__(
-        self, stream: TextIO, *, color: bool = False, width: int | None = None, held: int | None = None
+        self,
+        stream: TextIO,
+        *,
+        color: bool = False,
+        width: int | None = None,
+        held: int | None = None,
+        addresses: bool = False,
     ) -> None:
         self._stream = stream
+        self._addresses = addresses
         self.width = min(max(width if width is not None else terminal_width(stream), MIN_WIDTH), MAX_WIDTH)
         self._hold = held if held is not None else screenful(stream)
         self._held: list[_Row] = []  # the first screenful, until the widths are chosen
@@ -289,7 +299,7 @@ class TableSink:
         if result.error is not None and result.error.type == ErrorType.NotStarted:
             self._count_not_started(result)
             return
-        row = _row(result, self._encoding)
+        row = _row(result, self._encoding, self._addresses)
         if self._layout is None:
             self._held.append(row)
             if len(self._held) >= self._hold:
@@ -316,8 +326,8 @@ class TableSink:
             message = result.error.message if result.error is not None else ""
             reason = for_terminal(message.removeprefix("not started").lstrip(": "))
             self._stop_reason = encodable(reason, self._encoding)
-        if runs and index == runs[-1][1] + 1 and not self._not_started_more:
-            runs[-1][1] = index
+        if runs and runs[-1][0] <= index <= runs[-1][1] + 1 and not self._not_started_more:
+            runs[-1][1] = max(runs[-1][1], index)  # (--all-ips: a URL's probes share its index)
         elif len(runs) < _RANGES_SHOWN:  # (once there are more, there are _RANGES_SHOWN runs)
             runs.append([index, index])
         else:
