@@ -6,14 +6,13 @@
 Whole processes on a machine shared with other work vary by 10-15% from run to run, more than a
 change of a few percent; here both ways run in the same process, in blocks of ``-n`` URLs (the
 ``small`` workload of bench/run.py, nginx when installed, else bench/server.py), alternating
-A-B, B-A, ..., each block timed by ``time.process_time`` (the run on asyncio's loop via
-``fetch``, without start-up). Prints each way's median CPU-ms per request and the paired ratios.
+A-B, B-A, ..., each block timed by ``time.process_time`` (``fetch`` on the loop a run uses:
+uvloop when installed, unless FETCHCLI_LOOP=asyncio; no start-up). Prints each way's median CPU-ms per request and the paired ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import statistics
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+import loop  # bench/peers/loop.py: the event loop fetchcli runs on
 from run import Builtin, Nginx, Server, free_port
 
 from fetchcli import fetch
@@ -68,7 +69,7 @@ def _block(port: int, first: int, n: int) -> float:
         assert ok == n, f"{ok} of {n} ok"
 
     started = time.process_time()
-    asyncio.run(go())
+    loop.run(go())
     return (time.process_time() - started) * 1000 / n
 
 
