@@ -2,7 +2,7 @@
 proxy goes from a ``ClientRequest`` through the session's connector, without
 ``ClientSession._request`` around it (aiohttp's own redirects, cookies, auth, netrc, tracing,
 middlewares, its total timer and its silent resend: fetchcli uses none of them, and that layer
-was about a tenth of a request's CPU, docs/performance.md). What it does is what
+cost 7-15% of a request's CPU, docs/performance.md). What it does is what
 ``ClientSession._request`` does for such a request, step for step: the connect timeout mapped to
 ``ConnectionTimeoutError``, the connection's response parameters, send, start, the connection
 closed on any failure, an ``OSError`` turned into ``ClientOSError``. A request with a body or
@@ -11,7 +11,7 @@ through a proxy still goes through ``ClientSession.request``.
 aiohttp's classes and methods used here (``ClientRequest``'s keywords, ``BaseConnector.connect``,
 the protocol's ``set_response_params``, ``ClientRequest.send``, ``ClientResponse.start``,
 ``helpers.TimerNoop``) are the same from 3.11 (pyproject's floor) to 3.14; ``direct_api_missing``
-says which one an installed aiohttp lacks, and tests/test_perf_guards.py counts that a run takes
+says which one an installed aiohttp lacks, and tests/test_direct_send.py counts that a run takes
 this way.
 """
 
