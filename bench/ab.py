@@ -42,10 +42,22 @@ def _side(text: str) -> tuple[str, str, dict[str, str]]:
     return name, python, env
 
 
+# Every process starts in an empty folder: ``python -m fetchcli`` puts the working directory first
+# on sys.path, so from a checkout every side would run that checkout's fetchcli.
+_NEUTRAL = tempfile.mkdtemp(prefix="fetchcli-ab-")
+
+
+def _where(python: str, env: dict[str, str]) -> str:
+    """The fetchcli ``python`` runs with ``env`` (its package folder)."""
+    code = "import fetchcli, os; print(os.path.dirname(fetchcli.__file__))"
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=_NEUTRAL, env={**os.environ, **env})
+    return done.stdout.strip()
+
+
 def _timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     started = time.perf_counter()
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.Popen(cmd, env={**base, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env={**base, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=_NEUTRAL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -66,6 +78,8 @@ def main() -> None:
     parser.add_argument("--startup", action="store_true", help="time `-m fetchcli -q URL` and `python -c pass`")
     args = parser.parse_args()
     sides = [_side(text) for text in args.side]
+    for name, python, env in sides:
+        print(f"{name}: {python} runs {_where(python, env)}", file=sys.stderr)
     if args.startup:
         _startup(sides, args.rounds)
         return
