@@ -4,7 +4,7 @@ types with its own URL type (``wireurl``); ``hints`` the context the engine sets
 (demand, phase timing, ALPN). ``wires`` builds a run's wire (``build_wire``), ``client`` the httpx
 client of the httpx backend (``build_client``), with ``backendchoice`` (``--backend``),
 ``sslcontext`` (the run's TLS context) and ``headers`` (default headers, how each proxy is
-reached); the wires are ``aio`` (aiohttp called directly) and ``httpxwire`` (over an httpx
+reached); the wires are ``aio`` (aiohttp called directly; ``aiodirect`` its short way past the session) and ``httpxwire`` (over an httpx
 client: the sharded httpx pool, ``pool``, made of ``shardtable``, ``handoff`` and
 ``h2sharing``, over ``coretransport`` and ``netbackend``; or a caller's client); ``tls``,
 ``addressmap`` (``--resolve``, ``--connect-to``), ``proxies``, ``protocol`` (HTTP bounds), ``lightimport``.

@@ -62,12 +62,14 @@ from fetchcli.errors import (
 from fetchcli.redact import mask_credentials
 from fetchcli.settings import SettingProblem, Settings
 from fetchcli.transport.addressmap import AddressMap
+from fetchcli.transport.aiodirect import SKIP_AUTO_HEADERS, direct_api_missing, send_direct
 from fetchcli.transport.contract import Timeouts, WireHeaders, WireRequest, WireResponse
 from fetchcli.transport.headers import default_headers, one_spelling, proxy_ways, spellings_vary
 from fetchcli.transport.hints import CURRENT, DEMAND, PhaseClock, least_needed, since, waited
 from fetchcli.transport.protocol import InformationalBudget, chunk_size_too_large, is_informational
 from fetchcli.transport.proxies import ProxyWay, proxy_route
 from fetchcli.transport.sslcontext import ssl_context
+from fetchcli.transport.wireurl import WireURL
 
 _CONNECT_READ_TIMEOUT: ContextVar[float | None] = ContextVar("fetchcli_connect_read_timeout", default=None)
 
@@ -457,6 +459,9 @@ def require_private_api() -> None:
         missing.append("TCPConnector._resolve_host")
     if "_factory" not in getattr(getattr(connector.__init__, "__code__", None), "co_names", ()):
         missing.append("BaseConnector._factory")
+    direct = direct_api_missing()
+    if direct is not None:
+        missing.append(direct)
     if missing:
         raise SettingProblem(
             "backend",
@@ -501,6 +506,7 @@ class AiohttpWire:
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
         self._connectors: list[BoundedConnector] = []  # each session's (one at a time)
+        self.direct_sends = 0  # requests sent the short way (aiodirect.py; counted by a guard test)
 
     @property
     def idle_walks(self) -> int:
@@ -530,7 +536,7 @@ class AiohttpWire:
             trust_env=False,
             # The request carries its own headers; and no Content-Type: application/octet-stream on
             # a POST, PUT or PATCH without a body (aiohttp adds one; httpx does not).
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+            skip_auto_headers=SKIP_AUTO_HEADERS,
             timeout=aiohttp.ClientTimeout(total=None),
         )
         # aiohttp silently sends an idempotent request again when a connection fails (kept-alive
@@ -581,25 +587,53 @@ class AiohttpWire:
                     proxy, proxy_headers = way.url, way.headers
                     if way.authorization is not None and url.scheme == "http":  # sent to the proxy whole
                         headers.append(("Proxy-Authorization", way.authorization))
-                try:
-                    response = await self._session.request(
-                        request.method,
-                        # Without the credentials (the request carries them as Authorization)
-                        # and the fragment (never sent).
-                        URL(f"{url.scheme}://{url.netloc}{url.target}", encoded=True),
-                        headers=headers,
-                        data=request.body or None,
-                        allow_redirects=False,
-                        proxy=proxy,
-                        proxy_headers=proxy_headers,  # on a CONNECT
-                        timeout=self._client_timeout(timeouts),
+                target = URL(f"{url.scheme}://{url.netloc}{url.target}", encoded=True)
+                if proxy is None and not request.body:  # the short way (aiodirect.py)
+                    self.direct_sends += 1
+                    response = await send_direct(
+                        self._session,
+                        self._connectors[-1],
+                        _PeerResponse,
+                        request.method.upper(),
+                        target,
+                        headers,
+                        self._client_timeout(timeouts),
                     )
-                except _ProxyFailed as exc:
-                    assert proxy is not None
-                    raise exc.as_own(mask_credentials(proxy)) from exc
+                else:
+                    response = await self._through_session(request, target, headers, proxy, proxy_headers)
         except BaseException:
             self._slots.release()
             raise
+        return self._response(url, response)
+
+    async def _through_session(
+        self,
+        request: WireRequest,
+        target: URL,
+        headers: list[tuple[str, str]],
+        proxy: str | None,
+        proxy_headers: Any,
+    ) -> aiohttp.ClientResponse:
+        """A request with a body or through a proxy: sent by ``ClientSession.request``."""
+        assert self._session is not None
+        try:
+            return await self._session.request(
+                request.method,
+                # Without the credentials (the request carries them as Authorization)
+                # and the fragment (never sent).
+                target,
+                headers=headers,
+                data=request.body or None,
+                allow_redirects=False,
+                proxy=proxy,
+                proxy_headers=proxy_headers,  # on a CONNECT
+                timeout=self._client_timeout(request.timeouts),
+            )
+        except _ProxyFailed as exc:
+            assert proxy is not None
+            raise exc.as_own(mask_credentials(proxy)) from exc
+
+    def _response(self, url: WireURL, response: aiohttp.ClientResponse) -> WireResponse:
         version = response.version
         assert isinstance(response, _PeerResponse)  # the session's response_class
         return WireResponse(
