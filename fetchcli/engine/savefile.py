@@ -103,8 +103,9 @@ def _cut(text: str, limit: int) -> str:
 
 def _component(text: str) -> tuple[str, bool]:
     """``text`` as a name every filesystem takes, and whether it had to change ('' when nothing
-    is left of it: the segment is dropped)."""
-    text = unicodedata.normalize("NFC", text)
+    is left of it: the segment is dropped). A name that NFC changed counts as changed: two
+    URLs differing only in normalisation (``cafe%CC%81``, ``caf%C3%A9``) must not share a file."""
+    given, text = text, unicodedata.normalize("NFC", text)
     chars = [
         "_" if ch in _BAD_CHARS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in text
     ]
@@ -112,7 +113,7 @@ def _component(text: str) -> tuple[str, bool]:
     if name.upper().split(".", 1)[0].rstrip(" ") in _DEVICES or name.startswith(TEMP_PREFIX):
         name = "_" + name
     name = _cut(name, COMPONENT_BYTES).rstrip(". ")
-    return name, name != text
+    return name, name != given
 
 
 def _with_hash(name: str, digest: str) -> str:
@@ -136,7 +137,11 @@ def _path_parts(url: str) -> tuple[list[str], bool]:
     segments = path.split("/")[1:]
     names: list[str] = []
     for segment in segments[:-1] if segments and segments[-1] == "" else segments:
-        name, changed = _component(unquote_to_bytes(segment).decode("utf-8", "replace"))
+        raw = unquote_to_bytes(segment)
+        try:
+            name, changed = _component(raw.decode("utf-8"))
+        except UnicodeDecodeError:  # not UTF-8 (%FF): U+FFFD for each bad byte, and hashed (%FE too)
+            name, changed = _component(raw.decode("utf-8", "replace"))[0], True
         lossy = lossy or changed
         if name:
             names.append(name)
@@ -146,8 +151,14 @@ def _path_parts(url: str) -> tuple[list[str], bool]:
 
 
 def _host(url: str) -> str:
+    """``{host}``: the host (``_PORT`` after it when the URL names one) as a name; one cut to
+    ``COMPONENT_BYTES`` gets the hash of the whole, so that two long hosts do not share a folder."""
     parsed = parse(url)
-    return _component(parsed.host + (f"_{parsed.port}" if parsed.port is not None else ""))[0] or "_"
+    host = parsed.host + (f"_{parsed.port}" if parsed.port is not None else "")
+    name = _component(host)[0] or "_"
+    if len(host.encode("utf-8", "surrogatepass")) > COMPONENT_BYTES:
+        name = _with_hash(name, url_digest("host:" + host))
+    return name
 
 
 def saved_name(template: str, index: int, url: str, sha256: str | None) -> list[str]:
