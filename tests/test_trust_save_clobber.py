@@ -10,9 +10,10 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from fetchcli.cli.app import app
+from fetchcli.cli.app import app, main
 from fetchcli.settings import Backend
 from tests.test_save import Server, body_of, files_server
 
@@ -40,3 +41,27 @@ def test_save_never_replaces_the_runs_input_or_outputs(files_server: Server, bac
         if name != "other.txt":
             assert "~conflict-" in saved[name]
     assert json.loads(summary.read_text())["total"] == len(names)
+
+
+@pytest.mark.parametrize("where", ["certs", "certs/sub", "."])
+def test_save_dir_may_not_overlap_a_folder_of_cas_read(
+    tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A body saved there (--save-name '{path}', http://host/5ed36f99.0) would be a CA next time.
+    (tmp_path / "certs").mkdir()
+    save = str(tmp_path / where)
+    assert main(["--capath", str(tmp_path / "certs"), "--save", save, "http://127.0.0.1:9/"]) == 2
+    told = capsys.readouterr().err
+    assert "--save" in told and "CA" in told and "Traceback" not in told
+    assert not (tmp_path / "certs" / "sub").exists()
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "certs"))
+    assert main(["--save", save, "http://127.0.0.1:9/"]) == 2
+    assert "SSL_CERT_DIR" in capsys.readouterr().err
+
+
+def test_save_dir_beside_a_folder_of_cas_is_fine(files_server: Server, tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    save = tmp_path / "certs-mirror"  # shares a prefix, not a folder
+    result = CliRunner().invoke(app, ["--capath", str(tmp_path / "certs"), "--save", str(save), files_server.url("/a")])
+    assert result.exit_code == 0, result.output
+    assert (save / f"127.0.0.1_{files_server.port}" / "a").read_bytes() == body_of("/a")

@@ -3,6 +3,7 @@ writes anything, and decides what is decided once, up front:
 
 - ``--resume`` with options it cannot take (``-o``, ``--format``, ``--fields``, an input read twice);
 - no output is an input or another output (``targets.check_files``), each output can be written;
+  ``--save DIR`` overlaps no folder of CA certificates read;
 - ``--max-failures`` is not negative;
 - the output format (``-o out.txt`` names none; ``--fields`` does not shape a table);
 - a backend that can serve the settings (``--backend aiohttp`` with a SOCKS proxy cannot);
@@ -217,9 +218,25 @@ def _check_files(
     folders += [("SSL_CERT_DIR", d) for d in env.environ.get("SSL_CERT_DIR", "").split(os.pathsep) if d]
     stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
     targets = check_files(options.targets(), read, stdout, folders)
+    if settings.body.save_dir is not None:
+        _check_save_dir(settings.body.save_dir, folders)
     files = [source for _, source in read] + ([stdout] if stdout is not None else [])
     files += [t.descriptor if t.descriptor is not None else t.resolved for t in targets.values()]
     return targets, files
+
+
+def _check_save_dir(save_dir: str, folders: Sequence[tuple[str, str]]) -> None:
+    """``--save DIR`` may not be, hold or lie in a folder of CA certificates read (``--capath``,
+    ``SSL_CERT_DIR``): a body saved there would be trusted as a CA next time (as for -o)."""
+    real = os.path.join(os.path.realpath(save_dir), "")
+    for option, folder in folders:
+        read = os.path.join(os.path.realpath(folder), "")
+        if real.startswith(read) or read.startswith(real):
+            raise SettingsError(
+                "--save",
+                f"{save_dir!r} and {option} {folder!r}, whose files are read as CA certificates, overlap: a body saved"
+                " there could be trusted as a CA; choose another DIR",
+            )
 
 
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
