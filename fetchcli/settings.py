@@ -229,6 +229,8 @@ class BodySettings:
     max_save_bytes: int = DEFAULT_MAX_SAVE_BYTES
     save_name: str = DEFAULT_SAVE_NAME  # --save-name: the template of a saved file's name
     save_fsync: bool = False  # --fsync: each saved file synced before its rename
+    # --save: the run's own files (inputs, outputs; savefile.run_files), never replaced by a body
+    save_keep: frozenset[tuple[int, int, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ writes anything, and decides what is decided once, up front:
 
 - ``--resume`` with options it cannot take (``-o``, ``--format``, ``--fields``, an input read twice);
 - no output is an input or another output (``targets.check_files``), each output can be written;
+  ``--save DIR`` overlaps no folder of CA certificates read;
 - ``--max-failures`` is not negative;
 - the output format (``-o out.txt`` names none; ``--fields`` does not shape a table);
 - a backend that can serve the settings (``--backend aiohttp`` with a SOCKS proxy cannot);
@@ -173,7 +174,12 @@ def plan_run(
             "--all-ips",
             "cannot be used with --resume, which keeps one record per URL and --all-ips writes one per address",
         )
-    targets = _check_files(settings, urls, paths, options, env)
+    targets, files = _check_files(settings, urls, paths, options, env)
+    if settings.body.save_dir is not None:  # --save never replaces the run's own input or output
+        from fetchcli.engine.savefile import run_files
+
+        keep = run_files(files)
+        settings = dataclasses.replace(settings, body=dataclasses.replace(settings.body, save_keep=keep))
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
     fmt, why = output_format(options, env)  # -o out.txt, --fields with a table
@@ -195,9 +201,9 @@ def _fd(stream: object) -> int | None:
 
 def _check_files(
     settings: Settings, urls: Sequence[str], paths: Sequence[str], options: OutputOptions, env: Environment
-) -> dict[str, Target]:
+) -> tuple[dict[str, Target], list[str | int]]:
     """No output may be an input or another output (``targets.check_files``): refused before
-    anything is read or written."""
+    anything is read or written. Also every file the run reads or writes (paths, descriptors)."""
     read: list[tuple[str, str | int]] = [("--input", path) for path in paths if path != "-"]
     stdin = _fd(env.stdin) if "-" in paths or reads_stdin(urls, paths, bool(env.stdin_isatty)) else None
     if stdin is not None:
@@ -213,7 +219,26 @@ def _check_files(
     folders = [("--capath", request.capath)] if request.capath is not None else []
     folders += [("SSL_CERT_DIR", d) for d in env.environ.get("SSL_CERT_DIR", "").split(os.pathsep) if d]
     stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
-    return check_files(options.targets(), read, stdout, folders)
+    targets = check_files(options.targets(), read, stdout, folders)
+    if settings.body.save_dir is not None:
+        _check_save_dir(settings.body.save_dir, folders)
+    files = [source for _, source in read] + ([stdout] if stdout is not None else [])
+    files += [t.descriptor if t.descriptor is not None else t.resolved for t in targets.values()]
+    return targets, files
+
+
+def _check_save_dir(save_dir: str, folders: Sequence[tuple[str, str]]) -> None:
+    """``--save DIR`` may not be, hold or lie in a folder of CA certificates read (``--capath``,
+    ``SSL_CERT_DIR``): a body saved there would be trusted as a CA next time (as for -o)."""
+    real = os.path.join(os.path.realpath(save_dir), "")
+    for option, folder in folders:
+        read = os.path.join(os.path.realpath(folder), "")
+        if real.startswith(read) or read.startswith(real):
+            raise SettingsError(
+                "--save",
+                f"{save_dir!r} and {option} {folder!r}, whose files are read as CA certificates, overlap: a body saved"
+                " there could be trusted as a CA; choose another DIR",
+            )
 
 
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:

@@ -17,8 +17,9 @@ never anywhere else.
   opened with ``O_NOFOLLOW | O_DIRECTORY`` (a symlink or a file in the way is refused, never
   followed), and the file is renamed into place (``renameat``: a symlink at the final name is
   replaced, not followed). A name that cannot be made so (a file where a directory is needed, a
-  directory where the file goes, a planted symlink) falls back to one flat hashed name at DIR's
-  top (``~conflict``); only if that fails too is the record a ``SaveError``.
+  directory where the file goes, a planted symlink, one of the run's own files: ``run_files``)
+  falls back to one flat hashed name at DIR's top (``~conflict``); only if that fails too is
+  the record a ``SaveError``.
 - ``--fsync``: the file is synced before the rename and its directory after it.
 - A body over ``--max-save-bytes`` stops being read: its part file is removed and the record is a
   ``BodyTooLarge`` failure (as curl's ``--max-filesize`` fails the transfer).
@@ -103,8 +104,9 @@ def _cut(text: str, limit: int) -> str:
 
 def _component(text: str) -> tuple[str, bool]:
     """``text`` as a name every filesystem takes, and whether it had to change ('' when nothing
-    is left of it: the segment is dropped)."""
-    text = unicodedata.normalize("NFC", text)
+    is left of it: the segment is dropped). A name that NFC changed counts as changed: two
+    URLs differing only in normalisation (``cafe%CC%81``, ``caf%C3%A9``) must not share a file."""
+    given, text = text, unicodedata.normalize("NFC", text)
     chars = [
         "_" if ch in _BAD_CHARS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in text
     ]
@@ -112,7 +114,7 @@ def _component(text: str) -> tuple[str, bool]:
     if name.upper().split(".", 1)[0].rstrip(" ") in _DEVICES or name.startswith(TEMP_PREFIX):
         name = "_" + name
     name = _cut(name, COMPONENT_BYTES).rstrip(". ")
-    return name, name != text
+    return name, name != given
 
 
 def _with_hash(name: str, digest: str) -> str:
@@ -136,7 +138,11 @@ def _path_parts(url: str) -> tuple[list[str], bool]:
     segments = path.split("/")[1:]
     names: list[str] = []
     for segment in segments[:-1] if segments and segments[-1] == "" else segments:
-        name, changed = _component(unquote_to_bytes(segment).decode("utf-8", "replace"))
+        raw = unquote_to_bytes(segment)
+        try:
+            name, changed = _component(raw.decode("utf-8"))
+        except UnicodeDecodeError:  # not UTF-8 (%FF): U+FFFD for each bad byte, and hashed (%FE too)
+            name, changed = _component(raw.decode("utf-8", "replace"))[0], True
         lossy = lossy or changed
         if name:
             names.append(name)
@@ -146,8 +152,14 @@ def _path_parts(url: str) -> tuple[list[str], bool]:
 
 
 def _host(url: str) -> str:
+    """``{host}``: the host (``_PORT`` after it when the URL names one) as a name; one cut to
+    ``COMPONENT_BYTES`` gets the hash of the whole, so that two long hosts do not share a folder."""
     parsed = parse(url)
-    return _component(parsed.host + (f"_{parsed.port}" if parsed.port is not None else ""))[0] or "_"
+    host = parsed.host + (f"_{parsed.port}" if parsed.port is not None else "")
+    name = _component(host)[0] or "_"
+    if len(host.encode("utf-8", "surrogatepass")) > COMPONENT_BYTES:
+        name = _with_hash(name, url_digest("host:" + host))
+    return name
 
 
 def saved_name(template: str, index: int, url: str, sha256: str | None) -> list[str]:
@@ -248,6 +260,41 @@ def saved_file_missing(path: str, saved: object) -> bool:
         return True
 
 
+Kept = tuple[int, int, str]  # (device, inode, "") of a file; (device, inode, name): a name in a folder
+
+
+def run_files(sources: list[str | int]) -> frozenset[Kept]:
+    """What ``SavePart.commit`` must not replace: each regular file of ``sources`` (paths, links
+    followed, or open descriptors: the run's inputs and outputs) by device and inode, and for a
+    path with no file yet (an output the run will make), its name in its folder."""
+    kept: set[Kept] = set()
+    for source in sources:
+        try:
+            found = os.fstat(source) if isinstance(source, int) else os.stat(source)
+        except FileNotFoundError:
+            if isinstance(source, str):
+                real = os.path.realpath(source)
+                with contextlib.suppress(OSError):
+                    folder = os.stat(os.path.dirname(real))
+                    kept.add((folder.st_dev, folder.st_ino, os.path.basename(real)))
+            continue
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(found.st_mode):
+            kept.add((found.st_dev, found.st_ino, ""))
+    return frozenset(kept)
+
+
+def _kept(parent: int, name: str, keep: frozenset[Kept]) -> bool:
+    """Whether ``name`` in the folder ``parent`` is one of the run's own files (``run_files``)."""
+    with contextlib.suppress(OSError):
+        found = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        if (found.st_dev, found.st_ino, "") in keep:
+            return True
+    folder = os.fstat(parent)
+    return (folder.st_dev, folder.st_ino, name) in keep
+
+
 def _part_pid(name: str) -> int | None:
     if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
         return None
@@ -290,9 +337,11 @@ class SavePart:
                 os.unlink(self.temp, dir_fd=self._root)
             self.temp = ""
 
-    def commit(self, names: list[str], url: str, fsync: bool) -> str:
+    def commit(self, names: list[str], url: str, fsync: bool, keep: frozenset[Kept] = frozenset()) -> str:
         """Rename the part file to ``names`` under DIR (or the conflict name); the name given,
-        relative to DIR, ``/``-separated. ``SaveFailed`` when neither can be made."""
+        relative to DIR, ``/``-separated. ``SaveFailed`` when neither can be made. A name that
+        is one of ``keep`` (the run's input list, its ``-o`` file...) is not replaced: the
+        conflict name is used."""
         try:
             self._file.flush()
             if fsync:
@@ -306,6 +355,8 @@ class SavePart:
             if parent is None:
                 continue
             try:
+                if keep and _kept(parent, attempt[-1], keep):
+                    raise FileExistsError(errno.EEXIST, "one of the run's own files")
                 os.rename(self.temp, attempt[-1], src_dir_fd=self._root, dst_dir_fd=parent)
                 if fsync:
                     with contextlib.suppress(OSError):
@@ -365,7 +416,7 @@ def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -
     assert item.url is not None and body.save_dir is not None
     try:
         names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
-        return part.commit(names, item.url, body.save_fsync), None
+        return part.commit(names, item.url, body.save_fsync, body.save_keep), None
     except SaveFailed as exc:
         part.discard()
         return None, classify(exc)
