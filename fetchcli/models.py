@@ -6,7 +6,7 @@ Python without the CLI, and so the JSON schema lives in exactly one place: ``Fet
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fetchcli.errortype import ErrorType
@@ -86,6 +86,31 @@ class TlsInfo:
         }
 
 
+# What ``--watch`` may name, in the record's order: the fields a state file compares run to run.
+WATCHABLE = ("ok", "status", "final_url", "title", "remote_ip", "sha256", "tls.not_after")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The record's ``change`` (with ``--state``): how this run's answer differs from the one the
+    state file held. ``kind``: ``new`` (no earlier run), ``changed`` (a watched field differs) or
+    ``same``; ``fields``: the watched fields that differ; ``previous``: their earlier values, by
+    name; ``transition``: ``down`` (was ok, now not), ``up`` (was not ok, now is) or None."""
+
+    kind: str
+    fields: tuple[str, ...] = ()
+    previous: tuple[tuple[str, Any], ...] = ()
+    transition: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "fields": list(self.fields),
+            "previous": dict(self.previous),
+            "transition": self.transition,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class UrlItem:
     """One input URL. ``index`` counts URLs only (comments and blank lines take none).
@@ -98,6 +123,9 @@ class UrlItem:
     raw: str
     url: str | None
     error: ErrorInfo | None = None
+    # --conditional: the ETag and Last-Modified a state file holds for the URL ("" for none),
+    # sent as If-None-Match / If-Modified-Since.
+    validators: tuple[str, str] | None = None
 
     @property
     def display_url(self) -> str:
@@ -138,6 +166,14 @@ class FetchResult:
     queued_ms: float | None = None
     location: str | None = None  # a 3xx's Location, resolved against the URL that answered
     method: str | None = None  # the method of the request asked last (GET after --head-fallback)
+    # With --state (else None): a 304 answering --conditional's validators; how this answer
+    # differs from the state's; the runs in a row this URL failed, this one included.
+    not_modified: bool | None = None
+    change: Change | None = None
+    consecutive_failures: int | None = None
+    # Not in the record: the response's ETag and Last-Modified (checked: bounded, no control
+    # character), what a state file keeps for --conditional.
+    validators: tuple[str | None, str | None] | None = field(default=None, metadata={"record": False})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -170,11 +206,14 @@ class FetchResult:
             "queued_ms": self.queued_ms,
             "location": self.location,
             "method": self.method,
+            "not_modified": self.not_modified,
+            "change": self.change.to_dict() if self.change is not None else None,
+            "consecutive_failures": self.consecutive_failures,
         }
 
 
 # The record's nested objects and their fields, as ``--fields`` and CSV name them (``tls.days_left``).
 NESTED_FIELDS: dict[str, tuple[str, ...]] = {
     name: tuple(f.name for f in fields(kind))
-    for name, kind in (("error", ErrorInfo), ("timing", Timing), ("tls", TlsInfo))
+    for name, kind in (("error", ErrorInfo), ("timing", Timing), ("tls", TlsInfo), ("change", Change))
 }

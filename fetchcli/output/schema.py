@@ -9,7 +9,7 @@ import typing
 from typing import Any
 
 from fetchcli.errortype import ErrorType
-from fetchcli.models import RECORD_SCHEMA_VERSION, ErrorInfo, FetchResult
+from fetchcli.models import RECORD_SCHEMA_VERSION, WATCHABLE, Change, ErrorInfo, FetchResult
 
 _JSON_TYPES: dict[Any, str] = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
@@ -27,6 +27,18 @@ def _type_schema(hint: Any) -> dict[str, Any]:
             "type": "object",
             "properties": {"type": {"enum": [member.value for member in ErrorType]}, "message": {"type": "string"}},
             "required": ["type", "message"],
+            "additionalProperties": False,
+        }
+    if hint is Change:
+        return {
+            "type": "object",
+            "properties": {
+                "kind": {"enum": ["new", "changed", "same"]},
+                "fields": {"type": "array", "items": {"enum": list(WATCHABLE)}},
+                "previous": {"type": "object", "description": "the earlier value of each field in fields, by name"},
+                "transition": {"enum": ["down", "up", None]},
+            },
+            "required": ["kind", "fields", "previous", "transition"],
             "additionalProperties": False,
         }
     if dataclasses.is_dataclass(hint):
@@ -47,6 +59,8 @@ def record_schema() -> dict[str, Any]:
     hints = typing.get_type_hints(FetchResult)
     properties: dict[str, Any] = {"schema_version": {"const": RECORD_SCHEMA_VERSION}}
     for field in dataclasses.fields(FetchResult):
+        if field.metadata.get("record") is False:
+            continue  # carried for the run, not written
         properties[field.name] = _type_schema(hints[field.name])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
