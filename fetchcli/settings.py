@@ -79,6 +79,8 @@ FLAGS: dict[str, str] = {
     "input": "--input",
     "resume": "--resume",
     "fields": "--fields",
+    "state": "--state",
+    "watch": "--watch",
 }
 
 

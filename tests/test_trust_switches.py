@@ -66,8 +66,11 @@ RESOLVED: dict[str, Callable[[Run], Any]] = {
     "unique": lambda run: run.settings.unique,
     "scheme_fallback": lambda run: run.settings.request.scheme_fallback,
     "head_fallback": lambda run: run.settings.request.head_fallback,
+    "conditional": _output("conditional"),
+    "only_changed": _output("only_changed"),
 }
 NEEDS = {"resume_failed": ["--resume", "resume.jsonl"], "head_fallback": ["-X", "HEAD"]}
+NEEDS |= {"conditional": ["--state", "s.db"], "only_changed": ["--state", "s.db"]}
 ON = ("1", "true", "YES", " On ", "on\n")
 OFF = ("0", "false", "No", " OFF ", "no\n")
 

@@ -71,6 +71,11 @@ class OutputOptions:
     resume: str | None = None  # --resume FILE.jsonl: skip what it records, append to it
     resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
     config_file: str | None = None  # the config file the options came from: an input no output may be
+    state: str | None = None  # --state FILE: the SQLite file one run leaves for the next
+    conditional: bool = False  # --conditional: If-None-Match / If-Modified-Since from the state
+    watch: tuple[str, ...] | None = None  # --watch: the fields compared (None: all of them)
+    only_changed: bool = False  # --only-changed: write only records that are new or changed
+    fail_after: int = 1  # --fail-after N: a URL fails the run once it failed N runs in a row
 
     @property
     def to_stdout(self) -> bool:
@@ -80,7 +85,8 @@ class OutputOptions:
         """Every file this run writes, by the option naming it: the one list the checks before
         the run go through (``targets.check_files``); a new output option is added here."""
         named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
-        return [(option, path) for option, path in [*named, ("--resume", self.resume)] if path is not None]
+        named += [("--resume", self.resume), ("--state", self.state)]
+        return [(option, path) for option, path in named if path is not None]
 
 
 _BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
