@@ -6,6 +6,7 @@ Python without the CLI, and so the JSON schema lives in exactly one place: ``Fet
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -175,6 +176,12 @@ class FetchResult:
     # character), what a state file keeps for --conditional.
     validators: tuple[str | None, str | None] | None = field(default=None, metadata={"record": False})
 
+    def with_state(self, not_modified: bool, change: Change, consecutive_failures: int) -> FetchResult:
+        """This record with what ``--state`` adds (``dataclasses.replace`` without its checks: it
+        runs for every record of a run)."""
+        before = _BEFORE_STATE(self)  # the fields before not_modified, in order
+        return FetchResult(*before, not_modified, change, consecutive_failures, self.validators)  # type: ignore[call-arg]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": RECORD_SCHEMA_VERSION,
@@ -211,6 +218,10 @@ class FetchResult:
             "consecutive_failures": self.consecutive_failures,
         }
 
+
+_NAMES = [f.name for f in fields(FetchResult)]
+_BEFORE_STATE = operator.attrgetter(*_NAMES[: _NAMES.index("not_modified")])
+assert _NAMES[_NAMES.index("not_modified") :] == ["not_modified", "change", "consecutive_failures", "validators"]
 
 # The record's nested objects and their fields, as ``--fields`` and CSV name them (``tls.days_left``).
 NESTED_FIELDS: dict[str, tuple[str, ...]] = {

@@ -14,8 +14,7 @@ functions, no I/O (``statefile.py`` reads and writes the rows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from fetchcli.models import WATCHABLE, Change, FetchResult
 from fetchcli.settings import SettingProblem
@@ -23,12 +22,12 @@ from fetchcli.settings import SettingProblem
 __all__ = ["Known", "compare", "observe", "parse_watch"]
 
 
-@dataclass(frozen=True, slots=True)
-class Known:
-    """One row of a state file, without its key: the last answer, the validators and the counts."""
+class Known(NamedTuple):
+    """One row of a state file, without its key: the last answer, the validators and the counts
+    (a tuple: made for every record of a run, from the row as SQLite gives it; ``ok`` is 0 or 1)."""
 
     url: str
-    ok: bool
+    ok: int
     status: int | None
     final_url: str | None
     title: str | None
@@ -89,7 +88,7 @@ def compare(result: FetchResult, values: dict[str, Any], known: Known | None, wa
             continue  # a hash only where both runs read the body whole
         if values[name] != before:
             changed.append(name)
-            previous.append((name, before))
+            previous.append((name, bool(before) if name == "ok" else before))
     transition = None
     if known.ok and not result.ok:
         transition = "down"

@@ -87,6 +87,8 @@ class StateStore:
         self.watch = watch
         self._pending: dict[str, tuple[Any, ...]] = {}  # key -> the row (UPSERT's parameters) not committed yet
         self._since: float | None = None  # when the oldest pending row was queued
+        self._read: dict[str, tuple[Any, ...] | None] = {}  # rows prepare() read, by key, until note() takes them
+        self._cursor = connection.cursor()
 
     @classmethod
     def open(cls, path: str, shown: str | None = None, watch: tuple[str, ...] = WATCHABLE) -> StateStore:
@@ -105,25 +107,24 @@ class StateStore:
         return cls(db, watch)
 
     def _row(self, key: str) -> tuple[Any, ...] | None:
+        """The row of ``key``: the one queued, else the one ``prepare`` read, else the file's."""
         pending = self._pending.get(key)
         if pending is not None:
             return pending[1:-1]
+        if key in self._read:
+            return self._read.pop(key)
         try:
-            found: tuple[Any, ...] | None = self._db.execute(_SELECT, (key,)).fetchone()
+            self._cursor.execute(_SELECT, (key,))
+            found: tuple[Any, ...] | None = self._cursor.fetchone()
         except sqlite3.Error as exc:
             raise StateWriteError(str(exc)) from None
         return found
 
-    def known(self, url: str) -> Known | None:
-        """The row of ``url`` (as a record shows it), or None."""
-        row = self._row(url_key(url))
-        if row is None:
-            return None
-        return Known(row[0], bool(row[1]), *row[2:])
-
     def prepare(self, item: UrlItem) -> UrlItem:
-        """``item`` with the validators its row holds (``--conditional``), if any."""
-        row = self._row(url_key(item.display_url))
+        """``item`` with the validators its row holds (``--conditional``), if any; the row is kept
+        for ``note`` (read once per URL)."""
+        key = url_key(item.display_url)
+        row = self._read[key] = self._row(key)
         if row is None or not (row[8] or row[9]):
             return item
         return dataclasses.replace(item, validators=(row[8] or "", row[9] or ""))
@@ -135,18 +136,27 @@ class StateStore:
         if result.error is not None and result.error.type in _NOT_ANSWERED:
             return result
         key = url_key(result.url)
-        known = self.known(result.url)
+        row = self._row(key)
+        known = Known._make(row) if row is not None else None
         values = observe(result, known)
         change = compare(result, values, known, self.watch)
-        failures = 0 if result.ok else (known.consecutive_failures if known is not None else 0) + 1
+        ok = result.ok
+        failures = 0 if ok else (known.consecutive_failures if known is not None else 0) + 1
         when = result.fetched_at
-        last_success = when if result.ok else (known.last_success if known is not None else None)
-        last_failure = when if not result.ok else (known.last_failure if known is not None else None)
-        last_change = when if change.kind != "same" else (known.last_change if known is not None else None)
+        if known is None:
+            last_success = last_failure = last_change = None
+        else:
+            last_success, last_failure, last_change = known.last_success, known.last_failure, known.last_change
+        if ok:
+            last_success = when
+        else:
+            last_failure = when
+        if change.kind != "same":
+            last_change = when
         self._pending[key] = (
             key,
             result.url,
-            int(result.ok),
+            int(ok),
             values["status"],
             values["final_url"],
             values["title"],
@@ -164,11 +174,9 @@ class StateStore:
         now = time.monotonic()
         if self._since is None:
             self._since = now
-        if len(self._pending) >= BATCH_ROWS or now - self._since >= BATCH_SECONDS:
+        elif len(self._pending) >= BATCH_ROWS or now - self._since >= BATCH_SECONDS:
             self.flush()
-        return dataclasses.replace(
-            result, not_modified=bool(result.not_modified), change=change, consecutive_failures=failures
-        )
+        return result.with_state(bool(result.not_modified), change, failures)
 
     def flush(self) -> None:
         """Commit the rows queued, in one short transaction."""
