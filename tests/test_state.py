@@ -475,3 +475,16 @@ def test_kill_9_in_the_middle_loses_no_url_and_corrupts_nothing(tmp_path: Path) 
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         keys = {row[0] for row in db.execute("SELECT key FROM urls")}
     assert keys == {f"{base}/k/{i}" for i in range(5000)}
+
+
+def test_dry_run_checks_the_state_file_and_writes_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    code, err = _usage(["--dry-run", "--state", str(text), "http://127.0.0.1:9/"], capsys)
+    assert code == 2 and "is not a fetchcli state file" in err
+    new = tmp_path / "new.db"
+    assert main(["--dry-run", "--state", str(new), "--conditional", "--fail-after", "2", "http://127.0.0.1:9/"]) == 0
+    out = capsys.readouterr().out
+    assert f"state         {new}, conditional requests, a URL fails the run after 2 failures in a row" in out
+    assert not new.exists()
+    assert text.read_text().startswith("not a database")

@@ -6,7 +6,8 @@ writes anything, and decides what is decided once, up front:
 - ``--max-failures`` is not negative;
 - the output format (``-o out.txt`` names none; ``--fields`` does not shape a table);
 - a backend that can serve the settings (``--backend aiohttp`` with a SOCKS proxy cannot);
-- the TLS files (``--cacert``, ``--cert``, ``--key``) can be used.
+- the TLS files (``--cacert``, ``--cert``, ``--key``) can be used;
+- a ``--state`` file is fetchcli's, of a schema it reads (``statefile.check``: read only).
 
 Each failure is a ``SettingsError`` (a one-line usage error, exit 2), found in this order.
 What passes is a ``RunPlan``: the run (``runner.execute``) carries it out, and ``--dry-run``
@@ -173,6 +174,8 @@ def plan_run(
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
     fmt, why = output_format(options, env)  # -o out.txt, --fields with a table
+    if options.state is not None:
+        _check_state(targets["--state"])
     # A backend that cannot serve these settings is a usage error, up front; the run then uses
     # the one chosen here (the same choice ``build_client`` would make for ``auto``).
     backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
@@ -209,6 +212,19 @@ def _check_files(
     folders += [("SSL_CERT_DIR", d) for d in env.environ.get("SSL_CERT_DIR", "").split(os.pathsep) if d]
     stdout = _fd(env.stdout) if options.to_stdout and options.resume is None else None
     return check_files(options.targets(), read, stdout, folders)
+
+
+def _check_state(target: Target) -> None:
+    """``--state``: a regular file (or none yet) that is fetchcli's state, of a schema this
+    fetchcli reads (read, never written, here)."""
+    import stat
+
+    from fetchcli.output.statefile import check
+
+    existing = target.existing
+    if target.alias or (existing is not None and not stat.S_ISREG(existing.st_mode)):
+        raise SettingsError("--state", f"{target.path!r} is not a regular file: a state file is an SQLite database")
+    check(target.resolved, target.path)
 
 
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:

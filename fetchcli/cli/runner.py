@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import stat
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -75,12 +74,9 @@ def execute(
 
 
 def _open_state(target: Target, options: OutputOptions) -> StateStore:
-    """The state file, checked (``statefile``): a descriptor's name, a FIFO or a device is refused."""
+    """The state file (checked by ``plan_run``, and again, as it is opened, by ``statefile``)."""
     from fetchcli.output.statefile import StateStore
 
-    existing = target.existing
-    if target.alias or (existing is not None and not stat.S_ISREG(existing.st_mode)):
-        raise SettingsError("--state", f"{target.path!r} is not a regular file: a state file is an SQLite database")
     watch = options.watch
     return (
         StateStore.open(target.resolved, target.path, watch) if watch else StateStore.open(target.resolved, target.path)

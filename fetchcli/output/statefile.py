@@ -22,8 +22,10 @@ library's ``sqlite3``), one row per URL by its ``url_key`` (the identity ``--uni
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 import time
+import urllib.parse
 from typing import Any
 
 from fetchcli.engine.urlkey import url_key
@@ -209,29 +211,64 @@ class StateStore:
         self._db.close()
 
 
-def _prepare(db: sqlite3.Connection, shown: str) -> None:
-    """Check that ``db`` is a state file this fetchcli reads (or a new one), migrate it forward,
-    and set the journal and locking it is used with."""
+def check(path: str, shown: str) -> None:
+    """What ``StateStore.open`` refuses, found without writing anything (``--dry-run``): a file
+    that is not fetchcli's state, or of a newer schema. Nothing to check when it does not exist."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return
     try:
-        db.execute("BEGIN IMMEDIATE")  # one process checks (and makes, or migrates) at a time
+        db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise _refuse(shown, f"cannot be opened: {exc}") from None
+    try:
+        application, version, tables = _identity(db, shown)
+    finally:
+        db.close()
+    _judge(application, version, tables, shown)
+
+
+def _identity(db: sqlite3.Connection, shown: str) -> tuple[int, int, int]:
+    """The file's application_id, user_version and number of schema objects."""
+    try:
         application = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         _rollback(db)
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise _refuse(shown, f"stayed locked by another process for {BUSY_TIMEOUT_S:g} s") from None
-        raise _refuse(shown, "is not a fetchcli state file (not an SQLite database)") from None
+        raise _refuse(shown, _why(exc)) from None
+    return application, version, tables
+
+
+def _why(exc: sqlite3.DatabaseError) -> str:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return f"stayed locked by another process for {BUSY_TIMEOUT_S:g} s"
+    return "is not a fetchcli state file (not an SQLite database)"
+
+
+def _judge(application: int, version: int, tables: int, shown: str) -> None:
     if application != APPLICATION_ID and (application != 0 or tables):
-        _rollback(db)
         raise _refuse(shown, "is an SQLite database but not a fetchcli state file: name another path")
     if version > SCHEMA_VERSION:
-        _rollback(db)
         raise _refuse(
             shown,
             f"was written by a newer fetchcli (state schema {version}; this one reads up to {SCHEMA_VERSION}):"
             " upgrade fetchcli, or name another path",
         )
+
+
+def _prepare(db: sqlite3.Connection, shown: str) -> None:
+    """Check that ``db`` is a state file this fetchcli reads (or a new one), migrate it forward,
+    and set the journal and locking it is used with."""
+    try:
+        db.execute("BEGIN IMMEDIATE")  # one process checks (and makes, or migrates) at a time
+    except sqlite3.DatabaseError as exc:
+        raise _refuse(shown, _why(exc)) from None
+    application, version, tables = _identity(db, shown)
+    try:
+        _judge(application, version, tables, shown)
+    except SettingProblem:
+        _rollback(db)
+        raise
     try:
         for step in range(version, SCHEMA_VERSION):
             for statement in MIGRATIONS[step]:
