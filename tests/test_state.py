@@ -150,13 +150,15 @@ def test_a_second_conditional_run_gets_304_for_every_page(backend: Backend, tmp_
     state = tmp_path / "state.db"
     with serving(site) as base:
         urls = [f"{base}/p/{i}" for i in range(200)]
-        args = ["--backend", backend.value, "--state", str(state), "--conditional", *urls]
+        args = ["--backend", backend.value, "--state", str(state), "--conditional", "--read-all", *urls]
         code, first, _ = _run(*args)
         assert code == 0 and site.conditional == 0  # nothing stored yet: nothing to send
         assert [r["change"]["kind"] for r in first] == ["new"] * 200
         assert all(r["not_modified"] is False and r["consecutive_failures"] == 0 for r in first)
         before = _validators(state)
         assert before[urls[7]] == ('"v1-7"', "Wed, 01 Jan 2025 00:00:00 GMT")
+        rows_before = _rows(state)
+        assert rows_before[urls[7]][6] == first[7]["sha256"]  # the page's hash (column sha256)
 
         code, second, _ = _run(*args)
     assert code == 0
@@ -166,6 +168,10 @@ def test_a_second_conditional_run_gets_304_for_every_page(backend: Backend, tmp_
     assert all(r["status"] == 304 and r["ok"] is True and r["not_modified"] is True for r in second)
     assert [r["change"] for r in second] == [{"kind": "same", "fields": [], "previous": {}, "transition": None}] * 200
     assert _validators(state) == before  # the 304's own ETag is not taken
+    rows_after = _rows(state)
+    # Validators, title and hash as they were (a 304's empty body is not the page's hash).
+    assert {url: row[:11] for url, row in rows_after.items()} == {url: row[:11] for url, row in rows_before.items()}
+    assert all(r["sha256"] != rows_after[r["url"]][6] for r in second)
 
 
 @pytest.mark.live
@@ -195,6 +201,21 @@ def test_validators_as_rfc_9110_has_them(backend: Backend, tmp_path: Path) -> No
     assert records[3]["change"] == {"kind": "changed", "fields": ["title"], "previous": {"title": "page"},
                                     "transition": None}  # fmt: skip
     assert _validators(state)[urls[3]] == ('"m2"', None)
+
+
+@pytest.mark.live
+def test_a_state_file_that_cannot_be_written_ends_the_run_with_74(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def full(self: statefile.StateStore) -> None:
+        raise statefile.StateWriteError("database or disk is full")
+
+    monkeypatch.setattr(statefile.StateStore, "flush", full)
+    site = Site(pages={"/x": Page()})
+    with serving(site) as base:
+        code, err = _usage(["-f", "jsonl", "--state", str(tmp_path / "s.db"), base + "/x"], capsys)
+    assert code == 74
+    assert err == f"fetchcli: error: cannot write --state '{tmp_path / 's.db'}': database or disk is full\n"
 
 
 def test_untrusted_validators_are_bounded_and_clean() -> None:
