@@ -61,7 +61,8 @@ def observe(result: FetchResult, known: Known | None) -> dict[str, Any]:
     values["remote_ip"] = result.remote_ip if result.remote_ip is not None else _known(known, "remote_ip")
     values["tls.not_after"] = result.tls.not_after if result.tls is not None else None
     if result.not_modified and known is not None:  # the copy known is current
-        values.update(status=known.status, title=known.title, sha256=known.sha256)
+        status = known.status if known.status is not None else result.status  # None: the last run failed
+        values.update(status=status, title=known.title, sha256=known.sha256)
         values.update(etag=known.etag, last_modified=known.last_modified)
         return values
     values["title"] = result.title
