@@ -42,6 +42,7 @@ class ErrorType(str, Enum):
     # checks that the two agree).
     # fmt: off
     InvalidURL = "InvalidURL", "the input is not an http(s) URL fetchcli can request; no request was made"
+    InvalidInput = "InvalidInput", "a line of a JSON Lines input (-i FILE.jsonl, --input-format jsonl) is not a request fetchcli can make: not JSON, not an object, no url, an unknown key, a value of the wrong type, a bad header, a meta over 4 KiB...; the message names the line and the problem; no request was made"
     DNSError = "DNSError", "the host name could not be resolved"
     ConnectionRefused = "ConnectionRefused", "nothing accepted the connection on that address and port"
     CertificateError = "CertificateError", "the server's TLS certificate failed verification (untrusted, expired, wrong name); -k skips it"
@@ -62,7 +63,7 @@ class ErrorType(str, Enum):
     InvalidRedirect = "InvalidRedirect", "-L met a redirect whose Location is not a URL fetchcli would take as input (no host, an invalid host, a port outside 1-65535, a `\\` before its path, or not a URL at all); it is not followed"
     UnsupportedRedirect = "UnsupportedRedirect", "-L met a redirect to a scheme other than http and https"
     DecodingError = "DecodingError", "the body's gzip or deflate encoding is broken"
-    ExpectFailed = "ExpectFailed", "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex"
+    ExpectFailed = "ExpectFailed", "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex, or its body does not meet --expect-jq"
     RetryAfterTooLong = "RetryAfterTooLong", "the response (its status kept) was worth a retry, but its Retry-After asked for a longer wait than --max-time or --deadline left: not retried"
     Cancelled = "Cancelled", "in flight when --deadline or a signal stopped the run"
     NotStarted = "NotStarted", "read from the input but not started when --deadline or a signal stopped the run"

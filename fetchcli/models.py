@@ -112,18 +112,54 @@ class Change:
         }
 
 
+class RawJson(str):
+    """JSON text written into a record as it is (a JSON Lines input's ``meta``: its key order,
+    its numbers as written, ``1.10`` and ``12345678901234567890`` alike), not as a JSON string;
+    CSV writes it as the text. ``output/render/fields.dumps_record`` writes it."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UrlRequest:
+    """A JSON Lines input line's own request (``input/jsonl.py``), which replaces the run's
+    ``-X``, ``-H`` and body for that URL alone: ``method`` (None: the run's, or POST for a body
+    when the run's is GET or HEAD), ``headers`` (each replaces the run's headers of its name),
+    ``body`` (None: the run's) with its ``content_type`` and ``accept`` (sent unless ``headers``
+    name them)."""
+
+    method: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    content_type: str | None = None
+    accept: str | None = None
+
+    def method_with(self, run_method: str) -> str:
+        """The method the URL is sent with, when the run's (``-X``, or its default) is ``run_method``."""
+        if self.method is not None:
+            return self.method
+        return "POST" if self.body is not None and run_method in ("GET", "HEAD") else run_method
+
+
 @dataclass(frozen=True, slots=True)
 class UrlItem:
     """One input URL. ``index`` counts URLs only (comments and blank lines take none).
 
     ``url`` is the normalised URL to fetch (a missing scheme added), or ``None`` when the
-    input was rejected, in which case ``error`` says why and no request is made.
+    input was rejected, in which case ``error`` says why and no request is made. From a JSON
+    Lines input: ``request``, the line's own method, headers and body (None: the run's), and
+    ``meta``, the line's ``meta`` object as compact JSON text, copied into the record.
+    ``address``: with ``--all-ips``, the one address of the URL's host this item probes
+    (``engine/allips.py``); None: the host's addresses as looked up.
     """
 
     index: int
     raw: str
     url: str | None
     error: ErrorInfo | None = None
+    request: UrlRequest | None = None
+    meta: RawJson | None = None
+    address: str | None = None
     # --conditional: the ETag and Last-Modified a state file holds for the URL ("" for none),
     # sent as If-None-Match / If-Modified-Since.
     validators: tuple[str, str] | None = None
@@ -167,6 +203,7 @@ class FetchResult:
     queued_ms: float | None = None
     location: str | None = None  # a 3xx's Location, resolved against the URL that answered
     method: str | None = None  # the method of the request asked last (GET after --head-fallback)
+    meta: RawJson | None = None  # a JSON Lines input line's meta, as compact JSON text
     # With --state (else None): a 304 answering --conditional's validators; how this answer
     # differs from the state's; the runs in a row this URL failed, this one included.
     not_modified: bool | None = None
@@ -213,6 +250,7 @@ class FetchResult:
             "queued_ms": self.queued_ms,
             "location": self.location,
             "method": self.method,
+            "meta": self.meta,
             "not_modified": self.not_modified,
             "change": self.change.to_dict() if self.change is not None else None,
             "consecutive_failures": self.consecutive_failures,

@@ -261,6 +261,11 @@ def _spellings(secrets: Iterable[str]) -> set[str]:
     return {form for secret in secrets if len(secret) >= MIN_SECRET_LENGTH for form in secret_forms(secret)}
 
 
+def header_secrets(headers: Iterable[tuple[str, str]], extra: Iterable[str] = ()) -> list[str]:
+    """The secrets among ``headers`` (a JSON Lines line's own): as the run's ``-H`` are found."""
+    return _header_secrets(headers, tuple(extra))
+
+
 def _header_secrets(headers: Iterable[tuple[str, str]], extra: tuple[str, ...]) -> list[str]:
     secrets: list[str] = []
     for name, value in headers:

@@ -114,6 +114,16 @@ class Backend(str, enum.Enum):
     httpx = "httpx"
 
 
+class InputFormat(str, enum.Enum):
+    """``--input-format``: how ``-i`` files and stdin are read. ``auto``: JSON Lines for a file
+    named ``*.jsonl`` or ``*.ndjson``, else a URL a line (stdin too); ``text``: a URL a line;
+    ``jsonl``: a request a line (``input/jsonl.py``). URLs given as arguments are URLs."""
+
+    auto = "auto"
+    text = "text"
+    jsonl = "jsonl"
+
+
 class ColorMode(str, enum.Enum):
     """``--color``: ``auto`` colours a terminal unless ``NO_COLOR`` is set."""
 
@@ -195,6 +205,14 @@ class RequestSettings:
     # Where connections go (--resolve HOST:PORT:ADDRS, --connect-to H1:P1:H2:P2; transport/addressmap.py)
     resolve: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
     connect_to: tuple[tuple[str | None, int | None, str | None, int | None], ...] = ()
+    ipv4: bool = False  # -4: resolve and connect over IPv4 only
+    ipv6: bool = False  # -6: over IPv6 only
+    all_ips: bool = False  # --all-ips: one request per address of the URL's host (engine/allips.py)
+
+    @property
+    def family(self) -> int:
+        """4 (-4), 6 (-6), or 0: either."""
+        return 4 if self.ipv4 else 6 if self.ipv6 else 0
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -236,11 +254,13 @@ class PolitenessSettings:
 class SuccessSettings:
     """What makes a response ``ok``: a status in ``ok_status`` (ranges, inclusive; empty means
     below 400), and a body whose first ``--max-body-bytes``, decoded, contain ``expect_text`` and
-    match ``expect_regex`` when given (a health check in one line)."""
+    match ``expect_regex`` when given (a health check in one line); and a whole body that, parsed
+    as JSON, makes the jq expression ``expect_jq`` yield only ``true`` (``engine/jqcheck.py``)."""
 
     ok_status: tuple[tuple[int, int], ...] = ()
     expect_text: str | None = None
     expect_regex: str | None = None
+    expect_jq: str | None = None
     cert_expiry_days: int | None = None  # an https certificate with fewer whole days left fails
 
     def status_ok(self, status: int) -> bool:
@@ -270,6 +290,7 @@ class Settings:
     shard: tuple[int, int] | None = None  # (K, N): fetch only shard K (1-based) of N (selection.py)
     unique: bool = False  # fetch each URL once: later repeats are left out
     workers: int = 1  # processes that fetch (workers.py); the engine stays in the caller's
+    input_format: InputFormat = InputFormat.auto  # how -i files and stdin are read (--input-format)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -332,15 +353,18 @@ def validate(settings: Settings) -> None:
     _at_least("--per-host", polite.per_host, 1, "1 or more")
     _at_least("--rate", polite.rate, 0.001, "more than 0")
     _at_least("--host-rate", polite.host_rate, 0.001, "more than 0")
+    if req.ipv4 and req.ipv6:
+        raise SettingsError("--ipv4", "and --ipv6 (-4, -6) cannot be used together")
+    if req.all_ips and req.proxies and "*" not in req.no_proxy:
+        raise SettingsError(
+            "--all-ips",
+            "cannot go through a proxy: the proxy looks the names up, not fetchcli (add --noproxy '*' or --no-env-proxy)",
+        )
     if not _TOKEN.match(req.method):
         raise SettingsError("--method", f"must be an HTTP method token, not {req.method!r}")
     for name, value in req.headers:
-        if not _TOKEN.match(name):
-            raise SettingsError("--header", _bad_header_name(name))
-        if (problem := not_utf8(value)) is not None:
-            raise SettingsError("--header", f"value for {name!r} {problem}")
-        if _CONTROL.search(value):
-            raise SettingsError("--header", f"value for {name!r} must not contain control characters")
+        if (problem := header_problem(name, value)) is not None:
+            raise SettingsError("--header", problem)
     for name in req.secret_headers:
         if not _TOKEN.match(name):
             raise SettingsError("--secret-header", f"must be a header name, not {name!r}")
@@ -379,6 +403,23 @@ def check_proxy(option: str, proxy: str) -> None:
     _check_proxy_address(option, proxy)
     if proxy.startswith("socks") and importlib.util.find_spec("socksio") is None:
         raise SettingsError(option, f"socks5:// needs the socksio package: {install_hint('socks')}")
+
+
+def is_token(text: str) -> bool:
+    """Whether ``text`` is an HTTP token (RFC 9110 5.6.2): what a method or a header name is."""
+    return _TOKEN.match(text) is not None
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why ``name: value`` cannot be sent as a header (``-H``, a JSON Lines line's ``headers``),
+    quoting no value; None when it can."""
+    if not _TOKEN.match(name):
+        return _bad_header_name(name)
+    if (problem := not_utf8(value)) is not None:
+        return f"value for {name!r} {problem}"
+    if _CONTROL.search(value):
+        return f"value for {name!r} must not contain control characters"
+    return None
 
 
 def _bad_header_name(name: str) -> str:

@@ -137,13 +137,14 @@ class Summary:
     def _causes(self) -> list[tuple[str, int]]:
         return sorted(self.failures.items(), key=lambda kv: (not kv[0].isdigit(), kv[0].zfill(3)))
 
-    def describe(self) -> str:
+    def describe(self, unit: str = "URL") -> str:
         """One human line, e.g. ``21 URLs: 17 ok, 4 failed (1 404, 1 500, 1 ConnectError, 1
         ReadTimeout) in 1.52 s, 13.8 URLs/s; p50 12.0 ms, p95 80.0 ms, max 1,204 ms``: statuses
         first, in order, then error types by name; after a stop ``, 20 cancelled, 220 not
-        started`` follow the failures. Numbers are written as everywhere else (``units``)."""
+        started`` follow the failures. Numbers are written as everywhere else (``units``). ``unit``:
+        what a record stands for (``probe`` with ``--all-ips``: one record per address of a URL)."""
         details = [f"{units.count(n)} {cause}" for cause, n in self._causes()]
-        line = f"{units.count(self.total)} URL{'s' if self.total != 1 else ''}: {units.count(self.ok)} ok"
+        line = f"{units.count(self.total)} {unit}{'s' if self.total != 1 else ''}: {units.count(self.ok)} ok"
         line += f", {units.count(self.failed)} failed"
         if details:
             line += f" ({', '.join(details)})"
@@ -154,7 +155,7 @@ class Summary:
         line += f" in {units.seconds(self.elapsed_s)}"
         if self.times_ms:  # some URL was fetched (not only invalid input)
             if self.finished > self.earlier:  # this run fetched some (a --resume run may not)
-                line += f", {units.rate(self.urls_per_second)}"
+                line += f", {units.rate(self.urls_per_second, unit)}"
             p50, p95 = self.percentile(0.5) or 0.0, self.percentile(0.95) or 0.0
             line += f"; p50 {units.ms(p50)}, p95 {units.ms(p95)}, max {units.ms(max(self.times_ms))}"
         if self.new or self.changed:

@@ -39,5 +39,5 @@ def seconds(value: float) -> str:
     return f"{minutes // 60:,} h {minutes % 60:02d} min"
 
 
-def rate(per_second: float) -> str:
-    return f"{per_second:,.1f} URLs/s"
+def rate(per_second: float, unit: str = "URL") -> str:
+    return f"{per_second:,.1f} {unit}s/s"

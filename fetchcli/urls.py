@@ -182,11 +182,14 @@ class LineSource(Protocol):
     def readline(self, size: int = -1, /) -> bytes: ...
 
 
-def iter_binary_lines(stream: LineSource, *, max_length: int = MAX_URL_LENGTH) -> Iterator[str]:
+def iter_binary_lines(
+    stream: LineSource, *, max_length: int = MAX_URL_LENGTH, errors: str = "replace"
+) -> Iterator[str]:
     """Decoded lines of a byte stream, reading at most ``max_length`` + 1 bytes of any line.
 
     A longer line is consumed to its end and yielded as its first ``max_length`` + 1 characters,
     which validation then rejects as too long: memory stays bounded even without newlines.
+    ``errors``: how bytes that are not UTF-8 are decoded (``surrogateescape``: to name them).
     """
     limit = max_length + 2  # room for the URL, one byte more to detect overflow, and '\n'
     while True:
@@ -198,7 +201,7 @@ def iter_binary_lines(stream: LineSource, *, max_length: int = MAX_URL_LENGTH) -
                 more = stream.readline(65536)
                 if not more or more.endswith(b"\n"):
                     break
-        yield chunk.decode("utf-8", errors="replace")
+        yield chunk.decode("utf-8", errors=errors)
 
 
 def iter_items(lines: Iterable[str], *, start: int = 0) -> Iterator[UrlItem]:

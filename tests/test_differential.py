@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, TimeoutSettings
+from fetchcli.settings import Backend, RequestSettings, RetrySettings, Settings, SuccessSettings, TimeoutSettings
 from tests.helpers import answering_port, run, self_signed_context
 from tests.server import LoopbackServer, running_server
 
@@ -90,6 +90,13 @@ CASES = [
     Case(
         "dropped, POST not retried", "/drop/{key}/1", (None, "RemoteProtocolError", 1), {"retries": 3, "method": "POST"}
     ),
+    Case("-4, an IPv4 address", "/ok/four", (200, None, 1), {"ipv4": True}),
+    Case("-6, an IPv6 address", "http://[::1]:{v6_port}/ok/six", (200, None, 1), {"ipv6": True}),
+    Case("-6, an IPv4 address", "/ok/not-six", (None, "DNSError", 1), {"ipv6": True}, same_message=True),
+    Case("-4, a name without IPv4", f"http://{UNRESOLVABLE}/", (None, "DNSError", 1), {"ipv4": True}),
+    Case("--all-ips, an address", "/ok/all-ips", (200, None, 1), {"all_ips": True}),
+    Case("--expect-jq met", "/say?text=%7B%22a%22%3A%5B1%2C2%5D%7D", (200, None, 1), {"expect_jq": ".a[] > 0"}),
+    Case("--expect-jq on HTML", "/html", (200, "ExpectFailed", 1), {"expect_jq": ".a"}, same_message=True),
 ]
 
 
@@ -97,7 +104,10 @@ def _settings(case: Case, backend: Backend) -> Settings:
     options = dict(case.settings)
     timeouts = TimeoutSettings(timeout=options.pop("timeout", 5), max_time=options.pop("max_time", 30))
     retry = RetrySettings(retries=options.pop("retries", 0), backoff=0.01, max_wait=0.05)
-    return Settings(request=RequestSettings(**options), timeouts=timeouts, retry=retry, backend=backend)
+    success = SuccessSettings(expect_jq=options.pop("expect_jq", None))
+    return Settings(
+        request=RequestSettings(**options), timeouts=timeouts, retry=retry, success=success, backend=backend
+    )
 
 
 @pytest.fixture(scope="module")

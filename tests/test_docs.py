@@ -140,7 +140,8 @@ def _schema_fields() -> dict[str, set[str]]:
     for name, spec in schema["properties"].items():
         fields[name] = types(spec)
         if "object" in fields[name]:
-            fields |= {f"{name}.{sub}": types(inner) for sub, inner in spec["properties"].items()}
+            # an open object (meta: the user's own) has no fields of its own
+            fields |= {f"{name}.{sub}": types(inner) for sub, inner in spec.get("properties", {}).items()}
     return fields
 
 

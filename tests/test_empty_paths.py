@@ -8,7 +8,7 @@ import pytest
 from fetchcli.cli.app import main
 
 
-@pytest.mark.parametrize("option", ["-o", "--summary-json", "--resume"])
+@pytest.mark.parametrize("option", ["-o", "--summary-json", "--metrics", "--resume"])
 def test_an_empty_output_path_is_named_as_such(option: str, capsys: pytest.CaptureFixture[str]) -> None:
     status = main([option, "", "http://127.0.0.1:9/"])
     err = capsys.readouterr().err

@@ -14,7 +14,7 @@ from fetchcli.summary import Summary
 
 
 def test_each_member_is_its_name_and_says_what_it_means() -> None:
-    assert len(ErrorType) == 26
+    assert len(ErrorType) == 27  # InvalidInput: a JSON Lines line that is not a request
     for member in ErrorType:
         assert isinstance(member, str) and member.value == member.name
         assert member.description and member.description == member.description.strip()

@@ -170,6 +170,20 @@ def check_locations(code: str, tmp: Path, urls: list[str], server: LoopbackServe
     assert _bash(code, tmp).stdout == f"302 {urls[3]} -> {server.url('/redirect/1')}\n"
 
 
+def check_all_ips(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
+    """A name with two addresses (given by FETCHCLI_RESOLVE: the test has no DNS), the server
+    listening on the first only; a name that does not resolve is one record."""
+    site = server.url("/ok/ips").replace("127.0.0.1", "site.test")
+    (tmp / "urls.txt").write_text(f"{site}\nhttp://nowhere.invalid/\n")
+    done = _bash(code, tmp, {"FETCHCLI_RESOLVE": f"site.test:{server.port}:127.0.0.1,127.0.0.2"}, errexit=False)
+    _no_jq_error(done)
+    assert [line.split("\t") for line in done.stdout.splitlines()] == [
+        ["0", site, "127.0.0.1", "200"],
+        ["0", site, "127.0.0.2", "ConnectionRefused"],
+        ["1", "http://nowhere.invalid/", "", "DNSError"],
+    ], done.stderr
+
+
 def check_certificates(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
     expiring = issue(tmp, "expiring", days=3)
     ca = issue(tmp, "ca", days=365, is_ca=True)
@@ -210,6 +224,32 @@ def check_health(code: str, tmp: Path, urls: list[str], server: LoopbackServer) 
     healthy = _bash(code, tmp)
     assert (healthy.returncode, healthy.stdout) == (0, "healthy\n"), healthy.stderr
     (tmp / "health-urls.txt").write_text(f"{spaced}\n{down}\n{INVALID}\n")
+    sick = _bash(code, tmp)
+    assert (sick.returncode, sick.stdout) == (1, "")
+
+
+def check_jsonl_requests(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
+    """The failures come back under the lines' own ids (a bad line has none), in input order."""
+    (tmp / "requests.jsonl").write_text(
+        json.dumps({"url": server.url("/method?recipe"), "method": "DELETE", "meta": {"id": 7}})
+        + "\n"
+        + json.dumps({"url": server.url("/status/404?recipe"), "meta": {"id": "b-2"}})
+        + "\n"
+        + json.dumps({"url": "http://127.0.0.1:9/", "meta": {"id": 3}})
+        + "\n{not json\n"
+    )
+    done = _bash(code, tmp, errexit=False)
+    assert done.stdout.splitlines() == ["b-2\t404", "3\tConnectionRefused", "\tInvalidInput"], done.stderr
+
+
+def check_json_health(code: str, tmp: Path, urls: list[str], server: LoopbackServer) -> None:
+    """Healthy when every URL's JSON says up with every check ok; sick when one check is not."""
+    up = _say(server, '{"status": "up", "checks": [{"ok": true}, {"ok": true}]}')
+    failing = _say(server, '{"status": "up", "checks": [{"ok": true}, {"ok": false}]}')
+    (tmp / "health-urls.txt").write_text(f"{up}\n{up}\n")
+    healthy = _bash(code, tmp)
+    assert (healthy.returncode, healthy.stdout) == (0, "healthy\n"), healthy.stderr
+    (tmp / "health-urls.txt").write_text(f"{up}\n{failing}\n")
     sick = _bash(code, tmp)
     assert (sick.returncode, sick.stdout) == (1, "")
 
@@ -288,9 +328,12 @@ CHECKS: dict[str, Callable[[str, Path, list[str], LoopbackServer], None]] = {
     "Slowest ten": check_slowest,
     "Where redirects end up": check_redirects,
     "Which URLs redirect, and where to": check_locations,
+    "Every address of a host": check_all_ips,
+    "Requests from JSON Lines, failures by your own ids": check_jsonl_requests,
     "Certificates expiring within 14 days": check_certificates,
     "CSV into a spreadsheet": check_spreadsheet,
     "A health check": check_health,
+    "A JSON health check": check_json_health,
     "With awk, cut or read": check_tsv_tools,
     "Behind a corporate proxy": check_proxy,
     "A stream of URLs": check_stream,

@@ -250,10 +250,10 @@ def test_a_second_ctrl_c_erases_the_progress_line_and_the_temporary_file(
 ) -> None:
     """Nobody reads stdout, so the first Ctrl-C finds fetchcli blocked on a full pipe; the
     second ends it at once: no progress line left on the terminal, no temporary file of
-    --summary-json beside its target."""
+    --summary-json or --metrics beside its target."""
     listing = tmp_path / "urls.txt"
     listing.write_text("".join(fresh_server.url(f"/size/3000?n={n}") + "\n" for n in range(3000)))
-    args = ["--snippet-length", "3000", "-i", str(listing), "--summary-json", "summary.json"]
+    args = ["--snippet-length", "3000", "-i", str(listing), "--summary-json", "summary.json", "--metrics", "m.prom"]
     terminal = _Terminal(args, tmp_path, stdout_on_pty=False)
     try:
         terminal.read_until(FRAME)

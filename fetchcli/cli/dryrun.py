@@ -16,10 +16,11 @@ from typing import BinaryIO, TextIO
 from fetchcli.cli.options import BODY, POLITE, POOL, RETRY, TIMEOUTS, section_names
 from fetchcli.cli.plan import Environment, OutputOptions, RunPlan, plan_run
 from fetchcli.cli.status import ExitStatus
-from fetchcli.input.readers import Inputs
+from fetchcli.input.readers import Inputs, is_jsonl
+from fetchcli.models import UrlItem
 from fetchcli.output.writer import OutputError
 from fetchcli.redact import MASK, is_secret_header, mask_credentials
-from fetchcli.settings import Settings
+from fetchcli.settings import InputFormat, Settings
 from fetchcli.text import for_terminal
 from fetchcli.transport.proxies import Proxies
 from fetchcli.units import count
@@ -119,6 +120,12 @@ def _settings_lines(
         frm = f"{host1 or '(any host)'}:{port1 or '(any port)'}"
         to = f"{host2 or '(the same host)'}:{port2 or '(the same port)'}"
         rows.append(("connect to", f"{for_terminal(to)} for {for_terminal(frm)}" + _from(origins, "connect_to")))
+    if req.family:
+        rows.append(("addresses", f"IPv{req.family} only" + _from(origins, f"ipv{req.family}")))
+    if req.all_ips:
+        rows.append(
+            ("addresses", "every address of each URL's host probed, one record each" + _from(origins, "all_ips"))
+        )
     rows.append(("tls", _tls_line(settings, origins)))
     origin = dict(proxies.source)
     if req.proxy is not None:
@@ -153,6 +160,8 @@ def _settings_lines(
         checks.append(f"body contains {success.expect_text!r}")
     if success.expect_regex is not None:
         checks.append(f"body matches {success.expect_regex!r}")
+    if success.expect_jq is not None:
+        checks.append(f"jq {success.expect_jq!r} yields true on the whole body as JSON")
     if settings.shard is not None:
         checks_shard = f"shard {settings.shard[0]}/{settings.shard[1]}"
         rows.append(
@@ -168,7 +177,11 @@ def _settings_lines(
     if success.cert_expiry_days is not None:
         checks.append(f"certificate valid for {success.cert_expiry_days}+ days")
     rows.append(
-        ("ok when", "; ".join(checks) + _from(origins, "ok_status", "expect_text", "expect_regex", "cert_expiry_days"))
+        (
+            "ok when",
+            "; ".join(checks)
+            + _from(origins, "ok_status", "expect_text", "expect_regex", "expect_jq", "cert_expiry_days"),
+        )
     )
     rows.append(
         (
@@ -181,11 +194,14 @@ def _settings_lines(
     return rows
 
 
-def _input_line(urls: Sequence[str], paths: Sequence[str], origins: Mapping[str, str]) -> str:
+def _input_line(
+    urls: Sequence[str], paths: Sequence[str], origins: Mapping[str, str], fmt: InputFormat = InputFormat.auto
+) -> str:
     parts = [f"{count(len(urls))} URL{'s' if len(urls) != 1 else ''} given" + _from(origins, "urls")] if urls else []
     if paths:
-        parts.append("-i " + ", ".join(paths) + _from(origins, "input"))
-    return "; ".join(parts) or "stdin"
+        shown = [path + (" (JSON Lines)" if is_jsonl(path, fmt) else "") for path in paths]
+        parts.append("-i " + ", ".join(shown) + _from(origins, "input", "input_format"))
+    return "; ".join(parts) or ("stdin (JSON Lines)" if fmt is InputFormat.jsonl else "stdin")
 
 
 def _output_lines(
@@ -228,10 +244,20 @@ def _output_lines(
         ("fields", fields),
         ("order", f"{settings.order.value}" + _from(origins, "order")),
         ("summary json", (options.summary_json or "none") + _from(origins, "summary_json")),
+        ("metrics", _metrics(options, origins)),
         ("resume", resume),
         ("state", state),
         ("max failures", f"{n}: {tolerated}" + _from(origins, "max_failures")),
     ]
+
+
+def _metrics(options: OutputOptions, origins: Mapping[str, str]) -> str:
+    if options.metrics is None:
+        return "none"
+    n = options.metrics_max_urls
+    return f"{options.metrics}, at the end of the run: per-URL series for at most {count(n)} URLs" + _from(
+        origins, "metrics", "metrics_max_urls"
+    )
 
 
 def _write(out: TextIO, line: str) -> None:
@@ -244,6 +270,20 @@ def _write(out: TextIO, line: str) -> None:
         out.flush()
     except OSError as exc:  # a closed or full stdout: the documented write error, not a traceback
         raise OutputError(exc) from None
+
+
+def _own_request(item: UrlItem, settings: Settings) -> str:
+    """A JSON Lines line's own request: ``  (PUT, 2 headers, a 10-byte body)``; empty for none.
+    Its body's length only, as for the run's body."""
+    own = item.request
+    if own is None:
+        return ""
+    parts = [own.method_with(settings.request.method)]
+    if own.headers:
+        parts.append(f"{len(own.headers)} header{'' if len(own.headers) == 1 else 's'} of its own")
+    if own.body is not None:
+        parts.append(f"a {count(len(own.body))}-byte body")
+    return f"  ({', '.join(parts)})"
 
 
 def describe_run(
@@ -276,7 +316,7 @@ def describe_run(
         _write(out, f"{'note':<14}{note}")
     for name, value in _settings_lines(settings, plan, proxies, origins):
         _write(out, f"{name:<14}{value}")
-    _write(out, f"{'input':<14}{_input_line(urls, paths, origins)}")
+    _write(out, f"{'input':<14}{_input_line(urls, paths, origins, settings.input_format)}")
     for name, value in _output_lines(settings, plan, options, origins):
         _write(out, f"{name:<14}{value}")
     _write(out, "")
@@ -285,7 +325,7 @@ def describe_run(
     opened: list[BinaryIO] = []
     valid = invalid = left_out = 0
     selection = Selection(settings.shard, settings.unique)
-    inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+    inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened, settings.input_format)
     if settings.deadline is not None:
         inputs.stop_reading_after(settings.deadline)  # as the run would: a FIFO never written ends
     try:
@@ -295,7 +335,7 @@ def describe_run(
                 continue
             if item.error is None:
                 valid += 1
-                _write(out, f"{item.index:>6}  {item.display_url}")
+                _write(out, f"{item.index:>6}  {item.display_url}{_own_request(item, settings)}")
             else:
                 invalid += 1
                 _write(out, f"{item.index:>6}  {item.display_url}  -> {item.error.type}: {item.error.message}")

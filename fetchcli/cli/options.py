@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 from fetchcli._version import __version__
+from fetchcli.output.metrics import DEFAULT_MAX_URLS as DEFAULT_METRICS_MAX_URLS
 from fetchcli.settings import (
     DEFAULT_KEEPALIVE_EXPIRY,
     DEFAULT_MAX_BODY_BYTES,
@@ -38,6 +39,7 @@ from fetchcli.settings import (
     Backend,
     BodySettings,
     ColorMode,
+    InputFormat,
     Order,
     OutputFormat,
     PolitenessSettings,
@@ -139,6 +141,14 @@ def _integer(flag: str, text: str | None, environ: Environ) -> int | None:
     return None if text is None else parse_int(flag, text)
 
 
+def _count(flag: str, text: str, environ: Environ) -> int:
+    """A whole number, 0 or more."""
+    number = parse_int(flag, text)
+    if number < 0:
+        raise SettingsError(flag, "must be 0 or more")
+    return number
+
+
 def _seconds(flag: str, text: str | None, environ: Environ) -> float | None:
     """Seconds, where 0 or inf is no limit."""
     return None if text is None else parse_float(flag, text, unit="a number of seconds", no_limit=True)
@@ -195,6 +205,18 @@ def _ok_statuses(flag: str, text: str | None, environ: Environ) -> tuple[tuple[i
     return parse_status_ranges(text) if text is not None else ()
 
 
+def _jq_expression(flag: str, text: str | None, environ: Environ) -> str | None:
+    """A jq expression that compiles (checked here, before anything is sent), with jq installed."""
+    if text is None:
+        return None
+    from fetchcli.engine.jqcheck import compile_problem
+
+    problem = compile_problem(text)
+    if problem is not None:
+        raise SettingsError(flag, problem)
+    return text
+
+
 def _shard(flag: str, text: str | None, environ: Environ) -> tuple[int, int] | None:
     if text is None:
         return None
@@ -249,7 +271,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("urls", (), INPUT, "URLs to fetch ('https://' is added when no scheme is given).", kind="list",
            metavar="URL...", any_bytes=True),
     _value("input", "--input", "-i", section=INPUT, kind="list", metavar="PATH", any_bytes=True,
-           help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped."),
+           help="File of URLs, one per line ('-' for stdin); repeatable. Blank lines and '#' comments are skipped. "
+           "A file named *.jsonl or *.ndjson holds a request a line (--input-format)."),
+    _pick("input_format", "--input-format", section=INPUT, choices=InputFormat, default="auto", shown_default="auto",
+          lands="input_format",
+          help="How -i files and stdin are read: text (a URL a line), jsonl (a JSON object a line: "
+          "url, and optional method, headers, data, json, meta), or auto (jsonl for *.jsonl and *.ndjson, else text)."),
     _switch("scheme_fallback", "--scheme-fallback", section=INPUT, lands="request.scheme_fallback",
             help="A URL without a scheme: try https://, then http:// if its own TLS handshake fails or its "
             "connection is refused (after --retries; never after an answer, never with secret headers, URL "
@@ -282,6 +309,12 @@ OPTIONS: tuple[Option, ...] = (
             help="Print the summary line on stderr even when it is not a terminal."),
     _value("summary_json", "--summary-json", section=OUTPUT, metavar="PATH", lands="output.summary_json",
            any_bytes=True, help="Write the run's summary as JSON to PATH (same rules as -o)."),
+    _value("metrics", "--metrics", section=OUTPUT, metavar="FILE.prom", lands="output.metrics", any_bytes=True,
+           help="At the end of the run, write Prometheus metrics for node_exporter's textfile collector to FILE.prom, "
+           "named as blackbox_exporter's (same rules as -o; docs/metrics.md)."),
+    _value("metrics_max_urls", "--metrics-max-urls", section=OUTPUT, metavar="N", default=str(DEFAULT_METRICS_MAX_URLS),
+           shown_default=f"{DEFAULT_METRICS_MAX_URLS:,}", parser=_count, lands="output.metrics_max_urls",
+           help="--metrics: per-URL series for at most N URLs; beyond them only the run's totals."),
     _switch("quiet", "--quiet", "-q", section=OUTPUT, lands="output.quiet",
             help="No summary line and no progress line on stderr."),
     _value("ok_status", "--ok-status", section=SUCCESS, metavar="CODES", shown_default="below 400",
@@ -291,6 +324,10 @@ OPTIONS: tuple[Option, ...] = (
            help="A URL is ok only if the body read (--max-body-bytes) contains TEXT."),
     _value("expect_regex", "--expect-regex", section=SUCCESS, metavar="RE", lands="success.expect_regex",
            help="A URL is ok only if the body read matches the regular expression RE."),
+    _value("expect_jq", "--expect-jq", section=SUCCESS, metavar="EXPR", parser=_jq_expression,
+           lands="success.expect_jq",
+           help="A URL is ok only if the jq expression EXPR, run on the whole body parsed as JSON, yields true "
+           "(every output, at least one); needs the jq extra."),
     _value("max_failures", "--max-failures", section=SUCCESS, metavar="N", default="0", shown_default="0",
            parser=_integer, lands="output.max_failures",
            help="Exit 0 while at most N URLs failed (the records still say which)."),
@@ -325,6 +362,13 @@ OPTIONS: tuple[Option, ...] = (
            parser=_connects_to, lands="request.connect_to",
            help="Connect to HOST2:PORT2 for HOST1:PORT1 (any may be empty: any, or the same), as curl's "
            "--connect-to; Host, TLS name and certificate stay the URL's; repeatable."),
+    _switch("ipv4", "--ipv4", "-4", section=REQUEST, lands="request.ipv4",
+            help="Resolve names to IPv4 addresses only, and connect over IPv4 only (proxies too), as curl's -4."),
+    _switch("ipv6", "--ipv6", "-6", section=REQUEST, lands="request.ipv6",
+            help="Resolve names to IPv6 addresses only, and connect over IPv6 only (proxies too), as curl's -6."),
+    _switch("all_ips", "--all-ips", section=REQUEST, lands="request.all_ips",
+            help="Probe every address the URL's host resolves to (after -4/-6 and --resolve): one record per "
+            "address, each with its remote_ip and the URL's index."),
     _value("user_agent", "--user-agent", "-A", section=REQUEST, metavar="TEXT", shown_default=f"fetchcli/{__version__}",
            lands="request.user_agent", help="User-Agent header."),
     _switch("follow_redirects", "--follow-redirects", "-L", section=REQUEST, lands="request.follow_redirects",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from fetchcli.input.readers import reads_stdin
+from fetchcli.output.metrics import DEFAULT_MAX_URLS as DEFAULT_METRICS_MAX_URLS
 from fetchcli.settings import Backend, ColorMode, OutputFormat, Settings, SettingsError
 from fetchcli.targets import Target, check_files
 
@@ -65,6 +66,8 @@ class OutputOptions:
     max_failures: int = 0  # exit 0 while at most this many URLs failed
     summary: bool = False  # the summary line on stderr even when it is not a terminal
     summary_json: str | None = None  # write the summary as JSON to this path
+    metrics: str | None = None  # --metrics FILE.prom: Prometheus metrics, written at the end of the run
+    metrics_max_urls: int = DEFAULT_METRICS_MAX_URLS  # --metrics-max-urls: per-URL series for at most N URLs
     fields: tuple[str, ...] | None = None  # --fields: which fields, in which order
     header_row: bool = True  # --header-row/--no-header: CSV and TSV begin with the field names
     progress: bool | None = None  # --progress/--no-progress; None: when stderr is a terminal (and not -q)
@@ -86,6 +89,7 @@ class OutputOptions:
         """Every file this run writes, by the option naming it: the one list the checks before
         the run go through (``targets.check_files``); a new output option is added here."""
         named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
+        named.append(("--metrics", self.metrics))
         named += [("--resume", self.resume), ("--state", self.state)]
         return [(option, path) for option, path in named if path is not None]
 
@@ -170,6 +174,11 @@ def plan_run(
     from fetchcli.transport.sslcontext import prepare_ssl_context
 
     _check_resume_options(urls, paths, options)
+    if options.resume is not None and settings.request.all_ips:
+        raise SettingsError(
+            "--all-ips",
+            "cannot be used with --resume, which keeps one record per URL and --all-ips writes one per address",
+        )
     targets = _check_files(settings, urls, paths, options, env)
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")

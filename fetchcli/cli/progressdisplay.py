@@ -65,9 +65,10 @@ class AboveProgress:
 
 
 @contextlib.contextmanager
-def showing_progress(state: RunState, inputs: Inputs) -> Iterator[None]:
+def showing_progress(state: RunState, inputs: Inputs, one_record_per_url: bool = True) -> Iterator[None]:
     """Redraw the progress line (if any) every ``REFRESH_SECONDS`` from the event loop; count
-    the input's URLs for its total in a thread."""
+    the input's URLs for its total in a thread (not when a URL may give several records:
+    ``--all-ips``)."""
     progress = state.progress
     if progress is None:
         yield
@@ -77,7 +78,8 @@ def showing_progress(state: RunState, inputs: Inputs) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     # With a shard, --unique or --resume, how many of the input's URLs this run fetches is not
     # known until the end: a live count then, not a total.
-    counting = loop.run_in_executor(None, inputs.count) if state.selection is None else None
+    counted = state.selection is None and one_record_per_url
+    counting = loop.run_in_executor(None, inputs.count) if counted else None
     if counting is not None:
         counting.add_done_callback(lambda done: progress.set_total(done.result()) if not done.cancelled() else None)
 

@@ -61,7 +61,7 @@ def execute(
     if state.resume is not None and state.resume.held is not None:
         opened.append(state.resume.held)  # the file and its lock, held to the end of the run
     try:
-        inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened)
+        inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened, settings.input_format)
         try:
             return _execute(plan, inputs, options, env, state)
         finally:
@@ -99,7 +99,14 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, ta
 
 def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environment, state: RunState) -> int:
     settings, fmt, to_terminal = plan.settings, plan.format, plan.to_terminal
-    summary_json = _open_summary_json(state.targets.get("--summary-json"))
+    summary_json = _open_at_end("--summary-json", state.targets)
+    try:
+        metrics = _open_at_end("--metrics", state.targets)
+    except SettingsError:
+        if summary_json is not None:
+            summary_json.discard()
+        raise
+    extra = [out for out in (summary_json, metrics) if out is not None]  # written at the end of the run
     try:
         output = _open_output(options, fmt, env, state.targets)
         if state.resume is not None and state.resume.held is None:  # a new file: locked once made
@@ -111,9 +118,13 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
                 output.discard()
                 raise
     except SettingsError:
-        if summary_json is not None:
-            summary_json.discard()
+        for out in extra:
+            out.discard()
         raise
+    if metrics is not None:
+        from fetchcli.output.metrics import MetricsCollector
+
+        state.metrics = MetricsCollector(options.metrics_max_urls)
     sink = make_sink(
         fmt,
         output.stream,
@@ -122,7 +133,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         fields=options.fields,
         header=options.header_row,
     )
-    state.outputs = [output] + ([summary_json] if summary_json is not None else [])
+    state.outputs = [output, *extra]
     state.progress = progress_line(options, env)
     if state.progress is not None and to_terminal and env.stderr_isatty:
         sink = AboveProgress(sink, state.progress)
@@ -171,6 +182,13 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
             except OSError as exc:
                 raise OutputError(exc) from None
             summary_json.commit()
+        if metrics is not None and state.metrics is not None:
+            writing = metrics
+            try:
+                metrics.stream.write(state.metrics.render(summary, now=time.time()))
+            except OSError as exc:
+                raise OutputError(exc) from None
+            metrics.commit()
     except OutputError as exc:
         return write_failed(env, writing, exc)  # the run ends here, without a summary
     except StateWriteError as exc:
@@ -178,8 +196,8 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         return ExitStatus.IO_ERROR
     finally:
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
-        if summary_json is not None:
-            summary_json.discard()
+        for out in extra:
+            out.discard()
     if summary.total == 0 and not interrupted and not (summary.resumed or summary.duplicates):
         say(
             env,
@@ -195,7 +213,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         else:
             line = ""
         # for_terminal: a --resume file's records are counted in it (validated when read, and still).
-        line += for_terminal(summary.describe())
+        line += for_terminal(summary.describe("probe" if settings.request.all_ips else "URL"))
         say(env, line if env.stderr_isatty else f"{_timestamp()} {line}")  # a log line says when
     elif summary.unread is not None:  # no summary line to say it: the URLs never read have no record
         n = summary.unread
@@ -235,13 +253,16 @@ def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _open_summary_json(target: Target | None) -> Output | None:
+def _open_at_end(option: str, targets: dict[str, Target]) -> Output | None:
+    """``--summary-json``, ``--metrics``: opened before the run (a file that cannot be written
+    is a usage error), written at its end, atomically."""
+    target = targets.get(option)
     if target is None:
         return None
     try:
         return Output.open(target, atomic=True)
     except OpenError as exc:
-        raise SettingsError("--summary-json", str(exc)) from None
+        raise SettingsError(option, str(exc)) from None
 
 
 def write_failed(env: Environment, output: Output, exc: OutputError) -> int:
@@ -267,7 +288,7 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: RunSta
     # The progress line counts URLs as they finish, not as their records are written: in input
     # order one slow URL would otherwise hold the count, the rate and the ETA for the rest.
     finished = state.finished.add if state.progress is not None else None
-    with signal_handlers(stop, state), showing_progress(state, inputs):
+    with signal_handlers(stop, state), showing_progress(state, inputs, not settings.request.all_ips):
         async with contextlib.AsyncExitStack() as stack:
             remote = None
             if settings.workers > 1:
@@ -308,6 +329,8 @@ def _write(sink: Sink, result: FetchResult, state: RunState) -> None:
         except OSError as exc:
             raise OutputError(exc) from None
     state.summary.add(result)
+    if state.metrics is not None:
+        state.metrics.add(result)
     if result.error is not None and result.error.type == ErrorType.Unexpected:
         _count_internal_error(state, result)
 

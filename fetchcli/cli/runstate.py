@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from fetchcli.cli.plan import Environment
     from fetchcli.engine.selection import Selection
     from fetchcli.input.resume import ResumeFile
+    from fetchcli.output.metrics import MetricsCollector
     from fetchcli.output.render.progress import ProgressLine
     from fetchcli.output.statefile import StateStore
     from fetchcli.output.writer import Output
@@ -35,6 +36,7 @@ class RunState:
     outputs: list[Output] = field(default_factory=list)  # the files being written, for a second Ctrl-C
     internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
     internal_type: str | None = None  # the first one's exception type
+    metrics: MetricsCollector | None = None  # --metrics: what the file will say, gathered as records are written
     store: StateStore | None = None  # --state
     conditional: bool = False  # --conditional
     only_changed: bool = False  # --only-changed

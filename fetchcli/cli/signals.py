@@ -58,7 +58,7 @@ def erase_progress(state: RunState) -> None:
 
 def second_interrupt(state: RunState) -> None:
     """A second Ctrl-C: end now, as the default action would (killed by SIGINT), but first
-    remove the temporary files of ``-o`` and ``--summary-json`` (the files they replace are left
+    remove the temporary files of ``-o``, ``--summary-json`` and ``--metrics`` (the files they replace are left
     as they were) and blank the progress line. A third Ctrl-C ends it even if that hangs."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     for output in state.outputs:

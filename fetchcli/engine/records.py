@@ -1,5 +1,5 @@
 """A finished URL -> its ``FetchResult``. The record of a response (ok, or failing the success
-policy: ``--ok-status``, ``--expect-text``/``--expect-regex``, ``--cert-expiry-days``), of a
+policy: ``--ok-status``, ``--expect-text``/``--expect-regex``/``--expect-jq``, ``--cert-expiry-days``), of a
 failure, of a URL cut short (``--max-time``, a stop) with what was known when it stopped, and of
 a URL never sent (an invalid URL, ``NotStarted``, an internal error). No I/O and no waiting:
 ``request.py`` sends, follows redirects and retries, and hands what it learnt (an ``Outcome``,
@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fetchcli.engine.allips import with_address
 from fetchcli.engine.redirect import redirect_target
 from fetchcli.engine.servertext import ServerText
 from fetchcli.engine.snippet import Body, body_text
@@ -17,7 +18,7 @@ from fetchcli.engine.ticket import Ticket, Trail, now_iso
 from fetchcli.errors import internal_error
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, Timing, TlsInfo, UrlItem
-from fetchcli.redact import Redactor
+from fetchcli.redact import Redactor, header_secrets
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
@@ -35,6 +36,7 @@ class Outcome:
     error: ErrorInfo | None = None
     trail: Trail | None = None
     heard: bool = False  # a server answered some request of these tries (or of an earlier try)
+    jq_problem: str | None = None  # why the body fails --expect-jq (jqcheck.py)
 
 
 def _header_int(value: str | None) -> int | None:
@@ -45,7 +47,9 @@ def _header_int(value: str | None) -> int | None:
 
 def invalid_result(item: UrlItem) -> FetchResult:
     error = item.error or ErrorInfo(ErrorType.InvalidURL, "invalid URL")
-    return FetchResult(index=item.index, url=item.display_url, ok=False, fetched_at=now_iso(), error=error)
+    return FetchResult(
+        index=item.index, url=item.display_url, ok=False, fetched_at=now_iso(), error=error, meta=item.meta
+    )
 
 
 def unfinished_result(
@@ -54,13 +58,22 @@ def unfinished_result(
     """A URL cancelled in flight (``Cancelled``) or never started (``NotStarted``). With the
     ``ticket`` of a URL that was sent: its tries, when it was sent and how long it had waited
     (no ``elapsed_ms``: the stop cut it short, it is not the URL's time); with ``settings`` too,
-    what was known, as for ``TotalTimeout`` (``cut_short_result``): the status received, the redirects."""
+    what was known, as for ``TotalTimeout`` (``cut_short_result``): the status received, the redirects.
+    An ``--all-ips`` item's record names its address."""
+    result = _unfinished(item, error_type, message, ticket, settings)
+    return with_address(result, item) if item.address is not None else result
+
+
+def _unfinished(
+    item: UrlItem, error_type: ErrorType, message: str, ticket: Ticket | None = None, settings: Settings | None = None
+) -> FetchResult:
     if ticket is not None and ticket.sent is not None and ticket.trail is not None and settings is not None:
         return cut_short_result(item, settings, ticket, ErrorInfo(error_type, message), elapsed=False)
     if ticket is None or ticket.sent is None:
         return FetchResult(
             index=item.index,
             url=item.display_url,
+            meta=item.meta,
             ok=False,
             fetched_at=now_iso(),
             error=ErrorInfo(error_type, message),
@@ -70,6 +83,7 @@ def unfinished_result(
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         fetched_at=ticket.fetched_at(),
         error=ErrorInfo(error_type, message),
@@ -151,13 +165,24 @@ def _redirects(trail: Trail | None, shown: ServerText) -> tuple[Redirect, ...]:
     return tuple(Redirect(shown.url(url), status) for url, status in trail.redirects) if trail is not None else ()
 
 
+def redactor_of(settings: Settings, item: UrlItem, *urls: object) -> Redactor:
+    """The run's redactor with the passwords of ``item``'s URL and of ``urls``, and the values of
+    the secret headers of ``item``'s own request (a JSON Lines line's ``headers``)."""
+    redact = Redactor.for_request(settings.request, item.url, *urls)
+    own = item.request
+    if own is None or not own.headers:
+        return redact
+    return redact.with_secrets(header_secrets(own.headers, settings.request.secret_headers))
+
+
 def _server_text(settings: Settings, item: UrlItem, trail: Trail | None) -> ServerText:
-    """How the record of ``item`` shows what servers said: the run's secrets masked, and the
-    passwords of the URL asked first and last (a redirect's target may carry credentials)."""
+    """How the record of ``item`` shows what servers said: the run's secrets (and its line's)
+    masked, and the passwords of the URL asked first and last (a redirect's target may carry
+    credentials)."""
     assert item.url is not None
     if trail is None or not trail.last.userinfo:  # the common case: no credentials from a redirect
-        return ServerText(Redactor.for_request(settings.request, item.url))
-    return ServerText(Redactor.for_request(settings.request, item.url, trail.last))
+        return ServerText(redactor_of(settings, item))
+    return ServerText(redactor_of(settings, item, trail.last))
 
 
 def _peer(response: WireResponse) -> tuple[str | None, int | None]:
@@ -238,6 +263,8 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     unmet = outcome.error or _expiring(tls, settings)
     if unmet is None and not_modified is None:  # a 304 has no body: the copy checked before is current
         unmet = _unmet_expectation(text, settings)
+        if unmet is None and outcome.jq_problem is not None:
+            unmet = ErrorInfo(ErrorType.ExpectFailed, outcome.jq_problem)
     # What reading the body's text costs is part of the URL's time (elapsed_ms comes last).
     shown = _server_text(settings, item, outcome.trail)
     title = None if binary else shown.title(text)
@@ -245,6 +272,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=unmet is None and (not_modified is True or settings.success.status_ok(response.status)),
         not_modified=not_modified,
         validators=_validators(headers),
@@ -293,11 +321,12 @@ def failure_result(
     if outcome is not None:
         redirects = _redirects(outcome.trail, _server_text(settings, item, outcome.trail))
         timing = _timing(outcome)
-    error = ErrorInfo(error.type, Redactor.for_request(settings.request, item.url)(error.message))  # once more
+    error = ErrorInfo(error.type, redactor_of(settings, item)(error.message))  # once more
     sent = ticket.sent is not None
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         elapsed_ms=ticket.elapsed_ms() if sent else None,
         queued_ms=ticket.queued_ms() if sent else _waited_unsent(ticket),
@@ -324,7 +353,7 @@ def cut_short_result(
     read so far (``bytes_read``, ``snippet``, ``title``). Without the last response's headers,
     ``final_url`` is the URL asked last (a redirect's target)."""
     assert item.url is not None
-    redact = Redactor.for_request(settings.request, item.url)
+    redact = redactor_of(settings, item)
     error = ErrorInfo(error.type, redact(error.message))
     trail = ticket.trail
     response = trail.response if trail is not None else None
@@ -336,6 +365,7 @@ def cut_short_result(
         return FetchResult(
             index=item.index,
             url=item.display_url,
+            meta=item.meta,
             ok=False,
             final_url=shown.url(trail.last) if trail is not None and trail.redirects else None,
             redirects=redirects,
@@ -355,6 +385,7 @@ def cut_short_result(
     return FetchResult(
         index=item.index,
         url=item.display_url,
+        meta=item.meta,
         ok=False,
         bytes_read=len(data),
         binary=binary,

@@ -8,10 +8,12 @@ import asyncio
 import dataclasses
 import time
 
+from fetchcli.engine.allips import pinned, with_address
+from fetchcli.engine.jqcheck import checks_for, time_limit, whole_body
 from fetchcli.engine.politeness import Gate, Lane
 
 # The records are built in records.py.
-from fetchcli.engine.records import Outcome, cut_short_result, failure_result, response_result
+from fetchcli.engine.records import Outcome, cut_short_result, failure_result, redactor_of, response_result
 from fetchcli.engine.redirect import (
     REDIRECT_STATUSES,
     first_request,
@@ -21,7 +23,7 @@ from fetchcli.engine.redirect import (
     redirect_target,
 )
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
-from fetchcli.engine.snippet import read_body
+from fetchcli.engine.snippet import Body, read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
 from fetchcli.errors import (
@@ -39,7 +41,7 @@ from fetchcli.redact import Redactor, is_secret_header
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
-from fetchcli.transport.addressmap import AddressMap
+from fetchcli.transport.addressmap import PIN, AddressMap
 from fetchcli.transport.contract import Wire, WireRequest, WireResponse
 from fetchcli.transport.hints import CURRENT, PhaseClock, since
 from fetchcli.transport.protocol import status_problem
@@ -61,8 +63,15 @@ def conditional(request: WireRequest, validators: tuple[str, str]) -> WireReques
     return dataclasses.replace(request, headers=(*request.headers, *added)) if added else request
 
 
-def _build_request(wire: Wire, method: str, url: str, body: bytes | None = None) -> WireRequest:
-    """The first request for ``url``, with the wire's headers and timeouts, and the run's body."""
+def _build_request(
+    wire: Wire,
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: tuple[tuple[str, str], ...] | None = None,
+) -> WireRequest:
+    """The first request for ``url``, with the wire's timeouts, ``headers`` (None: the wire's)
+    and ``body``."""
     try:
         parsed = parse(url)
     except BadURL as exc:
@@ -70,7 +79,35 @@ def _build_request(wire: Wire, method: str, url: str, body: bytes | None = None)
     problem = host_problem(parsed)
     if problem is not None:
         raise InvalidRequestURL(problem)
-    return first_request(method, parsed, wire.default_headers, wire.timeouts, body)
+    return first_request(method, parsed, wire.default_headers if headers is None else headers, wire.timeouts, body)
+
+
+# What a URL is asked with: (method, body, headers; None: the wire's).
+_Ask = tuple[str, bytes | None, tuple[tuple[str, str], ...] | None]
+
+
+def _ask(wire: Wire, item: UrlItem, settings: Settings) -> _Ask:
+    """The run's request (``-X``, ``-H``, the body), with what the item's JSON Lines line
+    (``models.UrlRequest``) says instead: its method (else the run's, or POST for a body of its
+    own when the run's is GET or HEAD), its headers each replacing the run's of that name, its
+    body with that body's Content-Type (and Accept, for ``json``) unless its headers name them.
+    Nothing is built for an item without one (the common case)."""
+    req, own = settings.request, item.request
+    if own is None:
+        return req.method, req.body, None
+    body = own.body if own.body is not None else req.body
+    method = own.method_with(req.method)
+    added = list(own.headers)
+    named = {name.lower() for name, _ in added}
+    if own.body is not None:
+        for name, value in (("Content-Type", own.content_type), ("Accept", own.accept)):
+            if value is not None and name.lower() not in named:
+                added.append((name, value))
+                named.add(name.lower())
+    if not added:
+        return method, body, None
+    kept = tuple((name, value) for name, value in wire.default_headers if name.lower() not in named)
+    return method, body, kept + tuple(added)
 
 
 # What a kept-alive connection the server closed gives the request sent on it.
@@ -110,7 +147,7 @@ async def _exchange(
             await polite[0].pace(request.url.host, polite[1])
         trail.last, trail.method = request.url, request.method
         trail.response = None
-        clock = trail.clock = PhaseClock()
+        clock = trail.clock = PhaseClock(fresh=PIN.get() is not None)  # --all-ips: a new connection per address
         token = CURRENT.set(clock)
         started = time.perf_counter()
         ticket.sending(clock, started, settings.timeouts.total)  # each hop is a request sent
@@ -181,11 +218,11 @@ async def _unverified_tls(outcome: Outcome, settings: Settings, left: float | No
         timeout = left if timeout is None else min(timeout, left)
     port = url.port or 443
     connect = None
-    if req.resolve or req.connect_to:  # where the request's own connection went
-        mapped = AddressMap(req.resolve, req.connect_to)
+    mapped = AddressMap.for_request(req)
+    if mapped:  # where the request's own connection went (--resolve, --connect-to, --all-ips)
         target, to, fixed = mapped.route(url.host, port)
         connect = (fixed[0] if fixed else target, to)
-    return await tls_facts.probe(url.host, port, timeout, connect)
+    return await tls_facts.probe(url.host, port, timeout, connect, mapped.socket_family)
 
 
 def _retry_wait(outcome: Outcome, method: str, attempt: int, settings: Settings) -> float | None:
@@ -296,6 +333,7 @@ def _fallback_refused(first: ErrorInfo, secret: str) -> ErrorInfo:
 
 async def _over_http(
     wire: Wire,
+    item: UrlItem,
     url: str,
     first: ErrorInfo,
     settings: Settings,
@@ -305,7 +343,8 @@ async def _over_http(
 ) -> Outcome:
     """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
     ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
-    request = _build_request(wire, settings.request.method, "http" + url[len("https") :], settings.request.body)
+    method, body, headers = _ask(wire, item, settings)
+    request = _build_request(wire, method, "http" + url[len("https") :], body, headers)
     outcome = await _attempts(wire, request, settings, lane, gate, ticket)
     if outcome.error is not None:
         told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
@@ -335,12 +374,20 @@ async def _head_fallback(
         return outcome
     assert item.url is not None
     no_body = dataclasses.replace(settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False))
-    request = _build_request(wire, "GET", item.url)
+    request = _build_request(wire, "GET", item.url, None, _ask(wire, item, settings)[2])
     got = await _attempts(wire, request, no_body, lane, gate, ticket)
     if status in HEAD_REFUSED:
         return got
     answered = got.response.status if got.response is not None else None
     return got if answered is not None and 200 <= answered < 300 else outcome
+
+
+async def _judged(body: Body, settings: Settings) -> str | None:
+    """Why the body fails ``--expect-jq``, or None: judged whole, in a child process (jqcheck)."""
+    cut = whole_body(body.data, body.complete, body.size, settings)
+    if cut is not None:
+        return cut
+    return await checks_for(settings).check(body.data, time_limit(settings))
 
 
 async def fetch_one(
@@ -353,12 +400,29 @@ async def fetch_one(
 ) -> FetchResult:
     """Fetch one valid URL (with retries, politeness and redirects as set) and never raise
     (except ``CancelledError`` from outside). ``--max-time`` bounds all tries together, from the
-    first request. ``ticket``: the engine's, to read if it cancels the URL (else one of its own)."""
+    first request. ``ticket``: the engine's, to read if it cancels the URL (else one of its own).
+    An item pinned to one address (``--all-ips``) goes there (``allips.pinned``)."""
+    if item.address is not None:
+        with pinned(item, settings):
+            return with_address(await _fetch_one(wire, item, settings, lane, gate, ticket), item)
+    return await _fetch_one(wire, item, settings, lane, gate, ticket)
+
+
+async def _fetch_one(
+    wire: Wire,
+    item: UrlItem,
+    settings: Settings,
+    lane: Lane | None,
+    gate: Gate | None,
+    ticket: Ticket | None,
+) -> FetchResult:
     assert item.url is not None
     if ticket is None:
         ticket = Ticket()
+    judging = False
     try:
-        request = _build_request(wire, settings.request.method, item.url, settings.request.body)
+        method, body, headers = _ask(wire, item, settings)
+        request = _build_request(wire, method, item.url, body, headers)
         if item.validators is not None:
             request = conditional(request, item.validators)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
@@ -372,7 +436,11 @@ async def fetch_one(
             elif (secret := _secret_sent(request, settings)) is not None:
                 outcome.error = _fallback_refused(first, secret)
             else:
-                outcome = await _over_http(wire, item.url, first, settings, lane, gate, ticket)
+                outcome = await _over_http(wire, item, item.url, first, settings, lane, gate, ticket)
+        if settings.success.expect_jq is not None and outcome.body is not None and outcome.error is None:
+            judging = True
+            outcome.jq_problem = await _judged(outcome.body, settings)
+            judging = False
         left = ticket.disarm()
         if outcome.response is not None:
             return response_result(item, settings, ticket, outcome)
@@ -393,10 +461,12 @@ async def fetch_one(
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
         message = f"gave up after --max-time {settings.timeouts.max_time:g} s"
+        if judging:
+            message += " (while --expect-jq ran)"
         return cut_short_result(item, settings, ticket, classify(TotalTimeout(message)))
     except Exception as exc:  # noqa: BLE001 - every failure the network or input can cause becomes a record
         ticket.disarm()
-        return failure_result(item, settings, ticket, classify(exc, Redactor.for_request(settings.request, item.url)))
+        return failure_result(item, settings, ticket, classify(exc, redactor_of(settings, item)))
     trail = outcome.trail
     if trail is not None and trail.response is not None and trail.body is not None:
         # The headers came, then reading the body failed (a ReadTimeout, a body shorter than

@@ -24,6 +24,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from fetchcli.engine.admission import Lookahead
+from fetchcli.engine.allips import AddressSource
 from fetchcli.engine.politeness import Gate, Lane
 from fetchcli.engine.records import internal_error_result, invalid_result, unfinished_result
 from fetchcli.engine.reorder import ReorderBuffer
@@ -223,7 +224,8 @@ async def run_fetch(
     """Like ``fetch`` over a wire (``transport/contract.py``) the caller owns and closes."""
     if selection is None and (settings.shard is not None or settings.unique):
         selection = Selection(settings.shard, settings.unique)
-    source = Source(items, selection if selection is not None and selection.active else None)
+    read = Source(items, selection if selection is not None and selection.active else None)
+    source = AddressSource(read, settings) if settings.request.all_ips else read  # --all-ips: one per address
     run = _Run(wire, settings, remote, on_finished, prepare)
     stop = stop or Stop()
 

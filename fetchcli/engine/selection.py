@@ -1,4 +1,5 @@
-"""Which input URLs a run fetches: one shard's (``--shard K/N``), each URL once (``--unique``),
+"""Which input URLs a run fetches: one shard's (``--shard K/N``), each URL once (``--unique``;
+for a JSON Lines line with its own method, headers or body, each request once: ``request_key``),
 and not those an earlier run already recorded (``--resume``, see ``resume.py``).
 
 Every URL keeps its ``index``, its position in the whole input, so the outputs of the shards of
@@ -12,7 +13,7 @@ from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from fetchcli.engine.urlkey import item_key, url_hash
+from fetchcli.engine.urlkey import item_key, request_key, url_hash
 from fetchcli.models import UrlItem
 from fetchcli.settings import SettingProblem, check_shard
 
@@ -155,9 +156,12 @@ class Selection:
             key = url_hash(item_key(item))  # once for both
             if self.shard is not None and key % self.shard.n != self.shard.k - 1:
                 return False
-            if self.seen is not None and not self.seen.add(key):
-                self.duplicates += 1
-                return False
+            if self.seen is not None:
+                # A JSON Lines line's own request: --unique compares it too.
+                asked = key if item.request is None else url_hash(request_key(item))
+                if not self.seen.add(asked):
+                    self.duplicates += 1
+                    return False
         if self.already_done is not None and self.already_done(item):
             self.resumed += 1
             return False

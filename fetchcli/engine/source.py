@@ -47,6 +47,11 @@ class Source:
         self._pending: asyncio.Future[UrlItem] | None = None
         self.exhausted = False
 
+    @property
+    def reads_at_once(self) -> bool:
+        """The next item comes without waiting (a list, a file; not a pipe)."""
+        return self._sync is not None
+
     async def next(self, interrupt: asyncio.Event | None = None) -> UrlItem | None:
         """The next item; None at the end (``exhausted``), or when ``interrupt`` is set before an
         item comes."""

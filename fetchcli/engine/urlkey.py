@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fetchcli.models import UrlItem
 
-__all__ = ["input_key", "item_key", "key_hash", "url_hash", "url_key"]
+__all__ = ["input_key", "item_key", "key_hash", "request_key", "url_hash", "url_key"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -161,6 +161,18 @@ def key_hash(url: str) -> int:
 def item_key(item: UrlItem) -> str:
     """What identifies an input URL: its ``url_key``, or its raw line when it is invalid."""
     return url_key(item.url) if item.url is not None else item.raw.strip()
+
+
+def request_key(item: UrlItem) -> str:
+    """What ``--unique`` compares: the ``item_key``, and for a JSON Lines line with a request of
+    its own, its method, headers and body too (the same URL with two bodies is two requests; a
+    line's ``meta`` is not part of its request)."""
+    own = item.request
+    if own is None:
+        return item_key(item)
+    body = "" if own.body is None else hashlib.blake2b(own.body, digest_size=16).hexdigest()
+    headers = "\n".join(f"{name.lower()}: {value}" for name, value in own.headers)
+    return f"{item_key(item)}\t{own.method or ''}\t{headers}\t{body}"
 
 
 def input_key(text: str) -> str:

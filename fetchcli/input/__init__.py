@@ -1,5 +1,6 @@
 """Stage 4a, input: where the URLs come from. ``readers`` reads positional arguments, files and
-stdin lazily on a thread (one ``UrlItem`` at a time); ``resume`` finds which URLs an earlier run
+stdin lazily on a thread (one ``UrlItem`` at a time); ``jsonl`` reads a JSON Lines input's lines (a
+request a line, with its own method, headers, body and ``meta``); ``resume`` finds which URLs an earlier run
 (``--resume``) already recorded.
 
 May import the engine, the transports and the kernel; never the output stage or the CLI

@@ -17,11 +17,14 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
+from fetchcli.input.jsonl import MAX_LINE_BYTES, is_request_line, iter_jsonl_items
 from fetchcli.models import UrlItem
-from fetchcli.settings import SettingProblem
-from fetchcli.urls import iter_all, iter_binary_lines, url_text
+from fetchcli.settings import InputFormat, SettingProblem
+from fetchcli.urls import MAX_URL_LENGTH, iter_binary_lines, iter_items, url_text
+
+_T = TypeVar("_T")
 
 
 class FdLineReader:
@@ -228,13 +231,32 @@ def _can_hold_urls(stdin: BinaryIO) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode)
 
 
-def _until(stop: threading.Event, lines: Iterator[str]) -> Iterator[str]:
+def _until(stop: threading.Event, lines: Iterator[_T]) -> Iterator[_T]:
     """``lines`` until ``stop`` is set; not a line is read after that."""
     while not stop.is_set():
         try:
             yield next(lines)
         except StopIteration:
             return
+
+
+def _is_url_line(line: str) -> bool:
+    return url_text(line) is not None
+
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def is_jsonl(path: str, fmt: InputFormat) -> bool:
+    """Whether the input ``path`` (``-`` for stdin) is read as JSON Lines: ``--input-format
+    jsonl``, or ``auto`` and a file named ``*.jsonl`` or ``*.ndjson`` (stdin needs the flag)."""
+    if fmt is not InputFormat.auto:
+        return fmt is InputFormat.jsonl
+    return path != "-" and path.lower().endswith(JSONL_SUFFIXES)
+
+
+# An input's items from its index: the lines of a URL list, or of a JSON Lines input.
+_Group = Callable[[int], Iterator[UrlItem]]
 
 
 def reads_stdin(urls: Sequence[str], paths: Sequence[str], stdin_isatty: bool) -> bool:
@@ -245,7 +267,8 @@ def reads_stdin(urls: Sequence[str], paths: Sequence[str], stdin_isatty: bool) -
 
 class Inputs:
     """Every URL source of a run, in order: the arguments, then each ``--input`` (``-`` for
-    stdin, also read when nothing else is given and it is not a terminal).
+    stdin, also read when nothing else is given and it is not a terminal), each a URL list or
+    JSON Lines (``is_jsonl``: by ``fmt``, ``--input-format``, and the file's name).
 
     Files are opened up front, so a missing one is a usage error before any request; lines are
     read lazily. A pipe or terminal is read straight from its descriptor (``blocking``: the
@@ -254,18 +277,24 @@ class Inputs:
     was left."""
 
     def __init__(
-        self, urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO, stdin_isatty: bool, opened: list[BinaryIO]
+        self,
+        urls: Sequence[str],
+        paths: Sequence[str],
+        stdin: BinaryIO,
+        stdin_isatty: bool,
+        opened: list[BinaryIO],
+        fmt: InputFormat = InputFormat.auto,
     ) -> None:
         self._stop = threading.Event()
         self._left: list[Callable[[], int]] = []  # per input: how many URLs it still holds (-1: unknown)
         self._readers: list[FdLineReader] = []
         self._timer: threading.Timer | None = None
         self._sizes: list[Callable[[], int | None]] = []  # per input: its URL count, from its start
-        groups: list[Iterable[str]] = []
+        groups: list[_Group] = []
         self.blocking = False
         if urls:
             args = iter(list(urls))
-            groups.append(_until(self._stop, args))
+            groups.append(functools.partial(_text_items, _until(self._stop, args)))
             self._left.append(lambda: sum(1 for line in args if url_text(line) is not None))
             given = sum(1 for line in urls if url_text(line) is not None)
             self._sizes.append(lambda: given)
@@ -277,15 +306,20 @@ class Inputs:
             )
         for path in [*paths, *(["-"] if implicit else [])]:
             stream = stdin if path == "-" else self._open(path, opened)
+            jsonl = is_jsonl(path, fmt)
+            counts = is_request_line if jsonl else _is_url_line
+            lines: Iterator[str]
             if _is_regular_file(stream):
-                groups.append(_until(self._stop, iter_binary_lines(stream)))
-                self._left.append(functools.partial(_count_urls, stream))
-                self._sizes.append(functools.partial(_count_urls_from_start, stream))
-                continue
-            self.blocking = True  # a pipe or terminal: read in a thread, straight from the fd
-            reader = FdLineReader(stream.fileno())
-            self._readers.append(reader)
-            groups.append(iter_binary_lines(reader))
+                lines = _until(self._stop, _lines_of(stream, jsonl))
+                longest = MAX_LINE_BYTES if jsonl else MAX_URL_LENGTH
+                self._left.append(functools.partial(_count_urls, stream, counts, longest))
+                self._sizes.append(functools.partial(_count_urls_from_start, stream, counts))
+            else:
+                self.blocking = True  # a pipe or terminal: read in a thread, straight from the fd
+                reader = FdLineReader(stream.fileno())
+                self._readers.append(reader)
+                lines = _lines_of(reader, jsonl)
+            groups.append(functools.partial(iter_jsonl_items if jsonl else _text_items, lines))
 
         if not groups:
             raise SettingProblem("urls", "missing: give URLs as arguments, with --input FILE, or on stdin")
@@ -310,7 +344,11 @@ class Inputs:
         return stream
 
     def items(self) -> Iterator[UrlItem]:
-        yield from iter_all(self._groups)
+        index = 0
+        for group in self._groups:
+            for item in group(index):
+                index = item.index + 1
+                yield item
         self.done = not self._stop.is_set()  # an end because of stop_reading is not the end
 
     def stop_reading(self) -> None:
@@ -362,7 +400,19 @@ class Inputs:
 COUNT_LIMIT = 256 * 1024 * 1024  # bytes of input files a progress display's count may scan
 
 
-def _count_urls_from_start(stream: BinaryIO) -> int | None:
+def _text_items(lines: Iterable[str], start: int) -> Iterator[UrlItem]:
+    return iter_items(lines, start=start)
+
+
+def _lines_of(stream: BinaryIO | FdLineReader, jsonl: bool) -> Iterator[str]:
+    """A URL list's lines; or a JSON Lines input's, longer (``MAX_LINE_BYTES``), and with a byte
+    that is not UTF-8 kept as a surrogate, for ``jsonl`` to name."""
+    if jsonl:
+        return iter_binary_lines(stream, max_length=MAX_LINE_BYTES, errors="surrogateescape")
+    return iter_binary_lines(stream)
+
+
+def _count_urls_from_start(stream: BinaryIO, counts: Callable[[str], bool] = _is_url_line) -> int | None:
     """URL lines in a regular file, counted with ``pread`` from offset 0 (the file's read
     position is left alone); None for a file over ``COUNT_LIMIT`` or an error."""
     try:
@@ -377,14 +427,14 @@ def _count_urls_from_start(stream: BinaryIO) -> int | None:
             offset += len(chunk)
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
-            count += sum(1 for line in lines if url_text(line.decode("utf-8", "replace")) is not None)
-        return count + (url_text(rest.decode("utf-8", "replace")) is not None)
+            count += sum(1 for line in lines if counts(line.decode("utf-8", "replace")))
+        return count + counts(rest.decode("utf-8", "replace"))
     except (OSError, ValueError):
         return None
 
 
-def _count_urls(stream: BinaryIO) -> int:
+def _count_urls(stream: BinaryIO, counts: Callable[[str], bool] = _is_url_line, longest: int = MAX_URL_LENGTH) -> int:
     try:
-        return sum(1 for line in iter_binary_lines(stream) if url_text(line) is not None)
+        return sum(1 for line in iter_binary_lines(stream, max_length=longest) if counts(line))
     except (OSError, ValueError):
         return -1

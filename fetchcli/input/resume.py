@@ -45,6 +45,7 @@ from fetchcli.settings import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_SNIPPET_LENGTH,
+    InputFormat,
     SettingProblem,
     Settings,
 )
@@ -476,7 +477,7 @@ def load_for_run(
     """``--resume`` of a CLI run: count the input's URLs (a recorded index must be one of them),
     read the file (cutting off a torn last line), and check it against the input, read once more
     for that, before anything is fetched."""
-    with _reading_again(urls, paths, stdin) as inputs:
+    with _reading_again(urls, paths, stdin, settings.input_format) as inputs:
         size = inputs.unread()  # nothing was read yet: every URL of the input
     if size < 0:
         raise SettingProblem("resume", "cannot read the input through, to check FILE against it")
@@ -484,18 +485,20 @@ def load_for_run(
         settings.body.snippet_length, settings.request.max_redirects, settings.body.max_body_bytes
     )
     resume = ResumeFile.load(target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target)
-    with _reading_again(urls, paths, stdin) as inputs:
+    with _reading_again(urls, paths, stdin, settings.input_format) as inputs:
         shard = Selection(settings.shard)
         resume.check(item for item in inputs.items() if shard(item))
     return resume
 
 
 @contextlib.contextmanager
-def _reading_again(urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO) -> Iterator[Inputs]:
+def _reading_again(
+    urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO, fmt: InputFormat = InputFormat.auto
+) -> Iterator[Inputs]:
     """The input from its start, for the checks; a FIFO given as ``-i`` cannot be read twice."""
     opened: list[BinaryIO] = []
     try:
-        inputs = Inputs(urls, paths, stdin, True, opened)
+        inputs = Inputs(urls, paths, stdin, True, opened, fmt)
         try:
             if inputs.blocking:
                 raise SettingProblem("resume", PIPE_TWICE)

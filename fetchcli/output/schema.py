@@ -9,7 +9,7 @@ import typing
 from typing import Any
 
 from fetchcli.errortype import ErrorType
-from fetchcli.models import RECORD_SCHEMA_VERSION, WATCHABLE, Change, ErrorInfo, FetchResult
+from fetchcli.models import RECORD_SCHEMA_VERSION, WATCHABLE, Change, ErrorInfo, FetchResult, RawJson
 
 _JSON_TYPES: dict[Any, str] = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
@@ -22,6 +22,8 @@ def _type_schema(hint: Any) -> dict[str, Any]:
         if "type" in inner and isinstance(inner["type"], str):
             return {**inner, "type": [inner["type"], "null"]}
         return {"anyOf": [inner, {"type": "null"}]}
+    if hint is RawJson:  # a JSON Lines input's meta: the line's object, as written
+        return {"type": "object", "description": "the input line's meta object, copied as written"}
     if hint is ErrorInfo:
         return {
             "type": "object",

@@ -13,14 +13,26 @@ Only where the TCP connection goes changes: the request's ``Host``, the TLS serv
 certificate checked are the URL's, and so is the connection pool's key. A host is matched in
 lower case, as sent (IDNA A-labels; an IPv6 address without brackets). A proxy's own name is
 mapped too when it matches (as curl does).
+
+``-4``/``-6`` (``family``): only addresses of that family are connected to, whether looked up,
+given by ``--resolve`` or written in the URL (an address of the other family, or a name with
+none of that family, fails as a ``DNSError`` naming it: ``of_family``); the proxy's too, as curl.
+
+``--all-ips`` (``engine/allips.py``): each request of a URL's record may be pinned (``PIN``, set
+for the URL's task) to one address of the URL's host and port: a connection to that host and
+port goes to that address, as if ``--resolve`` named it alone (a redirect to another host or
+port is looked up as usual).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
+from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from fetchcli.settings import SettingsError
+from fetchcli.settings import RequestSettings, SettingsError
 
 
 def _host(text: str) -> str:
@@ -93,15 +105,60 @@ def parse_connect_to(flag: str, text: str) -> tuple[str | None, int | None, str 
     )
 
 
+# --all-ips: (host as matched, the address, (port, the port to connect to) pairs) for the URL's task
+Pin = tuple[str, str, tuple[tuple[int, int], ...]]
+PIN: ContextVar[Pin | None] = ContextVar("fetchcli_address_pin", default=None)
+
+
+def pin_for(host: str, address: str, ports: tuple[tuple[int, int], ...]) -> Pin:
+    """The ``PIN`` of requests to ``host``: on each port of ``ports``, ``address`` on the port
+    paired with it (``--connect-to``'s)."""
+    return _host(host), address, ports
+
+
+def family_of(address: str) -> int:
+    """4 or 6."""
+    return 6 if ":" in address else 4
+
+
 @dataclass(frozen=True, slots=True)
 class AddressMap:
-    """The run's ``--resolve`` and ``--connect-to`` entries."""
+    """The run's ``--resolve`` and ``--connect-to`` entries, ``-4``/``-6`` (``family``: 4, 6 or
+    0) and whether requests may be pinned (``pinning``: ``--all-ips``)."""
 
     resolve: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
     connect_to: tuple[tuple[str | None, int | None, str | None, int | None], ...] = ()
+    family: int = 0
+    pinning: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.resolve or self.connect_to)
+        return bool(self.resolve or self.connect_to or self.family or self.pinning)
+
+    @classmethod
+    def for_request(cls, req: RequestSettings) -> AddressMap:
+        """The map of a run's request settings."""
+        return cls(req.resolve, req.connect_to, req.family, req.all_ips)
+
+    @property
+    def socket_family(self) -> int:
+        """``socket.AF_INET``, ``AF_INET6``, or ``AF_UNSPEC`` (0): what a name lookup asks for."""
+        return socket.AF_INET if self.family == 4 else socket.AF_INET6 if self.family == 6 else socket.AF_UNSPEC
+
+    def of_family(self, host: str, addresses: Iterable[str]) -> list[str]:
+        """``addresses`` of the family -4/-6 allows (all without them); none: a ``socket.gaierror``
+        (a ``DNSError`` in the record) that says why."""
+        found = list(addresses)
+        if not self.family:
+            return found
+        kept = [address for address in found if family_of(address) == self.family]
+        if kept:
+            return kept
+        bare = host.strip("[]")
+        if _is_address(bare):
+            raise socket.gaierror(
+                f"{bare} is an IPv{family_of(bare)} address and -{self.family} allows IPv{self.family} only"
+            )
+        raise socket.gaierror(f"{bare} has no IPv{self.family} address (-{self.family})")
 
     def target(self, host: str, port: int) -> tuple[str, int]:
         """Where a connection to ``host`` on ``port`` goes (``--connect-to``, the first match)."""
@@ -113,7 +170,14 @@ class AddressMap:
 
     def route(self, host: str, port: int) -> tuple[str, int, tuple[str, ...] | None]:
         """Where a connection to ``host`` on ``port`` goes: the host and port after
-        ``--connect-to``, and the addresses ``--resolve`` gives them (None: look the name up)."""
+        ``--connect-to``, and the addresses ``--resolve`` gives them (None: look the name up);
+        the pinned address (``PIN``) when the request's URL's host and port are pinned."""
+        if self.pinning:
+            pin = PIN.get()
+            if pin is not None and pin[0] == _host(host):
+                for known, to in pin[2]:
+                    if known == port:
+                        return host, to, (pin[1],)
         target, port = self.target(host, port)
         return target, port, self.addresses(target, port)
 
@@ -128,3 +192,11 @@ class AddressMap:
                 if name == "*" and wildcard is None:
                     wildcard = addresses
         return wildcard  # curl's "*:PORT": only when no entry names the host
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

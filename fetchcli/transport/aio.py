@@ -141,14 +141,20 @@ class BoundedConnector(aiohttp.TCPConnector):
         return connection
 
     async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
-        """``--connect-to`` and ``--resolve`` (``addressmap.py``): where the connection goes. The
-        TLS server name stays the URL's host (aiohttp takes it from the request, not from here)."""
+        """``--connect-to``, ``--resolve``, ``-4``/``-6`` and ``--all-ips``'s pin (``addressmap.py``):
+        where the connection goes. The TLS server name stays the URL's host (aiohttp takes it
+        from the request, not from here). A failure here is aiohttp's DNS error."""
         mapped = self._address_map
         if mapped is None:
             return await super()._resolve_host(host, port, traces)
         target, port, fixed = mapped.route(host, port)
         if fixed is None:
-            return await super()._resolve_host(target, port, traces)
+            found = await super()._resolve_host(target, port, traces)
+            if not mapped.family:
+                return found
+            kept = mapped.of_family(target, [str(info["host"]) for info in found])  # -4, -6
+            return [info for info in found if info["host"] in kept]
+        fixed = tuple(mapped.of_family(host, fixed))
         return [
             {
                 "hostname": host,
@@ -506,6 +512,7 @@ class AiohttpWire:
             limit_per_host=0,
             max_idle=max_keepalive,
             address_map=self._address_map,
+            family=self._address_map.socket_family if self._address_map is not None else 0,
             keepalive_timeout=keepalive_expiry if keepalive_expiry > 0 else None,
             ssl=self._ssl,
             enable_cleanup_closed=False,
@@ -624,5 +631,5 @@ def wire_for(settings: Settings) -> AiohttpWire:
         proxy_route=proxy_route(settings.request),
         proxy_ways=proxy_ways(settings.request),
         resolver_threads=settings.resolver_threads,
-        address_map=AddressMap(settings.request.resolve, settings.request.connect_to),
+        address_map=AddressMap.for_request(settings.request),
     )

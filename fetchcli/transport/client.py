@@ -42,7 +42,7 @@ def sharded_transport(settings: Settings) -> ShardedPoolTransport:
     from fetchcli.transport.netbackend import TimedBackend
 
     # One name cache for every shard; --resolve and --connect-to.
-    network = TimedBackend(httpcore.AnyIOBackend(), AddressMap(req.resolve, req.connect_to))
+    network = TimedBackend(httpcore.AnyIOBackend(), AddressMap.for_request(req))
 
     ways = proxy_ways(req)
 

@@ -113,7 +113,10 @@ class HttpxWire:
         raw = list(client.headers.raw)
         # Decoded by one encoding, as httpx.Headers would (its own cache may be stale), and
         # encoded back with it when sent: the bytes go as they came.
-        self._encoding = encoding = WireHeaders(raw).encoding
+        encoding = WireHeaders(raw).encoding
+        # ASCII headers are UTF-8 too: a JSON Lines line's own header values (not among these)
+        # are sent as UTF-8, as -H values are (headers.headers_of).
+        self._encoding = "utf-8" if encoding == "ascii" else encoding
         self.default_headers = tuple((name.decode(encoding), value.decode(encoding)) for name, value in raw)
         timeout = client.timeout
         self.timeouts = Timeouts(timeout.connect, timeout.read, timeout.write, timeout.pool)

@@ -198,7 +198,8 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
         if cached is not None and cached[0] > now:
             return cached[1]
         started = time.perf_counter()
-        found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family = self._address_map.socket_family if self._address_map is not None else 0
+        found = await anyio.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
         clock = CURRENT.get()
         if clock is not None:
             clock.dns_ms = since(started)
@@ -223,6 +224,8 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
         try:
             with anyio.fail_after(timeout):
                 addresses = list(fixed) if fixed is not None else await self._addresses(host, port)
+                if mapped is not None and mapped.family:  # -4, -6
+                    addresses = mapped.of_family(host, addresses)
                 started = time.perf_counter()
                 stream = await self._first_that_answers(addresses, port, local_address, socket_options)
         except TimeoutError as exc:

@@ -160,10 +160,13 @@ def _unverified_context() -> ssl.SSLContext:
     return _unverified
 
 
-async def probe(host: str, port: int, timeout: float | None, connect: tuple[str, int] | None = None) -> TlsInfo | None:
+async def probe(
+    host: str, port: int, timeout: float | None, connect: tuple[str, int] | None = None, family: int = 0
+) -> TlsInfo | None:
     """Handshake with ``host:port`` without verifying, only to read what it presents (after a
     failed verification); None when that fails too. Sends no request. ``connect``: where the
-    connection goes instead (``--resolve``, ``--connect-to``), the server name still ``host``."""
+    connection goes instead (``--resolve``, ``--connect-to``), the server name still ``host``;
+    ``family``: the socket family -4/-6 allows (0: any)."""
     import asyncio
     import ssl
 
@@ -171,7 +174,8 @@ async def probe(host: str, port: int, timeout: float | None, connect: tuple[str,
     where, to = connect if connect is not None else (address, port)
     try:
         _, writer = await asyncio.wait_for(
-            asyncio.open_connection(where, to, ssl=_unverified_context(), server_hostname=address), timeout
+            asyncio.open_connection(where, to, ssl=_unverified_context(), server_hostname=address, family=family),
+            timeout,
         )
     except (OSError, asyncio.TimeoutError, ssl.SSLError, ValueError):
         return None

@@ -7,10 +7,11 @@ object named whole (``--fields error``) is written as its fields (``error.type``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from fetchcli.models import NESTED_FIELDS, FetchResult
+from fetchcli.models import NESTED_FIELDS, FetchResult, RawJson
 from fetchcli.settings import SettingProblem
 
 NESTED = tuple(f"{parent}.{child}" for parent, children in NESTED_FIELDS.items() for child in children)
@@ -56,3 +57,19 @@ def project(record: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
         else:
             out[name] = record[name]
     return out
+
+
+def dumps_record(record: dict[str, Any]) -> str:
+    """A record (``to_dict``, projected or not) as one line of JSON, as ``json.dumps`` writes it;
+    a ``meta`` (``models.RawJson``) written as the JSON text it is, not as a string. The record is
+    cut around it and each part dumped, so no text of the record can be taken for it."""
+    meta = record.get("meta")
+    if not isinstance(meta, RawJson):
+        return json.dumps(record)
+    keys = list(record)
+    at = keys.index("meta")
+    before = {key: record[key] for key in keys[:at]}
+    after = {key: record[key] for key in keys[at + 1 :]}
+    head = json.dumps(before)[:-1] + ", " if before else "{"
+    tail = ", " + json.dumps(after)[1:] if after else "}"
+    return f'{head}"meta": {meta}{tail}'

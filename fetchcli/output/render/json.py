@@ -4,12 +4,11 @@ array is closed at the end."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TextIO
 
 from fetchcli.models import FetchResult
-from fetchcli.output.render.fields import project
+from fetchcli.output.render.fields import dumps_record, project
 from fetchcli.summary import Summary
 
 
@@ -24,7 +23,7 @@ class JsonArraySink:
         if self._fields is not None:
             record = project(record, self._fields)
         prefix = "[\n  " if self._count == 0 else ",\n  "
-        self._stream.write(prefix + json.dumps(record))
+        self._stream.write(prefix + dumps_record(record))
         self._stream.flush()
         self._count += 1
 

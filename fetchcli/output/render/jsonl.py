@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 from collections.abc import Sequence
 from typing import TextIO
 
 from fetchcli.models import FetchResult
-from fetchcli.output.render.fields import project
+from fetchcli.output.render.fields import dumps_record, project
 from fetchcli.summary import Summary
 
 # What fsync(2) answers for what cannot be synced (a pipe, a socket, a character device such as
@@ -28,7 +27,7 @@ class JsonLinesSink:
         if self._fields is not None:
             record = project(record, self._fields)
         # One write per record, so a reader never sees half a line from us.
-        self._stream.write(json.dumps(record) + "\n")
+        self._stream.write(dumps_record(record) + "\n")
         self._stream.flush()
         if self._fsync:
             try:
