@@ -2,6 +2,7 @@
 
     python bench/scale.py                  # 10k and 1M URLs: default, --unique, --workers 2
     python bench/scale.py --sizes 10000,100000 --variants default,table,json,completion
+    python bench/scale.py --variants default,state       # --state FILE against none (issue 21)
 
 A benchmark, not a test (a million requests take minutes). Same server as bench/run.py (nginx
 when installed, else bench/server.py), `small` URLs (distinct, one host, 1,000-byte bodies).
@@ -32,6 +33,7 @@ VARIANTS: dict[str, list[str]] = {
     "completion": ["--order", "completion"],
     "unique": ["--unique"],
     "workers2": ["--workers", "2"],
+    "state": ["--state", "{state}"],  # a new state file per run (issue 21): its memory must stay flat too
 }
 
 
@@ -82,7 +84,8 @@ def main() -> None:
             for n in sizes:
                 url_file = write_urls(tmp / f"urls-{n}.txt", workload_urls("small", port, n))
                 for variant in variants:
-                    tree, wall, status = measure(url_file, VARIANTS[variant])
+                    extra = [str(tmp / f"state-{n}-{variant}.db") if a == "{state}" else a for a in VARIANTS[variant]]
+                    tree, wall, status = measure(url_file, extra)
                     rows.append({"urls": n, "variant": variant, "peak_rss_mb": round(tree, 1),
                                  "wall_s": round(wall, 1), "req_s": round(n / wall), "exit": status})  # fmt: skip
                     print(f"  {n:,} URLs, {variant}: {tree:.1f} MB, {wall:.1f} s", file=sys.stderr)

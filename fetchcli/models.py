@@ -6,7 +6,8 @@ Python without the CLI, and so the JSON schema lives in exactly one place: ``Fet
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import operator
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fetchcli.errortype import ErrorType
@@ -86,6 +87,31 @@ class TlsInfo:
         }
 
 
+# What ``--watch`` may name, in the record's order: the fields a state file compares run to run.
+WATCHABLE = ("ok", "status", "final_url", "title", "remote_ip", "sha256", "tls.not_after")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The record's ``change`` (with ``--state``): how this run's answer differs from the one the
+    state file held. ``kind``: ``new`` (no earlier run), ``changed`` (a watched field differs) or
+    ``same``; ``fields``: the watched fields that differ; ``previous``: their earlier values, by
+    name; ``transition``: ``down`` (was ok, now not), ``up`` (was not ok, now is) or None."""
+
+    kind: str
+    fields: tuple[str, ...] = ()
+    previous: tuple[tuple[str, Any], ...] = ()
+    transition: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "fields": list(self.fields),
+            "previous": dict(self.previous),
+            "transition": self.transition,
+        }
+
+
 class RawJson(str):
     """JSON text written into a record as it is (a JSON Lines input's ``meta``: its key order,
     its numbers as written, ``1.10`` and ``12345678901234567890`` alike), not as a JSON string;
@@ -134,6 +160,9 @@ class UrlItem:
     request: UrlRequest | None = None
     meta: RawJson | None = None
     address: str | None = None
+    # --conditional: the ETag and Last-Modified a state file holds for the URL ("" for none),
+    # sent as If-None-Match / If-Modified-Since.
+    validators: tuple[str, str] | None = None
 
     @property
     def display_url(self) -> str:
@@ -176,6 +205,20 @@ class FetchResult:
     method: str | None = None  # the method of the request asked last (GET after --head-fallback)
     saved_path: str | None = None  # --save: where the body was saved, relative to DIR
     meta: RawJson | None = None  # a JSON Lines input line's meta, as compact JSON text
+    # With --state (else None): a 304 answering --conditional's validators; how this answer
+    # differs from the state's; the runs in a row this URL failed, this one included.
+    not_modified: bool | None = None
+    change: Change | None = None
+    consecutive_failures: int | None = None
+    # Not in the record: the response's ETag and Last-Modified (checked: bounded, no control
+    # character), what a state file keeps for --conditional.
+    validators: tuple[str | None, str | None] | None = field(default=None, metadata={"record": False})
+
+    def with_state(self, not_modified: bool, change: Change, consecutive_failures: int) -> FetchResult:
+        """This record with what ``--state`` adds (``dataclasses.replace`` without its checks: it
+        runs for every record of a run)."""
+        before = _BEFORE_STATE(self)  # the fields before not_modified, in order
+        return FetchResult(*before, not_modified, change, consecutive_failures, self.validators)  # type: ignore[call-arg]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -210,11 +253,18 @@ class FetchResult:
             "method": self.method,
             "saved_path": self.saved_path,
             "meta": self.meta,
+            "not_modified": self.not_modified,
+            "change": self.change.to_dict() if self.change is not None else None,
+            "consecutive_failures": self.consecutive_failures,
         }
 
+
+_NAMES = [f.name for f in fields(FetchResult)]
+_BEFORE_STATE = operator.attrgetter(*_NAMES[: _NAMES.index("not_modified")])
+assert _NAMES[_NAMES.index("not_modified") :] == ["not_modified", "change", "consecutive_failures", "validators"]
 
 # The record's nested objects and their fields, as ``--fields`` and CSV name them (``tls.days_left``).
 NESTED_FIELDS: dict[str, tuple[str, ...]] = {
     name: tuple(f.name for f in fields(kind))
-    for name, kind in (("error", ErrorInfo), ("timing", Timing), ("tls", TlsInfo))
+    for name, kind in (("error", ErrorInfo), ("timing", Timing), ("tls", TlsInfo), ("change", Change))
 }

@@ -81,6 +81,8 @@ FLAGS: dict[str, str] = {
     "input": "--input",
     "resume": "--resume",
     "fields": "--fields",
+    "state": "--state",
+    "watch": "--watch",
 }
 
 

@@ -46,6 +46,13 @@ class Summary:
     # elapsed_ms of each result, to three significant digits -> how many results took that long.
     times_ms: dict[float, int] = field(default_factory=dict)
     earlier: int = 0  # of ``total``: records of an earlier run (--resume), fetched before this one
+    # With --state: URLs new to the state file, changed since the last run, gone from ok to not
+    # ok (down) and back (up); failures not counted for the exit status yet (--fail-after).
+    new: int = 0
+    changed: int = 0
+    went_down: int = 0
+    came_up: int = 0
+    below_fail_after: int = 0
 
     def merge(self, other: Summary, times: int = 1) -> None:
         """Add ``other``'s counts (``times`` over) to these: ``--resume`` adds the records the file
@@ -87,6 +94,16 @@ class Summary:
         if result.elapsed_ms is not None and result.attempts:
             ms = float(f"{result.elapsed_ms:.3g}")
             self.times_ms[ms] = self.times_ms.get(ms, 0) + 1
+        change = result.change
+        if change is not None:
+            if change.kind == "new":
+                self.new += 1
+            elif change.kind == "changed":
+                self.changed += 1
+            if change.transition == "down":
+                self.went_down += 1
+            elif change.transition == "up":
+                self.came_up += 1
 
     def percentile(self, fraction: float) -> float | None:
         """The time (ms) within which ``fraction`` of the URLs that were tried finished."""
@@ -141,6 +158,13 @@ class Summary:
                 line += f", {units.rate(self.urls_per_second, unit)}"
             p50, p95 = self.percentile(0.5) or 0.0, self.percentile(0.95) or 0.0
             line += f"; p50 {units.ms(p50)}, p95 {units.ms(p95)}, max {units.ms(max(self.times_ms))}"
+        if self.new or self.changed:
+            line += f"; {units.count(self.changed)} changed, {units.count(self.new)} new"
+        if self.went_down or self.came_up:
+            line += f"; {units.count(self.went_down)} went down, {units.count(self.came_up)} came up"
+        if self.below_fail_after:
+            n = self.below_fail_after
+            line += f"; {units.count(n)} failure{'s' if n != 1 else ''} within --fail-after (not counted for the exit status)"
         if self.resumed:
             line += f"; {units.count(self.resumed)} done before (--resume)"
         if self.duplicates:
@@ -175,4 +199,6 @@ class Summary:
             "unread": self.unread,
             "duplicates": self.duplicates,
             "resumed": self.resumed,
+            "changes": {"new": self.new, "changed": self.changed, "down": self.went_down, "up": self.came_up},
+            "below_fail_after": self.below_fail_after,
         }

@@ -54,7 +54,7 @@ def test_all_ok_exits_0_and_jsonl_parses(server: LoopbackServer) -> None:
     expected = {
         "schema_version", "index", "url", "ok", "status", "reason", "http_version", "final_url", "elapsed_ms", "content_type",
         "content_length", "server", "title", "remote_ip", "remote_port", "bytes_read", "truncated", "binary", "snippet", "fetched_at", "error", "attempts", "redirects", "tls", "timing", "sha256",
-        "queued_ms", "location", "method", "saved_path", "meta",
+        "queued_ms", "location", "method", "saved_path", "meta", "not_modified", "change", "consecutive_failures",
     }  # fmt: skip
     assert set(records[0]) == expected
 

@@ -294,8 +294,10 @@ def test_csv_carries_meta_last_and_cleaned_and_the_json_array_keeps_it(tmp_path:
     path.write_text('{"url": "ftp://x", "meta": {"n": 1.10, "t": "a\u202eb", "e": "\\u001b[2J"}}\n', encoding="utf-8")
     result = runner.invoke(app, ["-f", "csv", "-i", str(path)])
     header, row = result.stdout.splitlines()
-    assert header.endswith(",method,saved_path,meta")
-    assert row.endswith(',"{""n"":1.10,""t"":""a\\u202eb"",""e"":""\\u001b[2J""}"')
+    # meta after method; then the fields of --state (issue 21), empty without it
+    state = ",not_modified,change.kind,change.fields,change.previous,change.transition,consecutive_failures"
+    assert header.endswith(",method,saved_path,meta" + state)
+    assert row.endswith(',"{""n"":1.10,""t"":""a\\u202eb"",""e"":""\\u001b[2J""}"' + "," * 6)
     assert "\u202e" not in result.stdout and "\x1b" not in result.stdout
     as_json = runner.invoke(app, ["-f", "json", "--fields", "meta,index", "-i", str(path)]).stdout
     assert as_json == '[\n  {"meta": {"n":1.10,"t":"a\\u202eb","e":"\\u001b[2J"}, "index": 0}\n]\n'  # ASCII, as JSON is
@@ -357,7 +359,7 @@ def test_ten_thousand_lines_one_record_each_and_meta_round_trips_through_jq(tmp_
     n, meta = metas[1234]
     compact = meta.replace(", ", ",").replace(": ", ":").replace("a,b:c", "a, b: c")  # not inside the string
     compact = compact.replace("\u00e9", "\\u00e9")  # a character outside ASCII as its escape
-    assert f'"meta": {compact}}}' in raw[n]
+    assert f'"meta": {compact}, "not_modified": null' in raw[n]  # the fields of --state (issue 21) follow
 
 
 @pytest.mark.live

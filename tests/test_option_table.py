@@ -110,6 +110,11 @@ GOOD: dict[str, tuple[Any, Any]] = {
     "unique": (True, True),
     "resume": ("r.jsonl", "r.jsonl"),
     "resume_failed": (True, True),
+    "state": ("s.db", "s.db"),
+    "conditional": (True, True),
+    "watch": ("title, ok", ("ok", "title")),
+    "only_changed": (True, True),
+    "fail_after": ("3", 3),
 }
 
 # A bad value for every option whose parser can refuse one.
@@ -153,8 +158,12 @@ BAD: dict[str, Any] = {
     "snippet_length": "x",
     "shard": "1-of-2",
     "workers": "many",
+    "watch": "colour",
+    "fail_after": "often",
 }
+STATE = {"state": "s.db"}
 NEEDS = {"resume_failed": {"resume": "r.jsonl"}, "key": {"cert": "c.pem"}}
+NEEDS |= {"conditional": STATE, "watch": STATE, "only_changed": STATE, "fail_after": STATE}
 NEVER_REFUSED = {"method", "secret_header"}  # any text: checked later (Settings' validation)
 
 

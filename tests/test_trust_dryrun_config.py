@@ -366,6 +366,7 @@ def test_the_readme_lists_every_key_of_the_summary_json() -> None:
     keys = set(Summary().to_dict())
     assert keys - listed == set(), "keys of the summary JSON docs/options.md does not list"
     nested = {"p50", "p95", "max", "2xx", "404", "ConnectError", "SIGINT", "SIGTERM", "deadline"}
+    nested |= {"new", "changed", "down", "up"}  # "changes" (--state)
     assert listed - keys - nested == set(), "keys docs/options.md lists that the summary JSON does not have"
 
 

@@ -69,8 +69,11 @@ RESOLVED: dict[str, Callable[[Run], Any]] = {
     "ipv4": lambda run: run.settings.request.ipv4,
     "ipv6": lambda run: run.settings.request.ipv6,
     "all_ips": lambda run: run.settings.request.all_ips,
+    "conditional": _output("conditional"),
+    "only_changed": _output("only_changed"),
 }
 NEEDS = {"resume_failed": ["--resume", "resume.jsonl"], "head_fallback": ["-X", "HEAD"], "all_ips": ["--noproxy", "*"]}
+NEEDS |= {"conditional": ["--state", "s.db"], "only_changed": ["--state", "s.db"]}
 ON = ("1", "true", "YES", " On ", "on\n")
 OFF = ("0", "false", "No", " OFF ", "no\n")
 

@@ -243,6 +243,13 @@ def _output_lines(
         resume += _from(origins, "resume", "resume_failed")
     n = options.max_failures
     tolerated = "any URL that is not ok: exit 1" if n == 0 else f"exit 0 while at most {count(n)} URLs are not ok"
+    state = "none"
+    if options.state is not None:
+        state = options.state + (", conditional requests" if options.conditional else "")
+        state += f", watching {','.join(options.watch)}" if options.watch else ""
+        state += ", only new or changed records written" if options.only_changed else ""
+        state += f", a URL fails the run after {options.fail_after} failures in a row" if options.fail_after > 1 else ""
+        state += _from(origins, "state", "conditional", "watch", "only_changed", "fail_after")
     return [
         ("records", records),
         ("format", shape),
@@ -251,6 +258,7 @@ def _output_lines(
         ("summary json", (options.summary_json or "none") + _from(origins, "summary_json")),
         ("metrics", _metrics(options, origins)),
         ("resume", resume),
+        ("state", state),
         ("max failures", f"{n}: {tolerated}" + _from(origins, "max_failures")),
     ]
 

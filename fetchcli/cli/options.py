@@ -70,8 +70,8 @@ ENV_PREFIX = "FETCHCLI_"
 # Help sections, in the order --help shows them.
 INPUT, OUTPUT, SUCCESS, REQUEST, TLS = "Input", "Output", "Success and exit status", "Request", "TLS"
 PROXY, POOL, TIMEOUTS, RETRY, POLITE, BODY = "Proxy", "Connection pool", "Timeouts", "Retries", "Politeness", "Body"
-LARGE, OTHER = "Large runs", "Other"
-SECTIONS = (INPUT, OUTPUT, SUCCESS, REQUEST, TLS, PROXY, POOL, TIMEOUTS, RETRY, POLITE, BODY, LARGE, OTHER)
+LARGE, STATE, OTHER = "Large runs", "State between runs", "Other"
+SECTIONS = (INPUT, OUTPUT, SUCCESS, REQUEST, TLS, PROXY, POOL, TIMEOUTS, RETRY, POLITE, BODY, LARGE, STATE, OTHER)
 
 Kind = Literal["flag", "list", "value"]
 Environ = Mapping[str, str]
@@ -245,6 +245,12 @@ def _save_name(flag: str, text: str, environ: Environ) -> str:
         return check_template(text)
     except TemplateError as exc:
         raise SettingsError(flag, str(exc)) from None
+
+
+def _watch(flag: str, text: str | None, environ: Environ) -> tuple[str, ...] | None:
+    from fetchcli.output.change import parse_watch
+
+    return parse_watch(text) if text is not None else None
 
 
 def _enum_metavar(choices: type[enum.Enum]) -> str:
@@ -480,6 +486,21 @@ OPTIONS: tuple[Option, ...] = (
            "records, append the others to it."),
     _switch("resume_failed", "--resume-failed", section=LARGE, lands="output.resume_failed",
             help="With --resume: fetch the URLs recorded as failed again; FILE keeps one record per URL."),
+    _value("state", "--state", section=STATE, metavar="FILE", lands="output.state", any_bytes=True,
+           help="Remember each URL's last answer in FILE (SQLite; created if absent; not on a network filesystem): "
+           "records gain change, consecutive_failures and not_modified."),
+    _switch("conditional", "--conditional", section=STATE, lands="output.conditional",
+            help="With --state: send If-None-Match / If-Modified-Since from the stored ETag and Last-Modified; "
+            "a 304 is ok (not_modified: true)."),
+    _value("watch", "--watch", section=STATE, metavar="A,B,...", parser=_watch, lands="output.watch",
+           shown_default="ok,status,final_url,title,remote_ip,sha256,tls.not_after",
+           help="With --state: the fields whose change makes a record's change.kind 'changed'."),
+    _switch("only_changed", "--only-changed", section=STATE, lands="output.only_changed",
+            help="With --state: write only records that are new or changed (the summary counts every URL)."),
+    _value("fail_after", "--fail-after", section=STATE, metavar="N", default="1", shown_default="1",
+           parser=_integer, lands="output.fail_after",
+           help="With --state: a failed URL counts for the exit status (and --max-failures) only once it has "
+           "failed N runs in a row."),
     _action("schema", "--schema", help="Print the JSON Schema of a record and exit."),
     _action("version", "--version", "-V", help="Show the version and exit."),
     _action("help", "--help", "-h", help="Show this help and exit."),
@@ -587,6 +608,14 @@ def output_options_from_values(values: Mapping[str, Any], config_file: str | Non
     options = OutputOptions(**kwargs, config_file=config_file, body_files=body_files)
     if options.resume_failed and options.resume is None:
         raise SettingsError("--resume-failed", "goes with --resume FILE")
+    if options.fail_after < 1:
+        raise SettingsError("--fail-after", "must be 1 or more")
+    if options.state is None:
+        given = [("--conditional", options.conditional), ("--watch", options.watch is not None)]
+        given += [("--only-changed", options.only_changed), ("--fail-after", options.fail_after != 1)]
+        for flag, used in given:
+            if used:
+                raise SettingsError(flag, "goes with --state FILE")
     return options
 
 

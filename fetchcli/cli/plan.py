@@ -7,7 +7,8 @@ writes anything, and decides what is decided once, up front:
 - ``--max-failures`` is not negative;
 - the output format (``-o out.txt`` names none; ``--fields`` does not shape a table);
 - a backend that can serve the settings (``--backend aiohttp`` with a SOCKS proxy cannot);
-- the TLS files (``--cacert``, ``--cert``, ``--key``) can be used.
+- the TLS files (``--cacert``, ``--cert``, ``--key``) can be used;
+- a ``--state`` file is fetchcli's, of a schema it reads (``statefile.check``: read only).
 
 Each failure is a ``SettingsError`` (a one-line usage error, exit 2), found in this order.
 What passes is a ``RunPlan``: the run (``runner.execute``) carries it out, and ``--dry-run``
@@ -76,6 +77,11 @@ class OutputOptions:
     resume_failed: bool = False  # --resume-failed: and fetch its failed URLs again
     config_file: str | None = None  # the config file the options came from: an input no output may be
     body_files: tuple[tuple[str, str], ...] = ()  # (option, FILE) of -d/--data-binary/--json @FILE: inputs too
+    state: str | None = None  # --state FILE: the SQLite file one run leaves for the next
+    conditional: bool = False  # --conditional: If-None-Match / If-Modified-Since from the state
+    watch: tuple[str, ...] | None = None  # --watch: the fields compared (None: all of them)
+    only_changed: bool = False  # --only-changed: write only records that are new or changed
+    fail_after: int = 1  # --fail-after N: a URL fails the run once it failed N runs in a row
 
     @property
     def to_stdout(self) -> bool:
@@ -86,7 +92,8 @@ class OutputOptions:
         the run go through (``targets.check_files``); a new output option is added here."""
         named = [("--output", None if self.to_stdout else self.path), ("--summary-json", self.summary_json)]
         named.append(("--metrics", self.metrics))
-        return [(option, path) for option, path in [*named, ("--resume", self.resume)] if path is not None]
+        named += [("--resume", self.resume), ("--state", self.state)]
+        return [(option, path) for option, path in named if path is not None]
 
 
 _BY_EXTENSION = {".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl}
@@ -183,6 +190,8 @@ def plan_run(
     if options.max_failures < 0:
         raise SettingsError("--max-failures", "must be 0 or more")
     fmt, why = output_format(options, env)  # -o out.txt, --fields with a table
+    if options.state is not None:
+        _check_state(targets["--state"])
     # A backend that cannot serve these settings is a usage error, up front; the run then uses
     # the one chosen here (the same choice ``build_client`` would make for ``auto``).
     backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
@@ -239,6 +248,19 @@ def _check_save_dir(save_dir: str, folders: Sequence[tuple[str, str]]) -> None:
                 f"{save_dir!r} and {option} {folder!r}, whose files are read as CA certificates, overlap: a body saved"
                 " there could be trusted as a CA; choose another DIR",
             )
+
+
+def _check_state(target: Target) -> None:
+    """``--state``: a regular file (or none yet) that is fetchcli's state, of a schema this
+    fetchcli reads (read, never written, here)."""
+    import stat
+
+    from fetchcli.output.statefile import check
+
+    existing = target.existing
+    if target.alias or (existing is not None and not stat.S_ISREG(existing.st_mode)):
+        raise SettingsError("--state", f"{target.path!r} is not a regular file: a state file is an SQLite database")
+    check(target.resolved, target.path)
 
 
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:

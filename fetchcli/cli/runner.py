@@ -27,14 +27,14 @@ from fetchcli.errortype import ErrorType
 from fetchcli.input.readers import Inputs, ThreadedSource
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output.render import Sink, make_sink
-from fetchcli.output.writer import OpenError, Output, OutputError
+from fetchcli.output.writer import OpenError, Output, OutputError, StateWriteError
 from fetchcli.settings import OutputFormat, Settings, SettingsError
 from fetchcli.targets import Target
 from fetchcli.text import for_terminal
 from fetchcli.units import count
 
 if TYPE_CHECKING:
-    pass
+    from fetchcli.output.statefile import StateStore
 
 
 def execute(
@@ -43,11 +43,14 @@ def execute(
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
     plan = plan_run(settings, urls, paths, options, env)  # every check, before any I/O
     settings = plan.settings
-    state = RunState(env=env, targets=plan.targets)
+    state = RunState(env=env, targets=plan.targets, only_changed=options.only_changed, fail_after=options.fail_after)
+    state.conditional = options.conditional
     if settings.body.save_dir is not None:
         from fetchcli.engine.savefile import prepare_option
 
         prepare_option(settings.body.save_dir)  # made if missing; a SettingsError if it cannot be
+    if options.state is not None:
+        state.store = _open_state(state.targets["--state"], options)
     if options.resume is not None:
         from fetchcli.input.resume import load_for_run
 
@@ -70,6 +73,18 @@ def execute(
     finally:
         for stream in opened:
             stream.close()
+        if state.store is not None:
+            state.store.abandon()  # committed at the end of a run; what a failure left is not
+
+
+def _open_state(target: Target, options: OutputOptions) -> StateStore:
+    """The state file (checked by ``plan_run``, and again, as it is opened, by ``statefile``)."""
+    from fetchcli.output.statefile import StateStore
+
+    watch = options.watch
+    return (
+        StateStore.open(target.resolved, target.path, watch) if watch else StateStore.open(target.resolved, target.path)
+    )
 
 
 def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, targets: dict[str, Target]) -> Output:
@@ -138,6 +153,8 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         finally:
             if state.progress is not None:
                 state.progress.clear()  # gone when the run ends
+        if state.store is not None:
+            state.store.flush()  # the last batch, also after a stop
         summary.elapsed_s = time.perf_counter() - started
         if state.selection is not None:
             summary.duplicates, summary.resumed = state.selection.duplicates, state.selection.resumed
@@ -179,6 +196,9 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
             metrics.commit()
     except OutputError as exc:
         return write_failed(env, writing, exc)  # the run ends here, without a summary
+    except StateWriteError as exc:
+        say(env, f"fetchcli: error: cannot write --state {plan_state(state)!r}: {exc}")
+        return ExitStatus.IO_ERROR
     finally:
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
         for out in extra:
@@ -223,7 +243,13 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
     if state.internal_errors:
         return ExitStatus.FAILURES  # a fault in fetchcli is never within --max-failures
     # URLs cancelled or not started by --deadline were not found ok: they count as failed here.
-    return ExitStatus.OK if summary.not_ok <= options.max_failures else ExitStatus.FAILURES
+    # --fail-after: a URL that has not failed that many runs in a row yet does not count.
+    return ExitStatus.OK if summary.not_ok - summary.below_fail_after <= options.max_failures else ExitStatus.FAILURES
+
+
+def plan_state(state: RunState) -> str:
+    target = state.targets.get("--state")
+    return target.path if target is not None else "?"
 
 
 def _timestamp() -> str:
@@ -274,9 +300,18 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: RunSta
                 from fetchcli.engine.workers import WorkerPool
 
                 remote = (await stack.enter_async_context(WorkerPool(settings, state.notice))).fetch
+            prepare = state.store.prepare if state.store is not None and state.conditional else None
             results = await stack.enter_async_context(
                 aclosing(
-                    fetch(items, settings, stop=stop, selection=state.selection, remote=remote, on_finished=finished)
+                    fetch(
+                        items,
+                        settings,
+                        stop=stop,
+                        selection=state.selection,
+                        remote=remote,
+                        on_finished=finished,
+                        prepare=prepare,
+                    )
                 )
             )
             if not getattr(sink, "settled", True):  # a table: its first rows size its columns
@@ -288,10 +323,16 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: RunSta
 
 
 def _write(sink: Sink, result: FetchResult, state: RunState) -> None:
-    try:
-        sink.write(result)
-    except OSError as exc:
-        raise OutputError(exc) from None
+    store = state.store
+    if store is not None:
+        result = store.note(result)
+        if not result.ok and result.consecutive_failures is not None and result.consecutive_failures < state.fail_after:
+            state.summary.below_fail_after += 1
+    if not (state.only_changed and result.change is not None and result.change.kind == "same"):
+        try:
+            sink.write(result)
+        except OSError as exc:
+            raise OutputError(exc) from None
     state.summary.add(result)
     if state.metrics is not None:
         state.metrics.add(result)

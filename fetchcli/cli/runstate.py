@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fetchcli.input.resume import ResumeFile
     from fetchcli.output.metrics import MetricsCollector
     from fetchcli.output.render.progress import ProgressLine
+    from fetchcli.output.statefile import StateStore
     from fetchcli.output.writer import Output
 
 
@@ -36,6 +37,10 @@ class RunState:
     internal_errors: int = 0  # URLs whose fetch raised (a fault in fetchcli): exit 1 whatever the policy
     internal_type: str | None = None  # the first one's exception type
     metrics: MetricsCollector | None = None  # --metrics: what the file will say, gathered as records are written
+    store: StateStore | None = None  # --state
+    conditional: bool = False  # --conditional
+    only_changed: bool = False  # --only-changed
+    fail_after: int = 1  # --fail-after
 
     def notice(self, line: str) -> None:
         """One line on stderr while the run goes on (above the progress line, if any)."""

@@ -111,7 +111,27 @@ def internal_error_result(item: UrlItem, exc: BaseException) -> FetchResult:
     return unfinished_result(item, error.type, error.message)
 
 
-_HEADERS_READ = (b"content-type", b"content-length", b"server")
+_HEADERS_READ = (b"content-type", b"content-length", b"server", b"etag", b"last-modified")
+# A validator longer than this, or holding a control character, is not kept (nor sent back):
+# it is server text, and an ETag is an opaque token of a few dozen characters, a date 29.
+MAX_VALIDATOR = 512
+
+
+def validator(value: str | None) -> str | None:
+    """An ``ETag`` or ``Last-Modified`` as a state file keeps it, or None: empty, longer than
+    ``MAX_VALIDATOR``, or holding a control character (CR, LF, NUL, DEL...)."""
+    if not value or len(value) > MAX_VALIDATOR:
+        return None
+    return value if value.isprintable() else None  # isprintable: no C0, DEL, C1 or format character
+
+
+def _validators(headers: dict[bytes, str]) -> tuple[str | None, str | None] | None:
+    etag, modified = headers.get(b"etag"), headers.get(b"last-modified")
+    if etag is None and modified is None:
+        return None  # the common case: nothing to check
+    if etag is not None and ", " in etag:
+        etag = None  # repeated: which one would be sent back?
+    return validator(etag), validator(modified)
 
 
 def _headers_read(response: WireResponse) -> dict[bytes, str]:
@@ -239,14 +259,18 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     response, body = outcome.response, outcome.body
     assert response is not None and body is not None
     headers = _headers_read(response)
+    # A 304 answering the validators --conditional sent: the copy the state file knows is current.
+    not_modified = True if response.status == 304 and item.validators is not None else None
     content_type = headers.get(b"content-type")
     text, binary = body_text(body.data, _charset(content_type))  # once, for all that reads it
     server = headers.get(b"server")
     remote_ip, remote_port = _peer(response)
     tls = _tls(response, settings)
-    unmet = outcome.error or _expiring(tls, settings) or _unmet_expectation(text, settings)
-    if unmet is None and outcome.jq_problem is not None:
-        unmet = ErrorInfo(ErrorType.ExpectFailed, outcome.jq_problem)
+    unmet = outcome.error or _expiring(tls, settings)
+    if unmet is None and not_modified is None:  # a 304 has no body: the copy checked before is current
+        unmet = _unmet_expectation(text, settings)
+        if unmet is None and outcome.jq_problem is not None:
+            unmet = ErrorInfo(ErrorType.ExpectFailed, outcome.jq_problem)
     # What reading the body's text costs is part of the URL's time (elapsed_ms comes last).
     shown = _server_text(settings, item, outcome.trail)
     title = None if binary else shown.title(text)
@@ -255,7 +279,9 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
         index=item.index,
         url=item.display_url,
         meta=item.meta,
-        ok=unmet is None and settings.success.status_ok(response.status),
+        ok=unmet is None and (not_modified is True or settings.success.status_ok(response.status)),
+        not_modified=not_modified,
+        validators=_validators(headers),
         error=unmet,
         status=response.status,
         reason=shown.line(response.reason),

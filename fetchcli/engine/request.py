@@ -50,6 +50,19 @@ from fetchcli.transport.proxies import proxy_for
 from fetchcli.transport.wireurl import BadURL, parse
 from fetchcli.urls import scheme_added
 
+_CONDITIONAL = ("GET", "HEAD")  # a conditional request for anything else is a precondition (412), not a cache check
+
+
+def conditional(request: WireRequest, validators: tuple[str, str]) -> WireRequest:
+    """``request`` with ``If-None-Match`` / ``If-Modified-Since`` from a state file's validators
+    (ETag, Last-Modified; an empty one is not sent; a weak ETag is, as RFC 9110 13.1.2 allows
+    for If-None-Match), unless it is not a GET or HEAD, or the user's headers give either."""
+    etag, modified = validators
+    if request.method not in _CONDITIONAL or request.header("if-none-match") or request.header("if-modified-since"):
+        return request
+    added = ([("If-None-Match", etag)] if etag else []) + ([("If-Modified-Since", modified)] if modified else [])
+    return dataclasses.replace(request, headers=(*request.headers, *added)) if added else request
+
 
 def _build_request(
     wire: Wire,
@@ -424,6 +437,8 @@ async def _fetch_one(
     try:
         method, body, headers = _ask(wire, item, settings)
         request = _build_request(wire, method, item.url, body, headers)
+        if item.validators is not None:
+            request = conditional(request, item.validators)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
         if settings.request.head_fallback and request.method == "HEAD":
             outcome = await _head_fallback(wire, item, outcome, settings, lane, gate, ticket)

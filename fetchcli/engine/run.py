@@ -80,8 +80,10 @@ class _Run:
         settings: Settings,
         remote: RemoteFetch | None = None,
         on_finished: Callable[[FetchResult], None] | None = None,
+        prepare: Callable[[UrlItem], UrlItem] | None = None,
     ) -> None:
         self.wire = wire
+        self.prepare = prepare  # applied to each URL taken (after --shard/--unique): --conditional
         self.on_finished = on_finished  # told of each URL's record as it is made, whatever the order
         self.settings = settings
         self.remote = remote  # --workers: each URL is fetched in a worker process (workers.py)
@@ -143,6 +145,8 @@ class _Run:
         self.read += 1
         if item.url is None:
             return self.accept(seq, invalid_result(item))
+        if self.prepare is not None:
+            item = self.prepare(item)
         self.waiting.add(seq, item, time.perf_counter())  # queued_ms starts here
         return None
 
@@ -215,13 +219,14 @@ async def run_fetch(
     selection: Selection | None = None,
     remote: RemoteFetch | None = None,
     on_finished: Callable[[FetchResult], None] | None = None,
+    prepare: Callable[[UrlItem], UrlItem] | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Like ``fetch`` over a wire (``transport/contract.py``) the caller owns and closes."""
     if selection is None and (settings.shard is not None or settings.unique):
         selection = Selection(settings.shard, settings.unique)
     read = Source(items, selection if selection is not None and selection.active else None)
     source = AddressSource(read, settings) if settings.request.all_ips else read  # --all-ips: one per address
-    run = _Run(wire, settings, remote, on_finished)
+    run = _Run(wire, settings, remote, on_finished, prepare)
     stop = stop or Stop()
 
     def on_stop() -> None:
@@ -305,6 +310,7 @@ async def fetch(
     selection: Selection | None = None,
     remote: RemoteFetch | None = None,
     on_finished: Callable[[FetchResult], None] | None = None,
+    prepare: Callable[[UrlItem], UrlItem] | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Fetch every URL in ``items`` (strings or ``UrlItem``s, sync or async) and yield one
     ``FetchResult`` each, in input order unless ``settings.order`` is ``completion``.
@@ -315,10 +321,12 @@ async def fetch(
     (a ``fetchcli.engine.selection.Selection``) does that too, with a resume set (``fetchcli.input.resume``),
     and counts what it left out. ``on_finished`` is called with each record as soon as it is
     made, before it waits for its turn in input order (a progress count of URLs done).
+    ``prepare`` is given each valid URL chosen, before it waits for a slot, and returns the item
+    to fetch (``--conditional`` adds the validators a state file holds).
     """
     settings = settings or Settings()
     if remote is not None:  # --workers, whose processes have the wires
-        async with aclosing(run_fetch(items, settings, None, stop, selection, remote, on_finished)) as results:
+        async with aclosing(run_fetch(items, settings, None, stop, selection, remote, on_finished, prepare)) as results:
             async for result in results:
                 yield result
         return
@@ -331,7 +339,7 @@ async def fetch(
 
         wire = build_wire(settings)
     try:
-        async with aclosing(run_fetch(items, settings, wire, stop, selection, None, on_finished)) as results:
+        async with aclosing(run_fetch(items, settings, wire, stop, selection, None, on_finished, prepare)) as results:
             async for result in results:
                 yield result
     finally:

@@ -9,7 +9,7 @@ import typing
 from typing import Any
 
 from fetchcli.errortype import ErrorType
-from fetchcli.models import RECORD_SCHEMA_VERSION, ErrorInfo, FetchResult, RawJson
+from fetchcli.models import RECORD_SCHEMA_VERSION, WATCHABLE, Change, ErrorInfo, FetchResult, RawJson
 
 _JSON_TYPES: dict[Any, str] = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
@@ -31,6 +31,18 @@ def _type_schema(hint: Any) -> dict[str, Any]:
             "required": ["type", "message"],
             "additionalProperties": False,
         }
+    if hint is Change:
+        return {
+            "type": "object",
+            "properties": {
+                "kind": {"enum": ["new", "changed", "same"]},
+                "fields": {"type": "array", "items": {"enum": list(WATCHABLE)}},
+                "previous": {"type": "object", "description": "the earlier value of each field in fields, by name"},
+                "transition": {"enum": ["down", "up", None]},
+            },
+            "required": ["kind", "fields", "previous", "transition"],
+            "additionalProperties": False,
+        }
     if dataclasses.is_dataclass(hint):
         return _object_schema(hint)
     if typing.get_origin(hint) is tuple:
@@ -49,6 +61,8 @@ def record_schema() -> dict[str, Any]:
     hints = typing.get_type_hints(FetchResult)
     properties: dict[str, Any] = {"schema_version": {"const": RECORD_SCHEMA_VERSION}}
     for field in dataclasses.fields(FetchResult):
+        if field.metadata.get("record") is False:
+            continue  # carried for the run, not written
         properties[field.name] = _type_schema(hints[field.name])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

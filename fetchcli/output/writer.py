@@ -36,7 +36,7 @@ from typing import TextIO
 
 from fetchcli.targets import OpenError, Target, open_checked
 
-__all__ = ["OpenError", "Output", "OutputError"]
+__all__ = ["OpenError", "Output", "OutputError", "StateWriteError"]
 
 
 class OutputError(Exception):
@@ -49,6 +49,11 @@ class OutputError(Exception):
     @property
     def broken_pipe(self) -> bool:
         return self.errno in (errno.EPIPE, errno.ECONNRESET)
+
+
+class StateWriteError(Exception):
+    """Writing the ``--state`` file failed (disk full, locked past its busy timeout): here, not
+    in ``statefile``, so that the runner can catch it without importing ``sqlite3``."""
 
 
 def _umask() -> int:

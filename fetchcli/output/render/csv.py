@@ -22,6 +22,7 @@ on OWASP's list, is escaped, so it never starts a cell)."""
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -49,6 +50,8 @@ def _cell(value: Any, escape: Callable[[str], str]) -> Any:
         return "true" if value else "false"
     if isinstance(value, list):  # tls.san: names; redirects: "status url" per hop
         value = " ".join(f"{item['status']} {item['url']}" if isinstance(item, dict) else str(item) for item in value)
+    if isinstance(value, dict):  # change.previous: its fields as JSON
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, str):
         value = escape(value)
         if value.startswith(_FORMULA_STARTS):
