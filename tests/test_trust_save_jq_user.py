@@ -4,7 +4,10 @@
   under a file), the same way (exit 2), and makes nothing;
 - ``--expect-jq`` on a body read whole (``--read-all``, ``--save``) but longer than
   ``--max-body-bytes`` says how large it is and how far to raise the limit, instead of saying it
-  "was cut" while the record says ``truncated`` false."""
+  "was cut" while the record says ``truncated`` false;
+- ``--expect-jq`` with ``-X HEAD`` (with or without ``--head-fallback``, whose GET reads no body)
+  can never pass: a usage error, instead of every URL failing with a message that says to raise
+  ``--max-body-bytes``."""
 
 from __future__ import annotations
 
@@ -68,3 +71,14 @@ def test_expect_jq_says_how_large_a_body_read_whole_is(backend: Backend, tmp_pat
     assert messages == [whole, whole, "--expect-jq needs the whole body: it was cut at --max-body-bytes 100 (raise it)"]
     assert all(r.error is not None and r.error.type == ErrorType.ExpectFailed for r in results)
     assert [r.truncated for r in results] == [False, False, True]
+
+
+def test_expect_jq_with_head_is_a_usage_error() -> None:
+    from fetchcli.cli.options import settings_from_values
+
+    for values in ({"method": "HEAD"}, {"method": "head", "head_fallback": True}):
+        with pytest.raises(SettingsError) as raised:
+            settings_from_values({**values, "expect_jq": ".ok"}, {})
+        assert raised.value.option == "--expect-jq" and "-X HEAD" in str(raised.value)
+    assert settings_from_values({"method": "GET", "expect_jq": ".ok"}, {}).success.expect_jq == ".ok"
+    assert settings_from_values({"method": "HEAD", "expect_text": "up"}, {}).request.method == "HEAD"
