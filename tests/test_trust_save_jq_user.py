@@ -82,3 +82,14 @@ def test_expect_jq_with_head_is_a_usage_error() -> None:
         assert raised.value.option == "--expect-jq" and "-X HEAD" in str(raised.value)
     assert settings_from_values({"method": "GET", "expect_jq": ".ok"}, {}).success.expect_jq == ".ok"
     assert settings_from_values({"method": "HEAD", "expect_text": "up"}, {}).request.method == "HEAD"
+
+
+@pytest.mark.live
+def test_body_too_large_says_larger_than(backend: Backend, tmp_path: Path) -> None:
+    path = "/say?" + urllib.parse.urlencode({"text": "x" * 300})
+    settings = Settings(body=BodySettings(save_dir=str(tmp_path), max_save_bytes=100))
+    with running_server() as server:
+        [result] = run([server.url(path)], settings, backend=backend)
+    assert result.error is not None and result.error.type == ErrorType.BodyTooLarge
+    assert result.error.message == "the body is larger than --max-save-bytes 100: not read further, not saved"
+    assert result.saved_path is None and result.truncated

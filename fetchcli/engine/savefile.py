@@ -290,7 +290,7 @@ class SavePart:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
-            raise SaveTooLarge(f"the body passed --max-save-bytes {self.limit:,}: not saved")
+            raise SaveTooLarge(f"the body is larger than --max-save-bytes {self.limit:,}: not read further, not saved")
         try:
             self._file.write(data)
         except OSError as exc:
