@@ -229,6 +229,8 @@ class BodySettings:
     max_save_bytes: int = DEFAULT_MAX_SAVE_BYTES
     save_name: str = DEFAULT_SAVE_NAME  # --save-name: the template of a saved file's name
     save_fsync: bool = False  # --fsync: each saved file synced before its rename
+    # the run's own files (inputs, outputs, config: (st_dev, st_ino)), which a save never replaces
+    save_keep: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,8 @@ DERIVED = {
     "request.no_proxy",
     "request.body",
     "body.save_fsync",
-}  # body: requestbody.py; save_fsync: --fsync
+    "body.save_keep",
+}  # body: requestbody.py; save_fsync: --fsync; save_keep: the run's own files (cli/runner.py)
 
 # A valid value for every option that lands somewhere, and what it becomes there.
 GOOD: dict[str, tuple[Any, Any]] = {

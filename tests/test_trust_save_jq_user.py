@@ -23,7 +23,7 @@ from fetchcli.cli.runner import Environment, OutputOptions
 from fetchcli.errortype import ErrorType
 from fetchcli.settings import Backend, BodySettings, Settings, SettingsError, SuccessSettings
 from fetchcli.transport.proxies import resolve_proxies
-from tests.helpers import run
+from tests.helpers import fetchcli_in_clean_env, run
 from tests.server import running_server
 
 
@@ -93,3 +93,24 @@ def test_body_too_large_says_larger_than(backend: Backend, tmp_path: Path) -> No
     assert result.error is not None and result.error.type == ErrorType.BodyTooLarge
     assert result.error.message == "the body is larger than --max-save-bytes 100: not read further, not saved"
     assert result.saved_path is None and result.truncated
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_saved_body_never_replaces_the_runs_own_files(tmp_path: Path, workers: str) -> None:
+    with running_server() as server:
+        listed = f"{server.url('/say?text=one')}\n{server.url('/html')}\n"
+        (tmp_path / "html").write_text(listed)  # the input, named as URL 1's {path}
+        by_index = fetchcli_in_clean_env(
+            "--workers", workers, "--save", ".", "--save-name", "{index}", "-i", "html", "-o", "1", cwd=tmp_path
+        )
+        by_path = fetchcli_in_clean_env(
+            "--workers", workers, "--save", ".", "--save-name", "{path}", "-i", "html", "-o", "out.jsonl", cwd=tmp_path
+        )
+    assert by_index.returncode == 0 and by_path.returncode == 0, by_index.stderr + by_path.stderr
+    records = [json.loads(line) for line in (tmp_path / "1").read_text().splitlines()]
+    assert [r["index"] for r in records] == [0, 1]  # the records, not URL 1's body saved as '1'
+    assert (tmp_path / "0").read_text() == "one" and records[1]["saved_path"].startswith("1~conflict-")
+    assert (tmp_path / "html").read_text() == listed  # the input, not URL 1's body saved as 'html'
+    [saved] = [json.loads(line)["saved_path"] for line in (tmp_path / "out.jsonl").read_text().splitlines()][1:]
+    assert saved.startswith("html~conflict-") and "<TITLE" in (tmp_path / saved).read_text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import time
@@ -64,7 +65,7 @@ def execute(
     try:
         inputs = Inputs(urls, paths, env.stdin, bool(env.stdin_isatty), opened, settings.input_format)
         try:
-            return _execute(plan, inputs, options, env, state)
+            return _execute(plan, inputs, options, env, state, paths)
         finally:
             inputs.close()
     finally:
@@ -86,7 +87,9 @@ def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, ta
         raise SettingsError("--output", str(exc)) from None
 
 
-def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environment, state: RunState) -> int:
+def _execute(
+    plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environment, state: RunState, paths: Sequence[str] = ()
+) -> int:
     settings, fmt, to_terminal = plan.settings, plan.format, plan.to_terminal
     summary_json = _open_at_end("--summary-json", state.targets)
     try:
@@ -123,6 +126,8 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         header=options.header_row,
     )
     state.outputs = [output, *extra]
+    if settings.body.save_dir is not None:
+        settings = _keep_own_files(settings, paths, options, state)
     state.progress = progress_line(options, env)
     if state.progress is not None and to_terminal and env.stderr_isatty:
         sink = AboveProgress(sink, state.progress)
@@ -229,6 +234,22 @@ def _timestamp() -> str:
     """Now, as the summary line in a log starts: ISO 8601 in UTC, to the second
     (``2025-03-14T06:05:00Z``), the same whatever the machine's time zone."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _keep_own_files(settings: Settings, paths: Sequence[str], options: OutputOptions, state: RunState) -> Settings:
+    """``--save``: the run's own files (inputs, outputs, config file), which no saved body may
+    replace (``--save . --save-name '{path}' -i urls.txt`` and a URL ending in ``/urls.txt``)."""
+    from fetchcli.engine.savefile import own_files
+
+    files = [p for p in paths if p != "-"] + [t.resolved for t in state.targets.values() if not t.alias]
+    if options.config_file is not None:
+        files.append(options.config_file)
+    descriptors: list[int] = []
+    for out in state.outputs:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            descriptors.append(out.stream.fileno())
+    keep = own_files(files, descriptors)
+    return dataclasses.replace(settings, body=dataclasses.replace(settings.body, save_keep=keep))
 
 
 def _open_at_end(option: str, targets: dict[str, Target]) -> Output | None:

@@ -18,7 +18,8 @@ never anywhere else.
   followed), and the file is renamed into place (``renameat``: a symlink at the final name is
   replaced, not followed). A name that cannot be made so (a file where a directory is needed, a
   directory where the file goes, a planted symlink) falls back to one flat hashed name at DIR's
-  top (``~conflict``); only if that fails too is the record a ``SaveError``.
+  top (``~conflict``); only if that fails too is the record a ``SaveError``. So does a name held
+  by one of the run's own files (``BodySettings.save_keep``: its inputs, outputs, config file).
 - ``--fsync``: the file is synced before the rename and its directory after it.
 - A body over ``--max-save-bytes`` stops being read: its part file is removed and the record is a
   ``BodyTooLarge`` failure (as curl's ``--max-filesize`` fails the transfer).
@@ -304,9 +305,10 @@ class SavePart:
                 os.unlink(self.temp, dir_fd=self._root)
             self.temp = ""
 
-    def commit(self, names: list[str], url: str, fsync: bool) -> str:
+    def commit(self, names: list[str], url: str, fsync: bool, keep: frozenset[tuple[int, int]] = frozenset()) -> str:
         """Rename the part file to ``names`` under DIR (or the conflict name); the name given,
-        relative to DIR, ``/``-separated. ``SaveFailed`` when neither can be made."""
+        relative to DIR, ``/``-separated. ``SaveFailed`` when neither can be made. A name held by
+        one of ``keep`` (the run's own input, output or config file) is never replaced."""
         try:
             self._file.flush()
             if fsync:
@@ -320,6 +322,8 @@ class SavePart:
             if parent is None:
                 continue
             try:
+                if keep and _held(attempt[-1], parent, keep):
+                    raise FileExistsError(attempt[-1])
                 os.rename(self.temp, attempt[-1], src_dir_fd=self._root, dst_dir_fd=parent)
                 if fsync:
                     with contextlib.suppress(OSError):
@@ -355,6 +359,27 @@ class SavePart:
         return fd
 
 
+def _held(name: str, parent: int, keep: frozenset[tuple[int, int]]) -> bool:
+    """Whether ``name`` in directory ``parent`` is one of the run's own files (``keep``)."""
+    try:
+        found = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and (found.st_dev, found.st_ino) in keep
+
+
+def own_files(paths: list[str], descriptors: list[int]) -> frozenset[tuple[int, int]]:
+    """The (st_dev, st_ino) of the regular files among ``paths`` and ``descriptors``."""
+    found: list[os.stat_result] = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            found.append(os.stat(path))
+    for fd in descriptors:
+        with contextlib.suppress(OSError):
+            found.append(os.fstat(fd))
+    return frozenset((f.st_dev, f.st_ino) for f in found if stat.S_ISREG(f.st_mode))
+
+
 @dataclass(slots=True)
 class Saver:
     """DIR opened once in this process (a worker opens its own)."""
@@ -379,7 +404,7 @@ def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -
     assert item.url is not None and body.save_dir is not None
     try:
         names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
-        return part.commit(names, item.url, body.save_fsync), None
+        return part.commit(names, item.url, body.save_fsync, body.save_keep), None
     except SaveFailed as exc:
         part.discard()
         return None, classify(exc)
