@@ -58,7 +58,7 @@ class SaveFailed(Exception):
 
 
 class SaveTooLarge(Exception):
-    """``--save``: the body passed ``--max-save-bytes``."""
+    """``--save``: the body was larger than ``--max-save-bytes``."""
 
 
 class TotalTimeout(Exception):

@@ -63,7 +63,7 @@ class ErrorType(str, Enum):
     InvalidRedirect = "InvalidRedirect", "-L met a redirect whose Location is not a URL fetchcli would take as input (no host, an invalid host, a port outside 1-65535, a `\\` before its path, or not a URL at all); it is not followed"
     UnsupportedRedirect = "UnsupportedRedirect", "-L met a redirect to a scheme other than http and https"
     DecodingError = "DecodingError", "the body's gzip or deflate encoding is broken"
-    BodyTooLarge = "BodyTooLarge", "with --save, the body passed --max-save-bytes: it was not read further, and nothing was saved"
+    BodyTooLarge = "BodyTooLarge", "with --save, the body was larger than --max-save-bytes: it was not read further, and nothing was saved"
     SaveError = "SaveError", "with --save, the body could not be written under DIR (a full disk, no permission, a name that cannot be made there); the message says why"
     ExpectFailed = "ExpectFailed", "the response came, but its first --max-body-bytes do not contain --expect-text or match --expect-regex, or its body does not meet --expect-jq"
     RetryAfterTooLong = "RetryAfterTooLong", "the response (its status kept) was worth a retry, but its Retry-After asked for a longer wait than --max-time or --deadline left: not retried"

@@ -119,7 +119,9 @@ def test_a_body_cut_at_max_body_bytes_is_not_judged(backend: Backend) -> None:
         [whole_but_kept_short] = run([server.url(_say(body))], read_all, backend=backend)
     for result in (cut, whole_but_kept_short):
         assert result.error is not None and result.error.type == ErrorType.ExpectFailed
-        assert result.error.message.startswith("--expect-jq needs the whole body: it was cut at --max-body-bytes 100")
+    assert cut.error is not None and whole_but_kept_short.error is not None
+    assert cut.error.message.startswith("--expect-jq needs the whole body: it was cut at --max-body-bytes 100")
+    assert whole_but_kept_short.error.message.startswith("--expect-jq needs the whole body: it is ")
 
 
 def test_judge_reads_json_as_utf8() -> None:

@@ -573,7 +573,11 @@ def settings_from_values(
             kwargs.update(proxy=proxies.proxy, proxy_by_scheme=proxies.by_scheme, no_proxy=proxies.no_proxy)
             _with_body(kwargs, body)
         top[field.name] = group(**kwargs)
-    return Settings(**top)
+    settings = Settings(**top)
+    if settings.success.expect_jq is not None and settings.request.method == "HEAD":
+        # never true: a HEAD response has no body, nor has --head-fallback's GET (it reads none)
+        raise SettingsError("--expect-jq", "needs a body, and -X HEAD asks for none")
+    return settings
 
 
 def _with_body(kwargs: dict[str, Any], body: RequestBody | None) -> None:

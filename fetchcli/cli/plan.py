@@ -196,6 +196,10 @@ def plan_run(
     # the one chosen here (the same choice ``build_client`` would make for ``auto``).
     backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
     prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
+    if settings.body.save_dir is not None:
+        from fetchcli.engine.savefile import check_option
+
+        check_option(settings.body.save_dir)  # a --save DIR that is a file, found without making it
     if settings.backend is not backend:
         settings = dataclasses.replace(settings, backend=backend)
     return RunPlan(settings, targets, fmt, why, records_to_terminal(options, env))

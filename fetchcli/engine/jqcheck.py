@@ -261,10 +261,17 @@ def time_limit(settings: Settings) -> float | None:
 
 
 def whole_body(data: bytes, complete: bool, size: int | None, settings: Settings) -> str | None:
-    """Why the body read cannot be judged (cut at ``--max-body-bytes``), else None."""
+    """Why the body read cannot be judged (cut at ``--max-body-bytes``), else None. Read whole
+    (``--read-all``, ``--save``) but kept short, the body's size says how far to raise it."""
     if complete and (size is None or size == len(data)):
         return None
-    return f"--expect-jq needs the whole body: it was cut at --max-body-bytes {settings.body.max_body_bytes} (raise it)"
+    limit = settings.body.max_body_bytes
+    if complete and size is not None:
+        return (
+            f"--expect-jq needs the whole body: it is {size} bytes, only --max-body-bytes {limit} are kept"
+            f" (raise it to {size} or more)"
+        )
+    return f"--expect-jq needs the whole body: it was cut at --max-body-bytes {limit} (raise it)"
 
 
 __all__ = ["MISSING", "JqChecks", "checks_for", "compile_problem", "memory_limit", "time_limit", "whole_body"]

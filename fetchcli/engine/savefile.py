@@ -238,6 +238,20 @@ def prepare(path: str) -> None:
         os.close(root)
 
 
+def check_option(path: str) -> None:
+    """What ``prepare`` would refuse, found without making anything (``--dry-run``, and every
+    run before it writes): DIR, or the nearest of its parents that exists, not a directory is a
+    ``SettingsError`` of ``--save`` worded as ``prepare`` words it."""
+    probe = os.path.abspath(path)
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.isdir(probe):
+        return
+    if probe == os.path.abspath(path):
+        raise SettingsError("--save", f"{path!r} is not a directory")
+    raise SettingsError("--save", f"cannot make the directory {path!r}: {os.strerror(errno.ENOTDIR)}")
+
+
 def prepare_option(path: str) -> None:
     """``prepare`` for the command line: a problem is a ``SettingsError`` of ``--save``."""
     try:
@@ -323,7 +337,7 @@ class SavePart:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
-            raise SaveTooLarge(f"the body passed --max-save-bytes {self.limit:,}: not saved")
+            raise SaveTooLarge(f"the body is larger than --max-save-bytes {self.limit:,}: not read further, not saved")
         try:
             self._file.write(data)
         except OSError as exc:
