@@ -1,7 +1,7 @@
 """Stage 3, the engine: turns URLs into records. ``run`` (one concurrency point, ``--deadline``,
 ``Stop``), ``source`` (the input as the engine reads it), ``allips`` (``--all-ips``: a URL per address), ``reorder`` (the input-order window),
 ``admission`` (which URL starts next), ``politeness`` (per-host pacing), ``selection`` and
-``urlkey`` (``--shard``, ``--unique``), ``request`` (one URL -> its outcome: redirects by ``redirect``, retries by
+``urlkey`` (``--shard``, ``--unique``), ``request`` (one URL -> its outcome, asked as ``asking`` builds it: redirects by ``redirect``, retries by
 the pure policy in ``retry``), ``records`` (an outcome -> its ``FetchResult``), ``ticket``,
 ``snippet`` (bounded body reading), ``savefile`` (``--save``), ``servertext``, ``workers`` (worker processes) with
 ``routing`` (which worker takes a URL), ``jqcheck`` and ``jqchild`` (``--expect-jq``, judged in child

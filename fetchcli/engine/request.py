@@ -9,6 +9,15 @@ import dataclasses
 import time
 
 from fetchcli.engine.allips import pinned, with_address
+from fetchcli.engine.asking import (
+    FALLBACK_ON,
+    NO_SCHEME_HINT,
+    ask,
+    build_request,
+    conditional,
+    fallback_refused,
+    secret_sent,
+)
 from fetchcli.engine.jqcheck import checks_for, time_limit, whole_body
 from fetchcli.engine.politeness import Gate, Lane
 
@@ -16,8 +25,6 @@ from fetchcli.engine.politeness import Gate, Lane
 from fetchcli.engine.records import Outcome, cut_short_result, failure_result, redactor_of, response_result
 from fetchcli.engine.redirect import (
     REDIRECT_STATUSES,
-    first_request,
-    host_problem,
     next_request,
     redirect_problem,
     redirect_target,
@@ -28,7 +35,6 @@ from fetchcli.engine.snippet import Body, read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
 from fetchcli.errors import (
-    InvalidRequestURL,
     ProtocolBroken,
     ReadFailed,
     TooManyRedirects,
@@ -38,78 +44,15 @@ from fetchcli.errors import (
 )
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult, TlsInfo, UrlItem
-from fetchcli.redact import Redactor, is_secret_header
+from fetchcli.redact import Redactor
 from fetchcli.settings import Settings
-from fetchcli.text import clean_line
 from fetchcli.transport import tls as tls_facts
 from fetchcli.transport.addressmap import PIN, AddressMap
 from fetchcli.transport.contract import Wire, WireRequest, WireResponse
 from fetchcli.transport.hints import CURRENT, PhaseClock, since
 from fetchcli.transport.protocol import status_problem
 from fetchcli.transport.proxies import proxy_for
-from fetchcli.transport.wireurl import BadURL, parse
 from fetchcli.urls import scheme_added
-
-_CONDITIONAL = ("GET", "HEAD")  # a conditional request for anything else is a precondition (412), not a cache check
-
-
-def conditional(request: WireRequest, validators: tuple[str, str]) -> WireRequest:
-    """``request`` with ``If-None-Match`` / ``If-Modified-Since`` from a state file's validators
-    (ETag, Last-Modified; an empty one is not sent; a weak ETag is, as RFC 9110 13.1.2 allows
-    for If-None-Match), unless it is not a GET or HEAD, or the user's headers give either."""
-    etag, modified = validators
-    if request.method not in _CONDITIONAL or request.header("if-none-match") or request.header("if-modified-since"):
-        return request
-    added = ([("If-None-Match", etag)] if etag else []) + ([("If-Modified-Since", modified)] if modified else [])
-    return dataclasses.replace(request, headers=(*request.headers, *added)) if added else request
-
-
-def _build_request(
-    wire: Wire,
-    method: str,
-    url: str,
-    body: bytes | None = None,
-    headers: tuple[tuple[str, str], ...] | None = None,
-) -> WireRequest:
-    """The first request for ``url``, with the wire's timeouts, ``headers`` (None: the wire's)
-    and ``body``."""
-    try:
-        parsed = parse(url)
-    except BadURL as exc:
-        raise InvalidRequestURL(str(exc) or "invalid URL") from exc
-    problem = host_problem(parsed)
-    if problem is not None:
-        raise InvalidRequestURL(problem)
-    return first_request(method, parsed, wire.default_headers if headers is None else headers, wire.timeouts, body)
-
-
-# What a URL is asked with: (method, body, headers; None: the wire's).
-_Ask = tuple[str, bytes | None, tuple[tuple[str, str], ...] | None]
-
-
-def _ask(wire: Wire, item: UrlItem, settings: Settings) -> _Ask:
-    """The run's request (``-X``, ``-H``, the body), with what the item's JSON Lines line
-    (``models.UrlRequest``) says instead: its method (else the run's, or POST for a body of its
-    own when the run's is GET or HEAD), its headers each replacing the run's of that name, its
-    body with that body's Content-Type (and Accept, for ``json``) unless its headers name them.
-    Nothing is built for an item without one (the common case)."""
-    req, own = settings.request, item.request
-    if own is None:
-        return req.method, req.body, None
-    body = own.body if own.body is not None else req.body
-    method = own.method_with(req.method)
-    added = list(own.headers)
-    named = {name.lower() for name, _ in added}
-    if own.body is not None:
-        for name, value in (("Content-Type", own.content_type), ("Accept", own.accept)):
-            if value is not None and name.lower() not in named:
-                added.append((name, value))
-                named.add(name.lower())
-    if not added:
-        return method, body, None
-    kept = tuple((name, value) for name, value in wire.default_headers if name.lower() not in named)
-    return method, body, kept + tuple(added)
-
 
 # What a kept-alive connection the server closed gives the request sent on it.
 _DROPPED = (ProtocolBroken, ReadFailed, WriteFailed)
@@ -314,34 +257,6 @@ async def _attempts(
 # WRONG_VERSION_NUMBER) or a port nothing listens on (as ProjectDiscovery's httpx probes), on the
 # input URL's own connection: never after any answer (a redirect followed, a response), and only
 # once --retries gave up.
-FALLBACK_ON = frozenset({ErrorType.TLSError, ErrorType.ConnectionRefused})
-_NO_SCHEME_HINT = "the input has no scheme, so https:// was tried; --scheme-fallback tries http:// next"
-
-
-def _secret_sent(request: WireRequest, settings: Settings) -> str | None:
-    """What of ``request`` the user keeps secret (a secret header, by name; credentials in the
-    URL; a body, which fetchcli cannot tell from a password: ``-d password=...``), which a
-    fallback to http:// would send in cleartext; None when nothing."""
-    if request.url.userinfo:
-        return "credentials in the URL"
-    if request.body is not None:
-        return "a request body (-d, --data-binary, --json)"
-    extra = settings.request.secret_headers
-    for name, _ in request.headers:
-        if is_secret_header(name, extra):
-            return f"a secret header ({clean_line(name)})"
-    return None
-
-
-def _fallback_refused(first: ErrorInfo, secret: str) -> ErrorInfo:
-    """The https:// failure, saying why --scheme-fallback did not try http://."""
-    return ErrorInfo(
-        first.type,
-        f"{first.message} (--scheme-fallback did not try http://: the request carries {secret},"
-        " which is never sent in cleartext; give the URL with its scheme to choose)",
-    )
-
-
 async def _over_http(
     wire: Wire,
     item: UrlItem,
@@ -354,8 +269,8 @@ async def _over_http(
 ) -> Outcome:
     """``--scheme-fallback``: the https:// URL added to an input without a scheme failed with
     ``first`` (one of ``FALLBACK_ON``); try it over http://. A failure again says both."""
-    method, body, headers = _ask(wire, item, settings)
-    request = _build_request(wire, method, "http" + url[len("https") :], body, headers)
+    method, body, headers = ask(wire, item, settings)
+    request = build_request(wire, method, "http" + url[len("https") :], body, headers)
     outcome = await _attempts(wire, request, settings, lane, gate, ticket)
     if outcome.error is not None:
         told = f"{outcome.error.message} (over http://, after https:// failed: {first.type})"
@@ -387,7 +302,7 @@ async def _head_fallback(
     no_body = dataclasses.replace(
         settings, body=dataclasses.replace(settings.body, max_body_bytes=0, read_all=False, save_dir=None)
     )
-    request = _build_request(wire, "GET", item.url, None, _ask(wire, item, settings)[2])
+    request = build_request(wire, "GET", item.url, None, ask(wire, item, settings)[2])
     got = await _attempts(wire, request, no_body, lane, gate, ticket)
     if status in HEAD_REFUSED:
         return got
@@ -435,8 +350,8 @@ async def _fetch_one(
     judging = False
     outcome: Outcome | None = None
     try:
-        method, body, headers = _ask(wire, item, settings)
-        request = _build_request(wire, method, item.url, body, headers)
+        method, body, headers = ask(wire, item, settings)
+        request = build_request(wire, method, item.url, body, headers)
         if item.validators is not None:
             request = conditional(request, item.validators)
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
@@ -446,9 +361,9 @@ async def _fetch_one(
         # Only a failure of the https:// connection of the input URL itself, no answer heard.
         if first is not None and first.type in FALLBACK_ON and not outcome.heard and scheme_added(item):
             if not settings.request.scheme_fallback:
-                outcome.error = ErrorInfo(first.type, f"{first.message} ({_NO_SCHEME_HINT})")
-            elif (secret := _secret_sent(request, settings)) is not None:
-                outcome.error = _fallback_refused(first, secret)
+                outcome.error = ErrorInfo(first.type, f"{first.message} ({NO_SCHEME_HINT})")
+            elif (secret := secret_sent(request, settings)) is not None:
+                outcome.error = fallback_refused(first, secret)
             else:
                 outcome = await _over_http(wire, item, item.url, first, settings, lane, gate, ticket)
         if settings.success.expect_jq is not None and outcome.body is not None and outcome.error is None:
