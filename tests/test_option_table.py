@@ -164,6 +164,7 @@ BAD: dict[str, Any] = {
 STATE = {"state": "s.db"}
 NEEDS = {"resume_failed": {"resume": "r.jsonl"}, "key": {"cert": "c.pem"}}
 NEEDS |= {"conditional": STATE, "watch": STATE, "only_changed": STATE, "fail_after": STATE}
+NEEDS |= {"max_save_bytes": {"save": "d"}, "save_name": {"save": "d"}, "metrics_max_urls": {"metrics": "m.prom"}}
 NEVER_REFUSED = {"method", "secret_header"}  # any text: checked later (Settings' validation)
 
 
@@ -262,6 +263,24 @@ def test_the_environment_is_an_argument(monkeypatch: pytest.MonkeyPatch) -> None
 def test_resume_failed_goes_with_resume() -> None:
     with pytest.raises(SettingsError, match=r"^--resume-failed goes with --resume FILE$"):
         output_options_from_values({"resume_failed": True})
+
+
+@pytest.mark.parametrize(
+    ("given", "told"),
+    [
+        ({"max_save_bytes": "2_000"}, "--max-save-bytes goes with --save DIR"),
+        ({"save_name": "{index}"}, "--save-name goes with --save DIR"),
+    ],
+)
+def test_save_options_go_with_save(given: dict[str, str], told: str) -> None:
+    """Without --save they would be ignored: nothing saved, and nothing said (review r5u)."""
+    with pytest.raises(SettingsError, match=f"^{told}$"):
+        settings_from_values(given)
+
+
+def test_metrics_max_urls_goes_with_metrics() -> None:
+    with pytest.raises(SettingsError, match=r"^--metrics-max-urls goes with --metrics FILE.prom$"):
+        output_options_from_values({"metrics_max_urls": "5"})
 
 
 def test_the_command_has_exactly_the_tables_options() -> None:

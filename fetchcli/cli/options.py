@@ -577,6 +577,13 @@ def settings_from_values(
     if settings.success.expect_jq is not None and settings.request.method == "HEAD":
         # never true: a HEAD response has no body, nor has --head-fallback's GET (it reads none)
         raise SettingsError("--expect-jq", "needs a body, and -X HEAD asks for none")
+    if settings.body.save_dir is None:  # else silently nothing saved
+        for flag, used in (
+            ("--max-save-bytes", settings.body.max_save_bytes != DEFAULT_MAX_SAVE_BYTES),
+            ("--save-name", settings.body.save_name != DEFAULT_SAVE_NAME),
+        ):
+            if used:
+                raise SettingsError(flag, "goes with --save DIR")
     return settings
 
 
@@ -612,6 +619,8 @@ def output_options_from_values(values: Mapping[str, Any], config_file: str | Non
     options = OutputOptions(**kwargs, config_file=config_file, body_files=body_files)
     if options.resume_failed and options.resume is None:
         raise SettingsError("--resume-failed", "goes with --resume FILE")
+    if options.metrics is None and options.metrics_max_urls != DEFAULT_METRICS_MAX_URLS:
+        raise SettingsError("--metrics-max-urls", "goes with --metrics FILE.prom")
     if options.fail_after < 1:
         raise SettingsError("--fail-after", "must be 1 or more")
     if options.state is None:
