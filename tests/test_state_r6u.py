@@ -1,0 +1,34 @@
+"""Review of issue 21 (state between runs) as a cron user: what a ``304`` after a failing run
+says and stores."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fetchcli.settings import Backend
+from tests.test_state import Page, Site, _run, serving
+
+
+@pytest.mark.live
+def test_a_304_after_a_failing_run_is_a_200_again_in_change_and_state(backend: Backend, tmp_path: Path) -> None:
+    site = Site(pages={"/p": Page(etag='"v1"')})
+    state = tmp_path / "state.db"
+    with serving(site) as base:
+        args = ["--backend", backend.value, "--state", str(state), "--conditional", base + "/p"]
+        assert _run(*args)[0] == 0
+        site.pages["/p"].status = 503  # down for a run (the server sends no 304 then)
+        code, down, _ = _run(*args)
+        assert code == 1 and down[0]["change"]["transition"] == "down"
+        site.pages["/p"].status = 200  # back, unchanged: a 304
+        code, up, _ = _run(*args)
+        assert code == 0 and up[0]["status"] == 304 and up[0]["not_modified"] is True
+        # The page came back: its status is no longer the 503's, and the change says so.
+        assert up[0]["change"] == {"kind": "changed", "fields": ["ok", "status"],
+                                   "previous": {"ok": False, "status": 503}, "transition": "up"}  # fmt: skip
+        with sqlite3.connect(state) as db:
+            assert db.execute("SELECT ok, status FROM urls").fetchall() == [(1, 200)]  # not (1, 503)
+        code, again, _ = _run(*args)
+        assert code == 0 and again[0]["change"]["kind"] == "same"
