@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fetchcli.cli.app import main
 from fetchcli.settings import Backend
 from tests.test_state import Page, Site, _run, serving
 
@@ -32,3 +33,13 @@ def test_a_304_after_a_failing_run_is_a_200_again_in_change_and_state(backend: B
             assert db.execute("SELECT ok, status FROM urls").fetchall() == [(1, 200)]  # not (1, 503)
         code, again, _ = _run(*args)
         assert code == 0 and again[0]["change"]["kind"] == "same"
+
+
+def test_a_state_file_in_a_missing_folder_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The README's crontab names ~/.cache/fetchcli/site.db: on a new machine that folder is not there.
+    state = tmp_path / "nodir" / "site.db"
+    code = main(["-q", "--state", str(state), "http://127.0.0.1:9/"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"its folder '{tmp_path / 'nodir'}' does not exist" in err
+    assert "unable to open database file" not in err

@@ -100,7 +100,9 @@ class StateStore:
         try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise _refuse(shown, f"cannot be opened: {exc}") from None
+            missing = not os.path.isdir(os.path.dirname(path) or ".")
+            why = f"its folder {os.path.dirname(shown) or '.'!r} does not exist" if missing else str(exc)
+            raise _refuse(shown, f"cannot be opened: {why}") from None
         try:
             _prepare(db, shown)
         except BaseException:
