@@ -3,12 +3,14 @@ says and stores."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from fetchcli.cli.app import main
+from fetchcli.output import statefile
 from fetchcli.settings import Backend
 from tests.test_state import Page, Site, _run, serving
 
@@ -43,3 +45,19 @@ def test_a_state_file_in_a_missing_folder_says_so(tmp_path: Path, capsys: pytest
     assert code == 2 and err.count("\n") == 1
     assert f"its folder '{tmp_path / 'nodir'}' does not exist" in err
     assert "unable to open database file" not in err
+
+
+def test_the_readme_names_every_column_of_the_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "site.db"
+    assert main(["-q", "--state", str(state), "--dry-run", "http://127.0.0.1:9/"]) == 0
+    capsys.readouterr()
+    statefile.StateStore.open(str(state)).close()
+    with sqlite3.connect(state) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(urls)")]
+        readme = (Path(__file__).parent.parent / "README.md").read_text()
+        start = readme.index("The file is yours to read")
+        paragraph = readme[start : readme.index("```sh", start)]
+        named = re.findall(r"`([a-z_0-9]+)`", paragraph)
+        assert [name for name in named if name in columns] == columns  # each, in the table's order
+        query = re.search(r'sqlite3 -readonly \S+ "(.+)"', readme[start:])
+        assert query is not None and db.execute(query.group(1)).fetchall() == []
