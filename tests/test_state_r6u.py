@@ -61,3 +61,16 @@ def test_the_readme_names_every_column_of_the_state_file(tmp_path: Path, capsys:
         assert [name for name in named if name in columns] == columns  # each, in the table's order
         query = re.search(r'sqlite3 -readonly \S+ "(.+)"', readme[start:])
         assert query is not None and db.execute(query.group(1)).fetchall() == []
+
+
+def test_dry_run_says_what_fail_after_weighs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def plan(*extra: str) -> dict[str, str]:
+        args = ["--dry-run", "--state", str(tmp_path / "site.db"), "--fail-after", "3", *extra, "http://127.0.0.1:9/"]
+        assert main(args) == 0
+        return {line[:14].strip(): line[14:] for line in capsys.readouterr().out.splitlines()}
+
+    first = plan()
+    assert "a URL fails the run once it has failed 3 runs in a row" in first["state"]
+    # Not "any URL that is not ok": a URL failing its first run does not make the exit status 1.
+    assert first["max failures"].startswith("0: any URL that has failed 3 runs in a row: exit 1")
+    assert plan("--max-failures", "2")["max failures"].startswith("2: exit 0 while at most 2 URLs have failed 3 runs")
