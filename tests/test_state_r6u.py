@@ -74,3 +74,20 @@ def test_dry_run_says_what_fail_after_weighs(tmp_path: Path, capsys: pytest.Capt
     # Not "any URL that is not ok": a URL failing its first run does not make the exit status 1.
     assert first["max failures"].startswith("0: any URL that has failed 3 runs in a row: exit 1")
     assert plan("--max-failures", "2")["max failures"].startswith("2: exit 0 while at most 2 URLs have failed 3 runs")
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_all_ips_with_state_is_a_usage_error(
+    dry_run: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One row per URL: with two addresses, one dead, each run said "down" then "up" for it and
+    # its failures in a row went 1, 0, 1, 0 (--fail-after never reached).
+    site = Site(pages={"/p": Page()})
+    state = tmp_path / "site.db"
+    with serving(site) as base:
+        port = base.rsplit(":", 1)[1]
+        args = ["--all-ips", "--resolve", f"site.test:{port}:127.0.0.1,127.0.0.2", "--state", str(state)]
+        code = main([*dry_run, *args, f"http://site.test:{port}/p"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--all-ips" in err and "--state" in err
+    assert site.requests == 0 and not state.exists()
