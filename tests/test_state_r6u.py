@@ -91,3 +91,23 @@ def test_all_ips_with_state_is_a_usage_error(
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--all-ips" in err and "--state" in err
     assert site.requests == 0 and not state.exists()
+
+
+@pytest.mark.live
+def test_a_url_given_twice_fails_once_a_run(backend: Backend, tmp_path: Path) -> None:
+    # consecutive_failures counts runs: a URL listed twice went 1, 2 then 3, 4 and --fail-after 3
+    # made the second run exit 1.
+    site = Site(pages={"/down": Page(status=500), "/fine": Page()})
+    state = tmp_path / "state.db"
+    with serving(site) as base:
+        urls = [base + "/down", base + "/fine", base + "/down", base + "/fine"]
+        args = ["--backend", backend.value, "--state", str(state), "--fail-after", "3", *urls]
+        runs = [_run(*args) for _ in range(3)]
+    assert [code for code, _, _ in runs] == [0, 0, 1]
+    assert [[r["consecutive_failures"] for r in records] for _, records, _ in runs] == [
+        [1, 0, 1, 0],
+        [2, 0, 2, 0],
+        [3, 0, 3, 0],
+    ]
+    with sqlite3.connect(state) as db:
+        assert db.execute("SELECT consecutive_failures FROM urls WHERE NOT ok").fetchall() == [(3,)]
