@@ -506,6 +506,6 @@ def test_dry_run_checks_the_state_file_and_writes_none(tmp_path: Path, capsys: p
     new = tmp_path / "new.db"
     assert main(["--dry-run", "--state", str(new), "--conditional", "--fail-after", "2", "http://127.0.0.1:9/"]) == 0
     out = capsys.readouterr().out
-    assert f"state         {new}, conditional requests, a URL fails the run after 2 failures in a row" in out
+    assert f"state         {new}, conditional requests, a URL fails the run once it has failed 2 runs in a row" in out
     assert not new.exists()
     assert text.read_text().startswith("not a database")

@@ -242,13 +242,24 @@ def _output_lines(
         resume += "; those it records as failed fetched again" if options.resume_failed else ""
         resume += _from(origins, "resume", "resume_failed")
     n = options.max_failures
-    tolerated = "any URL that is not ok: exit 1" if n == 0 else f"exit 0 while at most {count(n)} URLs are not ok"
+    counted = ("is", "are", "not ok")
+    if options.state is not None and options.fail_after > 1:  # --fail-after: only those weigh
+        counted = ("has", "have", f"failed {options.fail_after} runs in a row")
+    tolerated = (
+        f"any URL that {counted[0]} {counted[2]}: exit 1"
+        if n == 0
+        else f"exit 0 while at most {count(n)} URLs {counted[1]} {counted[2]}"
+    )
     state = "none"
     if options.state is not None:
         state = options.state + (", conditional requests" if options.conditional else "")
         state += f", watching {','.join(options.watch)}" if options.watch else ""
         state += ", only new or changed records written" if options.only_changed else ""
-        state += f", a URL fails the run after {options.fail_after} failures in a row" if options.fail_after > 1 else ""
+        state += (
+            f", a URL fails the run once it has failed {options.fail_after} runs in a row"
+            if options.fail_after > 1
+            else ""
+        )
         state += _from(origins, "state", "conditional", "watch", "only_changed", "fail_after")
     return [
         ("records", records),

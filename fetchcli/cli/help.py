@@ -41,7 +41,7 @@ Examples
     fetchcli -k --cert-expiry-days 14 -i sites.txt
 
 Exit status
-  0    every URL ok (or at most --max-failures failed)
+  0    every URL ok (or at most --max-failures failed; --fail-after N: a URL counts from its Nth failed run in a row)
   1    more URLs failed (or an internal error: a bug, whatever --max-failures says)
   2    usage error
   74   the output could not be written

@@ -494,7 +494,7 @@ OPTIONS: tuple[Option, ...] = (
             "a 304 is ok (not_modified: true)."),
     _value("watch", "--watch", section=STATE, metavar="A,B,...", parser=_watch, lands="output.watch",
            shown_default="ok,status,final_url,title,remote_ip,sha256,tls.not_after",
-           help="With --state: the fields whose change makes a record's change.kind 'changed'."),
+           help="With --state: the fields whose change makes a record's change.kind 'changed' (sha256: with --read-all)."),
     _switch("only_changed", "--only-changed", section=STATE, lands="output.only_changed",
             help="With --state: write only records that are new or changed (the summary counts every URL)."),
     _value("fail_after", "--fail-after", section=STATE, metavar="N", default="1", shown_default="1",

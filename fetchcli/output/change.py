@@ -2,8 +2,9 @@
 functions, no I/O (``statefile.py`` reads and writes the rows).
 
 - ``observe``: the watchable values this record stands for. A ``304`` answering
-  ``--conditional`` (``not_modified``) stands for the copy the state knows: its status, title,
-  hash and validators are the stored ones. A record without a response (a connection error)
+  ``--conditional`` (``not_modified``) stands for the copy the state knows: its title, hash and
+  validators are the stored ones, its status the stored one when the last run succeeded, else
+  200 (the status a 304 stands in for). A record without a response (a connection error)
   says nothing of the page: its final URL, title, address, hash, certificate and validators
   are the stored ones too; only ``ok`` and ``status`` (None) are its own.
 - ``compare``: the record's ``change`` over the watched fields: ``new`` when the state has no
@@ -61,7 +62,9 @@ def observe(result: FetchResult, known: Known | None) -> dict[str, Any]:
     values["remote_ip"] = result.remote_ip if result.remote_ip is not None else _known(known, "remote_ip")
     values["tls.not_after"] = result.tls.not_after if result.tls is not None else None
     if result.not_modified and known is not None:  # the copy known is current
-        status = known.status if known.status is not None else result.status  # None: the last run failed
+        # A 304 stands for the 200 its request would otherwise have had (RFC 9110, 15.4.5): the
+        # stored status when the last run succeeded, not a failure's (a 503 or no answer).
+        status = known.status if known.ok and known.status is not None else 200
         values.update(status=status, title=known.title, sha256=known.sha256)
         values.update(etag=known.etag, last_modified=known.last_modified)
         return values

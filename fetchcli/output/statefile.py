@@ -28,6 +28,7 @@ import time
 import urllib.parse
 from typing import Any
 
+from fetchcli.engine.ticket import now_iso
 from fetchcli.engine.urlkey import url_key
 from fetchcli.errortype import ErrorType
 from fetchcli.models import WATCHABLE, FetchResult, UrlItem
@@ -70,7 +71,7 @@ _COLUMNS = (
     "url, ok, status, final_url, title, remote_ip, sha256, not_after, etag, last_modified,"
     " consecutive_failures, last_success, last_failure, last_change"
 )
-_SELECT = f"SELECT {_COLUMNS} FROM urls WHERE key = ?"
+_SELECT = f"SELECT {_COLUMNS}, last_seen FROM urls WHERE key = ?"
 _UPSERT = f"INSERT OR REPLACE INTO urls (key, {_COLUMNS}, last_seen) VALUES ({', '.join('?' * 16)})"
 # Records that say nothing of the URL: a stop cut it short, or fetchcli failed (not the server).
 _NOT_ANSWERED = (ErrorType.Cancelled, ErrorType.NotStarted, ErrorType.Unexpected)
@@ -91,6 +92,9 @@ class StateStore:
         self._since: float | None = None  # when the oldest pending row was queued
         self._read: dict[str, tuple[Any, ...] | None] = {}  # rows prepare() read, by key, until note() takes them
         self._cursor = connection.cursor()
+        # Rows seen since this is (opened before anything is fetched) are of this run: a URL
+        # given twice in it fails once more, not twice (failures in a row count runs).
+        self._started = now_iso()
 
     @classmethod
     def open(cls, path: str, shown: str | None = None, watch: tuple[str, ...] = WATCHABLE) -> StateStore:
@@ -100,7 +104,9 @@ class StateStore:
         try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise _refuse(shown, f"cannot be opened: {exc}") from None
+            missing = not os.path.isdir(os.path.dirname(path) or ".")
+            why = f"its folder {os.path.dirname(shown) or '.'!r} does not exist" if missing else str(exc)
+            raise _refuse(shown, f"cannot be opened: {why}") from None
         try:
             _prepare(db, shown)
         except BaseException:
@@ -109,10 +115,11 @@ class StateStore:
         return cls(db, watch)
 
     def _row(self, key: str) -> tuple[Any, ...] | None:
-        """The row of ``key``: the one queued, else the one ``prepare`` read, else the file's."""
+        """The row of ``key`` (its ``Known`` fields, then ``last_seen``): the one queued, else the
+        one ``prepare`` read, else the file's."""
         pending = self._pending.get(key)
         if pending is not None:
-            return pending[1:-1]
+            return pending[1:]
         if key in self._read:
             return self._read.pop(key)
         try:
@@ -139,11 +146,13 @@ class StateStore:
             return result
         key = url_key(result.url)
         row = self._row(key)
-        known = Known._make(row) if row is not None else None
+        known = Known._make(row[:-1]) if row is not None else None
         values = observe(result, known)
         change = compare(result, values, known, self.watch)
         ok = result.ok
         failures = 0 if ok else (known.consecutive_failures if known is not None else 0) + 1
+        if row is not None and known is not None and not known.ok and row[-1] >= self._started:
+            failures -= 1  # the URL failed already in this run (given twice): one run, one failure
         when = result.fetched_at
         if known is None:
             last_success = last_failure = last_change = None
