@@ -26,6 +26,7 @@ from fetchcli.engine.eventloop import run_loop
 from fetchcli.errortype import ErrorType
 from fetchcli.input.readers import Inputs, ThreadedSource
 from fetchcli.models import FetchResult, UrlItem
+from fetchcli.output.change import worth_writing
 from fetchcli.output.render import Sink, make_sink
 from fetchcli.output.writer import OpenError, Output, OutputError, StateWriteError
 from fetchcli.settings import OutputFormat, Settings, SettingsError
@@ -82,9 +83,11 @@ def _open_state(target: Target, options: OutputOptions) -> StateStore:
     from fetchcli.output.statefile import StateStore
 
     watch = options.watch
-    return (
+    store = (
         StateStore.open(target.resolved, target.path, watch) if watch else StateStore.open(target.resolved, target.path)
     )
+    store.fail_after = options.fail_after
+    return store
 
 
 def _open_output(options: OutputOptions, fmt: OutputFormat, env: Environment, targets: dict[str, Target]) -> Output:
@@ -328,7 +331,7 @@ def _write(sink: Sink, result: FetchResult, state: RunState) -> None:
         result = store.note(result)
         if not result.ok and result.consecutive_failures is not None and result.consecutive_failures < state.fail_after:
             state.summary.below_fail_after += 1
-    if not (state.only_changed and result.change is not None and result.change.kind == "same"):
+    if not state.only_changed or worth_writing(result, state.fail_after):
         try:
             sink.write(result)
         except OSError as exc:

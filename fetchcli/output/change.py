@@ -11,16 +11,24 @@ functions, no I/O (``statefile.py`` reads and writes the rows).
   row, else ``changed`` (and which fields, with their earlier values) or ``same``; ``sha256``
   is compared only when both runs read the body whole (``--read-all``). ``transition``:
   ``down`` when the URL was ok and is not, ``up`` the other way.
+- ``counted``: the transition under ``--fail-after N``, where a failure counts only from the
+  Nth run in a row: ``down`` on the run that reaches N failures in a row, ``up`` on the first
+  success after such an outage; a blip (fewer than N, then a success) has none. With N = 1 it
+  is ``compare``'s.
+- ``worth_writing``: whether ``--only-changed`` writes the record: a change or a transition,
+  except, under ``--fail-after N``, a failure before its Nth run in a row and the success that
+  ends such a blip (when nothing but ``ok`` and ``status`` changed): a blip is never mailed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 from fetchcli.models import WATCHABLE, Change, FetchResult
 from fetchcli.settings import SettingProblem
 
-__all__ = ["Known", "compare", "observe", "parse_watch"]
+__all__ = ["Known", "compare", "counted", "observe", "parse_watch", "worth_writing"]
 
 
 class Known(NamedTuple):
@@ -99,6 +107,35 @@ def compare(result: FetchResult, values: dict[str, Any], known: Known | None, wa
     elif not known.ok and result.ok:
         transition = "up"
     return Change("changed" if changed else "same", tuple(changed), tuple(previous), transition)
+
+
+def counted(change: Change, ok: bool, known: Known | None, failures: int, fail_after: int) -> Change:
+    """``change`` with its transition as ``--fail-after`` counts (the module docstring);
+    ``failures``: the URL's failures in a row, this run's included."""
+    if known is None:
+        return change
+    transition = None
+    if not ok and failures == fail_after:
+        transition = "down"
+    elif ok and not known.ok and known.consecutive_failures >= fail_after:
+        transition = "up"
+    return change if transition == change.transition else dataclasses.replace(change, transition=transition)
+
+
+_BLIP_FIELDS = frozenset({"ok", "status"})
+
+
+def worth_writing(result: FetchResult, fail_after: int) -> bool:
+    """Whether ``--only-changed`` writes ``result`` (the module docstring)."""
+    change = result.change
+    if change is None or change.transition is not None:
+        return True
+    if fail_after > 1:
+        if not result.ok and (result.consecutive_failures or 0) < fail_after:
+            return False  # not counted yet (nor for the exit status), not written
+        if "ok" in change.fields and _BLIP_FIELDS.issuperset(change.fields):
+            return False  # the success that ends a blip
+    return change.kind != "same"
 
 
 def parse_watch(text: str) -> tuple[str, ...]:

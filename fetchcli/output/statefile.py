@@ -32,7 +32,7 @@ from fetchcli.engine.ticket import now_iso
 from fetchcli.engine.urlkey import url_key
 from fetchcli.errortype import ErrorType
 from fetchcli.models import WATCHABLE, FetchResult, UrlItem
-from fetchcli.output.change import Known, compare, observe
+from fetchcli.output.change import Known, compare, counted, observe
 from fetchcli.output.writer import StateWriteError
 from fetchcli.settings import SettingProblem
 
@@ -88,6 +88,7 @@ class StateStore:
     def __init__(self, connection: sqlite3.Connection, watch: tuple[str, ...] = WATCHABLE) -> None:
         self._db = connection
         self.watch = watch
+        self.fail_after = 1  # --fail-after: from which failure in a row a transition is named
         self._pending: dict[str, tuple[Any, ...]] = {}  # key -> the row (UPSERT's parameters) not committed yet
         self._since: float | None = None  # when the oldest pending row was queued
         self._read: dict[str, tuple[Any, ...] | None] = {}  # rows prepare() read, by key, until note() takes them
@@ -153,6 +154,7 @@ class StateStore:
         failures = 0 if ok else (known.consecutive_failures if known is not None else 0) + 1
         if row is not None and known is not None and not known.ok and row[-1] >= self._started:
             failures -= 1  # the URL failed already in this run (given twice): one run, one failure
+        change = counted(change, ok, known, failures, self.fail_after)
         when = result.fetched_at
         if known is None:
             last_success = last_failure = last_change = None
