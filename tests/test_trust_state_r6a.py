@@ -1,0 +1,85 @@
+"""Review r6a of ``--state`` / ``--conditional`` (issue 21): a 304 answering a request that
+carried no stored validator (a POST) is not ``not_modified`` (it would pass ``--ok-status`` and
+``--expect-text`` unchecked); no wait for the state file's lock outlasts ``--deadline``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from typer.testing import CliRunner
+
+from fetchcli.cli.app import app
+from fetchcli.settings import Backend
+
+_FETCHCLI = (sys.executable, "-m", "fetchcli")
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """GET: 200 with an ETag; POST: 304 (unasked); /slow: an answer that does not come soon."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        self.seen.append((self.command, self.headers.get("If-None-Match")))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.path == "/slow":
+            time.sleep(40)
+            return
+        if self.command == "POST":
+            self.send_response(304)
+            self.end_headers()
+            return
+        body = b"<title>page</title>"
+        self.send_response(200)
+        self.send_header("ETag", '"v1"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    _Handler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _records(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_a_304_to_a_post_is_not_not_modified(site: str, tmp_path: Path, backend: Backend) -> None:
+    state = str(tmp_path / "state.db")
+    common = ["--backend", backend.value, "--state", state, "--conditional", "-f", "jsonl", "--ok-status", "2xx"]
+    first = CliRunner().invoke(app, [*common, f"{site}/page"])
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(app, [*common, "-d", "x=1", "--expect-text", "page", f"{site}/page"])
+    [record] = _records(second.output)
+    assert _Handler.seen[-1] == ("POST", None)  # no validator on a POST
+    assert record["status"] == 304
+    assert record["not_modified"] is not True
+    assert record["ok"] is False  # --ok-status 2xx: a 304 nobody asked for is not a success
+    assert second.exit_code != 0
