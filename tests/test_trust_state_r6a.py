@@ -5,6 +5,9 @@ carried no stored validator (a POST) is not ``not_modified`` (it would pass ``--
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +21,7 @@ from typer.testing import CliRunner
 
 from fetchcli.cli.app import app
 from fetchcli.settings import Backend
+from tests.helpers import fetchcli_in_clean_env
 
 _FETCHCLI = (sys.executable, "-m", "fetchcli")
 _ROOT = str(Path(__file__).resolve().parent.parent)
@@ -83,3 +87,56 @@ def test_a_304_to_a_post_is_not_not_modified(site: str, tmp_path: Path, backend:
     assert record["not_modified"] is not True
     assert record["ok"] is False  # --ok-status 2xx: a 304 nobody asked for is not a success
     assert second.exit_code != 0
+
+
+def _locked(state: Path) -> sqlite3.Connection:
+    """A connection of another process's kind holding the state file's write lock."""
+    holder = sqlite3.connect(str(state), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_a_locked_state_file_does_not_outlast_the_deadline_at_open(site: str, tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    assert fetchcli_in_clean_env("--state", str(state), "-q", f"{site}/page").returncode == 0
+    holder = _locked(state)
+    try:
+        started = time.monotonic()
+        done = fetchcli_in_clean_env("--state", str(state), "--deadline", "2", "-q", f"{site}/page")
+        took = time.monotonic() - started
+    finally:
+        holder.close()
+    assert done.returncode == 2
+    assert "stayed locked" in done.stderr and "Traceback" not in done.stderr
+    assert took < 20  # the lock's 30 s wait would be past it; --deadline 2 is well inside
+
+
+def test_a_lock_taken_mid_run_does_not_outlast_the_deadline(site: str, tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    assert fetchcli_in_clean_env("--state", str(state), "-q", f"{site}/page").returncode == 0
+    options = ("--state", str(state), "--deadline", "4", "--order", "completion", "-f", "jsonl")
+    proc = subprocess.Popen(
+        [*_FETCHCLI, *options, f"{site}/page", f"{site}/slow"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FETCHCLI_")}, "PYTHONPATH": _ROOT},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        first = proc.stdout.readline()  # the state file is open: the run has begun
+        holder = _locked(state)
+        try:
+            started = time.monotonic()
+            proc.wait(timeout=60)
+            took = time.monotonic() - started
+        finally:
+            holder.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert json.loads(first)["ok"] is True
+    assert took < 20  # the deadline (4 s) and a moment to commit, not the lock's 30 s
+    assert proc.returncode == 74  # the rows could not be written: said, not hidden
+    assert proc.stderr is not None and "locked" in proc.stderr.read()

@@ -191,7 +191,7 @@ def plan_run(
         raise SettingsError("--max-failures", "must be 0 or more")
     fmt, why = output_format(options, env)  # -o out.txt, --fields with a table
     if options.state is not None:
-        _check_state(targets["--state"])
+        _check_state(targets["--state"], settings.deadline)
     # A backend that cannot serve these settings is a usage error, up front; the run then uses
     # the one chosen here (the same choice ``build_client`` would make for ``auto``).
     backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
@@ -254,17 +254,18 @@ def _check_save_dir(save_dir: str, folders: Sequence[tuple[str, str]]) -> None:
             )
 
 
-def _check_state(target: Target) -> None:
+def _check_state(target: Target, deadline: float | None) -> None:
     """``--state``: a regular file (or none yet) that is fetchcli's state, of a schema this
-    fetchcli reads (read, never written, here)."""
+    fetchcli reads (read, never written, here; a lock not waited for past the ``--deadline``)."""
     import stat
+    import time
 
     from fetchcli.output.statefile import check
 
     existing = target.existing
     if target.alias or (existing is not None and not stat.S_ISREG(existing.st_mode)):
         raise SettingsError("--state", f"{target.path!r} is not a regular file: a state file is an SQLite database")
-    check(target.resolved, target.path)
+    check(target.resolved, target.path, None if deadline is None else time.monotonic() + deadline)
 
 
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
