@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from fetchcli.cli.app import app
+from fetchcli.cli.app import app, main
 from fetchcli.settings import Backend
 from tests.helpers import fetchcli_in_clean_env
 
@@ -140,3 +140,20 @@ def test_a_lock_taken_mid_run_does_not_outlast_the_deadline(site: str, tmp_path:
     assert took < 20  # the deadline (4 s) and a moment to commit, not the lock's 30 s
     assert proc.returncode == 74  # the rows could not be written: said, not hidden
     assert proc.stderr is not None and "locked" in proc.stderr.read()
+
+
+def test_all_ips_with_state_is_a_usage_error(site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # One row per URL, one record per address: the records of an address that fails and of one
+    # that answers were compared with each other (changed, down, up every run), and the failing
+    # one's failures in a row never passed 1 (--fail-after 2 never fired).
+    state = tmp_path / "state.db"
+    port = site.rsplit(":", 1)[1]
+    resolve = f"example.test:{port}:127.0.0.1,127.0.0.2"
+    code = main(
+        ["--state", str(state), "--all-ips", "--resolve", resolve, "-f", "jsonl", f"http://example.test:{port}/"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("fetchcli: error: --all-ips cannot be used with --state")
+    assert not state.exists()
+    assert _Handler.seen == []

@@ -181,6 +181,12 @@ def plan_run(
             "--all-ips",
             "cannot be used with --resume, which keeps one record per URL and --all-ips writes one per address",
         )
+    if options.state is not None and settings.request.all_ips:
+        raise SettingsError(
+            "--all-ips",
+            "cannot be used with --state, which keeps one row per URL and --all-ips writes one record per address"
+            " (each would be compared with the other: a change, and failures in a row, every run)",
+        )
     targets, files = _check_files(settings, urls, paths, options, env)
     if settings.body.save_dir is not None:  # --save never replaces the run's own input or output
         from fetchcli.engine.savefile import run_files
