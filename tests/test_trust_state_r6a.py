@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -157,3 +158,17 @@ def test_all_ips_with_state_is_a_usage_error(site: str, tmp_path: Path, capsys: 
     assert err.startswith("fetchcli: error: --all-ips cannot be used with --state")
     assert not state.exists()
     assert _Handler.seen == []
+
+
+def test_only_changed_writes_the_failure_that_reaches_fail_after(site: str, tmp_path: Path) -> None:
+    # The third failure in a row makes the exit status 1 (--fail-after 3), yet it is "same" as
+    # the second: --only-changed wrote nothing, an exit status 1 with no record saying why.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    state = str(tmp_path / "state.db")
+    args = ["--state", state, "--only-changed", "--fail-after", "3", "-f", "jsonl", f"{site}/page", dead]
+    runs = [CliRunner().invoke(app, args) for _ in range(4)]
+    assert [run.exit_code for run in runs] == [0, 0, 1, 1]
+    written = [[(r["url"], r["consecutive_failures"]) for r in _records(run.stdout)] for run in runs]
+    assert written == [[(f"{site}/page", 0), (dead, 1)], [], [(dead, 3)], []]

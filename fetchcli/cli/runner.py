@@ -325,13 +325,20 @@ async def _consume(settings: Settings, inputs: Inputs, sink: Sink, state: RunSta
             state.deadline_hit = stop.reason is not None and state.signal is None
 
 
+def _unchanged(result: FetchResult, fail_after: int) -> bool:
+    """What ``--only-changed`` leaves out: a record that is the same as the last run's, but the
+    failure that reaches ``--fail-after`` (the run whose exit status it first makes 1)."""
+    change = result.change
+    return change is not None and change.kind == "same" and result.consecutive_failures != fail_after
+
+
 def _write(sink: Sink, result: FetchResult, state: RunState) -> None:
     store = state.store
     if store is not None:
         result = store.note(result)
         if not result.ok and result.consecutive_failures is not None and result.consecutive_failures < state.fail_after:
             state.summary.below_fail_after += 1
-    if not (state.only_changed and result.change is not None and result.change.kind == "same"):
+    if not (state.only_changed and _unchanged(result, state.fail_after)):
         try:
             sink.write(result)
         except OSError as exc:
