@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fetchcli.cli.app import app, main
+from fetchcli.output import statefile
 from fetchcli.settings import Backend
 from tests.helpers import fetchcli_in_clean_env
 
@@ -172,3 +173,19 @@ def test_only_changed_writes_the_failure_that_reaches_fail_after(site: str, tmp_
     assert [run.exit_code for run in runs] == [0, 0, 1, 1]
     written = [[(r["url"], r["consecutive_failures"]) for r in _records(run.stdout)] for run in runs]
     assert written == [[(f"{site}/page", 0), (dead, 1)], [], [(dead, 3)], []]
+
+
+@pytest.mark.parametrize("application", [statefile.APPLICATION_ID, 0])
+def test_a_negative_user_version_is_refused_not_a_traceback(
+    application: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state.db"
+    with sqlite3.connect(str(state)) as db:
+        db.execute(f"PRAGMA application_id = {application}")
+        db.execute("PRAGMA user_version = -1")
+    before = state.read_bytes()
+    for dry in ([], ["--dry-run"]):
+        code = main([*dry, "--state", str(state), "http://127.0.0.1:9/"])
+        assert code == 2
+        assert "is not a fetchcli state file (its user_version is -1)" in capsys.readouterr().err
+    assert state.read_bytes() == before

@@ -265,6 +265,8 @@ def _why(exc: sqlite3.DatabaseError) -> str:
 
 
 def _judge(application: int, version: int, tables: int, shown: str) -> None:
+    if version < 0:  # no fetchcli writes one, and no migration starts there
+        raise _refuse(shown, f"is not a fetchcli state file (its user_version is {version})")
     if application != APPLICATION_ID and (application != 0 or tables):
         raise _refuse(shown, "is an SQLite database but not a fetchcli state file: name another path")
     if version > SCHEMA_VERSION:
