@@ -394,7 +394,10 @@ def test_formats_are_replaced_as_the_readme_says(
     assert done.returncode == 0, done.stderr
     assert (out.stat().st_ino != inode) is atomic  # a rename puts a new file in place
     security = (ROOT / "docs" / "security.md").read_text()
-    assert "every format but `jsonl` (`json`, `table`, `csv`, `tsv`, and the\n  `--summary-json` and `--metrics` files)" in security
+    assert (
+        "every format but `jsonl` (`json`, `table`, `csv`, `tsv`, and the\n  `--summary-json` and `--metrics` files)"
+        in security
+    )
 
 
 def _folder_refuses_temporary_files(monkeypatch: pytest.MonkeyPatch) -> None:

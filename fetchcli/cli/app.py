@@ -177,12 +177,6 @@ def _run(ctx: typer.Context, values: dict[str, Any]) -> None:
     loaded = ctx.meta.get(_LOADED)  # the config file read, if any
     settings = settings_from_values(values, os.environ, _body(values))
     options = output_options_from_values(values, loaded.path if loaded is not None else None)
-    if options.state is not None and settings.request.all_ips:
-        # One row per URL: each address's record would overwrite the other's (a dead address
-        # beside a good one: "down" and "up" every run, --fail-after never reached).
-        raise SettingsError(
-            "--all-ips", "does not go with --state FILE (the state keeps one row per URL, not per address)"
-        )
     urls, paths = values.get("urls") or [], values.get("input") or []
     if values.get("dry_run"):
         from fetchcli.cli.dryrun import describe_run

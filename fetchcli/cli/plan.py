@@ -181,6 +181,12 @@ def plan_run(
             "--all-ips",
             "cannot be used with --resume, which keeps one record per URL and --all-ips writes one per address",
         )
+    if options.state is not None and settings.request.all_ips:
+        raise SettingsError(
+            "--all-ips",
+            "cannot be used with --state, which keeps one row per URL and --all-ips writes one record per address"
+            " (each would be compared with the other: a change, and failures in a row, every run)",
+        )
     targets, files = _check_files(settings, urls, paths, options, env)
     if settings.body.save_dir is not None:  # --save never replaces the run's own input or output
         from fetchcli.engine.savefile import run_files
@@ -191,7 +197,7 @@ def plan_run(
         raise SettingsError("--max-failures", "must be 0 or more")
     fmt, why = output_format(options, env)  # -o out.txt, --fields with a table
     if options.state is not None:
-        _check_state(targets["--state"])
+        _check_state(targets["--state"], settings.deadline)
     # A backend that cannot serve these settings is a usage error, up front; the run then uses
     # the one chosen here (the same choice ``build_client`` would make for ``auto``).
     backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
@@ -254,17 +260,18 @@ def _check_save_dir(save_dir: str, folders: Sequence[tuple[str, str]]) -> None:
             )
 
 
-def _check_state(target: Target) -> None:
+def _check_state(target: Target, deadline: float | None) -> None:
     """``--state``: a regular file (or none yet) that is fetchcli's state, of a schema this
-    fetchcli reads (read, never written, here)."""
+    fetchcli reads (read, never written, here; a lock not waited for past the ``--deadline``)."""
     import stat
+    import time
 
     from fetchcli.output.statefile import check
 
     existing = target.existing
     if target.alias or (existing is not None and not stat.S_ISREG(existing.st_mode)):
         raise SettingsError("--state", f"{target.path!r} is not a regular file: a state file is an SQLite database")
-    check(target.resolved, target.path)
+    check(target.resolved, target.path, None if deadline is None else time.monotonic() + deadline)
 
 
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:

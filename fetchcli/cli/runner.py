@@ -51,7 +51,7 @@ def execute(
 
         prepare_option(settings.body.save_dir)  # made if missing; a SettingsError if it cannot be
     if options.state is not None:
-        state.store = _open_state(state.targets["--state"], options)
+        state.store = _open_state(state.targets["--state"], options, settings.deadline)
     if options.resume is not None:
         from fetchcli.input.resume import load_for_run
 
@@ -78,14 +78,18 @@ def execute(
             state.store.abandon()  # committed at the end of a run; what a failure left is not
 
 
-def _open_state(target: Target, options: OutputOptions) -> StateStore:
-    """The state file (checked by ``plan_run``, and again, as it is opened, by ``statefile``)."""
+def _open_state(target: Target, options: OutputOptions, deadline: float | None) -> StateStore:
+    """The state file (checked by ``plan_run``, and again, as it is opened, by ``statefile``);
+    no wait for its lock outlasts the ``--deadline`` (counted from here, just before the run)."""
+    import time
+
     from fetchcli.output.statefile import StateStore
 
-    watch = options.watch
-    store = (
-        StateStore.open(target.resolved, target.path, watch) if watch else StateStore.open(target.resolved, target.path)
-    )
+    ends = None if deadline is None else time.monotonic() + deadline
+    if options.watch:
+        store = StateStore.open(target.resolved, target.path, options.watch, ends)
+    else:
+        store = StateStore.open(target.resolved, target.path, ends=ends)
     store.fail_after = options.fail_after
     return store
 

@@ -353,7 +353,11 @@ async def _fetch_one(
         method, body, headers = ask(wire, item, settings)
         request = build_request(wire, method, item.url, body, headers)
         if item.validators is not None:
-            request = conditional(request, item.validators)
+            sent = conditional(request, item.validators)
+            if sent is request:  # not sent (a POST, or the user's own): a 304 then is no not_modified
+                item = dataclasses.replace(item, validators=None)
+            request = sent
+        assert item.url is not None
         outcome = await _attempts(wire, request, settings, lane, gate, ticket)
         if settings.request.head_fallback and request.method == "HEAD":
             outcome = await _head_fallback(wire, item, outcome, settings, lane, gate, ticket)

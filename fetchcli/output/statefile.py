@@ -11,7 +11,8 @@ library's ``sqlite3``), one row per URL by its ``url_key`` (the identity ``--uni
   process killed at any point (kill -9) leaves a database that opens, holding every batch
   committed. A busy timeout (``BUSY_TIMEOUT_S``) lets shards of one run on one machine share a
   file: each holds the write lock only for the moment a batch takes. Not for network
-  filesystems (SQLite's locking is not reliable there).
+  filesystems (SQLite's locking is not reliable there). With ``--deadline`` no wait for the
+  lock outlasts the run's deadline (``ends``; at the end, ``LATE_WAIT_S`` more to commit).
 - Rows are written in batches (``BATCH_ROWS`` rows, or ``BATCH_SECONDS`` after the first one
   waiting, and at the end), by the thread that writes the records (the event loop's): what a
   batch holds is read back from memory until it is committed.
@@ -41,6 +42,7 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "StateStore", "StateWriteError"]
 APPLICATION_ID = 0x66657463  # "fetc": PRAGMA application_id, what says a database is fetchcli's state
 SCHEMA_VERSION = 1  # PRAGMA user_version of the schema this fetchcli writes
 BUSY_TIMEOUT_S = 30.0
+LATE_WAIT_S = 1.0  # how long a commit waits for the lock once the --deadline has passed
 BATCH_ROWS = 500
 BATCH_SECONDS = 1.0
 
@@ -85,8 +87,11 @@ class StateStore:
     """An open state file: ``prepare`` gives a URL its stored validators (``--conditional``),
     ``note`` compares a record with its row and queues the new row, ``close`` commits the rest."""
 
-    def __init__(self, connection: sqlite3.Connection, watch: tuple[str, ...] = WATCHABLE) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, watch: tuple[str, ...] = WATCHABLE, ends: float | None = None
+    ) -> None:
         self._db = connection
+        self._ends = ends  # --deadline: time.monotonic() at which the run ends; None: no deadline
         self.watch = watch
         self.fail_after = 1  # --fail-after: from which failure in a row a transition is named
         self._pending: dict[str, tuple[Any, ...]] = {}  # key -> the row (UPSERT's parameters) not committed yet
@@ -98,12 +103,15 @@ class StateStore:
         self._started = now_iso()
 
     @classmethod
-    def open(cls, path: str, shown: str | None = None, watch: tuple[str, ...] = WATCHABLE) -> StateStore:
+    def open(
+        cls, path: str, shown: str | None = None, watch: tuple[str, ...] = WATCHABLE, ends: float | None = None
+    ) -> StateStore:
         """Open (or make) the state file at ``path`` (``shown``: as the user named it), checked
-        and migrated as the module docstring says."""
+        and migrated as the module docstring says; ``ends``: the run's --deadline, no lock is
+        waited for past it (``time.monotonic()``)."""
         shown = shown if shown is not None else path
         try:
-            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(path, timeout=lock_wait(ends), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             missing = not os.path.isdir(os.path.dirname(path) or ".")
             why = f"its folder {os.path.dirname(shown) or '.'!r} does not exist" if missing else str(exc)
@@ -113,7 +121,7 @@ class StateStore:
         except BaseException:
             db.close()
             raise
-        return cls(db, watch)
+        return cls(db, watch, ends)
 
     def _row(self, key: str) -> tuple[Any, ...] | None:
         """The row of ``key`` (its ``Known`` fields, then ``last_seen``): the one queued, else the
@@ -197,6 +205,8 @@ class StateStore:
             return
         rows = list(self._pending.values())
         try:
+            if self._ends is not None:  # the event loop waits with this: not past the --deadline
+                self._db.execute(f"PRAGMA busy_timeout = {int(lock_wait(self._ends) * 1000)}")
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(_UPSERT, rows)
@@ -222,13 +232,22 @@ class StateStore:
         self._db.close()
 
 
-def check(path: str, shown: str) -> None:
+def lock_wait(ends: float | None) -> float:
+    """How long to wait for a lock: ``BUSY_TIMEOUT_S``, but not past ``ends`` (the --deadline,
+    ``time.monotonic()``; once it has passed, ``LATE_WAIT_S``)."""
+    if ends is None:
+        return BUSY_TIMEOUT_S
+    return min(BUSY_TIMEOUT_S, max(ends - time.monotonic(), LATE_WAIT_S))
+
+
+def check(path: str, shown: str, ends: float | None = None) -> None:
     """What ``StateStore.open`` refuses, found without writing anything (``--dry-run``): a file
-    that is not fetchcli's state, or of a newer schema. Nothing to check when it does not exist."""
+    that is not fetchcli's state, or of a newer schema. Nothing to check when it does not exist.
+    ``ends``: as for ``StateStore.open``."""
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return
     try:
-        db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=lock_wait(ends))
     except sqlite3.Error as exc:
         raise _refuse(shown, f"cannot be opened: {exc}") from None
     try:
@@ -252,11 +271,13 @@ def _identity(db: sqlite3.Connection, shown: str) -> tuple[int, int, int]:
 
 def _why(exc: sqlite3.DatabaseError) -> str:
     if "locked" in str(exc) or "busy" in str(exc):
-        return f"stayed locked by another process for {BUSY_TIMEOUT_S:g} s"
+        return f"stayed locked by another process (waited up to {BUSY_TIMEOUT_S:g} s, or to the --deadline)"
     return "is not a fetchcli state file (not an SQLite database)"
 
 
 def _judge(application: int, version: int, tables: int, shown: str) -> None:
+    if version < 0:  # no fetchcli writes one, and no migration starts there
+        raise _refuse(shown, f"is not a fetchcli state file (its user_version is {version})")
     if application != APPLICATION_ID and (application != 0 or tables):
         raise _refuse(shown, "is an SQLite database but not a fetchcli state file: name another path")
     if version > SCHEMA_VERSION:
