@@ -11,8 +11,10 @@ each side once, in a rotating order; the figures are each process's own CPU (use
 ``wait4``), its wall time and its peak RSS. Prints medians and min-max per side, and the ratios
 to raw aiohttp. Meant for a shared machine: compare within one run, CPU first.
 
-``--startup``: instead, ``-m fetchcli -q URL`` for one URL, and ``python -c pass``, interleaved,
-``--rounds`` times each: CPU and wall time per process, and the ratio to ``python -c pass``.
+``--startup``: instead, ``-m fetchcli -q URL`` for one URL, ``-m fetchcli --help``, ``-m fetchcli
+--version``, the ``fetchcli`` console script next to the side's python with ``-q URL``, and
+``python -c pass``, interleaved, ``--rounds`` times each: CPU and wall time per process, and the
+ratio to ``python -c pass``.
 
 Every process runs without ``PYTHONDONTWRITEBYTECODE`` (an installed package has its ``.pyc``
 files; a development environment that sets it compiles fetchcli's modules on every run, about
@@ -145,7 +147,14 @@ def _startup(sides: list[tuple[str, str, dict[str, str]]], rounds: int) -> None:
     port = free_port()
     server = Builtin(port)
     url = f"http://127.0.0.1:{port}/p/0"
-    runs = [(name, [python, "-m", "fetchcli", "-q", url], env) for name, python, env in sides]
+    runs: list[tuple[str, list[str], dict[str, str]]] = []
+    for name, python, env in sides:
+        runs.append((name, [python, "-m", "fetchcli", "-q", url], env))
+        runs.append((f"{name} --help", [python, "-m", "fetchcli", "--help"], env))
+        runs.append((f"{name} --version", [python, "-m", "fetchcli", "--version"], env))
+        script = Path(python).parent / "fetchcli"  # the console script `pip install` made
+        if script.exists():
+            runs.append((f"{name} (console script)", [str(script), "-q", url], env))
     runs.append(("python -c pass", [PY, "-c", "pass"], {}))
     samples: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in runs}
     try:

@@ -28,6 +28,7 @@ def test_ab_compares_sides_and_raw_aiohttp() -> None:
 def test_ab_startup_compares_with_python() -> None:
     out = _run("bench/ab.py", "--startup", "--side", f"one={sys.executable}", "--rounds", "1")
     assert "| one |" in out and "| python -c pass |" in out
+    assert "| one --help |" in out and "| one --version |" in out
 
 
 @pytest.mark.slow
