@@ -128,6 +128,9 @@ def _same_origin(url: WireURL, other: WireURL) -> bool:
     return url.scheme == other.scheme and url.host == other.host and url.effective_port == other.effective_port
 
 
+_CONDITIONS = ("If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range")
+
+
 def _without(headers: list[tuple[str, str]], *names: str) -> list[tuple[str, str]]:
     lowered = {name.lower() for name in names}
     return [(k, v) for k, v in headers if k.lower() not in lowered]
@@ -188,7 +191,8 @@ def next_request(request: WireRequest, status: int, target: WireURL, secret_head
     kept; ``Authorization`` is dropped off the origin (but an http:80 -> https:443 upgrade of
     the host), ``Host`` set to the new origin. And fetchcli's: ``Proxy-Authorization`` and
     ``Cookie`` never follow; off the origin, every secret header goes with ``Authorization``; a
-    body dropped takes its Content-Type (and -Encoding, -Language) with it, as curl does."""
+    body dropped takes its Content-Type (and -Encoding, -Language) with it, as curl does; the
+    conditional headers (``If-None-Match``...) stay with the URL they were sent to."""
     method = request.method
     if status in (302, 303) and method != "HEAD":
         method = "GET"
@@ -208,5 +212,7 @@ def next_request(request: WireRequest, status: int, target: WireURL, secret_head
         named = ("Content-Length", "Transfer-Encoding") if body is None else _BODY_HEADERS
         headers = _without(headers, *named)
         body = None
-    headers = _without(headers, "Cookie", "Proxy-Authorization")
+    # Validators describe the URL asked, not the one it leads to (a 304 from there would be
+    # about another resource), and they go nowhere else (an ETag can track).
+    headers = _without(headers, "Cookie", "Proxy-Authorization", *_CONDITIONS)
     return WireRequest(method, target, tuple(with_credentials(target, headers)), request.timeouts, body)

@@ -80,6 +80,8 @@ def observe(result: FetchResult, known: Known | None) -> dict[str, Any]:
     # Without --read-all there is no hash: the last one known stays (compared only when both are).
     values["sha256"] = result.sha256 if result.sha256 is not None else _known(known, "sha256")
     etag, modified = result.validators if result.validators is not None else (None, None)
+    if result.redirects:  # another URL's validators: never sent to this one (nor stored for it)
+        etag = modified = None
     values.update(etag=etag, last_modified=modified)
     return values
 
