@@ -110,6 +110,7 @@ class StateStore:
         and migrated as the module docstring says; ``ends``: the run's --deadline, no lock is
         waited for past it (``time.monotonic()``)."""
         shown = shown if shown is not None else path
+        _check_header(path, shown)
         try:
             db = sqlite3.connect(path, timeout=lock_wait(ends), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -246,6 +247,7 @@ def check(path: str, shown: str, ends: float | None = None) -> None:
     ``ends``: as for ``StateStore.open``."""
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return
+    _check_header(path, shown)
     try:
         db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=lock_wait(ends))
     except sqlite3.Error as exc:
@@ -255,6 +257,29 @@ def check(path: str, shown: str, ends: float | None = None) -> None:
     finally:
         db.close()
     _judge(application, version, tables, shown)
+
+
+_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_header(path: str, shown: str) -> None:
+    """Refuse, from the file's first 100 bytes and before SQLite opens it, what is plainly not
+    fetchcli's state: not an SQLite database, another application's (its ``application_id``),
+    or one in WAL mode without fetchcli's id (fetchcli sets its id before it turns WAL on).
+    Opening such a file would leave SQLite's ``-wal`` and ``-shm`` files beside it."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(100)
+    except OSError:
+        return  # SQLite's open says why
+    if not header:
+        return  # empty: a new state file
+    if len(header) < 100 or not header.startswith(_MAGIC):
+        raise _refuse(shown, "is not a fetchcli state file (not an SQLite database)")
+    application = int.from_bytes(header[68:72], "big", signed=True)
+    wal = header[18] == 2 or header[19] == 2
+    if application != APPLICATION_ID and (application != 0 or wal):
+        raise _refuse(shown, "is an SQLite database but not a fetchcli state file: name another path")
 
 
 def _identity(db: sqlite3.Connection, shown: str) -> tuple[int, int, int]:
