@@ -19,12 +19,12 @@ import atexit
 import concurrent.futures
 import json
 import queue
-import re
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+from fetchcli.engine.jqchild import DIRECTIVE, DIRECTIVE_REFUSED
 from fetchcli.settings import Settings
 from fetchcli.text import clean_line
 
@@ -36,18 +36,13 @@ MAX_CHILDREN = 4  # processes judging bodies side by side, at most (each takes a
 MESSAGE_LENGTH = 300  # characters of a reason the record gives at most
 
 
-# jq's module directives, which may only open a program (after blanks and # comments): jq
-# would load ``import "x"`` from the working directory (and its search path) at compile time.
-_DIRECTIVE = re.compile(r"(?:\s|#[^\n]*)*(?:module|import|include)\b")
-
-
 def compile_problem(expression: str) -> str | None:
     """None when ``expression`` compiles; else why not, in one clean line (jq's own message
     without its source excerpt), or that the jq package is missing. A program with a module
     directive (``import``, ``include``, ``module``) is refused: fetchcli loads no jq code from
     files, least of all from the working directory, where jq looks for them."""
-    if _DIRECTIVE.match(expression):
-        return "takes no import, include or module directive: jq would load their code from files, the working directory first"
+    if DIRECTIVE.match(expression):
+        return DIRECTIVE_REFUSED + ", the working directory first"
     try:
         import jq
     except ImportError:

@@ -11,8 +11,16 @@ yields only ``true``, else why not (raw: the parent cleans and bounds it). ``jud
 
 import codecs
 import json
+import re
 import sys
 from typing import Any, BinaryIO
+
+# jq's module directives, which may only open a program (after blanks and # comments): jq would
+# load ``import "x"`` from the working directory and its search path (and libjq 1.6, in the jq
+# package's early wheels, aborts the process on a module it cannot find). Refused, here and by
+# ``jqcheck.compile_problem``.
+DIRECTIVE = re.compile(r"(?:\s|#[^\n]*)*(?:module|import|include)\b")
+DIRECTIVE_REFUSED = "takes no import, include or module directive: jq would load their code from files"
 
 SHOWN = 120  # characters of a value or a message the answer quotes at most
 
@@ -99,6 +107,8 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     try:
         import jq
 
+        if DIRECTIVE.match(header["expression"]):  # the CLI refuses these; so does a library run
+            raise ValueError(DIRECTIVE_REFUSED)
         program = jq.compile(header["expression"])
     except ImportError:
         broken = "--expect-jq needs the jq package"
