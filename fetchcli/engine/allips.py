@@ -27,7 +27,6 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import ipaddress
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 from fetchcli.engine.source import Source
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.settings import Settings
-from fetchcli.transport.addressmap import PIN, AddressMap, pin_for
+from fetchcli.transport.addressmap import PIN, AddressMap, is_address, pin_for
 from fetchcli.transport.wireurl import BadURL, WireURL, parse
 from fetchcli.urls import scheme_added
 
@@ -46,14 +45,6 @@ def _host_port(url: str) -> tuple[WireURL, int] | None:
         return parsed, parsed.effective_port
     except (BadURL, ValueError):
         return None  # fetch_one says what is wrong with it
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class AddressSource:
@@ -76,7 +67,7 @@ class AddressSource:
         target, to, fixed = self._map.route(host, port)
         if fixed is not None:
             found = list(dict.fromkeys(fixed))  # --resolve h:p:a,a (its addresses are normalised)
-        elif _is_address(target):
+        elif is_address(target):
             found = [target]
         else:
             lookup = asyncio.get_running_loop().getaddrinfo(

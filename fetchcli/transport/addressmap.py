@@ -154,7 +154,7 @@ class AddressMap:
         if kept:
             return kept
         bare = host.strip("[]")
-        if _is_address(bare):
+        if is_address(bare):
             raise socket.gaierror(
                 f"{bare} is an IPv{family_of(bare)} address and -{self.family} allows IPv{self.family} only"
             )
@@ -202,7 +202,8 @@ class AddressMap:
         return wildcard  # curl's "*:PORT": only when no entry names the host
 
 
-def _is_address(text: str) -> bool:
+def is_address(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address (not a name)."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
