@@ -29,9 +29,8 @@ import contextlib
 import dataclasses
 import socket
 from collections.abc import Iterator
-from typing import Any
 
-from fetchcli.engine.source import Source
+from fetchcli.engine.source import Source, done_unless
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.settings import Settings
 from fetchcli.transport.addressmap import PIN, AddressMap, is_address, pin_for
@@ -111,16 +110,8 @@ class AddressSource:
             if not self._lookups:
                 return None
             lookup = self._lookups[0][1]
-            if lookup is not None and not lookup.done():
-                waits: set[asyncio.Future[Any]] = {lookup}
-                interrupted = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
-                if interrupted is not None:
-                    waits.add(interrupted)
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if interrupted is not None:
-                    interrupted.cancel()
-                if not lookup.done():
-                    return None
+            if lookup is not None and not await done_unless(lookup, interrupt):
+                return None
             self._expanded()
         return self._ready.popleft()
 

@@ -30,6 +30,21 @@ def _as_items(urls: Iterable[UrlItem | str]) -> Iterator[UrlItem]:
             yield item
 
 
+async def done_unless(future: asyncio.Future[Any], interrupt: asyncio.Event | None) -> bool:
+    """Wait for ``future`` unless ``interrupt`` is set first (None: no interrupt); whether it is
+    done. The future is left running when interrupted."""
+    if future.done():
+        return True
+    waits: set[asyncio.Future[Any]] = {future}
+    interrupted = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
+    if interrupted is not None:
+        waits.add(interrupted)
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    if interrupted is not None:
+        interrupted.cancel()
+    return future.done()
+
+
 class Source:
     """The input, sync or async. An async source (a pipe) may block as long as its writer likes,
     so a wait for its next item can be interrupted, and the item it was waiting for is kept."""
@@ -69,16 +84,8 @@ class Source:
                 if self._poll is not None and (item := self._poll()) is not None:
                     return item  # already read: no waiting, no task
                 self._pending = asyncio.ensure_future(anext(self._async))
-            if not self._pending.done():
-                waits: set[asyncio.Future[Any]] = {self._pending}
-                interrupted = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
-                if interrupted is not None:
-                    waits.add(interrupted)
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if interrupted is not None:
-                    interrupted.cancel()
-                if not self._pending.done():
-                    return None
+            if not await done_unless(self._pending, interrupt):
+                return None
             pending, self._pending = self._pending, None
             return pending.result()
         except (StopIteration, StopAsyncIteration):
