@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -146,9 +145,10 @@ def test_a_compile_error_is_a_usage_error_before_anything_is_sent() -> None:
 
 
 def test_without_the_jq_package_it_is_a_usage_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(sys.modules, "jq", None)  # import jq raises ImportError
+    (tmp_path / "jq.py").write_text("raise ImportError('no jq here')\n")  # the compiling child's import jq fails
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     assert main(["--expect-jq", ".ok", "http://127.0.0.1:9/"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "fetchcli: error: --expect-jq needs the jq package: in fetchcli's clone, pip install '.[jq]' (or pip "

@@ -19,6 +19,7 @@ import atexit
 import concurrent.futures
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -34,26 +35,53 @@ MEMORY_BASE = 1 << 30  # bytes a child may take, plus MEMORY_PER_BODY_BYTE per b
 MEMORY_PER_BODY_BYTE = 32
 MAX_CHILDREN = 4  # processes judging bodies side by side, at most (each takes a core while it runs)
 MESSAGE_LENGTH = 300  # characters of a reason the record gives at most
+COMPILE_SECONDS = 30  # the CLI's check of an expression takes at most (jq compiles in milliseconds)
 
 
 def compile_problem(expression: str) -> str | None:
     """None when ``expression`` compiles; else why not, in one clean line (jq's own message
     without its source excerpt), or that the jq package is missing. A program with a module
     directive (``import``, ``include``, ``module``) is refused: fetchcli loads no jq code from
-    files, least of all from the working directory, where jq looks for them."""
+    files, least of all from the working directory, where jq looks for them. Compiled in a
+    ``jqchild`` process (about 50 ms, only when ``--expect-jq`` is given): libjq aborts its
+    process on some programs (the jq package's early wheels on an ``import`` it cannot find),
+    and a run must end with a one-line error, not a signal."""
     if DIRECTIVE.match(expression):
         return DIRECTIVE_REFUSED + ", the working directory first"
+    header = json.dumps({"expression": expression, "memory": MEMORY_BASE, "compile_only": True})
     try:
-        import jq
-    except ImportError:
+        done = subprocess.run(
+            child_command(),
+            input=header.encode() + b"\n",
+            capture_output=True,
+            timeout=COMPILE_SECONDS,
+            cwd="/",  # as the judging children: nothing of the working directory by a relative name
+        )
+    except subprocess.TimeoutExpired:
+        return f"does not compile within {COMPILE_SECONDS} s"
+    except OSError as exc:
+        return f"could not be compiled: {clean_line(str(exc) or type(exc).__name__, MESSAGE_LENGTH)}"
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        return f"does not compile: jq stopped while compiling it ({_ended(done.returncode)})"
+    if answer.get("missing"):
         return MISSING
-    try:
-        jq.compile(expression)
-    except ValueError as exc:
-        lines = [line for line in str(exc).splitlines() if line.strip() and "compile error" not in line]
-        told = lines[0].removeprefix("jq: error: ").rstrip(":") if lines else "a syntax error"
-        return f"does not compile: {clean_line(told, MESSAGE_LENGTH)}"
+    if "error" in answer:
+        told = str(answer["error"])
+        lines = [line for line in told.splitlines() if line.strip() and "compile error" not in line]
+        first = lines[0].removeprefix("jq: error: ").rstrip(":") if lines else "a syntax error"
+        return f"does not compile: {clean_line(first, MESSAGE_LENGTH)}"
     return None
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {-code}, {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
 
 
 def memory_limit(settings: Settings) -> int:

@@ -7,6 +7,9 @@ imports nothing of fetchcli (whose package would load the engine). It reads one 
 the expression and the memory limit in bytes), then answers each body it is sent (an 8-byte
 big-endian length, then the bytes) with one JSON line: ``{"why": null}`` when the expression
 yields only ``true``, else why not (raw: the parent cleans and bounds it). ``judge`` is the rule.
+With ``"compile_only": true`` in the header it only compiles the expression and answers once:
+``{}``, ``{"missing": true}`` (no jq package) or ``{"error": jq's message}`` (the CLI's check:
+libjq can abort the process on some programs, and that process must not be fetchcli's).
 """
 
 import codecs
@@ -99,21 +102,33 @@ def _read(stream: BinaryIO, size: int) -> bytes | None:
     return data if len(data) == size else None
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    header = json.loads(stdin.readline())
-    _limit_memory(int(header["memory"]))
-    program: Any = None
-    broken: str | None = None
+def _compiled(expression: str) -> tuple[Any, dict[str, Any]]:
+    """The compiled program, or None and what is wrong: ``{"missing": True}`` (no jq package)
+    or ``{"error": jq's message}``."""
     try:
         import jq
 
-        if DIRECTIVE.match(header["expression"]):  # the CLI refuses these; so does a library run
+        if DIRECTIVE.match(expression):  # the CLI refuses these; so does a library run
             raise ValueError(DIRECTIVE_REFUSED)
-        program = jq.compile(header["expression"])
+        return jq.compile(expression), {}
     except ImportError:
-        broken = "--expect-jq needs the jq package"
+        return None, {"missing": True}
     except ValueError as exc:
-        broken = f"--expect-jq does not compile: {str(exc)[: SHOWN * 2]}"
+        return None, {"error": str(exc)}
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    header = json.loads(stdin.readline())
+    _limit_memory(int(header["memory"]))
+    program, problem = _compiled(header["expression"])
+    if header.get("compile_only"):
+        _answer(stdout, problem)
+        return
+    broken: str | None = None
+    if problem.get("missing"):
+        broken = "--expect-jq needs the jq package"
+    elif "error" in problem:
+        broken = f"--expect-jq does not compile: {problem['error'][: SHOWN * 2]}"
     while (size := _read(stdin, 8)) is not None:
         data = _read(stdin, int.from_bytes(size, "big"))
         if data is None:
@@ -122,8 +137,12 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
             why = broken if broken is not None else judge(program, data)
         except Exception as exc:  # noqa: BLE001 - whatever jq or a conversion raises: the answer says so
             why = f"--expect-jq failed: {type(exc).__name__}: {str(exc)[:SHOWN]}"
-        stdout.write(json.dumps({"why": why}).encode() + b"\n")
-        stdout.flush()
+        _answer(stdout, {"why": why})
+
+
+def _answer(stdout: BinaryIO, answer: dict[str, Any]) -> None:
+    stdout.write(json.dumps(answer).encode() + b"\n")
+    stdout.flush()
 
 
 if __name__ == "__main__":
