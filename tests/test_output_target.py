@@ -189,3 +189,38 @@ def test_a_descriptor_alias_is_appended_to_not_replaced(server: LoopbackServer, 
     text = log.read_text()
     assert text.startswith("earlier run\n") and "hello from /ok" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt"]
+
+
+def _limit_file_size_to_nothing_more() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))  # the file below is 3,000 bytes: no write fits
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_the_first_write_failing_unbuffered_is_141_or_74_too(server: LoopbackServer, tmp_path: Path, fmt: str) -> None:
+    """With ``PYTHONUNBUFFERED=1`` (Docker images, systemd units) CSV and TSV write their header
+    row when the run's sink is made: a reader already gone gave exit 1 and nothing said (typer's
+    own EPIPE handler), a full file a traceback (review r7u)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "fetchcli", "-f", fmt, server.url("/ok")]
+    read, write = os.pipe()
+    os.close(read)  # `| jqq`: the reader is gone before fetchcli writes a byte
+    try:
+        done = subprocess.run(command, stdout=write, stderr=subprocess.PIPE, env=env, timeout=60)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (ExitStatus.BROKEN_PIPE, b"")
+    target = tmp_path / "results.out"
+    target.write_bytes(b"x" * 3000)
+    with open(target, "ab") as sink:
+        full = subprocess.run(
+            command,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+            preexec_fn=_limit_file_size_to_nothing_more,
+        )
+    assert full.returncode == ExitStatus.IO_ERROR, full.stderr
+    assert full.stderr.decode().startswith("fetchcli: error: cannot write") and full.stderr.count(b"\n") == 1, (
+        full.stderr
+    )

@@ -136,23 +136,26 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         from fetchcli.output.metrics import MetricsCollector
 
         state.metrics = MetricsCollector(options.metrics_max_urls, by_address=settings.request.all_ips)
-    sink = make_sink(
-        fmt,
-        output.stream,
-        color=fmt is OutputFormat.table and use_color(options.color, env, to_terminal),
-        fsync=options.fsync,
-        fields=options.fields,
-        header=options.header_row,
-        addresses=settings.request.all_ips,
-    )
     state.outputs = [output, *extra]
     state.progress = progress_line(options, env)
-    if state.progress is not None and to_terminal and env.stderr_isatty:
-        sink = AboveProgress(sink, state.progress)
     summary = state.summary
     started = time.perf_counter()
     writing = output  # what a write error is about
     try:
+        try:  # CSV and TSV write their header row here: to a pipe already closed, say, or a full disk
+            sink: Sink = make_sink(
+                fmt,
+                output.stream,
+                color=fmt is OutputFormat.table and use_color(options.color, env, to_terminal),
+                fsync=options.fsync,
+                fields=options.fields,
+                header=options.header_row,
+                addresses=settings.request.all_ips,
+            )
+        except OSError as exc:
+            raise OutputError(exc) from None
+        if state.progress is not None and to_terminal and env.stderr_isatty:
+            sink = AboveProgress(sink, state.progress)
         try:
             run_loop(_consume(settings, inputs, sink, state), settings.resolver_threads)
         except KeyboardInterrupt:  # before the loop could install its handler
