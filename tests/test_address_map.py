@@ -114,3 +114,26 @@ def test_bad_values_are_usage_errors() -> None:
         )
         assert done.returncode == 2 and done.stderr.startswith(f"fetchcli: error: {args[0]} "), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.live
+def test_a_host_that_is_not_ascii_matches_the_urls(backend: Backend, no_lookups: list[str]) -> None:
+    """``--resolve bücher.test:PORT:ADDR`` applies to ``http://bücher.test:PORT/``, whose host is
+    sent and looked up as ``xn--bcher-kva.test``: HOST is put in the same form (it never matched,
+    and --dry-run said it applied; review r7u). So does --connect-to's."""
+    with running_server() as server:
+        port = server.port
+        [resolved] = _run(
+            [f"http://bücher.test:{port}/ok"],
+            backend,
+            resolve=(parse_resolve("--resolve", f"BÜCHER.test:{port}:127.0.0.1"),),
+        )
+        [connected] = _run(
+            [f"http://bücher.test:{port}/ok"], backend,
+            connect_to=(parse_connect_to("--connect-to", f"bücher.test:{port}:127.0.0.1:{port}"),),
+        )  # fmt: skip
+    assert resolved.ok and resolved.remote_ip == "127.0.0.1", resolved.error
+    assert connected.ok and connected.remote_ip == "127.0.0.1", connected.error
+    assert not [name for name in no_lookups if name.endswith(".test")]
+    with pytest.raises(SettingsError, match="not a valid IDNA name"):
+        parse_resolve("--resolve", "a..ü.test:80:127.0.0.1")

@@ -39,6 +39,21 @@ def _host(text: str) -> str:
     return text.strip("[]").lower().rstrip(".") if text.startswith("[") else text.lower().rstrip(".")
 
 
+def _given_host(flag: str, text: str, given: str) -> str:
+    """A HOST of ``--resolve``/``--connect-to`` as the URL's host is compared with it: a name
+    that is not ASCII (``bücher.example``) in its IDNA form (``xn--bcher-kva.example``), as
+    the URL's is; a name IDNA refuses is a usage error (it would never match)."""
+    host = _host(text)
+    if host.isascii():
+        return host
+    from fetchcli.transport.wireurl import BadURL, parse
+
+    try:
+        return parse(f"http://{host}/").host
+    except BadURL:
+        raise SettingsError(flag, f"has a host name that is not a valid IDNA name, {text!r}, in {given!r}") from None
+
+
 def _split(text: str, parts: int) -> list[str]:
     """``text`` cut at colons into ``parts`` fields; a field in brackets (an IPv6 address) keeps its colons."""
     fields: list[str] = []
@@ -88,7 +103,7 @@ def parse_resolve(flag: str, text: str) -> tuple[str, int, tuple[str, ...]]:
             addresses.append(str(ipaddress.ip_address(bare)))
         except ValueError:
             raise SettingsError(flag, f"has {address.strip()!r}, which is not an IP address, in {text!r}") from None
-    return _host(fields[0]), port, tuple(addresses)
+    return _given_host(flag, fields[0], text), port, tuple(addresses)
 
 
 def parse_connect_to(flag: str, text: str) -> tuple[str | None, int | None, str | None, int | None]:
@@ -98,9 +113,9 @@ def parse_connect_to(flag: str, text: str) -> tuple[str | None, int | None, str 
         raise SettingsError(flag, f"must look like HOST1:PORT1:HOST2:PORT2 (any may be empty), not {text!r}")
     host1, port1, host2, port2 = fields
     return (
-        _host(host1) if host1 else None,
+        _given_host(flag, host1, text) if host1 else None,
         _port(flag, port1, text) if port1 else None,
-        _host(host2) if host2 else None,
+        _given_host(flag, host2, text) if host2 else None,
         _port(flag, port2, text) if port2 else None,
     )
 
