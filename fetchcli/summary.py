@@ -40,7 +40,7 @@ class Summary:
     # How much of the input a stopped run left unread: ``None`` when all of it was read, else the
     # number of URLs left (``-1`` when that cannot be known, as with a pipe).
     unread: int | None = None
-    stopped_by: str | None = None  # SIGINT, SIGTERM (interrupted) or "deadline" (--deadline)
+    stopped_by: str | None = None  # SIGINT, SIGTERM, SIGHUP (interrupted) or "deadline" (--deadline)
     duplicates: int = 0  # URLs left out by --unique
     resumed: int = 0  # URLs left out by --resume: recorded by an earlier run
     # elapsed_ms of each result, to three significant digits -> how many results took that long.

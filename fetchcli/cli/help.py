@@ -45,6 +45,7 @@ Exit status
   1    more URLs failed (or an internal error: a bug, whatever --max-failures says)
   2    usage error
   74   the output could not be written
+  129  hung up (SIGHUP: the terminal closed; not under nohup)
   130  interrupted (SIGINT)
   141  the output's reader went away (SIGPIPE)
   143  terminated (SIGTERM)

@@ -1,5 +1,6 @@
-"""Signals during a run: the first SIGINT/SIGTERM stops it cleanly (exit 130/143), a second
-Ctrl-C ends it at once, leaving no temporary file behind."""
+"""Signals during a run: the first SIGINT/SIGTERM/SIGHUP stops it cleanly (exit 130/143/129), a
+second Ctrl-C ends it at once, leaving no temporary file behind. SIGHUP (a terminal or an ssh
+session closed) is left alone when it is ignored, as ``nohup`` leaves it."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ if TYPE_CHECKING:
 
 
 SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
+if hasattr(signal, "SIGHUP"):  # not on Windows
+    SIGNAL_EXIT[signal.SIGHUP] = ExitStatus.HANGUP
 
 
 @contextlib.contextmanager
 def signal_handlers(stop: Stop, state: RunState) -> Iterator[None]:
-    """First SIGINT/SIGTERM: stop starting, cancel in flight, flush, exit 130/143.
+    """First SIGINT/SIGTERM/SIGHUP: stop starting, cancel in flight, flush, exit 130/143/129.
 
     Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
     blocked writing to a full pipe. After the first SIGINT a second one ends the process at
@@ -40,6 +43,8 @@ def signal_handlers(stop: Stop, state: RunState) -> Iterator[None]:
 
     previous: dict[signal.Signals, Any] = {}
     for signum in SIGNAL_EXIT:
+        if signum not in (signal.SIGINT, signal.SIGTERM) and signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # nohup: the user asked for the run to outlive the terminal
         with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
             previous[signum] = signal.signal(signum, on_signal)
     try:

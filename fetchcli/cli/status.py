@@ -10,6 +10,7 @@ class ExitStatus(enum.IntEnum):
     FAILURES = 1  # at least one URL failed
     USAGE = 2
     IO_ERROR = 74  # sysexits' EX_IOERR: writing the results failed (disk full, I/O error)
+    HANGUP = 129  # SIGHUP: the terminal went away (unless it is ignored: nohup)
     INTERRUPTED = 130  # SIGINT (Ctrl-C)
     BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`), as a shell expects
     TERMINATED = 143  # SIGTERM

@@ -1,0 +1,86 @@
+"""SIGHUP (the terminal or the ssh session a run was started from closed) stops a run as SIGTERM
+does: what finished is written, `-o` and `--metrics` committed, no temporary file left, exit 129.
+Under ``nohup`` (SIGHUP ignored) the run goes on. Found by review r7u: SIGHUP's default action
+killed the run, leaving `.NAME.XXXX.tmp` files and no metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fetchcli.cli.status import ExitStatus
+from tests.server import LoopbackServer, running_server
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _start(args: list[str], *, ignore_hangup: bool = False) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FETCHCLI_") and "proxy" not in k.lower()}
+    env["PYTHONPATH"] = str(REPO)
+
+    def hangup_ignored() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup leaves it
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "fetchcli", "-c", "1", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=hangup_ignored if ignore_hangup else None,
+    )
+
+
+def _both_requests_seen(server: LoopbackServer, proc: subprocess.Popen[str]) -> None:
+    for _ in range(1200):  # -c 1: the first URL answered, the second's request is hanging
+        if server.stats.requests >= 2:
+            return
+        assert proc.poll() is None
+        time.sleep(0.05)
+    raise AssertionError("the server never saw the second request")
+
+
+def test_sighup_stops_the_run_cleanly(tmp_path: Path) -> None:
+    records, prom = tmp_path / "r.jsonl", tmp_path / "m.prom"
+    records.write_text("old\n")  # replaced by the run's records
+    with running_server() as server:
+        urls = [server.url("/ok/done"), server.url("/hang")]
+        proc = _start(["-o", str(records), "--metrics", str(prom), *urls])
+        try:
+            _both_requests_seen(server, proc)
+            proc.send_signal(signal.SIGHUP)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == ExitStatus.HANGUP, stderr
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    assert [(r["url"], r["ok"]) for r in lines] == [(urls[0], True), (urls[1], False)]
+    assert lines[1]["error"]["type"] == "Cancelled"
+    assert "fetchcli_run_complete 0" in prom.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.prom", "r.jsonl"]  # no temporary file left
+    assert "interrupted by SIGHUP" in stderr
+
+
+def test_under_nohup_sighup_changes_nothing(tmp_path: Path) -> None:
+    records = tmp_path / "r.jsonl"
+    with running_server() as server:
+        urls = [server.url("/ok/done"), server.url("/hang")]
+        proc = _start(["--max-time", "3", "-o", str(records), *urls], ignore_hangup=True)
+        try:
+            _both_requests_seen(server, proc)
+            proc.send_signal(signal.SIGHUP)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == ExitStatus.FAILURES, stderr  # the hanging URL's --max-time, not the signal
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    assert [r["error"] and r["error"]["type"] for r in lines] == [None, "TotalTimeout"]
