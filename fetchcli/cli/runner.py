@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from fetchcli.cli.fdlimit import make_room
 from fetchcli.cli.plan import Environment as Environment
 from fetchcli.cli.plan import OutputOptions as OutputOptions
 from fetchcli.cli.plan import RunPlan, plan_run
@@ -44,6 +45,9 @@ def execute(
     """Run one invocation; returns the exit status. ``SettingsError`` is the caller's to report."""
     plan = plan_run(settings, urls, paths, options, env)  # every check, before any I/O
     settings = plan.settings
+    short = make_room(settings.pool.max_connections)  # ulimit -n: raised when it can be
+    if short is not None:
+        say(env, f"fetchcli: warning: {short}")
     state = RunState(env=env, targets=plan.targets, only_changed=options.only_changed, fail_after=options.fail_after)
     state.conditional = options.conditional
     if settings.body.save_dir is not None:
