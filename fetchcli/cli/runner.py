@@ -24,7 +24,8 @@ from fetchcli.cli.signals import SIGNAL_EXIT, signal_handlers
 from fetchcli.cli.status import ExitStatus
 from fetchcli.engine.eventloop import run_loop
 from fetchcli.errortype import ErrorType
-from fetchcli.input.readers import Inputs, ThreadedSource
+from fetchcli.input.readers import Inputs
+from fetchcli.input.threadedsource import ThreadedSource
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output.change import worth_writing
 from fetchcli.output.render import Sink, make_sink

@@ -1,5 +1,6 @@
 """Stage 4a, input: where the URLs come from. ``readers`` reads positional arguments, files and
-stdin lazily on a thread (one ``UrlItem`` at a time); ``jsonl`` reads a JSON Lines input's lines (a
+stdin lazily (one ``UrlItem`` at a time), a pipe straight from its descriptor (``pipereader``) on a
+thread (``threadedsource``); ``jsonl`` reads a JSON Lines input's lines (a
 request a line, with its own method, headers, body and ``meta``); ``resume`` finds which URLs an earlier run
 (``--resume``) already recorded.
 
