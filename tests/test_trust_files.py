@@ -416,7 +416,7 @@ def test_a_150_mb_line_is_refused_without_being_read_whole(tmp_path: Path) -> No
 def test_the_line_limit_fits_the_largest_record() -> None:
     """The cap is generous: a record with every URL at its longest, each character the worst to
     escape in JSON, fits under it."""
-    from fetchcli.input.resume import record_line_limit
+    from fetchcli.input.resumelines import record_line_limit
     from fetchcli.models import FetchResult, Redirect
     from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH
     from fetchcli.urls import MAX_URL_LENGTH
