@@ -203,7 +203,7 @@ def plan_run(
     backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
     prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
     if settings.body.save_dir is not None:
-        from fetchcli.engine.savefile import check_option
+        from fetchcli.engine.savedir import check_option
 
         check_option(settings.body.save_dir)  # a --save DIR that is a file, found without making it
     if settings.backend is not backend:

@@ -48,7 +48,7 @@ def execute(
     state = RunState(env=env, targets=plan.targets, only_changed=options.only_changed, fail_after=options.fail_after)
     state.conditional = options.conditional
     if settings.body.save_dir is not None:
-        from fetchcli.engine.savefile import prepare_option
+        from fetchcli.engine.savedir import prepare_option
 
         prepare_option(settings.body.save_dir)  # made if missing; a SettingsError if it cannot be
     if options.state is not None:

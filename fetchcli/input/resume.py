@@ -36,7 +36,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from fetchcli.engine.savefile import saved_file_missing
+from fetchcli.engine.savedir import saved_file_missing
 from fetchcli.engine.selection import Hash64Set, Selection, url_hash
 from fetchcli.input.readers import Inputs
 from fetchcli.input.resumecompact import compact
