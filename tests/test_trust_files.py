@@ -293,7 +293,7 @@ def test_a_symlink_swapped_in_before_the_resume_file_is_read_is_not_followed(
 ) -> None:
     """Reading --resume FILE may cut a torn last line off: through a link swapped in after the
     check, that would cut the user's own file (here one whose last line looks torn)."""
-    import fetchcli.input.resume
+    import fetchcli.input.resumerun
 
     out = tmp_path / "shared" / "resume.jsonl"
     out.parent.mkdir()
@@ -308,7 +308,7 @@ def test_a_symlink_swapped_in_before_the_resume_file_is_read_is_not_followed(
             out.symlink_to(victim)
         return real_inputs(*args, **kwargs)
 
-    monkeypatch.setattr(fetchcli.input.resume, "Inputs", swap_then_open)  # the input is counted before FILE is read
+    monkeypatch.setattr(fetchcli.input.resumerun, "Inputs", swap_then_open)  # the input is counted before FILE is read
     assert main(["--resume", str(out), "http://127.0.0.1:9/"]) == ExitStatus.USAGE
     assert "a symbolic link took its place after it was checked" in capsys.readouterr().err
     assert victim.read_text() == '{"precious": true'

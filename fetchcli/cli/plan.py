@@ -277,7 +277,7 @@ def _check_state(target: Target, deadline: float | None) -> None:
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
     if options.resume is None:
         return
-    from fetchcli.input.resume import PIPE_TWICE
+    from fetchcli.input.resumerun import PIPE_TWICE
 
     # What was given, by name: "drop --format and --fields" when only --fields was given misled.
     given = ["-o"] if not options.to_stdout else []

@@ -54,7 +54,7 @@ def execute(
     if options.state is not None:
         state.store = _open_state(state.targets["--state"], options, settings.deadline)
     if options.resume is not None:
-        from fetchcli.input.resume import load_for_run
+        from fetchcli.input.resumerun import load_for_run
 
         target = state.targets["--resume"]
         state.resume = load_for_run(target, options.resume_failed, settings, urls, paths, env.stdin)

@@ -23,6 +23,8 @@
 - ``compact`` (``resumecompact``) rewrites the file atomically keeping the last record of each index, in input
   order, after a run that redid failed URLs; a run stopped before that leaves duplicates, which
   the next ``--resume`` reads last-one-wins (as ``jq -s 'group_by(.index) | map(last)'`` would).
+- ``resumerun.load_for_run``: all of it for a CLI run, the input read twice (counted, then
+  checked) before anything is fetched.
 """
 
 from __future__ import annotations
@@ -33,17 +35,16 @@ import json
 import os
 import stat
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from fetchcli.engine.savedir import saved_file_missing
-from fetchcli.engine.selection import Hash64Set, Selection, url_hash
-from fetchcli.input.readers import Inputs
+from fetchcli.engine.selection import Hash64Set, url_hash
 from fetchcli.input.resumecompact import compact
 from fetchcli.input.resumelines import UNFINISHED, record_line_limit, torn_record, wrong_field
 from fetchcli.input.resumesummary import Counted, counted, summary_of
 from fetchcli.models import UrlItem
-from fetchcli.settings import InputFormat, SettingProblem, Settings
+from fetchcli.settings import SettingProblem
 from fetchcli.summary import Summary
 from fetchcli.targets import OpenError, Target, open_checked
 
@@ -314,9 +315,6 @@ class ResumeFile:
         compact(self._where, self.max_index)
 
 
-PIPE_TWICE = "needs the URLs as arguments or -i FILE: a pipe cannot be read twice"
-
-
 def _lines(f: BinaryIO, end: int) -> Iterator[bytes]:
     """The lines of the first ``end`` bytes of ``f`` (lines already read and checked once)."""
     f.seek(0)
@@ -327,44 +325,3 @@ def _lines(f: BinaryIO, end: int) -> Iterator[bytes]:
             return
         read += len(line)
         yield line
-
-
-def load_for_run(
-    target: Target, redo_failed: bool, settings: Settings, urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO
-) -> ResumeFile:
-    """``--resume`` of a CLI run: count the input's URLs (a recorded index must be one of them),
-    read the file (cutting off a torn last line), and check it against the input, read once more
-    for that, before anything is fetched."""
-    with _reading_again(urls, paths, stdin, settings.input_format) as inputs:
-        size = inputs.unread()  # nothing was read yet: every URL of the input
-    if size < 0:
-        raise SettingProblem("resume", "cannot read the input through, to check FILE against it")
-    limit = record_line_limit(
-        settings.body.snippet_length, settings.request.max_redirects, settings.body.max_body_bytes
-    )
-    resume = ResumeFile.load(
-        target.path, redo_failed=redo_failed, urls=size, max_line=limit, target=target, save_dir=settings.body.save_dir
-    )
-    with _reading_again(urls, paths, stdin, settings.input_format) as inputs:
-        shard = Selection(settings.shard)
-        resume.check(item for item in inputs.items() if shard(item))
-    return resume
-
-
-@contextlib.contextmanager
-def _reading_again(
-    urls: Sequence[str], paths: Sequence[str], stdin: BinaryIO, fmt: InputFormat = InputFormat.auto
-) -> Iterator[Inputs]:
-    """The input from its start, for the checks; a FIFO given as ``-i`` cannot be read twice."""
-    opened: list[BinaryIO] = []
-    try:
-        inputs = Inputs(urls, paths, stdin, True, opened, fmt)
-        try:
-            if inputs.blocking:
-                raise SettingProblem("resume", PIPE_TWICE)
-            yield inputs
-        finally:
-            inputs.close()
-    finally:
-        for stream in opened:
-            stream.close()
