@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import pytest
 
-from fetchcli.engine.savefile import COMPONENT_BYTES, TOTAL_BYTES, check_template, conflict_name, saved_name
+from fetchcli.engine.savename import COMPONENT_BYTES, TOTAL_BYTES, check_template, conflict_name, saved_name
 from fetchcli.settings import Backend, BodySettings, RequestSettings, Settings
 from tests.helpers import fetchcli_in_clean_env, run
 

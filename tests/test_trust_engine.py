@@ -71,6 +71,7 @@ def test_workers_import_nothing_from_the_working_directory(
         (tmp_path / "fetchcli" / "engine").mkdir()
         (tmp_path / "fetchcli" / "engine" / "__init__.py").write_text(payload)
         (tmp_path / "fetchcli" / "engine" / "workers.py").write_text(payload)
+        (tmp_path / "fetchcli" / "engine" / "workerprocess.py").write_text(payload)
     elif planted == "empty-folder":
         (tmp_path / "fetchcli").mkdir()
     else:
@@ -210,7 +211,7 @@ def test_a_url_whose_fetch_raises_fails_the_cli_run(
 def _poisoned_worker() -> str:
     """A worker whose per-URL fetch raises for the URL of index 2."""
     poisoned = workers.BOOTSTRAP.replace(
-        "from fetchcli.engine.workers import main\n",
+        "from fetchcli.engine.workerprocess import main\n",
         "import fetchcli.engine.request as request\n"
         "real = request.fetch_one\n"
         "class PoisonError(Exception):\n"
@@ -220,7 +221,7 @@ def _poisoned_worker() -> str:
         "        raise PoisonError('internal detail that must not be shown')\n"
         "    return await real(client, item, *args, **kwargs)\n"
         "request.fetch_one = fetch_one\n"
-        "from fetchcli.engine.workers import main\n",
+        "from fetchcli.engine.workerprocess import main\n",
     )
     assert poisoned != workers.BOOTSTRAP
     return poisoned
@@ -250,7 +251,7 @@ def test_a_url_whose_fetch_raises_in_a_worker_is_a_record(fresh_server: Loopback
 def _worker_with(patch: str) -> str:
     """A worker bootstrap with ``patch`` run just before the worker's main (after fetchcli loads)."""
     patched = workers.BOOTSTRAP.replace(
-        "from fetchcli.engine.workers import main\n", patch + "from fetchcli.engine.workers import main\n"
+        "from fetchcli.engine.workerprocess import main\n", patch + "from fetchcli.engine.workerprocess import main\n"
     )
     assert patched != workers.BOOTSTRAP
     return patched
@@ -278,11 +279,11 @@ def test_a_stray_print_in_a_worker_does_not_put_its_records_out_of_step(fresh_se
 
 def test_a_garbled_message_from_a_worker_fails_its_urls_instead_of_hanging(fresh_server: LoopbackServer) -> None:
     garbling = _worker_with(
-        "import fetchcli.engine.workers as w\n"
+        "import fetchcli.engine.workerprocess as w, fetchcli.engine.workerframes as frames\n"
         "real = w.frame\n"
         "def frame(message):\n"
         "    if isinstance(message, tuple) and len(message) == 2 and getattr(message[1], 'index', None) == 2:\n"
-        "        return w._LENGTH.pack(5) + b'\\x00garb'\n"
+        "        return frames._LENGTH.pack(5) + b'\\x00garb'\n"
         "    return real(message)\n"
         "w.frame = frame\n"
     )

@@ -293,7 +293,7 @@ def test_a_symlink_swapped_in_before_the_resume_file_is_read_is_not_followed(
 ) -> None:
     """Reading --resume FILE may cut a torn last line off: through a link swapped in after the
     check, that would cut the user's own file (here one whose last line looks torn)."""
-    import fetchcli.input.resume
+    import fetchcli.input.resumerun
 
     out = tmp_path / "shared" / "resume.jsonl"
     out.parent.mkdir()
@@ -308,7 +308,7 @@ def test_a_symlink_swapped_in_before_the_resume_file_is_read_is_not_followed(
             out.symlink_to(victim)
         return real_inputs(*args, **kwargs)
 
-    monkeypatch.setattr(fetchcli.input.resume, "Inputs", swap_then_open)  # the input is counted before FILE is read
+    monkeypatch.setattr(fetchcli.input.resumerun, "Inputs", swap_then_open)  # the input is counted before FILE is read
     assert main(["--resume", str(out), "http://127.0.0.1:9/"]) == ExitStatus.USAGE
     assert "a symbolic link took its place after it was checked" in capsys.readouterr().err
     assert victim.read_text() == '{"precious": true'
@@ -416,7 +416,7 @@ def test_a_150_mb_line_is_refused_without_being_read_whole(tmp_path: Path) -> No
 def test_the_line_limit_fits_the_largest_record() -> None:
     """The cap is generous: a record with every URL at its longest, each character the worst to
     escape in JSON, fits under it."""
-    from fetchcli.input.resume import record_line_limit
+    from fetchcli.input.resumelines import record_line_limit
     from fetchcli.models import FetchResult, Redirect
     from fetchcli.settings import DEFAULT_MAX_REDIRECTS, DEFAULT_SNIPPET_LENGTH
     from fetchcli.urls import MAX_URL_LENGTH

@@ -159,7 +159,7 @@ def test_every_record_fetchcli_writes_is_read_back(tmp_path: Path) -> None:
 def test_the_line_limit_does_not_grow_without_bound_with_the_settings() -> None:
     """Before: ``--max-redirects 100000000`` let a line of 9.8 TB be read, and a huge
     ``--snippet-length`` as much; the snippet comes from at most --max-body-bytes anyway."""
-    from fetchcli.input.resume import record_line_limit
+    from fetchcli.input.resumelines import record_line_limit
 
     default = record_line_limit()
     assert record_line_limit(max_redirects=10**8) < 64 << 20
@@ -189,7 +189,7 @@ def test_the_largest_record_fits_the_bounded_limit(snippet_length: int, max_body
     """The bound still takes every record fetchcli writes with such settings: the snippet at its
     longest (3 characters a body byte, each the worst to escape), 256 redirects of URLs at
     their longest."""
-    from fetchcli.input.resume import record_line_limit
+    from fetchcli.input.resumelines import record_line_limit
     from fetchcli.models import Redirect
     from fetchcli.urls import MAX_URL_LENGTH
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from fetchcli.engine.savefile import COMPONENT_BYTES, saved_name
+from fetchcli.engine.savename import COMPONENT_BYTES, saved_name
 from fetchcli.settings import DEFAULT_SAVE_NAME
 
 

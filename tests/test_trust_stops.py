@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from fetchcli.input.readers import FdLineReader
+from fetchcli.input.pipereader import FdLineReader
 from fetchcli.settings import Backend
 from tests.server import LoopbackServer
 

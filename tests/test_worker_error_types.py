@@ -97,7 +97,7 @@ def test_records_from_worker_processes_carry_only_documented_types(
 
 # A worker whose records hold text where the type goes (a worker's fault): the URL's ``?as=``.
 _TEXT_TYPES = workers.BOOTSTRAP.replace(
-    "from fetchcli.engine.workers import main\n",
+    "from fetchcli.engine.workerprocess import main\n",
     "import dataclasses, fetchcli.engine.request as request, fetchcli.models as models\n"
     "real = request.fetch_one\n"
     "async def fetch_one(client, item, *args, **kwargs):\n"
@@ -107,7 +107,7 @@ _TEXT_TYPES = workers.BOOTSTRAP.replace(
     "        result = dataclasses.replace(result, ok=False, error=error)\n"
     "    return result\n"
     "request.fetch_one = fetch_one\n"
-    "from fetchcli.engine.workers import main\n",
+    "from fetchcli.engine.workerprocess import main\n",
 )
 
 

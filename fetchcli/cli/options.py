@@ -239,7 +239,7 @@ def _fields(flag: str, text: str | None, environ: Environ) -> tuple[str, ...] | 
 
 
 def _save_name(flag: str, text: str, environ: Environ) -> str:
-    from fetchcli.engine.savefile import TemplateError, check_template
+    from fetchcli.engine.savename import TemplateError, check_template
 
     try:
         return check_template(text)

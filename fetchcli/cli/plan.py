@@ -203,7 +203,7 @@ def plan_run(
     backend = Backend.aiohttp if uses_aiohttp(settings) else Backend.httpx
     prepare_ssl_context(settings.request)  # so is a CA or client certificate file that cannot be used
     if settings.body.save_dir is not None:
-        from fetchcli.engine.savefile import check_option
+        from fetchcli.engine.savedir import check_option
 
         check_option(settings.body.save_dir)  # a --save DIR that is a file, found without making it
     if settings.backend is not backend:
@@ -277,7 +277,7 @@ def _check_state(target: Target, deadline: float | None) -> None:
 def _check_resume_options(urls: Sequence[str], paths: Sequence[str], options: OutputOptions) -> None:
     if options.resume is None:
         return
-    from fetchcli.input.resume import PIPE_TWICE
+    from fetchcli.input.resumerun import PIPE_TWICE
 
     # What was given, by name: "drop --format and --fields" when only --fields was given misled.
     given = ["-o"] if not options.to_stdout else []

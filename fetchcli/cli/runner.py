@@ -25,7 +25,8 @@ from fetchcli.cli.signals import SIGNAL_EXIT, signal_handlers
 from fetchcli.cli.status import ExitStatus
 from fetchcli.engine.eventloop import run_loop
 from fetchcli.errortype import ErrorType
-from fetchcli.input.readers import Inputs, ThreadedSource
+from fetchcli.input.readers import Inputs
+from fetchcli.input.threadedsource import ThreadedSource
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.output.change import worth_writing
 from fetchcli.output.render import Sink, make_sink
@@ -51,13 +52,13 @@ def execute(
     state = RunState(env=env, targets=plan.targets, only_changed=options.only_changed, fail_after=options.fail_after)
     state.conditional = options.conditional
     if settings.body.save_dir is not None:
-        from fetchcli.engine.savefile import prepare_option
+        from fetchcli.engine.savedir import prepare_option
 
         prepare_option(settings.body.save_dir)  # made if missing; a SettingsError if it cannot be
     if options.state is not None:
         state.store = _open_state(state.targets["--state"], options, settings.deadline)
     if options.resume is not None:
-        from fetchcli.input.resume import load_for_run
+        from fetchcli.input.resumerun import load_for_run
 
         target = state.targets["--resume"]
         state.resume = load_for_run(target, options.resume_failed, settings, urls, paths, env.stdin)

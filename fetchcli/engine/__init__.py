@@ -3,7 +3,8 @@
 ``admission`` (which URL starts next), ``politeness`` (per-host pacing), ``selection`` and
 ``urlkey`` (``--shard``, ``--unique``), ``request`` (one URL -> its outcome, asked as ``asking`` builds it: redirects by ``redirect``, retries by
 the pure policy in ``retry``), ``records`` (an outcome -> its ``FetchResult``), ``ticket``,
-``snippet`` (bounded body reading), ``savefile`` (``--save``), ``servertext``, ``workers`` (worker processes) with
+``snippet`` (bounded body reading), ``savefile`` (``--save``; its names by ``savename``, DIR by ``savedir``), ``servertext``, ``workers`` (worker processes: the parent's pool) with
+``workerprocess`` (a worker's own loop), ``workerframes`` (what the two say to each other) and
 ``routing`` (which worker takes a URL), ``jqcheck`` and ``jqchild`` (``--expect-jq``, judged in child
 processes), and ``eventloop``.
 

@@ -16,10 +16,10 @@ of its share, and then to the least busy (so a list of one host still keeps ever
 A worker is started isolated from the working directory (``worker_command``): ``python -m``
 would put the directory the user runs fetchcli from first on ``sys.path``, and a ``fetchcli/``
 folder or ``fetchcli.py`` there (a clone in ``$HOME``, where cron jobs run) would be imported by
-every worker. Protocol: length-prefixed pickles over the worker's stdin and stdout: the settings
-first; then ``("fetch", seq, UrlItem, seconds left before the run's --deadline or None)`` and
-``("cancel", seq)``; back ``(seq, FetchResult)``, or ``(seq, attempts)`` for a URL cancelled (the
-tries it had made, which its record counts). A record's ``queued_ms`` is the worker's (its
+every worker. This module is the parent's side (``WorkerPool``); the worker's own loop is
+``workerprocess``, and what the two say to each other ``workerframes``: the settings first, then
+URLs to fetch and cancels; back a record per URL, or the tries made by a URL cancelled (which its
+record counts). A record's ``queued_ms`` is the worker's (its
 politeness and pool waits) plus the parent's (from reading the URL to sending it to the worker). A worker runs in its own session (a Ctrl-C at the terminal
 goes to the parent alone, which cancels what is in flight), and ends when its stdin closes, so
 workers never outlive a parent killed with ``kill -9``. A worker that dies (or cannot start)
@@ -32,11 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import os
-import pickle
 import signal
-import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -45,20 +42,17 @@ from typing import Any
 from fetchcli.engine.politeness import Pacer
 from fetchcli.engine.routing import Router
 from fetchcli.engine.ticket import Ticket
+from fetchcli.engine.workerframes import READY, GarbledFrame, frame, read_frame
 from fetchcli.errortype import ErrorType
 from fetchcli.models import ErrorInfo, FetchResult, UrlItem
 from fetchcli.redact import Redactor
 from fetchcli.settings import PolitenessSettings, PoolSettings, Settings
 
-_LENGTH = struct.Struct("!I")
 STDERR_KEPT = 4096  # bytes of a worker's stderr the parent keeps (the end), for its last line
 STDERR_SHOWN = 300  # characters of that line shown in a record and on stderr
-# The longest message either side sends: a record holds a few URLs of 8,192 characters, a
-# snippet and the TLS facts (SANs capped); settings hold the headers. Far below this.
-MAX_FRAME = 64 << 20
 CANCEL_ANSWER_WAIT = 2.0  # seconds a cancelled URL waits for its worker to say how many tries it made
 
-# How a worker starts. Not ``python -m fetchcli.engine.workers``: ``-m`` (like ``-c``) puts the working
+# How a worker starts. Not ``python -m fetchcli.engine.workerprocess``: ``-m`` (like ``-c``) puts the working
 # directory first on sys.path. ``-P`` would keep it off, but only from Python 3.11; ``-I`` does on
 # every version, but it also drops PYTHONPATH and the user's site-packages, where fetchcli or its
 # dependencies may be (``pip install --user``, a PYTHONPATH checkout). So: ``python -I -c`` this
@@ -75,12 +69,9 @@ spec = importlib.util.spec_from_file_location(
 module = importlib.util.module_from_spec(spec)
 sys.modules["fetchcli"] = module
 spec.loader.exec_module(module)
-from fetchcli.engine.workers import main
+from fetchcli.engine.workerprocess import main
 main()
 """
-
-
-READY = -1  # the sequence number of a worker's first frame: its client is built
 
 
 def import_path() -> list[str]:
@@ -102,34 +93,8 @@ def worker_command() -> list[str]:
     return [sys.executable, "-I", "-c", BOOTSTRAP, package, *import_path()]
 
 
-def frame(message: Any) -> bytes:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
-
-
-class GarbledFrame(Exception):
-    """A message that is not one: too long to be a record, or not a pickle fetchcli wrote."""
-
-
 class UnknownErrorType(Exception):
     """A worker's record whose ``error.type`` is not in the vocabulary (a fault of fetchcli's)."""
-
-
-async def read_frame(reader: asyncio.StreamReader) -> Any:
-    """The next message, or None at the end of the stream; ``GarbledFrame`` for one that cannot
-    be read (the stream is then out of step: nothing after it can be trusted)."""
-    try:
-        head = await reader.readexactly(_LENGTH.size)
-        length = _LENGTH.unpack(head)[0]
-        if length > MAX_FRAME:
-            raise GarbledFrame(f"a message of {length:,} bytes")
-        data = await reader.readexactly(length)
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-    try:
-        return pickle.loads(data)
-    except Exception as exc:  # noqa: BLE001 - whatever unpickling raises, the message is garbled
-        raise GarbledFrame(f"a message that could not be read ({type(exc).__name__})") from None
 
 
 def worker_count(settings: Settings) -> int:
@@ -394,90 +359,3 @@ def _died(item: UrlItem, worker: _Worker) -> FetchResult:
     from fetchcli.engine.records import unfinished_result
 
     return unfinished_result(item, ErrorType.Unexpected, worker.death or worker.describe_death())
-
-
-async def _serve(protocol_fd: int) -> None:
-    """A worker: fetch what the parent sends, until its stdin ends; records go to ``protocol_fd``."""
-    from fetchcli.engine import request
-    from fetchcli.engine.politeness import Gate, Lane
-    from fetchcli.engine.records import internal_error_result
-    from fetchcli.transport.wires import build_wire
-
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0))
-    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(protocol_fd, "wb", buffering=0))
-    settings: Settings | None = await read_frame(reader)
-    if settings is None:
-        return
-    polite = settings.politeness
-    gate = Gate(polite.per_host, polite.rate, polite.host_rate)
-    slots = asyncio.Semaphore(1 << 20)  # the parent bounds what is in flight; lanes only park here
-    tasks: dict[int, asyncio.Task[FetchResult]] = {}
-    cancelled: set[int] = set()  # the parent's "cancel": it has its record, no answer is due
-
-    def finished(seq: int, item: UrlItem, ticket: Ticket, task: asyncio.Task[FetchResult]) -> None:
-        tasks.pop(seq, None)
-        asked = seq in cancelled
-        cancelled.discard(seq)
-        if task.cancelled():
-            if asked:
-                if not closing:
-                    transport.write(frame((seq, ticket.attempts)))  # the tries its record counts
-                return
-            result = internal_error_result(item, asyncio.CancelledError())  # not ours: a fault
-        else:
-            try:
-                result = task.result()
-            except Exception as exc:  # noqa: BLE001 - the parent awaits a record for every URL it sent
-                result = internal_error_result(item, exc)
-        try:
-            message = frame((seq, result))
-        except Exception as exc:  # noqa: BLE001 - a record that cannot be sent is still answered
-            message = frame((seq, internal_error_result(item, exc)))
-        transport.write(message)
-
-    async def one(item: UrlItem, ticket: Ticket) -> FetchResult:
-        await slots.acquire()  # the ticket's wait (queued_ms) includes this and the politeness gate
-        lane = Lane(slots, lambda: None)
-        try:
-            return await request.fetch_one(wire, item, settings, lane, gate if gate.active else None, ticket)
-        finally:
-            lane.release()
-
-    closing = False
-    wire = build_wire(settings)
-    try:
-        transport.write(frame((READY, None)))
-        while (message := await read_frame(reader)) is not None:
-            if message[0] == "fetch":
-                _, seq, item, left = message
-                ticket = Ticket(ends=None if left is None else loop.time() + left)
-                task = asyncio.create_task(one(item, ticket))
-                tasks[seq] = task
-                task.add_done_callback(functools.partial(finished, seq, item, ticket))
-            elif message[0] == "cancel" and message[1] in tasks and tasks[message[1]].cancel():
-                cancelled.add(message[1])
-        closing = True
-        cancelled.update(tasks)  # the parent is gone: nothing more is answered
-        for task in list(tasks.values()):
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-    finally:
-        await wire.aclose()
-    transport.close()
-
-
-def main() -> None:
-    from fetchcli.engine.eventloop import run_loop
-
-    # Records go to the parent on what was fd 1; fd 1 itself (and so sys.stdout) becomes stderr,
-    # so that a stray write to stdout (a library's print) cannot put the stream out of step.
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    with contextlib.suppress(KeyboardInterrupt):  # a worker is in its own session: not expected
-        run_loop(_serve(protocol_fd), 32)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,213 +1,28 @@
 """The inputs of one CLI run: files opened up front, pipes and terminals read by a thread
-straight from their descriptor, and a stop that leaves unread input unread.
+straight from their descriptor (``pipereader``, ``threadedsource``), and a stop that leaves unread
+input unread.
 
 ``fetchcli/urls.py`` turns lines into ``UrlItem``s; this module decides where the lines come from and
-how far they were read.
+how far they were read. ``fetchcli.input.jsonl`` is imported only when a JSON Lines input is read:
+a run of a URL list never loads it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import io
 import os
-import select
 import stat
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import BinaryIO, TypeVar
 
-from fetchcli.input.jsonl import MAX_LINE_BYTES, is_request_line, iter_jsonl_items
+from fetchcli.input.pipereader import FdLineReader
 from fetchcli.models import UrlItem
 from fetchcli.settings import InputFormat, SettingProblem
 from fetchcli.urls import MAX_URL_LENGTH, iter_binary_lines, iter_items, url_text
 
 _T = TypeVar("_T")
-
-
-class FdLineReader:
-    """``readline(limit)`` straight from a file descriptor with ``os.read``, for a pipe read by
-    a background thread: a buffered file object would leave its lock held by that thread, and
-    the interpreter, closing its own stdin at exit, would abort on it.
-
-    ``stop`` makes it read nothing more from the descriptor: the lines it holds already (bytes
-    taken from the pipe) are still returned, then end of input. A wait for data is woken up by
-    ``stop``. A line it holds only in part (a read ends where the writer's write ended, not at a
-    newline) is finished first: read on one byte at a time, so that nothing after its newline is
-    taken, for at most ``FINISH_SECONDS`` in all and the caller's ``limit`` bytes. A line that
-    cannot be finished so is dropped, not returned cut short (``…/ok?`` for ``…/ok?1567``), and
-    ``cut`` says how many bytes of it were read. ``at_eof`` tells whether the pipe was really
-    read to its end."""
-
-    FINISH_SECONDS = 1.0
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._buffer = b""
-        self.at_eof = False
-        self.cut = 0  # bytes of a line begun but not finished when the reading stopped
-        self._finish_by: float | None = None  # after stop: when finishing a begun line gives up
-        self._stopped = False
-        self._wake_r, self._wake_w = os.pipe()
-        self._poll: select.poll | None = None
-        if hasattr(select, "poll"):
-            self._poll = select.poll()
-            self._poll.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-            self._poll.register(self._wake_r, select.POLLIN)
-
-    def stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            os.write(self._wake_w, b"x")
-
-    def close(self) -> None:
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _fill(self) -> None:
-        """Read once more from the descriptor: wait until it has data (or ends) or ``stop`` is
-        called, and in the second case read nothing."""
-        if self._poll is not None and not self._stopped:
-            self._poll.poll()
-        if self._stopped:
-            return
-        chunk = os.read(self._fd, 65536)
-        if not chunk:
-            self.at_eof = True
-        self._buffer += chunk
-
-    def readline(self, limit: int = -1, /) -> bytes:
-        while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0 and (limit < 0 or end < limit):
-                line, self._buffer = self._buffer[: end + 1], self._buffer[end + 1 :]
-                return line
-            if 0 <= limit <= len(self._buffer):
-                line, self._buffer = self._buffer[:limit], self._buffer[limit:]
-                return line
-            if self.at_eof:
-                line, self._buffer = self._buffer, b""
-                return line
-            if self._stopped:
-                return self._finish_line(limit)
-            self._fill()
-
-    def _finish_line(self, limit: int) -> bytes:
-        """After ``stop``: the line begun in the buffer, read on to its newline (or the end of
-        the input, or ``limit`` bytes); b"" (and ``cut`` set) when that takes too long."""
-        if not self._buffer:
-            return b""
-        if self._finish_by is None:
-            self._finish_by = time.monotonic() + self.FINISH_SECONDS
-        waiting = None
-        if hasattr(select, "poll"):
-            waiting = select.poll()
-            waiting.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        while limit < 0 or len(self._buffer) < limit:
-            left = self._finish_by - time.monotonic()
-            try:
-                if waiting is None or left <= 0 or not waiting.poll(max(1, int(left * 1000))):
-                    raise TimeoutError
-                byte = os.read(self._fd, 1)  # one at a time: nothing past the newline is taken
-            except OSError:  # not finished in time (TimeoutError), or the input failed
-                self.cut, self._buffer = len(self._buffer), b""
-                return b""  # dropped, never passed on cut short
-            if not byte:
-                self.at_eof = True
-                break
-            self._buffer += byte
-            if byte == b"\n":
-                break
-        line, self._buffer = self._buffer, b""
-        return line
-
-
-_END = object()
-
-
-class ThreadedSource:
-    """Items from a blocking source (a pipe, a terminal), read by a thread ``prefetch`` items ahead.
-
-    A pipe's writer may be slow; reading it on the event loop would freeze every request in
-    flight. The thread blocks instead. ``poll`` takes an item already read without waiting, so
-    a fast pipe costs no more than a file; ``anext`` waits for one.
-    """
-
-    def __init__(
-        self, items: Iterator[UrlItem], *, prefetch: int = 256, stop_reading: Callable[[], None] | None = None
-    ) -> None:
-        self._items = items
-        self._prefetch = prefetch
-        self._stop_reading = stop_reading
-        self._queue: asyncio.Queue[object] | None = None
-        self._space = threading.Semaphore(prefetch)
-        self._stopped = threading.Event()
-        self._ended = False
-
-    def __aiter__(self) -> ThreadedSource:
-        return self
-
-    def _start(self) -> asyncio.Queue[object]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
-
-        def hand_over(value: object) -> bool:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, value)
-            except RuntimeError:  # the loop is closed: nobody is listening any more
-                return False
-            return True
-
-        def produce() -> None:
-            try:
-                for item in self._items:
-                    self._space.acquire()
-                    if self._stopped.is_set() or not hand_over(item):
-                        return
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-                hand_over(exc)
-            hand_over(_END)
-
-        threading.Thread(target=produce, name="fetchcli-input", daemon=True).start()
-        self._queue = queue
-        return queue
-
-    def _take(self, value: object) -> UrlItem:
-        self._space.release()
-        if value is _END:
-            self._ended = True
-            raise StopAsyncIteration
-        if isinstance(value, BaseException):
-            raise value
-        assert isinstance(value, UrlItem)
-        return value
-
-    def poll(self) -> UrlItem | None:
-        """An item read already, or None when none is waiting (StopAsyncIteration at the end)."""
-        if self._ended:
-            raise StopAsyncIteration
-        queue = self._queue if self._queue is not None else self._start()
-        if queue.empty():
-            return None
-        return self._take(queue.get_nowait())
-
-    async def __anext__(self) -> UrlItem:
-        if self._ended:
-            raise StopAsyncIteration
-        queue = self._queue if self._queue is not None else self._start()
-        return self._take(await queue.get())
-
-    def stop_reading(self) -> None:
-        """Read nothing more from the input: what was read already still comes out, then the end."""
-        if self._stop_reading is not None:
-            self._stop_reading()
-
-    def close(self) -> None:
-        self._stopped.set()
-        self._space.release()
 
 
 def _is_regular_file(stream: BinaryIO) -> bool:
@@ -307,19 +122,24 @@ class Inputs:
         for path in [*paths, *(["-"] if implicit else [])]:
             stream = stdin if path == "-" else self._open(path, opened)
             jsonl = is_jsonl(path, fmt)
-            counts = is_request_line if jsonl else _is_url_line
+            counts: Callable[[str], bool] = _is_url_line
+            longest, group = MAX_URL_LENGTH, _file_items
+            if jsonl:  # imported here: a run of a URL list never loads it (start-up)
+                from fetchcli.input import jsonl as jsonl_input
+
+                counts, longest = jsonl_input.is_request_line, jsonl_input.MAX_LINE_BYTES
+                group = jsonl_input.iter_jsonl_items
             lines: Iterator[str]
             if _is_regular_file(stream):
-                lines = _until(self._stop, _lines_of(stream, jsonl))
-                longest = MAX_LINE_BYTES if jsonl else MAX_URL_LENGTH
+                lines = _until(self._stop, _lines_of(stream, jsonl, longest))
                 self._left.append(functools.partial(_count_urls, stream, counts, longest))
                 self._sizes.append(functools.partial(_count_urls_from_start, stream, counts))
             else:
                 self.blocking = True  # a pipe or terminal: read in a thread, straight from the fd
                 reader = FdLineReader(stream.fileno())
                 self._readers.append(reader)
-                lines = _lines_of(reader, jsonl)
-            groups.append(functools.partial(iter_jsonl_items if jsonl else _file_items, lines))
+                lines = _lines_of(reader, jsonl, longest)
+            groups.append(functools.partial(group, lines))
 
         if not groups:
             raise SettingProblem("urls", "missing: give URLs as arguments, with --input FILE, or on stdin")
@@ -408,11 +228,11 @@ def _file_items(lines: Iterable[str], start: int) -> Iterator[UrlItem]:
     return iter_items(lines, start=start, a_file=True)
 
 
-def _lines_of(stream: BinaryIO | FdLineReader, jsonl: bool) -> Iterator[str]:
-    """A URL list's lines; or a JSON Lines input's, longer (``MAX_LINE_BYTES``), and with a byte
-    that is not UTF-8 kept as a surrogate, for ``jsonl`` to name."""
+def _lines_of(stream: BinaryIO | FdLineReader, jsonl: bool, longest: int) -> Iterator[str]:
+    """A URL list's lines; or a JSON Lines input's, longer (``longest``: ``jsonl.MAX_LINE_BYTES``),
+    and with a byte that is not UTF-8 kept as a surrogate, for ``jsonl`` to name."""
     if jsonl:
-        return iter_binary_lines(stream, max_length=MAX_LINE_BYTES, errors="surrogateescape")
+        return iter_binary_lines(stream, max_length=longest, errors="surrogateescape")
     return iter_binary_lines(stream)
 
 
