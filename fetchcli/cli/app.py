@@ -82,7 +82,8 @@ def _config(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     from fetchcli.cli.config import load
 
     loaded = load(value, os.environ)
-    for kind, line in (("warning", loaded.warning), ("note", loaded.note)):
+    told = [("warning", loaded.warning), ("note", loaded.note), *(("warning", line) for line in loaded.unknown)]
+    for kind, line in told:
         if line is not None:
             from fetchcli.text import for_terminal
 

@@ -66,6 +66,27 @@ SWITCH_OFF = ("0", "false", "no", "off")
 LIST_ENV = {o.name: o.variable for o in OPTIONS if o.kind == "list" and o.variable is not None}
 # The options a config file may set, by parameter name, and their kinds.
 KINDS: dict[str, Kind] = {option.name: option.kind for option in OPTIONS if option.configurable}
+# Every FETCHCLI_* variable fetchcli reads: the options', and those of the engine (README).
+VARIABLES = frozenset(
+    {o.variable for o in OPTIONS if o.variable is not None}
+    | {CONFIG_ENV, "FETCHCLI_SHARDS", "FETCHCLI_GC", "FETCHCLI_LOOP"}
+)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning line for each ``FETCHCLI_*`` variable fetchcli does not read (a misspelt
+    ``FETCHCLI_CONCURENCY`` would otherwise change nothing, unsaid; a config file's unknown
+    key is an error, but the environment is shared with other runs and versions)."""
+    import difflib
+
+    lines = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in VARIABLES:
+            tails = [known.removeprefix(ENV_PREFIX) for known in VARIABLES]  # the prefix would match any
+            close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), tails, n=1, cutoff=0.75)
+            hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+            lines.append(f"{name} is not a variable fetchcli reads: ignored{hint}")
+    return lines
 
 
 def own_variable(name: str) -> str | None:
@@ -109,6 +130,7 @@ class Loaded:
     source: str = ""  # how it was chosen, or why there is none
     warning: str | None = None  # the user's config file was ignored: why
     note: str | None = None  # a ./fetchcli.toml that earlier versions read is not read
+    unknown: list[str] = field(default_factory=list)  # warnings: FETCHCLI_* variables not read
 
     def describe(self) -> str:
         """For ``--dry-run``: the config file read and how it was chosen, or why none."""
@@ -267,4 +289,6 @@ def load(given: str | None, environ: Mapping[str, str], kinds: Mapping[str, Kind
         else:
             values[name] = [line.strip() for line in text.splitlines() if line.strip()]
         origins[name] = variable
-    return Loaded(values, origins, path if stream is not None else None, source, warning, note)
+    return Loaded(
+        values, origins, path if stream is not None else None, source, warning, note, unknown_variables(environ)
+    )

@@ -1,0 +1,30 @@
+"""A ``FETCHCLI_*`` variable fetchcli does not read is a warning, naming the variable it may have
+meant (review r7u: ``FETCHCLI_CONCURENCY=3`` changed nothing and said nothing, while the same
+typo in the config file is a usage error)."""
+
+from __future__ import annotations
+
+from fetchcli.cli.config import VARIABLES, unknown_variables
+from tests.helpers import fetchcli_in_clean_env
+
+
+def test_a_misspelt_variable_is_a_warning_and_the_run_goes_on() -> None:
+    done = fetchcli_in_clean_env("--dry-run", "http://127.0.0.1:9/", env={"FETCHCLI_CONCURENCY": "3"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "fetchcli: warning: FETCHCLI_CONCURENCY is not a variable fetchcli reads: ignored"
+        " (did you mean FETCHCLI_CONCURRENCY?)"
+    ]
+
+
+def test_the_variables_fetchcli_reads_are_not_warned_about() -> None:
+    known = {"FETCHCLI_CONCURRENCY": "3", "FETCHCLI_GC": "default", "FETCHCLI_LOOP": "asyncio", "FETCHCLI_SHARDS": "2"}
+    done = fetchcli_in_clean_env("--dry-run", "http://127.0.0.1:9/", env=known)
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+    assert unknown_variables(dict.fromkeys(VARIABLES, "1")) == []
+
+
+def test_a_name_far_from_any_gets_no_guess() -> None:
+    assert unknown_variables({"FETCHCLI_FOO": "1", "PATH": "/bin"}) == [
+        "FETCHCLI_FOO is not a variable fetchcli reads: ignored"
+    ]
