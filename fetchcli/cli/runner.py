@@ -219,12 +219,13 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         for out in extra:
             out.discard()
     if summary.total == 0 and not interrupted and not (summary.resumed or summary.duplicates):
-        say(
-            env,
+        line = (
             "fetchcli: warning: no URLs to fetch"
             + (f" in shard {settings.shard[0]}/{settings.shard[1]}" if settings.shard else "")
-            + (": --deadline passed before the input gave one" if state.deadline_hit and not inputs.done else ""),
+            + (": --deadline passed before the input gave one" if state.deadline_hit and not inputs.done else "")
         )
+        # --summary's log line of the run (README's crontab: 2>> a log), dated as the summary line is
+        say(env, f"{_timestamp()} {line}" if options.summary and not env.stderr_isatty else line)
     elif options.summary or (not options.quiet and (env.stderr_isatty or interrupted)):
         if interrupted:
             line = f"interrupted by {summary.stopped_by}: "
