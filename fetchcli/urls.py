@@ -38,6 +38,9 @@ def _invalid(index: int, raw: str, message: str, *, cut: bool = False) -> UrlIte
     return UrlItem(index=index, raw=shown, url=None, error=ErrorInfo(ErrorType.InvalidURL, message))
 
 
+_UTF16_HINT = " (the input looks like UTF-16: fetchcli reads UTF-8; convert it, e.g. iconv -f utf-16 -t utf-8)"
+
+
 def _describe_char(ch: str) -> str:
     if ch == "\ufffd":
         return "bytes that are not valid UTF-8"
@@ -91,7 +94,9 @@ def normalise_url(text: str, index: int) -> UrlItem:
         return _invalid(index, raw, f"URL is longer than {MAX_URL_LENGTH} characters", cut=True)
     bad = _FORBIDDEN.search(text)
     if bad is not None:
-        return _invalid(index, raw, f"URL contains {_describe_char(bad.group())}")
+        # A NUL every other character: a UTF-16 file (Windows Notepad's "Unicode") read as UTF-8.
+        hint = _UTF16_HINT if text.count("\x00") * 3 >= len(text) else ""
+        return _invalid(index, raw, f"URL contains {_describe_char(bad.group())}{hint}")
     if "://" not in text:
         match = _SCHEME.match(text)
         if match is not None and not _PORT_THEN_PATH.match(match.group(2)):
@@ -206,7 +211,7 @@ def iter_binary_lines(
 
 # A URL list's line that is a JSON object: a JSON Lines file read as a URL list (named *.json, or
 # on stdin). Its record shows the object's url, never the rest (a secret header's value).
-_URL_IN_OBJECT = re.compile(r'"url"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_URL_IN_OBJECT = re.compile(r'"url"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"')  # unrolled, as jsonl's
 _JSON_HINT = "a JSON object, not a URL: to read a request a line, give --input-format jsonl (or name the file *.jsonl)"
 
 
