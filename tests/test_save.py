@@ -159,6 +159,24 @@ def test_a_body_over_max_save_bytes_is_not_saved(files_server: Server, backend: 
 
 
 @pytest.mark.live
+def test_a_content_length_over_max_save_bytes_is_refused_unread(
+    files_server: Server, backend: Backend, tmp_path: Path
+) -> None:
+    """As curl's --max-filesize: a Content-Length over the cap (and no Content-Encoding, which
+    would make it the length of other bytes) fails the URL before a byte of the body is read;
+    one that is encoded is still cut as it is inflated (review of the fourth session's --save)."""
+    settings = _saving(tmp_path, max_save_bytes=64 * 1024)
+    [big, bomb] = run([files_server.url("/mib/y"), files_server.url("/gzbomb")], settings, backend=backend)
+    assert big.error is not None and big.error.type == "BodyTooLarge" and big.status == 200 and big.truncated
+    assert big.error.message == (
+        "the body is 1,048,576 bytes (Content-Length), larger than --max-save-bytes 65,536: not read, not saved"
+    )
+    assert big.bytes_read == 0 and big.snippet == ""
+    assert bomb.error is not None and bomb.error.type == "BodyTooLarge" and "not read further" in bomb.error.message
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+@pytest.mark.live
 def test_head_saves_nothing(files_server: Server, tmp_path: Path) -> None:
     settings = Settings(request=RequestSettings(method="HEAD"), body=BodySettings(save_dir=str(tmp_path)))
     [result] = run([files_server.url("/a")], settings)

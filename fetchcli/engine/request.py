@@ -30,7 +30,7 @@ from fetchcli.engine.redirect import (
     redirect_target,
 )
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
-from fetchcli.engine.savefile import SavePart, keep, saver_for
+from fetchcli.engine.savefile import SavePart, keep, refuse_by_length, saver_for
 from fetchcli.engine.snippet import Body, read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
@@ -126,7 +126,9 @@ async def _exchange(
         part: SavePart | None = None
         try:
             if location is None and settings.body.save_dir is not None and request.method != "HEAD":
-                part = saver_for(settings.body.save_dir).part(settings.body.max_save_bytes)
+                headers, limit = response.headers, settings.body.max_save_bytes
+                refuse_by_length(headers.get("content-length"), headers.get("content-encoding"), limit)
+                part = saver_for(settings.body.save_dir).part(limit)
             body = await read_body(
                 response.aiter_raw(),
                 response.headers.get("content-encoding"),

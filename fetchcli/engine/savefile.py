@@ -70,6 +70,21 @@ def _kept(parent: int, name: str, keep: frozenset[Kept]) -> bool:
     return (folder.st_dev, folder.st_ino, name) in keep
 
 
+def refuse_by_length(content_length: str | None, content_encoding: str | None, limit: int) -> None:
+    """``SaveTooLarge`` before a byte is read when the response says its body is larger than
+    ``limit``: a ``Content-Length`` over it and no ``Content-Encoding`` (else the length is not
+    of the bytes saved), as curl's ``--max-filesize`` does not start such a transfer."""
+    if content_length is None or (content_encoding and content_encoding.strip().lower() != "identity"):
+        return
+    text = content_length.strip()
+    if not text.isdigit() or (len(text) <= 19 and int(text) <= limit):
+        return
+    said = f"{int(text):,}" if len(text) <= 19 else f"{text[:19]}..."
+    raise SaveTooLarge(
+        f"the body is {said} bytes (Content-Length), larger than --max-save-bytes {limit:,}: not read, not saved"
+    )
+
+
 class SavePart:
     """One body being written to its part file at DIR's top; ``commit`` renames it into place,
     ``discard`` removes it. At most ``limit`` bytes: one more raises ``SaveTooLarge``."""
