@@ -505,6 +505,7 @@ class AiohttpWire:
         self._ways = dict(proxy_ways or {})
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the session's, asked once (aiodirect.py)
         self._connectors: list[BoundedConnector] = []  # each session's (one at a time)
         self.direct_sends = 0  # requests sent the short way (aiodirect.py; counted by a guard test)
 
@@ -574,6 +575,7 @@ class AiohttpWire:
     async def send(self, request: WireRequest) -> WireResponse:
         if self._session is None:
             self._session = self._open_session()
+            self._loop = asyncio.get_running_loop()
         timeouts = request.timeouts
         await self._acquire_slot(timeouts.pool)
         try:
@@ -598,6 +600,7 @@ class AiohttpWire:
                         target,
                         headers,
                         self._client_timeout(timeouts),
+                        loop=self._loop,
                     )
                 else:
                     response = await self._through_session(request, target, headers, proxy, proxy_headers)

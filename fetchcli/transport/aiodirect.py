@@ -67,10 +67,14 @@ async def send_direct(
     url: Any,
     headers: list[tuple[str, str]],
     timeout: aiohttp.ClientTimeout,
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> aiohttp.ClientResponse:
     """``session.request(method, url, headers=headers, timeout=timeout, allow_redirects=False)``
-    for a request with no body and no proxy, with the session's settings (``aio._open_session``)."""
-    loop = asyncio.get_running_loop()
+    for a request with no body and no proxy, with the session's settings (``aio._open_session``).
+    ``loop``: the running loop, when the caller knows it (asking costs a ``getpid()``, ticket.py)."""
+    if loop is None:
+        loop = asyncio.get_running_loop()
     request = aiohttp.ClientRequest(
         method,
         url,
