@@ -59,3 +59,89 @@ def test_the_running_loop_is_asked_for_once_per_run_not_per_url(
     # Before: 5 per URL on the default wire (the task's creation, the --max-time timer armed and
     # disarmed, the task it cancels, the aiohttp request), 4 on the httpx one.
     assert loop_lookups[0] <= 5
+
+
+# A URL list is mostly plain URLs: each is validated by one expression (urls._plain), and parsed
+# into its parts once, for the wire (wireurl.parse); the step-by-step checks are for the rest.
+_PLAIN_URLS = [
+    "http://127.0.0.1:8080/p/1",
+    "https://example.com",
+    "https://www.example.com/a/b?q=1&r=2#top",
+    "http://a-b.c0m:65535/~user/%41",
+    "https://EXAMPLE.com/",
+    "http://x/@not-a-user",
+]
+
+
+@pytest.fixture
+def counted_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    from fetchcli import urls
+    from fetchcli.engine import asking
+    from fetchcli.transport import wireurl
+
+    counts = {"host checked": 0, "parsed": 0}
+
+    def counting(module: object, name: str, key: str) -> None:
+        original = getattr(module, name)
+
+        def wrapper(*args: object) -> object:
+            counts[key] += 1
+            return original(*args)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counting(urls, "_check_host", "host checked")
+    counting(wireurl, "parse", "parsed")
+    counting(asking, "parse", "parsed")
+    yield counts
+
+
+def test_a_plain_url_is_validated_in_one_step(counted_steps: dict[str, int]) -> None:
+    from fetchcli.urls import iter_items
+
+    items = list(iter_items(_PLAIN_URLS))
+    assert [item.url for item in items] == _PLAIN_URLS
+    assert counted_steps["host checked"] == 0
+
+
+def test_a_url_is_parsed_once_per_request(
+    fresh_server: LoopbackServer, backend: Backend, counted_steps: dict[str, int]
+) -> None:
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]  # validated by the engine's source
+    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
+    assert [r.ok for r in results] == [True] * 100
+    assert counted_steps == {"host checked": 0, "parsed": 100}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *_PLAIN_URLS,
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f.0.0.1/",
+        "http://127.0.0.01/",
+        "http://256.0.0.1/",
+        "http://a.1b/",
+        "http://example.com./",
+        "http://" + "a" * 64 + "/",
+        "http://h:0/",
+        "http://h:65536/",
+        "http://h:/",
+        "http://u:p@h/",
+        "http://h\\x/",
+        "http://h/a b",
+        "http://h/\x7f",
+        "http://h/\u00e9",
+        "HTTP://h/",
+        "h/path",
+        "//h/",
+        "ftp://h/",
+    ],
+)
+def test_the_one_step_reads_a_url_as_the_full_reading_does(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fetchcli import urls
+
+    quick = urls.normalise_url(text, 3)
+    monkeypatch.setattr(urls, "_plain", lambda _text: False)
+    assert quick == urls.normalise_url(text, 3)
