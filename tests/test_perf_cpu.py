@@ -91,8 +91,12 @@ def counted_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
         monkeypatch.setattr(module, name, wrapper)
 
     counting(urls, "_check_host", "host checked")
-    counting(wireurl, "parse", "parsed")
-    counting(asking, "parse", "parsed")
+    # Every module of fetchcli's that took wireurl.parse by name (the engine's, the transports').
+    parse = wireurl.parse
+    takers = [m for name, m in sys.modules.items() if name.startswith("fetchcli.") and m is not wireurl]
+    for module in {wireurl, asking, *takers}:
+        if getattr(module, "parse", None) is parse:
+            counting(module, "parse", "parsed")
     yield counts
 
 
