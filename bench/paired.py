@@ -34,7 +34,7 @@ from fetchcli.transport.aiodirect import send_direct as _DIRECT
 
 
 async def _via_session(
-    session: Any, connector: Any, response_class: Any, method: str, url: Any, headers: Any, timeout: Any
+    session: Any, connector: Any, response_class: Any, method: str, url: Any, headers: Any, timeout: Any, **_: Any
 ) -> Any:
     """What the wire did before the short way: the same request through ClientSession.request."""
     return await session.request(method, url, headers=headers, allow_redirects=False, timeout=timeout)

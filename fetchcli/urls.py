@@ -87,11 +87,33 @@ def _bad_authority(index: int, raw: str, what: str, part: str | None, hidden: bo
     return _invalid(index, raw, f"URL has {what}" + (f" {part!r}" if part is not None else ""))
 
 
+# The common case, which every check below passes as it is: http or https in lower case, a host
+# name of ASCII letters, digits and '-' (at most 63 characters, so no label and no name is too
+# long; one that ends in a number is taken only as a dotted quad), a port from 1 to 99999 (read
+# below), then printable ASCII only (no control, no whitespace).
+_PLAIN = re.compile(
+    r"https?://([A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*)(?::([1-9][0-9]{0,4}))?(?:[/?#][\x21-\x7e]*)?"
+)
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` is such a URL: valid, and normalised as it is."""
+    match = _PLAIN.fullmatch(text)
+    if match is None:
+        return False
+    host, port = match.groups()
+    if len(host) > 63 or (port is not None and int(port) > 65535):
+        return False
+    return not host[host.rfind(".") + 1].isdigit() or _DOTTED_QUAD.fullmatch(host) is not None
+
+
 def normalise_url(text: str, index: int) -> UrlItem:
     """Validate one URL and add ``https://`` when it has no scheme; never raises."""
     raw = text
     if len(text) > MAX_URL_LENGTH:  # perhaps the start of a longer line (iter_binary_lines)
         return _invalid(index, raw, f"URL is longer than {MAX_URL_LENGTH} characters", cut=True)
+    if _plain(text):  # one expression instead of the steps below (a URL list is mostly these)
+        return UrlItem(index=index, raw=raw, url=text)
     bad = _FORBIDDEN.search(text)
     if bad is not None:
         # A NUL every other character: a UTF-16 file (Windows Notepad's "Unicode") read as UTF-8.

@@ -107,6 +107,7 @@ class _Run:
         self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
         self.read = 0  # sequence number of the next URL read from the input
         self.stopping = False  # cancel_all was called: a cancelled task is the engine's doing
+        self.loop = asyncio.get_running_loop()  # asked once (ticket.Ticket says why)
 
     def has_room(self) -> bool:
         """A URL can start now."""
@@ -153,8 +154,8 @@ class _Run:
     async def start_next(self) -> None:
         seq, item, host, read_at = self.waiting.take()
         await self.slots.acquire()  # has_room() said one is free: this does not wait
-        ticket = Ticket(read_at, self.ends)
-        task = asyncio.create_task(self._one(item, host, Lane(self.slots, self._wake), ticket))
+        ticket = Ticket(read_at, self.ends, self.loop)
+        task = self.loop.create_task(self._one(item, host, Lane(self.slots, self._wake), ticket))
         self.running[task] = (seq, item, host, ticket)
         task.add_done_callback(self._finished)
 

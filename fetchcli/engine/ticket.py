@@ -59,11 +59,20 @@ class Ticket:
     transport, plus what the transport waited for a pooled connection); ``queued_ms``, from
     ``admitted`` to then; ``elapsed_ms``, from then to now."""
 
-    __slots__ = ("admitted", "attempts", "clock", "ends", "expired", "handle", "sent", "sent_wall", "trail")
+    __slots__ = ("admitted", "attempts", "clock", "ends", "expired", "handle", "loop", "sent", "sent_wall", "trail")
 
-    def __init__(self, admitted: float | None = None, ends: float | None = None) -> None:
+    def __init__(
+        self,
+        admitted: float | None = None,
+        ends: float | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.admitted = time.perf_counter() if admitted is None else admitted
         self.ends = ends  # the event loop's time at which the run's --deadline stops it; None: none
+        # The running loop, asked once: asyncio.get_running_loop() (so current_task() and
+        # create_task() too) calls getpid() each time on Python < 3.12, a system call (0.2-0.3 us
+        # here, more on some virtual machines); the engine hands its own.
+        self.loop = loop
         self.attempts = 0  # requests sent (redirects, resends, the one in progress included)
         self.sent: float | None = None  # perf_counter: the first request handed to the transport
         self.sent_wall = 0.0  # the same moment, time.time()
@@ -77,9 +86,10 @@ class Ticket:
         ``--max-time`` with them."""
         self.sent, self.sent_wall, self.clock = now, time.time(), clock
         if max_time is not None and self.handle is None:  # armed once: a try that was not sent keeps it
-            task = asyncio.current_task()
+            loop = self._loop()
+            task = asyncio.current_task(loop)
             assert task is not None
-            self.handle = asyncio.get_running_loop().call_later(max_time, self._fire, task)
+            self.handle = loop.call_later(max_time, self._fire, task)
 
     def sending(self, clock: PhaseClock, now: float, max_time: float | None) -> None:
         """A request (a try, a redirect, a resend) is handed to the transport: counted in
@@ -97,6 +107,11 @@ class Ticket:
         if self.clock is clock:
             self.sent, self.clock = None, None
 
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        return self.loop
+
     def _fire(self, task: asyncio.Task[FetchResult]) -> None:
         self.expired = True
         task.cancel()
@@ -106,12 +121,12 @@ class Ticket:
         if self.handle is None:
             return None
         self.handle.cancel()
-        return self.handle.when() - asyncio.get_running_loop().time()
+        return self.handle.when() - self._loop().time()
 
     def time_left(self) -> tuple[float, str] | None:
         """The seconds left before ``--max-time`` or the run's ``--deadline`` stops this URL,
         whichever comes first, and which it is; None when neither is set."""
-        now = asyncio.get_running_loop().time()
+        now = self._loop().time()
         left = None
         if self.handle is not None:
             left = (self.handle.when() - now, "--max-time")

@@ -26,7 +26,6 @@ What is mapped, and how:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import re
 import socket
@@ -335,15 +334,9 @@ def _translate(exc: BaseException) -> TransportFailure | None:
     return None
 
 
-@contextlib.contextmanager
-def _mapped() -> Any:
-    try:
-        yield
-    except (aex.ClientError, asyncio.TimeoutError) as exc:
-        translated = _translate(exc)
-        if translated is None:  # pragma: no cover - ClientError is in the table
-            raise
-        raise translated from exc
+# What is raised as one of fetchcli's own failures (_translate), caught where it can come from:
+# an except clause of its own, not a context manager (contextlib's cost 1.8 us, twice a request).
+_MAPPED = (aex.ClientError, asyncio.TimeoutError)
 
 
 class _PeerResponse(aiohttp.ClientResponse):
@@ -398,9 +391,14 @@ class _AiohttpStream:
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped():
+        try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
+        except _MAPPED as exc:
+            translated = _translate(exc)
+            if translated is None:  # pragma: no cover - ClientError is in the table
+                raise
+            raise translated from exc
         self._complete = True
 
     async def aclose(self) -> None:
@@ -505,6 +503,7 @@ class AiohttpWire:
         self._ways = dict(proxy_ways or {})
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the session's, asked once (aiodirect.py)
         self._connectors: list[BoundedConnector] = []  # each session's (one at a time)
         self.direct_sends = 0  # requests sent the short way (aiodirect.py; counted by a guard test)
 
@@ -574,10 +573,11 @@ class AiohttpWire:
     async def send(self, request: WireRequest) -> WireResponse:
         if self._session is None:
             self._session = self._open_session()
+            self._loop = asyncio.get_running_loop()
         timeouts = request.timeouts
         await self._acquire_slot(timeouts.pool)
         try:
-            with _mapped():
+            try:
                 url = request.url
                 headers = one_spelling(request.headers) if self._respell else list(request.headers)
                 proxy = self._proxy_route(url) if self._proxy_route is not None else self._proxy
@@ -598,9 +598,15 @@ class AiohttpWire:
                         target,
                         headers,
                         self._client_timeout(timeouts),
+                        loop=self._loop,
                     )
                 else:
                     response = await self._through_session(request, target, headers, proxy, proxy_headers)
+            except _MAPPED as exc:
+                translated = _translate(exc)
+                if translated is None:  # pragma: no cover - ClientError is in the table
+                    raise
+                raise translated from exc
         except BaseException:
             self._slots.release()
             raise

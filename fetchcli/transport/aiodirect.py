@@ -31,6 +31,25 @@ _TIMER = TimerNoop()
 SKIP_AUTO_HEADERS = frozenset(istr(name) for name in ("User-Agent", "Accept-Encoding", "Accept", "Content-Type"))
 _READ_BUFSIZE = 2**16  # ClientSession's default read_bufsize
 _MAX_LINE, _MAX_FIELD = 8190, 8190  # ClientSession's defaults
+# aiohttp adds Accept, Accept-Encoding and User-Agent to a request that lacks them unless told to
+# skip them, and Content-Type to a POST, PUT or PATCH; telling it costs a sorted CIMultiDict and a
+# copy of the headers per request. A request of another method that carries all three (every one,
+# unless -H removes one: transport/headers.py) is sent as it is either way, without telling.
+_AUTO_NAMED = frozenset({"Accept", "Accept-Encoding", "User-Agent"})
+_AUTO_LOWER = frozenset(name.lower() for name in _AUTO_NAMED)
+_TYPED_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _skip_auto(method: str, headers: list[tuple[str, str]]) -> frozenset[istr] | None:
+    """What aiohttp is told to skip for this request: nothing when it would add nothing."""
+    if method in _TYPED_METHODS:
+        return SKIP_AUTO_HEADERS
+    names = {name for name, _ in headers}
+    if names >= _AUTO_NAMED or {name.lower() for name in names} >= _AUTO_LOWER:
+        return None
+    return SKIP_AUTO_HEADERS
+
+
 _KEYWORDS = ("headers", "skip_auto_headers", "loop", "response_class", "timer", "session", "traces", "trust_env")
 
 
@@ -67,15 +86,19 @@ async def send_direct(
     url: Any,
     headers: list[tuple[str, str]],
     timeout: aiohttp.ClientTimeout,
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> aiohttp.ClientResponse:
     """``session.request(method, url, headers=headers, timeout=timeout, allow_redirects=False)``
-    for a request with no body and no proxy, with the session's settings (``aio._open_session``)."""
-    loop = asyncio.get_running_loop()
+    for a request with no body and no proxy, with the session's settings (``aio._open_session``).
+    ``loop``: the running loop, when the caller knows it (asking costs a ``getpid()``, ticket.py)."""
+    if loop is None:
+        loop = asyncio.get_running_loop()
     request = aiohttp.ClientRequest(
         method,
         url,
         headers=headers,
-        skip_auto_headers=SKIP_AUTO_HEADERS,
+        skip_auto_headers=_skip_auto(method, headers),
         loop=loop,
         response_class=response_class,
         timer=_TIMER,

@@ -70,16 +70,20 @@ class WireHeaders:
     @property
     def encoding(self) -> str:
         if self._encoding is None:
+            for key, value in self.raw:  # the common case, without decoding them: all ASCII
+                if not (key.isascii() and value.isascii()):
+                    break
+            else:
+                self._encoding = "ascii"
+                return self._encoding
             self._encoding = "iso-8859-1"
-            for encoding in ("ascii", "utf-8"):
-                try:
-                    for key, value in self.raw:
-                        key.decode(encoding)
-                        value.decode(encoding)
-                except UnicodeDecodeError:
-                    continue
-                self._encoding = encoding
-                break
+            try:
+                for key, value in self.raw:
+                    key.decode("utf-8")
+                    value.decode("utf-8")
+                self._encoding = "utf-8"
+            except UnicodeDecodeError:
+                pass
         return self._encoding
 
     def get(self, name: str) -> str | None:

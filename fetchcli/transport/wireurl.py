@@ -98,13 +98,14 @@ def _quote(text: str, unsafe: re.Pattern[str]) -> str:
     return unsafe.sub(_percent, text) if unsafe.search(text) is not None else text
 
 
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"  # at most 255, no leading zero
+_IPV4_OK = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _ipv4_ok(host: str) -> bool:
     """``ipaddress.IPv4Address`` for text of four runs of ASCII digits: each at most 255, without a
-    leading zero."""
-    for octet in host.split("."):
-        if len(octet) > 3 or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
-            return False
-    return True
+    leading zero (one expression: split and int() per octet cost more than the rest of a URL)."""
+    return _IPV4_OK.fullmatch(host) is not None
 
 
 def _encode_host(host: str) -> str:
