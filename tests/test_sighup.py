@@ -84,3 +84,47 @@ def test_under_nohup_sighup_changes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == ExitStatus.FAILURES, stderr  # the hanging URL's --max-time, not the signal
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     assert [r["error"] and r["error"]["type"] for r in lines] == [None, "TotalTimeout"]
+
+
+def test_a_real_hangup_with_the_progress_line_still_commits_the_files(tmp_path: Path) -> None:
+    """The terminal itself goes away (its master side closed): stderr, where the progress line
+    is drawn, then fails with EIO. The line must end quietly and the run commit its files as for
+    ``kill -HUP`` (review r8a: the progress line's failed write lost `-o` and exited 1)."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    records = tmp_path / "r.jsonl"
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty (stdin) becomes the controlling terminal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FETCHCLI_") and "proxy" not in k.lower()}
+    env["PYTHONPATH"] = str(REPO)
+    with running_server() as server:
+        urls = [server.url("/ok/done"), server.url("/hang")]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fetchcli", "-c", "1", "-o", str(records), *urls],
+            stdin=slave, stdout=subprocess.DEVNULL, stderr=slave, env=env, preexec_fn=own_terminal,
+        )  # fmt: skip
+        os.close(slave)
+        try:
+            drawn = b""
+            for _ in range(1200):  # both requests sent, and the progress line drawn
+                if select.select([master], [], [], 0.05)[0]:
+                    drawn += os.read(master, 65536)
+                if server.stats.requests >= 2 and b"/" in drawn:
+                    break
+                assert proc.poll() is None
+            os.close(master)  # the hangup: SIGHUP, and stderr now fails
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == ExitStatus.HANGUP
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    assert [r["error"] and r["error"]["type"] for r in lines] == [None, "Cancelled"]

@@ -55,6 +55,7 @@ class ProgressLine:
         self._started = time.perf_counter()
         self._line = ""  # the line as last rendered (with its colours)
         self._shown = False
+        self._gone = False  # its terminal went away (a write failed): nothing more is drawn
         self.frames = 0  # lines drawn: for tests
         try:
             self._fd: int | None = stream.fileno()
@@ -124,17 +125,27 @@ class ProgressLine:
         self.redraw()
 
     def redraw(self) -> None:
-        """Draw the last rendered line again (after a table row went above it)."""
-        self._stream.write("\r" + self._line)
-        self._stream.flush()
-        self._shown = True
-        self.frames += 1
+        """Draw the last rendered line again (after a table row went above it). A terminal gone
+        (a hangup: EIO) ends the line for good: it is only a display, and the run must still
+        write its files (``_write``)."""
+        if self._write("\r" + self._line):
+            self._shown = True
+            self.frames += 1
+
+    def _write(self, text: str) -> bool:
+        if self._gone:
+            return False
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._gone, self._shown = True, False
+            return False
+        return True
 
     def clear(self) -> None:
         """Blank the line and go back to its start, so that what is written next starts there."""
-        if self._shown:
-            self._stream.write("\r" + " " * self._blank + "\r")
-            self._stream.flush()
+        if self._shown and self._write("\r" + " " * self._blank + "\r"):
             self._shown = False
 
     def erase_now(self) -> None:
