@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from tests.helpers import fetchcli_in_clean_env
 from tests.server import running_server
 
 pytest.importorskip("jq")
+
+REPO = Path(__file__).resolve().parent.parent
+_ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 
 @pytest.mark.parametrize(
@@ -63,3 +68,24 @@ def test_the_judging_child_runs_in_the_root_folder(monkeypatch: pytest.MonkeyPat
     finally:
         child.proc.kill()
         child.proc.wait()
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "# " + "#" * 40 + "\n.ok == true",
+        "#" * 5000 + "\n.ok",
+        "#\n" * 5000 + ".ok",
+        "# import this\n.ok",
+        "# c\n  # d\n.ok",
+    ],
+)
+def test_comments_are_read_in_one_way(program: str) -> None:
+    """A banner of '#' is read once, not in exponentially many ways (review r8a: 40 of them hung
+    the CLI's check forever), and a comment that mentions import is only a comment. In a child
+    process with a generous bound, so that a regression fails instead of hanging the suite."""
+    code = "import sys; from fetchcli.engine.jqchild import DIRECTIVE; print(DIRECTIVE.match(sys.argv[1]) is None)"
+    done = subprocess.run(
+        [sys.executable, "-c", code, program], capture_output=True, text=True, timeout=60, cwd=REPO, env=_ENV
+    )
+    assert done.stdout.strip() == "True", done.stderr

@@ -22,7 +22,9 @@ from typing import Any, BinaryIO
 # load ``import "x"`` from the working directory and its search path (and libjq 1.6, in the jq
 # package's early wheels, aborts the process on a module it cannot find). Refused, here and by
 # ``jqcheck.compile_problem``.
-DIRECTIVE = re.compile(r"(?:\s|#[^\n]*)*(?:module|import|include)\b")
+# A comment runs to its line's end and no further ((?![^\n])): one way to read each '#', never
+# the exponential ways of "# ####...", nor "import" inside a comment.
+DIRECTIVE = re.compile(r"(?:\s|#[^\n]*(?![^\n]))*(?:module|import|include)\b")
 DIRECTIVE_REFUSED = "takes no import, include or module directive: jq would load their code from files"
 
 SHOWN = 120  # characters of a value or a message the answer quotes at most
