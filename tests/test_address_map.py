@@ -137,3 +137,21 @@ def test_a_host_that_is_not_ascii_matches_the_urls(backend: Backend, no_lookups:
     assert not [name for name in no_lookups if name.endswith(".test")]
     with pytest.raises(SettingsError, match="not a valid IDNA name"):
         parse_resolve("--resolve", "a..ü.test:80:127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["bücher@evil.test", "evil.test#ü", "a.example?ü", "ü.evil.example/x", "[ü]", "ü\u200bx.test", "ü x.test"],
+)
+def test_a_host_that_is_not_ascii_is_taken_as_a_host_name_only(given: str) -> None:
+    """Not read as URL syntax on the way to its IDNA form (review r8a: 'bücher@evil.test' mapped
+    evil.test, the user part dropped): a usage error, as an ASCII host with such characters never
+    matches anything."""
+    with pytest.raises(SettingsError):
+        parse_resolve("--resolve", f"{given}:80:127.0.0.1")
+    with pytest.raises(SettingsError):
+        parse_connect_to("--connect-to", f"a.example:80:{given}:81")
+
+
+def test_an_ideographic_full_stop_at_the_end_is_dropped_as_a_dot_is() -> None:
+    assert parse_resolve("--resolve", "evil.test\u3002:80:127.0.0.1")[0] == "evil.test"

@@ -48,10 +48,17 @@ def _given_host(flag: str, text: str, given: str) -> str:
         return host
     from fetchcli.transport.wireurl import BadURL, parse
 
+    shown = repr(text if len(text) <= 80 else text[:80] + "...")
+    if text.startswith("[") or not host.isprintable() or any(c in _URL_DELIMITERS or c.isspace() for c in host):
+        # parse() would read them as URL syntax: 'bücher@evil.test' as the host evil.test
+        raise SettingsError(flag, f"has {shown}, which is not a host name")
     try:
-        return parse(f"http://{host}/").host
+        return parse(f"http://{host}/").host.rstrip(".")  # 'evil.test。' is 'evil.test.' in IDNA
     except BadURL:
-        raise SettingsError(flag, f"has a host name that is not a valid IDNA name, {text!r}, in {given!r}") from None
+        raise SettingsError(flag, f"has a host name that is not a valid IDNA name, {shown}") from None
+
+
+_URL_DELIMITERS = frozenset("/?#@[]\\:%")
 
 
 def _split(text: str, parts: int) -> list[str]:
