@@ -11,5 +11,5 @@
 #SBATCH --requeue
 #SBATCH --output=fetchcli-%A_%a.log
 set -euo pipefail
-list=${FETCHCLI_LIST:-urls.txt}
+list=${URL_LIST:-urls.txt}
 fetchcli -q --summary --shard auto --resume "shard-${SLURM_ARRAY_TASK_ID}.jsonl" -i "$list" || [ $? -eq 1 ]

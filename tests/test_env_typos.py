@@ -28,3 +28,12 @@ def test_a_name_far_from_any_gets_no_guess() -> None:
     assert unknown_variables({"FETCHCLI_FOO": "1", "PATH": "/bin"}) == [
         "FETCHCLI_FOO is not a variable fetchcli reads: ignored"
     ]
+
+
+def test_the_warnings_are_bounded() -> None:
+    """The environment's text is bounded on stderr (review r8a: one 100 KB name made a 100 KB
+    line, 1,500 names 1.6 MB of warnings)."""
+    many = {f"FETCHCLI_UNKNOWN_{n:04d}": "1" for n in range(1500)}
+    lines = unknown_variables({**many, "FETCHCLI_" + "Z" * 100_000: "1"})
+    assert len(lines) == 6 and lines[-1] == "and 1496 more FETCHCLI_* variables fetchcli does not read"
+    assert max(len(line) for line in lines) < 200
