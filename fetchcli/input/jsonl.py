@@ -213,10 +213,27 @@ def _request(found: dict[str, tuple[Any, str]]) -> UrlRequest | None:
 
 # In a line that is not JSON: its url, else each "name": "value" pair, to mask a secret header's
 # value (and a body's: data).
-_URL_IN_LINE = re.compile(r'"url"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"')
-# A value may run to the end of the text: a line cut at MAX_LINE_BYTES. A string's characters are
-# matched unrolled ([^"\\]* runs between escapes), not as one alternation a character: that kept
-# a backtracking entry per character, some 140 bytes each (150 MB for a 1 MiB url).
+_URL_KEY = re.compile(r'"url"\s*:\s*"')
+
+
+def _url_value(text: str) -> str | None:
+    """The text of the first ``"url": "..."`` string of ``text`` that ends (escapes as written),
+    else None. Scanned with ``str.find``: a regular expression kept a backtracking entry per
+    character or escape of the string (150 MB for a 1 MiB url, 70 MB for 1 MiB of escapes)."""
+    for key in _URL_KEY.finditer(text):
+        start = pos = key.end()
+        while (end := text.find('"', pos)) >= 0:
+            before = end
+            while before > start and text[before - 1] == "\\":
+                before -= 1
+            if (end - before) % 2 == 0:  # not escaped: the string ends here
+                return text[start:end]
+            pos = end + 1
+        return None  # no quote ends it: none ends a later one either
+    return None
+
+
+# A value may run to the end of the text: a line cut at MAX_LINE_BYTES. Bounded input (the preview).
 _PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')
 
 
@@ -230,9 +247,10 @@ def _line_preview(text: str, parsed: bool = True) -> str:
     U+FFFD. For a line that is not JSON (``parsed`` False): its ``url``'s text when one is
     found, else the line with the values of secret headers and of ``data`` masked."""
     if not parsed:
-        found = _URL_IN_LINE.search(text)
-        # only what is shown is masked: a value cut there is masked to its end (_PAIR)
-        text = found.group(1) if found is not None else _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
+        found = _url_value(text)
+        # The url masked whole, then cut (a long password's '@' may lie past the cut); the line's
+        # pairs only as far as shown (a value cut there is masked to its end: _PAIR).
+        text = mask_input(found) if found is not None else _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
     text = _SURROGATE.sub("\ufffd", text[: _PREVIEW * 4])
     shown = mask_input(text)
     return shown if len(shown) <= _PREVIEW else shown[:_PREVIEW] + "..."
