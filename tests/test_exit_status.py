@@ -88,6 +88,7 @@ CASES: dict[ExitStatus, Callable[[LoopbackServer, Path], int]] = {
     ExitStatus.INTERRUPTED: _signalled(signal.SIGINT),
     ExitStatus.BROKEN_PIPE: _broken_pipe,
     ExitStatus.TERMINATED: _signalled(signal.SIGTERM),
+    ExitStatus.HANGUP: _signalled(signal.SIGHUP),
 }
 
 

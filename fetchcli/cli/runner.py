@@ -21,7 +21,7 @@ from fetchcli.cli.plan import OutputOptions as OutputOptions
 from fetchcli.cli.plan import RunPlan, plan_run
 from fetchcli.cli.progressdisplay import AboveProgress, progress_line, showing_progress, use_color
 from fetchcli.cli.runstate import RunState, say
-from fetchcli.cli.signals import SIGNAL_EXIT, signal_handlers
+from fetchcli.cli.signals import SIGNAL_EXIT, hold_signals, release_signals, signal_handlers
 from fetchcli.cli.status import ExitStatus
 from fetchcli.engine.eventloop import run_loop
 from fetchcli.errortype import ErrorType
@@ -146,6 +146,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
     summary = state.summary
     started = time.perf_counter()
     writing = output  # what a write error is about
+    held = hold_signals(state)  # a signal while the files are written: noted, the writing goes on
     try:
         try:  # CSV and TSV write their header row here: to a pipe already closed, say, or a full disk
             sink: Sink = make_sink(
@@ -218,6 +219,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
         for out in extra:
             out.discard()
+        release_signals(held)
     if summary.total == 0 and not interrupted and not (summary.resumed or summary.duplicates):
         line = (
             "fetchcli: warning: no URLs to fetch"

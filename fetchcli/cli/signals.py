@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fetchcli.cli.runstate import RunState
@@ -17,6 +17,8 @@ from fetchcli.cli.status import ExitStatus
 if TYPE_CHECKING:
     from fetchcli.engine.run import Stop
 
+
+Handlers = dict[signal.Signals, Any]
 
 SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
 if hasattr(signal, "SIGHUP"):  # not on Windows
@@ -41,16 +43,47 @@ def signal_handlers(stop: Stop, state: RunState) -> Iterator[None]:
             signal.signal(signal.SIGINT, lambda signum, frame: second_interrupt(state))
             erase_progress(state)  # before the terminal echoes a second ^C below it
 
-    previous: dict[signal.Signals, Any] = {}
-    for signum in SIGNAL_EXIT:
-        if signum not in (signal.SIGINT, signal.SIGTERM) and signal.getsignal(signum) is signal.SIG_IGN:
-            continue  # nohup: the user asked for the run to outlive the terminal
-        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
-            previous[signum] = signal.signal(signum, on_signal)
+    previous = _install(on_signal)
+    if state.signal is not None:  # one came while the run was being set up (hold_signals noted it)
+        loop.call_soon(stop.request, signal.Signals(state.signal).name)
     try:
         yield
     finally:
-        for signum, handler in previous.items():
+        release_signals(previous)
+
+
+def hold_signals(state: RunState) -> Handlers:
+    """Around the writing of a run's files (the records' last lines, the rename over ``-o``,
+    ``--summary-json``, ``--metrics``, ``--state``'s last batch): a SIGINT, SIGTERM or SIGHUP is
+    noted (the exit status says it) and the writing goes on, instead of the default action
+    killing the process between a temporary file and its rename. A second Ctrl-C still ends it
+    at once (``second_interrupt``). The loop's own handlers (``signal_handlers``) take over
+    while it runs. Returns what ``release_signals`` puts back."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        if state.signal is None:
+            state.signal = signum
+        elif signum == signal.SIGINT:
+            second_interrupt(state)
+
+    return _install(on_signal)
+
+
+def _install(handler: Callable[[int, Any], None]) -> Handlers:
+    """``handler`` for SIGINT, SIGTERM and SIGHUP (but a SIGHUP ignored: ``nohup`` asked for
+    the run to outlive the terminal); what was there before, for ``release_signals``."""
+    previous: Handlers = {}
+    for signum in SIGNAL_EXIT:
+        if signum not in (signal.SIGINT, signal.SIGTERM) and signal.getsignal(signum) is signal.SIG_IGN:
+            continue
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def release_signals(previous: Handlers) -> None:
+    for signum, handler in previous.items():
+        with contextlib.suppress(ValueError, OSError):
             signal.signal(signum, handler)
 
 
