@@ -14,10 +14,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 ABORTING_JQ = """\
 import os
+import time
 
 def compile(expression):
     if "abort" in expression:
         os.abort()  # as libjq's assert() does
+    if "slow" in expression:
+        time.sleep(120)
     raise ValueError("jq: error: stand-in\\njq: 1 compile error")
 """
 
@@ -42,3 +45,16 @@ def test_jqs_own_message_still_says_why(tmp_path: Path) -> None:
     done = fetchcli_in_clean_env("--expect-jq", ".ok", "http://127.0.0.1:9/", env={"PYTHONPATH": f"{fake}:{REPO}"})
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["fetchcli: error: --expect-jq does not compile: stand-in"]
+
+
+def test_the_check_is_bounded_by_the_deadline(tmp_path: Path) -> None:
+    """A compile that takes long (a huge program) is bounded by --deadline, as the run is
+    (review r8a: 21.7 s with --deadline 2; up to the check's own 30 s)."""
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "jq.py").write_text(ABORTING_JQ)
+    done = fetchcli_in_clean_env(
+        "--deadline", "1", "--expect-jq", ".slow", "http://127.0.0.1:9/", env={"PYTHONPATH": f"{fake}:{REPO}"}
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["fetchcli: error: --expect-jq does not compile within 1 s (--deadline)"]

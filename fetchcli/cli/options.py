@@ -208,14 +208,8 @@ def _ok_statuses(flag: str, text: str | None, environ: Environ) -> tuple[tuple[i
 
 
 def _jq_expression(flag: str, text: str | None, environ: Environ) -> str | None:
-    """A jq expression that compiles (checked here, before anything is sent), with jq installed."""
-    if text is None:
-        return None
-    from fetchcli.engine.jqcheck import compile_problem
-
-    problem = compile_problem(text)
-    if problem is not None:
-        raise SettingsError(flag, problem)
+    """A jq expression; that it compiles, with jq installed, is checked once the run's
+    --deadline is known (``settings_from_values``: the check is bounded by it)."""
     return text
 
 
@@ -574,9 +568,15 @@ def settings_from_values(
             _with_body(kwargs, body)
         top[field.name] = group(**kwargs)
     settings = Settings(**top)
-    if settings.success.expect_jq is not None and settings.request.method == "HEAD":
-        # never true: a HEAD response has no body, nor has --head-fallback's GET (it reads none)
-        raise SettingsError("--expect-jq", "needs a body, and -X HEAD asks for none")
+    if settings.success.expect_jq is not None:
+        if settings.request.method == "HEAD":
+            # never true: a HEAD response has no body, nor has --head-fallback's GET (it reads none)
+            raise SettingsError("--expect-jq", "needs a body, and -X HEAD asks for none")
+        from fetchcli.engine.jqcheck import compile_problem
+
+        problem = compile_problem(settings.success.expect_jq, within=settings.deadline)  # before anything is sent
+        if problem is not None:
+            raise SettingsError("--expect-jq", problem)
     if settings.body.save_dir is None:  # else silently nothing saved
         for flag, used in (
             ("--max-save-bytes", settings.body.max_save_bytes != DEFAULT_MAX_SAVE_BYTES),

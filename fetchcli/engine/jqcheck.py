@@ -38,27 +38,29 @@ MESSAGE_LENGTH = 300  # characters of a reason the record gives at most
 COMPILE_SECONDS = 30  # the CLI's check of an expression takes at most (jq compiles in milliseconds)
 
 
-def compile_problem(expression: str) -> str | None:
+def compile_problem(expression: str, within: float | None = None) -> str | None:
     """None when ``expression`` compiles; else why not, in one clean line (jq's own message
     without its source excerpt), or that the jq package is missing. A program with a module
     directive (``import``, ``include``, ``module``) is refused: fetchcli loads no jq code from
     files, least of all from the working directory, where jq looks for them. Compiled in a
     ``jqchild`` process (about 50 ms, only when ``--expect-jq`` is given): libjq aborts its
     process on some programs (the jq package's early wheels on an ``import`` it cannot find),
-    and a run must end with a one-line error, not a signal."""
+    and a run must end with a one-line error, not a signal. ``within``: the run's --deadline,
+    which bounds the check too (else ``COMPILE_SECONDS``)."""
     if DIRECTIVE.match(expression):
         return DIRECTIVE_REFUSED + ", the working directory first"
     header = json.dumps({"expression": expression, "memory": MEMORY_BASE, "compile_only": True})
+    limit = COMPILE_SECONDS if within is None else min(COMPILE_SECONDS, within)
     try:
         done = subprocess.run(
             child_command(),
             input=header.encode() + b"\n",
             capture_output=True,
-            timeout=COMPILE_SECONDS,
+            timeout=limit,
             cwd="/",  # as the judging children: nothing of the working directory by a relative name
         )
     except subprocess.TimeoutExpired:
-        return f"does not compile within {COMPILE_SECONDS} s"
+        return f"does not compile within {limit:g} s" + (" (--deadline)" if limit != COMPILE_SECONDS else "")
     except OSError as exc:
         return f"could not be compiled: {clean_line(str(exc) or type(exc).__name__, MESSAGE_LENGTH)}"
     try:
