@@ -51,3 +51,12 @@ def test_a_long_password_is_masked_before_the_preview_is_cut() -> None:
     line = '{"url": "https://user:' + "s3cr3t" * 400 + '@host.example/", "x": }'
     shown = jsonl._line_preview(line, parsed=False)
     assert shown == "https://user:***@host.example/" and "s3cr3t" not in shown
+
+
+def test_a_long_password_in_a_url_string_that_does_not_end_is_masked() -> None:
+    """Review r9a: the url string not closed (or a line cut at the limit), the text cut at the
+    preview held no '@': everything after the scheme is masked then."""
+    line = '{"url": "http://user:' + "S" * 900 + "@127.0.0.1:9/x"
+    shown = jsonl._line_preview(line, parsed=False)
+    assert shown == '{"url": "http://***'
+    assert "SSS" not in jsonl._line_preview("http://user:" + "S" * 1000 + "@127.0.0.1:9/x")

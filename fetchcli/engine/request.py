@@ -127,7 +127,8 @@ async def _exchange(
         try:
             if location is None and settings.body.save_dir is not None and request.method != "HEAD":
                 headers, limit = response.headers, settings.body.max_save_bytes
-                refuse_by_length(headers.get("content-length"), headers.get("content-encoding"), limit)
+                if status not in (204, 304):  # no body, whatever Content-Length says (RFC 9110)
+                    refuse_by_length(headers.get("content-length"), headers.get("content-encoding"), limit)
                 part = saver_for(settings.body.save_dir).part(limit)
             body = await read_body(
                 response.aiter_raw(),

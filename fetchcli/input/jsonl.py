@@ -246,13 +246,15 @@ def _line_preview(text: str, parsed: bool = True) -> str:
     """What a record's ``url`` shows of a bad line: masked, cut, a byte that is not UTF-8 as
     U+FFFD. For a line that is not JSON (``parsed`` False): its ``url``'s text when one is
     found, else the line with the values of secret headers and of ``data`` masked."""
+    cut = len(text) > _PREVIEW * 4  # a password's '@' may lie past the cut: then all is masked
     if not parsed:
         found = _url_value(text)
-        # The url masked whole, then cut (a long password's '@' may lie past the cut); the line's
-        # pairs only as far as shown (a value cut there is masked to its end: _PAIR).
-        text = mask_input(found) if found is not None else _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
+        if found is not None:  # the url masked whole, then cut
+            text, cut = mask_input(found), False
+        else:  # the pairs as far as shown (a value cut there is masked to its end: _PAIR)
+            text = _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
     text = _SURROGATE.sub("\ufffd", text[: _PREVIEW * 4])
-    shown = mask_input(text)
+    shown = mask_input(text, cut=cut)
     return shown if len(shown) <= _PREVIEW else shown[:_PREVIEW] + "..."
 
 
