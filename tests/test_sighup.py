@@ -45,20 +45,25 @@ def _both_requests_seen(server: LoopbackServer, proc: subprocess.Popen[str]) -> 
     raise AssertionError("the server never saw the second request")
 
 
+def _hang_up_once_both_requests_are_sent(server: LoopbackServer, proc: subprocess.Popen[str]) -> str:
+    """SIGHUP once the run is waiting on the hanging URL; its stderr once it has ended."""
+    try:
+        _both_requests_seen(server, proc)
+        proc.send_signal(signal.SIGHUP)
+        return proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_sighup_stops_the_run_cleanly(tmp_path: Path) -> None:
     records, prom = tmp_path / "r.jsonl", tmp_path / "m.prom"
     records.write_text("old\n")  # replaced by the run's records
     with running_server() as server:
         urls = [server.url("/ok/done"), server.url("/hang")]
         proc = _start(["-o", str(records), "--metrics", str(prom), *urls])
-        try:
-            _both_requests_seen(server, proc)
-            proc.send_signal(signal.SIGHUP)
-            _, stderr = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        stderr = _hang_up_once_both_requests_are_sent(server, proc)
     assert proc.returncode == ExitStatus.HANGUP, stderr
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     assert [(r["url"], r["ok"]) for r in lines] == [(urls[0], True), (urls[1], False)]
@@ -73,14 +78,7 @@ def test_under_nohup_sighup_changes_nothing(tmp_path: Path) -> None:
     with running_server() as server:
         urls = [server.url("/ok/done"), server.url("/hang")]
         proc = _start(["--max-time", "3", "-o", str(records), *urls], ignore_hangup=True)
-        try:
-            _both_requests_seen(server, proc)
-            proc.send_signal(signal.SIGHUP)
-            _, stderr = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        stderr = _hang_up_once_both_requests_are_sent(server, proc)
     assert proc.returncode == ExitStatus.FAILURES, stderr  # the hanging URL's --max-time, not the signal
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     assert [r["error"] and r["error"]["type"] for r in lines] == [None, "TotalTimeout"]

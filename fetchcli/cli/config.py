@@ -80,10 +80,10 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     import difflib
 
     unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in VARIABLES)
+    tails = [known.removeprefix(ENV_PREFIX) for known in VARIABLES]  # the prefix would match any
     lines = []
     for name in unknown[:MAX_UNKNOWN_SHOWN]:
         shown = name if len(name) <= 60 else name[:60] + "..."  # the environment's text, bounded
-        tails = [known.removeprefix(ENV_PREFIX) for known in VARIABLES]  # the prefix would match any
         close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX)[:60], tails, n=1, cutoff=0.75)
         hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
         lines.append(f"{shown} is not a variable fetchcli reads: ignored{hint}")
