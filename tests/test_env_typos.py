@@ -37,3 +37,13 @@ def test_the_warnings_are_bounded() -> None:
     lines = unknown_variables({**many, "FETCHCLI_" + "Z" * 100_000: "1"})
     assert len(lines) == 6 and lines[-1] == "and 1496 more FETCHCLI_* variables fetchcli does not read"
     assert max(len(line) for line in lines) < 200
+
+
+def test_a_misspelling_is_shown_before_the_cap_hides_it() -> None:
+    """Variables of another tool or version sort before a typo, but the typo's "did you mean"
+    is the line that says what to fix: it is shown first (review r9a: alphabetical order under the
+    cap of five hid it)."""
+    others = {f"FETCHCLI_AAA_OTHER_{n}": "1" for n in range(6)}
+    lines = unknown_variables({**others, "FETCHCLI_TIMEOUTT": "3"})
+    assert lines[0] == "FETCHCLI_TIMEOUTT is not a variable fetchcli reads: ignored (did you mean FETCHCLI_TIMEOUT?)"
+    assert len(lines) == 6 and lines[-1] == "and 2 more FETCHCLI_* variables fetchcli does not read"

@@ -81,18 +81,22 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
     unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in VARIABLES)
     tails = [known.removeprefix(ENV_PREFIX) for known in VARIABLES]  # the prefix would match any
-    lines = []
-    for name in unknown[:MAX_UNKNOWN_SHOWN]:
+    warnings = []
+    for name in unknown[:MAX_UNKNOWN_EXAMINED]:
         shown = name if len(name) <= 60 else name[:60] + "..."  # the environment's text, bounded
         close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX)[:60], tails, n=1, cutoff=0.75)
         hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
-        lines.append(f"{shown} is not a variable fetchcli reads: ignored{hint}")
+        warnings.append((not close, f"{shown} is not a variable fetchcli reads: ignored{hint}"))
+    # A misspelling (one with a "did you mean") is shown before a variable of another version or
+    # tool, so the cap never hides the line that says what to fix.
+    lines = [line for _, line in sorted(warnings, key=lambda warning: warning[0])[:MAX_UNKNOWN_SHOWN]]
     if len(unknown) > MAX_UNKNOWN_SHOWN:
         lines.append(f"and {len(unknown) - MAX_UNKNOWN_SHOWN} more FETCHCLI_* variables fetchcli does not read")
     return lines
 
 
 MAX_UNKNOWN_SHOWN = 5  # warnings about unknown variables, at most, then how many more
+MAX_UNKNOWN_EXAMINED = 100  # unknown variables looked at for a close name (the rest are counted)
 
 
 def own_variable(name: str) -> str | None:
