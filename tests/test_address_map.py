@@ -155,3 +155,18 @@ def test_a_host_that_is_not_ascii_is_taken_as_a_host_name_only(given: str) -> No
 
 def test_an_ideographic_full_stop_at_the_end_is_dropped_as_a_dot_is() -> None:
     assert parse_resolve("--resolve", "evil.test\u3002:80:127.0.0.1")[0] == "evil.test"
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["user@good.test", "good.test#x", "good.test?x", "good.test/x", "good\\test", "a b.test", "a%2e.test", "a\tb"],
+)
+def test_an_ascii_host_with_url_syntax_is_a_usage_error(given: str) -> None:
+    """An ASCII HOST is held to what a URL's host can be, as a non-ASCII one is (review r9a:
+    ``--resolve user@good.test:80:ADDR`` was accepted and never matched, while dry-run listed it)."""
+    with pytest.raises(SettingsError, match="which is not a host name"):
+        parse_resolve("--resolve", f"{given}:80:127.0.0.1")
+    with pytest.raises(SettingsError, match="which is not a host name"):
+        parse_connect_to("--connect-to", f"a.example:80:{given}:81")
+    assert parse_resolve("--resolve", "*:80:127.0.0.1")[0] == "*"
+    assert parse_connect_to("--connect-to", "[::1]:80:[fe80::1]:81") == ("::1", 80, "fe80::1", 81)

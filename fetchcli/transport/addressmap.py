@@ -44,11 +44,16 @@ def _given_host(flag: str, text: str, given: str) -> str:
     that is not ASCII (``bücher.example``) in its IDNA form (``xn--bcher-kva.example``), as
     the URL's is; a name IDNA refuses is a usage error (it would never match)."""
     host = _host(text)
+    shown = repr(text if len(text) <= 80 else text[:80] + "...")
     if host.isascii():
+        # A URL's host never holds these, so such a HOST would never match, unsaid; an IPv6
+        # address (in brackets) holds colons and is compared as an address.
+        delimiters = _URL_DELIMITERS - {":"} if text.startswith("[") else _URL_DELIMITERS
+        if not host.isprintable() or any(c in delimiters or c.isspace() for c in host):
+            raise SettingsError(flag, f"has {shown}, which is not a host name")
         return host
     from fetchcli.transport.wireurl import BadURL, parse
 
-    shown = repr(text if len(text) <= 80 else text[:80] + "...")
     if text.startswith("[") or not host.isprintable() or any(c in _URL_DELIMITERS or c.isspace() for c in host):
         # parse() would read them as URL syntax: 'bücher@evil.test' as the host evil.test
         raise SettingsError(flag, f"has {shown}, which is not a host name")
