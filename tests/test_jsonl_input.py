@@ -91,6 +91,9 @@ def test_a_bad_line_is_an_invalid_input_item_naming_its_line(line: str, problem:
         ('{"url": "http://u:pw@h/x", "headers": {"Authorization": "Bearer S"},}', "http://u:***@h/x"),
         ('{"headers": {"Authorization": "Bearer S", "X-A": "v"}, "data": "pw=1"', '{"headers": {"Authorization": "***", "X-A": "v"}, "data": "***"'),
         ('{"url": 5, "headers": {"X-Api-Key": "S"}}', '{"url": 5, "headers": {"X-Api-Key": "***"}}'),
+        # '@' written as an escape is an '@' to the JSON's reader (review r9a)
+        ('{"url": "http://u:pw\\u0040h/x",}', "http://u:***@h/x"),
+        ('{"url": "http://u:pw\\u0040h/\\q",}', "http://***"),
     ],
 )  # fmt: skip
 def test_a_bad_line_shows_its_url_or_the_line_with_secrets_masked(line: str, shown: str) -> None:

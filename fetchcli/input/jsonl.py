@@ -233,6 +233,19 @@ def _url_value(text: str) -> str | None:
     return None
 
 
+def _masked_url_text(raw: str) -> str:
+    """A bad line's ``url`` string (escapes as written) masked as the URL it spells: ``\\u0040``
+    is an ``@`` to the reader of the JSON, so escapes are read first; a string whose escapes do
+    not read is masked after its scheme, whole (its '@' cannot be told)."""
+    if "\\" not in raw:
+        return mask_input(raw)
+    try:
+        decoded = json.loads(f'"{raw}"')
+    except ValueError:
+        return mask_input(raw, cut=True)
+    return mask_input(decoded)
+
+
 # A value may run to the end of the text: a line cut at MAX_LINE_BYTES. Bounded input (the preview).
 _PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')
 
@@ -250,7 +263,7 @@ def _line_preview(text: str, parsed: bool = True) -> str:
     if not parsed:
         found = _url_value(text)
         if found is not None:  # the url masked whole, then cut
-            text, cut = mask_input(found), False
+            text, cut = _masked_url_text(found), False
         else:  # the pairs as far as shown (a value cut there is masked to its end: _PAIR)
             text = _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
     text = _SURROGATE.sub("\ufffd", text[: _PREVIEW * 4])
