@@ -396,3 +396,18 @@ def test_all_ips_gives_each_address_its_own_series(tmp_path: Path) -> None:
     assert samples[("probe_success", (("ip", "127.0.0.3"), ("url", url)))] == 0
     assert samples[("probe_success", (("ip", "127.0.0.2"), ("url", url)))] == 1
     check_with_promtool(prom)
+
+
+def test_consecutive_failures_is_a_metric_with_state(server: LoopbackServer, tmp_path: Path) -> None:
+    """``fetchcli_consecutive_failures``: the record's ``consecutive_failures`` (with --state), so
+    an alert can fire on the third failed run in a row whatever the crontab's interval (it was
+    not a metric: only ``for:`` over ``probe_success`` could say it)."""
+    up, down = server.url("/ok/up"), server.url("/status/503")
+    state, out = tmp_path / "state.db", tmp_path / "s.prom"
+    for _ in range(3):
+        result = runner.invoke(app, ["--state", str(state), "--metrics", str(out), "-o", "-", up, down])
+        assert result.exit_code == ExitStatus.FAILURES, result.output
+    check_with_promtool(out)
+    assert per_url(parse(out.read_text()), "fetchcli_consecutive_failures") == {up: 0, down: 3}
+    result = runner.invoke(app, ["--metrics", str(out), "-o", "-", up, down])
+    assert per_url(parse(out.read_text()), "fetchcli_consecutive_failures") == {}  # no --state: no sample

@@ -48,6 +48,7 @@ class _Probe(NamedTuple):
     content_length: int | None
     ssl: int | None
     ip_protocol: int | None
+    consecutive_failures: int | None
 
 
 # (name, the _Probe field it shows, help) of each per-URL gauge, in the file's order.
@@ -82,6 +83,11 @@ _PER_URL: tuple[tuple[str, str, str], ...] = (
     ),
     ("probe_http_ssl", "ssl", "1 when the final response came over TLS, else 0; no sample when no response came"),
     ("probe_ip_protocol", "ip_protocol", "4 or 6: the IP version of the address the final response came from"),
+    (
+        "fetchcli_consecutive_failures",
+        "consecutive_failures",
+        "With --state: the URL's failures in a row up to this run's, 0 when it is ok; no sample without --state",
+    ),
 )
 _PHASES = (("resolve", "resolve_s"), ("connect", "connect_s"), ("tls", "tls_s"), ("processing", "processing_s"))
 _RESULTS = ("ok", "failed", "cancelled", "not_started")
@@ -143,6 +149,7 @@ def _probe(result: FetchResult) -> _Probe:
         content_length=result.content_length,
         ssl=(1 if result.tls is not None else 0) if answered else None,
         ip_protocol=None if not result.remote_ip else (6 if ":" in result.remote_ip else 4),
+        consecutive_failures=result.consecutive_failures,
     )
 
 
