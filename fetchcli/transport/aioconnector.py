@@ -80,7 +80,7 @@ class BoundedConnector(aiohttp.TCPConnector):
         self._address_map = address_map if address_map else None
         self.idle_walks = 0  # walks over the idle connections (counted: a guard test bounds them)
         factory: Callable[[], ResponseHandler] = functools.partial(_Handler, loop=self._loop)
-        self._factory = factory  # type: ignore[assignment]  # see require_private_api
+        self._factory = factory  # type: ignore[assignment]  # see aio.require_private_api
 
     async def _get(self, key: Any, traces: Any) -> Any:
         """A kept-alive connection for the request, or None to open one: tells the request (its
