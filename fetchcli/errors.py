@@ -233,7 +233,7 @@ def _message(exc: BaseException, redact: Redact) -> str:
 
 
 # A failure to reach or talk to a proxy, in fetchcli's words, the same on both backends and for
-# every proxy scheme (the transports tell which step failed: aio.py, coretransport.py). The proxy
+# every proxy scheme (the transports tell which step failed: aioconnector.py, coretransport.py). The proxy
 # is named as ``mask_credentials`` shows it; what a library said is never the message.
 
 

@@ -5,7 +5,7 @@ validation off: a response with no ``:status`` was reported ``200 ok: true``, of
 the last won, and ``:status: abc`` was ``Unexpected`` ("ValueError: invalid literal for int()").
 httpcore also drops informational heads without a limit: endless ``:status 103`` blocks ran until
 ``--max-time`` (and for ever with ``-m 0``), though the README promised at most 100 on both
-backends. ``protocol.Http2Responses`` follows the frames read and makes each of these a
+backends. ``h2responses.Http2Responses`` follows the frames read and makes each of these a
 ``RemoteProtocolError``. The servers here write the frames themselves (hyperframe), with the h2
 connection's own HPACK encoder, so the header table the client reads stays in step.
 """
@@ -37,7 +37,7 @@ from hyperframe.frame import (
 )
 
 from fetchcli.settings import Backend, RequestSettings, Settings, TimeoutSettings
-from fetchcli.transport.protocol import Http2Responses
+from fetchcli.transport.h2responses import Http2Responses
 from tests.helpers import fetchcli_in_clean_env, run, self_signed_context
 from tests.server import _SmallServer
 

@@ -1,5 +1,5 @@
 """``--resolve`` and ``--connect-to``: where a connection goes, as curl's options of the same
-names say, the same on both backends (aiohttp's connector, ``aio.BoundedConnector``; the httpx
+names say, the same on both backends (aiohttp's connector, ``aioconnector.BoundedConnector``; the httpx
 backend's network backend, ``netbackend.TimedBackend``).
 
 - ``--resolve [+]HOST:PORT:ADDR[,ADDR...]``: a connection to HOST on PORT goes to these addresses

@@ -21,8 +21,9 @@ import anyio
 import httpcore
 
 from fetchcli.transport.addressmap import AddressMap
+from fetchcli.transport.h2responses import Http2Responses
 from fetchcli.transport.hints import CURRENT, ON_TLS, PhaseClock, since
-from fetchcli.transport.protocol import ChunkSizes, Http2Responses, InformationalHeads
+from fetchcli.transport.protocol import ChunkSizes, InformationalHeads
 
 DNS_TTL = 10.0  # seconds, aiohttp's default ttl_dns_cache
 
@@ -40,7 +41,7 @@ def _is_ip(host: str) -> bool:
 class ConnectionStream(httpcore.AsyncNetworkStream):
     """A connection's stream as httpcore uses it; it bounds the informational (1xx) responses
     ahead of each response (``protocol.py``: httpcore skips them without a limit) and, on
-    HTTP/2, holds each response's ``:status`` to the rules (``protocol.Http2Responses``), and
+    HTTP/2, holds each response's ``:status`` to the rules (``h2responses.Http2Responses``), and
     tells each request (its ``PhaseClock``) whether the connection is a kept-alive one it reuses,
     and then whether a byte of the answer arrived (``request._exchange`` resends a request the server
     closed the connection on unread)."""
