@@ -21,7 +21,7 @@ GEN0_THRESHOLD = 50_000
 def _size_resolver_threads(threads: int) -> None:
     """Name lookups of the httpx backend go to the loop's thread pool: make it as wide as the
     concurrency (``Settings.resolver_threads``, already bounded), so many distinct hosts do not
-    queue behind a few threads (the aiohttp backend has its own pool, see aio.py)."""
+    queue behind a few threads (the aiohttp backend has its own pool: aioconnector.PooledLookups)."""
     os.environ.setdefault("UV_THREADPOOL_SIZE", str(threads))  # uvloop's (libuv's) pool
 
 
