@@ -7,9 +7,8 @@ creates none; a 204 empties it). Real loopback server, runs through the CLI."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from typer.testing import CliRunner
 
 from fetchcli.cli.app import app
 from fetchcli.settings import Backend
+from tests.helpers import serving_handler
 
 BODY = b"<html><title>kept</title>the page as first saved</html>"
 
@@ -41,20 +41,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture
 def base() -> Iterator[str]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_handler(_Handler) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _run(*args: str) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@
   replaced, not followed). A name that cannot be made so (a file where a directory is needed, a
   directory where the file goes, a planted symlink, one of the run's own files: ``run_files``)
   falls back to one flat hashed name at DIR's top (``~conflict``); only if that fails too is
-  the record a ``SaveError``.
+  the record a ``SaveError``. An item ``save_apart`` (another request of the run claimed its
+  name first: ``savename.NameClaims``) goes to its conflict name, hashed from its request.
 - ``--fsync``: the file is synced before the rename and its directory after it.
 - A body over ``--max-save-bytes`` stops being read: its part file is removed and the record is a
   ``BodyTooLarge`` failure (as curl's ``--max-filesize`` fails the transfer).
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 from fetchcli.engine.savename import TEMP_PREFIX, TEMP_SUFFIX, conflict_name, saved_name
 from fetchcli.engine.snippet import Body
+from fetchcli.engine.urlkey import request_key
 from fetchcli.errors import SaveFailed, SaveTooLarge, classify
 from fetchcli.models import ErrorInfo, UrlItem
 from fetchcli.settings import BodySettings
@@ -199,6 +201,8 @@ def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -
     assert item.url is not None and body.save_dir is not None
     try:
         names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
+        if item.save_apart:  # another request of the run has this name (savename.NameClaims)
+            names = [conflict_name(names, request_key(item))]
         return part.commit(names, item.url, body.save_fsync, body.save_keep), None
     except SaveFailed as exc:
         part.discard()

@@ -10,15 +10,22 @@ digits of the URL's sha256 before its extension, so that two URLs do not share a
 name over ``TOTAL_BYTES`` becomes a hashed one. An empty path or one ending in ``/`` is
 ``index.html``. ``conflict_name``: the flat hashed name at DIR's top for a name that cannot be
 made where it belongs; the part files' names (``TEMP_PREFIX``) are never a body's.
+``NameClaims``: the names of one run, claimed in input order, so that two requests that map to
+one name (``http://`` and ``https://``, ``/a/`` and ``/a/index.html``, ``/a//b`` and ``/a/b``, a
+template without ``{host}``) are not saved over each other: the later is saved apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import string
 import unicodedata
 from urllib.parse import unquote_to_bytes
 
+from fetchcli.engine.selection import Hash64Set
+from fetchcli.engine.urlkey import request_key, url_hash
+from fetchcli.models import UrlItem
 from fetchcli.transport.wireurl import parse
 
 PLACEHOLDERS = ("index", "sha256", "host", "path")
@@ -173,3 +180,29 @@ def saved_name(template: str, index: int, url: str, sha256: str | None) -> list[
 def conflict_name(names: list[str], url: str) -> str:
     """The flat name at DIR's top for a name that cannot be made where it belongs."""
     return _with_hash(_cut("__".join(names), 150), "conflict-" + url_digest(url))
+
+
+class NameClaims:
+    """The names a run saves under, each claimed by the first request that maps to it (the
+    engine asks in input order, before the URL is sent: with ``--workers`` too). ``apart``: the
+    item with ``save_apart`` set when another request of the run (``request_key``: another URL, or
+    a JSON Lines line's own method, headers or body) claimed its name; the same request again keeps
+    its name. Two ``Hash64Set`` of 64-bit hashes: a fixed number of bytes per URL, never the names.
+    With ``{sha256}`` in the template the name is taken here with the URL's digest in its place:
+    two bodies saved under one ``{sha256}`` name are the same bytes."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self._names = Hash64Set()
+        self._owners = Hash64Set()  # (name, request) of the request that claimed each name
+
+    def apart(self, item: UrlItem) -> UrlItem:
+        assert item.url is not None
+        name = "/".join(saved_name(self.template, item.index, item.url, None))
+        owner = url_hash(f"{name}\x00{request_key(item)}")
+        if self._names.add(url_hash(name)):
+            self._owners.add(owner)
+            return item
+        if owner in self._owners:
+            return item
+        return dataclasses.replace(item, save_apart=True)

@@ -1,0 +1,104 @@
+"""--save: two requests of one run that map to one name (``/a/`` and ``/a/index.html``, ``//x``
+and ``/x``, a URL with and without a user name, a ``{path}`` template over two hosts, two JSON
+Lines lines of one URL with different bodies) each keep their body in a file of their own: the
+first under the name, a later one under its ``~conflict-`` name (the run wrote the later body over
+the earlier, and both records named the one file). The same request twice writes one file. Real
+loopback server, real processes (with ``--workers 2`` too: the names are claimed in the parent)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fetchcli.engine.savename import NameClaims
+from fetchcli.models import UrlItem, UrlRequest
+from tests.helpers import fetchcli_in_clean_env, serving_handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self, sent: bytes = b"") -> None:
+        # What was asked, so that every request's body differs: its path, Host, auth and body.
+        body = f"{self.path} {self.headers.get('Host')} {self.headers.get('Authorization')} ".encode() + sent
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    with serving_handler(_Handler) as port:
+        yield port
+
+
+def _saved(save: Path, *args: str) -> list[dict[str, Any]]:
+    done = fetchcli_in_clean_env("--save", str(save), "-f", "jsonl", "-c", "4", *args)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    for record in records:  # each file holds what its record says it does
+        assert hashlib.sha256((save / record["saved_path"]).read_bytes()).hexdigest() == record["sha256"]
+    return records
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_urls_sharing_a_name_each_keep_their_body(port: int, tmp_path: Path, workers: str) -> None:
+    base = f"http://127.0.0.1:{port}"
+    urls = [f"{base}/a/", f"{base}/a/index.html", f"{base}//x", f"{base}/x", f"http://u:p@127.0.0.1:{port}/y"]
+    urls += [f"{base}/y", f"{base}/a/", f"{base}/y"]
+    records = _saved(tmp_path / "save", "--workers", workers, *urls)
+    paths = [r["saved_path"] for r in records]
+    host = f"127.0.0.1_{port}"
+    assert paths[:3] == [f"{host}/a/index.html", paths[1], f"{host}/x"]  # the first to ask has the name
+    assert len(set(paths[:6])) == 6 and all("~conflict-" in p for p in (paths[1], paths[3], paths[5]))
+    assert paths[6:] == [paths[0], paths[5]]  # the same URL again: the same file as before
+
+
+@pytest.mark.live
+def test_a_template_without_host_keeps_each_hosts_body(port: int, tmp_path: Path) -> None:
+    urls = [f"http://127.0.0.1:{port}/page", f"http://localhost:{port}/page"]
+    records = _saved(tmp_path / "save", "--save-name", "{path}", *urls)
+    assert records[0]["saved_path"] == "page" and "~conflict-" in records[1]["saved_path"]
+
+
+@pytest.mark.live
+def test_json_lines_of_one_url_with_other_bodies_keep_their_own(port: int, tmp_path: Path) -> None:
+    lines = tmp_path / "in.jsonl"
+    url = f"http://127.0.0.1:{port}/api"
+    lines.write_text("".join(json.dumps({"url": url, "data": data}) + "\n" for data in ("one", "two", "one")))
+    records = _saved(tmp_path / "save", "-i", str(lines))
+    paths = [r["saved_path"] for r in records]
+    assert paths[0] != paths[1] and paths[2] == paths[0]
+    assert (tmp_path / "save" / paths[1]).read_bytes().endswith(b"two")
+
+
+def test_claims_are_by_request_in_the_order_asked() -> None:
+    claims = NameClaims("{host}/{path}")
+    first, other = UrlItem(0, "", "http://h/a/"), UrlItem(1, "", "http://h/a/index.html")
+    posted = UrlItem(2, "", "http://h/a/", request=UrlRequest(method="POST", headers=(), body=b"x"))
+    assert [claims.apart(i).save_apart for i in (first, other, posted, other, first)] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    by_body = NameClaims("{sha256}")  # a name from the body: one name, the same bytes
+    assert [by_body.apart(i).save_apart for i in (first, other)] == [False, False]
