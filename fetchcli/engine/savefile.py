@@ -27,9 +27,8 @@ import secrets
 import stat
 from dataclasses import dataclass
 
-from fetchcli.engine.savename import TEMP_PREFIX, TEMP_SUFFIX, conflict_name, saved_name
+from fetchcli.engine.savename import TEMP_PREFIX, TEMP_SUFFIX, conflict_name, save_identity, saved_name
 from fetchcli.engine.snippet import Body
-from fetchcli.engine.urlkey import request_key
 from fetchcli.errors import SaveFailed, SaveTooLarge, classify
 from fetchcli.models import ErrorInfo, UrlItem
 from fetchcli.settings import BodySettings
@@ -202,7 +201,7 @@ def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -
     try:
         names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
         if item.save_apart:  # another request of the run has this name (savename.NameClaims)
-            names = [conflict_name(names, request_key(item))]
+            names = [conflict_name(names, save_identity(item))]
         return part.commit(names, item.url, body.save_fsync, body.save_keep), None
     except SaveFailed as exc:
         part.discard()

@@ -182,12 +182,19 @@ def conflict_name(names: list[str], url: str) -> str:
     return _with_hash(_cut("__".join(names), 150), "conflict-" + url_digest(url))
 
 
+def save_identity(item: UrlItem) -> str:
+    """What one saved file stands for: the request (``request_key``), and with ``--all-ips`` the
+    address probed (each probe's body is its own)."""
+    key = request_key(item)
+    return key if item.address is None else f"{key}\t{item.address}"
+
+
 class NameClaims:
     """The names a run saves under, each claimed by the first request that maps to it (the
     engine asks in input order, before the URL is sent: with ``--workers`` too). ``apart``: the
-    item with ``save_apart`` set when another request of the run (``request_key``: another URL, or
-    a JSON Lines line's own method, headers or body) claimed its name; the same request again keeps
-    its name. Two ``Hash64Set`` of 64-bit hashes: a fixed number of bytes per URL, never the names.
+    item with ``save_apart`` set when another request of the run (``save_identity``: another URL,
+    a JSON Lines line's own method, headers or body, another ``--all-ips`` address) claimed its
+    name; the same request again keeps its name. Two ``Hash64Set`` of 64-bit hashes: a fixed number of bytes per URL, never the names.
     With ``{sha256}`` in the template the name is taken here with the URL's digest in its place:
     two bodies saved under one ``{sha256}`` name are the same bytes."""
 
@@ -199,7 +206,7 @@ class NameClaims:
     def apart(self, item: UrlItem) -> UrlItem:
         assert item.url is not None
         name = "/".join(saved_name(self.template, item.index, item.url, None))
-        owner = url_hash(f"{name}\x00{request_key(item)}")
+        owner = url_hash(f"{name}\x00{save_identity(item)}")
         if self._names.add(url_hash(name)):
             self._owners.add(owner)
             return item
