@@ -102,3 +102,19 @@ def test_claims_are_by_request_in_the_order_asked() -> None:
     ]
     by_body = NameClaims("{sha256}")  # a name from the body: one name, the same bytes
     assert [by_body.apart(i).save_apart for i in (first, other)] == [False, False]
+
+
+@pytest.mark.live
+def test_a_resumed_run_keeps_the_names_of_urls_done_before(port: int, tmp_path: Path) -> None:
+    save, out = tmp_path / "save", tmp_path / "out.jsonl"
+    urls = [f"http://127.0.0.1:{port}/a/", f"http://127.0.0.1:{port}/a/index.html"]
+    first = fetchcli_in_clean_env("--save", str(save), "-o", str(out), *urls)
+    assert first.returncode == 0, first.stderr
+    done = [json.loads(line) for line in out.read_text().splitlines()]
+    kept = (save / done[0]["saved_path"]).read_bytes()
+    (save / done[1]["saved_path"]).unlink()  # fetched again by --resume
+    again = fetchcli_in_clean_env("--save", str(save), "--resume", str(out), *urls)
+    assert again.returncode == 0, again.stderr
+    final = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["saved_path"] for r in final] == [r["saved_path"] for r in done]
+    assert (save / done[0]["saved_path"]).read_bytes() == kept  # the URL resumed did not take its name

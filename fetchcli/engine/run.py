@@ -233,6 +233,8 @@ async def run_fetch(
     read = Source(items, selection if selection is not None and selection.active else None)
     source = AddressSource(read, settings) if settings.request.all_ips else read  # --all-ips: one per address
     run = _Run(wire, settings, remote, on_finished, prepare)
+    if selection is not None and run.claims is not None:  # --resume: a URL done keeps its --save name
+        selection.on_resumed = run.claims.claim
     stop = stop or Stop()
 
     def on_stop() -> None:

@@ -203,13 +203,16 @@ class NameClaims:
         self._names = Hash64Set()
         self._owners = Hash64Set()  # (name, request) of the request that claimed each name
 
-    def apart(self, item: UrlItem) -> UrlItem:
+    def claim(self, item: UrlItem) -> bool:
+        """Whether ``item``'s name is its own (claimed now, or by the same request before); a URL
+        a resumed run skips (``Selection.on_resumed``) claims its name as the run before did."""
         assert item.url is not None
         name = "/".join(saved_name(self.template, item.index, item.url, None))
         owner = url_hash(f"{name}\x00{save_identity(item)}")
         if self._names.add(url_hash(name)):
             self._owners.add(owner)
-            return item
-        if owner in self._owners:
-            return item
-        return dataclasses.replace(item, save_apart=True)
+            return True
+        return owner in self._owners
+
+    def apart(self, item: UrlItem) -> UrlItem:
+        return item if self.claim(item) else dataclasses.replace(item, save_apart=True)
