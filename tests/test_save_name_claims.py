@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fetchcli.engine.savename import NameClaims
+from fetchcli.engine.savename import NameClaims, conflict_name, url_digest
 from fetchcli.models import UrlItem, UrlRequest
 from tests.helpers import fetchcli_in_clean_env, serving_handler
 
@@ -118,3 +118,9 @@ def test_a_resumed_run_keeps_the_names_of_urls_done_before(port: int, tmp_path: 
     final = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["saved_path"] for r in final] == [r["saved_path"] for r in done]
     assert (save / done[0]["saved_path"]).read_bytes() == kept  # the URL resumed did not take its name
+
+
+def test_a_conflict_name_keeps_the_last_segments_extension_only() -> None:
+    url = "http://127.0.0.1:8080/a/b.css"
+    assert conflict_name(["127.0.0.1_8080", "x"], url) == f"127.0.0.1_8080__x~conflict-{url_digest(url)}"
+    assert conflict_name(["h", "a", "b.css"], url) == f"h__a__b~conflict-{url_digest(url)}.css"

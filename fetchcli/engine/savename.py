@@ -178,8 +178,13 @@ def saved_name(template: str, index: int, url: str, sha256: str | None) -> list[
 
 
 def conflict_name(names: list[str], url: str) -> str:
-    """The flat name at DIR's top for a name that cannot be made where it belongs."""
-    return _with_hash(_cut("__".join(names), 150), "conflict-" + url_digest(url))
+    """The flat name at DIR's top for a name that cannot be made where it belongs: its segments
+    joined by ``__``, the hash before the last segment's extension (``h__a__b~conflict-<hash>.css``;
+    never a dot of the host: ``127.0.0.1__x`` has none)."""
+    stem, dot, ext = names[-1].rpartition(".")
+    keep = dot and stem and len(ext) <= 10
+    joined = "__".join([*names[:-1], stem if keep else names[-1]])
+    return _cut(joined, 150).rstrip(". ") + f"~conflict-{url_digest(url)}" + (f".{ext}" if keep else "")
 
 
 def save_identity(item: UrlItem) -> str:
