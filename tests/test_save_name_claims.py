@@ -124,3 +124,14 @@ def test_a_conflict_name_keeps_the_last_segments_extension_only() -> None:
     url = "http://127.0.0.1:8080/a/b.css"
     assert conflict_name(["127.0.0.1_8080", "x"], url) == f"127.0.0.1_8080__x~conflict-{url_digest(url)}"
     assert conflict_name(["h", "a", "b.css"], url) == f"h__a__b~conflict-{url_digest(url)}.css"
+
+
+@pytest.mark.live
+def test_two_requests_blocked_from_one_name_get_two_conflict_names(port: int, tmp_path: Path) -> None:
+    save, lines = tmp_path / "save", tmp_path / "in.jsonl"
+    (save / f"127.0.0.1_{port}").mkdir(parents=True)
+    (save / f"127.0.0.1_{port}" / "blocked").write_bytes(b"a file where a directory goes")
+    url = f"http://127.0.0.1:{port}/blocked/x"
+    lines.write_text(json.dumps({"url": url, "data": "posted"}) + "\n" + json.dumps({"url": url}) + "\n")
+    records = _saved(save, "-i", str(lines))
+    assert len({r["saved_path"] for r in records}) == 2 and all("~conflict-" in r["saved_path"] for r in records)
