@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 
+from fetchcli.engine import run as engine_run
+from fetchcli.engine.savedir import folds_case
 from fetchcli.engine.savename import NameClaims, conflict_name, url_digest
 from fetchcli.models import UrlItem, UrlRequest
-from tests.helpers import fetchcli_in_clean_env, serving_handler
+from fetchcli.settings import BodySettings, Settings
+from tests.helpers import fetchcli_in_clean_env, run, serving_handler
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -135,3 +138,27 @@ def test_two_requests_blocked_from_one_name_get_two_conflict_names(port: int, tm
     lines.write_text(json.dumps({"url": url, "data": "posted"}) + "\n" + json.dumps({"url": url}) + "\n")
     records = _saved(save, "-i", str(lines))
     assert len({r["saved_path"] for r in records}) == 2 and all("~conflict-" in r["saved_path"] for r in records)
+
+
+def test_names_differing_by_case_only_are_apart_where_the_filesystem_folds_case(tmp_path: Path) -> None:
+    upper, lower = UrlItem(0, "", "http://h/README"), UrlItem(1, "", "http://h/readme")
+    folding, exact = NameClaims("{host}/{path}", fold_case=True), NameClaims("{host}/{path}")
+    assert [folding.apart(i).save_apart for i in (upper, lower)] == [False, True]  # macOS: one file
+    assert [exact.apart(i).save_apart for i in (upper, lower)] == [False, False]  # Linux: two files
+    assert not folds_case(str(tmp_path)) and list(tmp_path.iterdir()) == []  # this one does not; no probe left
+    assert not folds_case(str(tmp_path / "not-made"))
+
+
+@pytest.mark.live
+def test_the_engine_asks_dir_whether_it_folds_case(port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def folding(path: str) -> bool:
+        asked.append(path)
+        return True
+
+    monkeypatch.setattr(engine_run, "folds_case", folding)
+    settings = Settings(body=BodySettings(save_dir=str(tmp_path)))
+    records = run([f"http://127.0.0.1:{port}/README", f"http://127.0.0.1:{port}/readme"], settings)
+    assert asked == [str(tmp_path)]
+    assert records[0].saved_path == f"127.0.0.1_{port}/README" and "~conflict-" in str(records[1].saved_path)

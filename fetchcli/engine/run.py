@@ -29,6 +29,7 @@ from fetchcli.engine.politeness import Gate, Lane
 from fetchcli.engine.records import internal_error_result, invalid_result, unfinished_result
 from fetchcli.engine.reorder import ReorderBuffer
 from fetchcli.engine.request import fetch_one
+from fetchcli.engine.savedir import folds_case
 from fetchcli.engine.savename import NameClaims
 from fetchcli.engine.selection import Selection
 from fetchcli.engine.source import Source, UrlSource
@@ -86,7 +87,8 @@ class _Run:
         self.wire = wire
         self.prepare = prepare  # applied to each URL taken (after --shard/--unique): --conditional
         # --save: each name claimed by the first request of the run that maps to it
-        self.claims = NameClaims(settings.body.save_name) if settings.body.save_dir is not None else None
+        save_dir = settings.body.save_dir
+        self.claims = NameClaims(settings.body.save_name, folds_case(save_dir)) if save_dir is not None else None
         self.on_finished = on_finished  # told of each URL's record as it is made, whatever the order
         self.settings = settings
         self.remote = remote  # --workers: each URL is fetched in a worker process (workers.py)

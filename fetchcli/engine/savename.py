@@ -201,10 +201,12 @@ class NameClaims:
     a JSON Lines line's own method, headers or body, another ``--all-ips`` address) claimed its
     name; the same request again keeps its name. Two ``Hash64Set`` of 64-bit hashes: a fixed number of bytes per URL, never the names.
     With ``{sha256}`` in the template the name is taken here with the URL's digest in its place:
-    two bodies saved under one ``{sha256}`` name are the same bytes."""
+    two bodies saved under one ``{sha256}`` name are the same bytes. On a filesystem that takes
+    names differing only by case for one (``fold_case``), they are compared so."""
 
-    def __init__(self, template: str) -> None:
+    def __init__(self, template: str, fold_case: bool = False) -> None:
         self.template = template
+        self.fold_case = fold_case  # DIR takes "A" and "a" for one name (savedir.folds_case)
         self._names = Hash64Set()
         self._owners = Hash64Set()  # (name, request) of the request that claimed each name
 
@@ -213,6 +215,8 @@ class NameClaims:
         a resumed run skips (``Selection.on_resumed``) claims its name as the run before did."""
         assert item.url is not None
         name = "/".join(saved_name(self.template, item.index, item.url, None))
+        if self.fold_case:
+            name = name.casefold()
         owner = url_hash(f"{name}\x00{save_identity(item)}")
         if self._names.add(url_hash(name)):
             self._owners.add(owner)
