@@ -162,3 +162,8 @@ def test_the_engine_asks_dir_whether_it_folds_case(port: int, tmp_path: Path, mo
     records = run([f"http://127.0.0.1:{port}/README", f"http://127.0.0.1:{port}/readme"], settings)
     assert asked == [str(tmp_path)]
     assert records[0].saved_path == f"127.0.0.1_{port}/README" and "~conflict-" in str(records[1].saved_path)
+
+
+def test_a_url_the_request_refuses_claims_nothing_and_raises_nothing() -> None:
+    refused = UrlItem(0, "", "http://h/a\ud800")  # the engine must not fail: the URL's record says why
+    assert NameClaims("{host}/{path}").apart(refused) is refused

@@ -214,7 +214,10 @@ class NameClaims:
         """Whether ``item``'s name is its own (claimed now, or by the same request before); a URL
         a resumed run skips (``Selection.on_resumed``) claims its name as the run before did."""
         assert item.url is not None
-        name = "/".join(saved_name(self.template, item.index, item.url, None))
+        try:
+            name = "/".join(saved_name(self.template, item.index, item.url, None))
+        except ValueError:  # a URL the request refuses (BadURL): its record says so, nothing is saved
+            return True
         if self.fold_case:
             name = name.casefold()
         owner = url_hash(f"{name}\x00{save_identity(item)}")
