@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fetchcli.engine import run as engine_run
+from fetchcli.engine import savename
 from fetchcli.engine.savedir import folds_case
 from fetchcli.engine.savename import NameClaims, conflict_name, url_digest
 from fetchcli.models import UrlItem, UrlRequest
@@ -167,3 +168,22 @@ def test_the_engine_asks_dir_whether_it_folds_case(port: int, tmp_path: Path, mo
 def test_a_url_the_request_refuses_claims_nothing_and_raises_nothing() -> None:
     refused = UrlItem(0, "", "http://h/a\ud800")  # the engine must not fail: the URL's record says why
     assert NameClaims("{host}/{path}").apart(refused) is refused
+
+
+@pytest.mark.parametrize(
+    ("segment", "named"),
+    [
+        ("page.html", ("page.html", False)),
+        ("a~b-c_d(1)", ("a~b-c_d(1)", False)),
+        (".x", (".x", False)),
+        ("a.", ("a", True)),
+        ("CON", ("_CON", True)),
+        ("con.txt", ("_con.txt", True)),
+        ("COM1.log", ("_COM1.log", True)),
+        (".fetchcli-1-a.part", ("_.fetchcli-1-a.part", True)),
+        ("x" * 201, ("x" * 200, True)),
+        ("a b", ("a b", False)),
+    ],
+)
+def test_plain_segments_are_named_as_the_rules_say(segment: str, named: tuple[str, bool]) -> None:
+    assert savename._component(segment) == named  # the plain-ASCII shortcut gives what the rules give

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import string
 import unicodedata
 from urllib.parse import unquote_to_bytes
@@ -41,6 +42,9 @@ _DEVICES = frozenset(
     + [f"{kind}{n}" for kind in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")]
 )
 _BAD_CHARS = frozenset('/\\:*?"<>|')
+# A segment _component leaves as it is, told at once (most of them): ASCII letters, digits and
+# punctuation no filesystem refuses, no dot first (``.``, ``..``, the part files) nor last.
+_PLAIN = re.compile(r"[A-Za-z0-9_~!$&'()+,;=@-](?:[A-Za-z0-9._~!$&'()+,;=@-]*[A-Za-z0-9_~!$&'()+,;=@-])?")
 
 
 class TemplateError(ValueError):
@@ -87,6 +91,8 @@ def _component(text: str) -> tuple[str, bool]:
     """``text`` as a name every filesystem takes, and whether it had to change ('' when nothing
     is left of it: the segment is dropped). A name that NFC changed counts as changed: two
     URLs differing only in normalisation (``cafe%CC%81``, ``caf%C3%A9``) must not share a file."""
+    if len(text) <= COMPONENT_BYTES and _PLAIN.fullmatch(text) and text.upper().split(".", 1)[0] not in _DEVICES:
+        return text, False  # what the rest would return for it (the engine names every URL: --save)
     given, text = text, unicodedata.normalize("NFC", text)
     chars = [
         "_" if ch in _BAD_CHARS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in text
