@@ -163,6 +163,9 @@ class UrlItem:
     # --conditional: the ETag and Last-Modified a state file holds for the URL ("" for none),
     # sent as If-None-Match / If-Modified-Since.
     validators: tuple[str, str] | None = None
+    # --save: another request of the run claimed this URL's name first (savename.NameClaims):
+    # the body is saved under its conflict name, not over the other's.
+    save_apart: bool = False
 
     @property
     def display_url(self) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from fetchcli.models import FetchResult
-from fetchcli.settings import Backend, PolitenessSettings, RequestSettings, Settings, SettingsError
+from fetchcli.settings import Backend, BodySettings, PolitenessSettings, RequestSettings, Settings, SettingsError
 from fetchcli.transport.addressmap import parse_resolve
 from tests.helpers import collect, fetchcli_in_clean_env
 
@@ -140,6 +140,20 @@ def test_all_ips_probes_each_address_once(backend: Backend) -> None:
         ]
         assert [r.snippet for r in records] == ["127.0.0.2", "127.0.0.3", "127.0.0.2"]  # who answered
         assert (two.paths, three.paths) == (["/a", "/literal"], ["/a"])  # one request each, at its address
+
+
+@pytest.mark.live
+def test_all_ips_with_save_keeps_each_addresss_body(tmp_path: Path) -> None:
+    """Each probe's body in a file of its own (the second address's was saved over the first's,
+    and both records named the one file)."""
+    with servers_on("127.0.0.2", "127.0.0.3") as (two, _):
+        resolve = (parse_resolve("--resolve", f"site.test:{two.port}:127.0.0.2,127.0.0.3"),)
+        request = RequestSettings(resolve=resolve, all_ips=True)
+        settings = Settings(request=request, body=BodySettings(save_dir=str(tmp_path)), concurrency=1)
+        records = asyncio.run(collect([f"http://site.test:{two.port}/a"], settings))
+    saved = {r.remote_ip: (tmp_path / str(r.saved_path)).read_bytes() for r in records}
+    assert saved == {"127.0.0.2": b"127.0.0.2", "127.0.0.3": b"127.0.0.3"}
+    assert records[0].saved_path == f"site.test_{two.port}/a" and "~conflict-" in str(records[1].saved_path)
 
 
 @pytest.mark.live

@@ -125,9 +125,10 @@ async def _exchange(
         trail.body = []  # what has come, should --max-time cut the read (records.cut_short_result)
         part: SavePart | None = None
         try:
-            if location is None and settings.body.save_dir is not None and request.method != "HEAD":
+            # A 304 saves nothing: the copy saved before is left as it was (as curl -o leaves it).
+            if location is None and settings.body.save_dir is not None and request.method != "HEAD" and status != 304:
                 headers, limit = response.headers, settings.body.max_save_bytes
-                if status not in (204, 304):  # no body, whatever Content-Length says (RFC 9110)
+                if status != 204:  # no body, whatever Content-Length says (RFC 9110)
                     refuse_by_length(headers.get("content-length"), headers.get("content-encoding"), limit)
                 part = saver_for(settings.body.save_dir).part(limit)
             body = await read_body(

@@ -29,6 +29,8 @@ from fetchcli.engine.politeness import Gate, Lane
 from fetchcli.engine.records import internal_error_result, invalid_result, unfinished_result
 from fetchcli.engine.reorder import ReorderBuffer
 from fetchcli.engine.request import fetch_one
+from fetchcli.engine.savedir import folds_case
+from fetchcli.engine.savename import NameClaims
 from fetchcli.engine.selection import Selection
 from fetchcli.engine.source import Source, UrlSource
 from fetchcli.engine.ticket import Ticket
@@ -84,6 +86,9 @@ class _Run:
     ) -> None:
         self.wire = wire
         self.prepare = prepare  # applied to each URL taken (after --shard/--unique): --conditional
+        # --save: each name claimed by the first request of the run that maps to it
+        save_dir = settings.body.save_dir
+        self.claims = NameClaims(settings.body.save_name, folds_case(save_dir)) if save_dir is not None else None
         self.on_finished = on_finished  # told of each URL's record as it is made, whatever the order
         self.settings = settings
         self.remote = remote  # --workers: each URL is fetched in a worker process (workers.py)
@@ -148,6 +153,8 @@ class _Run:
             return self.accept(seq, invalid_result(item))
         if self.prepare is not None:
             item = self.prepare(item)
+        if self.claims is not None:
+            item = self.claims.apart(item)
         self.waiting.add(seq, item, time.perf_counter())  # queued_ms starts here
         return None
 
@@ -228,6 +235,8 @@ async def run_fetch(
     read = Source(items, selection if selection is not None and selection.active else None)
     source = AddressSource(read, settings) if settings.request.all_ips else read  # --all-ips: one per address
     run = _Run(wire, settings, remote, on_finished, prepare)
+    if selection is not None and run.claims is not None:  # --resume: a URL done keeps its --save name
+        selection.on_resumed = run.claims.claim
     stop = stop or Stop()
 
     def on_stop() -> None:

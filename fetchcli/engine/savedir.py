@@ -1,7 +1,8 @@
 """``--save DIR`` before a run and after one: ``prepare`` makes DIR (as ``curl --create-dirs``)
 and removes the ``.part`` files of runs that are gone (a run killed leaves at most those, never a
 partial file under a final name); ``check_option``, what ``prepare`` would refuse, found without
-making anything (``--dry-run``); ``saved_file_missing``, whether a record's saved file is gone
+making anything (``--dry-run``); ``folds_case``, whether DIR's names differ by case only as
+one (``savename.NameClaims`` then compares them so); ``saved_file_missing``, whether a record's saved file is gone
 (``--resume`` fetches its URL again).
 """
 
@@ -52,6 +53,38 @@ def prepare(path: str) -> None:
                         os.unlink(entry.name, dir_fd=root)
     finally:
         os.close(root)
+
+
+def folds_case(path: str) -> bool:
+    """Whether DIR's filesystem takes names that differ only by case for one name (macOS's and
+    Windows' default): a probe part file made at its top is looked for in upper case, then
+    removed. False when it cannot be told (DIR not made yet, not writable)."""
+    probe = f"{TEMP_PREFIX}{os.getpid()}-case{TEMP_SUFFIX}"
+    try:
+        root = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        os.close(
+            os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=root)
+        )
+    except OSError:
+        os.close(root)
+        return False
+    try:
+        return _exists(root, probe.upper())
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(probe, dir_fd=root)
+        os.close(root)
+
+
+def _exists(root: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=root, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
 
 
 def check_option(path: str) -> None:

@@ -9,7 +9,8 @@
   replaced, not followed). A name that cannot be made so (a file where a directory is needed, a
   directory where the file goes, a planted symlink, one of the run's own files: ``run_files``)
   falls back to one flat hashed name at DIR's top (``~conflict``); only if that fails too is
-  the record a ``SaveError``.
+  the record a ``SaveError``. An item ``save_apart`` (another request of the run claimed its
+  name first: ``savename.NameClaims``) goes to its conflict name, hashed from its request.
 - ``--fsync``: the file is synced before the rename and its directory after it.
 - A body over ``--max-save-bytes`` stops being read: its part file is removed and the record is a
   ``BodyTooLarge`` failure (as curl's ``--max-filesize`` fails the transfer).
@@ -26,7 +27,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 
-from fetchcli.engine.savename import TEMP_PREFIX, TEMP_SUFFIX, conflict_name, saved_name
+from fetchcli.engine.savename import TEMP_PREFIX, TEMP_SUFFIX, conflict_name, save_identity, saved_name
 from fetchcli.engine.snippet import Body
 from fetchcli.errors import SaveFailed, SaveTooLarge, classify
 from fetchcli.models import ErrorInfo, UrlItem
@@ -120,8 +121,9 @@ class SavePart:
                 os.unlink(self.temp, dir_fd=self._root)
             self.temp = ""
 
-    def commit(self, names: list[str], url: str, fsync: bool, keep: frozenset[Kept] = frozenset()) -> str:
-        """Rename the part file to ``names`` under DIR (or the conflict name); the name given,
+    def commit(self, names: list[str], owner: str, fsync: bool, keep: frozenset[Kept] = frozenset()) -> str:
+        """Rename the part file to ``names`` under DIR (or the conflict name, hashed from ``owner``,
+        what the file stands for: ``savename.save_identity``); the name given,
         relative to DIR, ``/``-separated. ``SaveFailed`` when neither can be made. A name that
         is one of ``keep`` (the run's input list, its ``-o`` file...) is not replaced: the
         conflict name is used."""
@@ -133,7 +135,7 @@ class SavePart:
         except OSError as exc:
             self.discard()
             raise SaveFailed(f"cannot write to --save DIR: {exc.strerror or exc}") from None
-        for attempt in (names, [conflict_name(names, url)]):
+        for attempt in (names, [conflict_name(names, owner)]):
             parent = self._parent(attempt[:-1])
             if parent is None:
                 continue
@@ -199,7 +201,10 @@ def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -
     assert item.url is not None and body.save_dir is not None
     try:
         names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
-        return part.commit(names, item.url, body.save_fsync, body.save_keep), None
+        owner = save_identity(item)  # two requests never share a conflict name either
+        if item.save_apart:  # another request of the run has this name (savename.NameClaims)
+            names = [conflict_name(names, owner)]
+        return part.commit(names, owner, body.save_fsync, body.save_keep), None
     except SaveFailed as exc:
         part.discard()
         return None, classify(exc)

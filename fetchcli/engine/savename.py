@@ -10,15 +10,23 @@ digits of the URL's sha256 before its extension, so that two URLs do not share a
 name over ``TOTAL_BYTES`` becomes a hashed one. An empty path or one ending in ``/`` is
 ``index.html``. ``conflict_name``: the flat hashed name at DIR's top for a name that cannot be
 made where it belongs; the part files' names (``TEMP_PREFIX``) are never a body's.
+``NameClaims``: the names of one run, claimed in input order, so that two requests that map to
+one name (``http://`` and ``https://``, ``/a/`` and ``/a/index.html``, ``/a//b`` and ``/a/b``, a
+template without ``{host}``) are not saved over each other: the later is saved apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import string
 import unicodedata
 from urllib.parse import unquote_to_bytes
 
+from fetchcli.engine.selection import Hash64Set
+from fetchcli.engine.urlkey import request_key, url_hash
+from fetchcli.models import UrlItem
 from fetchcli.transport.wireurl import parse
 
 PLACEHOLDERS = ("index", "sha256", "host", "path")
@@ -34,6 +42,9 @@ _DEVICES = frozenset(
     + [f"{kind}{n}" for kind in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")]
 )
 _BAD_CHARS = frozenset('/\\:*?"<>|')
+# A segment _component leaves as it is, told at once (most of them): ASCII letters, digits and
+# punctuation no filesystem refuses, no dot first (``.``, ``..``, the part files) nor last.
+_PLAIN = re.compile(r"[A-Za-z0-9_~!$&'()+,;=@-](?:[A-Za-z0-9._~!$&'()+,;=@-]*[A-Za-z0-9_~!$&'()+,;=@-])?")
 
 
 class TemplateError(ValueError):
@@ -80,6 +91,8 @@ def _component(text: str) -> tuple[str, bool]:
     """``text`` as a name every filesystem takes, and whether it had to change ('' when nothing
     is left of it: the segment is dropped). A name that NFC changed counts as changed: two
     URLs differing only in normalisation (``cafe%CC%81``, ``caf%C3%A9``) must not share a file."""
+    if len(text) <= COMPONENT_BYTES and _PLAIN.fullmatch(text) and text.upper().split(".", 1)[0] not in _DEVICES:
+        return text, False  # what the rest would return for it (the engine names every URL: --save)
     given, text = text, unicodedata.normalize("NFC", text)
     chars = [
         "_" if ch in _BAD_CHARS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in text
@@ -171,5 +184,53 @@ def saved_name(template: str, index: int, url: str, sha256: str | None) -> list[
 
 
 def conflict_name(names: list[str], url: str) -> str:
-    """The flat name at DIR's top for a name that cannot be made where it belongs."""
-    return _with_hash(_cut("__".join(names), 150), "conflict-" + url_digest(url))
+    """The flat name at DIR's top for a name that cannot be made where it belongs: its segments
+    joined by ``__``, the hash before the last segment's extension (``h__a__b~conflict-<hash>.css``;
+    never a dot of the host: ``127.0.0.1__x`` has none)."""
+    stem, dot, ext = names[-1].rpartition(".")
+    keep = dot and stem and len(ext) <= 10
+    joined = "__".join([*names[:-1], stem if keep else names[-1]])
+    return _cut(joined, 150).rstrip(". ") + f"~conflict-{url_digest(url)}" + (f".{ext}" if keep else "")
+
+
+def save_identity(item: UrlItem) -> str:
+    """What one saved file stands for: the request (``request_key``), and with ``--all-ips`` the
+    address probed (each probe's body is its own)."""
+    key = request_key(item)
+    return key if item.address is None else f"{key}\t{item.address}"
+
+
+class NameClaims:
+    """The names a run saves under, each claimed by the first request that maps to it (the
+    engine asks in input order, before the URL is sent: with ``--workers`` too). ``apart``: the
+    item with ``save_apart`` set when another request of the run (``save_identity``: another URL,
+    a JSON Lines line's own method, headers or body, another ``--all-ips`` address) claimed its
+    name; the same request again keeps its name. Two ``Hash64Set`` of 64-bit hashes: a fixed number of bytes per URL, never the names.
+    With ``{sha256}`` in the template the name is taken here with the URL's digest in its place:
+    two bodies saved under one ``{sha256}`` name are the same bytes. On a filesystem that takes
+    names differing only by case for one (``fold_case``), they are compared so."""
+
+    def __init__(self, template: str, fold_case: bool = False) -> None:
+        self.template = template
+        self.fold_case = fold_case  # DIR takes "A" and "a" for one name (savedir.folds_case)
+        self._names = Hash64Set()
+        self._owners = Hash64Set()  # (name, request) of the request that claimed each name
+
+    def claim(self, item: UrlItem) -> bool:
+        """Whether ``item``'s name is its own (claimed now, or by the same request before); a URL
+        a resumed run skips (``Selection.on_resumed``) claims its name as the run before did."""
+        assert item.url is not None
+        try:
+            name = "/".join(saved_name(self.template, item.index, item.url, None))
+        except ValueError:  # a URL the request refuses (BadURL): its record says so, nothing is saved
+            return True
+        if self.fold_case:
+            name = name.casefold()
+        owner = url_hash(f"{name}\x00{save_identity(item)}")
+        if self._names.add(url_hash(name)):
+            self._owners.add(owner)
+            return True
+        return owner in self._owners
+
+    def apart(self, item: UrlItem) -> UrlItem:
+        return item if self.claim(item) else dataclasses.replace(item, save_apart=True)

@@ -144,6 +144,7 @@ class Selection:
         self.shard = _checked(*shard) if isinstance(shard, tuple) else shard
         self.seen: Hash64Set | None = Hash64Set() if unique else None
         self.already_done = already_done
+        self.on_resumed: Callable[[UrlItem], object] | None = None  # told of each URL done before
         self.duplicates = 0
         self.resumed = 0
 
@@ -164,5 +165,7 @@ class Selection:
                     return False
         if self.already_done is not None and self.already_done(item):
             self.resumed += 1
+            if self.on_resumed is not None:
+                self.on_resumed(item)
             return False
         return True
