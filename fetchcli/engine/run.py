@@ -358,8 +358,9 @@ async def fetch(
                 yield result
         return
     if client is not None:
-        from fetchcli.transport.httpxwire import HttpxWire
+        from fetchcli.transport.httpxwire import HttpxWire, connects_by
 
+        connects_by(client, settings.request)  # --resolve, -4/-6, --all-ips... it would ignore: an error
         wire: Wire = HttpxWire(client)  # the caller's: not closed here
     else:
         from fetchcli.transport.wires import build_wire
