@@ -13,7 +13,7 @@ from fetchcli.engine.reorder import PlacedReorderBuffer, ReorderBuffer
 from fetchcli.engine.run import fetch
 from fetchcli.engine.ticket import Ticket
 from fetchcli.models import FetchResult, UrlItem
-from fetchcli.settings import Settings
+from fetchcli.settings import Order, Settings
 
 
 def test_results_out_of_order_leave_in_input_order() -> None:
@@ -173,13 +173,13 @@ def test_the_engine_keeps_all_ips_records_in_order_whatever_order_lookups_end(mo
         await asyncio.sleep(rng.random() / 500)
         return FetchResult(index=item.index, url=item.display_url, ok=True, remote_ip=item.address)
 
-    async def go(window: int) -> list[tuple[int, str | None]]:
+    async def go(window: int, order: Order = Order.input) -> list[tuple[int, str | None]]:
         urls = [f"http://h{n}/" for n in range(total)]
-        settings = Settings(concurrency=3, order_window=window, request=RequestSettings(all_ips=True))
-        results = [(r.index, r.remote_ip) async for r in fetch(urls, settings, remote=remote)]
-        return results
+        settings = Settings(concurrency=3, order_window=window, order=order, request=RequestSettings(all_ips=True))
+        return [(r.index, r.remote_ip) async for r in fetch(urls, settings, remote=remote)]
 
     expected = [(n, f"127.0.0.{a}") for n in range(total) for a in range(1, 2 + n % 3)]
     monkeypatch.setattr(AddressSource, "_addresses", addresses)
     for window in (1, 2, 5, 100):
         assert asyncio.run(asyncio.wait_for(go(window), 60)) == expected
+    assert sorted(asyncio.run(asyncio.wait_for(go(2, Order.completion), 60))) == expected

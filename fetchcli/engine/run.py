@@ -106,7 +106,7 @@ class _Run:
         self.posted = asyncio.Event()  # set while the done queue has entries
         # Input order only; placed: items read out of input order, each told its place (--all-ips)
         self.buffer: ReorderBuffer[FetchResult] | PlacedReorderBuffer[FetchResult] = (
-            PlacedReorderBuffer(self.window) if placed else ReorderBuffer(self.window)
+            PlacedReorderBuffer(self.window) if placed and self.in_order else ReorderBuffer(self.window)
         )
         self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
         self.read = 0  # sequence number of the next URL read from the input
