@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import random
 
-from fetchcli.engine.reorder import ReorderBuffer
+import pytest
+
+from fetchcli.engine.reorder import PlacedReorderBuffer, ReorderBuffer
 from fetchcli.engine.run import fetch
 from fetchcli.engine.ticket import Ticket
 from fetchcli.models import FetchResult, UrlItem
-from fetchcli.settings import Settings
+from fetchcli.settings import Order, Settings
 
 
 def test_results_out_of_order_leave_in_input_order() -> None:
@@ -135,3 +137,49 @@ def test_the_engine_reads_no_further_than_the_window_while_the_first_url_is_slow
     assert asyncio.run(go()) == list(range(total))
     assert started_when_released == [window]  # URLs 0..3 started; 4 waited for 0 to be written
     assert sorted(started) == list(range(total))
+
+
+def test_placed_results_leave_by_their_place_not_by_when_they_were_read() -> None:
+    """--all-ips: items read out of input order (URL 1's two addresses before URL 0's one),
+    each told its place; results leave by URL, then by address, whatever order they came in."""
+    buffer: PlacedReorderBuffer[str] = PlacedReorderBuffer(window=2)
+    buffer.place(0, 1, 0, 2)  # read first: URL 1's first of two items
+    buffer.place(1, 1, 1, 2)
+    assert not buffer.admits(2) and buffer.is_turn(0, 0) and not buffer.is_turn(1, 0)
+    buffer.put(1, "1b")
+    buffer.put(0, "1a")
+    assert list(buffer.ready()) == [] and len(buffer) == 2  # URL 0 has not come
+    buffer.place(2, 0, 0, 1)  # read past the full window: its turn
+    buffer.put(2, "0")
+    assert list(buffer.ready()) == ["0", "1a", "1b"]
+    assert buffer.next == 3 and buffer.admits(3) and buffer.is_turn(2, 0) and len(buffer) == 0
+
+
+def test_the_engine_keeps_all_ips_records_in_order_whatever_order_lookups_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the engine's ``remote`` seam (no network), lookups (``AddressSource._addresses``)
+    and fetches ending in a random order, 1 to 3 addresses a URL, small windows: every probe
+    once, in input order, a URL's in address order; the run ends (nothing waits forever)."""
+    from fetchcli.engine.allips import AddressSource
+    from fetchcli.settings import RequestSettings
+
+    rng = random.Random(7)
+    total = 60
+
+    async def addresses(self: AddressSource, host: str, port: int) -> list[str]:
+        await asyncio.sleep(rng.random() / 500)
+        return [f"127.0.0.{n}" for n in range(1, 2 + int(host.removeprefix("h")) % 3)]
+
+    async def remote(item: UrlItem, ticket: Ticket) -> FetchResult:
+        await asyncio.sleep(rng.random() / 500)
+        return FetchResult(index=item.index, url=item.display_url, ok=True, remote_ip=item.address)
+
+    async def go(window: int, order: Order = Order.input) -> list[tuple[int, str | None]]:
+        urls = [f"http://h{n}/" for n in range(total)]
+        settings = Settings(concurrency=3, order_window=window, order=order, request=RequestSettings(all_ips=True))
+        return [(r.index, r.remote_ip) async for r in fetch(urls, settings, remote=remote)]
+
+    expected = [(n, f"127.0.0.{a}") for n in range(total) for a in range(1, 2 + n % 3)]
+    monkeypatch.setattr(AddressSource, "_addresses", addresses)
+    for window in (1, 2, 5, 100):
+        assert asyncio.run(asyncio.wait_for(go(window), 60)) == expected
+    assert sorted(asyncio.run(asyncio.wait_for(go(2, Order.completion), 60))) == expected

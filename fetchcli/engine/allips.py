@@ -5,9 +5,9 @@ this) is looked up once, here, before it is admitted: its host and port after ``
 the addresses ``--resolve`` gives them or else the event loop's ``getaddrinfo`` (never blocking
 the loop, within ``--connect-timeout``; a run's stop cancels it), kept to the family ``-4``/
 ``-6`` allow, each address once, in the order found. The URL then yields one ``UrlItem`` per
-address (``UrlItem.address``), with the URL's own ``index`` and ``url``, one after the other:
-in input order, its records come in address order. Each is a request of its own to the engine:
-a slot, ``--per-host``, ``--rate`` and ``--host-rate`` count every probe.
+address (``UrlItem.address``), with the URL's own ``index`` and ``url``, one after the other.
+Each is a request of its own to the engine: a slot, ``--per-host``, ``--rate`` and
+``--host-rate`` count every probe.
 
 While an item is fetched (``pinned``), a connection to the URL's host and port goes to its
 address (``addressmap.PIN``: as a one-address ``--resolve`` entry would, on both backends),
@@ -16,9 +16,15 @@ A redirect to another host or port is looked up as usual. A failed record withou
 the pinned address as its ``remote_ip`` when it failed at the pinned host and port.
 
 A name that does not resolve (or has no address -4/-6 allow) is not expanded: its one item goes
-unpinned, and its record says the transport's ``DNSError``, as without ``--all-ips``. Lookups of
-the next URLs run side by side, at most the run's concurrency ahead, their items handed over
-in input order.
+unpinned, and its record says the transport's ``DNSError``, as without ``--all-ips``.
+
+Lookups of the next URLs run side by side, at most the run's concurrency of URLs ahead of the
+oldest not all handed over (a pipe's next URL is waited for together with them), and a URL's
+items are handed over once its own lookup has ended, the oldest URL's first: a slow lookup
+delays only its own URL. Each item says where it stands in input order (``Place``), and the
+engine's reorder window (``reorder.PlacedReorderBuffer``) writes the records in that order,
+a URL's in address order; when the window is full, only the item whose record is next in
+turn is read past it.
 """
 
 from __future__ import annotations
@@ -27,10 +33,11 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import heapq
 import socket
 from collections.abc import Iterator
 
-from fetchcli.engine.source import Source, done_unless
+from fetchcli.engine.source import Source
 from fetchcli.models import FetchResult, UrlItem
 from fetchcli.settings import Settings
 from fetchcli.transport.addressmap import PIN, AddressMap, is_address, pin_for
@@ -46,21 +53,66 @@ def _host_port(url: str) -> tuple[WireURL, int] | None:
         return None  # fetch_one says what is wrong with it
 
 
+# Where an item stands in input order: (the URL's ordinal among the URLs read, the item's place
+# among that URL's items, how many items the URL has). The reorder window sorts by it.
+Place = tuple[int, int, int]
+
+
+@dataclasses.dataclass(slots=True)
+class _Url:
+    """One URL read: its lookup (None: nothing to look up), then its items (``probes``: one per
+    address, or the URL itself unpinned), of which ``given`` were handed out."""
+
+    ordinal: int
+    item: UrlItem
+    lookup: asyncio.Future[list[str]] | None
+    probes: list[UrlItem] | None = None
+    given: int = 0
+
+    def expand(self) -> bool:
+        """Its items from its ended lookup; False if they were known already."""
+        if self.probes is not None:
+            return False
+        try:
+            found = self.lookup.result() if self.lookup is not None else []
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - never a traceback: the record says it
+            found = []  # the item goes unpinned: the transport says why (DNSError, ConnectTimeout...)
+        self.probes = [dataclasses.replace(self.item, address=address) for address in found] or [self.item]
+        return True
+
+    @property
+    def spent(self) -> bool:
+        return self.probes is not None and self.given == len(self.probes)
+
+    def give(self) -> tuple[UrlItem, Place]:
+        assert self.probes is not None
+        self.given += 1
+        return self.probes[self.given - 1], (self.ordinal, self.given - 1, len(self.probes))
+
+
 class AddressSource:
-    """The engine's input (``Source``'s interface) with each URL expanded to its addresses."""
+    """The engine's input (``Source``'s interface) with each URL expanded to its addresses, in
+    the order lookups end; ``place`` says where the item last given stands in input order."""
 
     def __init__(self, inner: Source, settings: Settings) -> None:
         self._inner = inner
         self._map = AddressMap.for_request(settings.request)
         self._timeout = settings.timeouts.phase(settings.timeouts.connect)
         self._ahead = max(1, settings.effective_concurrency)
-        self._ready: collections.deque[UrlItem] = collections.deque()
-        # (the item, its lookup) in input order
-        self._lookups: collections.deque[tuple[UrlItem, asyncio.Future[list[str]] | None]] = collections.deque()
+        self._urls: collections.deque[_Url] = collections.deque()  # in input order, the oldest not all given first
+        self._known: list[tuple[int, _Url]] = []  # a heap of URLs looked up, by ordinal (some given already)
+        self._found = asyncio.Event()  # a lookup ended
+        self._read = 0  # the ordinal of the next URL read
+        self.place: Place = (0, 0, 1)
 
     @property
     def exhausted(self) -> bool:
-        return self._inner.exhausted and not self._ready and not self._lookups
+        return self._inner.exhausted and not self._urls
+
+    @property
+    def head(self) -> tuple[int, int]:
+        """(ordinal, place) of the first item in input order not given yet."""
+        return (self._urls[0].ordinal, self._urls[0].given) if self._urls else (self._read, 0)
 
     async def _addresses(self, host: str, port: int) -> list[str]:
         target, to, fixed = self._map.route(host, port)
@@ -82,58 +134,102 @@ class AddressSource:
     def _start(self, item: UrlItem) -> None:
         where = _host_port(item.url) if item.url is not None else None
         lookup = asyncio.ensure_future(self._addresses(where[0].host, where[1])) if where is not None else None
-        self._lookups.append((item, lookup))
+        url = _Url(self._read, item, lookup)
+        self._read += 1
+        self._urls.append(url)
+        if lookup is None:
+            self._known_now(url)
+        else:
+            lookup.add_done_callback(lambda _: self._known_now(url))
 
-    def _expanded(self) -> None:
-        item, lookup = self._lookups.popleft()
+    def _known_now(self, url: _Url) -> None:
+        if url.expand():
+            heapq.heappush(self._known, (url.ordinal, url))
+        self._found.set()
+
+    def _give(self, head_only: bool) -> UrlItem | None:
+        """The first item of the oldest URL looked up (``head_only``: of the oldest URL not all
+        given, if it was looked up), or None."""
+        if head_only:
+            url = self._urls[0] if self._urls else None
+            if url is None or (url.probes is None and not (url.lookup is not None and url.lookup.done())):
+                return None
+            self._known_now(url)
+        else:
+            while self._known and self._known[0][1].spent:
+                heapq.heappop(self._known)
+            if not self._known:
+                return None
+            url = self._known[0][1]
+        item, self.place = url.give()
+        while self._urls and self._urls[0].spent:
+            self._urls.popleft()
+        return item
+
+    async def _wait(self, interrupt: asyncio.Event | None) -> UrlItem | None:
+        """Wait for a lookup to end, or for the input's next URL (a pipe's) when there is room
+        for its lookup; None when a lookup ended, when interrupted, or at the input's end."""
+        waking = asyncio.ensure_future(interrupt.wait()) if interrupt is not None else None
+        if waking is not None:
+            waking.add_done_callback(lambda _: self._found.set())
         try:
-            found = lookup.result() if lookup is not None else []
-        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - never a traceback: the record says it
-            found = []  # the item goes unpinned: the transport says why (DNSError, ConnectTimeout...)
-        if not found:
-            self._ready.append(item)
-        self._ready.extend(dataclasses.replace(item, address=address) for address in found)
+            if len(self._urls) < self._ahead and not self._inner.exhausted:
+                return await self._inner.next(self._found)  # the input's next item is kept if woken first
+            await self._found.wait()
+            return None
+        finally:
+            if waking is not None:
+                waking.cancel()
 
-    async def next(self, interrupt: asyncio.Event | None = None) -> UrlItem | None:
-        """The next item; None at the end (``exhausted``) or when ``interrupt`` is set first."""
-        while not self._ready:
-            # Read ahead while the input has items at once (a file, a list; a pipe: one at a time).
-            while len(self._lookups) < self._ahead and not self._inner.exhausted:
-                if self._lookups and not self._inner.reads_at_once:
-                    break
-                item = await self._inner.next(interrupt)
-                if item is None:
-                    if not self._inner.exhausted and not self._lookups:
-                        return None  # interrupted
-                    break
+    async def next(self, interrupt: asyncio.Event | None = None, head_only: bool = False) -> UrlItem | None:
+        """The next item, of the oldest URL looked up (``head_only``: of the oldest URL not all
+        given only); None at the end (``exhausted``) or when ``interrupt`` is set first."""
+        while True:
+            self._found.clear()
+            if (item := self._give(head_only)) is not None:
+                return item
+            # Read ahead while the input has items at once (a file, a list); a pipe's next URL
+            # is waited for together with the lookups running.
+            if (
+                len(self._urls) < self._ahead
+                and not self._inner.exhausted
+                and (self._inner.reads_at_once or not self._urls)
+            ):
+                if (item := await self._inner.next(interrupt)) is not None:
+                    self._start(item)
+                elif not self._inner.exhausted:
+                    return None  # interrupted
+                continue
+            if not self._urls:
+                return None
+            if (item := await self._wait(interrupt)) is not None:
                 self._start(item)
-            if not self._lookups:
+            elif interrupt is not None and interrupt.is_set():
                 return None
-            lookup = self._lookups[0][1]
-            if lookup is not None and not await done_unless(lookup, interrupt):
-                return None
-            self._expanded()
-        return self._ready.popleft()
 
     async def rest(self, whole: bool) -> UrlItem | None:
         """After a stop: what is left to report (``Source.rest``): a URL looked up already, one
-        item per address; one whose lookup had not ended, once, unexpanded."""
-        while not self._ready and self._lookups:
-            lookup = self._lookups[0][1]
-            if lookup is not None and not lookup.done():
-                lookup.cancel()
+        item per address not given; one whose lookup had not ended, once, unexpanded."""
+        while self._urls:
+            url = self._urls[0]
+            if url.probes is None and url.lookup is not None and not url.lookup.done():
+                url.lookup.cancel()
                 await asyncio.sleep(0)  # let the lookup see its cancellation
-                self._ready.append(self._lookups.popleft()[0])
-            else:
-                self._expanded()
-        if self._ready:
-            return self._ready.popleft()
-        return await self._inner.rest(whole)
+            url.expand()
+            if not url.spent:
+                item, self.place = url.give()
+                return item
+            self._urls.popleft()
+        left = await self._inner.rest(whole)
+        if left is not None:
+            self.place = (self._read, 0, 1)
+            self._read += 1
+        return left
 
     def close(self) -> None:
-        for _, lookup in self._lookups:
-            if lookup is not None:
-                lookup.cancel()
+        for url in self._urls:
+            if url.lookup is not None:
+                url.lookup.cancel()
         self._inner.close()
 
 

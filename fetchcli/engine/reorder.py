@@ -52,3 +52,53 @@ class ReorderBuffer(Generic[T]):
             seq = self.next
             self.next = seq + 1
             yield held.pop(seq)
+
+
+class PlacedReorderBuffer(Generic[T]):
+    """``ReorderBuffer`` for a run whose URLs may have several results each, read out of input
+    order (``--all-ips``: a URL's items, one per address, are read when its lookup ends, and a
+    slow lookup lets later URLs' items pass). Each item read is told where it stands in input
+    order (``place``: its URL's ordinal, its place among the URL's items, how many it has), and
+    its result leaves in that order. The window counts items read and not emitted, as above."""
+
+    __slots__ = ("_held", "_parts", "_places", "_turn", "next", "window")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.next = 0  # results emitted
+        self._held: dict[tuple[int, int], T] = {}
+        self._places: dict[int, tuple[int, int]] = {}  # sequence number -> (ordinal, place), until put
+        self._parts: dict[int, int] = {}  # ordinal -> how many items, for URLs not all emitted
+        self._turn = (0, 0)  # (ordinal, place) of the next result to emit
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def admits(self, read: int) -> bool:
+        """As ``ReorderBuffer.admits``: fewer than ``window`` items read and not emitted."""
+        return read - self.next < self.window
+
+    def place(self, seq: int, ordinal: int, part: int, parts: int) -> None:
+        """The item numbered ``seq`` is item ``part`` of ``parts`` of the URL ``ordinal``."""
+        self._places[seq] = (ordinal, part)
+        self._parts[ordinal] = parts
+
+    def is_turn(self, ordinal: int, part: int) -> bool:
+        """Whether that item's result is the next to emit (it may be read beyond the window:
+        nothing can leave before it)."""
+        return self._turn == (ordinal, part)
+
+    def put(self, seq: int, result: T) -> None:
+        self._held[self._places.pop(seq)] = result
+
+    def ready(self) -> Generator[T, None, None]:
+        held = self._held
+        while self._turn in held:
+            ordinal, part = turn = self._turn
+            self.next += 1
+            if part + 1 < self._parts[ordinal]:
+                self._turn = (ordinal, part + 1)
+            else:
+                del self._parts[ordinal]
+                self._turn = (ordinal + 1, 0)
+            yield held.pop(turn)

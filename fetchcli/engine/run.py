@@ -24,10 +24,10 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from fetchcli.engine.admission import Lookahead
-from fetchcli.engine.allips import AddressSource
+from fetchcli.engine.allips import AddressSource, Place
 from fetchcli.engine.politeness import Gate, Lane
 from fetchcli.engine.records import internal_error_result, invalid_result, unfinished_result
-from fetchcli.engine.reorder import ReorderBuffer
+from fetchcli.engine.reorder import PlacedReorderBuffer, ReorderBuffer
 from fetchcli.engine.request import fetch_one
 from fetchcli.engine.savedir import folds_case
 from fetchcli.engine.savename import NameClaims
@@ -83,6 +83,7 @@ class _Run:
         remote: RemoteFetch | None = None,
         on_finished: Callable[[FetchResult], None] | None = None,
         prepare: Callable[[UrlItem], UrlItem] | None = None,
+        placed: bool = False,
     ) -> None:
         self.wire = wire
         self.prepare = prepare  # applied to each URL taken (after --shard/--unique): --conditional
@@ -108,7 +109,10 @@ class _Run:
         self.ends: float | None = None  # the event loop's time of the run's --deadline
         self.done: asyncio.Queue[tuple[int, FetchResult | None]] = asyncio.Queue()
         self.posted = asyncio.Event()  # set while the done queue has entries
-        self.buffer: ReorderBuffer[FetchResult] = ReorderBuffer(self.window)  # input order only
+        # Input order only; placed: items read out of input order, each told its place (--all-ips)
+        self.buffer: ReorderBuffer[FetchResult] | PlacedReorderBuffer[FetchResult] = (
+            PlacedReorderBuffer(self.window) if placed and self.in_order else ReorderBuffer(self.window)
+        )
         self.waiting = Lookahead(settings.pool.max_connections)  # read from the input, not started
         self.read = 0  # sequence number of the next URL read from the input
         self.stopping = False  # cancel_all was called: a cancelled task is the engine's doing
@@ -125,6 +129,19 @@ class _Run:
             return self.buffer.admits(self.read)
         oldest = self.waiting.oldest_seq()
         return oldest is None or self.read - oldest < self.window
+
+    def is_turn(self, head: tuple[int, int]) -> bool:
+        """Whether the item at ``head`` (a placed input's first not read) is the next result to
+        leave in input order: then it is read even when the window is full."""
+        return self.in_order and isinstance(self.buffer, PlacedReorderBuffer) and self.buffer.is_turn(*head)
+
+    def number(self, place: Place | None = None) -> int:
+        """The sequence number of the next item read, told its ``place`` in input order."""
+        seq = self.read
+        self.read += 1
+        if place is not None and isinstance(self.buffer, PlacedReorderBuffer):
+            self.buffer.place(seq, *place)
+        return seq
 
     def post(self, entry: tuple[int, FetchResult | None]) -> None:
         self.done.put_nowait(entry)
@@ -145,10 +162,9 @@ class _Run:
             self.waiting.released(host)
             lane.release()
 
-    def take(self, item: UrlItem) -> FetchResult | None:
+    def take(self, item: UrlItem, place: Place | None = None) -> FetchResult | None:
         """An item read from the input: it waits for a slot, or is a result at once (invalid)."""
-        seq = self.read
-        self.read += 1
+        seq = self.number(place)
         if item.url is None:
             return self.accept(seq, invalid_result(item))
         if self.prepare is not None:
@@ -233,8 +249,9 @@ async def run_fetch(
     if selection is None and (settings.shard is not None or settings.unique):
         selection = Selection(settings.shard, settings.unique)
     read = Source(items, selection if selection is not None and selection.active else None)
-    source = AddressSource(read, settings) if settings.request.all_ips else read  # --all-ips: one per address
-    run = _Run(wire, settings, remote, on_finished, prepare)
+    addresses = AddressSource(read, settings) if settings.request.all_ips else None  # --all-ips: one per address
+    source = addresses or read
+    run = _Run(wire, settings, remote, on_finished, prepare, placed=addresses is not None)
     if selection is not None and run.claims is not None:  # --resume: a URL done keeps its --save name
         selection.on_resumed = run.claims.claim
     stop = stop or Stop()
@@ -255,13 +272,22 @@ async def run_fetch(
                 if run.waiting and run.has_room():
                     await run.start_next()
                     continue
-                if source.exhausted or not run.can_read():
+                if source.exhausted:
                     break
                 # A slow pipe must not hold back results: the wait ends when one is posted.
-                item = await source.next(run.posted)
-                if item is None:
+                if addresses is None:
+                    if not run.can_read() or (item := await read.next(run.posted)) is None:
+                        break
+                    if (immediate := run.take(item)) is not None:
+                        yield immediate
+                    continue
+                # --all-ips: past a full window, only the item whose result leaves next
+                head_only = not run.can_read()
+                if head_only and not run.is_turn(addresses.head):
                     break
-                if (immediate := run.take(item)) is not None:
+                if (item := await addresses.next(run.posted, head_only)) is None:
+                    break
+                if (immediate := run.take(item, addresses.place)) is not None:
                     yield immediate
             for result in run.ready():
                 yield result
@@ -298,9 +324,9 @@ async def run_fetch(
                 if item.url is None
                 else unfinished_result(item, ErrorType.NotStarted, f"not started: stopped by {stop.reason}")
             )
-            if (immediate := run.accept(run.read, result)) is not None:
+            seq = run.number(addresses.place if addresses is not None else None)
+            if (immediate := run.accept(seq, result)) is not None:
                 yield immediate
-            run.read += 1
             for result in run.ready():
                 yield result
     finally:
@@ -341,8 +367,9 @@ async def fetch(
                 yield result
         return
     if client is not None:
-        from fetchcli.transport.httpxwire import HttpxWire
+        from fetchcli.transport.httpxwire import HttpxWire, connects_by
 
+        connects_by(client, settings.request)  # --resolve, -4/-6, --all-ips... it would ignore: an error
         wire: Wire = HttpxWire(client)  # the caller's: not closed here
     else:
         from fetchcli.transport.wires import build_wire

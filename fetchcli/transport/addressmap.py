@@ -17,6 +17,7 @@ mapped too when it matches (as curl does).
 ``-4``/``-6`` (``family``): only addresses of that family are connected to, whether looked up,
 given by ``--resolve`` or written in the URL (an address of the other family, or a name with
 none of that family, fails as a ``DNSError`` naming it: ``of_family``); the proxy's too, as curl.
+An IPv4-mapped IPv6 address (``::ffff:192.0.2.7``) is of neither: IPv4 on the wire.
 
 ``--all-ips`` (``engine/allips.py``): each request of a URL's record may be pinned (``PIN``, set
 for the URL's task) to one address of the URL's host and port: a connection to that host and
@@ -148,6 +149,21 @@ def family_of(address: str) -> int:
     return 6 if ":" in address else 4
 
 
+def is_mapped(address: str) -> bool:
+    """Whether ``address`` is an IPv4-mapped IPv6 address (``::ffff:192.0.2.7``): a connection
+    to it is IPv4 on the wire (through a dual-stack socket)."""
+    try:
+        return ":" in address and ipaddress.IPv6Address(address).ipv4_mapped is not None
+    except ValueError:
+        return False
+
+
+def _kind(address: str) -> str:
+    if is_mapped(address):
+        return "an IPv4-mapped IPv6 address (IPv4 on the wire)"
+    return f"an IPv{family_of(address)} address"
+
+
 @dataclass(frozen=True, slots=True)
 class AddressMap:
     """The run's ``--resolve`` and ``--connect-to`` entries, ``-4``/``-6`` (``family``: 4, 6 or
@@ -173,19 +189,22 @@ class AddressMap:
 
     def of_family(self, host: str, addresses: Iterable[str]) -> list[str]:
         """``addresses`` of the family -4/-6 allows (all without them); none: a ``socket.gaierror``
-        (a ``DNSError`` in the record) that says why."""
+        (a ``DNSError`` in the record) that says why. An IPv4-mapped IPv6 address is of neither:
+        not IPv4 to -4 (as curl), and IPv4 on the wire to -6."""
         found = list(addresses)
         if not self.family:
             return found
-        kept = [address for address in found if family_of(address) == self.family]
+        kept = [address for address in found if family_of(address) == self.family and not is_mapped(address)]
         if kept:
             return kept
         bare = host.strip("[]")
         if is_address(bare):
-            raise socket.gaierror(
-                f"{bare} is an IPv{family_of(bare)} address and -{self.family} allows IPv{self.family} only"
-            )
-        raise socket.gaierror(f"{bare} has no IPv{self.family} address (-{self.family})")
+            raise socket.gaierror(f"{bare} is {_kind(bare)} and -{self.family} allows IPv{self.family} only")
+        mapped = next((address for address in found if self.family == 6 and is_mapped(address)), None)
+        why = ""
+        if mapped is not None:
+            why = f"; {mapped} is {ipaddress.IPv6Address(mapped).ipv4_mapped}, IPv4-mapped: IPv4 on the wire"
+        raise socket.gaierror(f"{bare} has no IPv{self.family} address (-{self.family}{why})")
 
     def lookup_failed(self, exc: OSError) -> OSError:
         """A failed name lookup; under -4/-6 one that says only that family was asked for (the

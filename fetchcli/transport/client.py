@@ -14,7 +14,7 @@ from fetchcli.settings import Settings
 from fetchcli.transport.addressmap import AddressMap
 from fetchcli.transport.backendchoice import uses_aiohttp
 from fetchcli.transport.headers import headers_of, proxy_ways
-from fetchcli.transport.httpxwire import OWN_TRANSPORT, WireTransport
+from fetchcli.transport.httpxwire import OWN_ADDRESSES, OWN_TRANSPORT, WireTransport
 from fetchcli.transport.pool import ShardedPoolTransport
 from fetchcli.transport.proxies import ProxyRoute, proxy_route
 from fetchcli.transport.sslcontext import ssl_context
@@ -145,4 +145,6 @@ def build_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         cookies=_NoCookieJar(),
     )
     OWN_TRANSPORT[client] = client._transport
+    if transport is None:  # fetchcli's own: it connects by the settings' --resolve, -4/-6...
+        OWN_ADDRESSES[client] = AddressMap.for_request(settings.request)
     return client

@@ -30,6 +30,8 @@ from fetchcli.errors import (
     WriteFailed,
     WriteTimedOut,
 )
+from fetchcli.settings import RequestSettings, SettingProblem
+from fetchcli.transport.addressmap import AddressMap
 from fetchcli.transport.contract import Timeouts, WireHeaders, WireRequest, WireResponse
 from fetchcli.transport.hints import PEER_EXTENSION, SSL_EXTENSION
 from fetchcli.transport.wireurl import parse
@@ -37,6 +39,28 @@ from fetchcli.transport.wireurl import parse
 # The transport of each client ``client.build_client`` made: ``HttpxWire`` sends through it
 # directly (a client the caller made is always sent through ``AsyncClient.send``).
 OWN_TRANSPORT: weakref.WeakKeyDictionary[httpx.AsyncClient, httpx.AsyncBaseTransport] = weakref.WeakKeyDictionary()
+
+# Where each client ``client.build_client`` made over fetchcli's own transport connects
+# (``--resolve``, ``--connect-to``, ``-4``/``-6``, ``--all-ips``): ``connects_by`` checks it.
+OWN_ADDRESSES: weakref.WeakKeyDictionary[httpx.AsyncClient, AddressMap] = weakref.WeakKeyDictionary()
+_WHERE = ("resolve", "connect_to", "ipv4", "ipv6", "all_ips")  # RequestSettings' fields of it
+
+
+def connects_by(client: httpx.AsyncClient, request: RequestSettings) -> None:
+    """A ``SettingProblem`` naming the first of the run's where-to-connect settings that
+    ``client`` would ignore: a client of the caller's own connects where its own transport says
+    (so ``--all-ips``'s probes would not go to their addresses); ``build_client``'s, by the
+    settings it was built with."""
+    mapped = AddressMap.for_request(request)
+    if not mapped or OWN_ADDRESSES.get(client) == mapped:
+        return
+    setting = next(name for name in _WHERE if getattr(request, name))
+    raise SettingProblem(
+        f"request.{setting}",
+        "cannot apply to a client of your own (fetch(client=...)), which connects where its own transport "
+        "says: leave client= out, or pass fetchcli.build_client(settings) built with the same settings",
+    )
+
 
 # httpx's exception classes -> fetchcli's, most specific first.
 _OWN: tuple[tuple[type[Exception], type[Exception]], ...] = (
