@@ -190,3 +190,29 @@ def test_the_headers_sent_are_the_same_on_both_backends(fresh_server: LoopbackSe
     assert sent[Backend.aiohttp] == sent[Backend.httpx]
     assert {"accept", "accept-encoding", "user-agent", "host"} <= set(sent[Backend.aiohttp])
     assert "content-type" not in sent[Backend.aiohttp]  # aiohttp would add one to a POST, PUT, PATCH
+
+
+# The snippet: sanitise looked at the whole body's text (str.isprintable, about 22 instructions a
+# character) before seeing it was longer than the snippet; it reads a window of about twice the
+# snippet's length now, whatever the body's length.
+class _CountingText(str):
+    """A text that records the length of each ``isprintable`` scan of it (slices are plain str)."""
+
+    scans: list[int]
+
+    def isprintable(self) -> bool:
+        self.scans.append(len(self))
+        return super().isprintable()
+
+
+def test_the_snippet_does_not_scan_the_whole_body() -> None:
+    from fetchcli.text import sanitise
+
+    body = _CountingText("x" * 100_000)
+    body.scans = []
+    assert sanitise(body, 80) == "x" * 80
+    assert body.scans == []  # the window (176 characters, a plain str) is scanned, not the body
+    short = _CountingText("a reason phrase")
+    short.scans = []
+    assert sanitise(short, 80) == "a reason phrase"
+    assert short.scans == [15]  # a text within the length is still checked in one scan
