@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -216,3 +216,36 @@ def test_the_snippet_does_not_scan_the_whole_body() -> None:
     short.scans = []
     assert sanitise(short, 80) == "a reason phrase"
     assert short.scans == [15]  # a text within the length is still checked in one scan
+
+
+# The run's settings are frozen dataclasses, hashed field by field each time; a record asked for
+# the run's redactor through an lru_cache keyed on RequestSettings (about 1,500 instructions a
+# URL). The redactor is kept for the settings object now: no settings are hashed per URL.
+@pytest.fixture
+def settings_hashed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    import dataclasses
+
+    from fetchcli import settings as settings_module
+
+    counts: dict[str, int] = {}
+    for name, kind in vars(settings_module).items():
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind) and kind.__module__ == settings_module.__name__:
+            original = kind.__hash__
+            if original is None:
+                continue
+
+            def counting(self: object, _original: Callable[[object], int] = original, _name: str = name) -> int:
+                counts[_name] = counts.get(_name, 0) + 1
+                return _original(self)
+
+            monkeypatch.setattr(kind, "__hash__", counting)
+    yield counts
+
+
+def test_no_settings_are_hashed_per_url(
+    fresh_server: LoopbackServer, backend: Backend, settings_hashed: dict[str, int]
+) -> None:
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
+    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
+    assert [r.ok for r in results] == [True] * 100
+    assert sum(settings_hashed.values()) <= 5, settings_hashed  # before: RequestSettings 100 times
