@@ -9,15 +9,24 @@ and the default wire ask for the loop once per run and carry it.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 import fetchcli
+from fetchcli.cli.app import app
+from fetchcli.models import FetchResult, Timing
+from fetchcli.output.render.json import JsonArraySink
+from fetchcli.output.render.jsonl import JsonLinesSink
 from fetchcli.settings import Backend, RequestSettings, Settings
+from fetchcli.summary import Summary
 from tests.helpers import collect
 from tests.server import LoopbackServer
 
@@ -249,3 +258,46 @@ def test_no_settings_are_hashed_per_url(
     results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
     assert [r.ok for r in results] == [True] * 100
     assert sum(settings_hashed.values()) <= 5, settings_hashed  # before: RequestSettings 100 times
+
+
+# A JSON Lines record was its dict (FetchResult.to_dict) given to json.dumps, which escaped its 35
+# keys again each time: 124,000 instructions a record. It is written field by field now
+# (output/render/jsonline.py), the same text, without the dict.
+@pytest.fixture
+def dicts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many records' dicts were built (``FetchResult.to_dict``)."""
+    built = [0]
+    original = FetchResult.to_dict
+
+    def counting(self: FetchResult) -> dict[str, Any]:
+        built[0] += 1
+        return original(self)
+
+    monkeypatch.setattr(FetchResult, "to_dict", counting)
+    yield built
+
+
+def test_the_sinks_write_a_record_without_its_dict(dicts_built: list[int]) -> None:
+    results = [
+        FetchResult(index=n, url=f"http://h/{n}", ok=True, status=200, timing=Timing(None, 1.0, None, 2.5))
+        for n in range(3)
+    ]
+    lines, array = io.StringIO(), io.StringIO()
+    jsonl, json_sink = JsonLinesSink(lines), JsonArraySink(array)
+    for result in results:
+        jsonl.write(result)
+        json_sink.write(result)
+    json_sink.close(Summary())
+    assert dicts_built[0] == 0
+    assert [json.loads(line) for line in lines.getvalue().splitlines()] == json.loads(array.getvalue())
+    assert dicts_built[0] == 0 and len(json.loads(array.getvalue())) == 3
+
+
+def test_a_run_builds_no_record_dict(server: LoopbackServer, tmp_path: Path, dicts_built: list[int]) -> None:
+    urls = [server.url(f"/ok/{n}") for n in range(20)]
+    out = tmp_path / "out.jsonl"
+    done = CliRunner().invoke(app, ["-q", "-f", "jsonl", "-o", str(out), *urls])
+    assert done.exit_code == 0, done.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["ok"] for r in records] == [True] * 20
+    assert dicts_built[0] == 0  # before: one a record, then json.dumps of it
