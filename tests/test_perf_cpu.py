@@ -335,3 +335,58 @@ def test_the_frozen_records_of_a_url_are_built_at_a_plain_cost(
     assert [type(r) for r in results] == [FetchResult] * 100 and type(results[0].timing) is Timing
     # Before: FetchResult, Timing, Body, UrlItem, WireRequest and WireURL 100 times each.
     assert frozen_inits == {}
+
+
+# asyncio.Semaphore.locked() (3.11 on) built a generator over its empty waiter queue each time it
+# was asked, five times a URL; transport/slots.Slots looks only when someone waits.
+@pytest.fixture
+def semaphore_scans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    scans = [0]
+    original = asyncio.Semaphore.locked
+
+    def counting(self: asyncio.Semaphore) -> bool:
+        scans[0] += 1
+        return original(self)
+
+    monkeypatch.setattr(asyncio.Semaphore, "locked", counting)
+    yield scans
+
+
+def test_the_slots_are_not_scanned_per_url(
+    fresh_server: LoopbackServer, backend: Backend, semaphore_scans: list[int]
+) -> None:
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
+    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
+    assert [r.ok for r in results] == [True] * 100
+    assert semaphore_scans[0] <= 5  # before: 500 on aiohttp (the engine's slots and the wire's), 300 on httpx
+
+
+def test_slots_answer_locked_as_asyncio_does() -> None:
+    from fetchcli.transport.slots import Slots
+
+    async def states() -> list[tuple[bool, bool]]:
+        answers = []
+        ours, theirs = Slots(2), asyncio.Semaphore(2)
+        for step in range(6):
+            answers.append((ours.locked(), theirs.locked()))
+            if step < 2:  # take both slots
+                await ours.acquire()
+                await theirs.acquire()
+            elif step == 2:  # two waiters each, one of them then cancelled
+                waiting = [asyncio.ensure_future(s.acquire()) for s in (ours, theirs, ours, theirs)]
+                await asyncio.sleep(0)
+                waiting[2].cancel()
+                waiting[3].cancel()
+                await asyncio.sleep(0)
+            elif step == 3:  # a slot given back: the live waiter takes it
+                ours.release()
+                theirs.release()
+                await asyncio.sleep(0)
+            else:
+                ours.release()
+                theirs.release()
+        return answers
+
+    answers = asyncio.run(states())
+    assert all(mine == asyncio_s for mine, asyncio_s in answers), answers
+    assert {mine for mine, _ in answers} == {True, False}

@@ -67,6 +67,7 @@ from fetchcli.transport.headers import default_headers, one_spelling, proxy_ways
 from fetchcli.transport.hints import CURRENT, DEMAND, PhaseClock, least_needed, since, waited
 from fetchcli.transport.protocol import InformationalBudget, chunk_size_too_large, is_informational
 from fetchcli.transport.proxies import ProxyWay, proxy_route
+from fetchcli.transport.slots import Slots
 from fetchcli.transport.sslcontext import ssl_context
 from fetchcli.transport.wireurl import WireURL
 
@@ -501,7 +502,7 @@ class AiohttpWire:
         self._proxy_route = proxy_route  # per request, when requests take different ways
         # Each proxy without its credentials, which only the proxy is told (headers.proxy_ways).
         self._ways = dict(proxy_ways or {})
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the session's, asked once (aiodirect.py)
         self._connectors: list[BoundedConnector] = []  # each session's (one at a time)
