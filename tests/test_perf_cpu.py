@@ -390,3 +390,28 @@ def test_slots_answer_locked_as_asyncio_does() -> None:
     answers = asyncio.run(states())
     assert all(mine == asyncio_s for mine, asyncio_s in answers), answers
     assert {mine for mine, _ in answers} == {True, False}
+
+
+# Whether the run's default headers name Host was asked for every URL, by a generator over them;
+# it is kept for the defaults' tuple (one all run long).
+@pytest.fixture
+def host_lookups(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    from fetchcli.engine import redirect
+
+    looked = [0]
+
+    def counting(iterable: Any) -> bool:
+        looked[0] += 1
+        return any(iterable)
+
+    monkeypatch.setattr(redirect, "any", counting, raising=False)  # shadows the builtin in that module
+    yield looked
+
+
+def test_the_default_headers_are_not_looked_through_per_url(
+    fresh_server: LoopbackServer, backend: Backend, host_lookups: list[int]
+) -> None:
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
+    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
+    assert [r.ok for r in results] == [True] * 100
+    assert host_lookups[0] <= 1  # before: 100
