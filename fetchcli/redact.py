@@ -209,7 +209,8 @@ class Redactor:
         password, as given, percent-decoded and as the ``Basic`` credentials sent for it; with
         ``urls``, their passwords too (a URL fetched, a redirect's target)."""
         run = _for_request(req)
-        return run.with_secrets(secret for url in urls for secret in url_secrets(str(url))) if urls else run
+        own = [secret for url in urls for secret in url_secrets(str(url))]  # most URLs have none
+        return run.with_secrets(own) if own else run
 
     @property
     def holds_secrets(self) -> bool:

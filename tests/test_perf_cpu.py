@@ -415,3 +415,29 @@ def test_the_default_headers_are_not_looked_through_per_url(
     results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
     assert [r.ok for r in results] == [True] * 100
     assert host_lookups[0] <= 1  # before: 100
+
+
+# A record's redactor is the run's with the passwords of the URL added: for a URL without one
+# (nearly all) it took a generator, a set and a copy's check for nothing; now the run's is used.
+@pytest.fixture
+def redactors_extended(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    from fetchcli.redact import Redactor
+
+    extended = [0]
+    original = Redactor.with_secrets
+
+    def counting(self: Redactor, extra: Any) -> Redactor:
+        extended[0] += 1
+        return original(self, extra)
+
+    monkeypatch.setattr(Redactor, "with_secrets", counting)
+    yield extended
+
+
+def test_a_url_without_a_password_takes_the_runs_redactor(
+    fresh_server: LoopbackServer, backend: Backend, redactors_extended: list[int]
+) -> None:
+    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
+    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
+    assert [r.ok for r in results] == [True] * 100
+    assert redactors_extended[0] == 0  # before: 100

@@ -153,6 +153,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_BOM_STARTS = tuple(bom for bom, _ in _BOMS)
 
 
 # The character sets a declared charset may name (Python's canonical codec names): Unicode, the
@@ -194,9 +195,10 @@ def text_encoding(data: bytes, charset: str | None) -> str:
         name = _known_charset(charset)
         if name is not None:
             return name
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return name
+    if data.startswith(_BOM_STARTS):  # one look for the common case, a body without a mark
+        for bom, name in _BOMS:
+            if data.startswith(bom):
+                return name
     return "utf-8"
 
 
