@@ -202,8 +202,8 @@ def test_the_headers_sent_are_the_same_on_both_backends(fresh_server: LoopbackSe
 
 
 # The snippet: sanitise looked at the whole body's text (str.isprintable, about 22 instructions a
-# character) before seeing it was longer than the snippet; it reads a window of about twice the
-# snippet's length now, whatever the body's length.
+# character) before seeing it was longer than the snippet; it reads a window a little longer than
+# the snippet now, whatever the body's length.
 class _CountingText(str):
     """A text that records the length of each ``isprintable`` scan of it (slices are plain str)."""
 
@@ -220,7 +220,7 @@ def test_the_snippet_does_not_scan_the_whole_body() -> None:
     body = _CountingText("x" * 100_000)
     body.scans = []
     assert sanitise(body, 80) == "x" * 80
-    assert body.scans == []  # the window (176 characters, a plain str) is scanned, not the body
+    assert body.scans == []  # the window (96 characters, a plain str) is scanned, not the body
     short = _CountingText("a reason phrase")
     short.scans = []
     assert sanitise(short, 80) == "a reason phrase"
