@@ -34,6 +34,27 @@ _FETCHCLI = str(Path(fetchcli.__file__).resolve().parent)
 _ASYNCIO = str(Path(asyncio.__file__).resolve().parent)
 
 
+def _hundred_urls(server: LoopbackServer, backend: Backend) -> list[FetchResult]:
+    """A run of 100 URLs at -c 10, each read and validated by the engine's source: all ok."""
+    urls = [server.url(f"/ok/{n}") for n in range(100)]
+    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
+    assert [r.ok for r in results] == [True] * 100
+    return results
+
+
+def _calls_counted(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[int]:
+    """How often ``owner.name`` is called from now on (a list of one count)."""
+    calls = [0]
+    original = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
 def _from_fetchcli(frame: FrameType | None) -> bool:
     """Whether the call came from fetchcli's code, directly or through one of asyncio's helpers
     (``current_task``, ``create_task``)."""
@@ -62,9 +83,7 @@ def loop_lookups(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 def test_the_running_loop_is_asked_for_once_per_run_not_per_url(
     fresh_server: LoopbackServer, backend: Backend, loop_lookups: list[int]
 ) -> None:
-    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
-    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
-    assert [r.ok for r in results] == [True] * 100
+    _hundred_urls(fresh_server, backend)
     # Before: 5 per URL on the default wire (the task's creation, the --max-time timer armed and
     # disarmed, the task it cancels, the aiohttp request), 4 on the httpx one.
     assert loop_lookups[0] <= 5
@@ -120,9 +139,7 @@ def test_a_plain_url_is_validated_in_one_step(counted_steps: dict[str, int]) -> 
 def test_a_url_is_parsed_once_per_request(
     fresh_server: LoopbackServer, backend: Backend, counted_steps: dict[str, int]
 ) -> None:
-    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]  # validated by the engine's source
-    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
-    assert [r.ok for r in results] == [True] * 100
+    _hundred_urls(fresh_server, backend)
     assert counted_steps == {"host checked": 0, "parsed": 100}
 
 
@@ -254,9 +271,7 @@ def settings_hashed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]
 def test_no_settings_are_hashed_per_url(
     fresh_server: LoopbackServer, backend: Backend, settings_hashed: dict[str, int]
 ) -> None:
-    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
-    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
-    assert [r.ok for r in results] == [True] * 100
+    _hundred_urls(fresh_server, backend)
     assert sum(settings_hashed.values()) <= 5, settings_hashed  # before: RequestSettings 100 times
 
 
@@ -266,15 +281,7 @@ def test_no_settings_are_hashed_per_url(
 @pytest.fixture
 def dicts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """How many records' dicts were built (``FetchResult.to_dict``)."""
-    built = [0]
-    original = FetchResult.to_dict
-
-    def counting(self: FetchResult) -> dict[str, Any]:
-        built[0] += 1
-        return original(self)
-
-    monkeypatch.setattr(FetchResult, "to_dict", counting)
-    yield built
+    yield _calls_counted(monkeypatch, FetchResult, "to_dict")
 
 
 def test_the_sinks_write_a_record_without_its_dict(dicts_built: list[int]) -> None:
@@ -329,9 +336,7 @@ def frozen_inits(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
 def test_the_frozen_records_of_a_url_are_built_at_a_plain_cost(
     fresh_server: LoopbackServer, backend: Backend, frozen_inits: dict[str, int]
 ) -> None:
-    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]  # read into UrlItems by the engine's source
-    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
-    assert [r.ok for r in results] == [True] * 100
+    results = _hundred_urls(fresh_server, backend)
     assert [type(r) for r in results] == [FetchResult] * 100 and type(results[0].timing) is Timing
     # Before: FetchResult, Timing, Body, UrlItem, WireRequest and WireURL 100 times each.
     assert frozen_inits == {}
@@ -341,23 +346,13 @@ def test_the_frozen_records_of_a_url_are_built_at_a_plain_cost(
 # was asked, five times a URL; transport/slots.Slots looks only when someone waits.
 @pytest.fixture
 def semaphore_scans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    scans = [0]
-    original = asyncio.Semaphore.locked
-
-    def counting(self: asyncio.Semaphore) -> bool:
-        scans[0] += 1
-        return original(self)
-
-    monkeypatch.setattr(asyncio.Semaphore, "locked", counting)
-    yield scans
+    yield _calls_counted(monkeypatch, asyncio.Semaphore, "locked")
 
 
 def test_the_slots_are_not_scanned_per_url(
     fresh_server: LoopbackServer, backend: Backend, semaphore_scans: list[int]
 ) -> None:
-    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
-    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
-    assert [r.ok for r in results] == [True] * 100
+    _hundred_urls(fresh_server, backend)
     assert semaphore_scans[0] <= 5  # before: 500 on aiohttp (the engine's slots and the wire's), 300 on httpx
 
 
@@ -398,22 +393,14 @@ def test_slots_answer_locked_as_asyncio_does() -> None:
 def host_lookups(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     from fetchcli.engine import redirect
 
-    looked = [0]
-
-    def counting(iterable: Any) -> bool:
-        looked[0] += 1
-        return any(iterable)
-
-    monkeypatch.setattr(redirect, "any", counting, raising=False)  # shadows the builtin in that module
-    yield looked
+    monkeypatch.setattr(redirect, "any", any, raising=False)  # the builtin, as a name of that module
+    yield _calls_counted(monkeypatch, redirect, "any")
 
 
 def test_the_default_headers_are_not_looked_through_per_url(
     fresh_server: LoopbackServer, backend: Backend, host_lookups: list[int]
 ) -> None:
-    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
-    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
-    assert [r.ok for r in results] == [True] * 100
+    _hundred_urls(fresh_server, backend)
     assert host_lookups[0] <= 1  # before: 100
 
 
@@ -423,21 +410,11 @@ def test_the_default_headers_are_not_looked_through_per_url(
 def redactors_extended(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     from fetchcli.redact import Redactor
 
-    extended = [0]
-    original = Redactor.with_secrets
-
-    def counting(self: Redactor, extra: Any) -> Redactor:
-        extended[0] += 1
-        return original(self, extra)
-
-    monkeypatch.setattr(Redactor, "with_secrets", counting)
-    yield extended
+    yield _calls_counted(monkeypatch, Redactor, "with_secrets")
 
 
 def test_a_url_without_a_password_takes_the_runs_redactor(
     fresh_server: LoopbackServer, backend: Backend, redactors_extended: list[int]
 ) -> None:
-    urls = [fresh_server.url(f"/ok/{n}") for n in range(100)]
-    results = asyncio.run(collect(urls, Settings(backend=backend, concurrency=10)))
-    assert [r.ok for r in results] == [True] * 100
+    _hundred_urls(fresh_server, backend)
     assert redactors_extended[0] == 0  # before: 100

@@ -7,7 +7,8 @@ client of the httpx backend (``build_client``), with ``backendchoice`` (``--back
 reached); the wires are ``aio`` (aiohttp called directly; ``aiodirect`` its short way past the session) and ``httpxwire`` (over an httpx
 client: the sharded httpx pool, ``pool``, made of ``shardtable``, ``handoff`` and
 ``h2sharing``, over ``coretransport`` and ``netbackend``; or a caller's client); ``tls``,
-``addressmap`` (``--resolve``, ``--connect-to``), ``proxies``, ``protocol`` (HTTP bounds), ``lightimport``.
+``addressmap`` (``--resolve``, ``--connect-to``), ``proxies``, ``protocol`` (HTTP bounds), ``lightimport``,
+``slots`` (the slots' semaphore, asked cheaply whether it is locked).
 
 May import the kernel only; never the engine or any stage above it (enforced by import-linter,
 see pyproject.toml). Nothing is imported here.
