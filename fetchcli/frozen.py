@@ -10,8 +10,8 @@ has 36 fields, and a URL builds about 60 such fields in all.
 are ``cls``'s: a plain dataclass with the same fields and slots, whose ``__post_init__`` makes
 the instance a ``cls`` (``__class__`` assignment, which Python allows between classes of the
 same layout: here the same slots, in the same order, on the same base). The result is a ``cls``
-in every way (equal, hashed, frozen, pickled, ``dataclasses.replace``), made for about a third
-of the instructions.
+in every way (equal, hashed, frozen, pickled, ``dataclasses.replace``), made for less than half
+the instructions (a record: 31,000 against 68,000).
 """
 
 from __future__ import annotations
