@@ -224,6 +224,8 @@ class FetchResult:
         return FetchResult(*before, not_modified, change, consecutive_failures, self.validators)  # type: ignore[call-arg]
 
     def to_dict(self) -> dict[str, Any]:
+        # output/render/jsonline.py writes json.dumps of this without building it (tests/test_jsonline.py
+        # holds the two equal): a field added here is added there.
         return {
             "schema_version": RECORD_SCHEMA_VERSION,
             "index": self.index,

@@ -209,7 +209,8 @@ class Redactor:
         password, as given, percent-decoded and as the ``Basic`` credentials sent for it; with
         ``urls``, their passwords too (a URL fetched, a redirect's target)."""
         run = _for_request(req)
-        return run.with_secrets(secret for url in urls for secret in url_secrets(str(url))) if urls else run
+        own = [secret for url in urls for secret in url_secrets(str(url))]  # most URLs have none
+        return run.with_secrets(own) if own else run
 
     @property
     def holds_secrets(self) -> bool:
@@ -293,8 +294,23 @@ def _decoded_basic(credentials: str) -> tuple[str, ...]:
     return (pair, pair.partition(":")[2])
 
 
-@functools.lru_cache(maxsize=8)
+# The last settings asked about (the run's, all run long: once per record) and their redactor;
+# hashing the settings for the lru_cache walked all their fields (about 1,500 instructions).
+_last_run: tuple[RequestSettings, Redactor] | None = None
+
+
 def _for_request(req: RequestSettings) -> Redactor:
+    global _last_run
+    last = _last_run
+    if last is not None and last[0] is req:
+        return last[1]
+    redactor = _built_for_request(req)
+    _last_run = (req, redactor)
+    return redactor
+
+
+@functools.lru_cache(maxsize=8)
+def _built_for_request(req: RequestSettings) -> Redactor:
     secrets = _header_secrets(req.headers, req.secret_headers)
     for proxy in req.proxies:
         secrets += url_secrets(proxy)

@@ -80,12 +80,15 @@ def encodable(text: str, encoding: str) -> str:
 
 def sanitise(text: str, length: int) -> str:
     """First ``length`` characters with controls removed and whitespace runs made one space."""
-    if text.isprintable() and "  " not in text and len(text) <= length and text == text.strip():
+    # The length first: a body's text (the snippet) is longer, and isprintable scans every
+    # character of it (about 22 instructions each: 22,000 for a 1,000-byte body).
+    if len(text) <= length and text.isprintable() and "  " not in text and text == text.strip():
         return text  # the common case (reason phrases, content types, URLs): nothing to remove
-    # Only as much text as the result needs: a window a little longer than ``length``, grown
-    # fourfold while cleaning it leaves too few characters (controls and runs of whitespace
-    # shrink it) and there is more text.
-    window = 2 * length + 16
+    # Only as much text as the result needs: a window a little longer than ``length`` (16 more:
+    # it was twice as long, scanned for nothing in the common case of clean text), grown fourfold
+    # while cleaning it leaves too few characters (controls and runs of whitespace shrink it) and
+    # there is more text.
+    window = length + 16
     while True:
         head = text[:window]
         if head.isprintable() and "  " not in head:

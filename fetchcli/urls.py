@@ -13,12 +13,14 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from fetchcli.errortype import ErrorType
+from fetchcli.frozen import quick_builder
 from fetchcli.models import ErrorInfo, UrlItem
 from fetchcli.redact import mask_input
 
 MAX_URL_LENGTH = 8192
 SUPPORTED_SCHEMES = ("http", "https")
 DEFAULT_SCHEME = "https"
+_new_item = quick_builder(UrlItem)  # one per input line: at a plain dataclass's cost (frozen.py)
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(.*)$", re.DOTALL)
 _PORT_THEN_PATH = re.compile(r"^\d+(?:[/?#]|$)")
@@ -113,7 +115,7 @@ def normalise_url(text: str, index: int) -> UrlItem:
     if len(text) > MAX_URL_LENGTH:  # perhaps the start of a longer line (iter_binary_lines)
         return _invalid(index, raw, f"URL is longer than {MAX_URL_LENGTH} characters", cut=True)
     if _plain(text):  # one expression instead of the steps below (a URL list is mostly these)
-        return UrlItem(index=index, raw=raw, url=text)
+        return _new_item(index=index, raw=raw, url=text)
     bad = _FORBIDDEN.search(text)
     if bad is not None:
         # A NUL every other character: a UTF-16 file (Windows Notepad's "Unicode") read as UTF-8.
@@ -156,7 +158,7 @@ def normalise_url(text: str, index: int) -> UrlItem:
         if address != host:  # 2130706433, 0x7f.1, 127.1: one spelling for both backends
             start = len(scheme) + 3 + len(authority) - len(hostport)
             text = text[:start] + address + text[start + len(host) :]
-    return UrlItem(index=index, raw=raw, url=text)
+    return _new_item(index=index, raw=raw, url=text)
 
 
 def scheme_added(item: UrlItem) -> bool:

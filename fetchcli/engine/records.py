@@ -18,6 +18,7 @@ from fetchcli.engine.snippet import Body, body_text
 from fetchcli.engine.ticket import Ticket, Trail, now_iso
 from fetchcli.errors import internal_error
 from fetchcli.errortype import ErrorType
+from fetchcli.frozen import quick_builder
 from fetchcli.models import ErrorInfo, FetchResult, Redirect, Timing, TlsInfo, UrlItem
 from fetchcli.redact import Redactor, header_secrets
 from fetchcli.settings import Settings
@@ -28,6 +29,8 @@ from fetchcli.transport.wireurl import parse
 
 if TYPE_CHECKING:
     from fetchcli.engine.savefile import SavePart
+
+_new_result = quick_builder(FetchResult)  # a FetchResult, built at a plain dataclass's cost (frozen.py)
 
 
 @dataclass(slots=True)
@@ -53,7 +56,7 @@ def _header_int(value: str | None) -> int | None:
 
 def invalid_result(item: UrlItem) -> FetchResult:
     error = item.error or ErrorInfo(ErrorType.InvalidURL, "invalid URL")
-    return FetchResult(
+    return _new_result(
         index=item.index, url=item.display_url, ok=False, fetched_at=now_iso(), error=error, meta=item.meta
     )
 
@@ -76,7 +79,7 @@ def _unfinished(
     if ticket is not None and ticket.sent is not None and ticket.trail is not None and settings is not None:
         return cut_short_result(item, settings, ticket, ErrorInfo(error_type, message), elapsed=False)
     if ticket is None or ticket.sent is None:
-        return FetchResult(
+        return _new_result(
             index=item.index,
             url=item.display_url,
             meta=item.meta,
@@ -86,7 +89,7 @@ def _unfinished(
             attempts=ticket.attempts if ticket is not None else 0,
             queued_ms=_waited_unsent(ticket),
         )
-    return FetchResult(
+    return _new_result(
         index=item.index,
         url=item.display_url,
         meta=item.meta,
@@ -275,7 +278,7 @@ def response_result(item: UrlItem, settings: Settings, ticket: Ticket, outcome: 
     shown = _server_text(settings, item, outcome.trail)
     title = None if binary else shown.title(text)
     snippet = "" if binary else shown.snippet(text, settings.body.snippet_length)
-    return FetchResult(
+    return _new_result(
         index=item.index,
         url=item.display_url,
         meta=item.meta,
@@ -330,7 +333,7 @@ def failure_result(
         timing = _timing(outcome)
     error = ErrorInfo(error.type, redactor_of(settings, item)(error.message))  # once more
     sent = ticket.sent is not None
-    return FetchResult(
+    return _new_result(
         index=item.index,
         url=item.display_url,
         meta=item.meta,
@@ -369,7 +372,7 @@ def cut_short_result(
     timing = trail.clock.freeze() if trail is not None and trail.clock is not None else None
     if trail is None or response is None:
         sent = ticket.sent is not None  # not when its only request waited in the pool
-        return FetchResult(
+        return _new_result(
             index=item.index,
             url=item.display_url,
             meta=item.meta,
@@ -389,7 +392,7 @@ def cut_short_result(
     remote_ip, remote_port = _peer(response)
     data = b"".join(trail.body) if trail.body else b""
     text, binary = body_text(data, _charset(content_type)) if data else ("", False)
-    return FetchResult(
+    return _new_result(
         index=item.index,
         url=item.display_url,
         meta=item.meta,

@@ -8,16 +8,19 @@ dropped when a redirect leaves the origin."""
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from urllib.parse import unquote
 
 from fetchcli.errors import InvalidRedirect, UnsupportedRedirect
+from fetchcli.frozen import quick_builder
 from fetchcli.redact import is_secret_header, mask_input
 from fetchcli.transport.contract import Timeouts, WireRequest
 from fetchcli.transport.wireurl import BadURL, WireURL, join, parse
 from fetchcli.urls import SUPPORTED_SCHEMES, normalise_url
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_new_request = quick_builder(WireRequest)  # one or more per URL: at a plain dataclass's cost (frozen.py)
 
 _SCHEME_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _PATH_START = re.compile(r"[/?#]")
@@ -170,15 +173,18 @@ def first_request(
     credentials as ``Authorization``."""
     empty = body is None and method in _EMPTY_BODY_METHODS
     if not url.userinfo and not empty and not _names_host(defaults):
-        return WireRequest(method, url, (("Host", url.netloc), *defaults), timeouts, body)  # the common case
+        return _new_request(method, url, (("Host", url.netloc), *defaults), timeouts, body)  # the common case
     headers = list(defaults)
     auto = [] if _names_host(defaults) else [("Host", url.netloc)]
     if empty and not any(name.lower() == "content-length" for name, _ in headers):
         auto.append(("Content-Length", "0"))
-    return WireRequest(method, url, tuple(with_credentials(url, auto + headers)), timeouts, body)
+    return _new_request(method, url, tuple(with_credentials(url, auto + headers)), timeouts, body)
 
 
+@functools.lru_cache(maxsize=64)
 def _names_host(headers: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``headers`` (the run's defaults: one tuple all run long) name ``Host``; kept, not
+    looked through again for every URL (a generator over them, about 2,000 instructions)."""
     return any(name.lower() == "host" for name, _ in headers)
 
 

@@ -39,6 +39,7 @@ from fetchcli.models import FetchResult, UrlItem
 from fetchcli.settings import Order, Settings
 from fetchcli.transport.contract import Wire
 from fetchcli.transport.hints import DEMAND
+from fetchcli.transport.slots import Slots
 
 if TYPE_CHECKING:
     import httpx
@@ -98,7 +99,7 @@ class _Run:
         self.in_order = settings.order is Order.input
         # A slot per request on the network; tasks parked (waiting on politeness or a retry
         # backoff) lend theirs out, but tasks alive at once stay under max(window, limit).
-        self.slots = asyncio.Semaphore(self.limit)
+        self.slots = Slots(self.limit)
         self.task_cap = max(self.window, self.limit)
         polite = settings.politeness
         gate = Gate(polite.per_host, polite.rate, polite.host_rate)

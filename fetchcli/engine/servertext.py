@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fetchcli.engine.snippet import html_title
 from fetchcli.redact import Redactor, mask_credentials
-from fetchcli.text import clean_line, sanitise
+from fetchcli.text import sanitise
 
 URL_LENGTH = 8192  # a URL a record shows (final_url, redirects) is cut to this length
 
@@ -28,7 +28,7 @@ class ServerText:
 
     def line(self, text: str, length: int = 500) -> str:
         """A header's value or a reason phrase: masked, then one clean line of ``length`` at most."""
-        return clean_line(self._redact(text) if self._redact is not None else text, length)
+        return sanitise(self._redact(text) if self._redact is not None else text, length)  # clean_line's own
 
     def optional(self, text: str | None) -> str | None:
         return None if text is None else self.line(text)

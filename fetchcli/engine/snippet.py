@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from fetchcli.errors import BodyDecodingError
+from fetchcli.frozen import quick_builder
 from fetchcli.text import clean_line
 
 _BINARY_SNIFF_BYTES = 1024
@@ -30,6 +31,9 @@ class Body:
     complete: bool
     size: int | None = None
     sha256: str | None = None
+
+
+_new_body = quick_builder(Body)  # built once per URL: at a plain dataclass's cost (frozen.py)
 
 
 class _Inflater:
@@ -109,9 +113,9 @@ async def read_body(
         size += len(chunk)
         if size > max_bytes:
             parts.append(chunk[: len(chunk) - (size - max_bytes)])
-            return Body(b"".join(parts), complete=False)
+            return _new_body(b"".join(parts), complete=False)
         parts.append(chunk)
-    return Body(b"".join(parts), complete=True)
+    return _new_body(b"".join(parts), complete=True)
 
 
 async def _read_all(
@@ -138,7 +142,7 @@ async def _read_all(
             take(data)
     if inflater is not None:
         take(inflater.flush())
-    return Body(b"".join(kept), complete=True, size=size, sha256=digest.hexdigest())
+    return _new_body(b"".join(kept), complete=True, size=size, sha256=digest.hexdigest())
 
 
 # UTF-32 before UTF-16: the UTF-16 LE mark is a prefix of the UTF-32 LE one.
@@ -149,6 +153,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_BOM_STARTS = tuple(bom for bom, _ in _BOMS)
 
 
 # The character sets a declared charset may name (Python's canonical codec names): Unicode, the
@@ -190,9 +195,10 @@ def text_encoding(data: bytes, charset: str | None) -> str:
         name = _known_charset(charset)
         if name is not None:
             return name
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return name
+    if data.startswith(_BOM_STARTS):  # one look for the common case, a body without a mark
+        for bom, name in _BOMS:
+            if data.startswith(bom):
+                return name
     return "utf-8"
 
 

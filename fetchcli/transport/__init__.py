@@ -10,7 +10,8 @@ reached); the wires are ``aio`` (aiohttp called directly, made of ``aioconnector
 sharded httpx pool, ``pool``, made of ``shardtable``, ``handoff`` and ``h2sharing``, over
 ``coretransport`` and ``netbackend``; or a caller's client); ``tls``, ``addressmap``
 (``--resolve``, ``--connect-to``), ``proxies``, ``protocol`` (HTTP bounds) with ``h2responses``
-(on HTTP/2), ``lightimport``.
+(on HTTP/2), ``lightimport``, ``slots`` (the slots' semaphore, asked cheaply whether it is
+locked).
 
 May import the kernel only; never the engine or any stage above it (enforced by import-linter,
 see pyproject.toml). Nothing is imported here.

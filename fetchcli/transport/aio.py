@@ -54,6 +54,7 @@ from fetchcli.transport.contract import Timeouts, WireHeaders, WireRequest, Wire
 from fetchcli.transport.headers import default_headers, one_spelling, proxy_ways, spellings_vary
 from fetchcli.transport.hints import waited
 from fetchcli.transport.proxies import ProxyWay, proxy_route
+from fetchcli.transport.slots import Slots
 from fetchcli.transport.sslcontext import ssl_context
 from fetchcli.transport.wireurl import WireURL
 
@@ -121,7 +122,7 @@ class AiohttpWire:
         self._proxy_route = proxy_route  # per request, when requests take different ways
         # Each proxy without its credentials, which only the proxy is told (headers.proxy_ways).
         self._ways = dict(proxy_ways or {})
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the session's, asked once (aiodirect.py)
         self._connectors: list[BoundedConnector] = []  # each session's (one at a time)

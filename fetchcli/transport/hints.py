@@ -29,9 +29,13 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import TypeVar
 
+from fetchcli.frozen import quick_builder
 from fetchcli.models import Timing
 
 T = TypeVar("T")
+
+
+_new_timing = quick_builder(Timing)  # one per URL: at a plain dataclass's cost (frozen.py)
 
 
 class PhaseClock:
@@ -74,7 +78,7 @@ class PhaseClock:
         self.unsent = False
 
     def freeze(self) -> Timing:
-        return Timing(self.dns_ms, self.connect_ms, self.tls_ms, self.ttfb_ms)
+        return _new_timing(self.dns_ms, self.connect_ms, self.tls_ms, self.ttfb_ms)
 
 
 CURRENT: ContextVar[PhaseClock | None] = ContextVar("fetchcli_phase_clock", default=None)

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin
 
+from fetchcli.frozen import quick_builder
+
 __all__ = ["BadURL", "WireURL", "join", "parse"]
 
 MAX_URL_LENGTH = 65536
@@ -222,6 +224,9 @@ class WireURL:
         return WireURL(self.scheme, "", host, port, self.target, self.fragment, text)
 
 
+_new_url = quick_builder(WireURL)  # one or more per URL: at a plain dataclass's cost (frozen.py)
+
+
 def parse(text: str) -> WireURL:
     """``httpx.URL(text)``, as a WireURL; BadURL where httpx raises InvalidURL."""
     if len(text) > MAX_URL_LENGTH:
@@ -238,7 +243,7 @@ def parse(text: str) -> WireURL:
             target = path or "/"
             if query is not None:
                 target = f"{target}?{query}"
-            return WireURL(scheme, "", host, port, target, "", text)
+            return _new_url(scheme, "", host, port, target, "", text)
     control = _CONTROL.search(text)
     if control is not None:
         char = control.group()
@@ -298,7 +303,7 @@ def parse(text: str) -> WireURL:
         whole = f"{scheme}://{netloc}{tail}" if scheme else f"//{netloc}{tail}"
     else:
         whole = f"{scheme}:{tail}" if scheme else tail
-    return WireURL(scheme, userinfo, host, port, target, fragment, whole)
+    return _new_url(scheme, userinfo, host, port, target, fragment, whole)
 
 
 _JOIN_CHANGES = re.compile(r"[?#;\[\]]")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from fetchcli.models import FetchResult
-from fetchcli.output.render.fields import dumps_record, project
+from fetchcli.output.render.jsonline import record_json
 from fetchcli.summary import Summary
 
 
@@ -19,11 +19,9 @@ class JsonArraySink:
         self._fields = fields
 
     def write(self, result: FetchResult) -> None:
-        record = result.to_dict()
-        if self._fields is not None:
-            record = project(record, self._fields)
+        line = record_json(result, self._fields)
         prefix = "[\n  " if self._count == 0 else ",\n  "
-        self._stream.write(prefix + dumps_record(record))
+        self._stream.write(prefix + line)
         self._stream.flush()
         self._count += 1
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from fetchcli.models import FetchResult
-from fetchcli.output.render.fields import dumps_record, project
+from fetchcli.output.render.jsonline import record_json
 from fetchcli.summary import Summary
 
 # What fsync(2) answers for what cannot be synced (a pipe, a socket, a character device such as
@@ -23,11 +23,9 @@ class JsonLinesSink:
         self._fields = fields
 
     def write(self, result: FetchResult) -> None:
-        record = result.to_dict()
-        if self._fields is not None:
-            record = project(record, self._fields)
+        line = record_json(result, self._fields)
         # One write per record, so a reader never sees half a line from us.
-        self._stream.write(dumps_record(record) + "\n")
+        self._stream.write(line + "\n")
         self._stream.flush()
         if self._fsync:
             try:
