@@ -138,6 +138,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         for out in extra:
             out.discard()
         raise
+    output.watch_reader(lambda: state.signal is not None)  # so that SIGTERM ends a run nobody reads
     if metrics is not None:
         from fetchcli.output.metrics import MetricsCollector
 
@@ -187,9 +188,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
                 state.resume.compact()  # one final record per URL
             except OSError as exc:
                 raise OutputError(exc) from None
-        # The outcome: a signal from here on changes neither stopped_by (--summary-json, --metrics)
-        # nor the exit status, so that they agree (docs/options.md, --summary-json).
-        state.outcome_decided = True
+        state.outcome_decided = True  # a later signal changes neither stopped_by nor the exit status
         interrupted = state.signal is not None
         if state.signal is not None:
             summary.stopped_by = signal.Signals(state.signal).name
@@ -215,7 +214,8 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
                 raise OutputError(exc) from None
             metrics.commit()
     except OutputError as exc:
-        return write_failed(env, writing, exc)  # the run ends here, without a summary
+        status = write_failed(env, writing, exc)  # the run ends here, without a summary
+        return SIGNAL_EXIT[signal.Signals(state.signal)] if exc.stalled and state.signal else status  # given up
     except StateWriteError as exc:
         say(env, f"fetchcli: error: cannot write --state {plan_state(state)!r}: {exc}")
         return ExitStatus.IO_ERROR
