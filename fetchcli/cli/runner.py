@@ -81,6 +81,7 @@ def execute(
             stream.close()
         if state.store is not None:
             state.store.abandon()  # committed at the end of a run; what a failure left is not
+        release_signals(state.held)  # the exit status is decided: the default actions are back
 
 
 def _open_state(target: Target, options: OutputOptions, deadline: float | None) -> StateStore:
@@ -137,6 +138,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         for out in extra:
             out.discard()
         raise
+    output.watch_reader(lambda: state.signal is not None)  # so that SIGTERM ends a run nobody reads
     if metrics is not None:
         from fetchcli.output.metrics import MetricsCollector
 
@@ -146,7 +148,7 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
     summary = state.summary
     started = time.perf_counter()
     writing = output  # what a write error is about
-    held = hold_signals(state)  # a signal while the files are written: noted, the writing goes on
+    state.held = hold_signals(state)  # to the end of ``execute``: a signal noted, the writing goes on
     try:
         try:  # CSV and TSV write their header row here: to a pipe already closed, say, or a full disk
             sink: Sink = make_sink(
@@ -181,12 +183,13 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         except OSError as exc:
             raise OutputError(exc) from None
         output.commit()
-        interrupted = state.signal is not None
-        if state.resume is not None and not interrupted and state.resume.needs_compacting:
+        if state.resume is not None and state.signal is None and state.resume.needs_compacting:
             try:
                 state.resume.compact()  # one final record per URL
             except OSError as exc:
                 raise OutputError(exc) from None
+        state.outcome_decided = True  # a later signal changes neither stopped_by nor the exit status
+        interrupted = state.signal is not None
         if state.signal is not None:
             summary.stopped_by = signal.Signals(state.signal).name
         elif state.deadline_hit:
@@ -211,7 +214,8 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
                 raise OutputError(exc) from None
             metrics.commit()
     except OutputError as exc:
-        return write_failed(env, writing, exc)  # the run ends here, without a summary
+        status = write_failed(env, writing, exc)  # the run ends here, without a summary
+        return SIGNAL_EXIT[signal.Signals(state.signal)] if exc.stalled and state.signal else status  # given up
     except StateWriteError as exc:
         say(env, f"fetchcli: error: cannot write --state {plan_state(state)!r}: {exc}")
         return ExitStatus.IO_ERROR
@@ -219,7 +223,6 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         output.discard()  # after a commit, nothing to do; after anything unforeseen, no stray file
         for out in extra:
             out.discard()
-        release_signals(held)
     if summary.total == 0 and not interrupted and not (summary.resumed or summary.duplicates):
         line = (
             "fetchcli: warning: no URLs to fetch"

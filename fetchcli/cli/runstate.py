@@ -5,8 +5,10 @@ files being written; and ``say``, its one way to write a line on stderr."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from signal import Signals
+from typing import TYPE_CHECKING, Any
 
 from fetchcli.summary import Summary
 from fetchcli.targets import Target
@@ -26,7 +28,11 @@ if TYPE_CHECKING:
 class RunState:
     summary: Summary = field(default_factory=Summary)
     finished: Summary = field(default_factory=Summary)  # the URLs done, as they finish: the progress line
-    signal: int | None = None
+    signal: int | None = None  # the first SIGINT/SIGTERM/SIGHUP before the outcome was decided
+    interrupts: int = 0  # SIGINTs: a second one ends the run at once
+    outcome_decided: bool = False  # stopped_by and the exit status are settled: a signal changes neither
+    held: dict[Signals, Any] = field(default_factory=dict)  # the handlers hold_signals replaced
+    on_stop: Callable[[str], object] | None = None  # while the loop runs: ask it to stop (signals.py)
     deadline_hit: bool = False  # --deadline stopped the run
     progress: ProgressLine | None = None
     selection: Selection | None = None

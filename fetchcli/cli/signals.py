@@ -1,5 +1,6 @@
 """Signals during a run: the first SIGINT/SIGTERM/SIGHUP stops it cleanly (exit 130/143/129), a
-second Ctrl-C ends it at once, leaving no temporary file behind. SIGHUP (a terminal or an ssh
+second Ctrl-C ends it at once, leaving no temporary file behind. One that comes once the outcome
+is decided (the records written, ``-o`` committed) changes nothing. SIGHUP (a terminal or an ssh
 session closed) is left alone when it is ignored, as ``nohup`` leaves it."""
 
 from __future__ import annotations
@@ -27,44 +28,50 @@ if hasattr(signal, "SIGHUP"):  # not on Windows
 
 @contextlib.contextmanager
 def signal_handlers(stop: Stop, state: RunState) -> Iterator[None]:
-    """First SIGINT/SIGTERM/SIGHUP: stop starting, cancel in flight, flush, exit 130/143/129.
+    """While the loop runs, the first SIGINT/SIGTERM/SIGHUP (``hold_signals`` notes it) also
+    asks it to stop: start nothing new, cancel what is in flight, flush; exit 130/143/129.
 
-    Plain ``signal.signal`` handlers, not the loop's: they run even while the main thread is
-    blocked writing to a full pipe. After the first SIGINT a second one ends the process at
-    once, whatever it is doing (``second_interrupt``)."""
+    The handlers are plain ``signal.signal`` ones, not the loop's: they run even while the main
+    thread is blocked writing to a full pipe."""
     loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if state.signal is not None:
-            return
-        state.signal = signum
-        loop.call_soon_threadsafe(stop.request, signal.Signals(signum).name)
-        if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, lambda signum, frame: second_interrupt(state))
-            erase_progress(state)  # before the terminal echoes a second ^C below it
-
-    previous = _install(on_signal)
-    if state.signal is not None:  # one came while the run was being set up (hold_signals noted it)
+    state.on_stop = lambda name: loop.call_soon_threadsafe(stop.request, name)
+    if state.signal is not None:  # one came while the run was being set up (``Stop.request``: once)
         loop.call_soon(stop.request, signal.Signals(state.signal).name)
     try:
         yield
     finally:
-        release_signals(previous)
+        state.on_stop = None
 
 
 def hold_signals(state: RunState) -> Handlers:
-    """Around the writing of a run's files (the records' last lines, the rename over ``-o``,
-    ``--summary-json``, ``--metrics``, ``--state``'s last batch): a SIGINT, SIGTERM or SIGHUP is
-    noted (the exit status says it) and the writing goes on, instead of the default action
-    killing the process between a temporary file and its rename. A second Ctrl-C still ends it
-    at once (``second_interrupt``). The loop's own handlers (``signal_handlers``) take over
-    while it runs. Returns what ``release_signals`` puts back."""
+    """fetchcli's handlers for SIGINT, SIGTERM and SIGHUP, from the start of the run until its
+    exit status is returned (then ``release_signals``):
+
+    - the first of them is the one the run reports (``state.signal``: ``stopped_by`` and the
+      exit status), if it comes before the outcome is decided (``state.outcome_decided``: the
+      records written and ``-o`` committed); while the loop runs it also stops it
+      (``signal_handlers``). One that comes later changes nothing: ``--summary-json`` and
+      ``--metrics`` state the outcome, and the exit status agrees with them;
+    - the writing of the files goes on, instead of the default action killing the process
+      between a temporary file and its rename;
+    - a second Ctrl-C (a SIGINT after a SIGINT, whatever came between) ends it at once
+      (``second_interrupt``); a SIGINT after a SIGTERM or a SIGHUP is only the first Ctrl-C.
+
+    Returns what ``release_signals`` puts back."""
 
     def on_signal(signum: int, frame: object) -> None:
-        if state.signal is None:
-            state.signal = signum
-        elif signum == signal.SIGINT:
-            second_interrupt(state)
+        if signum == signal.SIGINT:
+            state.interrupts += 1
+            if state.interrupts > 1:
+                second_interrupt(state)
+                return
+        if state.signal is not None or state.outcome_decided:
+            return
+        state.signal = signum
+        if state.on_stop is not None:
+            state.on_stop(signal.Signals(signum).name)
+        if signum == signal.SIGINT:
+            erase_progress(state)  # before the terminal echoes a second ^C below it
 
     return _install(on_signal)
 

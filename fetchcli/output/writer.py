@@ -32,18 +32,22 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import TextIO
 
+from fetchcli.output.stalledreader import ReaderStalled, give_up, watch_reader
 from fetchcli.targets import OpenError, Target, open_checked
 
 __all__ = ["OpenError", "Output", "OutputError", "StateWriteError"]
 
 
 class OutputError(Exception):
-    """Writing the results failed; ``broken_pipe`` when the reader went away."""
+    """Writing the results failed; ``broken_pipe`` when the reader went away, ``stalled`` when
+    it took nothing for a while after a stop (``stalledreader``)."""
 
     def __init__(self, exc: OSError) -> None:
         self.errno = exc.errno
+        self.stalled = isinstance(exc, ReaderStalled)
         super().__init__(exc.strerror or str(exc))
 
     @property
@@ -107,6 +111,11 @@ class Output:
             raise OpenError(f"cannot write {target.path!r}: {exc.strerror or exc}") from None
         return cls(stream, repr(target.path), owned=True)
 
+    def watch_reader(self, stopped: Callable[[], bool]) -> None:
+        """A pipe or a socket: once ``stopped()``, a reader that takes nothing is given up
+        (``stalledreader``), so that a signal can end a run nobody reads."""
+        self.stream = watch_reader(self.stream, stopped, owned=self._owned)
+
     def commit(self) -> None:
         """Everything is written: flush it (and for a temporary file, put it in place)."""
         try:
@@ -128,6 +137,7 @@ class Output:
 
     def abandon(self) -> None:
         """A write failed: drop what is buffered, so that nothing tries to write it again."""
+        give_up(self.stream)
         self.discard()
         if not self._owned:
             _silence(self.stream)
