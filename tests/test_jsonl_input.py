@@ -94,6 +94,11 @@ def test_a_bad_line_is_an_invalid_input_item_naming_its_line(line: str, problem:
         # '@' written as an escape is an '@' to the JSON's reader (review r9a)
         ('{"url": "http://u:pw\\u0040h/x",}', "http://u:***@h/x"),
         ('{"url": "http://u:pw\\u0040h/\\q",}', "http://***"),
+        # a torn line (its url string does not end): escapes read too (review r10u)
+        ('{"url": "http://u:pw\\u0040h/', '{"url": "http://u:***@h/'),
+        ('{"meta": 1, "url": "http://u:pw\\u0040h/', '{"meta": 1, "url": "http://u:***@h/'),
+        ('{"url": "http://u:pw\\u00', '{"url": "http://***'),
+        ('{"url": "http://user:secr', '{"url": "http://***'),
     ],
 )  # fmt: skip
 def test_a_bad_line_shows_its_url_or_the_line_with_secrets_masked(line: str, shown: str) -> None:

@@ -34,7 +34,7 @@ def test_what_the_preview_shows_is_unchanged() -> None:
     assert jsonl._line_preview('{"url": "http://a/\\"x\\\\y", "h": 1', parsed=False) == 'http://a/"x\\y'
     assert (
         jsonl._line_preview('{"headers": {"Authorization": "Bearer abc\\"d"}, "url": "http://x/', parsed=False)
-        == '{"headers": {"Authorization": "***"}, "url": "http://x/'
+        == '{"headers": {"Authorization": "***"}, "url": "http://***'  # torn: all after the scheme
     )
     assert jsonl._line_preview('{"data": "abc\\', parsed=False) == '{"data": "***"'
 
@@ -56,8 +56,10 @@ def test_a_long_password_is_masked_before_the_preview_is_cut() -> None:
 
 def test_a_long_password_in_a_url_string_that_does_not_end_is_masked() -> None:
     """Review r9a: the url string not closed (or a line cut at the limit), the text cut at the
-    preview held no '@': everything after the scheme is masked then."""
+    preview held no '@': everything after the scheme is masked then. Since review r10u the torn
+    string is read whole (escapes too) before the cut, so its '@' is found."""
     line = '{"url": "http://user:' + "S" * 900 + "@127.0.0.1:9/x"
     shown = jsonl._line_preview(line, parsed=False)
-    assert shown == '{"url": "http://***'
+    assert shown == '{"url": "http://user:***@127.0.0.1:9/x'
+    assert jsonl._line_preview('{"url": "http://user:' + "S" * 900, parsed=False) == '{"url": "http://***'
     assert "SSS" not in jsonl._line_preview("http://user:" + "S" * 1000 + "@127.0.0.1:9/x")

@@ -233,17 +233,18 @@ def _url_value(text: str) -> str | None:
     return None
 
 
-def _masked_url_text(raw: str) -> str:
+def _masked_url_text(raw: str, *, torn: bool = False) -> str:
     """A bad line's ``url`` string (escapes as written) masked as the URL it spells: ``\\u0040``
     is an ``@`` to the reader of the JSON, so escapes are read first; a string whose escapes do
-    not read is masked after its scheme, whole (its '@' cannot be told)."""
+    not read is masked after its scheme, whole (its '@' cannot be told). ``torn``: the string
+    does not end (a line cut short): what follows may be a user name, masked unless an '@' ends it."""
     if "\\" not in raw:
-        return mask_input(raw)
+        return mask_input(raw, cut=torn)
     try:
         decoded = json.loads(f'"{raw}"')
-    except ValueError:
+    except ValueError:  # a torn escape at the end (\\u00) does not read either
         return mask_input(raw, cut=True)
-    return mask_input(decoded)
+    return mask_input(decoded, cut=torn)
 
 
 # A value may run to the end of the text: a line cut at MAX_LINE_BYTES. Bounded input (the preview).
@@ -264,6 +265,9 @@ def _line_preview(text: str, parsed: bool = True) -> str:
         found = _url_value(text)
         if found is not None:  # the url masked whole, then cut
             text, cut = _masked_url_text(found), False
+        elif (key := _URL_KEY.search(text)) is not None:  # a url string that does not end: a torn line
+            before = _PAIR.sub(_masked_pair, text[: key.end()])  # the pairs before it, as below
+            text, cut = before + _masked_url_text(text[key.end() :], torn=True), False
         else:  # the pairs as far as shown (a value cut there is masked to its end: _PAIR)
             text = _PAIR.sub(_masked_pair, text[: _PREVIEW * 4])
     text = _SURROGATE.sub("\ufffd", text[: _PREVIEW * 4])
