@@ -4,7 +4,8 @@
     python bench/ab.py --side tuned=.venv/bin/python --side gcdefault=.venv/bin/python:FETCHCLI_GC=default
 
 Each side is ``NAME=PYTHON[:VAR=VALUE,...]``: that interpreter runs ``-m fetchcli -i FILE -c 100
--q -f jsonl -o OUT`` (the ``small`` workload of bench/run.py: distinct URLs on one host,
+-q -f jsonl -o OUT`` and the arguments ``--args NAME='...'`` gives it (``{state}``: a new file
+each run), on the ``small`` workload of bench/run.py (distinct URLs on one host,
 1,000-byte bodies; nginx when installed, else bench/server.py), with those variables set. Raw
 aiohttp (bench/peers/aiohttp_peer.py, this interpreter) runs in the same rounds. Every round runs
 each side once, in a rotating order; the figures are each process's own CPU (user + sys, from
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,11 @@ def _side(text: str) -> tuple[str, str, dict[str, str]]:
 _NEUTRAL = tempfile.mkdtemp(prefix="fetchcli-ab-")
 
 
+def _named(text: str) -> tuple[str, str]:
+    name, _, rest = text.partition("=")
+    return name, rest
+
+
 def _where(python: str, env: dict[str, str]) -> str:
     """The fetchcli ``python`` runs with ``env`` (its package folder)."""
     code = "import fetchcli, os; print(os.path.dirname(fetchcli.__file__))"
@@ -57,6 +64,10 @@ def _where(python: str, env: dict[str, str]) -> str:
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    for arg in cmd:  # a {state} file: new for every run
+        if arg.endswith("state.db"):
+            for suffix in ("", "-wal", "-shm"):
+                Path(arg + suffix).unlink(missing_ok=True)
     started = time.perf_counter()
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     proc = subprocess.Popen(cmd, env={**base, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=_NEUTRAL)
@@ -77,6 +88,12 @@ def main() -> None:
     parser.add_argument("-c", type=int, default=100)
     parser.add_argument("--no-raw", action="store_true", help="leave raw aiohttp out")
     parser.add_argument("--json", type=Path, help="write the samples here")
+    parser.add_argument(
+        "--args",
+        action="append",
+        default=[],
+        help="NAME='ARGS': more fetchcli arguments for side NAME ({state}: a new file)",
+    )
     parser.add_argument("--startup", action="store_true", help="time `-m fetchcli -q URL` and `python -c pass`")
     args = parser.parse_args()
     sides = [_side(text) for text in args.side]
@@ -95,10 +112,15 @@ def main() -> None:
             server = Builtin(port)
         url_file = write_urls(work / "urls.txt", workload_urls("small", port, args.n))
         out = work / "out.jsonl"
+        state = work / "state.db"  # {state}: removed before every run, so each run makes a new file
+        extra = {name: shlex.split(text.replace("{state}", str(state))) for name, text in map(_named, args.args)}
         runs: list[tuple[str, list[str], dict[str, str]]] = [
             (
                 name,
-                [python, "-m", "fetchcli", "-i", str(url_file), "-c", str(args.c), "-q", "-f", "jsonl", "-o", str(out)],
+                [
+                    *(python, "-m", "fetchcli", "-i", str(url_file), "-c", str(args.c)),
+                    *("-q", "-f", "jsonl", "-o", str(out), *extra.get(name, [])),
+                ],
                 env,
             )
             for name, python, env in sides
