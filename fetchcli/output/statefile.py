@@ -22,6 +22,7 @@ library's ``sqlite3``), one row per URL by its ``url_key`` (the identity ``--uni
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sqlite3
@@ -213,7 +214,8 @@ class StateStore:
                 self._db.executemany(_UPSERT, rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # SQLite's own error is the one to tell
+                    _rollback(self._db)  # a full disk (SQLITE_FULL) has rolled it back already
                 raise
         except sqlite3.Error as exc:
             raise StateWriteError(str(exc)) from None
