@@ -200,10 +200,15 @@ class AddressMap:
         bare = host.strip("[]")
         if is_address(bare):
             raise socket.gaierror(f"{bare} is {_kind(bare)} and -{self.family} allows IPv{self.family} only")
-        mapped = next((address for address in found if self.family == 6 and is_mapped(address)), None)
+        mapped = next((address for address in found if is_mapped(address)), None)
         why = ""
-        if mapped is not None:
-            why = f"; {mapped} is {ipaddress.IPv6Address(mapped).ipv4_mapped}, IPv4-mapped: IPv4 on the wire"
+        if mapped is not None:  # said in the form it was given (::ffff:192.0.2.7), not Python's (::ffff:c000:207)
+            ipv4 = ipaddress.IPv6Address(mapped).ipv4_mapped
+            shown = f"::ffff:{ipv4}"
+            if self.family == 6:
+                why = f"; {shown} is {ipv4}, IPv4-mapped: IPv4 on the wire"
+            else:
+                why = f"; {shown} is IPv4-mapped IPv6, not IPv4: give {ipv4}"
         raise socket.gaierror(f"{bare} has no IPv{self.family} address (-{self.family}{why})")
 
     def lookup_failed(self, exc: OSError) -> OSError:
