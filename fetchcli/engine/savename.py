@@ -165,6 +165,8 @@ def saved_name(template: str, index: int, url: str, sha256: str | None) -> list[
             out[-1] += _host(url)
         elif field == "path":
             parts, changed = _path_parts(url)
+            if not parts:  # no segment left a name ('/...', '/%20'): one that says so, hashed
+                parts, changed = ["_"], True
             lossy = lossy or changed
             out[-1] += parts[0]
             out.extend(parts[1:])
@@ -222,8 +224,8 @@ class NameClaims:
         assert item.url is not None
         try:
             name = "/".join(saved_name(self.template, item.index, item.url, None))
-        except ValueError:  # a URL the request refuses (BadURL): its record says so, nothing is saved
-            return True
+        except Exception:  # noqa: BLE001 - a URL the request refuses (BadURL), or a fault in naming it:
+            return True  # the request's own saving says so in its record; the run goes on
         if self.fold_case:
             name = name.casefold()
         owner = url_hash(f"{name}\x00{save_identity(item)}")
