@@ -5,7 +5,7 @@ together for one run, show progress and decide the exit status.
 ``main``, built from the table), ``config`` (``FETCHCLI_*`` and the config file), ``help``,
 ``dryrun``, ``requestbody`` (-d, --data-binary, --json: the body, read once), ``plan`` (every check before any I/O -> a ``RunPlan``), ``runner`` (carries the plan
 out: inputs -> engine -> output), ``runstate`` (what a run carries while it goes on), ``signals``
-(SIGINT, SIGTERM, SIGHUP), ``progressdisplay`` (the live progress line), ``status`` (exit statuses),
+(SIGINT, SIGTERM, SIGHUP), ``exitsignals`` (a signal after ``main`` returns: the decided exit status), ``progressdisplay`` (the live progress line), ``status`` (exit statuses),
 ``stdstreams`` (closed standard streams filled first), ``fdlimit`` (room for the connections in
 ``ulimit -n``).
 

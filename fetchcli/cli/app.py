@@ -293,7 +293,20 @@ def _usage_exception_types() -> tuple[type[Any], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and return the exit status (no traceback for usage errors)."""
+    """Entry point: run the CLI and return the exit status (no traceback for usage errors).
+    ``argv`` None: the process's own command line, whose signal handlers then stay to its end
+    (``exitsignals``)."""
+    if argv is not None:
+        return _main(argv)
+    from fetchcli.cli.exitsignals import exit_on_signal, keep_until_exit
+
+    keep_until_exit()
+    status = _main(None)
+    exit_on_signal(status)
+    return status
+
+
+def _main(argv: list[str] | None) -> int:
     from fetchcli.cli.stdstreams import fill_closed_standard_streams, unencodable_as_escapes
 
     fill_closed_standard_streams()  # first: before anything opens a file (see stdstreams.py)

@@ -12,6 +12,7 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from fetchcli.cli import exitsignals
 from fetchcli.cli.runstate import RunState
 from fetchcli.cli.status import ExitStatus
 
@@ -89,6 +90,8 @@ def _install(handler: Callable[[int, Any], None]) -> Handlers:
 
 
 def release_signals(previous: Handlers) -> None:
+    if exitsignals.held_to_exit():
+        return  # fetchcli's handlers stay: a signal now changes nothing (exit_on_signal follows)
     for signum, handler in previous.items():
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signum, handler)
