@@ -187,3 +187,22 @@ def test_a_url_the_request_refuses_claims_nothing_and_raises_nothing() -> None:
 )
 def test_plain_segments_are_named_as_the_rules_say(segment: str, named: tuple[str, bool]) -> None:
     assert savename._component(segment) == named  # the plain-ASCII shortcut gives what the rules give
+
+
+@pytest.mark.live
+def test_shards_saving_into_one_dir_agree_on_who_has_a_name(port: int, tmp_path: Path) -> None:
+    # Each shard reads the whole input: a URL another shard fetches still claims its name, so the
+    # first in the whole input has it whichever shard fetches it (each shard saved over the other's).
+    base = f"http://127.0.0.1:{port}"
+    listed = tmp_path / "in.txt"
+    listed.write_text("".join(f"{base}/s{i}/\n{base}/s{i}/index.html\n" for i in range(1, 7)))
+    save = tmp_path / "save"
+    records: list[dict[str, Any]] = []
+    for shard in ("1/2", "2/2"):
+        done = fetchcli_in_clean_env("--save", str(save), "--shard", shard, "-f", "jsonl", "-i", str(listed))
+        assert done.returncode == 0, done.stderr
+        records += [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(records) == 12 and len({r["saved_path"] for r in records}) == 12
+    for record in records:  # what the README's sha256sum -c recipe checks, over both outputs
+        assert hashlib.sha256((save / record["saved_path"]).read_bytes()).hexdigest() == record["sha256"]
+        assert ("~conflict-" in record["saved_path"]) == record["url"].endswith("index.html")

@@ -218,7 +218,8 @@ class NameClaims:
 
     def claim(self, item: UrlItem) -> bool:
         """Whether ``item``'s name is its own (claimed now, or by the same request before); a URL
-        a resumed run skips (``Selection.on_resumed``) claims its name as the run before did."""
+        another shard fetches or a resumed run skips (``Selection.on_left_out``) claims its name as that
+        shard or the run before does."""
         assert item.url is not None
         try:
             name = "/".join(saved_name(self.template, item.index, item.url, None))
