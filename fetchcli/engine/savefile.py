@@ -9,8 +9,9 @@
   replaced, not followed). A name that cannot be made so (a file where a directory is needed, a
   directory where the file goes, a planted symlink, one of the run's own files: ``run_files``)
   falls back to one flat hashed name at DIR's top (``~conflict``); only if that fails too is
-  the record a ``SaveError``. An item ``save_apart`` (another request of the run claimed its
-  name first: ``savename.NameClaims``) goes to its conflict name, hashed from its request.
+  the record a ``SaveError``. An item ``save_apart`` (an earlier request of the input claimed its
+  name: ``savename.NameClaims``) goes to its conflict name, hashed from its request and its
+  place in the input (the same request twice: two files).
 - ``--fsync``: the file is synced before the rename and its directory after it.
 - A body over ``--max-save-bytes`` stops being read: its part file is removed and the record is a
   ``BodyTooLarge`` failure (as curl's ``--max-filesize`` fails the transfer).
@@ -202,7 +203,8 @@ def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -
     try:
         names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
         owner = save_identity(item)  # two requests never share a conflict name either
-        if item.save_apart:  # another request of the run has this name (savename.NameClaims)
+        if item.save_apart:  # an earlier request of the input has this name (savename.NameClaims)
+            owner += f"\t#{item.index}"  # nor does the same request asked twice
             names = [conflict_name(names, owner)]
         return part.commit(names, owner, body.save_fsync, body.save_keep), None
     except SaveFailed as exc:
