@@ -42,19 +42,18 @@ Kept = tuple[int, int, str]  # (device, inode, "") of a file; (device, inode, na
 
 def run_files(sources: list[str | int]) -> frozenset[Kept]:
     """What ``SavePart.commit`` must not replace: each regular file of ``sources`` (paths, links
-    followed, or open descriptors: the run's inputs and outputs) by device and inode, and for a
-    path with no file yet (an output the run will make), its name in its folder."""
+    followed, or open descriptors: the run's inputs and outputs) by device and inode, and each
+    path by its name in its folder too (an output the run will make, or make anew: SQLite
+    removes and remakes a state file's ``-wal`` and ``-journal``)."""
     kept: set[Kept] = set()
     for source in sources:
+        if isinstance(source, str):
+            real = os.path.realpath(source)
+            with contextlib.suppress(OSError, ValueError):
+                folder = os.stat(os.path.dirname(real))
+                kept.add((folder.st_dev, folder.st_ino, os.path.basename(real)))
         try:
             found = os.fstat(source) if isinstance(source, int) else os.stat(source)
-        except FileNotFoundError:
-            if isinstance(source, str):
-                real = os.path.realpath(source)
-                with contextlib.suppress(OSError):
-                    folder = os.stat(os.path.dirname(real))
-                    kept.add((folder.st_dev, folder.st_ino, os.path.basename(real)))
-            continue
         except (OSError, ValueError):
             continue
         if stat.S_ISREG(found.st_mode):
