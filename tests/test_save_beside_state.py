@@ -66,3 +66,43 @@ def test_a_body_is_never_saved_over_the_state_files_sqlite_sidecars(port: int, t
         assert hashlib.sha256((save / record["saved_path"]).read_bytes()).hexdigest() == record["sha256"]
     assert all("~conflict-" in r["saved_path"] for r in records[:3])
     assert _records("--save", str(save), "--state", str(state), f"http://127.0.0.1:{port}/ok")[0]["ok"]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("template", ["{host}/{path}", "{index}-{path}"])
+def test_conditional_asks_again_for_a_body_whose_saved_copy_is_missing(
+    port: int, tmp_path: Path, template: str
+) -> None:
+    # The copy gone (deleted, another DIR or --save-name, --save added later): every run got a
+    # 304, which saves nothing, and the copy was never made again.
+    save, state, url = tmp_path / "m", str(tmp_path / "st.db"), f"http://127.0.0.1:{port}/page"
+    run = ("--state", state, "--conditional", "--save", str(save), "--save-name", template, url)
+    first = _records(*run)[0]
+    copy = save / first["saved_path"]
+    assert _records(*run)[0]["status"] == 304 and copy.exists()  # the copy there: validators sent
+    copy.unlink()
+    again = _records(*run)[0]
+    assert again["status"] == 200 and not again["not_modified"]
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == again["sha256"] == first["sha256"]
+    assert _records(*run)[0]["status"] == 304  # back again: so are the validators
+    assert _Handler.conditional == [False, True, False, True]
+    elsewhere = _records("--state", state, "--conditional", "--save", str(tmp_path / "other"), url)[0]
+    assert elsewhere["status"] == 200 and (tmp_path / "other" / elsewhere["saved_path"]).exists()
+
+
+@pytest.mark.live
+def test_conditional_with_a_name_from_the_body_always_asks_for_the_body(port: int, tmp_path: Path) -> None:
+    # {sha256}: the name is known only once the body is: whether the copy is there cannot be told.
+    run = (
+        "--state",
+        str(tmp_path / "st.db"),
+        "--conditional",
+        "--save",
+        str(tmp_path / "m"),
+        "--save-name",
+        "{sha256}",
+    )
+    records = [_records(*run, f"http://127.0.0.1:{port}/page")[0] for _ in range(2)]
+    assert [r["status"] for r in records] == [200, 200] and _Handler.conditional == [False, False]
+    without_save = _records("--state", str(tmp_path / "st.db"), "--conditional", f"http://127.0.0.1:{port}/page")
+    assert without_save[0]["status"] == 304  # nothing to save: the validators are sent
