@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from fetchcli.engine.savefile import _kept, run_files
 from tests.helpers import fetchcli_in_clean_env, serving_handler
 
 
@@ -66,6 +68,20 @@ def test_a_body_is_never_saved_over_the_state_files_sqlite_sidecars(port: int, t
         assert hashlib.sha256((save / record["saved_path"]).read_bytes()).hexdigest() == record["sha256"]
     assert all("~conflict-" in r["saved_path"] for r in records[:3])
     assert _records("--save", str(save), "--state", str(state), f"http://127.0.0.1:{port}/ok")[0]["ok"]
+
+
+def test_a_run_file_removed_and_made_again_is_still_kept(tmp_path: Path) -> None:
+    # SQLite removes a state file's -wal or -journal and makes it anew: another inode, one name.
+    wal = tmp_path / "st.db-wal"
+    wal.write_bytes(b"")
+    keep = run_files([str(wal)])
+    (tmp_path / "new").write_bytes(b"again")  # made while the first is there: another inode
+    os.replace(tmp_path / "new", wal)
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert _kept(folder, "st.db-wal", keep) and not _kept(folder, "other", keep)
+    finally:
+        os.close(folder)
 
 
 @pytest.mark.live
