@@ -243,6 +243,8 @@ def _check_files(
         _check_save_dir(settings.body.save_dir, folders)
     files = [source for _, source in read] + ([stdout] if stdout is not None else [])
     files += [t.descriptor if t.descriptor is not None else t.resolved for t in targets.values()]
+    if "--state" in targets:  # SQLite's files beside it: a body saved there would break the state
+        files += [targets["--state"].resolved + suffix for suffix in ("-wal", "-shm", "-journal")]
     return targets, files
 
 

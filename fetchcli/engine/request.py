@@ -30,7 +30,7 @@ from fetchcli.engine.redirect import (
     redirect_target,
 )
 from fetchcli.engine.retry import RETRY_MARGIN, backoff_seconds, hinted_seconds, may_resend, may_retry, wait_text
-from fetchcli.engine.savefile import SavePart, keep, refuse_by_length, saver_for
+from fetchcli.engine.savefile import SavePart, copy_missing, keep, refuse_by_length, saver_for
 from fetchcli.engine.snippet import Body, read_body
 from fetchcli.engine.ticket import Ticket
 from fetchcli.engine.ticket import Trail as _Trail
@@ -357,7 +357,8 @@ async def _fetch_one(
         method, body, headers = ask(wire, item, settings)
         request = build_request(wire, method, item.url, body, headers)
         if item.validators is not None:
-            sent = conditional(request, item.validators)
+            missing = copy_missing(settings.body, item, request.method)  # its --save copy: asked again
+            sent = request if missing else conditional(request, item.validators)
             if sent is request:  # not sent (a POST, or the user's own): a 304 then is no not_modified
                 item = dataclasses.replace(item, validators=None)
             request = sent

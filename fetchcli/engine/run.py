@@ -253,8 +253,10 @@ async def run_fetch(
     addresses = AddressSource(read, settings) if settings.request.all_ips else None  # --all-ips: one per address
     source = addresses or read
     run = _Run(wire, settings, remote, on_finished, prepare, placed=addresses is not None)
-    if selection is not None and run.claims is not None:  # --resume: a URL done keeps its --save name
-        selection.on_resumed = run.claims.claim
+    if selection is not None and run.claims is not None:
+        # --save: a URL another shard fetches, or one done before (--resume), keeps its name, so
+        # that every shard (and every run) agrees that the first in the whole input has it
+        selection.on_left_out = run.claims.claim
     stop = stop or Stop()
 
     def on_stop() -> None:

@@ -9,8 +9,9 @@
   replaced, not followed). A name that cannot be made so (a file where a directory is needed, a
   directory where the file goes, a planted symlink, one of the run's own files: ``run_files``)
   falls back to one flat hashed name at DIR's top (``~conflict``); only if that fails too is
-  the record a ``SaveError``. An item ``save_apart`` (another request of the run claimed its
-  name first: ``savename.NameClaims``) goes to its conflict name, hashed from its request.
+  the record a ``SaveError``. An item ``save_apart`` (an earlier request of the input claimed its
+  name: ``savename.NameClaims``) goes to its conflict name, hashed from its request and its
+  place in the input (the same request twice: two files).
 - ``--fsync``: the file is synced before the rename and its directory after it.
 - A body over ``--max-save-bytes`` stops being read: its part file is removed and the record is a
   ``BodyTooLarge`` failure (as curl's ``--max-filesize`` fails the transfer).
@@ -27,6 +28,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 
+from fetchcli.engine.savedir import saved_file_missing
 from fetchcli.engine.savename import TEMP_PREFIX, TEMP_SUFFIX, conflict_name, save_identity, saved_name
 from fetchcli.engine.snippet import Body
 from fetchcli.errors import SaveFailed, SaveTooLarge, classify
@@ -41,19 +43,18 @@ Kept = tuple[int, int, str]  # (device, inode, "") of a file; (device, inode, na
 
 def run_files(sources: list[str | int]) -> frozenset[Kept]:
     """What ``SavePart.commit`` must not replace: each regular file of ``sources`` (paths, links
-    followed, or open descriptors: the run's inputs and outputs) by device and inode, and for a
-    path with no file yet (an output the run will make), its name in its folder."""
+    followed, or open descriptors: the run's inputs and outputs) by device and inode, and each
+    path by its name in its folder too (an output the run will make, or make anew: SQLite
+    removes and remakes a state file's ``-wal`` and ``-journal``)."""
     kept: set[Kept] = set()
     for source in sources:
+        if isinstance(source, str):
+            real = os.path.realpath(source)
+            with contextlib.suppress(OSError, ValueError):
+                folder = os.stat(os.path.dirname(real))
+                kept.add((folder.st_dev, folder.st_ino, os.path.basename(real)))
         try:
             found = os.fstat(source) if isinstance(source, int) else os.stat(source)
-        except FileNotFoundError:
-            if isinstance(source, str):
-                real = os.path.realpath(source)
-                with contextlib.suppress(OSError):
-                    folder = os.stat(os.path.dirname(real))
-                    kept.add((folder.st_dev, folder.st_ino, os.path.basename(real)))
-            continue
         except (OSError, ValueError):
             continue
         if stat.S_ISREG(found.st_mode):
@@ -200,14 +201,39 @@ def keep(part: SavePart, body: BodySettings, item: UrlItem, read: Body | None) -
     or ``(None, SaveError)`` when it cannot be (the part file is then removed)."""
     assert item.url is not None and body.save_dir is not None
     try:
-        names = saved_name(body.save_name, item.index, item.url, read.sha256 if read is not None else None)
-        owner = save_identity(item)  # two requests never share a conflict name either
-        if item.save_apart:  # another request of the run has this name (savename.NameClaims)
-            names = [conflict_name(names, owner)]
+        names, owner = _name(body, item, read.sha256 if read is not None else None)
         return part.commit(names, owner, body.save_fsync, body.save_keep), None
     except SaveFailed as exc:
         part.discard()
         return None, classify(exc)
+
+
+def _name(body: BodySettings, item: UrlItem, sha256: str | None) -> tuple[list[str], str]:
+    """The name ``item``'s body is saved under, and what its conflict name is hashed from."""
+    assert item.url is not None
+    names = saved_name(body.save_name, item.index, item.url, sha256)
+    owner = save_identity(item)  # two requests never share a conflict name either
+    if item.save_apart:  # an earlier request of the input has this name (savename.NameClaims)
+        owner += f"\t#{item.index}"  # nor does the same request asked twice
+        names = [conflict_name(names, owner)]
+    return names, owner
+
+
+def copy_missing(body: BodySettings, item: UrlItem, method: str) -> bool:
+    """Whether ``item`` would save a body (``--save``, not ``HEAD``) and no file is where it
+    would be saved (its name, nor the conflict name it falls back to): ``--conditional`` then
+    sends no validators, as curl's ``-z FILE`` does not for a missing file (a ``304`` saves
+    nothing: the copy would never be made again). With ``{sha256}`` in ``--save-name`` the name
+    is known only from the body: missing, so the body is always asked for."""
+    if body.save_dir is None or method == "HEAD" or item.url is None:
+        return False
+    if "{sha256}" in body.save_name:
+        return True
+    try:
+        names, owner = _name(body, item, None)
+    except ValueError:  # a URL the request refuses: its record says so
+        return False
+    return all(saved_file_missing(body.save_dir, "/".join(n)) for n in (names, [conflict_name(names, owner)]))
 
 
 _SAVERS: dict[str, Saver] = {}

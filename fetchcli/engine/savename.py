@@ -12,7 +12,8 @@ name over ``TOTAL_BYTES`` becomes a hashed one. An empty path or one ending in `
 made where it belongs; the part files' names (``TEMP_PREFIX``) are never a body's.
 ``NameClaims``: the names of one run, claimed in input order, so that two requests that map to
 one name (``http://`` and ``https://``, ``/a/`` and ``/a/index.html``, ``/a//b`` and ``/a/b``, a
-template without ``{host}``) are not saved over each other: the later is saved apart.
+template without ``{host}``, the same request twice) are not saved over each other: the later
+is saved apart.
 """
 
 from __future__ import annotations
@@ -205,22 +206,27 @@ def save_identity(item: UrlItem) -> str:
 class NameClaims:
     """The names a run saves under, each claimed by the first request that maps to it (the
     engine asks in input order, before the URL is sent: with ``--workers`` too). ``apart``: the
-    item with ``save_apart`` set when another request of the run (``save_identity``: another URL,
-    a JSON Lines line's own method, headers or body, another ``--all-ips`` address) claimed its
-    name; the same request again keeps its name. Two ``Hash64Set`` of 64-bit hashes: a fixed number of bytes per URL, never the names.
-    With ``{sha256}`` in the template the name is taken here with the URL's digest in its place:
-    two bodies saved under one ``{sha256}`` name are the same bytes. On a filesystem that takes
-    names differing only by case for one (``fold_case``), they are compared so."""
+    item with ``save_apart`` set when its name was claimed before: by another request
+    (``save_identity``: another URL, a JSON Lines line's own method, headers or body, another
+    ``--all-ips`` address), or by the same request earlier in the input (each answer may differ:
+    one file would hold the body of whichever finished last, as wget saves ``dup.1``). With
+    ``{sha256}`` in the template the name is taken here with the URL's digest in its place, and
+    the same request again keeps its name: two bodies saved under one ``{sha256}`` name are the
+    same bytes. Two ``Hash64Set`` of 64-bit hashes: a fixed number of bytes per URL, never the
+    names. On a filesystem that takes names differing only by case for one (``fold_case``), they
+    are compared so."""
 
     def __init__(self, template: str, fold_case: bool = False) -> None:
         self.template = template
         self.fold_case = fold_case  # DIR takes "A" and "a" for one name (savedir.folds_case)
+        self.by_content = "{sha256}" in template  # one name, one body: a request again may share it
         self._names = Hash64Set()
-        self._owners = Hash64Set()  # (name, request) of the request that claimed each name
+        self._owners = Hash64Set()  # {sha256}: (name, request) of the request that claimed each name
 
     def claim(self, item: UrlItem) -> bool:
-        """Whether ``item``'s name is its own (claimed now, or by the same request before); a URL
-        a resumed run skips (``Selection.on_resumed``) claims its name as the run before did."""
+        """Whether ``item``'s name is its own (claimed now; with ``{sha256}``, or by the same
+        request before); a URL another shard fetches or a resumed run skips
+        (``Selection.on_left_out``) claims its name as that shard or the run before does."""
         assert item.url is not None
         try:
             name = "/".join(saved_name(self.template, item.index, item.url, None))
@@ -228,11 +234,12 @@ class NameClaims:
             return True  # the request's own saving says so in its record; the run goes on
         if self.fold_case:
             name = name.casefold()
-        owner = url_hash(f"{name}\x00{save_identity(item)}")
+        owner = url_hash(f"{name}\x00{save_identity(item)}") if self.by_content else 0
         if self._names.add(url_hash(name)):
-            self._owners.add(owner)
+            if self.by_content:
+                self._owners.add(owner)
             return True
-        return owner in self._owners
+        return self.by_content and owner in self._owners
 
     def apart(self, item: UrlItem) -> UrlItem:
         return item if self.claim(item) else dataclasses.replace(item, save_apart=True)

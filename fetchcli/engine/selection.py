@@ -144,7 +144,8 @@ class Selection:
         self.shard = _checked(*shard) if isinstance(shard, tuple) else shard
         self.seen: Hash64Set | None = Hash64Set() if unique else None
         self.already_done = already_done
-        self.on_resumed: Callable[[UrlItem], object] | None = None  # told of each URL done before
+        # told of each URL another shard fetches (--shard) or a run before did (--resume)
+        self.on_left_out: Callable[[UrlItem], object] | None = None
         self.duplicates = 0
         self.resumed = 0
 
@@ -156,6 +157,8 @@ class Selection:
         if self.shard is not None or self.seen is not None:
             key = url_hash(item_key(item))  # once for both
             if self.shard is not None and key % self.shard.n != self.shard.k - 1:
+                if self.on_left_out is not None:
+                    self.on_left_out(item)
                 return False
             if self.seen is not None:
                 # A JSON Lines line's own request: --unique compares it too.
@@ -165,7 +168,7 @@ class Selection:
                     return False
         if self.already_done is not None and self.already_done(item):
             self.resumed += 1
-            if self.on_resumed is not None:
-                self.on_resumed(item)
+            if self.on_left_out is not None:
+                self.on_left_out(item)
             return False
         return True
