@@ -23,14 +23,14 @@ from tests.server import LoopbackServer, running_server
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _start_filling_the_pipe(server: LoopbackServer, tmp_path: Path) -> subprocess.Popen[bytes]:
+def _start_filling_the_pipe(server: LoopbackServer, tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
     """fetchcli writing 3 KB records to a stdout pipe the test does not read (yet)."""
     listing = tmp_path / "urls.txt"
     listing.write_text("".join(server.url(f"/size/3000?n={n}") + "\n" for n in range(3000)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FETCHCLI_") and "proxy" not in k.lower()}
     env["PYTHONPATH"] = str(REPO)
     return subprocess.Popen(
-        [sys.executable, "-m", "fetchcli", "-c", "4", "--snippet-length", "3000", "-i", str(listing)],
+        [sys.executable, "-m", "fetchcli", "-c", "4", "--snippet-length", "3000", *args, "-i", str(listing)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
 
@@ -85,3 +85,23 @@ def test_a_reader_that_reads_after_sigterm_gets_every_record(tmp_path: Path) -> 
     records = [json.loads(line) for line in out.decode().splitlines()]
     assert [r["index"] for r in records] == list(range(len(records)))
     assert len(records) >= 16 and "cannot write" not in err.decode()
+
+
+@pytest.mark.live
+def test_the_deadline_ends_a_run_nobody_reads(tmp_path: Path) -> None:
+    """--deadline too (review r11a): its timer runs on the event loop, which the blocked write
+    holds, so the write looks at the clock; the run ends with a write error (74), as the
+    records could not be delivered."""
+    with running_server() as server:
+        proc = _start_filling_the_pipe(server, tmp_path, "--deadline", "1")
+        try:
+            _wait_until_blocked(server, proc)
+            status = proc.wait(timeout=GRACE_SECONDS + 60)  # blocked for ever, before the fix
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            _, err = proc.communicate()
+    assert status == ExitStatus.IO_ERROR, err
+    assert err.decode().strip() == (
+        f"fetchcli: error: cannot write stdout: its reader took nothing for {GRACE_SECONDS:g} s after the stop"
+    )

@@ -138,7 +138,10 @@ def _execute(plan: RunPlan, inputs: Inputs, options: OutputOptions, env: Environ
         for out in extra:
             out.discard()
         raise
-    output.watch_reader(lambda: state.signal is not None)  # so that SIGTERM ends a run nobody reads
+    # So that SIGTERM or --deadline ends a run nobody reads: the deadline's timer runs on the loop,
+    # which a write to a full pipe blocks, so the write itself looks at the clock.
+    ends = None if settings.deadline is None else time.monotonic() + settings.deadline
+    output.watch_reader(lambda: state.signal is not None or (ends is not None and time.monotonic() >= ends))
     if metrics is not None:
         from fetchcli.output.metrics import MetricsCollector
 
