@@ -248,12 +248,21 @@ def _masked_url_text(raw: str, *, torn: bool = False) -> str:
 
 
 # A value may run to the end of the text: a line cut at MAX_LINE_BYTES. Bounded input (the preview).
-_PAIR = re.compile(r'"([^"\\]*)"(\s*:\s*)"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')
+# A name may hold escapes ("Author\u0069zation" is Authorization to the JSON's reader).
+_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)"([^"\\]*(?:\\.[^"\\]*)*)("|\\?\Z)')
 
 
 def _masked_pair(pair: re.Match[str]) -> str:
-    name = pair.group(1)
-    return f'"{name}"{pair.group(2)}"{MASK}"' if name == "data" or is_secret_header(name) else pair.group()
+    raw_name, between, value, end = pair.groups()
+    try:
+        name = json.loads(f'"{raw_name}"') if "\\" in raw_name else raw_name
+    except ValueError:  # a name that does not read: its value may be anything's, masked
+        name = None
+    if name == "url":  # the url, its key written with escapes ("\u0075rl"): masked as a url is
+        return f'"{raw_name}"{between}"{_masked_url_text(value, torn=end != chr(34))}{end}'
+    if name is None or name == "data" or is_secret_header(name):
+        return f'"{raw_name}"{between}"{MASK}"'
+    return pair.group()
 
 
 def _line_preview(text: str, parsed: bool = True) -> str:
