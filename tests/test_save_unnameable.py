@@ -36,3 +36,24 @@ def test_a_run_with_such_a_url_saves_every_body(tmp_path: Path) -> None:
     for r in records:
         body = (tmp_path / "d" / r["saved_path"]).read_bytes()
         assert hashlib.sha256(body).hexdigest() == r["sha256"]
+
+
+@pytest.mark.live
+def test_a_url_that_spells_another_requests_conflict_name_is_set_apart_too(tmp_path: Path) -> None:
+    """Review r11a: with ``--save-name '{path}'``, a URL whose own name is the ``~conflict-`` name
+    another request was set apart to (``/a~conflict-<hash>``) was saved over it, and both records
+    named the one file. Conflict names are claimed too now."""
+    with running_server() as server:
+        port = server.url("/").split(":")[2].split("/")[0]
+        first, other = server.url("/ok/a"), f"http://other.test:{port}/ok/a"
+        args = ("--save-name", "{path}", "--resolve", f"other.test:{port}:127.0.0.1", "-f", "jsonl")
+        learn = fetchcli_in_clean_env("--save", str(tmp_path / "learn"), *args, first, other)
+        conflict = [json.loads(line) for line in learn.stdout.splitlines()][1]["saved_path"]
+        assert "~conflict-" in conflict, learn.stdout
+        spelled = server.url("/" + conflict)  # its own name is the other's conflict name
+        done = fetchcli_in_clean_env("--save", str(tmp_path / "d"), *args, first, other, spelled)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    paths = [r["saved_path"] for r in records]
+    assert len(set(paths)) == 3 and None not in paths, paths
+    for r in records:
+        assert hashlib.sha256((tmp_path / "d" / r["saved_path"]).read_bytes()).hexdigest() == r["sha256"]

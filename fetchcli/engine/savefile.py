@@ -29,7 +29,14 @@ import stat
 from dataclasses import dataclass
 
 from fetchcli.engine.savedir import saved_file_missing
-from fetchcli.engine.savename import TEMP_PREFIX, TEMP_SUFFIX, conflict_name, save_identity, saved_name
+from fetchcli.engine.savename import (
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    conflict_name,
+    conflict_owner,
+    save_identity,
+    saved_name,
+)
 from fetchcli.engine.snippet import Body
 from fetchcli.errors import SaveFailed, SaveTooLarge, classify
 from fetchcli.models import ErrorInfo, UrlItem
@@ -214,7 +221,7 @@ def _name(body: BodySettings, item: UrlItem, sha256: str | None) -> tuple[list[s
     names = saved_name(body.save_name, item.index, item.url, sha256)
     owner = save_identity(item)  # two requests never share a conflict name either
     if item.save_apart:  # an earlier request of the input has this name (savename.NameClaims)
-        owner += f"\t#{item.index}"  # nor does the same request asked twice
+        owner = conflict_owner(item)  # nor does the same request asked twice
         names = [conflict_name(names, owner)]
     return names, owner
 

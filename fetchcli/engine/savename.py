@@ -18,6 +18,7 @@ is saved apart.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import re
@@ -242,4 +243,19 @@ class NameClaims:
         return self.by_content and owner in self._owners
 
     def apart(self, item: UrlItem) -> UrlItem:
-        return item if self.claim(item) else dataclasses.replace(item, save_apart=True)
+        """``item``, or with ``save_apart`` when its name was claimed before; its conflict name
+        is then claimed too, so that a later URL whose own name spells it (``/a~conflict-<hash>``
+        under ``--save-name '{path}'``) is set apart in turn, not saved over it."""
+        if self.claim(item):
+            return item
+        assert item.url is not None
+        with contextlib.suppress(Exception):  # named as claim() names it: a fault there is the request's to tell
+            name = conflict_name(saved_name(self.template, item.index, item.url, None), conflict_owner(item))
+            self._names.add(url_hash(name.casefold() if self.fold_case else name))
+        return dataclasses.replace(item, save_apart=True)
+
+
+def conflict_owner(item: UrlItem) -> str:
+    """What the conflict name of an item set apart is hashed from: the request, and its place in
+    the input (the same request asked twice never shares one either)."""
+    return f"{save_identity(item)}\t#{item.index}"
