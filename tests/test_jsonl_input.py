@@ -103,6 +103,7 @@ def test_a_bad_line_is_an_invalid_input_item_naming_its_line(line: str, problem:
         ('{"url": 5, "headers": {"Author\\u0069zation": "Bearer TOKEN"}}', '{"url": 5, "headers": {"Author\\u0069zation": "***"}}'),
         ('{"\\u0075rl": "http://u:SECRET\\u0040h/", oops}', '{"\\u0075rl": "http://u:***@h/", oops}'),
         ('{"d\\u0061ta": "pw=1", "url": 5}', '{"d\\u0061ta": "***", "url": 5}'),
+        ('{"url": 5, "json": "S"}', '{"url": 5, "json": "***"}'),  # a body, as data's (review r12a)
     ],
 )  # fmt: skip
 def test_a_bad_line_shows_its_url_or_the_line_with_secrets_masked(line: str, shown: str) -> None:

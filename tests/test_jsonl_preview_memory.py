@@ -6,6 +6,9 @@ RSS). Counted with tracemalloc, not timed."""
 from __future__ import annotations
 
 import tracemalloc
+from typing import Any
+
+import pytest
 
 from fetchcli.input import jsonl
 
@@ -63,3 +66,21 @@ def test_a_long_password_in_a_url_string_that_does_not_end_is_masked() -> None:
     assert shown == '{"url": "http://user:***@127.0.0.1:9/x'
     assert jsonl._line_preview('{"url": "http://user:' + "S" * 900, parsed=False) == '{"url": "http://***'
     assert "SSS" not in jsonl._line_preview("http://user:" + "S" * 1000 + "@127.0.0.1:9/x")
+
+
+def test_the_pairs_are_only_looked_for_in_what_the_preview_can_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review r12a: a torn line whose url key came after 80 KB of escaped quotes ran the name
+    pattern (escapes allowed) over all of it, in time growing with the square of the length (20 s
+    for 80 KB). The pattern now only ever sees the text the preview can show."""
+    seen: list[int] = []
+    pattern = jsonl._PAIR
+
+    class Counting:
+        def sub(self, repl: Any, string: str) -> str:
+            seen.append(len(string))
+            return pattern.sub(repl, string)
+
+    monkeypatch.setattr(jsonl, "_PAIR", Counting())
+    for line in ("{" + '\\"' * 40_000 + '"url": "http://torn', '{"a": "' + "x" * 5000 + '", "url": "http://torn'):
+        jsonl._line_preview(line, parsed=False)
+    assert seen and max(seen) <= jsonl._PREVIEW * 4, seen

@@ -260,7 +260,7 @@ def _masked_pair(pair: re.Match[str]) -> str:
         name = None
     if name == "url":  # the url, its key written with escapes ("\u0075rl"): masked as a url is
         return f'"{raw_name}"{between}"{_masked_url_text(value, torn=end != chr(34))}{end}'
-    if name is None or name == "data" or is_secret_header(name):
+    if name is None or name in ("data", "json") or is_secret_header(name):
         return f'"{raw_name}"{between}"{MASK}"'
     return pair.group()
 
@@ -274,7 +274,7 @@ def _line_preview(text: str, parsed: bool = True) -> str:
         found = _url_value(text)
         if found is not None:  # the url masked whole, then cut
             text, cut = _masked_url_text(found), False
-        elif (key := _URL_KEY.search(text)) is not None:  # a url string that does not end: a torn line
+        elif (key := _URL_KEY.search(text)) is not None and key.end() <= _PREVIEW * 4:  # a torn url string
             before = _PAIR.sub(_masked_pair, text[: key.end()])  # the pairs before it, as below
             text, cut = before + _masked_url_text(text[key.end() :], torn=True), False
         else:  # the pairs as far as shown (a value cut there is masked to its end: _PAIR)
