@@ -57,3 +57,27 @@ def test_a_url_that_spells_another_requests_conflict_name_is_set_apart_too(tmp_p
     assert len(set(paths)) == 3 and None not in paths, paths
     for r in records:
         assert hashlib.sha256((tmp_path / "d" / r["saved_path"]).read_bytes()).hexdigest() == r["sha256"]
+
+
+@pytest.mark.live
+def test_a_url_left_out_by_resume_claims_its_conflict_name_too(tmp_path: Path) -> None:
+    """Review r12a: a URL ``--resume`` (or another ``--shard``) leaves out claimed its name but
+    not the conflict name it was set apart to, so a URL spelling that name was saved over it."""
+    with running_server() as server:
+        port = server.url("/").split(":")[2].split("/")[0]
+        hosts = [f"http://h{n}.test:{port}/ok/x" for n in range(2)]
+        resolve = [arg for n in range(3) for arg in ("--resolve", f"h{n}.test:{port}:127.0.0.1")]
+        args = ("--save", str(tmp_path / "d"), "--save-name", "{path}", *resolve)
+        first = fetchcli_in_clean_env(*args, "-f", "jsonl", "-o", str(tmp_path / "r.jsonl"), *hosts)
+        assert first.returncode == 0, first.stderr
+        conflict = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()][1]["saved_path"]
+        assert "~conflict-" in conflict
+        listing = tmp_path / "urls.txt"
+        listing.write_text("".join(f"{url}\n" for url in [*hosts, f"http://h2.test:{port}/{conflict}"]))
+        again = fetchcli_in_clean_env(*args, "--resume", str(tmp_path / "r.jsonl"), "-i", str(listing))
+        assert again.returncode == 0, again.stderr
+    records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    paths = [r["saved_path"] for r in records]
+    assert len(records) == 3 and len(set(paths)) == 3, paths
+    for r in records:
+        assert hashlib.sha256((tmp_path / "d" / r["saved_path"]).read_bytes()).hexdigest() == r["sha256"]

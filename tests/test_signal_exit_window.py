@@ -24,24 +24,28 @@ SCRIPT = """\
 import atexit, os, sys
 SENT = int(os.environ.pop("SEND"))
 AT = os.environ.pop("AT")
+MARKER = os.environ.pop("MARKER")
 from fetchcli.cli.app import main
-if AT == "atexit":
-    atexit.register(lambda: os.kill(os.getpid(), SENT))
+# Registered before main(): would run after fetchcli's own exit hook, in the shutdown past it.
+atexit.register(lambda: open(MARKER, "w").close())
 sys.argv = ["fetchcli", *sys.argv[1:]]
 status = main()  # the process's own command line, as the console script calls it
 if AT == "return":
     os.kill(os.getpid(), SENT)
+if AT == "atexit":  # registered after main(): runs in the shutdown, before fetchcli's hook
+    atexit.register(lambda: os.kill(os.getpid(), SENT))
 sys.exit(status)
 """
 
 
-@pytest.mark.parametrize("at", ["return", "atexit"])
+@pytest.mark.parametrize("at", ["return", "atexit", "none"])
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["TERM", "HUP", "INT"])
 def test_a_signal_after_main_returns_keeps_the_decided_exit_status(
     tmp_path: Path, sent: signal.Signals, at: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FETCHCLI_") and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), SEND=str(int(sent)), AT=at)
+    marker = tmp_path / "shutdown-went-on"
+    env.update(PYTHONPATH=str(REPO), SEND=str(int(sent)), AT=at, MARKER=str(marker))
     summary = tmp_path / "summary.json"
     with running_server() as server:
         done = subprocess.run(
@@ -53,3 +57,6 @@ def test_a_signal_after_main_returns_keeps_the_decided_exit_status(
     assert json.loads(summary.read_text())["stopped_by"] is None
     assert "Traceback" not in done.stderr
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+    # The shutdown ends with fetchcli's hook (review r12a): past it CPython puts the default
+    # actions back (_PySignal_Fini) before the process is gone, a window a signal could hit.
+    assert not marker.exists()

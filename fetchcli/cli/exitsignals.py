@@ -9,21 +9,40 @@ load it too.
   decided). A caller of ``main([...])`` in its own process gets its handlers back as before.
 - ``exit_on_signal``: then, to the end, such a signal ends the process at once with the exit
   status already decided (the files are written): neither killed by the signal nor kept waiting.
+  And the interpreter's shutdown ends with that status too, once every other exit hook has run
+  (``keep_until_exit`` registers the last to run): past it CPython puts the signals' default
+  actions back (``_PySignal_Fini``) before the process is gone, a window a signal could still
+  hit; there is nothing left to do by then but free memory.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import sys
 
 _HELD_TO_EXIT = [False]
+_DECIDED: list[int] = []  # the exit status, once main() has returned it
 _SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 def keep_until_exit() -> None:
     _HELD_TO_EXIT[0] = True
+    atexit.register(_end_with_decided_status)  # first registered by the run: the last to run
+
+
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+def _end_with_decided_status() -> None:
+    if _DECIDED:  # not when main() raised: the interpreter ends as it would
+        _flush_standard_streams()
+        os._exit(_DECIDED[0])
 
 
 def held_to_exit() -> bool:
@@ -31,10 +50,10 @@ def held_to_exit() -> bool:
 
 
 def exit_on_signal(status: int) -> None:
+    _DECIDED[:] = [status]
+
     def end_now(signum: int, frame: object) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
+        _flush_standard_streams()
         os._exit(status)
 
     for name in _SIGNALS:

@@ -256,7 +256,7 @@ async def run_fetch(
     if selection is not None and run.claims is not None:
         # --save: a URL another shard fetches, or one done before (--resume), keeps its name, so
         # that every shard (and every run) agrees that the first in the whole input has it
-        selection.on_left_out = run.claims.claim
+        selection.on_left_out = run.claims.apart  # its conflict name too, when it would be set apart
     stop = stop or Stop()
 
     def on_stop() -> None:
