@@ -22,10 +22,27 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 _HELD_TO_EXIT = [False]
 _DECIDED: list[int] = []  # the exit status, once main() has returned it
-_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+# The signals a run handles: SIGHUP only where there is one (not on Windows).
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def install(handler: Callable[[int, Any], None]) -> dict[signal.Signals, Any]:
+    """``handler`` for SIGINT, SIGTERM and SIGHUP (but a SIGHUP ignored: ``nohup`` asked for the
+    run to outlive the terminal); what was there before (``signals.release_signals``)."""
+    previous: dict[signal.Signals, Any] = {}
+    for signum in STOP_SIGNALS:
+        if signum not in (signal.SIGINT, signal.SIGTERM) and signal.getsignal(signum) is signal.SIG_IGN:
+            continue
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            previous[signum] = signal.signal(signum, handler)
+    return previous
 
 
 def keep_until_exit() -> None:
@@ -56,9 +73,4 @@ def exit_on_signal(status: int) -> None:
         _flush_standard_streams()
         os._exit(status)
 
-    for name in _SIGNALS:
-        signum = getattr(signal, name, None)
-        if signum is None or (name == "SIGHUP" and signal.getsignal(signum) is signal.SIG_IGN):
-            continue  # not on this system; or ignored: nohup asked the run to outlive the terminal
-        with contextlib.suppress(ValueError, OSError):  # not the main thread
-            signal.signal(signum, end_now)
+    install(end_now)

@@ -81,7 +81,7 @@ def execute(
             stream.close()
         if state.store is not None:
             state.store.abandon()  # committed at the end of a run; what a failure left is not
-        release_signals(state.held)  # the exit status is decided: the default actions are back
+        release_signals(state.held)  # the status is decided: the handlers before (kept to the exit by main())
 
 
 def _open_state(target: Target, options: OutputOptions, deadline: float | None) -> StateStore:

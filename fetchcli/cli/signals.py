@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fetchcli.cli import exitsignals
@@ -22,9 +22,8 @@ if TYPE_CHECKING:
 
 Handlers = dict[signal.Signals, Any]
 
-SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
-if hasattr(signal, "SIGHUP"):  # not on Windows
-    SIGNAL_EXIT[signal.SIGHUP] = ExitStatus.HANGUP
+_STATUS = {"SIGINT": ExitStatus.INTERRUPTED, "SIGTERM": ExitStatus.TERMINATED, "SIGHUP": ExitStatus.HANGUP}
+SIGNAL_EXIT = {signum: _STATUS[signum.name] for signum in exitsignals.STOP_SIGNALS}  # each with its exit status
 
 
 @contextlib.contextmanager
@@ -74,19 +73,7 @@ def hold_signals(state: RunState) -> Handlers:
         if signum == signal.SIGINT:
             erase_progress(state)  # before the terminal echoes a second ^C below it
 
-    return _install(on_signal)
-
-
-def _install(handler: Callable[[int, Any], None]) -> Handlers:
-    """``handler`` for SIGINT, SIGTERM and SIGHUP (but a SIGHUP ignored: ``nohup`` asked for
-    the run to outlive the terminal); what was there before, for ``release_signals``."""
-    previous: Handlers = {}
-    for signum in SIGNAL_EXIT:
-        if signum not in (signal.SIGINT, signal.SIGTERM) and signal.getsignal(signum) is signal.SIG_IGN:
-            continue
-        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal
-            previous[signum] = signal.signal(signum, handler)
-    return previous
+    return exitsignals.install(on_signal)
 
 
 def release_signals(previous: Handlers) -> None:
