@@ -259,7 +259,8 @@ def _masked_pair(pair: re.Match[str]) -> str:
     except ValueError:  # a name that does not read: its value may be anything's, masked
         name = None
     if name == "url":  # the url, its key written with escapes ("\u0075rl"): masked as a url is
-        return f'"{raw_name}"{between}"{_masked_url_text(value, torn=end != chr(34))}{end}'
+        url = _masked_url_text(value, torn=end != '"')  # no closing quote: a torn line
+        return f'"{raw_name}"{between}"{url}{end}'
     if name is None or name in ("data", "json") or is_secret_header(name):
         return f'"{raw_name}"{between}"{MASK}"'
     return pair.group()

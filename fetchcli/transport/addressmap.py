@@ -46,18 +46,21 @@ def _given_host(flag: str, text: str, given: str) -> str:
     the URL's is; a name IDNA refuses is a usage error (it would never match)."""
     host = _host(text)
     shown = repr(text if len(text) <= 80 else text[:80] + "...")
+    # A URL's host never holds these, so such a HOST would never match, unsaid (and parse() below
+    # would read them as URL syntax: 'bücher@evil.test' as the host evil.test); an IPv6 address
+    # in brackets holds colons and is compared as an address, never as a name.
+    bracketed = text.startswith("[")
+    delimiters = _URL_DELIMITERS - {":"} if bracketed else _URL_DELIMITERS
+    if (
+        (bracketed and not host.isascii())
+        or not host.isprintable()
+        or any(c in delimiters or c.isspace() for c in host)
+    ):
+        raise SettingsError(flag, f"has {shown}, which is not a host name")
     if host.isascii():
-        # A URL's host never holds these, so such a HOST would never match, unsaid; an IPv6
-        # address (in brackets) holds colons and is compared as an address.
-        delimiters = _URL_DELIMITERS - {":"} if text.startswith("[") else _URL_DELIMITERS
-        if not host.isprintable() or any(c in delimiters or c.isspace() for c in host):
-            raise SettingsError(flag, f"has {shown}, which is not a host name")
         return host
     from fetchcli.transport.wireurl import BadURL, parse
 
-    if text.startswith("[") or not host.isprintable() or any(c in _URL_DELIMITERS or c.isspace() for c in host):
-        # parse() would read them as URL syntax: 'bücher@evil.test' as the host evil.test
-        raise SettingsError(flag, f"has {shown}, which is not a host name")
     try:
         return parse(f"http://{host}/").host.rstrip(".")  # 'evil.test。' is 'evil.test.' in IDNA
     except BadURL:
