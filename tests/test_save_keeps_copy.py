@@ -57,6 +57,14 @@ def _host_dir(save: Path, base: str) -> Path:
     return save / base.removeprefix("http://").replace(":", "_")
 
 
+def _saved_before(save: Path, base: str, name: str) -> Path:
+    """A copy of ``BODY`` as an earlier run saved ``{base}/{name}``."""
+    earlier = _host_dir(save, base) / name
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(BODY)
+    return earlier
+
+
 @pytest.mark.live
 def test_a_304_to_conditional_leaves_the_saved_copy(base: str, backend: Backend, tmp_path: Path) -> None:
     save, state = tmp_path / "save", tmp_path / "state.db"
@@ -73,9 +81,7 @@ def test_a_304_to_conditional_leaves_the_saved_copy(base: str, backend: Backend,
 @pytest.mark.live
 def test_a_304_without_validators_saves_nothing(base: str, tmp_path: Path) -> None:
     save = tmp_path / "save"
-    kept = _host_dir(save, base) / "always-304"
-    kept.parent.mkdir(parents=True)
-    kept.write_bytes(BODY)
+    kept = _saved_before(save, base, "always-304")
     records = _run("--save", str(save), f"{base}/always-304", f"{base}/never-saved")
     assert [(r["status"], r["not_modified"], r["saved_path"]) for r in records] == [(304, None, None)] * 2
     assert kept.read_bytes() == BODY
@@ -85,9 +91,7 @@ def test_a_304_without_validators_saves_nothing(base: str, tmp_path: Path) -> No
 @pytest.mark.live
 def test_a_204_is_saved_empty_as_curl_writes_it(base: str, tmp_path: Path) -> None:
     save = tmp_path / "save"
-    earlier = _host_dir(save, base) / "empty"
-    earlier.parent.mkdir(parents=True)
-    earlier.write_bytes(BODY)
+    earlier = _saved_before(save, base, "empty")
     [record] = _run("--save", str(save), f"{base}/empty")
     assert record["status"] == 204 and record["saved_path"] == f"{earlier.parent.name}/empty"
     assert earlier.read_bytes() == b""
