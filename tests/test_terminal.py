@@ -138,7 +138,9 @@ def test_rows_are_written_before_the_last_url_is_fetched(server: LoopbackServer,
     target = tmp_path / "table.txt"
     urls = [server.url(f"/ok/first-{n}") for n in range(50)] + [server.url("/hang?table")]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fetchcli", "-f", "table", "-o", str(target), "-c", "10", *urls],
+        # The last URL never answers, and never times out while the test looks (-t 600: with the
+        # default 5 s, a loaded machine could finish the run before the rows were looked at).
+        [sys.executable, "-m", "fetchcli", "-f", "table", "-o", str(target), "-c", "10", "-t", "600", *urls],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
