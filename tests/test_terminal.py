@@ -3,6 +3,7 @@ that sees only colour sequences (none with NO_COLOR), whatever the input and the
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import os
@@ -134,6 +135,15 @@ def test_a_pty_sees_only_colour_sequences(server: LoopbackServer, tmp_path: Path
     assert "\\x1b" in text and "\\u202e" in text  # shown, escaped, not dropped
 
 
+def _written(folder: Path) -> str:
+    """What the files in ``folder`` hold so far (a temporary file may be renamed meanwhile)."""
+    text = ""
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):
+            text += path.read_text(errors="replace")
+    return text
+
+
 def test_rows_are_written_before_the_last_url_is_fetched(server: LoopbackServer, tmp_path: Path) -> None:
     target = tmp_path / "table.txt"
     urls = [server.url(f"/ok/first-{n}") for n in range(50)] + [server.url("/hang?table")]
@@ -149,10 +159,12 @@ def test_rows_are_written_before_the_last_url_is_fetched(server: LoopbackServer,
         while "/hang?table" not in server.stats.paths and time.monotonic() < limit:
             time.sleep(0.02)
         assert "/hang?table" in server.stats.paths
-        while "first-49" not in (target.read_text() if target.exists() else "") and time.monotonic() < limit:
+        # -o is written atomically: the rows go to its temporary file beside it, renamed at the end
+        while "first-49" not in _written(tmp_path) and time.monotonic() < limit:
             time.sleep(0.02)
         assert proc.poll() is None  # still waiting for the last URL
-        assert "first-49" in target.read_text()
+        assert "first-49" in _written(tmp_path)
+        assert not target.exists()  # nothing under the final name before the run ends
     finally:
         proc.kill()
         proc.wait()
